@@ -10,13 +10,13 @@
 use libfuzzer_sys::fuzz_target;
 use wsmand_mgmt::event_filter::EventFilter;
 use wsmand_mgmt::form::Form;
-use wsmand_mgmt::head_guard::HeadScanner;
+use wsman_front::head::HeadScanner;
 use wsmand_mgmt::route::{self, Route};
 use wsmand_mgmt::table::TableQuery;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = HeadScanner::default().scan(data);
-    let mut split = HeadScanner::default();
+    let _ = HeadScanner::new(wsmand_mgmt::server::MAX_GUARDED_HEAD_BYTES).scan(data);
+    let mut split = HeadScanner::new(wsmand_mgmt::server::MAX_GUARDED_HEAD_BYTES);
     for chunk in data.chunks(7) {
         let _ = split.scan(chunk);
     }

@@ -1,51 +1,35 @@
-//! Accepting connections: the connection-level guards, then hyper on each connection.
-//!
-//! Order per connection: (a) address filter: a connection that arrived on a local address
-//! outside Service/IPv4Filter / IPv6Filter is closed at once, before one byte is read (and
-//! before any TLS handshake), logged at a bounded rate; (b) connection limit
-//! (Service/MaxConnections, counted across all listeners, and never more than the open-file
-//! limit leaves room for: [`crate::connection_limit`]; an extra connection gets HTTP 503 with
-//! a Retry-After, over HTTPS inside a TLS session, and is closed, the others are unaffected;
-//! logged once per interval with a count), (c) TLS handshake bounded by
-//! [`TLS_HANDSHAKE_TIMEOUT`] on HTTPS listeners, (d) hyper's HTTP/1.1 with keep-alive and a
-//! header read timeout, then the request pipeline of [`crate::pipeline`]. Each connection
-//! owns its [`Connection`] state.
+//! Accepting connections through the front door (`wsman_front`), with the WinRM listener's
+//! own rules: (a) address filter: a connection that arrived on a local address outside
+//! Service/IPv4Filter / IPv6Filter is closed at once, before one byte is read (and before any
+//! TLS handshake), logged at a bounded rate; (b) connection limit (Service/MaxConnections,
+//! across all listeners, and never more than the open-file limit leaves room for:
+//! [`crate::connection_limit`]); an extra connection gets HTTP 503 with a Retry-After, over
+//! HTTPS inside a TLS session, and is closed, the others are unaffected; logged once per
+//! interval with a count), (c) the PROXY header of a trusted balancer, (d) TLS handshake bounded
+//! by [`TLS_HANDSHAKE_TIMEOUT`] on HTTPS listeners, (e) HTTP/1.1 with keep-alive and a bounded
+//! head, then the request pipeline of [`crate::pipeline`]. Each connection owns its
+//! [`Connection`] state.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+use wsman_front::http::{self, HeadLimits};
+use wsman_front::slots::ConnectionSlots;
 
+use crate::auth::certificate::PeerCertificate;
 use crate::connection::{Connection, Shared};
-pub use crate::connection_limit::{ConnectionCounter, ConnectionPermit};
 use crate::pipeline;
 use crate::proxy_header;
 use crate::settings::Transport;
 use wsman_proto::proxy_protocol::Header;
 
-/// Longest time a client may take to finish the TLS handshake.
-pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub use wsman_front::http::TLS_HANDSHAKE_TIMEOUT;
 /// Bound on the connection's read buffer, and so on the size of the request headers.
 const MAX_HEADER_BUFFER: usize = 64 * 1024;
-/// Most refused connections being answered with 503 at once (each waits up to
-/// [`REFUSAL_READ_WAIT`] for the request, and over TLS first does a handshake). Beyond, an
-/// HTTP connection still gets the 503, written at once without reading the request (the
-/// client may then see a reset instead if its request arrives after the close); an HTTPS one
-/// is closed, as there is no TLS session to answer in.
-const MAX_REFUSALS_IN_FLIGHT: usize = 512;
-/// How long a refusal waits for the request before answering, so that closing does not
-/// reset the connection before the client has read the 503.
-const REFUSAL_READ_WAIT: Duration = Duration::from_millis(500);
-/// Longest time a refusal may take in all, TLS handshake included.
-const REFUSAL_DEADLINE: Duration = Duration::from_secs(3);
 /// The shortest and longest Retry-After a refused connection is told, in seconds. Spread
 /// between them (each refusal the next second, round), so clients refused together (a fleet of
 /// forwarders reconnecting after a restart) do not all come back in the same second.
@@ -64,7 +48,8 @@ fn response_503(sequence: u64) -> Vec<u8> {
 /// Everything an accept loop needs.
 pub struct ListenerRuntime {
     pub shared: Arc<Shared>,
-    pub counter: Arc<ConnectionCounter>,
+    /// The connection cap, across all listeners.
+    pub slots: Arc<ConnectionSlots>,
     pub transport: Transport,
     pub path: Arc<str>,
     pub tls: Option<TlsAcceptor>,
@@ -82,25 +67,14 @@ pub async fn accept_loop(
 ) {
     let local = listener.local_addr().ok();
     loop {
-        let accepted = tokio::select! {
+        let (stream, remote) = tokio::select! {
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
                     break;
                 }
                 continue;
             }
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, remote) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                if let Some(count) = runtime.counter.accept_failed.note() {
-                    tracing::warn!(error = %e, count, "accept failed (count: since the last such line)");
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+            accepted = wsman_front::accept::next(&listener, &runtime.slots.accept_failed) => accepted,
         };
         let local = stream.local_addr().ok().or(local).unwrap_or(remote);
         let (admitted, limit) = {
@@ -117,61 +91,26 @@ pub async fn accept_loop(
             drop(stream);
             continue;
         }
-        let Some(permit) = runtime.counter.try_open(limit) else {
-            if let Some(count) = runtime.counter.over_cap.note() {
-                tracing::warn!(remote = %remote, max_connections = limit, cap = runtime.counter.limit(limit), count, "connection refused (503): the connection cap is reached (MaxConnections or the open-file limit; count: refused since the last such line)");
+        let Ok(slot) = runtime.slots.take(remote.ip(), limit) else {
+            if let Some(count) = runtime.slots.over_cap.note() {
+                tracing::warn!(remote = %remote, max_connections = limit, cap = runtime.slots.limit(limit), count, "connection refused (503): the connection cap is reached (MaxConnections or the open-file limit; count: refused since the last such line)");
             }
-            refuse(stream, &runtime);
+            wsman_front::over_cap::refuse(
+                stream,
+                &runtime.slots,
+                runtime.tls.as_ref(),
+                response_503,
+            );
             continue;
         };
         let runtime = Arc::clone(&runtime);
         let stop = stop.clone();
         tokio::spawn(async move {
-            serve_stream(stream, remote, local, runtime, stop).await;
-            drop(permit);
+            serve_stream(stream, (remote, local), runtime, stop).await;
+            drop(slot);
         });
     }
     tracing::debug!(address = ?local, "listener stopped");
-}
-
-/// Answer 503 and close, without holding a connection slot: over HTTP as over HTTPS (after
-/// a handshake bounded by [`REFUSAL_DEADLINE`]), so every client learns why it was turned
-/// away and can retry later. Refusals in flight are bounded by [`MAX_REFUSALS_IN_FLIGHT`].
-fn refuse(stream: TcpStream, runtime: &Arc<ListenerRuntime>) {
-    let counter = Arc::clone(&runtime.counter);
-    let sequence = counter.refused.fetch_add(1, Ordering::AcqRel);
-    if counter.refusing.fetch_add(1, Ordering::AcqRel) >= MAX_REFUSALS_IN_FLIGHT {
-        counter.refusing.fetch_sub(1, Ordering::AcqRel);
-        if runtime.tls.is_none() {
-            // A 90-byte answer fits any socket buffer: written without waiting.
-            let _ = stream.try_write(&response_503(sequence));
-        }
-        return;
-    }
-    let tls = runtime.tls.clone();
-    tokio::spawn(async move {
-        let _ = tokio::time::timeout(REFUSAL_DEADLINE, async move {
-            match tls {
-                None => write_503(stream, sequence).await,
-                Some(acceptor) => {
-                    if let Ok(tls) = acceptor.accept(stream).await {
-                        write_503(tls, sequence).await;
-                    }
-                }
-            }
-        })
-        .await;
-        counter.refusing.fetch_sub(1, Ordering::AcqRel);
-    });
-}
-
-async fn write_503<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, sequence: u64) {
-    // Read what the client sent first (bounded), so closing does not reset the connection
-    // before the client sees the answer.
-    let mut buf = [0u8; 4096];
-    let _ = tokio::time::timeout(REFUSAL_READ_WAIT, stream.read(&mut buf)).await;
-    let _ = stream.write_all(&response_503(sequence)).await;
-    let _ = stream.shutdown().await;
 }
 
 /// The client's address, from a trusted balancer's PROXY protocol header when it sends one,
@@ -215,105 +154,40 @@ async fn client_address(
     }
 }
 
+/// Serves one admitted connection: the client's address (PROXY protocol), then the front
+/// door's TLS and HTTP/1.1 with this listener's bounds, each request through the pipeline.
 async fn serve_stream(
     mut stream: TcpStream,
-    remote: SocketAddr,
-    local: SocketAddr,
+    (remote, local): (SocketAddr, SocketAddr),
     runtime: Arc<ListenerRuntime>,
     stop: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
     let Some((remote, forwarded_by)) = client_address(&mut stream, remote, &runtime).await else {
         return;
     };
-    let addresses = Addresses {
-        remote,
-        local,
-        forwarded_by,
-    };
-    match &runtime.tls {
-        None => serve_io(stream, addresses, runtime, stop, None).await,
-        Some(acceptor) => {
-            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => {
-                    let peer = tls.get_ref().1.peer_certificates().and_then(|chain| {
-                        crate::auth::certificate::PeerCertificate::new(
-                            chain.iter().map(|c| c.clone().into_owned()).collect(),
-                        )
-                    });
-                    serve_io(tls, addresses, runtime, stop, peer).await
-                }
-                Ok(Err(e)) => tracing::debug!(remote = %remote, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(remote = %remote, "TLS handshake timed out"),
-            }
-        }
-    }
-}
-
-/// A connection's addresses: the client's, ours, and the relaying balancer's.
-struct Addresses {
-    remote: SocketAddr,
-    local: SocketAddr,
-    forwarded_by: Option<SocketAddr>,
-}
-
-async fn serve_io<I>(
-    io: I,
-    addresses: Addresses,
-    runtime: Arc<ListenerRuntime>,
-    mut stop: watch::Receiver<bool>,
-    peer: Option<crate::auth::certificate::PeerCertificate>,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let Addresses {
-        remote,
-        local,
-        forwarded_by,
-    } = addresses;
-    let conn_state = Arc::new(
-        Connection::new(remote, local, runtime.transport, Arc::clone(&runtime.path))
-            .with_forwarded_by(forwarded_by)
-            .with_peer_certificate(peer)
-            .with_channel_binding(runtime.channel_binding)
-            .with_end_point_binding(runtime.end_point_binding.clone()),
-    );
-    let shared = Arc::clone(&runtime.shared);
-    let service = service_fn(move |request| {
-        pipeline::handle(Arc::clone(&shared), Arc::clone(&conn_state), request)
-    });
-    // hyper's header read timeout runs from the end of the last response, so it is both the
-    // idle limit of a kept-alive connection and the time to send the next request's headers:
+    // The idle limit between requests and the time to send a request's headers, both:
     // HTTP.sys's IdleConnectionTimeout and HeaderWaitTimeout, both 120 s by default.
-    let idle_limit = runtime.shared.settings.borrow().idle_connection_timeout;
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        .header_read_timeout(idle_limit)
-        .max_buf_size(MAX_HEADER_BUFFER);
-    let connection = builder.serve_connection(TokioIo::new(io), service);
-    tokio::pin!(connection);
-    if *stop.borrow() {
-        connection.as_mut().graceful_shutdown();
-    }
-    loop {
-        tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(remote = %remote, error = %e, "connection ended with an error");
-                }
-                break;
-            }
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.as_mut().await;
-                    break;
-                }
-            }
-        }
-    }
+    let limits = HeadLimits {
+        read_timeout: runtime.shared.settings.borrow().idle_connection_timeout,
+        max_bytes: MAX_HEADER_BUFFER,
+        max_headers: None,
+        too_large: None,
+    };
+    let tls = runtime.tls.clone();
+    http::serve(stream, remote, tls.as_ref(), limits, stop, |peer| {
+        let conn_state = Arc::new(
+            Connection::new(remote, local, runtime.transport, Arc::clone(&runtime.path))
+                .with_forwarded_by(forwarded_by)
+                .with_peer_certificate(peer.and_then(PeerCertificate::new))
+                .with_channel_binding(runtime.channel_binding)
+                .with_end_point_binding(runtime.end_point_binding.clone()),
+        );
+        let shared = Arc::clone(&runtime.shared);
+        service_fn(move |request| {
+            pipeline::handle(Arc::clone(&shared), Arc::clone(&conn_state), request)
+        })
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -16,14 +16,17 @@ use crate::auth::basic::CredentialVerifier;
 use crate::auth::services::AuthServices;
 use crate::catalog::Catalog;
 use crate::connection::Shared;
+use crate::connection_limit::OpenFileLimit;
 use crate::engines::shells::ShellService;
 use crate::engines::Services;
-use crate::listener::{accept_loop, ConnectionCounter, ListenerRuntime};
+use crate::listener::{accept_loop, ListenerRuntime};
 use crate::settings::{Listener, ServiceSettings, Transport};
 use crate::tls;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
+use wsman_front::slots::ConnectionSlots;
+use wsman_front::tls::ServedCertificate;
 
 /// One socket a configured listener wants, with everything that shapes how it serves.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -104,7 +107,8 @@ pub struct Server {
     config_dir: PathBuf,
     settings_tx: watch::Sender<Arc<ServiceSettings>>,
     shared: Arc<Shared>,
-    counter: Arc<ConnectionCounter>,
+    slots: Arc<ConnectionSlots>,
+    open_files: OpenFileLimit,
     table: Arc<ListenerTable>,
     running: Mutex<HashMap<Binding, Running>>,
     /// What the engines share (the shells' limits follow the settings).
@@ -121,8 +125,9 @@ impl Server {
         let mut settings = parts.settings;
         settings.kerberos_keytab = kerberos.is_some();
         crate::connection_limit::raise_open_file_limit();
-        let counter = Arc::new(ConnectionCounter::default());
-        counter.check_open_file_limit(settings.max_connections);
+        let slots = Arc::new(ConnectionSlots::default());
+        let open_files = OpenFileLimit::default();
+        open_files.check(&slots, settings.max_connections);
         let (settings_tx, settings_rx) = watch::channel(Arc::new(settings));
         let shared = Arc::new(Shared {
             settings: settings_rx,
@@ -139,7 +144,8 @@ impl Server {
             config_dir: parts.config_dir,
             settings_tx,
             shared,
-            counter,
+            slots,
+            open_files,
             table: parts.listener_table,
             running: Mutex::new(HashMap::new()),
             services,
@@ -159,14 +165,14 @@ impl Server {
     }
 
     /// Returns once the service served connections and then had none open for `quiet`
-    /// ([`ConnectionCounter::gone_idle`]).
+    /// ([`ConnectionSlots::gone_idle`]).
     pub async fn gone_idle(&self, quiet: std::time::Duration) {
-        self.counter.gone_idle(quiet).await;
+        self.slots.gone_idle(quiet).await;
     }
 
     /// Open connections across all listeners.
     pub fn open_connections(&self) -> usize {
-        self.counter.open_connections()
+        self.slots.open_connections()
     }
 
     /// Apply new settings live: [`Self::publish`], then reconcile the listeners.
@@ -184,7 +190,7 @@ impl Server {
             shells.set_limits(settings.winrs.clone());
             shells.powershell().set_pwsh(settings.pwsh.clone());
         }
-        self.counter.check_open_file_limit(settings.max_connections);
+        self.open_files.check(&self.slots, settings.max_connections);
         self.settings_tx.send_replace(Arc::new(settings));
     }
 
@@ -340,36 +346,30 @@ impl Server {
     }
 
     fn bind(&self, binding: &Binding) -> Result<Running, BindError> {
-        let tls = match binding.transport {
+        let certificate = match binding.transport {
             Transport::Http => None,
-            Transport::Https => Some(tls::acceptor_requesting_client_certificates(
+            Transport::Https => Some(tls::certificate(
                 &self.config_dir,
                 &binding.thumbprint,
-                Arc::new(crate::auth::certificate::ClientCertificateRequest::new(
-                    self.shared.settings.clone(),
+                Some(Arc::new(
+                    crate::auth::certificate::ClientCertificateRequest::new(
+                        self.shared.settings.clone(),
+                    ),
                 )),
             )?),
         };
         let listener = bind_socket(binding.socket)?;
         let bound = listener.local_addr().map_err(BindError::Io)?;
-        let certificate = match binding.transport {
-            Transport::Https => {
-                crate::auth::listener_certificate(&self.config_dir, &binding.thumbprint)
-            }
-            Transport::Http => None,
-        };
+        let leaf = certificate.as_ref().map(|c| c.leaf.as_ref());
         let runtime = Arc::new(ListenerRuntime {
             shared: Arc::clone(&self.shared),
-            counter: Arc::clone(&self.counter),
+            slots: Arc::clone(&self.slots),
             transport: binding.transport,
             path: Arc::from(binding.path.as_str()),
-            tls,
-            channel_binding: certificate
-                .as_ref()
-                .and_then(|c| wsman_auth::channel_binding::ntlm_channel_bindings(c.as_ref())),
-            end_point_binding: certificate
-                .as_ref()
-                .and_then(|c| wsman_auth::channel_binding::tls_server_end_point(c.as_ref()))
+            tls: certificate.as_ref().map(ServedCertificate::acceptor),
+            channel_binding: leaf.and_then(wsman_auth::channel_binding::ntlm_channel_bindings),
+            end_point_binding: leaf
+                .and_then(wsman_auth::channel_binding::tls_server_end_point)
                 .map(Arc::from),
         });
         let (stop, stop_rx) = watch::channel(false);
@@ -401,22 +401,9 @@ enum BindError {
     Tls(#[from] tls::TlsError),
 }
 
-/// Bind with SO_REUSEADDR (a restarted listener rebinds at once) and, for IPv6, V6ONLY (so
-/// `*` can bind 0.0.0.0 and [::] on the same port).
+/// Bind through the front door, with room for a fleet's reconnections in the backlog.
 fn bind_socket(socket: SocketAddr) -> Result<TcpListener, BindError> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let domain = if socket.is_ipv6() {
-        Domain::IPV6
-    } else {
-        Domain::IPV4
-    };
-    let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(BindError::Io)?;
-    s.set_reuse_address(true).map_err(BindError::Io)?;
-    if socket.is_ipv6() {
-        s.set_only_v6(true).map_err(BindError::Io)?;
-    }
-    s.set_nonblocking(true).map_err(BindError::Io)?;
-    s.bind(&socket.into()).map_err(BindError::Io)?;
-    s.listen(1024).map_err(BindError::Io)?;
-    TcpListener::from_std(s.into()).map_err(BindError::Io)
+    wsman_front::accept::bind(socket, 1024)
+        .and_then(TcpListener::from_std)
+        .map_err(BindError::Io)
 }

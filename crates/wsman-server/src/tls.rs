@@ -1,11 +1,13 @@
 //! TLS for HTTPS listeners: the certificate named by the listener's CertificateThumbprint,
-//! read from `DIR/certs/THUMB.crt` and `DIR/certs/THUMB.key` (PEM), served with rustls (ring).
+//! `DIR/certs/THUMB.crt` and `DIR/certs/THUMB.key` (PEM), loaded by the front door
+//! (`wsman_front::tls`).
 
-use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
+use rustls::server::danger::ClientCertVerifier;
 use tokio_rustls::TlsAcceptor;
+use wsman_front::tls::{KeyFile, ServedCertificate};
 
 /// Why an HTTPS listener has no usable certificate.
 #[derive(Debug, thiserror::Error)]
@@ -15,41 +17,24 @@ pub enum TlsError {
     NoThumbprint,
     #[error("CertificateThumbprint {thumbprint:?} is not a hex SHA-1 thumbprint")]
     BadThumbprint { thumbprint: String },
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} holds no certificate or key")]
-    Empty { path: PathBuf },
-    #[error("certificate {thumbprint} rejected: {source}")]
-    Rustls {
-        thumbprint: String,
-        source: rustls::Error,
-    },
+    #[error(transparent)]
+    Load(#[from] wsman_front::tls::TlsError),
 }
 
 /// A TLS acceptor for the certificate `thumbprint` under `config_dir/certs`.
 pub fn acceptor(config_dir: &Path, thumbprint: &str) -> Result<TlsAcceptor, TlsError> {
-    build(config_dir, thumbprint, None)
+    Ok(certificate(config_dir, thumbprint, None)?.acceptor())
 }
 
-/// Like [`acceptor`], and clients may present a certificate when `client_certificates` asks
-/// for one (see [`crate::auth::certificate::ClientCertificateRequest`]: decided at each handshake, so
+/// The certificate `thumbprint` under `config_dir/certs`, served; clients may present a
+/// certificate when `client_certificates` asks for one (see
+/// [`crate::auth::certificate::ClientCertificateRequest`]: decided at each handshake, so
 /// switching Service/Auth/Certificate needs no new acceptor).
-pub fn acceptor_requesting_client_certificates(
+pub fn certificate(
     config_dir: &Path,
     thumbprint: &str,
-    client_certificates: Arc<dyn rustls::server::danger::ClientCertVerifier>,
-) -> Result<TlsAcceptor, TlsError> {
-    build(config_dir, thumbprint, Some(client_certificates))
-}
-
-fn build(
-    config_dir: &Path,
-    thumbprint: &str,
-    client_certificates: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
-) -> Result<TlsAcceptor, TlsError> {
+    client_certificates: Option<Arc<dyn ClientCertVerifier>>,
+) -> Result<ServedCertificate, TlsError> {
     let thumbprint = thumbprint.trim();
     if thumbprint.is_empty() {
         return Err(TlsError::NoThumbprint);
@@ -61,43 +46,12 @@ fn build(
     }
     let name = thumbprint.to_ascii_uppercase();
     let dir = config_dir.join("certs");
-    let crt_path = dir.join(format!("{name}.crt"));
-    let key_path = dir.join(format!("{name}.key"));
-    let read = |path: &Path| {
-        std::fs::read(path).map_err(|source| TlsError::Read {
-            path: path.to_owned(),
-            source,
-        })
-    };
-    let crt = read(&crt_path)?;
-    let key = read(&key_path)?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut BufReader::new(&crt[..]))
-        .filter_map(Result::ok)
-        .collect();
-    if certs.is_empty() {
-        return Err(TlsError::Empty { path: crt_path });
-    }
-    let key = rustls_pemfile::private_key(&mut BufReader::new(&key[..]))
-        .ok()
-        .flatten()
-        .ok_or(TlsError::Empty { path: key_path })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|b| {
-            match client_certificates {
-                Some(verifier) => b.with_client_cert_verifier(verifier),
-                None => b.with_no_client_auth(),
-            }
-            .with_single_cert(certs, key)
-        })
-        .map_err(|source| TlsError::Rustls {
-            thumbprint: name.clone(),
-            source,
-        })?;
-    let mut config = config;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(wsman_front::tls::load(
+        &dir.join(format!("{name}.crt")),
+        &dir.join(format!("{name}.key")),
+        KeyFile::Readable,
+        client_certificates,
+    )?)
 }
 
 #[cfg(test)]
@@ -114,7 +68,7 @@ mod tests {
         ));
         assert!(matches!(
             acceptor(&dir, "0000000000000000000000000000000000000000"),
-            Err(TlsError::Read { .. })
+            Err(TlsError::Load(wsman_front::tls::TlsError::Read { .. }))
         ));
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! A request passes, in order: the client address rules when the TCP connection is accepted
 //! (`server`), the connection cap, TLS 1.2/1.3, the bounded request head (one too large answered
-//! with a page by `head_guard`), the route
+//! with a page; all three through the front door, `wsman_front`), the route
 //! (`route`), the session (`sessions`), for a change the Origin and the CSRF token and the
 //! bounded form (`form`), then the page or action over the configured hosts (`hosts`),
 //! rendered by autoescaping templates (`pages`; long tables paged by `table`, the events
@@ -13,7 +13,6 @@
 //! `password_files`. Settings are `wsman_config::mgmt`'s.
 #![forbid(unsafe_code)]
 
-pub mod address_slots;
 pub mod audit;
 pub mod backoff;
 pub mod bulk;
@@ -26,7 +25,6 @@ pub mod fault;
 pub mod fleet_health;
 pub mod form;
 pub mod graphs;
-pub mod head_guard;
 pub mod hosts;
 pub mod http;
 pub mod login;

@@ -18,9 +18,9 @@ use std::time::Duration;
 use wsman_auth::AccountStore;
 use wsman_config::mgmt::Credentials;
 
-use crate::address_slots::AddressSlots;
 use crate::backoff::Backoff;
 use crate::pam_helper::{HelperClient, Verdict, REFUSAL_FLOOR};
+use wsman_front::slots::AddressSlots;
 
 /// Most login checks under way at once from one address.
 pub const MAX_CHECKS_PER_ADDRESS: usize = 4;

@@ -2,22 +2,24 @@
 //! is accepted (a denied client never reaches TLS), a cap on open connections and a lower
 //! one per client address (so idle connections from one client cannot take every slot), the
 //! TLS handshake within a deadline, then HTTP/1.1 with bounded heads and a deadline for each
-//! request head (an idle connection is closed when it passes). Refused connections are
-//! audited as refusals, which the audit trail rate-limits per address.
+//! request head (an idle connection is closed when it passes; one too large answered with a
+//! page), all through the front door (`wsman_front`). Refused connections are audited as
+//! refusals, which the audit trail rate-limits per address.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use wsman_config::mgmt::{ClientDecision, ClientRules, MgmtSettings};
+use wsman_front::head::TooLarge;
+use wsman_front::http::{serve as serve_connection, HeadLimits};
+use wsman_front::slots::{ConnectionSlots, Full};
 
-use crate::address_slots::{AddressSlot, AddressSlots};
 use crate::http::{self, AppState};
 
 /// Most connections open at once; more are closed when accepted.
@@ -25,18 +27,37 @@ const MAX_CONNECTIONS: usize = 256;
 /// Most connections open at once from one client address (a browser opens about six, plus
 /// its terminals and event streams).
 pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
-/// The TLS handshake's deadline.
-const TLS_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest wait for a request head, the first one and each one after (an idle kept-alive
-/// connection is closed then).
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest request head (request line and headers) buffered.
-const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// Most header lines in one request.
-const MAX_HEADERS: usize = 64;
+/// Largest request head passed on: below hyper's buffer, so the page answers before hyper's
+/// bare 431 would.
+pub const MAX_GUARDED_HEAD_BYTES: usize = 12 * 1024;
+/// The request heads' bounds: the deadline of each (the first one and each one after: an
+/// idle kept-alive connection is closed then), 16 KiB buffered, 64 header lines, and a head
+/// over 12 KiB answered with a page that says so.
+fn head_limits() -> HeadLimits {
+    HeadLimits {
+        read_timeout: Duration::from_secs(10),
+        max_bytes: 16 * 1024,
+        max_headers: Some(64),
+        too_large: Some(TooLarge {
+            limit: MAX_GUARDED_HEAD_BYTES,
+            answer: TOO_LARGE_PAGE.as_slice(),
+        }),
+    }
+}
 /// Longest wait for a client's forward-confirmed reverse name (domain restrictions); a
 /// client whose lookup takes longer has no name.
 const NAME_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The answer to a head too large: the page every error gets, drawn once and without a
+/// session (the guard answers before the request, and so its cookie, is read).
+static TOO_LARGE_PAGE: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let text = "The address or its headers are too long (over 12 KiB): shorten the search or the filter and try again.";
+    let page = crate::pages::message(None, "Request too large", text).into_string();
+    format!("HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/html; charset=utf-8\r\n\
+         content-security-policy: default-src 'none'; style-src 'self'\r\nx-content-type-options: nosniff\r\n\
+         cache-control: no-store\r\nconnection: close\r\n\r\n{page}")
+    .into_bytes()
+});
 
 /// Where the service listens: loopback only unless EnableRemoteManagement; `*` is every
 /// IPv4 and IPv6 address.
@@ -60,26 +81,12 @@ pub fn listen_addresses(settings: &MgmtSettings) -> Vec<SocketAddr> {
     out
 }
 
-fn bind_one(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let domain = socket2::Domain::for_address(address);
-    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-    if address.is_ipv6() {
-        // `[::]` beside `0.0.0.0` on the same port: each family on its own socket.
-        socket.set_only_v6(true)?;
-    }
-    socket.set_reuse_address(true)?;
-    socket.bind(&address.into())?;
-    socket.listen(128)?;
-    socket.set_nonblocking(true)?;
-    Ok(socket.into())
-}
-
 /// Binds every listen address. An IPv6 address that cannot be bound (IPv6 off on this host)
 /// is logged and skipped; anything else is an error.
 pub fn bind(settings: &MgmtSettings) -> anyhow::Result<Vec<std::net::TcpListener>> {
     let mut listeners = Vec::new();
     for address in listen_addresses(settings) {
-        match bind_one(address) {
+        match wsman_front::accept::bind(address, 128) {
             Ok(listener) => listeners.push(listener),
             Err(error)
                 if address.is_ipv6() && error.kind() == std::io::ErrorKind::AddrNotAvailable =>
@@ -100,26 +107,25 @@ pub async fn run(
     rules: ClientRules,
     state: Arc<AppState>,
 ) -> anyhow::Result<()> {
-    let acceptor = TlsAcceptor::from(tls);
-    let rules = Arc::new(rules);
-    let caps = Arc::new(ConnectionCaps {
-        permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+    let door = Arc::new(Door {
+        acceptor: TlsAcceptor::from(tls),
+        rules,
         // Every open connection's address fits: the global cap bounds the table.
-        by_address: AddressSlots::new(MAX_CONNECTIONS_PER_ADDRESS, MAX_CONNECTIONS),
+        slots: Arc::new(ConnectionSlots::per_address(
+            MAX_CONNECTIONS_PER_ADDRESS,
+            MAX_CONNECTIONS,
+        )),
+        state,
     });
+    // Never told to stop: the service ends with its process.
+    let (_serving, stop) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for listener in listeners {
         let listener = TcpListener::from_std(listener)?;
         tracing::info!(address = %listener.local_addr()?, "listening (HTTPS)");
-        tasks.spawn(accept_loop(
-            listener,
-            acceptor.clone(),
-            Arc::clone(&rules),
-            Arc::clone(&caps),
-            Arc::clone(&state),
-        ));
+        tasks.spawn(accept_loop(listener, Arc::clone(&door), stop.clone()));
     }
-    let audit = Arc::clone(&state.audit);
+    let audit = Arc::clone(&door.state.audit);
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(crate::audit::REFUSAL_INTERVAL);
         loop {
@@ -128,7 +134,7 @@ pub async fn run(
         }
     });
     while let Some(result) = tasks.join_next().await {
-        result??;
+        result?;
     }
     Ok(())
 }
@@ -143,137 +149,87 @@ fn refuse(state: &AppState, peer: SocketAddr, rule: &str) {
     );
 }
 
-/// The global connection cap and the per-address one.
-struct ConnectionCaps {
-    permits: Arc<Semaphore>,
-    by_address: AddressSlots,
+/// What every listener shares.
+struct Door {
+    acceptor: TlsAcceptor,
+    rules: ClientRules,
+    slots: Arc<ConnectionSlots>,
+    state: Arc<AppState>,
 }
 
-/// One open connection's places in both caps, given back when dropped.
-struct ConnectionSlot {
-    _permit: tokio::sync::OwnedSemaphorePermit,
-    _address: AddressSlot,
-}
-
-/// Why a connection found no place; the text goes to the audit log.
-#[derive(Debug, thiserror::Error)]
-enum CapReached {
-    #[error(
-        "connection refused: {MAX_CONNECTIONS_PER_ADDRESS} connections open from this address"
-    )]
-    Address,
-    #[error("connection refused: {MAX_CONNECTIONS} connections open")]
-    Total,
-}
-
-impl ConnectionCaps {
-    /// A place for a connection from `ip`, or why there is none.
-    fn admit(&self, ip: IpAddr) -> Result<ConnectionSlot, CapReached> {
-        let Some(address) = self.by_address.take(ip) else {
-            return Err(CapReached::Address);
-        };
-        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
-            return Err(CapReached::Total);
-        };
-        Ok(ConnectionSlot {
-            _permit: permit,
-            _address: address,
-        })
+/// Why a connection found no place, as the audit log says it.
+fn cap_reached(full: Full) -> String {
+    match full {
+        Full::Address => format!(
+            "connection refused: {MAX_CONNECTIONS_PER_ADDRESS} connections open from this address"
+        ),
+        Full::Total => format!("connection refused: {MAX_CONNECTIONS} connections open"),
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    rules: Arc<ClientRules>,
-    caps: Arc<ConnectionCaps>,
-    state: Arc<AppState>,
-) -> anyhow::Result<()> {
+async fn accept_loop(listener: TcpListener, door: Arc<Door>, stop: watch::Receiver<bool>) {
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+        let (stream, peer) = wsman_front::accept::next(&listener, &door.slots.accept_failed).await;
         // Without domain entries the address decides here, before anything else is spent.
-        if !rules.needs_name() {
-            if let ClientDecision::Denied(rule) = rules.decide(peer.ip()) {
-                refuse(&state, peer, &rule);
+        if !door.rules.needs_name() {
+            if let ClientDecision::Denied(rule) = door.rules.decide(peer.ip()) {
+                refuse(&door.state, peer, &rule);
                 drop(stream);
                 continue;
             }
         }
-        let slot = match caps.admit(peer.ip()) {
+        let slot = match door.slots.take(peer.ip(), MAX_CONNECTIONS) {
             Ok(slot) => slot,
-            Err(why) => {
-                state
+            Err(full) => {
+                door.state
                     .audit
-                    .record(peer.ip(), "", "refused", &why.to_string());
+                    .record(peer.ip(), "", "refused", &cap_reached(full));
                 continue;
             }
         };
-        let acceptor = acceptor.clone();
-        let state = Arc::clone(&state);
-        let rules = Arc::clone(&rules);
+        let door = Arc::clone(&door);
+        let stop = stop.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            // With domain entries: the name (a blocking resolver call, on its own thread and
-            // bounded in time, within the connection cap), then the same rules, still before
-            // TLS.
-            if rules.needs_name() {
-                let ip = peer.ip();
-                let lookup =
-                    tokio::task::spawn_blocking(move || wsman_os::resolve::confirmed_name(ip));
-                let name = tokio::time::timeout(NAME_TIMEOUT, lookup)
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .flatten();
-                match rules.decide_named(ip, name.as_deref()) {
-                    ClientDecision::Denied(rule) => {
-                        let rule = match &name {
-                            Some(_) => rule,
-                            None => format!("{rule} (no forward-confirmed name)"),
-                        };
-                        refuse(&state, peer, &rule);
-                        return;
-                    }
-                    ClientDecision::Allowed(rule) => {
-                        tracing::info!(client = %ip, name = name.as_deref().unwrap_or("-"), rule, "connection allowed");
-                    }
-                }
+            if door.rules.needs_name() && !named_client_allowed(&door, peer).await {
+                return;
             }
-            let tls = match tokio::time::timeout(TLS_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => {
-                    tracing::debug!(client = %peer.ip(), %error, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(client = %peer.ip(), "TLS handshake timed out");
-                    return;
-                }
-            };
-            let service = service_fn(move |request| http::serve(Arc::clone(&state), peer, request));
-            let result = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEAD_TIMEOUT)
-                .max_buf_size(MAX_HEAD_BYTES)
-                .max_headers(MAX_HEADERS)
-                // A head too large is answered with a page, not hyper's bare 431.
-                .serve_connection(
-                    TokioIo::new(crate::head_guard::HeadGuard::new(tls)),
-                    service,
-                )
-                // The terminal's WebSocket takes the connection over after its 101.
-                .with_upgrades()
-                .await;
-            if let Err(error) = result {
-                tracing::debug!(client = %peer.ip(), %error, "connection ended with an error");
-            }
+            let state = Arc::clone(&door.state);
+            serve_connection(
+                stream,
+                peer,
+                Some(&door.acceptor),
+                head_limits(),
+                stop,
+                |_| service_fn(move |request| http::serve(Arc::clone(&state), peer, request)),
+            )
+            .await;
         });
+    }
+}
+
+/// With domain entries: the client's name (a blocking resolver call, on its own thread and
+/// bounded in time, within the connection cap), then the same rules, still before TLS.
+async fn named_client_allowed(door: &Door, peer: SocketAddr) -> bool {
+    let ip = peer.ip();
+    let lookup = tokio::task::spawn_blocking(move || wsman_os::resolve::confirmed_name(ip));
+    let name = tokio::time::timeout(NAME_TIMEOUT, lookup)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
+    match door.rules.decide_named(ip, name.as_deref()) {
+        ClientDecision::Denied(rule) => {
+            let rule = match &name {
+                Some(_) => rule,
+                None => format!("{rule} (no forward-confirmed name)"),
+            };
+            refuse(&door.state, peer, &rule);
+            false
+        }
+        ClientDecision::Allowed(rule) => {
+            tracing::info!(client = %ip, name = name.as_deref().unwrap_or("-"), rule, "connection allowed");
+            true
+        }
     }
 }

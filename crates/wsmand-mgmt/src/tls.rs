@@ -1,6 +1,7 @@
 //! The service's certificate: `auto` (WMSVC's self-signed one: generated for the host name and
 //! its addresses, kept in `DIR/mgmt-certs/`, renewed when it has under 30 days left or the
-//! names changed) or PEM files; and the rustls server configuration (TLS 1.2 and 1.3 only).
+//! names changed) or PEM files, served through the front door (`wsman_front::tls`: TLS 1.2
+//! and 1.3 only, the key file judged as a secret).
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt as _;
@@ -9,16 +10,14 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest as _, Sha256};
 use wsman_config::mgmt::MgmtSettings;
+use wsman_front::tls::KeyFile;
 
 /// Validity of a generated certificate.
 const AUTO_VALIDITY_DAYS: i64 = 365;
 /// A generated certificate with fewer days left is replaced at start.
 const RENEW_BEFORE_DAYS: i64 = 30;
-/// Largest PEM file read.
-const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
 /// The certificate the service presents, and its SHA-256 fingerprint for the log.
 pub struct ServiceCertificate {
@@ -69,17 +68,6 @@ pub fn certificate_names(settings: &MgmtSettings) -> Vec<String> {
         }
     }
     names
-}
-
-fn read_pem(path: &Path) -> anyhow::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let file = fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_PEM_BYTES {
-        bail!("{}: larger than {MAX_PEM_BYTES} bytes", path.display());
-    }
-    Ok(bytes)
 }
 
 fn write_file(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
@@ -144,32 +132,15 @@ pub fn load(settings: &MgmtSettings, config_dir: &Path) -> anyhow::Result<Servic
         },
         _ => auto_certificate(config_dir, &certificate_names(settings))?,
     };
-    let cert_pem = read_pem(&cert_path)?;
-    let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("read {}", cert_path.display()))?;
-    let Some(leaf) = chain.first() else {
-        bail!("{}: no certificate", cert_path.display());
-    };
-    let fingerprint = Sha256::digest(leaf.as_ref())
+    // The private key: judged on the opened file (not a link, owned by us or root, 0600).
+    let served = wsman_front::tls::load(&cert_path, &key_path, KeyFile::Private, None)?;
+    let fingerprint = Sha256::digest(served.leaf.as_ref())
         .iter()
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":");
-    // The private key: judged on the opened file (not a link, owned by us or root, 0600).
-    let key_pem = wsman_safe::read_private(&key_path, MAX_PEM_BYTES)
-        .with_context(|| format!("private key {}", key_path.display()))?;
-    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
-        .with_context(|| format!("read {}", key_path.display()))?
-        .with_context(|| format!("{}: no private key", key_path.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(ServiceCertificate {
-        config: Arc::new(config),
+        config: served.config,
         fingerprint,
         source: cert_path,
     })

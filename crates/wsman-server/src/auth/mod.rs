@@ -177,22 +177,6 @@ pub fn security_profiles(settings: &ServiceSettings) -> Vec<String> {
     out
 }
 
-/// The certificate `thumbprint` under `config_dir/certs` (an HTTPS listener's), whose hashes
-/// the NTLM and Kerberos channel bindings are; `None` when it cannot be read.
-pub fn listener_certificate(
-    config_dir: &std::path::Path,
-    thumbprint: &str,
-) -> Option<rustls::pki_types::CertificateDer<'static>> {
-    let path = config_dir
-        .join("certs")
-        .join(format!("{}.crt", thumbprint.trim().to_ascii_uppercase()));
-    let pem = std::fs::read(path).ok()?;
-    let certificate = rustls_pemfile::certs(&mut std::io::BufReader::new(&pem[..]))
-        .next()?
-        .ok()?;
-    Some(certificate)
-}
-
 /// A system password check that refuses everyone: tests that must not reach PAM.
 #[cfg(test)]
 pub(crate) struct NoSystemUsers;

@@ -108,9 +108,11 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-principal",
         ],
     ),
+    ("wsman-front", &["wsman-proto", "wsman-safe"]),
     (
         "wsman-server",
         &[
+            "wsman-front",
             "wsman-proto",
             "wsman-auth",
             "wsman-config",
@@ -150,6 +152,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     (
         "wsmand-mgmt",
         &[
+            "wsman-front",
             "wsman-client",
             "wsman-config",
             "wsman-auth",
