@@ -57,6 +57,17 @@ pub enum SyslogTransport {
     Relp,
 }
 
+/// How messages are delimited on a TCP connection (RFC 6587 §3.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    /// Each message after its length and a space (RFC 5425, RFC 6587 §3.4.1): any content.
+    OctetCounting,
+    /// Each message followed by a line feed (RFC 6587 §3.4.2), for receivers that read lines
+    /// (syslog-ng's `network()`); a message never holds one (see [`rfc5424::format`]).
+    Lf,
+}
+
 /// A syslog facility (RFC 5424 §6.2.1), by the names of syslog.conf.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,6 +109,9 @@ pub struct SyslogConfig {
     /// The MSG of each message: the event's XML, or its JSON record.
     #[serde(default = "raw_format")]
     pub format: OutputFormat,
+    /// TCP: octet counting (the default) or a line feed after each message.
+    #[serde(default = "octet_counting")]
+    pub framing: Framing,
     #[serde(default = "local0")]
     pub facility: Facility,
     /// APP-NAME of the messages.
@@ -130,6 +144,9 @@ pub struct SyslogConfig {
 fn tcp_transport() -> SyslogTransport {
     SyslogTransport::Tcp
 }
+fn octet_counting() -> Framing {
+    Framing::OctetCounting
+}
 fn local0() -> Facility {
     Facility::Local0
 }
@@ -150,6 +167,8 @@ fn default_window() -> u32 {
 pub enum SyslogSettingError {
     #[error("tls = true over udp: DTLS is not supported")]
     TlsOverUdp,
+    #[error("framing = \"lf\" is for transport = \"tcp\"")]
+    FramingWithoutTcp,
     #[error("app_name {0:?}: 1 to 48 printable ASCII characters, no space")]
     AppName(String),
     #[error("sd_id {0:?}: name@enterprise-number, at most 32 printable ASCII characters without space, = ] \"")]
@@ -180,6 +199,9 @@ impl SyslogConfig {
         check_tls_settings("syslog", self.tls, &self.tls_files())?;
         if self.tls && self.transport == SyslogTransport::Udp {
             return Err(setting(SyslogSettingError::TlsOverUdp));
+        }
+        if self.framing == Framing::Lf && self.transport != SyslogTransport::Tcp {
+            return Err(setting(SyslogSettingError::FramingWithoutTcp));
         }
         let app = &self.app_name;
         if !(1..=rfc5424::MAX_APP_NAME).contains(&app.len())
@@ -441,7 +463,13 @@ impl SyslogOutput {
             Connection::Tcp(stream) => {
                 let mut frames = Vec::with_capacity(messages.iter().map(|m| m.len() + 8).sum());
                 for message in messages {
-                    rfc5424::octet_counted(message, &mut frames);
+                    match self.config.framing {
+                        Framing::OctetCounting => rfc5424::octet_counted(message, &mut frames),
+                        Framing::Lf => {
+                            frames.extend_from_slice(message);
+                            frames.push(b'\n');
+                        }
+                    }
                 }
                 stream
                     .write_all(&frames)

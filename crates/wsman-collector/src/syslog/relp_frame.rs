@@ -185,7 +185,7 @@ mod tests {
     /// besides the receivers of `tests/syslog.rs`.
     #[test]
     fn librelp_answers_are_read() {
-        let open = b"1 rsp 92 200 OK\nrelp_version=0\nrelp_software=librelp,1.11.0,http://librelp.adiscon.com\ncommands=syslog\n";
+        let open = b"1 rsp 93 200 OK\nrelp_version=0\nrelp_software=librelp,1.11.0,http://librelp.adiscon.com\ncommands=syslog\n";
         let (frame, used) = parse(open, 1024).expect("a frame").expect("whole");
         assert_eq!((frame.txnr, frame.command.as_str(), used), (1, "rsp", open.len()));
         let answer = response(&frame.data).expect("a response");

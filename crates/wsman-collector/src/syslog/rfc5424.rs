@@ -88,18 +88,21 @@ fn sd_name(out: &mut Vec<u8>, name: &str) {
     }
 }
 
-/// A PARAM-VALUE: `"`, `\` and `]` escaped with `\` (§6.3.3).
+/// A PARAM-VALUE: `"`, `\` and `]` escaped with `\` (§6.3.3), control characters written
+/// as spaces (so that no message holds a line feed).
 fn param_value(out: &mut Vec<u8>, value: &str) {
     for byte in value.bytes() {
         if matches!(byte, b'"' | b'\\' | b']') {
             out.push(b'\\');
         }
-        out.push(byte);
+        out.push(if byte < 0x20 || byte == 0x7f { b' ' } else { byte });
     }
 }
 
 /// Append the message `header`, `sd` (none: `-`) and `msg` (none: no MSG part) to `out`.
-/// `bom`: the MSG is marked UTF-8 by a byte order mark (§6.4).
+/// `bom`: the MSG is marked UTF-8 by a byte order mark (§6.4). The message holds no line
+/// feed or carriage return (one in `msg` is written as a space), so a receiver that reads
+/// lines (RFC 6587's non-transparent framing) gets it whole.
 pub fn format(
     header: &Header<'_>,
     sd: &[SdElement<'_>],
@@ -143,7 +146,10 @@ pub fn format(
         if bom {
             out.extend_from_slice("\u{feff}".as_bytes());
         }
-        out.extend_from_slice(msg);
+        out.extend(
+            msg.iter()
+                .map(|b| if matches!(b, b'\n' | b'\r') { b' ' } else { *b }),
+        );
     }
 }
 
@@ -482,8 +488,11 @@ mod tests {
             prop_assert_eq!(&fields[0], &timestamp(&stamp).unwrap_or_else(|| "-".to_owned()));
             prop_assert_eq!(&sd[0].0, &id);
             let read: Vec<&str> = sd[0].1.iter().map(|(_, v)| v.as_str()).collect();
-            prop_assert_eq!(read, values.iter().map(String::as_str).collect::<Vec<_>>());
-            prop_assert_eq!(body, msg);
+            let spaced = |v: &String| v.chars().map(|c| if c < ' ' || c == '\u{7f}' { ' ' } else { c }).collect::<String>();
+            prop_assert_eq!(read, values.iter().map(spaced).collect::<Vec<_>>());
+            let flat = msg.map(|m| m.iter().map(|b| if matches!(b, b'\n' | b'\r') { b' ' } else { *b }).collect::<Vec<u8>>());
+            prop_assert!(!out.contains(&b'\n'));
+            prop_assert_eq!(body, flat);
             let mut frame = Vec::new();
             octet_counted(&out, &mut frame);
             let space = frame.iter().position(|b| *b == b' ').expect("a space");
