@@ -187,7 +187,10 @@ mod tests {
     fn librelp_answers_are_read() {
         let open = b"1 rsp 93 200 OK\nrelp_version=0\nrelp_software=librelp,1.11.0,http://librelp.adiscon.com\ncommands=syslog\n";
         let (frame, used) = parse(open, 1024).expect("a frame").expect("whole");
-        assert_eq!((frame.txnr, frame.command.as_str(), used), (1, "rsp", open.len()));
+        assert_eq!(
+            (frame.txnr, frame.command.as_str(), used),
+            (1, "rsp", open.len())
+        );
         let answer = response(&frame.data).expect("a response");
         assert_eq!((answer.code, answer.text.as_str()), (200, "OK"));
         assert!(answer.data.ends_with(b"commands=syslog"));
@@ -197,11 +200,19 @@ mod tests {
         assert_eq!((two.txnr, used), (2, 15));
         let (three, more) = parse(&acks[used..], 1024).expect("ok").expect("whole");
         assert_eq!(three.txnr, 3);
-        let (close, _) = parse(&acks[used + more..], 1024).expect("ok").expect("whole");
-        assert_eq!((close.txnr, close.command.as_str(), close.data.len()), (0, "serverclose", 0));
+        let (close, _) = parse(&acks[used + more..], 1024)
+            .expect("ok")
+            .expect("whole");
+        assert_eq!(
+            (close.txnr, close.command.as_str(), close.data.len()),
+            (0, "serverclose", 0)
+        );
 
         let refused = response(b"500 the message was refused").expect("a response");
-        assert_eq!((refused.code, refused.text.as_str()), (500, "the message was refused"));
+        assert_eq!(
+            (refused.code, refused.text.as_str()),
+            (500, "the message was refused")
+        );
     }
 
     #[test]
@@ -216,7 +227,12 @@ mod tests {
             (b"1 rsp 2_ok\n", RelpError::NoSpace),
             (b"1 rsp 2 okX", RelpError::NoTrailer),
         ] {
-            assert_eq!(parse(bytes, 1024), Err(error), "{:?}", String::from_utf8_lossy(bytes));
+            assert_eq!(
+                parse(bytes, 1024),
+                Err(error),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
         }
         for bad in [&b"20 OK"[..], b"2000", b"", b"OK 200"] {
             assert_eq!(response(bad), Err(RelpError::BadCode));

@@ -167,7 +167,12 @@ impl<S: Read + Write> Session<S> {
         let txnr = self.take_txnr();
         let mut frame = Vec::new();
         relp_frame::encode(txnr, "close", &[], &mut frame);
-        if self.stream.write_all(&frame).and_then(|()| self.stream.flush()).is_ok() {
+        if self
+            .stream
+            .write_all(&frame)
+            .and_then(|()| self.stream.flush())
+            .is_ok()
+        {
             let _ = self.frame();
         }
     }

@@ -36,8 +36,8 @@ use super::settings::{
     raw_format,
 };
 use super::tcp::{check_tls_settings, connect_stream, tls_client, Stream, TlsFiles, TlsSetupError};
-use super::{Backoff, Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType};
 use super::StartEnv;
+use super::{Backoff, Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType};
 use crate::ingest::ReceivedEvent;
 use crate::output_policy::{OutputsPolicy, PolicyError};
 
@@ -246,7 +246,10 @@ impl OutputType for SyslogConfig {
         policy.destination("syslog", &self.address)?;
         for (what, file) in [
             ("syslog output: ca_file", &self.ca_file),
-            ("syslog output: client_certificate", &self.client_certificate),
+            (
+                "syslog output: client_certificate",
+                &self.client_certificate,
+            ),
             ("syslog output: client_key", &self.client_key),
         ] {
             if let Some(file) = file {
@@ -343,7 +346,9 @@ impl SyslogOutput {
         let system = tree.elements().find(|e| e.name == "System");
         let child = |name: &str| system.and_then(|s| s.elements().find(|e| e.name == name));
         let level = child("Level").map(|e| e.trimmed_text());
-        let event_id = child("EventID").map(|e| e.trimmed_text()).unwrap_or_default();
+        let event_id = child("EventID")
+            .map(|e| e.trimmed_text())
+            .unwrap_or_default();
         let time = child("TimeCreated")
             .and_then(|e| e.attr("SystemTime"))
             .unwrap_or("-");
@@ -389,22 +394,33 @@ impl SyslogOutput {
                     .map_err(|e| format!("cannot resolve: {e}"))?
                     .next()
                     .ok_or("the name has no address")?;
-                let local = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+                let local = if target.is_ipv4() {
+                    "0.0.0.0:0"
+                } else {
+                    "[::]:0"
+                };
                 let socket = UdpSocket::bind(local)
                     .and_then(|s| s.connect(target).map(|()| s))
                     .and_then(|s| s.set_write_timeout(Some(self.timeout)).map(|()| s))
                     .map_err(|e| format!("udp socket to {target}: {e}"))?;
                 Ok(Connection::Udp(socket))
             }
-            SyslogTransport::Tcp => {
-                connect_stream(address, self.tls.as_ref(), self.connect_timeout, self.timeout)
-                    .map(Connection::Tcp)
-                    .map_err(|e| e.to_string())
-            }
+            SyslogTransport::Tcp => connect_stream(
+                address,
+                self.tls.as_ref(),
+                self.connect_timeout,
+                self.timeout,
+            )
+            .map(Connection::Tcp)
+            .map_err(|e| e.to_string()),
             SyslogTransport::Relp => {
-                let stream =
-                    connect_stream(address, self.tls.as_ref(), self.connect_timeout, self.timeout)
-                        .map_err(|e| e.to_string())?;
+                let stream = connect_stream(
+                    address,
+                    self.tls.as_ref(),
+                    self.connect_timeout,
+                    self.timeout,
+                )
+                .map_err(|e| e.to_string())?;
                 let software = concat!("wsmand,", env!("CARGO_PKG_VERSION"));
                 Session::open(stream, software)
                     .map(Connection::Relp)

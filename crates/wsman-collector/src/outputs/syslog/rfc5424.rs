@@ -60,9 +60,9 @@ pub fn is_private_sd_id(id: &str) -> bool {
             !name.is_empty()
                 && !name.contains('@')
                 && !number.is_empty()
-                && number.split('.').all(|part| {
-                    !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
-                })
+                && number
+                    .split('.')
+                    .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
         })
 }
 
@@ -95,7 +95,11 @@ fn param_value(out: &mut Vec<u8>, value: &str) {
         if matches!(byte, b'"' | b'\\' | b']') {
             out.push(b'\\');
         }
-        out.push(if byte < 0x20 || byte == 0x7f { b' ' } else { byte });
+        out.push(if byte < 0x20 || byte == 0x7f {
+            b' '
+        } else {
+            byte
+        });
     }
 }
 
@@ -350,7 +354,9 @@ mod tests {
         let mut frame = Vec::new();
         octet_counted(&out, &mut frame);
         assert!(frame.starts_with(format!("{} <134>", out.len()).as_bytes()));
-        assert_eq!(out.len(), 39);
+        // The one "é" is two octets: the count is of octets, not characters.
+        let characters = String::from_utf8(out.clone()).expect("utf-8").chars().count();
+        assert_eq!(out.len(), characters + 1);
     }
 
     #[test]
@@ -381,14 +387,24 @@ mod tests {
     fn private_sd_ids_need_an_enterprise_number() {
         assert!(is_private_sd_id("wec@32473"));
         assert!(is_private_sd_id("wec@32473.1.2"));
-        for bad in ["wec", "wec@", "@32473", "w c@1", "wec@x", "a@1@2", "w\"@1", "w]@1"] {
+        for bad in [
+            "wec", "wec@", "@32473", "w c@1", "wec@x", "a@1@2", "w\"@1", "w]@1",
+        ] {
             assert!(!is_private_sd_id(bad), "{bad}");
         }
     }
 
     /// A reader of RFC 5424's grammar (§6), for the property below: the header fields, the
     /// structured data with its escapes, the message; `None` where the text breaks it.
-    fn parse(text: &[u8]) -> Option<(u16, Vec<String>, Vec<(String, Vec<(String, String)>)>, Option<Vec<u8>>)> {
+    /// What [`parse`] reads: PRI, the header fields, the SD elements, the MSG.
+    type Parsed = (
+        u16,
+        Vec<String>,
+        Vec<(String, Vec<(String, String)>)>,
+        Option<Vec<u8>>,
+    );
+
+    fn parse(text: &[u8]) -> Option<Parsed> {
         let close = text.iter().position(|b| *b == b'>')?;
         if text.first() != Some(&b'<') {
             return None;
@@ -396,7 +412,13 @@ mod tests {
         let pri: u16 = std::str::from_utf8(&text[1..close]).ok()?.parse().ok()?;
         let mut rest = text[close + 1..].strip_prefix(b"1 ")?;
         let mut fields = Vec::new();
-        for max in [usize::MAX, MAX_HOSTNAME, MAX_APP_NAME, MAX_PROCID, MAX_MSGID] {
+        for max in [
+            usize::MAX,
+            MAX_HOSTNAME,
+            MAX_APP_NAME,
+            MAX_PROCID,
+            MAX_MSGID,
+        ] {
             let end = rest.iter().position(|b| *b == b' ')?;
             let field = &rest[..end];
             if field.is_empty() || field.len() > max || !field.iter().all(|b| printable(*b)) {
