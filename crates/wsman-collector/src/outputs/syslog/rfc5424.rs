@@ -355,7 +355,10 @@ mod tests {
         octet_counted(&out, &mut frame);
         assert!(frame.starts_with(format!("{} <134>", out.len()).as_bytes()));
         // The one "é" is two octets: the count is of octets, not characters.
-        let characters = String::from_utf8(out.clone()).expect("utf-8").chars().count();
+        let characters = String::from_utf8(out.clone())
+            .expect("utf-8")
+            .chars()
+            .count();
         assert_eq!(out.len(), characters + 1);
     }
 
