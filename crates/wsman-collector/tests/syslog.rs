@@ -423,8 +423,8 @@ fn syslog_ng_network_and_syslog_sources_over_tls_receive_every_event() {
 #[test]
 fn a_relp_receiver_killed_mid_stream_loses_nothing() {
     const WINDOW: usize = 16;
-    const BATCHES: u64 = 150;
-    const PER_BATCH: u64 = 40;
+    const BATCHES: u64 = 15;
+    const PER_BATCH: u64 = 400;
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let mut receiver = rsyslog_relp(dir.path(), "first", port, None);
@@ -433,24 +433,41 @@ fn a_relp_receiver_killed_mid_stream_loses_nothing() {
         &format!("transport = \"relp\"\nwindow = {WINDOW}\n"),
     )));
     let done = Arc::new(AtomicBool::new(false));
-    // The forwarder: every batch resent until it is stored, as a 503 makes it.
+    // The forwarder: every batch resent until it is stored, as a 503 makes it. The batches
+    // are made first, so that the receiver is busy most of the time.
+    let batches: Vec<Vec<ReceivedEvent>> = (0..BATCHES)
+        .map(|b| events(b * PER_BATCH + 1..(b + 1) * PER_BATCH + 1))
+        .collect();
     let forwarder = {
         let (outputs, done) = (Arc::clone(&outputs), Arc::clone(&done));
         std::thread::spawn(move || {
             let mut refused = 0;
-            for b in 0..BATCHES {
-                let batch = events(b * PER_BATCH + 1..(b + 1) * PER_BATCH + 1);
-                refused += write_until_stored(&outputs, &batch);
+            for batch in &batches {
+                refused += write_until_stored(&outputs, batch);
             }
             done.store(true, Ordering::SeqCst);
             refused
         })
     };
-    // Killed while the forwarder is sending, then started again on the same port.
-    receiver.wait_for(PER_BATCH as usize * 5);
+    // Killed mid-batch while the forwarder is sending: stopped first (SIGSTOP) once it has
+    // written part of a batch, so the count of what it wrote is known and not a batch's end,
+    // then killed (SIGKILL) and started again on the same port.
+    let mut threshold = PER_BATCH as usize * 2 + PER_BATCH as usize / 2;
+    let killed_at = loop {
+        while receiver.records().len() < threshold {
+            assert!(!done.load(Ordering::SeqCst), "the forwarder finished first");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        receiver.signal("-STOP");
+        let written = receiver.records().len();
+        if written % PER_BATCH as usize != 0 {
+            break written;
+        }
+        receiver.signal("-CONT");
+        threshold = written + PER_BATCH as usize / 2;
+    };
     receiver.signal("-KILL");
     let _ = receiver.child.wait();
-    let killed_at = receiver.records().len();
     assert!(!done.load(Ordering::SeqCst), "killed mid-stream");
     let second = rsyslog_relp(dir.path(), "second", port, None);
     let refused = forwarder.join().expect("the forwarder");
