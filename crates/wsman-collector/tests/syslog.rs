@@ -468,7 +468,7 @@ fn a_relp_receiver_killed_mid_stream_loses_nothing() {
         receiver.signal("-STOP");
         let written = receiver.count();
         eprintln!("stopped at {written}");
-        if written % PER_BATCH as usize != 0 {
+        if !written.is_multiple_of(PER_BATCH as usize) {
             break written;
         }
         receiver.signal("-CONT");
