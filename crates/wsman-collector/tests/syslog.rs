@@ -14,9 +14,9 @@
 mod common;
 
 use std::collections::HashMap;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ use wsman_collector::ingest::ReceivedEvent;
 use wsman_collector::outputs::OutputError;
 use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscriptions;
+use wsman_test::syslog_receivers::{rsyslog, rsyslog_relp, syslog_ng, Receiver, ReceiverTls};
 
 const CLIENT: &str = "web01.example.com";
 
@@ -47,128 +48,13 @@ fn events(range: std::ops::Range<u64>) -> Vec<ReceivedEvent> {
     range.map(event).collect()
 }
 
-/// A receiver process; killed and reaped when dropped.
-struct Receiver {
-    child: Child,
-    /// Where it writes what it received, one JSON object per line.
-    out: PathBuf,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The receiver's TLS files: our test CA and the certificate for `siem.test`.
+fn receiver_tls(pki: &Pki) -> ReceiverTls<'_> {
+    ReceiverTls {
+        ca_file: &pki.ca_file,
+        certificate: &pki.server_certificate,
+        key: &pki.server_key,
     }
-}
-
-impl Receiver {
-    /// Waits until 127.0.0.1:`port` accepts a connection (or the process exited).
-    fn wait_for_port(&mut self, port: u16) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the receiver exited: {status}");
-            }
-            assert!(Instant::now() < deadline, "port {port} never opened");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// How many records it wrote (its lines, not parsed).
-    fn count(&self) -> usize {
-        std::fs::read(&self.out)
-            .map(|bytes| bytes.iter().filter(|b| **b == b'\n').count())
-            .unwrap_or(0)
-    }
-
-    fn records(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON line"))
-            .collect()
-    }
-
-    /// The records once there are `count` of them.
-    fn wait_for(&self, count: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let records = self.records();
-            if records.len() >= count {
-                return records;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} of {count} records arrived",
-                records.len()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-}
-
-/// rsyslogd in the foreground with `inputs` (its `input()` lines, and the modules they need)
-/// writing every message, as `jsonmesg`, to `dir/NAME.jsonl` through a Direct queue (a message
-/// is written before imrelp answers it). `tcp_port` is waited for.
-fn rsyslog(dir: &Path, name: &str, modules: &str, inputs: &str, tcp_port: u16) -> Receiver {
-    let out = dir.join(format!("{name}.jsonl"));
-    let work = dir.join(format!("{name}.work"));
-    std::fs::create_dir_all(&work).expect("work dir");
-    let config = dir.join(format!("{name}.conf"));
-    std::fs::write(
-        &config,
-        format!(
-            "global(workDirectory=\"{work}\" maxMessageSize=\"256k\")\n{modules}\n\
-             template(name=\"json\" type=\"list\") {{ property(name=\"jsonmesg\") constant(value=\"\\n\") }}\n\
-             ruleset(name=\"events\" queue.type=\"Direct\") {{ action(type=\"omfile\" file=\"{out}\" template=\"json\") }}\n{inputs}\n",
-            work = work.display(),
-            out = out.display(),
-        ),
-    )
-    .expect("rsyslog.conf");
-    let child = Command::new("rsyslogd")
-        .args(["-n", "-f"])
-        .arg(&config)
-        .arg("-i")
-        .arg(dir.join(format!("{name}.pid")))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect(
-            "rsyslogd (Debian packages rsyslog, rsyslog-gnutls, rsyslog-relp: REQUIRED_PACKAGES)",
-        );
-    let mut receiver = Receiver { child, out };
-    receiver.wait_for_port(tcp_port);
-    receiver
-}
-
-/// rsyslog's `imrelp` on `port` (TLS with our CA, requiring a client certificate it issued, when
-/// `tls`).
-fn rsyslog_relp(dir: &Path, name: &str, port: u16, tls: Option<&Pki>) -> Receiver {
-    let tls = match tls {
-        Some(pki) => format!(
-            " tls=\"on\" tls.cacert=\"{}\" tls.mycert=\"{}\" tls.myprivkey=\"{}\" tls.authmode=\"certvalid\"",
-            pki.ca_file, pki.server_certificate, pki.server_key
-        ),
-        None => String::new(),
-    };
-    rsyslog(
-        dir,
-        name,
-        "module(load=\"imrelp\")",
-        &format!(
-            "input(type=\"imrelp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"events\"{tls})"
-        ),
-        port,
-    )
 }
 
 fn syslog_output(port: u16, more: &str) -> String {
@@ -273,7 +159,7 @@ fn rsyslog_imrelp_over_tls_receives_every_event_and_the_json_format() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pki = pki(dir.path());
     let port = free_port();
-    let receiver = rsyslog_relp(dir.path(), "imrelp", port, Some(&pki));
+    let receiver = rsyslog_relp(dir.path(), "imrelp", port, Some(receiver_tls(&pki)));
     let outputs = configured(&syslog_output(
         port,
         &format!(
@@ -326,21 +212,8 @@ fn rsyslog_imudp_receives_every_event() {
     }
 }
 
-/// syslog-ng unpacked by `scripts/syslog-ng.sh`: its directory.
-fn syslog_ng_root() -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/syslog-ng.sh");
-    let output = Command::new("bash")
-        .arg(&script)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("scripts/syslog-ng.sh");
-    assert!(output.status.success(), "scripts/syslog-ng.sh failed");
-    PathBuf::from(String::from_utf8(output.stdout).expect("a path").trim())
-}
-
 #[test]
 fn syslog_ng_network_and_syslog_sources_over_tls_receive_every_event() {
-    let root = syslog_ng_root();
     let dir = tempfile::tempdir().expect("tempdir");
     let pki = pki(dir.path());
     let (lines_port, counted_port) = (free_port(), free_port());
@@ -360,34 +233,12 @@ fn syslog_ng_network_and_syslog_sources_over_tls_receive_every_event() {
          log {{ source(lines); destination(lines_file); }};\n\
          log {{ source(counted); destination(counted_file); }};\n"
     );
-    std::fs::write(dir.path().join("syslog-ng.conf"), config).expect("config");
-    let modules = std::fs::read_dir(root.join("usr/lib/syslog-ng"))
-        .expect("usr/lib/syslog-ng")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .expect("the modules' directory");
-    let child = Command::new(root.join("usr/sbin/syslog-ng"))
-        .env("LD_LIBRARY_PATH", root.join("usr/lib/syslog-ng"))
-        .arg(format!("--module-path={}", modules.display()))
-        .arg("-f")
-        .arg(dir.path().join("syslog-ng.conf"))
-        .args(["-F", "--no-caps", "-R"])
-        .arg(dir.path().join("persist"))
-        .arg("-p")
-        .arg(dir.path().join("pid"))
-        .arg("-c")
-        .arg(dir.path().join("ctl"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("syslog-ng");
-    let mut lines = Receiver {
-        child,
-        out: dir.path().join("lines.jsonl"),
-    };
-    lines.wait_for_port(lines_port);
-    lines.wait_for_port(counted_port);
+    let lines = syslog_ng(
+        dir.path(),
+        &config,
+        &[lines_port, counted_port],
+        dir.path().join("lines.jsonl"),
+    );
     let outputs = configured(&format!(
         "{}{}",
         syslog_output(
