@@ -17,7 +17,8 @@
 //!   acks=all, idempotent; librdkafka properties by an allow list), [`outputs::tcp`]
 //!   (newline-delimited records over TCP or TLS, flushed before the acknowledgement, reconnected
 //!   with a bounded backoff), [`outputs::redis`] (RPUSH or XADD over [`resp`], our bounded
-//!   reader of Redis replies), [`outputs::journal`] (the local systemd journal's native socket);
+//!   reader of Redis replies), [`outputs::journal`] (the local systemd journal's native socket),
+//!   [`outputs::syslog`] (RFC 5424 over TCP, TLS, UDP or RELP, whose answers acknowledge);
 //! - [`subscription_outputs`]: each subscription's outputs, each bounded in flight, all of which
 //!   must have a batch durably before it is acknowledged;
 //! - [`output_policy`]: what a subscription read from a shared store may make this node do

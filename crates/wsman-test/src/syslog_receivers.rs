@@ -83,13 +83,38 @@ impl Receiver {
         }
     }
 
-    /// `kill SIGNAL` the process (`-STOP`, `-CONT`, `-KILL`).
+    /// `kill SIGNAL` the process (`-STOP`, `-CONT`, `-KILL`). After `-STOP`, returns once
+    /// every thread of it is stopped (kill(2) returns before they are).
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([signal, &self.child.id().to_string()])
             .status()
             .expect("kill");
         assert!(status.success(), "kill {signal}");
+        if signal == "-STOP" {
+            let deadline = Instant::now() + WAIT;
+            while !self.stopped() {
+                assert!(Instant::now() < deadline, "the receiver did not stop");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+
+    /// Whether every thread is stopped (state `T` in `/proc/PID/task/TID/stat`).
+    fn stopped(&self) -> bool {
+        let tasks = Path::new("/proc")
+            .join(self.child.id().to_string())
+            .join("task");
+        let Ok(entries) = std::fs::read_dir(tasks) else {
+            return false;
+        };
+        entries.filter_map(Result::ok).all(|task| {
+            std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+                // The state follows the command name's closing parenthesis.
+                stat.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| rest.starts_with('T') || rest.starts_with('t'))
+            })
+        })
     }
 }
 

@@ -550,6 +550,11 @@ impl Output for SyslogOutput {
             }
         };
         let events = &batch.events[skip..];
+        if events.is_empty() {
+            // Every event was answered before: the receiver has the whole batch.
+            state.answered = None;
+            return Ok(());
+        }
         let messages: Vec<Vec<u8>> = events.iter().map(|e| self.message(e, batch)).collect();
         let connection = self.connection(state)?;
         let mut answered = Vec::new();

@@ -33,9 +33,9 @@ pub enum SessionError {
     Frame(#[from] RelpError),
     #[error("RELP: the receiver answered transaction {got}, expected {expected}")]
     OutOfOrder { expected: u32, got: u32 },
-    #[error("RELP: the receiver sent {0:?}, not an answer")]
+    #[error("RELP: the receiver sent the command {0:?}, not an answer")]
     NotAnAnswer(String),
-    #[error("RELP: the receiver refused {what}: {code} {text}")]
+    #[error("RELP: the receiver refused {what}: {code} {text:?}")]
     Refused {
         what: &'static str,
         code: u16,
@@ -159,22 +159,6 @@ impl<S: Read + Write> Session<S> {
             }
         }
         Ok(())
-    }
-
-    /// End the session politely (`close`, its answer awaited); errors are ignored: the
-    /// connection is dropped either way.
-    pub fn close(mut self) {
-        let txnr = self.take_txnr();
-        let mut frame = Vec::new();
-        relp_frame::encode(txnr, "close", &[], &mut frame);
-        if self
-            .stream
-            .write_all(&frame)
-            .and_then(|()| self.stream.flush())
-            .is_ok()
-        {
-            let _ = self.frame();
-        }
     }
 
     /// The stream, for the checks between batches.
