@@ -27,7 +27,7 @@ use rustls::ClientConfig;
 use serde::Deserialize;
 use sha1::{Digest, Sha1};
 
-use self::relp::Session;
+use self::relp::{Session, SessionError};
 use self::rfc5424::{Header, SdElement};
 use super::file::render;
 use super::journal::priority;
@@ -35,7 +35,9 @@ use super::settings::{
     check_host_port, check_range, default_connect_timeout, default_io_timeout, default_max_backoff,
     raw_format,
 };
-use super::tcp::{check_tls_settings, connect_stream, tls_client, Stream, TlsFiles, TlsSetupError};
+use super::tcp::{
+    check_tls_settings, connect_stream, tls_client, Stream, TcpError, TlsFiles, TlsSetupError,
+};
 use super::StartEnv;
 use super::{Backoff, Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType};
 use crate::ingest::ReceivedEvent;
@@ -276,6 +278,28 @@ impl OutputType for SyslogConfig {
     }
 }
 
+/// Why a batch did not reach the receiver (the batch is answered 503).
+#[derive(Debug, thiserror::Error)]
+pub enum SyslogError {
+    #[error("cannot resolve: {0}")]
+    Resolve(#[source] std::io::Error),
+    #[error("the name has no address")]
+    NoAddress,
+    #[error("udp socket to {address}: {source}")]
+    Udp {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Connect(#[from] TcpError),
+    #[error(transparent)]
+    Relp(#[from] SessionError),
+    #[error("write failed: {0}")]
+    Write(#[source] std::io::Error),
+    #[error("send failed: {0}")]
+    Send(#[source] std::io::Error),
+}
+
 /// The connection of an output, by transport.
 enum Connection {
     Tcp(Stream),
@@ -385,15 +409,15 @@ impl SyslogOutput {
         out
     }
 
-    fn connect(&self) -> Result<Connection, String> {
+    fn connect(&self) -> Result<Connection, SyslogError> {
         let address = self.config.address.as_str();
         match self.config.transport {
             SyslogTransport::Udp => {
                 let target = address
                     .to_socket_addrs()
-                    .map_err(|e| format!("cannot resolve: {e}"))?
+                    .map_err(SyslogError::Resolve)?
                     .next()
-                    .ok_or("the name has no address")?;
+                    .ok_or(SyslogError::NoAddress)?;
                 let local = if target.is_ipv4() {
                     "0.0.0.0:0"
                 } else {
@@ -402,7 +426,10 @@ impl SyslogOutput {
                 let socket = UdpSocket::bind(local)
                     .and_then(|s| s.connect(target).map(|()| s))
                     .and_then(|s| s.set_write_timeout(Some(self.timeout)).map(|()| s))
-                    .map_err(|e| format!("udp socket to {target}: {e}"))?;
+                    .map_err(|source| SyslogError::Udp {
+                        address: target,
+                        source,
+                    })?;
                 Ok(Connection::Udp(socket))
             }
             SyslogTransport::Tcp => connect_stream(
@@ -412,19 +439,18 @@ impl SyslogOutput {
                 self.timeout,
             )
             .map(Connection::Tcp)
-            .map_err(|e| e.to_string()),
+            .map_err(SyslogError::from),
             SyslogTransport::Relp => {
                 let stream = connect_stream(
                     address,
                     self.tls.as_ref(),
                     self.connect_timeout,
                     self.timeout,
-                )
-                .map_err(|e| e.to_string())?;
+                )?;
                 let software = concat!("wsmand,", env!("CARGO_PKG_VERSION"));
                 Session::open(stream, software)
                     .map(Connection::Relp)
-                    .map_err(|e| e.to_string())
+                    .map_err(SyslogError::from)
             }
         }
     }
@@ -456,7 +482,7 @@ impl SyslogOutput {
                 }
                 Err(reason) => {
                     state.backoff.failed(now);
-                    return Err(self.failed(reason));
+                    return Err(self.failed(reason.to_string()));
                 }
             }
         }
@@ -474,7 +500,7 @@ impl SyslogOutput {
         messages: &[Vec<u8>],
         events: &[&ReceivedEvent],
         answered: &mut Vec<[u8; 20]>,
-    ) -> Result<(), String> {
+    ) -> Result<(), SyslogError> {
         match connection {
             Connection::Tcp(stream) => {
                 let mut frames = Vec::with_capacity(messages.iter().map(|m| m.len() + 8).sum());
@@ -490,7 +516,7 @@ impl SyslogOutput {
                 stream
                     .write_all(&frames)
                     .and_then(|()| stream.flush())
-                    .map_err(|e| format!("write failed: {e}"))
+                    .map_err(SyslogError::Write)
             }
             Connection::Udp(socket) => {
                 for message in messages {
@@ -499,9 +525,7 @@ impl SyslogOutput {
                     while end < message.len() && end > 0 && message[end] & 0xC0 == 0x80 {
                         end -= 1;
                     }
-                    socket
-                        .send(&message[..end])
-                        .map_err(|e| format!("send failed: {e}"))?;
+                    socket.send(&message[..end]).map_err(SyslogError::Send)?;
                 }
                 Ok(())
             }
@@ -509,7 +533,7 @@ impl SyslogOutput {
                 .send(messages, self.config.window as usize, &mut |i| {
                     answered.push(digest(events[i]));
                 })
-                .map_err(|e| e.to_string()),
+                .map_err(SyslogError::from),
         }
     }
 }
@@ -578,7 +602,7 @@ impl Output for SyslogOutput {
                         events,
                     });
                 }
-                Err(self.failed(reason))
+                Err(self.failed(reason.to_string()))
             }
         }
     }
