@@ -50,10 +50,10 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${
 
 BUILD="$ROOT.building"
 rm -rf "$BUILD"
-mkdir -p "$BUILD/deb"
-# apt's sandbox user must be able to write where it downloads.
-chmod 0777 "$BUILD/deb"
-(cd "$BUILD/deb" && apt-get download syslog-ng-core >&2)
+mkdir -p -m 0700 "$BUILD/deb"
+# Downloaded as root into a directory only root may write (apt's sandbox user could not write
+# there, and a directory it could write others could too).
+(cd "$BUILD/deb" && apt-get download -o APT::Sandbox::User=root syslog-ng-core >&2)
 dpkg -x "$BUILD"/deb/syslog-ng-core_*.deb "$BUILD"
 rm -rf "$BUILD/deb"
 [ -x "$BUILD/usr/sbin/syslog-ng" ] || { echo "syslog-ng.sh: no usr/sbin/syslog-ng in the package" >&2; exit 1; }
