@@ -66,7 +66,7 @@ pub enum Framing {
     /// Each message after its length and a space (RFC 5425, RFC 6587 §3.4.1): any content.
     OctetCounting,
     /// Each message followed by a line feed (RFC 6587 §3.4.2), for receivers that read lines
-    /// (syslog-ng's `network()`); a message never holds one (see [`rfc5424::format`]).
+    /// (syslog-ng's `network()`); a message never holds one (see [`rfc5424::format()`]).
     Lf,
 }
 

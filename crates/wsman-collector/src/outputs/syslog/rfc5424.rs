@@ -17,7 +17,7 @@ pub const MAX_MSGID: usize = 32;
 pub const MAX_SD_NAME: usize = 32;
 
 /// The header of one message. Fields are written as given when they fit their grammar;
-/// [`format`] makes them fit otherwise.
+/// [`format()`] makes them fit otherwise.
 #[derive(Clone, Copy, Debug)]
 pub struct Header<'a> {
     /// 0 to 23.
