@@ -14,9 +14,9 @@
 //! row's outputs as root. So a row is data checked against root's configuration, never trusted:
 //! its file outputs must lie under a listed directory, its TCP, Kafka, Redis and syslog outputs
 //! connect only to listed `host:port`s, the TLS files it names lie under a listed directory, its
-//! journal output uses journald's own socket, and it holds no password (a secret is named, and read from
-//! the node's `DIR/secrets/NAME`). Nothing listed: a row may have only journal outputs. Files of
-//! `DIR/subscriptions` are root's and keep their freedom; the Kafka property allow list
+//! journal output uses journald's own socket, and it holds no password (a secret is named, and
+//! read from the node's `DIR/secrets/NAME`). Nothing listed: a row may have only journal outputs.
+//! Files of `DIR/subscriptions` are root's and keep their freedom; the Kafka property allow list
 //! (the Kafka output's) is the same for both.
 
 use std::path::{Component, Path, PathBuf};
