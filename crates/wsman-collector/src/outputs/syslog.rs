@@ -1,7 +1,7 @@
 //! The syslog output: each event one RFC 5424 message (its XML or JSON record as the MSG,
 //! structured data naming the subscription, the forwarder and the event's Computer), over TCP
-//! or TLS with octet counting (RFC 5425, RFC 6587), over UDP (RFC 5426), or over RELP, in
-//! TLS when configured.
+//! or TLS with octet counting (RFC 5425, RFC 6587) or a line feed after each message, over UDP
+//! (RFC 5426), or over RELP, in TLS when configured.
 //!
 //! Why RELP besides plain syslog: plain syslog has no acknowledgement. Over TCP a batch is
 //! acknowledged to the forwarder once written and flushed to the socket (as the TCP output
