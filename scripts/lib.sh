@@ -110,13 +110,15 @@ TOML
 # for the root file system the systemd tests boot in (scripts/sysroot.sh); chromium and nodejs
 # for the console's browser test (tests/browser; npm is installed by that stage if missing);
 # make, libssl-dev and zlib1g-dev to build the collector's vendored librdkafka (rdkafka-sys:
-# its configure and make, TLS through OpenSSL, gzip through zlib).
+# its configure and make, TLS through OpenSSL, gzip through zlib); rsyslog with its TLS and RELP
+# inputs, the receivers of the collector's syslog output tests (run as child processes with their
+# own configuration; syslog-ng, which conflicts with rsyslog, is unpacked by scripts/syslog-ng.sh).
 REQUIRED_PACKAGES=(libpam0g-dev libsystemd-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev binutils
     make libssl-dev zlib1g-dev dpkg-dev lintian
     krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev debootstrap iproute2
     systemd-journal-remote tzdata openipmi ipmitool wsl uuid-runtime dmidecode tmux vim
     chromium nodejs nftables postgresql redis-server strace haproxy
-    golang-go golang-github-masterzen-winrm-dev)
+    golang-go golang-github-masterzen-winrm-dev rsyslog rsyslog-gnutls rsyslog-relp)
 
 # A benchmark's smoke mode (WSMAN_BENCH_SMOKE=1, the "benchmarks smoke" stage of
 # scripts/test.sh): tiny sizes and short phases on the debug build, peers that are not installed

@@ -222,7 +222,7 @@ fuzz_smoke() {
     local target
     for target in envelope xml sealed_body sddl keytab client_cert_names ntlm auth_header tsrequest \
         wql event_query journal_export subscribe offer sldc xpress mgmt_http mgmt_pam_helper mgmt_terminal mgmt_event_stream \
-        smbios bmc krb5_wrap_token flat_page resp collector_event proxy_header psrp psrp_client; do
+        smbios bmc krb5_wrap_token flat_page resp relp collector_event proxy_header psrp psrp_client; do
         echo "fuzz target $target: ${FUZZ_SECONDS}s"
         # cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets stable accept them.
         mkdir -p "fuzz/corpus/$target"

@@ -23,6 +23,7 @@
 //!   (newline-delimited records over TCP or TLS, flushed before the acknowledgement, reconnected
 //!   with a bounded backoff), [`outputs::redis`] (RPUSH or XADD over [`resp`], our bounded
 //!   reader of Redis replies), [`outputs::journal`] (the local systemd journal's native socket),
+//!   [`outputs::syslog`] (RFC 5424 over TCP, TLS, UDP or RELP, whose answers acknowledge);
 //!   [`outputs::http`] (one POST per batch: generic, Splunk HEC with indexer acknowledgement,
 //!   Elasticsearch `_bulk` item by item); [`outputs::openwec`]: OpenWEC's `RawJson` and `Nxlog` records;
 //! - [`subscription_outputs`]: each subscription's outputs, each bounded in flight, all of which

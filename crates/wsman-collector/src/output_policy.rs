@@ -12,11 +12,11 @@
 //! Why: whoever can write a row (the database role every node logs in with, a DBA, anyone on
 //! the path to a database reached without TLS) is not root of the node, yet the node runs the
 //! row's outputs as root. So a row is data checked against root's configuration, never trusted:
-//! its file outputs must lie under a listed directory, its TCP, Kafka and Redis outputs connect
-//! only to listed `host:port`s, the TLS files it names lie under a listed directory, its journal
-//! output uses journald's own socket, and it holds no password (a secret is named, and read from
-//! the node's `DIR/secrets/NAME`). Nothing listed: a row may have only journal outputs. Files of
-//! `DIR/subscriptions` are root's and keep their freedom; the Kafka property allow list
+//! its file outputs must lie under a listed directory, its TCP, Kafka, Redis and syslog outputs
+//! connect only to listed `host:port`s, the TLS files it names lie under a listed directory, its
+//! journal output uses journald's own socket, and it holds no password (a secret is named, and
+//! read from the node's `DIR/secrets/NAME`). Nothing listed: a row may have only journal outputs.
+//! Files of `DIR/subscriptions` are root's and keep their freedom; the Kafka property allow list
 //! (the Kafka output's) is the same for both.
 
 use std::path::{Component, Path, PathBuf};
@@ -34,7 +34,7 @@ pub struct OutputsPolicy {
     /// Directories a stored subscription's file outputs may write under.
     #[serde(default)]
     pub file_directories: Vec<PathBuf>,
-    /// `host:port`s a stored subscription's TCP, Kafka (each broker) and Redis outputs may
+    /// `host:port`s a stored subscription's TCP, Kafka (each broker), Redis and syslog outputs may
     /// connect to.
     #[serde(default)]
     pub destinations: Vec<String>,

@@ -252,3 +252,38 @@ fn a_secret_is_a_private_file_of_the_secrets_directory() {
         Err(SecretError::NoDirectory(_))
     ));
 }
+
+#[test]
+fn syslog_outputs_only_to_listed_destinations_with_tls_files_under_a_listed_directory() {
+    let policy = policy();
+    let syslog = |address: &str, more: &str| {
+        format!("[[outputs]]\ntype = \"syslog\"\naddress = \"{address}\"\n{more}")
+    };
+    for allowed in [
+        syslog("siem.example.com:6514", ""),
+        syslog(
+            "siem.example.com:6514",
+            "transport = \"relp\"\ntls = true\nca_file = \"/etc/wsmand/tls/ca.pem\"\n",
+        ),
+    ] {
+        assert!(policy.admit(&outputs(&allowed)).is_ok(), "{allowed}");
+    }
+    for refused in [
+        syslog("attacker.example.net:514", "transport = \"udp\"\n"),
+        syslog("siem.example.com:6515", "transport = \"relp\"\n"),
+    ] {
+        let error = policy.admit(&outputs(&refused)).expect_err(&refused);
+        assert!(
+            matches!(error, PolicyError::Destination { kind: "syslog", .. }),
+            "{refused}: {error}"
+        );
+    }
+    let key = syslog(
+        "siem.example.com:6514",
+        "tls = true\nclient_certificate = \"/etc/wsmand/tls/c.pem\"\nclient_key = \"/root/.ssh/id_ed25519\"\n",
+    );
+    assert!(matches!(
+        policy.admit(&outputs(&key)),
+        Err(PolicyError::TlsFileOutside { .. })
+    ));
+}

@@ -13,10 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{logon, set, write, QUERY};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+use common::{logon, pki, set, write, Pki, QUERY};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use wsman_collector::ingest::ReceivedEvent;
 use wsman_collector::outputs::OutputError;
 use wsman_collector::subscription_outputs::Outputs;
@@ -24,70 +22,6 @@ use wsman_collector::subscriptions;
 use wsman_test::line_receiver::LineReceiver;
 
 const CLIENT: &str = "web01.example.com";
-
-/// What a receiver needs for TLS.
-struct Pki {
-    server: Arc<ServerConfig>,
-    ca_file: String,
-    client_certificate: String,
-    client_key: String,
-}
-
-fn pki(dir: &Path) -> Pki {
-    let ca_key = rcgen::KeyPair::generate().expect("CA key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "tcp output test CA");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = ca_params.self_signed(&ca_key).expect("CA");
-    let issue = |names: Vec<String>, usage: rcgen::ExtendedKeyUsagePurpose| {
-        let key = rcgen::KeyPair::generate().expect("key");
-        let mut params = rcgen::CertificateParams::new(names).expect("params");
-        params.extended_key_usages = vec![usage];
-        let certificate = params.signed_by(&key, &ca, &ca_key).expect("signed");
-        (certificate, key)
-    };
-    let (server_cert, server_key) = issue(
-        vec!["siem.test".to_owned()],
-        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-    );
-    let (client_cert, client_key) = issue(
-        vec!["wec.test".to_owned()],
-        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-    );
-    let write = |name: &str, text: String| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).expect("write PEM");
-        path.display().to_string()
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    roots.add(ca.der().clone()).expect("CA root");
-    let verifier =
-        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
-            .build()
-            .expect("client verifier");
-    let server = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            vec![CertificateDer::from(server_cert.der().to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-        )
-        .expect("server certificate");
-    Pki {
-        server: Arc::new(server),
-        ca_file: write("ca.pem", ca.pem()),
-        client_certificate: write("client.pem", client_cert.pem()),
-        client_key: write("client.key", client_key.serialize_pem()),
-    }
-}
 
 /// A TLS receiver on 127.0.0.1:`port` (0: a free one) with `config`; `peers` counts the
 /// connections that showed a client certificate.
@@ -207,7 +141,7 @@ fn a_receiver_with_another_ca_or_name_is_refused() {
     let pki = pki(dir.path());
     let receiver = tls_receiver(0, &pki.server, &Arc::new(AtomicUsize::new(0)));
     let other_dir = tempfile::tempdir().expect("tempdir");
-    let other = self::pki(other_dir.path());
+    let other = common::pki(other_dir.path());
     for (ca, name) in [(&other.ca_file, "siem.test"), (&pki.ca_file, "other.test")] {
         let outputs = Outputs::new();
         let problems = outputs.configure(&set(&tcp_output(

@@ -27,6 +27,8 @@
 //!   `systemd-journal-remote`, for deterministic event tests;
 //! - [`ipmi`]: a real BMC, OpenIPMI's `ipmi_sim` on a free 127.0.0.1 UDP port with sensors
 //!   and a SEL, and `ipmitool` against it; killed on drop.
+//! - [`syslog_receivers`]: rsyslog and syslog-ng as child processes on 127.0.0.1 with their own
+//!   configuration, the far end of the collector's syslog output; killed on drop.
 //! - [`systemd`]: a real systemd booted as PID 1 of its own namespaces inside the cached
 //!   debootstrap root (`scripts/sysroot.sh`), for service and journal tests; killed on drop.
 //!
@@ -48,6 +50,7 @@ pub mod postgres;
 pub mod process;
 pub mod shape;
 pub mod soap;
+pub mod syslog_receivers;
 pub mod systemd;
 pub mod xmlnorm;
 

@@ -29,6 +29,7 @@ pub mod openwec;
 pub mod redis;
 mod seam;
 pub mod settings;
+pub mod syslog;
 pub mod tcp;
 
 use serde::Deserialize;
@@ -58,6 +59,8 @@ pub enum OutputConfig {
     /// One POST per batch: generic, Splunk HEC or Elasticsearch `_bulk`.
     /// (Boxed: its settings are several times the size of the others'.)
     Http(Box<http::HttpConfig>),
+    /// RFC 5424 syslog messages over TCP, TLS, UDP or RELP.
+    Syslog(syslog::SyslogConfig),
 }
 
 /// `$body` with `$settings` bound to the [`OutputType`] of `$config`'s variant.
@@ -79,6 +82,7 @@ macro_rules! with_type {
                 let $settings = &**boxed;
                 $body
             }
+            OutputConfig::Syslog($settings) => $body,
         }
     };
 }

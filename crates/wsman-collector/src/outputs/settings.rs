@@ -50,12 +50,12 @@ pub enum OutputSettingError {
         what: &'static str,
         range: std::ops::RangeInclusive<u32>,
     },
-    #[error("tcp output: ca_file, client_certificate, client_key and server_name need tls = true")]
-    TlsSettingsWithoutTls,
-    #[error("tcp output: client_certificate and client_key go together")]
-    UnpairedClientKey,
-    #[error("tcp output: {0:?} is not an absolute path")]
-    RelativeTlsFile(String),
+    #[error("{0} output: ca_file, client_certificate, client_key and server_name need tls = true")]
+    TlsSettingsWithoutTls(&'static str),
+    #[error("{0} output: client_certificate and client_key go together")]
+    UnpairedClientKey(&'static str),
+    #[error("{0} output: {1:?} is not an absolute path")]
+    RelativeTlsFile(&'static str, String),
     #[error("redis output: {0}")]
     RedisUrl(#[from] crate::resp::UrlError),
     #[error("redis output: key {0:?}: 1 to 512 characters, one line")]

@@ -77,9 +77,35 @@ pub enum TcpError {
     },
 }
 
-enum Stream {
+/// A connection to a receiver, in TLS or not (the TCP and syslog outputs').
+pub(crate) enum Stream {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl std::io::Read for Stream {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(socket) => socket.read(buffer),
+            Stream::Tls(tls) => tls.read(buffer),
+        }
+    }
+}
+
+impl std::io::Write for Stream {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(socket) => socket.write(bytes),
+            Stream::Tls(tls) => tls.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(socket) => socket.flush(),
+            Stream::Tls(tls) => tls.flush(),
+        }
+    }
 }
 
 impl Stream {
@@ -99,7 +125,7 @@ impl Stream {
 
     /// Whether the receiver has not closed or reset the connection: read without waiting
     /// what it sent (dropped; bounded), an end of stream or an error means gone.
-    fn still_open(&mut self) -> bool {
+    pub(crate) fn still_open(&mut self) -> bool {
         if self.socket().set_nonblocking(true).is_err() {
             return false;
         }
@@ -206,19 +232,58 @@ fn certificates(path: &str) -> Result<Vec<CertificateDer<'static>>, TlsSetupErro
     Ok(certificates)
 }
 
+/// The TLS settings of an output that speaks TLS to its receiver (TCP, syslog).
+pub(crate) struct TlsFiles<'a> {
+    /// `host:port` of the receiver (its host is the default server name).
+    pub address: &'a str,
+    pub ca_file: Option<&'a str>,
+    pub client_certificate: Option<&'a str>,
+    pub client_key: Option<&'a str>,
+    pub server_name: Option<&'a str>,
+}
+
+/// Why the TLS settings of a `kind` output are refused: TLS files without `tls`, a
+/// certificate without its key, a relative path (the files are read when it starts).
+pub(crate) fn check_tls_settings(
+    kind: &'static str,
+    tls: bool,
+    config: &TlsFiles<'_>,
+) -> Result<(), OutputSettingError> {
+    if !tls
+        && (config.ca_file.is_some()
+            || config.client_certificate.is_some()
+            || config.client_key.is_some()
+            || config.server_name.is_some())
+    {
+        return Err(OutputSettingError::TlsSettingsWithoutTls(kind));
+    }
+    if config.client_certificate.is_some() != config.client_key.is_some() {
+        return Err(OutputSettingError::UnpairedClientKey(kind));
+    }
+    for file in [config.ca_file, config.client_certificate, config.client_key]
+        .into_iter()
+        .flatten()
+    {
+        if !file.starts_with('/') {
+            return Err(OutputSettingError::RelativeTlsFile(kind, file.to_owned()));
+        }
+    }
+    Ok(())
+}
+
 /// The TLS settings of `config`: its CA (or the compiled-in roots), its client certificate.
 /// An error names the file and what is wrong with it, never a key's content.
-fn tls_config(
-    config: &TcpConfig,
+pub(crate) fn tls_client(
+    config: &TlsFiles<'_>,
 ) -> Result<(Arc<ClientConfig>, ServerName<'static>), TlsSetupError> {
-    let host = match &config.server_name {
-        Some(name) => name.clone(),
-        None => host_of(&config.address).to_owned(),
+    let host = match config.server_name {
+        Some(name) => name.to_owned(),
+        None => host_of(config.address).to_owned(),
     };
     client_tls(
-        config.ca_file.as_deref(),
-        config.client_certificate.as_deref(),
-        config.client_key.as_deref(),
+        config.ca_file,
+        config.client_certificate,
+        config.client_key,
         &host,
     )
 }
@@ -266,6 +331,30 @@ pub(crate) fn client_tls(
     Ok((Arc::new(client), name))
 }
 
+/// A connection to `address` (the first of its addresses that answers within
+/// `connect_timeout`), `io_timeout` on its reads and writes, in TLS with `tls` (its handshake
+/// done).
+pub(crate) fn connect_stream(
+    address: &str,
+    tls: Option<&(Arc<ClientConfig>, ServerName<'static>)>,
+    connect_timeout: Duration,
+    io_timeout: Duration,
+) -> Result<Stream, TcpError> {
+    let (socket, address) = connect_first(address, connect_timeout, io_timeout)?;
+    let Some((config, name)) = tls else {
+        return Ok(Stream::Plain(socket));
+    };
+    let connection =
+        ClientConnection::new(Arc::clone(config), name.clone()).map_err(TcpError::Tls)?;
+    let mut tls = StreamOwned::new(connection, socket);
+    while tls.conn.is_handshaking() {
+        let StreamOwned { conn, sock } = &mut tls;
+        conn.complete_io(sock)
+            .map_err(|source| TcpError::Handshake { address, source })?;
+    }
+    Ok(Stream::Tls(Box::new(tls)))
+}
+
 /// The host of `host:port` (an IPv6 address without its brackets).
 fn host_of(address: &str) -> &str {
     let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
@@ -276,7 +365,7 @@ impl TcpOutput {
     /// Read the TLS files and check them; nothing connects until the first batch.
     pub fn start(config: &TcpConfig) -> Result<TcpOutput, TlsSetupError> {
         let tls = if config.tls {
-            Some(tls_config(config)?)
+            Some(tls_client(&config.tls_files())?)
         } else {
             None
         };
@@ -294,23 +383,12 @@ impl TcpOutput {
     }
 
     fn connect(&self) -> Result<Stream, TcpError> {
-        let (socket, address) = connect_first(
-            self.address.as_str(),
+        connect_stream(
+            &self.address,
+            self.tls.as_ref(),
             self.connect_timeout,
             self.write_timeout,
-        )?;
-        let Some((config, name)) = &self.tls else {
-            return Ok(Stream::Plain(socket));
-        };
-        let connection =
-            ClientConnection::new(Arc::clone(config), name.clone()).map_err(TcpError::Tls)?;
-        let mut tls = StreamOwned::new(connection, socket);
-        while tls.conn.is_handshaking() {
-            let StreamOwned { conn, sock } = &mut tls;
-            conn.complete_io(sock)
-                .map_err(|source| TcpError::Handshake { address, source })?;
-        }
-        Ok(Stream::Tls(Box::new(tls)))
+        )
     }
 
     fn failed(&self, reason: String) -> OutputError {
@@ -409,29 +487,7 @@ pub struct TcpConfig {
 /// Why a TCP output's settings are refused (the files are read when it starts).
 pub fn check_tcp(config: &TcpConfig) -> Result<(), OutputSettingError> {
     check_host_port("tcp output: address", &config.address)?;
-    if !config.tls
-        && (config.ca_file.is_some()
-            || config.client_certificate.is_some()
-            || config.client_key.is_some()
-            || config.server_name.is_some())
-    {
-        return Err(OutputSettingError::TlsSettingsWithoutTls);
-    }
-    if config.client_certificate.is_some() != config.client_key.is_some() {
-        return Err(OutputSettingError::UnpairedClientKey);
-    }
-    for file in [
-        &config.ca_file,
-        &config.client_certificate,
-        &config.client_key,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if !file.starts_with('/') {
-            return Err(OutputSettingError::RelativeTlsFile(file.clone()));
-        }
-    }
+    check_tls_settings("tcp", config.tls, &config.tls_files())?;
     check_range(
         "tcp output: connect_timeout_ms",
         config.connect_timeout_ms,
@@ -448,6 +504,18 @@ pub fn check_tcp(config: &TcpConfig) -> Result<(), OutputSettingError> {
         100..=3_600_000,
     )?;
     Ok(())
+}
+
+impl TcpConfig {
+    fn tls_files(&self) -> TlsFiles<'_> {
+        TlsFiles {
+            address: &self.address,
+            ca_file: self.ca_file.as_deref(),
+            client_certificate: self.client_certificate.as_deref(),
+            client_key: self.client_key.as_deref(),
+            server_name: self.server_name.as_deref(),
+        }
+    }
 }
 
 impl OutputType for TcpConfig {

@@ -1,9 +1,14 @@
-//! What the output tests (`journal`, `outputs`, `redis`, `tcp`) share: one subscription, `sec` on the
+//! What the output tests (`journal`, `outputs`, `redis`, `syslog`, `tcp`) share: one subscription, `sec` on the
 //! Security log, with the outputs a test names, and a batch of received events written to
 //! them as the collector writes a forwarder's delivery. Each test binary uses part of it.
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
 
 use wsman_collector::ingest::ReceivedEvent;
 use wsman_collector::outputs::{Batch, OutputError};
@@ -71,4 +76,74 @@ pub(crate) fn write_to(
         events: &refs,
         received: "2026-11-24T00:00:00Z",
     })
+}
+
+/// What a receiver needs for TLS: a CA made for one test (rcgen), the receiver's certificate
+/// for `siem.test` (as a rustls configuration that requires a client certificate, and as PEM
+/// files for rsyslog and syslog-ng), and our client certificate for `wec.test`.
+pub(crate) struct Pki {
+    pub(crate) server: Arc<ServerConfig>,
+    pub(crate) server_certificate: String,
+    pub(crate) server_key: String,
+    pub(crate) ca_file: String,
+    pub(crate) client_certificate: String,
+    pub(crate) client_key: String,
+}
+
+pub(crate) fn pki(dir: &Path) -> Pki {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "tcp output test CA");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let issue = |names: Vec<String>, usage: rcgen::ExtendedKeyUsagePurpose| {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(names).expect("params");
+        params.extended_key_usages = vec![usage];
+        let certificate = params.signed_by(&key, &ca, &ca_key).expect("signed");
+        (certificate, key)
+    };
+    let (server_cert, server_key) = issue(
+        vec!["siem.test".to_owned()],
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let (client_cert, client_key) = issue(
+        vec!["wec.test".to_owned()],
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write PEM");
+        path.display().to_string()
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.der().clone()).expect("CA root");
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+            .build()
+            .expect("client verifier");
+    let server = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![CertificateDer::from(server_cert.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        )
+        .expect("server certificate");
+    Pki {
+        server: Arc::new(server),
+        server_certificate: write("server.pem", server_cert.pem()),
+        server_key: write("server.key", server_key.serialize_pem()),
+        ca_file: write("ca.pem", ca.pem()),
+        client_certificate: write("client.pem", client_cert.pem()),
+        client_key: write("client.key", client_key.serialize_pem()),
+    }
 }

@@ -1,7 +1,8 @@
 //! What the collector's outputs report and refuse, through the real daemon and forwarders of
 //! the parent module: each output's latency histogram and error counter (`output` label)
 //! while a forger is refused, a full disk answered 503 until space is freed (SIGHUP starts a
-//! new file), a TCP receiver killed and started again, and `wsmand check-config` refusing
+//! new file), a TCP receiver killed and started again, a RELP receiver (rsyslog) that stalls
+//! answered 503 until it goes again, and `wsmand check-config` refusing
 //! bad TCP, Redis and journal outputs with their reason. Apart from the parent so the
 //! delivery invariants and the forwarder's client read on their own.
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use wsman_events::sldc;
 use wsman_test::line_receiver::LineReceiver;
+use wsman_test::syslog_receivers::rsyslog_relp;
 use wsman_test::{SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use super::{
@@ -324,7 +326,65 @@ fn each_output_has_its_own_latency_and_errors_and_a_tcp_outage_is_answered_503()
 }
 
 #[test]
-fn check_config_refuses_bad_tcp_redis_and_journal_outputs_with_their_reason() {
+fn a_stalled_relp_receiver_is_answered_503_and_the_resend_lands() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let output = state.path().join("out");
+    let relp_port = wsman_test::free_port();
+    let receiver = rsyslog_relp(state.path(), "relp", relp_port, None);
+    let collector = Collector::start_with_outputs(
+        state.path(),
+        &format!("{}/{{subscription}}/{{client}}.xml", output.display()),
+        &format!(
+            "[[outputs]]\ntype = \"syslog\"\naddress = \"127.0.0.1:{relp_port}\"\ntransport = \"relp\"\ntimeout_ms = 500\nmax_backoff_ms = 200\n"
+        ),
+    );
+    let port = collector.port;
+    let offer = enumerate(port);
+    let events = numbered_events(20);
+    deliver_acknowledged(port, &offer, 1, &events[0..10]);
+    // Answered over RELP means written by rsyslog (its Direct queue): there at the Ack.
+    let msgs = |records: Vec<serde_json::Value>| -> Vec<String> {
+        records
+            .iter()
+            .map(|r| r["msg"].as_str().expect("msg").to_owned())
+            .collect()
+    };
+    assert_eq!(msgs(receiver.records()), events[0..10]);
+
+    // Stalled (SIGSTOP): no answer within timeout_ms, the batch is answered 503, the bookmark
+    // stays.
+    receiver.signal("-STOP");
+    let refused = deliver(port, &offer, &batch(&offer, 2, &events[10..20], true));
+    assert_eq!(refused.status, 503, "{}", text(&refused.body));
+    assert_eq!(enumerate(port).bookmark, Some(10));
+    let samples = collector.scrape();
+    assert_eq!(
+        metric(
+            &samples,
+            "wsman_wec_output_errors_total",
+            &[("subscription", "wef"), ("output", "syslog")]
+        ),
+        1.0
+    );
+
+    // Going again: the forwarder's resend is acknowledged, and every event is there (the
+    // stalled receiver may have read the first attempt too: at least once).
+    receiver.signal("-CONT");
+    resend_until_acknowledged(
+        (port, &offer),
+        2,
+        &events[10..20],
+        (Duration::from_secs(20), Duration::from_millis(100)),
+        "RELP receiver",
+    );
+    assert_eq!(enumerate(port).bookmark, Some(20));
+    let received = msgs(receiver.records());
+    assert!(events.iter().all(|e| received.contains(e)), "{received:?}");
+    assert!(received.len() <= 30, "at most the stalled batch twice");
+}
+
+#[test]
+fn check_config_refuses_bad_tcp_redis_journal_and_syslog_outputs_with_their_reason() {
     let key_dir = tempfile::tempdir().expect("tempdir");
     let not_pem = key_dir.path().join("ca.pem");
     std::fs::write(&not_pem, "not a certificate\n").expect("write");
@@ -351,6 +411,14 @@ fn check_config_refuses_bad_tcp_redis_and_journal_outputs_with_their_reason() {
         (
             "type = \"journal\"\nsocket = \"journal.socket\"".to_owned(),
             "not an absolute path".to_owned(),
+        ),
+        (
+            "type = \"syslog\"\naddress = \"127.0.0.1:6514\"\nsd_id = \"wec\"".to_owned(),
+            "sd_id".to_owned(),
+        ),
+        (
+            "type = \"syslog\"\naddress = \"127.0.0.1:6514\"\ntransport = \"relp\"\ntls = true\nca_file = \"/nonexistent/relp-ca.pem\"".to_owned(),
+            "/nonexistent/relp-ca.pem".to_owned(),
         ),
     ] {
         let stderr = check_config_refuses(&format!("query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n[[outputs]]\n{output}\n"));

@@ -1,0 +1,609 @@
+//! The syslog output: each event one RFC 5424 message (its XML or JSON record as the MSG,
+//! structured data naming the subscription, the forwarder and the event's Computer), over TCP
+//! or TLS with octet counting (RFC 5425, RFC 6587) or a line feed after each message, over UDP
+//! (RFC 5426), or over RELP, in TLS when configured.
+//!
+//! Why RELP besides plain syslog: plain syslog has no acknowledgement. Over TCP a batch is
+//! acknowledged to the forwarder once written and flushed to the socket (as the TCP output
+//! does, with its check for a receiver that is gone before each batch), which a receiver
+//! that crashes before reading loses; over UDP once each datagram was sent. Over RELP each
+//! message is answered by the receiver and the batch is acknowledged only after every answer;
+//! a session that breaks mid-batch is answered 503, and the resend skips the messages the
+//! receiver had answered, so only those in flight can reach it twice.
+//!
+//! (Formatting and framing: [`rfc5424`]; RELP's frames: [`relp_frame`]; its session: [`relp`].)
+
+pub mod relp;
+pub mod relp_frame;
+pub mod rfc5424;
+
+use std::io::Write as _;
+use std::net::{ToSocketAddrs, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use serde::Deserialize;
+use sha1::{Digest, Sha1};
+
+use self::relp::{Session, SessionError};
+use self::rfc5424::{Header, SdElement};
+use super::file::render;
+use super::journal::priority;
+use super::settings::{
+    check_host_port, check_range, default_connect_timeout, default_io_timeout, default_max_backoff,
+    raw_format,
+};
+use super::tcp::{
+    check_tls_settings, connect_stream, tls_client, Stream, TcpError, TlsFiles, TlsSetupError,
+};
+use super::StartEnv;
+use super::{Backoff, Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType};
+use crate::ingest::ReceivedEvent;
+use crate::output_policy::{OutputsPolicy, PolicyError};
+
+/// The largest message sent in one UDP datagram (IPv4's largest UDP payload); a longer one is
+/// cut there (RFC 5426 §3.2 lets a sender truncate).
+pub const MAX_UDP_MESSAGE: usize = 65_507;
+
+/// How messages reach the receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogTransport {
+    /// Octet-counted frames on one TCP connection (RFC 6587; with `tls`, RFC 5425).
+    Tcp,
+    /// One message per datagram (RFC 5426): no acknowledgement, no flow control.
+    Udp,
+    /// RELP: each message acknowledged by the receiver (with `tls`, RELP over TLS).
+    Relp,
+}
+
+/// How messages are delimited on a TCP connection (RFC 6587 §3.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    /// Each message after its length and a space (RFC 5425, RFC 6587 §3.4.1): any content.
+    OctetCounting,
+    /// Each message followed by a line feed (RFC 6587 §3.4.2), for receivers that read lines
+    /// (syslog-ng's `network()`); a message never holds one (see [`rfc5424::format()`]).
+    Lf,
+}
+
+/// A syslog facility (RFC 5424 §6.2.1), by the names of syslog.conf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Facility {
+    Kern,
+    User,
+    Mail,
+    Daemon,
+    Auth,
+    Syslog,
+    Lpr,
+    News,
+    Uucp,
+    Cron,
+    Authpriv,
+    Ftp,
+    Ntp,
+    Audit,
+    Alert,
+    Clock,
+    Local0,
+    Local1,
+    Local2,
+    Local3,
+    Local4,
+    Local5,
+    Local6,
+    Local7,
+}
+
+/// A syslog output.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// `host:port` of the receiver.
+    pub address: String,
+    #[serde(default = "tcp_transport")]
+    pub transport: SyslogTransport,
+    /// The MSG of each message: the event's XML, or its JSON record.
+    #[serde(default = "raw_format")]
+    pub format: OutputFormat,
+    /// TCP: octet counting (the default) or a line feed after each message.
+    #[serde(default = "octet_counting")]
+    pub framing: Framing,
+    #[serde(default = "local0")]
+    pub facility: Facility,
+    /// APP-NAME of the messages.
+    #[serde(default = "default_app_name")]
+    pub app_name: String,
+    /// The SD-ID of the structured data, `name@enterprise-number`.
+    #[serde(default = "default_sd_id")]
+    pub sd_id: String,
+    /// TLS (rustls; TLS 1.2 and 1.3) over TCP or RELP.
+    #[serde(default)]
+    pub tls: bool,
+    /// As the TCP output's: the CA file (default: the Mozilla roots compiled in), our client
+    /// certificate and key, the name the receiver's certificate must carry.
+    pub ca_file: Option<String>,
+    pub client_certificate: Option<String>,
+    pub client_key: Option<String>,
+    pub server_name: Option<String>,
+    /// RELP: the most messages sent and not yet acknowledged.
+    #[serde(default = "default_window")]
+    pub window: u32,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u32,
+    /// A write, TLS handshake or RELP answer that takes longer fails the batch (503).
+    #[serde(default = "default_io_timeout")]
+    pub timeout_ms: u32,
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff_ms: u32,
+}
+
+fn tcp_transport() -> SyslogTransport {
+    SyslogTransport::Tcp
+}
+fn octet_counting() -> Framing {
+    Framing::OctetCounting
+}
+fn local0() -> Facility {
+    Facility::Local0
+}
+fn default_app_name() -> String {
+    "wsmand-wec".to_owned()
+}
+/// 32473 is the enterprise number RFC 5612 reserves for documentation: a site with its own
+/// sets `sd_id`.
+fn default_sd_id() -> String {
+    "wec@32473".to_owned()
+}
+fn default_window() -> u32 {
+    128
+}
+
+/// Why a syslog output's own settings are refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SyslogSettingError {
+    #[error("tls = true over udp: DTLS is not supported")]
+    TlsOverUdp,
+    #[error("framing = \"lf\" is for transport = \"tcp\"")]
+    FramingWithoutTcp,
+    #[error("app_name {0:?}: 1 to 48 printable ASCII characters, no space")]
+    AppName(String),
+    #[error("sd_id {0:?}: name@enterprise-number, at most 32 printable ASCII characters without space, = ] \"")]
+    SdId(String),
+}
+
+fn setting(error: SyslogSettingError) -> OutputSettingError {
+    OutputSettingError::Setting {
+        kind: "syslog",
+        source: Box::new(error),
+    }
+}
+
+impl SyslogConfig {
+    fn tls_files(&self) -> TlsFiles<'_> {
+        TlsFiles {
+            address: &self.address,
+            ca_file: self.ca_file.as_deref(),
+            client_certificate: self.client_certificate.as_deref(),
+            client_key: self.client_key.as_deref(),
+            server_name: self.server_name.as_deref(),
+        }
+    }
+
+    /// Why these settings are refused (the TLS files are read when the output starts).
+    pub fn check_settings(&self) -> Result<(), OutputSettingError> {
+        check_host_port("syslog output: address", &self.address)?;
+        check_tls_settings("syslog", self.tls, &self.tls_files())?;
+        if self.tls && self.transport == SyslogTransport::Udp {
+            return Err(setting(SyslogSettingError::TlsOverUdp));
+        }
+        if self.framing == Framing::Lf && self.transport != SyslogTransport::Tcp {
+            return Err(setting(SyslogSettingError::FramingWithoutTcp));
+        }
+        let app = &self.app_name;
+        if !(1..=rfc5424::MAX_APP_NAME).contains(&app.len())
+            || !app.bytes().all(|b| (33..=126).contains(&b))
+        {
+            return Err(setting(SyslogSettingError::AppName(app.clone())));
+        }
+        if !rfc5424::is_private_sd_id(&self.sd_id) {
+            return Err(setting(SyslogSettingError::SdId(self.sd_id.clone())));
+        }
+        check_range("syslog output: window", self.window, 1..=1024)?;
+        check_range(
+            "syslog output: connect_timeout_ms",
+            self.connect_timeout_ms,
+            100..=600_000,
+        )?;
+        check_range("syslog output: timeout_ms", self.timeout_ms, 100..=600_000)?;
+        check_range(
+            "syslog output: max_backoff_ms",
+            self.max_backoff_ms,
+            100..=3_600_000,
+        )?;
+        Ok(())
+    }
+}
+
+impl OutputType for SyslogConfig {
+    const KIND: &'static str = "syslog";
+    type Pool = ();
+    type StartError = TlsSetupError;
+
+    /// The header's time, severity and MSGID come from the event's System values.
+    fn needs_tree(&self) -> bool {
+        true
+    }
+
+    fn check(&self) -> Result<(), OutputSettingError> {
+        self.check_settings()
+    }
+
+    fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {
+        policy.destination("syslog", &self.address)?;
+        for (what, file) in [
+            ("syslog output: ca_file", &self.ca_file),
+            (
+                "syslog output: client_certificate",
+                &self.client_certificate,
+            ),
+            ("syslog output: client_key", &self.client_key),
+        ] {
+            if let Some(file) = file {
+                policy.tls_file(what, file)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> String {
+        let tls = if self.tls { " over TLS" } else { "" };
+        format!(
+            "syslog {:?} {}{tls} ({:?})",
+            self.transport, self.address, self.format
+        )
+    }
+
+    fn describe(&self, subscription: &str) -> String {
+        format!("syslog output of {subscription} ({})", self.address)
+    }
+
+    fn start(&self, _: &Arc<()>, _: &StartEnv<'_>) -> Result<Arc<dyn Output>, TlsSetupError> {
+        Ok(Arc::new(SyslogOutput::start(self)?))
+    }
+}
+
+/// Why a batch did not reach the receiver (the batch is answered 503).
+#[derive(Debug, thiserror::Error)]
+pub enum SyslogError {
+    #[error("cannot resolve: {0}")]
+    Resolve(#[source] std::io::Error),
+    #[error("the name has no address")]
+    NoAddress,
+    #[error("udp socket to {address}: {source}")]
+    Udp {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Connect(#[from] TcpError),
+    #[error(transparent)]
+    Relp(#[from] SessionError),
+    #[error("write failed: {0}")]
+    Write(#[source] std::io::Error),
+    #[error("send failed: {0}")]
+    Send(#[source] std::io::Error),
+}
+
+/// The connection of an output, by transport.
+enum Connection {
+    Tcp(Stream),
+    Udp(UdpSocket),
+    Relp(Session<Stream>),
+}
+
+/// The messages of a batch the receiver answered over RELP before the session broke, by the
+/// digest of each event's XML: the resend skips them.
+struct Answered {
+    subscription: String,
+    client: String,
+    events: Vec<[u8; 20]>,
+}
+
+struct State {
+    connection: Option<Connection>,
+    backoff: Backoff,
+    answered: Option<Answered>,
+}
+
+/// One `[[outputs]] type = "syslog"` of a subscription.
+pub struct SyslogOutput {
+    config: SyslogConfig,
+    tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    /// One batch at a time on the connection: messages of two batches never interleave, and
+    /// RELP's answers come in the order sent.
+    state: Mutex<State>,
+}
+
+fn digest(event: &ReceivedEvent) -> [u8; 20] {
+    Sha1::digest(event.xml.as_bytes()).into()
+}
+
+impl SyslogOutput {
+    /// Read the TLS files and check them; nothing connects until the first batch.
+    pub fn start(config: &SyslogConfig) -> Result<SyslogOutput, TlsSetupError> {
+        let tls = if config.tls {
+            Some(tls_client(&config.tls_files())?)
+        } else {
+            None
+        };
+        Ok(SyslogOutput {
+            config: config.clone(),
+            tls,
+            connect_timeout: Duration::from_millis(config.connect_timeout_ms.into()),
+            timeout: Duration::from_millis(config.timeout_ms.into()),
+            state: Mutex::new(State {
+                connection: None,
+                backoff: Backoff::new(Duration::from_millis(config.max_backoff_ms.into())),
+                answered: None,
+            }),
+        })
+    }
+
+    fn failed(&self, reason: String) -> OutputError {
+        OutputError::Failed {
+            output: self.describe(),
+            reason,
+        }
+    }
+
+    /// One event as an RFC 5424 message.
+    fn message(&self, event: &ReceivedEvent, batch: &Batch<'_>) -> Vec<u8> {
+        let tree = event.element();
+        let system = tree.elements().find(|e| e.name == "System");
+        let child = |name: &str| system.and_then(|s| s.elements().find(|e| e.name == name));
+        let level = child("Level").map(|e| e.trimmed_text());
+        let event_id = child("EventID")
+            .map(|e| e.trimmed_text())
+            .unwrap_or_default();
+        let time = child("TimeCreated")
+            .and_then(|e| e.attr("SystemTime"))
+            .unwrap_or("-");
+        let record = event.record_id.map(|r| r.to_string());
+        let mut params = vec![
+            ("subscription", batch.subscription),
+            ("client", batch.client),
+            ("computer", event.computer.as_str()),
+            ("channel", event.channel.as_str()),
+        ];
+        if let Some(record) = &record {
+            params.push(("recordId", record));
+        }
+        let body = render(event, self.config.format, batch);
+        let mut out = Vec::with_capacity(body.len() + 256);
+        rfc5424::format(
+            &Header {
+                facility: self.config.facility as u8,
+                severity: priority(level.as_deref()),
+                timestamp: time,
+                hostname: &event.computer,
+                app_name: &self.config.app_name,
+                procid: "-",
+                msgid: &event_id,
+            },
+            &[SdElement {
+                id: &self.config.sd_id,
+                params: &params,
+            }],
+            Some(body.as_bytes()),
+            false,
+            &mut out,
+        );
+        out
+    }
+
+    fn connect(&self) -> Result<Connection, SyslogError> {
+        let address = self.config.address.as_str();
+        match self.config.transport {
+            SyslogTransport::Udp => {
+                let target = address
+                    .to_socket_addrs()
+                    .map_err(SyslogError::Resolve)?
+                    .next()
+                    .ok_or(SyslogError::NoAddress)?;
+                let local = if target.is_ipv4() {
+                    "0.0.0.0:0"
+                } else {
+                    "[::]:0"
+                };
+                let socket = UdpSocket::bind(local)
+                    .and_then(|s| s.connect(target).map(|()| s))
+                    .and_then(|s| s.set_write_timeout(Some(self.timeout)).map(|()| s))
+                    .map_err(|source| SyslogError::Udp {
+                        address: target,
+                        source,
+                    })?;
+                Ok(Connection::Udp(socket))
+            }
+            SyslogTransport::Tcp => connect_stream(
+                address,
+                self.tls.as_ref(),
+                self.connect_timeout,
+                self.timeout,
+            )
+            .map(Connection::Tcp)
+            .map_err(SyslogError::from),
+            SyslogTransport::Relp => {
+                let stream = connect_stream(
+                    address,
+                    self.tls.as_ref(),
+                    self.connect_timeout,
+                    self.timeout,
+                )?;
+                let software = concat!("wsmand,", env!("CARGO_PKG_VERSION"));
+                Session::open(stream, software)
+                    .map(Connection::Relp)
+                    .map_err(SyslogError::from)
+            }
+        }
+    }
+
+    /// The open connection, made now if there is none (and the backoff allows).
+    fn connection<'s>(&self, state: &'s mut State) -> Result<&'s mut Connection, OutputError> {
+        let gone = match &mut state.connection {
+            Some(Connection::Tcp(stream)) => !stream.still_open(),
+            Some(Connection::Relp(session)) => !session.stream_mut().still_open(),
+            _ => false,
+        };
+        if gone {
+            tracing::warn!(output = %self.describe(), "syslog output: the receiver closed the connection; reconnecting");
+            state.connection = None;
+        }
+        if state.connection.is_none() {
+            let now = Instant::now();
+            if let Err(wait) = state.backoff.ready(now) {
+                return Err(self.failed(format!(
+                    "not connected; next attempt in {} ms",
+                    wait.as_millis()
+                )));
+            }
+            match self.connect() {
+                Ok(connection) => {
+                    tracing::info!(output = %self.describe(), "syslog output: connected");
+                    state.backoff.succeeded();
+                    state.connection = Some(connection);
+                }
+                Err(reason) => {
+                    state.backoff.failed(now);
+                    return Err(self.failed(reason.to_string()));
+                }
+            }
+        }
+        state
+            .connection
+            .as_mut()
+            .ok_or_else(|| self.failed("not connected".to_owned()))
+    }
+
+    /// Send `messages` of `events` on the connection; on RELP, note in `answered` the events
+    /// the receiver acknowledged.
+    fn send(
+        &self,
+        connection: &mut Connection,
+        messages: &[Vec<u8>],
+        events: &[&ReceivedEvent],
+        answered: &mut Vec<[u8; 20]>,
+    ) -> Result<(), SyslogError> {
+        match connection {
+            Connection::Tcp(stream) => {
+                let mut frames = Vec::with_capacity(messages.iter().map(|m| m.len() + 8).sum());
+                for message in messages {
+                    match self.config.framing {
+                        Framing::OctetCounting => rfc5424::octet_counted(message, &mut frames),
+                        Framing::Lf => {
+                            frames.extend_from_slice(message);
+                            frames.push(b'\n');
+                        }
+                    }
+                }
+                stream
+                    .write_all(&frames)
+                    .and_then(|()| stream.flush())
+                    .map_err(SyslogError::Write)
+            }
+            Connection::Udp(socket) => {
+                for message in messages {
+                    let mut end = message.len().min(MAX_UDP_MESSAGE);
+                    // Cut at a character's start, not inside one.
+                    while end < message.len() && end > 0 && message[end] & 0xC0 == 0x80 {
+                        end -= 1;
+                    }
+                    socket.send(&message[..end]).map_err(SyslogError::Send)?;
+                }
+                Ok(())
+            }
+            Connection::Relp(session) => session
+                .send(messages, self.config.window as usize, &mut |i| {
+                    answered.push(digest(events[i]));
+                })
+                .map_err(SyslogError::from),
+        }
+    }
+}
+
+impl Output for SyslogOutput {
+    fn describe(&self) -> String {
+        let scheme = match (self.config.transport, self.tls.is_some()) {
+            (SyslogTransport::Tcp, false) => "syslog+tcp",
+            (SyslogTransport::Tcp, true) => "syslog+tls",
+            (SyslogTransport::Udp, _) => "syslog+udp",
+            (SyslogTransport::Relp, false) => "relp",
+            (SyslogTransport::Relp, true) => "relp+tls",
+        };
+        format!("syslog output {scheme}://{}", self.config.address)
+    }
+
+    fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = &mut *guard;
+        // A resend of a batch whose RELP session broke: the events answered then are skipped.
+        let skip = match state.answered.take() {
+            Some(answered)
+                if answered.subscription == batch.subscription
+                    && answered.client == batch.client =>
+            {
+                let skip = answered
+                    .events
+                    .iter()
+                    .zip(batch.events)
+                    .take_while(|(digest_of, event)| **digest_of == digest(event))
+                    .count();
+                state.answered = Some(answered);
+                skip
+            }
+            other => {
+                state.answered = other;
+                0
+            }
+        };
+        let events = &batch.events[skip..];
+        if events.is_empty() {
+            // Every event was answered before: the receiver has the whole batch.
+            state.answered = None;
+            return Ok(());
+        }
+        let messages: Vec<Vec<u8>> = events.iter().map(|e| self.message(e, batch)).collect();
+        let connection = self.connection(state)?;
+        let mut answered = Vec::new();
+        match self.send(connection, &messages, events, &mut answered) {
+            Ok(()) => {
+                state.answered = None;
+                Ok(())
+            }
+            Err(reason) => {
+                // Part of the batch may have gone out: the resend sends it again (at least
+                // once), on a new connection.
+                state.connection = None;
+                state.backoff.failed(Instant::now());
+                if !answered.is_empty() || skip > 0 {
+                    let mut events: Vec<[u8; 20]> =
+                        batch.events[..skip].iter().map(|e| digest(e)).collect();
+                    events.extend(answered);
+                    state.answered = Some(Answered {
+                        subscription: batch.subscription.to_owned(),
+                        client: batch.client.to_owned(),
+                        events,
+                    });
+                }
+                Err(self.failed(reason.to_string()))
+            }
+        }
+    }
+}
