@@ -40,6 +40,7 @@ pub mod address_range;
 pub mod bookmarks;
 pub mod event_facts;
 pub mod event_scan;
+pub mod event_store;
 pub mod fleet;
 pub mod ingest;
 pub mod journal;
