@@ -7,9 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use wsman_collector::bookmarks::{BookmarkStore, SqliteStore};
-use wsman_collector::event_store::output::StoreOutput;
 use wsman_collector::event_store::{EventStore, Position, Search, StoreSettings};
 use wsman_collector::ingest::ReceivedEvent;
+use wsman_collector::outputs::store::StoreOutput;
 use wsman_collector::outputs::{Batch, Output};
 use wsman_events::{BookmarkList, Timestamp};
 

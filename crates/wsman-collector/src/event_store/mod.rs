@@ -5,14 +5,13 @@
 //! the bookmark past them are then one commit, so a collector killed at any point has either
 //! both or neither, and the batch the forwarder sends again (its acknowledgement never came)
 //! is stored once: the bookmark the claim reads leaves out what was stored. The output
-//! ([`StoreOutput`]) therefore only prepares a batch's records and leaves them with the store,
+//! ([`crate::outputs::store`]) therefore only prepares a batch's records and leaves them with the store,
 //! under the forwarder and subscription (whose deliveries are one at a time); the bookmark
 //! store's commit of that forwarder's merge takes them ([`EventStore::take_pending`]) and
 //! writes them in its transaction. A claim discards what an earlier, failed delivery left
 //! ([`EventStore::discard_pending`]).
 
 pub mod filter;
-pub mod output;
 pub mod record;
 mod sqlite;
 
@@ -39,6 +38,8 @@ pub struct StoreSettings {
     pub max_bytes: Option<u64>,
     /// The period one partition holds the arrivals of.
     pub partition_seconds: i64,
+    /// Who may search the store (SDDL; the server falls back to EventLogSDDL, then RootSDDL).
+    pub sddl: Option<String>,
 }
 
 impl Default for StoreSettings {
@@ -47,6 +48,7 @@ impl Default for StoreSettings {
             max_age_seconds: 30 * 86_400,
             max_bytes: None,
             partition_seconds: 86_400,
+            sddl: None,
         }
     }
 }

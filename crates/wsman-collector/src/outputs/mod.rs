@@ -27,6 +27,7 @@ pub mod kafka;
 pub mod redis;
 mod seam;
 pub mod settings;
+pub mod store;
 pub mod tcp;
 
 use serde::Deserialize;
@@ -53,6 +54,8 @@ pub enum OutputConfig {
     Redis(redis::RedisConfig),
     /// Structured entries in the local systemd journal (the analogue of ForwardedEvents).
     Journal(journal::JournalConfig),
+    /// The collector's event store, searched over WS-Management (`docs/event-search.md`).
+    Store(store::StoreConfig),
 }
 
 /// `$body` with `$settings` bound to the [`OutputType`] of `$config`'s variant.
@@ -70,6 +73,7 @@ macro_rules! with_type {
             OutputConfig::Tcp($settings) => $body,
             OutputConfig::Redis($settings) => $body,
             OutputConfig::Journal($settings) => $body,
+            OutputConfig::Store($settings) => $body,
         }
     };
 }

@@ -31,12 +31,17 @@ pub enum CollectorError {
     Store(#[from] super::OpenError),
 }
 
+/// The collector in service, if any, as its engines share it.
+pub type Running = Arc<RwLock<Option<Arc<CollectorService>>>>;
+
 /// The Windows Event Collector's endpoints, served while `DIR/subscriptions` exists.
 pub struct CollectorEngine {
     pub(crate) config_dir: PathBuf,
     /// The SQLite bookmark database when `collector.toml` names no other store.
     default_database: PathBuf,
-    running: RwLock<Option<Arc<CollectorService>>>,
+    /// Shared with the event store's search ([`crate::engines::event_store`]), which serves
+    /// the store of whichever collector is running.
+    running: Running,
     /// Where the subscription manager's paged answers wait for the forwarder's Pulls.
     enumerations: Arc<EnumerationStore>,
 }
@@ -49,7 +54,7 @@ impl CollectorEngine {
         let engine = Self {
             config_dir: config_dir.to_owned(),
             default_database: default_database.to_owned(),
-            running: RwLock::new(None),
+            running: Running::default(),
             enumerations: Arc::default(),
         };
         if engine.wanted() {
@@ -65,6 +70,14 @@ impl CollectorEngine {
     pub fn with_enumerations(mut self, store: &Arc<EnumerationStore>) -> Self {
         self.enumerations = Arc::clone(store);
         self
+    }
+
+    /// The search of this collector's event store, a catalog engine of its own (at `/wsman`).
+    pub fn event_search(&self) -> crate::engines::event_store::EventSearchEngine {
+        crate::engines::event_store::EventSearchEngine::new(
+            Arc::clone(&self.running),
+            &self.enumerations,
+        )
     }
 
     /// Whether the configuration asks for a collector.
