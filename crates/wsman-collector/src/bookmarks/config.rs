@@ -456,6 +456,30 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
 mod tests {
     use super::*;
 
+    /// `[store]`: the defaults without it, its values read, each bound refused by name.
+    #[test]
+    fn store_settings_are_read_and_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let defaults = store_settings(dir.path()).expect("no file");
+        assert_eq!(defaults, crate::event_store::StoreSettings::default());
+        let write = |text: &str| std::fs::write(dir.path().join("collector.toml"), text).expect("write");
+        write("[store]\nmax_age_days = 7\nmax_size_mb = 100\npartition_hours = 6\nsddl = \"O:NSG:BAD:P\"\n");
+        let read = store_settings(dir.path()).expect("settings");
+        assert_eq!(read.max_age_seconds, 7 * 86_400);
+        assert_eq!(read.max_bytes, Some(100 << 20));
+        assert_eq!(read.partition_seconds, 6 * 3600);
+        assert_eq!(read.sddl.as_deref(), Some("O:NSG:BAD:P"));
+        for (line, name) in [
+            ("max_age_days = 0", "max_age_days"),
+            ("max_size_mb = 0", "max_size_mb"),
+            ("partition_hours = 169", "partition_hours"),
+        ] {
+            write(&format!("[store]\n{line}\n"));
+            let error = store_settings(dir.path()).expect_err(line).to_string();
+            assert!(error.contains(name), "{error}");
+        }
+    }
+
     /// What `load` logs, and its answer, for a `collector.toml` whose `[bookmarks]` connects
     /// with `connection` and has `more` lines.
     fn load_logged(connection: &str, more: &str) -> (Backend, String) {
