@@ -32,6 +32,8 @@ def main() -> None:
             print(json.dumps({"answer": text}))
         except WSManFaultError as fault:
             print(json.dumps({"subcode": fault.fault_subcode, "code": fault.wsman_fault_code, "reason": fault.reason}))
+        except Exception as error:  # an HTTP status without a fault (401, ...): its class and text
+            print(json.dumps({"subcode": f"{type(error).__name__}: {error}"}))
 
 
 if __name__ == "__main__":

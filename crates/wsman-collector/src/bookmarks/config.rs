@@ -462,7 +462,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let defaults = store_settings(dir.path()).expect("no file");
         assert_eq!(defaults, crate::event_store::StoreSettings::default());
-        let write = |text: &str| std::fs::write(dir.path().join("collector.toml"), text).expect("write");
+        let write =
+            |text: &str| std::fs::write(dir.path().join("collector.toml"), text).expect("write");
         write("[store]\nmax_age_days = 7\nmax_size_mb = 100\npartition_hours = 6\nsddl = \"O:NSG:BAD:P\"\n");
         let read = store_settings(dir.path()).expect("settings");
         assert_eq!(read.max_age_seconds, 7 * 86_400);

@@ -238,7 +238,7 @@ fn a_real_client_searches_pages_gets_and_tails_the_store() {
 #[test]
 fn bad_filters_selectors_and_rights_get_their_faults() {
     let state = tempfile::tempdir().expect("tempdir");
-    let fixture = collector(state.path());
+    let mut fixture = collector(state.path());
     let port = fixture.port;
     let other_dialect = envelope(
         EVENTS,
