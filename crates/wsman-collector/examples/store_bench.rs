@@ -36,7 +36,7 @@ fn record(n: u64, time: i64) -> StoreRecord {
     StoreRecord {
         time: Timestamp::from_unix_micros(time),
         computer: host.clone(),
-        channel: if n % 3 == 0 { "System" } else { "Security" }.into(),
+        channel: if n.is_multiple_of(3) { "System" } else { "Security" }.into(),
         level: Some([0, 2, 3, 4][(n % 4) as usize]),
         event_id: Some(id),
         provider: Some("Microsoft-Windows-Security-Auditing".into()),

@@ -3,6 +3,8 @@
 //! every filter of the search, paging newest first, the tail, the histogram, one event's XML
 //! and retention dropping whole partitions.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 

@@ -64,7 +64,7 @@ pub(crate) fn build(
         ))
         .insert(engines::cim::engine(cim, &enumerations, launcher))
         .insert(wsman_server::eventing::EventingEngine::new(engines.events))
-        .insert(collector.event_search())
+        .insert(engines::event_store::EventSearchEngine::of(&collector))
         .insert(collector);
     if let Some(shells) = shells {
         catalog.insert(engines::shells::ShellEngine::new(shells, &enumerations));

@@ -244,7 +244,7 @@ pub(super) fn page(
     }
     match position {
         Position::After(_) => rows.sort_by_key(|r| r.id),
-        _ => rows.sort_by(|a, b| (b.time, b.id).cmp(&(a.time, a.id))),
+        _ => rows.sort_by_key(|r| std::cmp::Reverse((r.time, r.id))),
     }
     rows.truncate(limit);
     Ok(rows)

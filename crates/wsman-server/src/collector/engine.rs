@@ -39,8 +39,8 @@ pub struct CollectorEngine {
     pub(crate) config_dir: PathBuf,
     /// The SQLite bookmark database when `collector.toml` names no other store.
     default_database: PathBuf,
-    /// Shared with the event store's search ([`crate::engines::event_store`]), which serves
-    /// the store of whichever collector is running.
+    /// Shared with the event store's search, which serves the store of whichever collector
+    /// is running.
     running: Running,
     /// Where the subscription manager's paged answers wait for the forwarder's Pulls.
     enumerations: Arc<EnumerationStore>,
@@ -72,12 +72,14 @@ impl CollectorEngine {
         self
     }
 
-    /// The search of this collector's event store, a catalog engine of its own (at `/wsman`).
-    pub fn event_search(&self) -> crate::engines::event_store::EventSearchEngine {
-        crate::engines::event_store::EventSearchEngine::new(
-            Arc::clone(&self.running),
-            &self.enumerations,
-        )
+    /// The collector in service, as the event store's search shares it.
+    pub fn running(&self) -> Running {
+        Arc::clone(&self.running)
+    }
+
+    /// Where this collector's enumeration contexts are kept.
+    pub fn enumerations(&self) -> &Arc<EnumerationStore> {
+        &self.enumerations
     }
 
     /// Whether the configuration asks for a collector.

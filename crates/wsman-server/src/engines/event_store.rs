@@ -37,6 +37,11 @@ pub struct EventSearchEngine {
 }
 
 impl EventSearchEngine {
+    /// The search of `collector`'s store, its contexts where the collector keeps its own.
+    pub fn of(collector: &crate::collector::engine::CollectorEngine) -> Self {
+        Self::new(collector.running(), collector.enumerations())
+    }
+
     pub fn new(running: Running, enumerations: &Arc<EnumerationStore>) -> Self {
         Self {
             running,
