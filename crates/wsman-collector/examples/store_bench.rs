@@ -113,7 +113,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("a word", "<q:Text>policy</q:Text>".to_owned()),
         (
             "two words on one host",
-            "<q:Computer>host0041.example.com</q:Computer><q:Text>failed logon</q:Text>".to_owned(),
+            "<q:Computer>host0041.example.com</q:Computer><q:Text>failed network</q:Text>"
+                .to_owned(),
         ),
         ("a rare word", "<q:Text>user4242</q:Text>".to_owned()),
     ];

@@ -213,6 +213,15 @@ fn each_filter_selects_its_events_newest_first() {
         ),
         [2, 3]
     );
+    // A page the newest events fill (read in time order, each looked up in the index), then
+    // the next from where it ended.
+    let failed = search("<q:Text>FAIL log</q:Text>");
+    let first = store.events.page(&failed, Position::Newest, 1).unwrap();
+    assert_eq!(first.iter().map(|r| r.id).collect::<Vec<_>>(), [2]);
+    let next = Position::Newest.next(&first[0]);
+    assert_eq!(ids(&store, &failed, next, 1), [3]);
+    let before_all = Position::Before { time: 0, id: 0 };
+    assert_eq!(ids(&store, &failed, before_all, 1), Vec::<i64>::new());
     assert_eq!(
         ids(
             &store,

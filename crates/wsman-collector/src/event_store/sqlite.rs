@@ -150,6 +150,42 @@ fn used_bytes(connection: &Connection) -> rusqlite::Result<u64> {
 /// The WHERE clause of `search` on partition `part` (without the position), its parameters
 /// appended to `values`.
 fn conditions(search: &Search, part: i64, values: &mut Vec<Value>) -> String {
+    let fields = field_conditions(search, values);
+    match text_condition(search, part, "id", values) {
+        Some(text) => format!("{fields} AND {text}"),
+        None => fields,
+    }
+}
+
+/// The FTS5 query of a search's words: each word is letters and digits only
+/// (record::words_of), so quoted it is a prefix query of FTS5 and nothing else.
+fn text_query(search: &Search) -> String {
+    search
+        .words
+        .iter()
+        .map(|w| format!("\"{w}\"*"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `column` is an event whose words match the search's, if it has words.
+fn text_condition(
+    search: &Search,
+    part: i64,
+    column: &str,
+    values: &mut Vec<Value>,
+) -> Option<String> {
+    if search.words.is_empty() {
+        return None;
+    }
+    values.push(Value::Text(text_query(search)));
+    Some(format!(
+        "{column} IN (SELECT rowid FROM ev_{part}_fts WHERE ev_{part}_fts MATCH ?)"
+    ))
+}
+
+/// The conditions of every field but the text.
+fn field_conditions(search: &Search, values: &mut Vec<Value>) -> String {
     let mut clauses = Vec::new();
     let mut any_of = |column: &str, items: Vec<Value>, values: &mut Vec<Value>| {
         if !items.is_empty() {
@@ -173,20 +209,6 @@ fn conditions(search: &Search, part: i64, values: &mut Vec<Value>) -> String {
         clauses.push("time < ?".into());
         values.push(Value::Integer(to.unix_micros()));
     }
-    if !search.words.is_empty() {
-        // Each word is letters and digits only (record::words_of): quoted, it is a prefix
-        // query of FTS5 and nothing else.
-        let query = search
-            .words
-            .iter()
-            .map(|w| format!("\"{w}\"*"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        clauses.push(format!(
-            "id IN (SELECT rowid FROM ev_{part}_fts WHERE ev_{part}_fts MATCH ?)"
-        ));
-        values.push(Value::Text(query));
-    }
     if clauses.is_empty() {
         "1".into()
     } else {
@@ -208,6 +230,47 @@ fn row_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
     })
 }
 
+/// Newest events of a partition read before the text is matched ([`newest_words`]).
+const WORDS_WINDOW: usize = 4096;
+
+/// A text search newest first, the cheap way when its words are common: the newest
+/// [`WORDS_WINDOW`] events that match the other fields, read in time order, each looked up in
+/// the full-text index. `None` when that window holds fewer than `limit` matches (rare words):
+/// the caller then asks the full-text index for every match. Why: the index answers a common
+/// word with every event that has it (a quarter of the store), which costs seconds to collect
+/// and sort for a page of 50 that the newest few hundred events hold.
+fn newest_words(
+    connection: &Connection,
+    search: &Search,
+    position: Position,
+    limit: usize,
+    part: i64,
+) -> rusqlite::Result<Option<Vec<EventRow>>> {
+    if search.words.is_empty() || matches!(position, Position::After(_)) {
+        return Ok(None);
+    }
+    let mut values = Vec::new();
+    let mut inner = format!(
+        "SELECT {COLUMNS} FROM ev_{part} WHERE {}",
+        field_conditions(search, &mut values)
+    );
+    if let Position::Before { time, id } = position {
+        inner.push_str(" AND (time < ? OR (time = ? AND id < ?))");
+        values.extend([time, time, id].map(Value::Integer));
+    }
+    values.push(Value::Text(text_query(search)));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM ({inner} ORDER BY time DESC, id DESC LIMIT {WORDS_WINDOW}) AS recent
+         WHERE EXISTS (SELECT 1 FROM ev_{part}_fts WHERE ev_{part}_fts MATCH ? AND rowid = recent.id)
+         ORDER BY time DESC, id DESC LIMIT {limit}"
+    );
+    let mut statement = connection.prepare(&sql)?;
+    let found = statement
+        .query_map(params_from_iter(values), row_of)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((found.len() >= limit).then_some(found))
+}
+
 /// Up to `limit` matches of `search` after `position`: newest first, or by id for a tail.
 pub(super) fn page(
     connection: &Connection,
@@ -217,6 +280,10 @@ pub(super) fn page(
 ) -> rusqlite::Result<Vec<EventRow>> {
     let mut rows = Vec::new();
     for part in partitions(connection)?.into_iter().rev() {
+        if let Some(found) = newest_words(connection, search, position, limit, part)? {
+            rows.extend(found);
+            continue;
+        }
         let mut values = Vec::new();
         let mut sql = format!(
             "SELECT {COLUMNS} FROM ev_{part} WHERE {}",
