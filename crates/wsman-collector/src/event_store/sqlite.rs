@@ -234,11 +234,12 @@ fn row_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
 const WORDS_WINDOW: usize = 4096;
 
 /// A text search newest first, the cheap way when its words are common: the newest
-/// [`WORDS_WINDOW`] events that match the other fields, read in time order, each looked up in
-/// the full-text index. `None` when that window holds fewer than `limit` matches (rare words):
-/// the caller then asks the full-text index for every match. Why: the index answers a common
-/// word with every event that has it (a quarter of the store), which costs seconds to collect
-/// and sort for a page of 50 that the newest few hundred events hold.
+/// [`WORDS_WINDOW`] events that match the other fields, read in time order, and the full-text
+/// index asked only for the matches among their ids (a range of rowids, which FTS5 seeks
+/// to). `None` when that window was full yet holds fewer than `limit` matches (rare words): the
+/// caller then asks the index for every match. Why: the index answers a common word with every
+/// event that has it (a quarter of the store), which costs seconds to collect and sort for a
+/// page of 50 that the newest few hundred events hold.
 fn newest_words(
     connection: &Connection,
     search: &Search,
@@ -250,25 +251,40 @@ fn newest_words(
         return Ok(None);
     }
     let mut values = Vec::new();
-    let mut inner = format!(
+    let mut sql = format!(
         "SELECT {COLUMNS} FROM ev_{part} WHERE {}",
         field_conditions(search, &mut values)
     );
     if let Position::Before { time, id } = position {
-        inner.push_str(" AND (time < ? OR (time = ? AND id < ?))");
+        sql.push_str(" AND (time < ? OR (time = ? AND id < ?))");
         values.extend([time, time, id].map(Value::Integer));
     }
-    values.push(Value::Text(text_query(search)));
-    let sql = format!(
-        "SELECT {COLUMNS} FROM ({inner} ORDER BY time DESC, id DESC LIMIT {WORDS_WINDOW}) AS recent
-         WHERE EXISTS (SELECT 1 FROM ev_{part}_fts WHERE ev_{part}_fts MATCH ? AND rowid = recent.id)
-         ORDER BY time DESC, id DESC LIMIT {limit}"
-    );
-    let mut statement = connection.prepare(&sql)?;
-    let found = statement
+    sql.push_str(&format!(
+        " ORDER BY time DESC, id DESC LIMIT {WORDS_WINDOW}"
+    ));
+    let window = connection
+        .prepare(&sql)?
         .query_map(params_from_iter(values), row_of)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok((found.len() >= limit).then_some(found))
+    let (Some(low), Some(high)) = (
+        window.iter().map(|r| r.id).min(),
+        window.iter().map(|r| r.id).max(),
+    ) else {
+        return Ok(Some(Vec::new()));
+    };
+    let matched = connection
+        .prepare(&format!(
+            "SELECT rowid FROM ev_{part}_fts WHERE ev_{part}_fts MATCH ?1 AND rowid >= ?2 AND rowid <= ?3"
+        ))?
+        .query_map(params![text_query(search), low, high], |r| r.get::<_, i64>(0))?
+        .collect::<rusqlite::Result<std::collections::HashSet<i64>>>()?;
+    let complete = window.len() < WORDS_WINDOW;
+    let found: Vec<EventRow> = window
+        .into_iter()
+        .filter(|r| matched.contains(&r.id))
+        .take(limit)
+        .collect();
+    Ok((complete || found.len() >= limit).then_some(found))
 }
 
 /// Up to `limit` matches of `search` after `position`: newest first, or by id for a tail.
