@@ -44,6 +44,7 @@ pub mod bookmarks;
 pub mod delivery;
 pub mod event_facts;
 pub mod event_scan;
+pub mod event_store;
 pub mod fleet;
 pub mod ingest;
 pub mod manager;

@@ -73,6 +73,12 @@ impl Outputs {
         }
     }
 
+    /// What outputs of one type share: how the collector hands the event store to its
+    /// outputs ([`crate::outputs::store::StorePool`]).
+    pub fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
     /// Set up the outputs of `set` (a reload). Returns one line per output that could not
     /// start (its subscription's batches are answered 503 until it is fixed).
     pub fn configure(&self, set: &SubscriptionSet) -> Vec<String> {

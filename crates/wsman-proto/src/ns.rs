@@ -182,6 +182,23 @@ pub mod shell {
     }
 }
 
+/// The collector's event store and its search (`docs/event-search.md`): URNs of wsmand, as
+/// [`WSMAND_SHELL`] is.
+pub mod event_store {
+    /// The stored events: Enumerate with a [`DIALECT`] filter, Get of one by its `Id`.
+    pub const EVENTS: &str = "urn:wsmand:event-store/Event";
+    /// The matches counted per bucket of time (Enumerate).
+    pub const HISTOGRAM: &str = "urn:wsmand:event-store/Histogram";
+    /// The newest stored event's id, where a live tail starts (Get).
+    pub const CURSOR: &str = "urn:wsmand:event-store/Cursor";
+    /// The filter dialect of a search.
+    pub const DIALECT: &str = "urn:wsmand:event-store:search";
+    /// The namespace of the filter's and the answers' elements.
+    pub const NS: &str = "urn:wsmand:event-store";
+    /// The selector naming one stored event.
+    pub const ID_SELECTOR: &str = "Id";
+}
+
 /// The delivery modes of WS-Management eventing (`e:Delivery/@Mode`).
 pub mod delivery_mode {
     pub const PUSH: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/DeliveryModes/Push";

@@ -84,6 +84,8 @@ pub enum Family {
     Shell,
     /// The event logs.
     EventLog,
+    /// The collector's event store ([`wsman_proto::ns::event_store`]).
+    EventStore,
 }
 
 /// The second half of a [`Key`]: what of an endpoint an engine serves.
@@ -134,6 +136,7 @@ impl Target {
             | Resource::CimAll
             | Resource::ClassMetadata(_) => Family::Cim,
             Resource::EventLog => Family::EventLog,
+            Resource::EventStore => Family::EventStore,
             Resource::Config => Family::Config,
         };
         Some(Target::Family(family))

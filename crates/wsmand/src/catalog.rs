@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use wsman_server::catalog::Catalog;
+use wsman_server::engines::event_store::EventSearchEngine;
 use wsman_server::engines::eventing::EventingEngine;
 use wsman_server::engines::shells::ShellEngine;
 use wsman_server::engines::transfer::{cim::CimEngine, config::ConfigEngine};
@@ -54,12 +55,14 @@ pub(crate) fn build(
     #[cfg(feature = "bench-synthetic")]
     let cim = cim.with_synthetic(synthetic_count());
     let services = starting.services();
+    let collector = engines.collector.with_enumerations(&services.enumerations);
     let mut catalog = Catalog::new();
     catalog
         .insert(ConfigEngine::new(starting.config_provider(), &services))
         .insert(CimEngine::new(cim, &services))
         .insert(EventingEngine::new(engines.events))
-        .insert(engines.collector.with_enumerations(&services.enumerations));
+        .insert(EventSearchEngine::new(collector.running(), &services))
+        .insert(collector);
     if let Some(shells) = ShellEngine::new(&services) {
         catalog.insert(shells);
     }

@@ -30,6 +30,7 @@ pub mod redis;
 mod seam;
 pub mod settings;
 pub mod syslog;
+pub mod store;
 pub mod tcp;
 
 use serde::Deserialize;
@@ -61,6 +62,8 @@ pub enum OutputConfig {
     Http(Box<http::HttpConfig>),
     /// RFC 5424 syslog messages over TCP, TLS, UDP or RELP.
     Syslog(syslog::SyslogConfig),
+    /// The collector's event store, searched over WS-Management (`docs/event-search.md`).
+    Store(store::StoreConfig),
 }
 
 /// `$body` with `$settings` bound to the [`OutputType`] of `$config`'s variant.
@@ -83,6 +86,7 @@ macro_rules! with_type {
                 $body
             }
             OutputConfig::Syslog($settings) => $body,
+            OutputConfig::Store($settings) => $body,
         }
     };
 }

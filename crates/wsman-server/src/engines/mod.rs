@@ -16,6 +16,7 @@ use shells::ShellService;
 
 pub mod collector;
 pub mod envelope;
+pub mod event_store;
 pub mod eventing;
 pub mod paging;
 pub mod shells;
