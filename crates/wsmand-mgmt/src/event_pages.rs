@@ -293,6 +293,9 @@ mod tests {
         assert!(shown.contains(r#"data-buckets="[[60,1]]""#), "{shown}");
         let xml = stored_event(&viewer, 7, &Ok("<Event><x/></Event>".to_owned()), "/events")
             .into_string();
-        assert!(xml.contains("&lt;Event&gt;&lt;x/&gt;&lt;/Event&gt;"), "{xml}");
+        assert!(
+            xml.contains("&lt;Event&gt;&lt;x/&gt;&lt;/Event&gt;"),
+            "{xml}"
+        );
     }
 }

@@ -449,9 +449,8 @@ mod tests {
 
     #[test]
     fn the_parameters_round_trip_through_a_link() {
-        let search = Search::parse(
-            "hosts=web1&level=Error&eventid=7&text=disk+full&from=2026-01-02T03:04",
-        );
+        let search =
+            Search::parse("hosts=web1&level=Error&eventid=7&text=disk+full&from=2026-01-02T03:04");
         let again = Search::parse(&search.query_string(2));
         assert_eq!(again.parameters(), search.parameters());
         assert_eq!(again.page, 2);

@@ -108,9 +108,7 @@ pub fn scope(managed: &Managed, subject: Subject<'_>) -> Result<Scope, ScopeErro
     let hosts = managed
         .fleet
         .hosts()
-        .filter(|h| {
-            allowed(&policy.decide(subject, &h.config.name, EVENT_LOG_URI, Action::Read))
-        })
+        .filter(|h| allowed(&policy.decide(subject, &h.config.name, EVENT_LOG_URI, Action::Read)))
         .map(|h| (h.config.name.clone(), h.config.groups.clone()))
         .collect();
     let whole_fleet = allowed(&policy.decide(subject, EVERY_HOST, EVENT_LOG_URI, Action::Read));
@@ -165,7 +163,11 @@ pub fn computers(
     let mut names = BTreeSet::new();
     for name in chosen {
         names.insert(name.to_lowercase());
-        if let Some(url_host) = managed.fleet.get(name).and_then(|h| url_host(&h.config.url)) {
+        if let Some(url_host) = managed
+            .fleet
+            .get(name)
+            .and_then(|h| url_host(&h.config.url))
+        {
             names.insert(url_host);
         }
     }
@@ -266,12 +268,7 @@ pub async fn histogram(
 
 /// The newest stored event's id: where a live tail starts.
 pub async fn cursor(collector: &Host) -> Result<u64, HostError> {
-    let answer = bounded(
-        collector
-            .client()
-            .get(&Resource::new(event_store::CURSOR)),
-    )
-    .await?;
+    let answer = bounded(collector.client().get(&Resource::new(event_store::CURSOR))).await?;
     Ok(event_search::cursor(&answer).unwrap_or(0))
 }
 
@@ -293,7 +290,10 @@ pub async fn tail(
         MAX_TAIL,
     ))
     .await?;
-    let read: Vec<StoredEvent> = items.iter().filter_map(event_search::stored_event).collect();
+    let read: Vec<StoredEvent> = items
+        .iter()
+        .filter_map(event_search::stored_event)
+        .collect();
     let next = read.iter().map(|e| e.id).max().unwrap_or(after).max(after);
     let shown = read
         .into_iter()
@@ -319,10 +319,7 @@ mod tests {
             url_host("https://WEB01.example.com:5986/wsman").as_deref(),
             Some("web01.example.com")
         );
-        assert_eq!(
-            url_host("http://[::1]:5985/wsman").as_deref(),
-            Some("::1")
-        );
+        assert_eq!(url_host("http://[::1]:5985/wsman").as_deref(), Some("::1"));
         assert_eq!(url_host("not a url"), None);
         let names = vec!["web01.example.com".to_owned()];
         assert!(covers(Some(&names), "WEB01.example.com"));

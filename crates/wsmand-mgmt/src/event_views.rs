@@ -223,7 +223,10 @@ mod tests {
         // Read back from the file by another console: shared, the search as checked.
         let again = EventViews::load(dir.path()).expect("the file");
         let view = again.get("Failed logons").expect("the view");
-        assert_eq!(view.query, "channel=Security&eventid=4625&text=%3Cscript%3E");
+        assert_eq!(
+            view.query,
+            "channel=Security&eventid=4625&text=%3Cscript%3E"
+        );
         assert_eq!(Search::parse(&view.query).parameters(), search.parameters());
         assert!(matches!(
             again.remove("Failed logons", &bob, false),
@@ -232,7 +235,10 @@ mod tests {
         again
             .remove("Failed logons", &bob, true)
             .expect("a manager may");
-        assert!(EventViews::load(dir.path()).expect("file").list().is_empty());
+        assert!(EventViews::load(dir.path())
+            .expect("file")
+            .list()
+            .is_empty());
         views
             .create(&alice, "os:alice", "Mine", &search)
             .expect("saved");

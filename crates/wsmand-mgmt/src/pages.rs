@@ -34,7 +34,12 @@ pub(crate) fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> 
 }
 
 /// [`layout`] with more elements in the head (a page's own stylesheet).
-pub(crate) fn layout_with(title: &str, viewer: Option<&Viewer<'_>>, head: Markup, body: Markup) -> Markup {
+pub(crate) fn layout_with(
+    title: &str,
+    viewer: Option<&Viewer<'_>>,
+    head: Markup,
+    body: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {

@@ -25,32 +25,38 @@ fn subject<'a>(asker: &Asker<'a>) -> Subject<'a> {
     }
 }
 
-/// The viewer's scope, or the answer: a refusal (403, audited on the collector) or a page
-/// saying there is no store.
+/// Why a viewer has no scope: refused (the answer: 403, audited on the collector), or no store.
+enum NoScope {
+    Refused(Box<Answer>),
+    NoStore(String),
+}
+
+/// The viewer's scope, or why there is none.
 fn scope_or_refusal(
     state: &AppState,
     asker: Asker<'_>,
     managed: &Managed,
-) -> Result<Scope, Result<Answer, String>> {
+) -> Result<Scope, NoScope> {
     match event_store::scope(managed, subject(&asker)) {
         Ok(scope) => Ok(scope),
-        Err(ScopeError::NoStore) => Err(Err(ScopeError::NoStore.to_string())),
-        Err(refused @ ScopeError::Denied { .. }) => {
-            let ScopeError::Denied { host, rule } = &refused else {
-                unreachable!("matched above")
-            };
+        Err(ScopeError::NoStore) => Err(NoScope::NoStore(ScopeError::NoStore.to_string())),
+        Err(ScopeError::Denied { host, rule }) => {
             state.audit.record_on(
                 asker.peer.ip(),
                 &asker.session.owner,
                 "denied",
-                host,
-                &format!("{host}: read {}: by {rule}", wsman_proto::ns::event_store::EVENTS),
+                &host,
+                &format!(
+                    "{host}: read {}: by {rule}",
+                    wsman_proto::ns::event_store::EVENTS
+                ),
             );
-            Err(Ok(error(
+            let refused = ScopeError::Denied { host, rule };
+            Err(NoScope::Refused(Box::new(error(
                 asker.json_wanted,
                 StatusCode::FORBIDDEN,
                 &refused.to_string(),
-            )))
+            ))))
         }
     }
 }
@@ -73,7 +79,11 @@ fn choices(scope: &Scope) -> Vec<String> {
 }
 
 /// The views, each with whether the viewer may delete it (its author, or a manager).
-fn views(state: &AppState, asker: Asker<'_>, managed: &Managed) -> Vec<(crate::event_views::SavedView, bool)> {
+fn views(
+    state: &AppState,
+    asker: Asker<'_>,
+    managed: &Managed,
+) -> Vec<(crate::event_views::SavedView, bool)> {
     let owner = asker.session.owner.principal().to_string();
     let manager = is_manager(asker, managed);
     state
@@ -120,8 +130,8 @@ pub(super) async fn page(
     };
     let scope = match scope_or_refusal(state, asker, &managed) {
         Ok(scope) => Some(scope),
-        Err(Ok(refused)) => return refused,
-        Err(Err(problem)) => {
+        Err(NoScope::Refused(refused)) => return *refused,
+        Err(NoScope::NoStore(problem)) => {
             shown.problem = Some(problem);
             None
         }
@@ -189,14 +199,27 @@ pub(super) async fn tail(state: &AppState, asker: Asker<'_>, raw_query: &str) ->
         .ok()
         .and_then(|form| form.get("after").and_then(|a| a.parse::<u64>().ok()));
     let Some(after) = after else {
-        return error(true, StatusCode::BAD_REQUEST, "after=ID is needed (a number)");
+        return error(
+            true,
+            StatusCode::BAD_REQUEST,
+            "after=ID is needed (a number)",
+        );
     };
     // The search without `after` (its own parameter, not the search's).
     let search = Search::parse(raw_query);
-    let scope = match scope_or_refusal(state, Asker { json_wanted: true, ..asker }, &managed) {
+    let scope = match scope_or_refusal(
+        state,
+        Asker {
+            json_wanted: true,
+            ..asker
+        },
+        &managed,
+    ) {
         Ok(scope) => scope,
-        Err(Ok(refused)) => return refused,
-        Err(Err(problem)) => return error(true, StatusCode::SERVICE_UNAVAILABLE, &problem),
+        Err(NoScope::Refused(refused)) => return *refused,
+        Err(NoScope::NoStore(problem)) => {
+            return error(true, StatusCode::SERVICE_UNAVAILABLE, &problem)
+        }
     };
     let (computers, _) = event_store::computers(&scope, &managed, &search);
     match event_store::tail(&scope.collector, &search, computers.as_deref(), after).await {
@@ -222,8 +245,8 @@ pub(super) async fn stored(
     let managed = state.live.now();
     let scope = match scope_or_refusal(state, asker, &managed) {
         Ok(scope) => scope,
-        Err(Ok(refused)) => return refused,
-        Err(Err(problem)) => {
+        Err(NoScope::Refused(refused)) => return *refused,
+        Err(NoScope::NoStore(problem)) => {
             return error(asker.json_wanted, StatusCode::SERVICE_UNAVAILABLE, &problem)
         }
     };
@@ -259,7 +282,10 @@ pub(super) async fn stored(
     } else {
         StatusCode::BAD_GATEWAY
     };
-    html(status, event_pages::stored_event(viewer, id, &xml, "/events"))
+    html(
+        status,
+        event_pages::stored_event(viewer, id, &xml, "/events"),
+    )
 }
 
 /// `POST /events/views`: the search in the form's `query` saved as `name` by the viewer, who
@@ -271,8 +297,8 @@ pub(super) async fn save(
     form: &Form,
 ) -> Answer {
     let managed = state.live.now();
-    if let Err(Ok(refused)) = scope_or_refusal(state, asker, &managed) {
-        return refused;
+    if let Err(NoScope::Refused(refused)) = scope_or_refusal(state, asker, &managed) {
+        return *refused;
     }
     let query = form.get("query").unwrap_or("");
     let search = Search::parse(query);
@@ -288,11 +314,18 @@ pub(super) async fn save(
     state.audit.record_by(
         asker.peer.ip(),
         &asker.session.owner,
-        if saved.is_ok() { "event view" } else { "refused" },
+        if saved.is_ok() {
+            "event view"
+        } else {
+            "refused"
+        },
         &outcome,
     );
     let notice = match saved {
-        Ok(view) => Ok(format!("Saved the view “{}”: every console user sees it.", view.name)),
+        Ok(view) => Ok(format!(
+            "Saved the view “{}”: every console user sees it.",
+            view.name
+        )),
         Err(error) => Err(error.to_string()),
     };
     let failed = notice.is_err();
@@ -319,7 +352,11 @@ pub(super) async fn remove(
     state.audit.record_by(
         asker.peer.ip(),
         &asker.session.owner,
-        if removed.is_ok() { "event view" } else { "refused" },
+        if removed.is_ok() {
+            "event view"
+        } else {
+            "refused"
+        },
         &match &removed {
             Ok(()) => format!("deleted the view {name:?}"),
             Err(error) => format!("delete a view: {error}"),
