@@ -33,7 +33,15 @@ pub struct EventsPage<'a> {
     /// The saved views, each with whether the viewer may delete it.
     pub views: Vec<(SavedView, bool)>,
     /// What saving or deleting a view did.
-    pub notice: Option<Result<String, String>>,
+    pub notice: Option<Notice>,
+}
+
+/// What saving or deleting a view did, said at the top of the page.
+pub enum Notice {
+    /// Done, in words.
+    Done(String),
+    /// Refused, and why.
+    Refused(String),
 }
 
 /// The Events page.
@@ -51,8 +59,8 @@ pub fn events(viewer: &Viewer<'_>, page: &EventsPage<'_>) -> Markup {
                 " from the hosts you may read, Windows and Linux alike, newest first."
             }
             @match &page.notice {
-                Some(Ok(text)) => p.ok role="status" { (text) },
-                Some(Err(text)) => p.error role="alert" { (text) },
+                Some(Notice::Done(text)) => p.ok role="status" { (text) },
+                Some(Notice::Refused(text)) => p.error role="alert" { (text) },
                 None => {},
             }
             (search_form(search, &page.choices))
@@ -234,7 +242,7 @@ fn tail_section(search: &Search, after: u64) -> Markup {
 pub fn stored_event(
     viewer: &Viewer<'_>,
     id: u64,
-    xml: &Result<String, String>,
+    xml: &Result<String, HostError>,
     back: &str,
 ) -> Markup {
     layout_with(
@@ -245,7 +253,7 @@ pub fn stored_event(
             h1 { "Event " (id) }
             @match xml {
                 Ok(xml) => pre.xml #event-xml tabindex="0" aria-label="The event's XML" { (xml) },
-                Err(error) => (fault(error)),
+                Err(error) => (fault(&error.to_string())),
             }
             p.command { "Same from a shell: " code { "winrm get urn:wsmand:event-store/Event?Id=" (id) " -r:COLLECTOR" } }
             p { a href=(back) { "Back to the events" } }

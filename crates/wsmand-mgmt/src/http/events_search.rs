@@ -10,7 +10,7 @@ use super::answer::{error, html, json, EVENTS_CSP};
 use super::host_pages::Asker;
 use super::{Answer, AppState};
 use crate::delegation::{Decision, Subject};
-use crate::event_pages::{self, EventsPage};
+use crate::event_pages::{self, EventsPage, Notice};
 use crate::event_search::Search;
 use crate::event_store::{self, Scope, ScopeError};
 use crate::form::Form;
@@ -113,7 +113,7 @@ pub(super) async fn page(
     viewer: &Viewer<'_>,
     asker: Asker<'_>,
     raw_query: &str,
-    notice: Option<Result<String, String>>,
+    notice: Option<Notice>,
 ) -> Answer {
     let managed = state.live.now();
     let mut search = Search::parse(raw_query);
@@ -266,14 +266,14 @@ pub(super) async fn stored(
             }
             Ok(event.to_xml())
         }
-        Err(error) => Err(error.to_string()),
+        Err(error) => Err(error),
     };
     if asker.json_wanted {
         return match xml {
             Ok(xml) => json(StatusCode::OK, &serde_json::json!({ "id": id, "xml": xml })),
             Err(error) => json(
                 StatusCode::BAD_GATEWAY,
-                &serde_json::json!({ "error": error }),
+                &serde_json::json!({ "error": error.to_string() }),
             ),
         };
     }
@@ -321,14 +321,14 @@ pub(super) async fn save(
         },
         &outcome,
     );
+    let failed = saved.is_err();
     let notice = match saved {
-        Ok(view) => Ok(format!(
+        Ok(view) => Notice::Done(format!(
             "Saved the view “{}”: every console user sees it.",
             view.name
         )),
-        Err(error) => Err(error.to_string()),
+        Err(error) => Notice::Refused(error.to_string()),
     };
-    let failed = notice.is_err();
     let mut answer = page(state, viewer, asker, &search.query_string(1), Some(notice)).await;
     if failed && answer.status() == StatusCode::OK {
         *answer.status_mut() = StatusCode::BAD_REQUEST;
@@ -368,9 +368,10 @@ pub(super) async fn remove(
         Err(crate::event_views::ViewError::NotFound(_)) => StatusCode::NOT_FOUND,
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    let notice = removed
-        .map(|()| format!("Deleted the view “{name}”."))
-        .map_err(|e| e.to_string());
+    let notice = match removed {
+        Ok(()) => Notice::Done(format!("Deleted the view “{name}”.")),
+        Err(error) => Notice::Refused(error.to_string()),
+    };
     let mut answer = page(state, viewer, asker, "", Some(notice)).await;
     if answer.status() == StatusCode::OK {
         *answer.status_mut() = status;
