@@ -45,6 +45,7 @@ const PAGES = [
   ['config', `/hosts/${LOCAL}/config`, 200],
   ['config-windows', `/hosts/${WINDOWS}/config`, 200],
   ['audit', '/audit', 200],
+  ['events-search', '/events', 200],
   ['manage', '/manage', 200],
   ['manage-host', `/manage/hosts/${LOCAL}`, 200],
   ['manage-role', '/manage/roles/admins', 200],
