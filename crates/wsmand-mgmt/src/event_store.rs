@@ -312,6 +312,118 @@ pub async fn full_event(collector: &Host, id: u64) -> Result<Element, HostError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wsman_config::mgmt::MgmtSettings;
+
+    /// Three hosts (web1 in the group web, db1, the collector coll) and two roles: an
+    /// administrator of every host, and a viewer of the group web's events and coll's store.
+    fn managed(password: &std::path::Path) -> Managed {
+        let host = |name: &str, url: &str, groups: &str| {
+            format!(
+                "[[Host]]\nName = \"{name}\"\nUrl = \"{url}\"\nUsername = \"u\"\n\
+                 PasswordFile = \"{}\"\nAllowUnencrypted = true\nGroups = [{groups}]\n",
+                password.display()
+            )
+        };
+        let text = format!(
+            "EnableRemoteManagement = false\nPort = 8172\nBindAddresses = [\"*\"]\n\
+             Certificate = \"auto\"\nCredentials = \"os+manager\"\n\
+             UnspecifiedClients = \"Allow\"\nAllowedClients = []\nDeniedClients = []\n\
+             RequestLog = \"journal\"\nSessionIdleMinutes = 15\nSessionLifetimeHours = 8\n\
+             {}{}{}\
+             [[Role]]\nName = \"admins\"\nMembers = [\"admin\"]\n[[Role.Rule]]\n\
+             Effect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\nActions = [\"read\"]\n\
+             [[Role]]\nName = \"viewers\"\nMembers = [\"viewer\"]\n[[Role.Rule]]\n\
+             Effect = \"Allow\"\nHosts = [\"group:web\"]\nResources = [\"{EVENT_LOG_URI}\"]\n\
+             Actions = [\"read\"]\n[[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"coll\"]\n\
+             Resources = [\"urn:wsmand:event-store\"]\nActions = [\"read\"]\n",
+            host("web1", "http://WEB1.example.com:5985/wsman", "\"web\""),
+            host("db1", "http://db1.example.com:5985/wsman", ""),
+            host(
+                "coll",
+                "http://coll.example.com:5985/wsman",
+                "\"event-store\""
+            ),
+        );
+        let settings =
+            MgmtSettings::parse(std::path::Path::new("mgmt.toml"), &text).expect("settings");
+        Managed {
+            fleet: crate::hosts::Fleet::new(&settings.hosts).expect("fleet"),
+            policy: crate::delegation::Policy::new(&settings),
+            settings,
+        }
+    }
+
+    /// The viewer's search covers the hosts of the group web only (their names and their URLs'
+    /// hosts), a host outside it is named and left out, and nothing left means nothing
+    /// searched; the administrator searches every computer; a user of no role reaches no
+    /// store.
+    #[test]
+    fn the_roles_decide_the_store_and_the_computers_searched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let password = dir.path().join("password");
+        std::fs::write(&password, "secret").expect("password");
+        std::fs::set_permissions(
+            &password,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("chmod");
+        let managed = managed(&password);
+        let viewer = crate::sessions::manager_account("viewer");
+        let subject = Subject {
+            principal: &viewer,
+            groups: &[],
+        };
+        let viewers = scope(&managed, subject).expect("the viewer's store");
+        assert_eq!(viewers.collector_name, "coll");
+        assert!(!viewers.whole_fleet);
+        assert_eq!(viewers.hosts, [("web1".to_owned(), vec!["web".to_owned()])]);
+        let (covered, problems) = computers(&viewers, &managed, &Search::parse(""));
+        assert_eq!(
+            covered,
+            Some(vec!["web1".to_owned(), "web1.example.com".to_owned()])
+        );
+        assert!(problems.is_empty());
+        let (covered, problems) = computers_of(&viewers, &managed, "hosts=db1%2Cgroup%3Aweb");
+        assert_eq!(covered.map(|c| c.len()), Some(2));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let (covered, problems) = computers_of(&viewers, &managed, "hosts=db1");
+        assert_eq!(covered, Some(Vec::new()));
+        assert_eq!(problems.len(), 1);
+
+        let admin = crate::sessions::manager_account("admin");
+        let subject = Subject {
+            principal: &admin,
+            groups: &[],
+        };
+        let scope_of_admin = scope(&managed, subject).expect("the administrator's store");
+        assert!(scope_of_admin.whole_fleet);
+        assert_eq!(
+            computers(&scope_of_admin, &managed, &Search::parse("")).0,
+            None
+        );
+        assert_eq!(
+            computers_of(&scope_of_admin, &managed, "hosts=db1").0,
+            Some(vec!["db1".to_owned(), "db1.example.com".to_owned()])
+        );
+
+        let nobody = crate::sessions::manager_account("nobody");
+        let subject = Subject {
+            principal: &nobody,
+            groups: &[],
+        };
+        assert!(matches!(
+            scope(&managed, subject),
+            Err(ScopeError::Denied { host, .. }) if host == "coll"
+        ));
+    }
+
+    fn computers_of(
+        scope: &Scope,
+        managed: &Managed,
+        query: &str,
+    ) -> (Option<Vec<String>>, Vec<String>) {
+        computers(scope, managed, &Search::parse(query))
+    }
 
     #[test]
     fn a_hosts_computer_names_are_its_name_and_its_urls_host() {
