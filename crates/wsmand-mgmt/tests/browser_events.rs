@@ -20,7 +20,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use wsman_client::{Auth, BlockingClient, ClientOptions, Credentials, Endpoint};
+use wsman_client::enumerate::{Filter, FilterBody};
+use wsman_client::{
+    Auth, BlockingClient, ClientOptions, Credentials, Endpoint, EnumerateOptions, Resource,
+};
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::systemd::BootedSystemd;
 use wsman_test::{ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
@@ -39,6 +42,8 @@ const WINDOWS: &str = "win10.example.test";
 /// How many entries of the test's tag are in the journal before the forwarder starts: more
 /// than one page (50).
 const TAGGED: usize = 60;
+/// The events of the Windows fixtures' batches (EventID 111, then five).
+const WINDOWS_EVENTS: usize = 6;
 /// How long the whole browser run may take.
 const RUN_DEADLINE: Duration = Duration::from_secs(600);
 
@@ -111,16 +116,50 @@ fn subscription(tag: &str) -> String {
     )
 }
 
+/// A client of the collector on `port` at `path`, as the service account.
+fn collector_client(url: &str) -> BlockingClient {
+    let mut options = ClientOptions::default();
+    options.auth = Auth::Basic(Credentials::new(SERVICE_ACCOUNT, SERVICE_PASSWORD));
+    options.allow_unencrypted = true;
+    BlockingClient::new(Endpoint::parse(url, false).expect("URL"), options).expect("client")
+}
+
+/// Waits (bounded) until the collector's store holds `count` events that `search` (the
+/// elements of a `q:Search`) matches, asked in the store's own dialect as any WS-Management
+/// client may, so that the browser starts from what was forwarded.
+fn wait_for_stored(port: u16, search: &str, count: usize, logs: &dyn Fn() -> String) {
+    let client = collector_client(&format!("http://127.0.0.1:{port}/wsman"));
+    let mut options = EnumerateOptions::default();
+    options.filter = Some(Filter {
+        dialect: wsman_proto::ns::event_store::DIALECT.to_owned(),
+        body: FilterBody::Xml(format!(
+            "<q:Search xmlns:q=\"{}\">{search}</q:Search>",
+            wsman_proto::ns::event_store::NS
+        )),
+    });
+    let resource = Resource::new(wsman_proto::ns::event_store::EVENTS);
+    let started = Instant::now();
+    loop {
+        let stored = client
+            .enumerate(&resource, &options)
+            .map(|items| items.len());
+        if matches!(stored, Ok(n) if n >= count) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the store holds {stored:?} events of {search}, not {count}:\n{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Posts the Windows forwarder's messages to the collector on `port` as Windows does (the
 /// Enumerate, then a heartbeat and the three batches to the address it offered); returns the
 /// `EventRecordID` of the fixtures' first Security 4624 event.
 fn replay_windows(port: u16) -> String {
-    let client = |url: &str| {
-        let mut options = ClientOptions::default();
-        options.auth = Auth::Basic(Credentials::new(SERVICE_ACCOUNT, SERVICE_PASSWORD));
-        options.allow_unencrypted = true;
-        BlockingClient::new(Endpoint::parse(url, false).expect("URL"), options).expect("client")
-    };
+    let client = collector_client;
     let post = |client: &BlockingClient, message: &str| {
         let message_id = text_of(&parse(message), "MessageID");
         let (bytes, content_type) = wsman_events::delivery::encode(message, true);
@@ -364,6 +403,17 @@ fn the_events_page_in_chromium_as_an_administrator_and_a_one_host_viewer() {
     let windows_record = replay_windows(collector_port);
     let (_forwarder_config, forwarder, linux_port) =
         start_forwarder(&systemd, state.path(), collector_port);
+    let logs = || {
+        format!(
+            "collector:\n{}\nforwarder:\n{}",
+            collector.stderr(),
+            forwarder.stderr()
+        )
+    };
+    let linux = format!("<q:Computer>{LINUX}</q:Computer><q:Provider>{tag}</q:Provider>");
+    wait_for_stored(collector_port, &linux, TAGGED, &logs);
+    let windows = format!("<q:Computer>{WINDOWS}</q:Computer>");
+    wait_for_stored(collector_port, &windows, WINDOWS_EVENTS, &logs);
     let (_windows_host, windows_port) = start_windows_host();
     let (console_dir, _console, console_port) =
         start_console(collector_port, linux_port, windows_port);
