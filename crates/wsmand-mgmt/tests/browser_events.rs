@@ -39,6 +39,10 @@ const VIEWER_PASSWORD: &str = "Events-Viewer-4-Console!";
 const LINUX: &str = "linux01.example.test";
 /// The Windows forwarder's Computer in every fixture, and its host's name in the console.
 const WINDOWS: &str = "win10.example.test";
+/// The collector's account the Windows forwarder posts as (the Linux one posts as the
+/// service account): the collector keeps a forwarder's bookmark by its account, so each
+/// forwarder has its own.
+const WINDOWS_ACCOUNT: &str = "wec-win10";
 /// How many entries of the test's tag are in the journal before the forwarder starts: more
 /// than one page (50).
 const TAGGED: usize = 60;
@@ -103,8 +107,8 @@ fn text_of(element: &Element, name: &str) -> String {
 }
 
 /// The collector's subscription: the test's tag in Application (the Linux forwarder) and the
-/// Windows logs of the fixtures, into the event store; the service account may speak for both
-/// forwarders' Computers.
+/// Windows logs of the fixtures, into the event store; each forwarder's account speaks for its
+/// own Computer.
 fn subscription(tag: &str) -> String {
     format!(
         "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select>\
@@ -112,14 +116,14 @@ fn subscription(tag: &str) -> String {
          <Select Path=\"Microsoft-Windows-WinRM/Operational\">*</Select></Query></QueryList>'\n\
          max_latency_seconds = 1\nread_existing_events = true\nheartbeat_seconds = 60\n\
          content_format = \"RenderedText\"\n[[outputs]]\ntype = \"store\"\n\
-         [computers]\n\"{SERVICE_ACCOUNT}\" = [\"{LINUX}\", \"{WINDOWS}\"]\n"
+         [computers]\n\"{SERVICE_ACCOUNT}\" = [\"{LINUX}\"]\n\"{WINDOWS_ACCOUNT}\" = [\"{WINDOWS}\"]\n"
     )
 }
 
-/// A client of the collector on `port` at `path`, as the service account.
-fn collector_client(url: &str) -> BlockingClient {
+/// A client of the collector at `url`, as `account`.
+fn collector_client(url: &str, account: &str) -> BlockingClient {
     let mut options = ClientOptions::default();
-    options.auth = Auth::Basic(Credentials::new(SERVICE_ACCOUNT, SERVICE_PASSWORD));
+    options.auth = Auth::Basic(Credentials::new(account, SERVICE_PASSWORD));
     options.allow_unencrypted = true;
     BlockingClient::new(Endpoint::parse(url, false).expect("URL"), options).expect("client")
 }
@@ -128,7 +132,7 @@ fn collector_client(url: &str) -> BlockingClient {
 /// elements of a `q:Search`) matches, asked in the store's own dialect as any WS-Management
 /// client may, so that the browser starts from what was forwarded.
 fn wait_for_stored(port: u16, search: &str, count: usize, logs: &dyn Fn() -> String) {
-    let client = collector_client(&format!("http://127.0.0.1:{port}/wsman"));
+    let client = collector_client(&format!("http://127.0.0.1:{port}/wsman"), SERVICE_ACCOUNT);
     let mut options = EnumerateOptions::default();
     options.filter = Some(Filter {
         dialect: wsman_proto::ns::event_store::DIALECT.to_owned(),
@@ -159,7 +163,7 @@ fn wait_for_stored(port: u16, search: &str, count: usize, logs: &dyn Fn() -> Str
 /// Enumerate, then a heartbeat and the three batches to the address it offered); returns the
 /// `EventRecordID` of the fixtures' first Security 4624 event.
 fn replay_windows(port: u16) -> String {
-    let client = collector_client;
+    let client = |url: &str| collector_client(url, WINDOWS_ACCOUNT);
     let post = |client: &BlockingClient, message: &str| {
         let message_id = text_of(&parse(message), "MessageID");
         let (bytes, content_type) = wsman_events::delivery::encode(message, true);
@@ -398,7 +402,7 @@ fn the_events_page_in_chromium_as_an_administrator_and_a_one_host_viewer() {
             &[("WSMAND_WEC_DATABASE", database.as_str())],
         ),
         "root",
-        &[],
+        &[(WINDOWS_ACCOUNT, "root")],
     );
     let windows_record = replay_windows(collector_port);
     let (_forwarder_config, forwarder, linux_port) =
