@@ -18,6 +18,8 @@ const TAG = env('TAG');
 const TAGGED = Number(env('TAGGED'));
 const WINDOWS_RECORD = env('WINDOWS_RECORD');
 const VIEW = 'Linux errors';
+// Where the screenshot the docs show goes (docs/images with WSMAN_DOCS_SCREENSHOTS=1).
+const DOCS_IMAGES = env('DOCS_IMAGES');
 
 let expectedStatus = 0;
 
@@ -72,6 +74,7 @@ async function administrator(page) {
   const [buckets, drawn, total] = await histogram(page);
   check(total === TAGGED && drawn === TAGGED && buckets >= 1, `the histogram counts the ${TAGGED} tagged entries (${drawn} drawn in ${buckets} buckets)`);
   await shot(page, 'admin-tagged');
+  await page.screenshot({ path: join(DOCS_IMAGES, 'console-events-search.png') });
   const first = await rows(page);
   check(first.length === 50 && first.every((r) => r[6] === TAG), `page 1: 50 events of ${TAG}`);
   const times = first.map((r) => r[1]);

@@ -424,6 +424,13 @@ fn the_events_page_in_chromium_as_an_administrator_and_a_one_host_viewer() {
     let artifacts = repo_root().join("target/browser-artifacts/events");
     let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).expect("artefacts");
+    // The docs' screenshot: into docs/images with WSMAN_DOCS_SCREENSHOTS=1, as the a11y run's.
+    let docs_images = if std::env::var("WSMAN_DOCS_SCREENSHOTS").as_deref() == Ok("1") {
+        repo_root().join("docs/images")
+    } else {
+        artifacts.join("docs-images")
+    };
+    std::fs::create_dir_all(&docs_images).expect("the docs' images directory");
     let env = [
         ("CONSOLE_URL", format!("https://127.0.0.1:{console_port}")),
         ("ADMIN_USER", ADMIN.to_owned()),
@@ -436,6 +443,7 @@ fn the_events_page_in_chromium_as_an_administrator_and_a_one_host_viewer() {
         ("TAGGED", TAGGED.to_string()),
         ("WINDOWS_RECORD", windows_record),
         ("ARTIFACTS", artifacts.display().to_string()),
+        ("DOCS_IMAGES", docs_images.display().to_string()),
     ];
     let status = run_script(&env, &systemd, &tag);
     assert!(
