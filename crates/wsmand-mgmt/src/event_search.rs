@@ -89,6 +89,13 @@ impl Search {
                 ));
                 return None;
             }
+            // XML cannot carry most control characters; no field of an event holds one.
+            if value.chars().any(char::is_control) {
+                out.problems.push(format!(
+                    "The {label} has a control character; it is ignored."
+                ));
+                return None;
+            }
             Some(value.to_owned())
         };
         let hosts = given("hosts", "hosts list");
@@ -184,7 +191,15 @@ impl Search {
     /// The search's GET parameters (without the page), for links and saved views.
     pub fn parameters(&self) -> Vec<(&'static str, String)> {
         let join = |values: &[String]| (!values.is_empty()).then(|| values.join(","));
-        let levels: Vec<String> = self.levels.iter().map(|l| level_name(*l)).collect();
+        // A level by its name where it has one, else its number: either reads back.
+        let levels: Vec<String> = self
+            .levels
+            .iter()
+            .map(|l| match LEVELS.iter().find(|(_, n)| n == l) {
+                Some((name, _)) => (*name).to_owned(),
+                None => l.to_string(),
+            })
+            .collect();
         let ids: Vec<String> = self.event_ids.iter().map(u16::to_string).collect();
         let values = [
             join(&self.hosts),
@@ -463,10 +478,15 @@ mod tests {
     #[test]
     fn bad_values_are_named_and_left_out() {
         let search = Search::parse(&format!(
-            "level=loud&eventid=70000&from=yesterday&text=%2C%2C&provider={}&page=999",
+            "level=loud&eventid=70000&from=yesterday&text=%2C%2C&provider={}&page=999&channel=a%01b",
             "p".repeat(300)
         ));
-        assert_eq!(search.problems.len(), 5, "{:?}", search.problems);
+        assert_eq!(search.problems.len(), 6, "{:?}", search.problems);
+        assert!(search.channels.is_empty());
+        // A level without a name reads back by its number.
+        let unnamed = Search::parse("level=0%2C7");
+        assert_eq!(unnamed.levels, [0, 7]);
+        assert_eq!(Search::parse(&unnamed.query_string(1)).levels, [0, 7]);
         assert_eq!(search.page, 1);
         assert_eq!(
             search.filter_xml(None, None),
@@ -528,6 +548,22 @@ mod tests {
             let xml = search.filter_xml(Some(&["x<y".to_owned()]), Some(1));
             prop_assert!(parse(&xml, &Limits::default()).is_ok(), "{}", xml);
             prop_assert!(search.page >= 1 && search.page <= MAX_PAGE);
+            // Its link reads back as the same search.
+            let again = Search::parse(&search.query_string(search.page));
+            prop_assert_eq!(again.parameters(), search.parameters());
+        }
+
+        #[test]
+        fn any_value_gives_a_well_formed_filter_that_reads_back(
+            name in "(hosts|channel|level|eventid|provider|text)",
+            value in "\\PC{0,60}|[\\x00-\\x1f]{1,4}",
+        ) {
+            let query = format!("{name}={}", crate::table::encode(&value));
+            let search = Search::parse(&query);
+            let xml = search.filter_xml(None, None);
+            prop_assert!(parse(&xml, &Limits::default()).is_ok(), "{}", xml);
+            let again = Search::parse(&search.query_string(1));
+            prop_assert_eq!(again.parameters(), search.parameters());
         }
 
         #[test]
