@@ -415,6 +415,53 @@ pub fn computer_of(event: &Element) -> Option<String> {
     Some(computer.trimmed_text())
 }
 
+/// Deepest element of an event's XML written out for reading (deeper ones as one line each).
+const MAX_XML_DEPTH: usize = 32;
+
+/// A stored event's XML for reading: the event's namespace as the default one (as a
+/// forwarder writes it, `<Event xmlns="...">`), one element a line, indented; an element of
+/// another namespace, or nested past [`MAX_XML_DEPTH`], written as `Element::to_xml` does.
+pub fn readable_xml(event: &Element) -> String {
+    let mut out = String::new();
+    write_readable(event, event.ns.as_deref(), 0, &mut out);
+    out
+}
+
+fn write_readable(element: &Element, default_ns: Option<&str>, depth: usize, out: &mut String) {
+    let indent = "  ".repeat(depth);
+    if element.ns.as_deref() != default_ns || depth > MAX_XML_DEPTH {
+        let _ = writeln!(out, "{indent}{}", element.to_xml());
+        return;
+    }
+    let _ = write!(out, "{indent}<{}", element.name);
+    if depth == 0 {
+        if let Some(ns) = default_ns {
+            let _ = write!(out, " xmlns=\"{}\"", wsman_proto::xml::escape_attr(ns));
+        }
+    }
+    for attribute in element.attributes.iter().filter(|a| a.ns.is_none()) {
+        let _ = write!(
+            out,
+            " {}=\"{}\"",
+            attribute.name,
+            wsman_proto::xml::escape_attr(&attribute.value)
+        );
+    }
+    let children: Vec<&Element> = element.elements().collect();
+    let text = element.text();
+    if children.is_empty() && text.is_empty() {
+        out.push_str("/>\n");
+    } else if children.is_empty() {
+        let _ = writeln!(out, ">{}</{}>", escape_text(&text), element.name);
+    } else {
+        out.push_str(">\n");
+        for child in children {
+            write_readable(child, default_ns, depth + 1, out);
+        }
+        let _ = writeln!(out, "{indent}</{}>", element.name);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,6 +586,22 @@ mod tests {
         // Another namespace is not the store's answer.
         let other = parse("<Event><Id>1</Id></Event>", &Limits::default()).expect("XML");
         assert_eq!(stored_event(&other), None);
+    }
+
+    /// An event's XML reads as the forwarder wrote it: its namespace the default one, every
+    /// element and value in place, and it parses back to the same tree.
+    #[test]
+    fn an_events_xml_is_written_for_reading() {
+        let sent = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='A&amp;B'/><EventID>4624</EventID><Computer>win10</Computer></System><EventData><Data Name='x'>&lt;b&gt;</Data></EventData></Event>";
+        let event = parse(sent, &Limits::default()).expect("XML");
+        let shown = readable_xml(&event);
+        assert_eq!(
+            shown,
+            "<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\">\n  <System>\n    <Provider Name=\"A&amp;B\"/>\n    <EventID>4624</EventID>\n    <Computer>win10</Computer>\n  </System>\n  <EventData>\n    <Data Name=\"x\">&lt;b&gt;</Data>\n  </EventData>\n</Event>\n"
+        );
+        let again = parse(&shown, &Limits::default()).expect("XML");
+        assert_eq!(computer_of(&again).as_deref(), Some("win10"));
+        assert_eq!(readable_xml(&again), shown);
     }
 
     proptest! {

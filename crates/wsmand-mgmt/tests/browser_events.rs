@@ -387,7 +387,7 @@ fn the_events_page_in_chromium_as_an_administrator_and_a_one_host_viewer() {
             &tag,
             "-p",
             priority,
-            &format!("stored entry {n}"),
+            &format!("stored entry k{n}z"),
         ]);
     }
     let state = tempfile::tempdir().expect("tempdir");

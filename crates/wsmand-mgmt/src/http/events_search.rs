@@ -264,7 +264,7 @@ pub(super) async fn stored(
                 );
                 return error(asker.json_wanted, StatusCode::NOT_FOUND, "no such event");
             }
-            Ok(event.to_xml())
+            Ok(crate::event_search::readable_xml(&event))
         }
         Err(error) => Err(error),
     };
