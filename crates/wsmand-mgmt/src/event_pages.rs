@@ -162,7 +162,7 @@ fn histogram_section(histogram: &Result<Vec<Bucket>, HostError>) -> Markup {
                     p #histogram-status .note {
                         (total) " matching event(s) from " (utc(buckets[0].start)) " in " (buckets.len()) " bucket(s) of " (width) " s."
                     }
-                    figure.graph #histogram data-buckets=(serde_json::to_string(&points).unwrap_or_default()) data-total=(total) {
+                    figure.graph #histogram data-buckets=(serde_json::to_string(&points).unwrap_or_default()) data-seconds=(width) data-total=(total) {
                         figcaption { "Matching events per " (width) " s" }
                         div.chart role="img" aria-label={ "Matching events over time: " (total) " in all" } {}
                     }

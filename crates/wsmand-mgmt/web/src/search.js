@@ -25,7 +25,11 @@ function histogram(figure) {
   }
   if (!Array.isArray(buckets) || buckets.length === 0) return;
   const box = figure.querySelector(".chart");
-  const times = buckets.map((b) => Number(b[0]));
+  // Each bar stands over its bucket: drawn at the bucket's middle, the axis from the first
+  // bucket's start to the last one's end.
+  const seconds = Math.max(1, Number(figure.dataset.seconds) || 1);
+  const times = buckets.map((b) => Number(b[0]) + seconds / 2);
+  const range = [Number(buckets[0][0]), Number(buckets[buckets.length - 1][0]) + seconds];
   const counts = buckets.map((b) => Number(b[1]));
   const width = Math.max(240, Math.floor(figure.clientWidth) - 8);
   const stroke = colour("--accent", "#1d4ed8");
@@ -36,7 +40,7 @@ function histogram(figure) {
       height: 160,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, 1)] } },
+      scales: { x: { time: true, range: () => range }, y: { range: (u, min, max) => [0, Math.max(max, 1)] } },
       axes: [{ ...axis, space: 60 }, { ...axis, size: 60 }],
       series: [{}, { label: "events", stroke, fill: stroke + "33", width: 1, paths: uPlot.paths.bars({ size: [0.9, 100] }), points: { show: false } }],
       hooks: {
