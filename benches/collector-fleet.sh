@@ -22,8 +22,12 @@
 # reports the time from the kill until every forwarder had an Ack again, and the lost and
 # duplicated events of that run.
 #
-# The last line: forwarders, events/s, p99 Ack, RSS, lost, duplicated, ratio to OpenWEC, and
-# the storm's recovery time, lost and duplicated.
+# The store run (BENCH_STORE_OUTPUT, default 1): the same fleet against a second collector whose
+# subscription writes to the event store instead of a file; its p99 Ack is printed beside the
+# file output's, its lost and duplicated events counted from the store's database.
+#
+# The last line: forwarders, events/s, p99 Ack, RSS, lost, duplicated, ratio to OpenWEC, the
+# storm's recovery time, lost and duplicated, and the store run's events/s and p99 Ack.
 #
 #   benches/collector-fleet.sh                                  # 1,000 forwarders, 20 s
 #   BENCH_FORWARDERS=10000 BENCH_RATE=10000 BENCH_SECONDS=600 benches/collector-fleet.sh
@@ -135,6 +139,8 @@ fleet() {
         --event-bytes "$EVENT_BYTES" --seconds "$seconds" --heartbeat-seconds "$HEARTBEAT" \
         --first-record "$first" --acked "$WORK/$name.acked" --resent "$WORK/$name.resent" "$@" |
         tee "$WORK/$name.json"
+    # A store's events are counted from its database, written out as a file first.
+    [ -z "${EXPORT_DB:-}" ] || export_store "$EXPORT_DB" "$out"
     python3 - "$WORK/$name.acked" "$out" "$first" "$WORK/$name.resent" <<'PY' | tee "$WORK/$name.count"
 import collections, os, re, sys
 acked = dict(line.split() for line in open(sys.argv[1]))
@@ -154,6 +160,21 @@ lost = sum(1 for c, last in acked.items() for r in range(first, int(last) + 1) i
 duplicated = sum(n - 1 for k, n in seen.items() if n > 1 and k not in resent)
 unacked = sum(n - 1 for k, n in seen.items() if n > 1 and k in resent)
 print(f"lost {lost} duplicated {duplicated} stored {len(seen)} resent-unacknowledged-twice {unacked}")
+PY
+}
+
+# export_store DB OUT_DIR: every event the store in the SQLite file DB holds, one per line, in
+# OUT_DIR/store.xml (read by the count as an output file is).
+export_store() {
+    mkdir -p "$2"
+    python3 - "$1" "$2/store.xml" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+parts = [r[0] for r in db.execute("SELECT part FROM store_partition")]
+with open(sys.argv[2], "w") as out:
+    for part in parts:
+        for (xml,) in db.execute(f"SELECT xml FROM ev_{part}"):
+            out.write(xml + "\n")
 PY
 }
 
@@ -185,6 +206,38 @@ PY
 fi
 RSS_PEAK="$(awk '/^VmHWM:/ {print $2}' "/proc/$WSMAND_PID/status")"
 kill -0 "$WSMAND_PID" || { tail -20 "$WORK/wsmand.log"; exit 1; }
+
+# The same fleet against a second collector whose subscription writes to the event store (its
+# events and bookmarks in one SQLite transaction, docs/collector.md): its p99 Ack beside the
+# file output's. BENCH_STORE_OUTPUT=0 skips it; with PostgreSQL bookmarks there is no store.
+STORE_LINE=""
+if [ "${BENCH_STORE_OUTPUT:-1}" = 1 ] && [ "$STORE" = sqlite ]; then
+    FILE_PORT="$PORT"
+    step "wsmand with the event store output (a second collector, its own database)"
+    certificate_collector_config "$WORK/wsmand-store" "$WORK/ca/ca.crt" storelistener wecfleet \
+        "MaxConnections = $((FORWARDERS + 1000))"
+    cat >"$WORK/wsmand-store/subscriptions/fleet.toml" <<TOML
+query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
+heartbeat_seconds = $HEARTBEAT
+[[outputs]]
+type = "store"
+TOML
+    start_collector "$WORK/wsmand-store" "$WORK/store.sqlite" "$WORK/wsmand-store.log"
+    STORE_PID=$COLLECTOR_PID
+    EXPORT_DB="$WORK/store.sqlite" fleet store "$PORT" "$WORK/storelistener.crt" "$WORK/store-out"
+    kill "$STORE_PID"
+    wait "$STORE_PID" 2>/dev/null || true
+    PORT="$FILE_PORT"
+    STORE_LINE="$(python3 - "$WORK/store.json" "$WORK/store.count" "$WORK/wsmand.json" <<'PY'
+import json, sys
+store, file = json.load(open(sys.argv[1])), json.load(open(sys.argv[3]))
+lost, duplicated = (int(x) for x in open(sys.argv[2]).read().split()[1:4:2])
+print(f"store output: {store['events_per_second']:.0f} events/s, p99 Ack {store['ack_ms_p99']:.1f} ms "
+      f"(the file output's {file['ack_ms_p99']:.1f} ms in this run), lost {lost}, duplicated {duplicated}")
+PY
+)"
+    echo "$STORE_LINE"
+fi
 
 STORM=""
 if [ "$STORM_SECONDS" -gt 0 ]; then
@@ -276,7 +329,7 @@ fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 - "$WORK/wsmand.json" "$WORK/wsmand.count" "$RSS_BEFORE" "$RSS_PEAK" "$FORWARDERS" "$OPENWEC_EPS" "$STORM" "$PG_LINE" \
-    "$CPU_WSMAND" "$CPU_OPENWEC" "$WORK/openwec.json" <<'PY'
+    "$CPU_WSMAND" "$CPU_OPENWEC" "$WORK/openwec.json" "$STORE_LINE" <<'PY'
 import json, sys
 run = json.load(open(sys.argv[1]))
 def per_100k(cpu, acked):
@@ -300,5 +353,6 @@ print(f"fleet: {forwarders} forwarders ({run['connected']} connected), {run['eve
       f"p99 Ack {run['ack_ms_p99']:.1f} ms, RSS {peak / 1024:.1f} MB peak ({before / 1024:.1f} MB before, "
       f"{per / 1024:.1f} KiB per forwarder), lost {lost}, duplicated {duplicated}, {ratio}, {cpu}"
       + (f"; {sys.argv[7]}" if sys.argv[7] else "")
-      + (f"; {sys.argv[8]}" if sys.argv[8] else ""))
+      + (f"; {sys.argv[8]}" if sys.argv[8] else "")
+      + (f"; {sys.argv[12]}" if sys.argv[12] else ""))
 PY

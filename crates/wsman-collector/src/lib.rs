@@ -11,25 +11,20 @@
 //!   `Computer` of each event against who the sender proved to be;
 //! - [`event_scan`]: the same checks of an event in one pass over its text, without its tree,
 //!   for subscriptions whose outputs write the text as it came;
-//! - [`outputs`]: the output seam, a batch stored durably or refused;
+//! - [`outputs`]: the output seam (a batch stored durably or refused) and the registry of the
+//!   outputs, each with its settings, checks and start in its own module: [`outputs::file`]
+//!   (on disk before the acknowledgement), [`outputs::kafka`] (acknowledged by the cluster,
+//!   acks=all, idempotent; librdkafka properties by an allow list), [`outputs::tcp`]
+//!   (newline-delimited records over TCP or TLS, flushed before the acknowledgement, reconnected
+//!   with a bounded backoff), [`outputs::redis`] (RPUSH or XADD over [`resp`], our bounded
+//!   reader of Redis replies), [`outputs::journal`] (the local systemd journal's native socket);
 //! - [`subscription_outputs`]: each subscription's outputs, each bounded in flight, all of which
 //!   must have a batch durably before it is acknowledged;
-//! - [`output`]: the file output, on disk before the acknowledgement;
-//! - [`kafka`]: the Kafka output, acknowledged by the cluster (acks=all, idempotent) before
-//!   the forwarder is;
-//! - [`output_settings`]: every output's settings and their checks (librdkafka properties by an
-//!   allow list);
 //! - [`output_policy`]: what a subscription read from a shared store may make this node do
 //!   (`[outputs]` of `collector.toml`); [`secrets`]: the node-local secret files outputs name;
-//! - [`tcp`]: newline-delimited records over TCP or TLS, written and flushed before the
-//!   acknowledgement, a broken connection answered 503 and reconnected with a bounded backoff;
-//! - [`redis`] (over [`resp`], our bounded reader of Redis replies): RPUSH or XADD, the
-//!   server's reply (and optionally `WAIT` for replicas) before the acknowledgement;
 //! - [`fleet`]: forwarders silent for more than a few heartbeat intervals, counted in memory
 //!   per subscription so that a scrape reads no database;
 //! - [`refusal_log`]: refused delivery bodies logged once per forwarder and interval;
-//! - [`journal`]: structured entries in the local systemd journal through its native socket,
-//!   accepted by journald before the acknowledgement;
 //! - [`bookmarks`]: where each forwarder has got to in each subscription, per log, stored
 //!   durably (SQLite with synchronous writes, or PostgreSQL shared by several collectors) and
 //!   merged so that a position never moves backwards, whatever order batches arrive in. A collector acknowledges a batch only after its outputs
@@ -40,19 +35,17 @@ pub mod address_range;
 pub mod bookmarks;
 pub mod event_facts;
 pub mod event_scan;
+pub mod event_store;
 pub mod fleet;
 pub mod ingest;
-pub mod journal;
-pub mod kafka;
 pub mod manager;
-pub mod output;
 pub mod output_policy;
-pub mod output_settings;
 pub mod outputs;
-pub mod redis;
 pub mod refusal_log;
 pub mod resp;
 pub mod secrets;
 pub mod subscription_outputs;
 pub mod subscriptions;
-pub mod tcp;
+
+// The file and Kafka outputs by their former paths.
+pub use outputs::{file as output, kafka};

@@ -1,5 +1,5 @@
 //! What a subscription read from a shared store (a PostgreSQL row) may make this node do: the
-//! node's own outputs policy, `[outputs]` of `DIR/collector.toml` (the secrets outputs name are
+//! node's own outputs policy, `[outputs]` of `DIR/collector.toml`, which each output's `OutputType::admit` reads (the secrets outputs name are
 //! files of the node's `DIR/secrets`: [`crate::secrets`]).
 //!
 //! ```toml
@@ -17,18 +17,17 @@
 //! output uses journald's own socket, and it holds no password (a secret is named, and read from
 //! the node's `DIR/secrets/NAME`). Nothing listed: a row may have only journal outputs. Files of
 //! `DIR/subscriptions` are root's and keep their freedom; the Kafka property allow list
-//! ([`crate::output_settings`]) is the same for both.
+//! (the Kafka output's) is the same for both.
 
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::output_settings::{
-    check_host_port, OutputConfig, OutputSettingError, KAFKA_FILE_PROPERTIES,
-    KAFKA_SECRET_PROPERTIES,
-};
+use crate::outputs::settings::{check_host_port, OutputSettingError};
 
 /// The node's `[outputs]`: what a stored subscription's outputs may reach.
+/// Why a stored subscription's outputs may not run: `OutputsPolicy::admit`, by each output's
+/// own `admit` (next to the output's settings, in its module of `outputs`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputsPolicy {
@@ -46,7 +45,7 @@ pub struct OutputsPolicy {
 }
 
 /// journald's socket: the one socket a stored journal output may send to.
-const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 /// Why a stored subscription's output is refused by the node's policy.
 #[derive(Debug, thiserror::Error)]
@@ -102,8 +101,13 @@ impl OutputsPolicy {
         Ok(())
     }
 
+    /// Whether a file output may write the files of the template `path`.
+    pub fn allows_file(&self, path: &str) -> bool {
+        under(path, &self.file_directories)
+    }
+
     /// Whether `host`:`port` is one of the destinations (the host compared without case).
-    fn allows_destination(&self, host: &str, port: u16) -> bool {
+    pub fn allows_destination(&self, host: &str, port: u16) -> bool {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         self.destinations.iter().any(|allowed| {
             split_host_port(allowed)
@@ -111,7 +115,8 @@ impl OutputsPolicy {
         })
     }
 
-    fn destination(&self, kind: &'static str, address: &str) -> Result<(), PolicyError> {
+    /// Why a `kind` output may not connect to `address` (`host:port`).
+    pub fn destination(&self, kind: &'static str, address: &str) -> Result<(), PolicyError> {
         let allowed = split_host_port(address)
             .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
             .is_some_and(|(host, port)| self.allows_destination(host, port));
@@ -125,7 +130,8 @@ impl OutputsPolicy {
         }
     }
 
-    fn tls_file(&self, what: &str, path: &str) -> Result<(), PolicyError> {
+    /// Why a TLS file (`what` names the setting) may not be read from `path`.
+    pub fn tls_file(&self, what: &str, path: &str) -> Result<(), PolicyError> {
         if under(path, &self.tls_directories) {
             Ok(())
         } else {
@@ -134,73 +140,5 @@ impl OutputsPolicy {
                 path: path.to_owned(),
             })
         }
-    }
-
-    /// Why the outputs of a subscription read from a shared store may not run on this node
-    /// (`outputs` already passed the checks every subscription passes).
-    pub fn admit(&self, outputs: &[OutputConfig]) -> Result<(), PolicyError> {
-        for output in outputs {
-            self.admit_one(output)?;
-        }
-        Ok(())
-    }
-
-    fn admit_one(&self, output: &OutputConfig) -> Result<(), PolicyError> {
-        match output {
-            OutputConfig::File { path, .. } => {
-                if !under(path, &self.file_directories) {
-                    return Err(PolicyError::FileOutside(path.clone()));
-                }
-            }
-            OutputConfig::Tcp(tcp) => {
-                self.destination("tcp", &tcp.address)?;
-                for (what, file) in [
-                    ("tcp output: ca_file", &tcp.ca_file),
-                    ("tcp output: client_certificate", &tcp.client_certificate),
-                    ("tcp output: client_key", &tcp.client_key),
-                ] {
-                    if let Some(file) = file {
-                        self.tls_file(what, file)?;
-                    }
-                }
-            }
-            OutputConfig::Kafka(kafka) => {
-                for broker in &kafka.brokers {
-                    self.destination("kafka", broker)?;
-                }
-                for (key, value) in &kafka.properties.0 {
-                    if KAFKA_SECRET_PROPERTIES.contains(&key.as_str()) {
-                        return Err(PolicyError::LiteralSecret("a kafka property"));
-                    }
-                    if KAFKA_FILE_PROPERTIES.contains(&key.as_str()) {
-                        self.tls_file(&format!("kafka output: {key}"), value)?;
-                    }
-                }
-            }
-            OutputConfig::Redis(redis) => {
-                // The URL parsed in the checks every subscription passes.
-                let endpoint = crate::resp::Endpoint::parse(&redis.url.0).map_err(|_| {
-                    PolicyError::Destination {
-                        kind: "redis",
-                        address: "(a URL that does not parse)".to_owned(),
-                    }
-                })?;
-                if endpoint.password.is_some() {
-                    return Err(PolicyError::LiteralSecret("the redis URL"));
-                }
-                if !self.allows_destination(&endpoint.host, endpoint.port) {
-                    return Err(PolicyError::Destination {
-                        kind: "redis",
-                        address: format!("{}:{}", endpoint.host, endpoint.port),
-                    });
-                }
-            }
-            OutputConfig::Journal(journal) => {
-                if journal.socket != JOURNAL_SOCKET {
-                    return Err(PolicyError::JournalSocket(journal.socket.clone()));
-                }
-            }
-        }
-        Ok(())
     }
 }

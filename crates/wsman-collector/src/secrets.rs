@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::output_settings::valid_name;
+use crate::outputs::settings::valid_name;
 
 /// Why a secret file could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -8,16 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::journal::JournalOutput;
-use crate::kafka::KafkaOutputError;
-use crate::kafka::{KafkaCluster, KafkaOutput};
-use crate::output::{FileOutput, FileOutputs};
-use crate::outputs::{Batch, Output, OutputError, MAX_IN_FLIGHT_BATCHES};
-use crate::redis::RedisOutput;
-use crate::resp::UrlError;
-use crate::secrets::{read_secret, SecretError};
-use crate::subscriptions::{KafkaConfig, OutputConfig, RedisConfig, SubscriptionSet};
-use crate::tcp::TcpOutput;
+use crate::ingest::ReceivedEvent;
+use crate::outputs::file::FileOutputs;
+use crate::outputs::MAX_IN_FLIGHT_BATCHES;
+use crate::outputs::{Batch, Output, OutputConfig, OutputError, Pools, StartEnv};
+use crate::subscriptions::{Subscription, SubscriptionSet};
 
 /// An output that could not be set up (a Kafka property librdkafka refused, a TLS file that
 /// does not read, a Redis URL that does not parse): every batch is
@@ -71,37 +66,18 @@ impl Budgeted {
     }
 }
 
-/// Every output of every subscription. Files stay open and Kafka producers stay connected
-/// across reloads: a cluster whose settings did not change keeps its producer.
+/// Every output of every subscription. What outputs of one type share (open files, Kafka
+/// producers) is kept across reloads in their pools: a cluster whose settings did not change
+/// keeps its producer.
 #[derive(Default)]
 pub struct Outputs {
-    files: Arc<FileOutputs>,
-    clusters: Mutex<HashMap<String, Arc<KafkaCluster>>>,
+    pools: Pools,
+    /// Held by a reload and by the stop: a stop hands back every producer a reload made.
+    configuring: Mutex<()>,
     by_subscription: RwLock<HashMap<String, Arc<Vec<Budgeted>>>>,
     /// `DIR/secrets`, where the secrets outputs name are read (none: a named secret does not
     /// start its output).
     secrets: Option<PathBuf>,
-}
-
-/// Why a Kafka or Redis output did not start.
-#[derive(Debug, thiserror::Error)]
-enum StartError {
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    #[error(transparent)]
-    Kafka(#[from] KafkaOutputError),
-    #[error(transparent)]
-    Redis(#[from] UrlError),
-}
-
-/// The lines of outputs that could not start, and each as an output that answers 503.
-struct Problems(Vec<String>);
-
-impl Problems {
-    fn not_started(&mut self, output: String, reason: String) -> Arc<dyn Output> {
-        self.0.push(format!("{output}: {reason}"));
-        Arc::new(NotStarted { output, reason })
-    }
 }
 
 impl Outputs {
@@ -117,111 +93,58 @@ impl Outputs {
         }
     }
 
+    /// What outputs of one type share: how the collector hands the event store to its
+    /// outputs ([`crate::outputs::store::StorePool`]).
+    pub fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
     /// Set up the outputs of `set` (a reload). Returns one line per output that could not
     /// start (its subscription's batches are answered 503 until it is fixed).
     pub fn configure(&self, set: &SubscriptionSet) -> Vec<String> {
-        let mut problems = Problems(Vec::new());
-        let mut previous = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
-        let mut clusters: HashMap<String, Arc<KafkaCluster>> = HashMap::new();
+        let _configuring = self.configuring.lock().unwrap_or_else(|p| p.into_inner());
+        let env = StartEnv {
+            secrets: self.secrets.as_deref(),
+        };
+        let mut problems = Vec::new();
         let mut by_subscription = HashMap::new();
         for subscription in &set.subscriptions {
             let mut outputs = Vec::new();
             for (position, config) in subscription.outputs.iter().enumerate() {
                 let label = output_label(&subscription.outputs, position);
-                let output: Arc<dyn Output> = match config {
-                    OutputConfig::File { path, format } => Arc::new(FileOutput::new(
-                        Arc::clone(&self.files),
-                        path.clone(),
-                        *format,
-                    )),
-                    OutputConfig::Kafka(kafka) => {
-                        let started = self.kafka(kafka, &previous, &mut clusters);
-                        match started {
-                            Ok(output) => output,
-                            Err(reason) => {
-                                let output = format!(
-                                    "kafka output of {} (brokers {})",
-                                    subscription.name,
-                                    kafka.brokers.join(",")
-                                );
-                                problems.not_started(output, reason.to_string())
-                            }
-                        }
+                let output = match config.start(&self.pools, &env, &subscription.name) {
+                    Ok(output) => output,
+                    Err((output, reason)) => {
+                        problems.push(format!("{output}: {reason}"));
+                        Arc::new(NotStarted { output, reason })
                     }
-                    OutputConfig::Tcp(tcp) => match TcpOutput::start(tcp) {
-                        Ok(output) => Arc::new(output),
-                        Err(reason) => {
-                            let output =
-                                format!("tcp output of {} ({})", subscription.name, tcp.address);
-                            problems.not_started(output, reason.to_string())
-                        }
-                    },
-                    OutputConfig::Redis(redis) => match self.redis(redis) {
-                        Ok(output) => Arc::new(output),
-                        Err(reason) => {
-                            let output = format!("redis output of {}", subscription.name);
-                            problems.not_started(output, reason.to_string())
-                        }
-                    },
-                    OutputConfig::Journal(journal) => Arc::new(JournalOutput::new(journal)),
                 };
                 outputs.push(Budgeted::new(output, label));
             }
             by_subscription.insert(subscription.name.clone(), Arc::new(outputs));
         }
-        *previous = clusters;
+        for pool in self.pools.all() {
+            pool.reloaded();
+        }
         *self
             .by_subscription
             .write()
             .unwrap_or_else(|p| p.into_inner()) = by_subscription;
-        problems.0
-    }
-
-    /// A Kafka output on the producer of its cluster: one kept from before or made now (its
-    /// secrets read first), or why not.
-    fn kafka(
-        &self,
-        kafka: &KafkaConfig,
-        previous: &HashMap<String, Arc<KafkaCluster>>,
-        clusters: &mut HashMap<String, Arc<KafkaCluster>>,
-    ) -> Result<Arc<dyn Output>, StartError> {
-        let secrets = kafka
-            .secrets
-            .iter()
-            .map(|(property, name)| Ok((property.clone(), self.secret(name)?)))
-            .collect::<Result<Vec<_>, SecretError>>()?;
-        let key = crate::kafka::cluster_key(kafka, &secrets);
-        let cluster = match clusters.get(&key).or_else(|| previous.get(&key)) {
-            Some(cluster) => Arc::clone(cluster),
-            None => Arc::new(KafkaCluster::start(kafka, &secrets)?),
-        };
-        clusters.insert(key, Arc::clone(&cluster));
-        Ok(Arc::new(KafkaOutput::new(cluster, kafka)))
-    }
-
-    /// A Redis output with the password its `password_secret` names, or why not.
-    fn redis(&self, redis: &RedisConfig) -> Result<RedisOutput, StartError> {
-        let password = match &redis.password_secret {
-            Some(name) => Some(self.secret(name)?),
-            None => None,
-        };
-        Ok(RedisOutput::start(redis, password)?)
-    }
-
-    fn secret(&self, name: &str) -> Result<String, SecretError> {
-        read_secret(self.secrets.as_deref(), name)
+        problems
     }
 
     /// Close the open files (SIGHUP: rotated files are created anew).
     pub fn reopen(&self) {
-        self.files.reopen();
+        for pool in self.pools.all() {
+            pool.reopen();
+        }
     }
 
-    /// Shutdown: every Kafka producer hands back what it holds ([`KafkaCluster::stop`]), so
+    /// Shutdown: every pool hands back what it holds (each Kafka producer its messages), so
     /// no batch waits on a broker past the stop. Returns how many messages were handed back.
     pub fn stop(&self) -> usize {
-        let clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
-        clusters.values().map(|cluster| cluster.stop()).sum()
+        let _configuring = self.configuring.lock().unwrap_or_else(|p| p.into_inner());
+        self.pools.all().iter().map(|pool| pool.stop()).sum()
     }
 
     /// Store `batch` in every output of its subscription, one after the other; Ok only when
@@ -258,7 +181,7 @@ impl Outputs {
 }
 
 /// The metrics' name of the output at `position` of `outputs`: its type (`file`, `kafka`,
-/// `tcp`, `redis`, `journal`), with `-2`, `-3`, ... for the second and later of that type in
+/// ...: [`OutputConfig::kind`]), with `-2`, `-3`, ... for the second and later of that type in
 /// the subscription. From the configuration only, so the label set stays small and never
 /// carries a path or a secret.
 pub fn output_label(outputs: &[OutputConfig], position: usize) -> String {
@@ -271,5 +194,36 @@ pub fn output_label(outputs: &[OutputConfig], position: usize) -> String {
         kind.to_owned()
     } else {
         format!("{kind}-{}", nth + 1)
+    }
+}
+
+impl FileOutputs {
+    /// Append `events` of `client` to every output of `subscription`, and return only when
+    /// each file has them on disk. `received` is the time written into JSON records.
+    pub fn write(
+        &self,
+        subscription: &Subscription,
+        client: &str,
+        events: &[&ReceivedEvent],
+        received: &str,
+    ) -> Result<(), OutputError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        for output in &subscription.outputs {
+            if let OutputConfig::File { path, format } = output {
+                self.write_one(
+                    path,
+                    *format,
+                    &Batch {
+                        subscription: &subscription.name,
+                        client,
+                        events,
+                        received,
+                    },
+                )?;
+            }
+        }
+        Ok(())
     }
 }

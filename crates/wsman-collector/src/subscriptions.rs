@@ -26,8 +26,8 @@
 //! format = "json"
 //! ```
 //!
-//! The TCP, Redis and journal outputs (`type = "tcp"`, `"redis"`, `"journal"`) are described
-//! with their settings in `docs/collector.md`.
+//! Every output's settings are in its module of [`crate::outputs`], and described in
+//! `docs/collector.md`.
 //!
 //! Why one file per subscription: an operator (or configuration management) adds, changes and
 //! removes one without touching the others, and a file that does not parse costs only its own
@@ -47,12 +47,9 @@ use serde::Deserialize;
 use sha1::{Digest, Sha1};
 
 pub use crate::address_range::AddressRange;
-pub use crate::output_settings::{
-    check_journal, check_kafka, check_redis, check_tcp, check_topic_template, valid_name,
-    JournalConfig, KafkaConfig, KafkaProperties, OutputConfig, OutputFormat, OutputSettingError,
-    RedisConfig, RedisMode, RedisUrl, TcpConfig, TopicError, KAFKA_FIXED_PROPERTIES,
-    MAX_TOPIC_LENGTH,
-};
+pub use crate::outputs::kafka::{check_topic_template, TopicError, MAX_TOPIC_LENGTH};
+pub use crate::outputs::settings::valid_name;
+pub use crate::outputs::{OutputConfig, OutputFormat, OutputSettingError};
 use wsman_events::{ContentFormat, QueryList};
 
 /// Largest subscription file read.
@@ -288,22 +285,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Subscription, SubscriptionError>
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid(format!("allowed_addresses: {e}")))?;
     for output in &raw.outputs {
-        match output {
-            OutputConfig::File { path, .. } => {
-                if !path.starts_with('/') {
-                    return Err(invalid(format!("output path {path:?} is not absolute")));
-                }
-                if path.split('/').any(|part| part == "..") {
-                    return Err(invalid(format!("output path {path:?} contains ..")));
-                }
-                Ok(())
-            }
-            OutputConfig::Kafka(kafka) => check_kafka(kafka),
-            OutputConfig::Tcp(tcp) => check_tcp(tcp),
-            OutputConfig::Redis(redis) => check_redis(redis),
-            OutputConfig::Journal(journal) => check_journal(journal),
-        }
-        .map_err(|e| SubscriptionError::Output(file.into(), e))?;
+        output
+            .check()
+            .map_err(|e| SubscriptionError::Output(file.into(), e))?;
     }
     let mut subscription = Subscription {
         identifier: guid_text(&["identifier", &name]),

@@ -185,6 +185,9 @@ pub enum Resource {
     /// `http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog`: the event logs, served by
     /// the eventing engine (Subscribe, and Pull/Release on a subscription's context).
     EventLog,
+    /// `urn:wsmand:event-store/...`: the collector's event store and its search
+    /// (`ns::event_store`), served by the collector.
+    EventStore,
     /// `http://schemas.microsoft.com/wbem/wsman/1/config` or a URI below it (`/Listener`,
     /// `/Service/Auth`...): the service's configuration tree.
     Config,
@@ -236,6 +239,16 @@ impl Resource {
         }
         if uri.eq_ignore_ascii_case(crate::ns::EVENT_LOG_URI) {
             return Self::EventLog;
+        }
+        if [
+            ns::event_store::EVENTS,
+            ns::event_store::HISTOGRAM,
+            ns::event_store::CURSOR,
+        ]
+        .iter()
+        .any(|u| uri.eq_ignore_ascii_case(u))
+        {
+            return Self::EventStore;
         }
         if strip_prefix_ci(uri, ns::CONFIG)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))

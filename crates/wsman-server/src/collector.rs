@@ -23,9 +23,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use wsman_collector::bookmarks::{self, Backend, BookmarkStore, Liveness};
+use wsman_collector::event_store::EventStore;
 use wsman_collector::fleet::{self, LastSeen};
 use wsman_collector::ingest::{self, DeliveryKind};
 use wsman_collector::manager;
+use wsman_collector::outputs::store::StorePool;
 use wsman_collector::outputs::Batch;
 use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscriptions::{self, OutputConfig, SubscriptionSet};
@@ -72,6 +74,9 @@ pub struct CollectorService {
     /// When a store shared with other collectors was last read for [`Self::last_seen`];
     /// `None` for a store only this collector writes.
     shared_read: Option<Mutex<std::time::Instant>>,
+    /// The event store in the SQLite bookmark file (searched at `/wsman`:
+    /// [`crate::engines::event_store`]); none with a PostgreSQL store.
+    events: Option<Arc<EventStore>>,
 }
 
 /// Why the collector's bookmark store could not be opened.
@@ -123,12 +128,18 @@ impl CollectorService {
         }
         let silent_after = bookmarks::config::silent_after(config_dir)
             .map_err(|e| OpenError::Settings(Box::new(e)))?;
-        let (store, shared): (Arc<dyn BookmarkStore>, _) = match backend {
+        let (store, shared, events): (Arc<dyn BookmarkStore>, _, _) = match backend {
             Backend::Postgres(settings) => {
                 let postgres = Arc::new(bookmarks::PostgresStore::open(settings)?);
-                (Arc::clone(&postgres) as _, Some(postgres))
+                (Arc::clone(&postgres) as _, Some(postgres), None)
             }
-            Backend::Sqlite { .. } => (bookmarks::open(backend)?, None),
+            Backend::Sqlite { path } => {
+                let settings = bookmarks::config::store_settings(config_dir)
+                    .map_err(|e| OpenError::Settings(Box::new(e)))?;
+                let sqlite = Arc::new(bookmarks::SqliteStore::open(path)?);
+                let events = sqlite.events(path, settings)?;
+                (sqlite as _, None, Some(events))
+            }
         };
         let shared_read =
             matches!(backend, Backend::Postgres(_)).then(|| Mutex::new(std::time::Instant::now()));
@@ -148,9 +159,22 @@ impl CollectorService {
             templates_built: Default::default(),
             silent_after,
             shared_read,
+            events,
         };
+        if let Some(events) = &service.events {
+            service
+                .outputs
+                .pools()
+                .get::<StorePool>()
+                .attach(Arc::clone(events));
+        }
         service.reload();
         Ok(service)
+    }
+
+    /// The event store, when the bookmarks are in SQLite.
+    pub fn event_store(&self) -> Option<&Arc<EventStore>> {
+        self.events.as_ref()
     }
 
     /// Read the subscriptions again (the files, and the shared store's), set up their outputs

@@ -84,6 +84,8 @@ pub enum Family {
     Shell,
     /// The event logs.
     EventLog,
+    /// The collector's event store ([`wsman_proto::ns::event_store`]).
+    EventStore,
     /// A resource no family names (served by no engine of the daemon; tests use it).
     Other,
 }
@@ -134,6 +136,7 @@ impl Target {
             | Resource::CimAll
             | Resource::ClassMetadata(_) => Family::Cim,
             Resource::EventLog => Family::EventLog,
+            Resource::EventStore => Family::EventStore,
             Resource::Config => Family::Config,
             Resource::Other => Family::Other,
         };

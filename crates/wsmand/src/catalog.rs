@@ -52,6 +52,7 @@ pub(crate) fn build(
     let cim = cim.with_synthetic(synthetic_count());
     let mut catalog = Catalog::new();
     let enumerations = Arc::clone(catalog.enumerations());
+    let collector = engines.collector.with_enumerations(&enumerations);
     let shells = starting.shells();
     let launcher = shells
         .clone()
@@ -63,7 +64,8 @@ pub(crate) fn build(
         ))
         .insert(engines::cim::engine(cim, &enumerations, launcher))
         .insert(wsman_server::eventing::EventingEngine::new(engines.events))
-        .insert(engines.collector.with_enumerations(&enumerations));
+        .insert(engines::event_store::EventSearchEngine::of(&collector))
+        .insert(collector);
     if let Some(shells) = shells {
         catalog.insert(engines::shells::ShellEngine::new(shells, &enumerations));
     }

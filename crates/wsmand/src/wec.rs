@@ -212,31 +212,7 @@ fn print_subscription(s: &Subscription, stored: Option<i64>) {
     println!("AllowedPrincipals: {}", s.allowed_principals.join(", "));
     println!("AllowedGroups: {}", s.allowed_groups.join(", "));
     for output in &s.outputs {
-        match output {
-            subscriptions::OutputConfig::File { path, format } => {
-                println!("Output: file {path} ({format:?})")
-            }
-            subscriptions::OutputConfig::Kafka(kafka) => println!(
-                "Output: kafka topic {} at {} ({:?})",
-                kafka.topic,
-                kafka.brokers.join(","),
-                kafka.format
-            ),
-            subscriptions::OutputConfig::Tcp(tcp) => println!(
-                "Output: tcp {}{} ({:?})",
-                tcp.address,
-                if tcp.tls { " over TLS" } else { "" },
-                tcp.format
-            ),
-            subscriptions::OutputConfig::Redis(redis) => println!(
-                "Output: redis {:?} {:?} {} ({:?})",
-                redis.url, redis.mode, redis.key, redis.format
-            ),
-            subscriptions::OutputConfig::Journal(journal) => println!(
-                "Output: journal {} as {}",
-                journal.socket, journal.syslog_identifier
-            ),
-        }
+        println!("Output: {}", output.summary());
     }
     println!(
         "AllowedAddresses: {}",

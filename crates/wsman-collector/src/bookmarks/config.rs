@@ -107,6 +107,18 @@ struct File {
     clients: Option<ClientsSection>,
     #[serde(default)]
     outputs: Option<OutputsPolicy>,
+    #[serde(default)]
+    store: Option<StoreSection>,
+}
+
+/// `[store]`: the event store's retention and who may search it ([`crate::event_store`]).
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StoreSection {
+    max_age_days: Option<i64>,
+    max_size_mb: Option<u64>,
+    partition_hours: Option<i64>,
+    sddl: Option<String>,
 }
 
 /// `[clients]`: how forwarders are judged (the `fleet` module).
@@ -161,6 +173,12 @@ pub enum SettingsError {
     TooLong { file: PathBuf, name: &'static str },
     #[error("{}: [bookmarks] ca_file is set but tls is not", .file.display())]
     CaWithoutTls { file: PathBuf },
+    #[error("{}: [store] {name} must be {range}", .file.display())]
+    Store {
+        file: PathBuf,
+        name: &'static str,
+        range: &'static str,
+    },
     #[error("{}: [clients] silent_after_heartbeats must be 1 to {}", .file.display(), MAX_SILENT_AFTER)]
     SilentAfter { file: PathBuf },
     #[error("{}: [bookmarks] backend {backend:?}: \"sqlite\" or \"postgres\"", .file.display())]
@@ -208,6 +226,43 @@ pub fn silent_after(config_dir: &Path) -> Result<u32, SettingsError> {
     let file = config_dir.join("collector.toml");
     let parsed = read_file(&file)?.map(|(parsed, _)| parsed);
     silent_after_of(parsed.as_ref().and_then(|p| p.clients.as_ref()), &file)
+}
+
+/// The event store's settings: `[store]` of `DIR/collector.toml`, the defaults without it.
+pub fn store_settings(
+    config_dir: &Path,
+) -> Result<crate::event_store::StoreSettings, SettingsError> {
+    let file = config_dir.join("collector.toml");
+    let section = read_file(&file)?.and_then(|(parsed, _)| parsed.store);
+    let mut settings = crate::event_store::StoreSettings::default();
+    let Some(section) = section else {
+        return Ok(settings);
+    };
+    let refuse = |name, range| SettingsError::Store {
+        file: file.clone(),
+        name,
+        range,
+    };
+    if let Some(days) = section.max_age_days {
+        if !(1..=3650).contains(&days) {
+            return Err(refuse("max_age_days", "1 to 3650"));
+        }
+        settings.max_age_seconds = days * 86_400;
+    }
+    if let Some(mb) = section.max_size_mb {
+        if mb == 0 || mb > 1 << 30 {
+            return Err(refuse("max_size_mb", "1 to 1073741824"));
+        }
+        settings.max_bytes = Some(mb << 20);
+    }
+    if let Some(hours) = section.partition_hours {
+        if !(1..=168).contains(&hours) {
+            return Err(refuse("partition_hours", "1 to 168"));
+        }
+        settings.partition_seconds = hours * 3600;
+    }
+    settings.sddl = section.sddl;
+    Ok(settings)
 }
 
 fn silent_after_of(clients: Option<&ClientsSection>, file: &Path) -> Result<u32, SettingsError> {
@@ -400,6 +455,31 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `[store]`: the defaults without it, its values read, each bound refused by name.
+    #[test]
+    fn store_settings_are_read_and_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let defaults = store_settings(dir.path()).expect("no file");
+        assert_eq!(defaults, crate::event_store::StoreSettings::default());
+        let write =
+            |text: &str| std::fs::write(dir.path().join("collector.toml"), text).expect("write");
+        write("[store]\nmax_age_days = 7\nmax_size_mb = 100\npartition_hours = 6\nsddl = \"O:NSG:BAD:P\"\n");
+        let read = store_settings(dir.path()).expect("settings");
+        assert_eq!(read.max_age_seconds, 7 * 86_400);
+        assert_eq!(read.max_bytes, Some(100 << 20));
+        assert_eq!(read.partition_seconds, 6 * 3600);
+        assert_eq!(read.sddl.as_deref(), Some("O:NSG:BAD:P"));
+        for (line, name) in [
+            ("max_age_days = 0", "max_age_days"),
+            ("max_size_mb = 0", "max_size_mb"),
+            ("partition_hours = 169", "partition_hours"),
+        ] {
+            write(&format!("[store]\n{line}\n"));
+            let error = store_settings(dir.path()).expect_err(line).to_string();
+            assert!(error.contains(name), "{error}");
+        }
+    }
 
     /// What `load` logs, and its answer, for a `collector.toml` whose `[bookmarks]` connects
     /// with `connection` and has `more` lines.

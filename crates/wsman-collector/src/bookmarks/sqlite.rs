@@ -14,7 +14,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use wsman_events::{BookmarkList, Timestamp};
@@ -24,6 +24,7 @@ use super::{
     bounded_reason, list_from_rows, stored_record, BookmarkStore, ClientState, RefusedDelivery,
     StoreError,
 };
+use crate::event_store::EventStore;
 
 /// The most writes one group commit carries; the rest wait for the next.
 const MAX_GROUP: usize = 256;
@@ -39,6 +40,9 @@ pub struct SqliteStore {
     group: GroupCommit<Change, Outcome>,
     /// Transactions committed (each one fsync), for the count of writes per commit.
     commits: AtomicU64,
+    /// The event store in this file, when a subscription writes to it: a merge's commit
+    /// writes the events its delivery left there ([`crate::event_store`]).
+    events: OnceLock<Arc<EventStore>>,
 }
 
 #[derive(Debug)]
@@ -171,7 +175,21 @@ impl SqliteStore {
             reader: Mutex::new(reader),
             group: GroupCommit::new(MAX_GROUP),
             commits: AtomicU64::new(0),
+            events: OnceLock::new(),
         })
+    }
+
+    /// The event store in this file (opened once; the same for every later call).
+    pub fn events(
+        &self,
+        path: &Path,
+        settings: crate::event_store::StoreSettings,
+    ) -> Result<Arc<EventStore>, StoreError> {
+        if let Some(events) = self.events.get() {
+            return Ok(Arc::clone(events));
+        }
+        let events = Arc::new(EventStore::open(path, settings)?);
+        Ok(Arc::clone(self.events.get_or_init(|| events)))
     }
 
     /// Add `change` to the waiting group and return once a commit that holds it is durable
@@ -184,13 +202,39 @@ impl SqliteStore {
     /// merge. A failed commit fails every member (none is acknowledged).
     fn commit(&self, changes: &[&Change]) -> Vec<Outcome> {
         let mut connection = lock(&self.writer);
+        let events = self.events.get();
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let committed = (|| -> Result<(), rusqlite::Error> {
             let transaction = connection.transaction()?;
             for change in changes {
                 apply(&transaction, change)?;
+                if let (
+                    Some(events),
+                    Change::Merge {
+                        client,
+                        subscription,
+                        ..
+                    },
+                ) = (events, change)
+                {
+                    events.insert(
+                        &transaction,
+                        &events.take_pending(client, subscription),
+                        now,
+                    )?;
+                }
             }
             transaction.commit()
         })();
+        match (&committed, events) {
+            (Ok(()), Some(events)) => {
+                if let Err(error) = events.retain_after_commit(&mut connection, now) {
+                    tracing::error!(%error, "event store: retention failed");
+                }
+            }
+            (Err(_), Some(events)) => events.rolled_back(),
+            _ => {}
+        }
         if committed.is_ok() {
             self.commits.fetch_add(1, Ordering::Relaxed);
         }
@@ -213,6 +257,24 @@ impl SqliteStore {
 }
 
 impl BookmarkStore for SqliteStore {
+    /// The default claim, after dropping the events an earlier delivery of the pair left
+    /// without a commit (it was answered 503; what the forwarder sends again replaces them).
+    fn claim<'a>(
+        &'a self,
+        client: &str,
+        subscription: &str,
+    ) -> Result<Box<dyn super::Claim + 'a>, StoreError> {
+        if let Some(events) = self.events.get() {
+            events.discard_pending(client, subscription);
+        }
+        Ok(Box::new(super::LoadThenMerge {
+            stored: self.load(client, subscription)?,
+            store: self,
+            client: client.to_owned(),
+            subscription: subscription.to_owned(),
+        }))
+    }
+
     /// The stored bookmark of `client` in `subscription`, if any.
     fn load(&self, client: &str, subscription: &str) -> Result<Option<BookmarkList>, StoreError> {
         load_on(&lock(&self.reader), client, subscription)

@@ -31,12 +31,17 @@ pub enum CollectorError {
     Store(#[from] super::OpenError),
 }
 
+/// The collector in service, if any, as its engines share it.
+pub type Running = Arc<RwLock<Option<Arc<CollectorService>>>>;
+
 /// The Windows Event Collector's endpoints, served while `DIR/subscriptions` exists.
 pub struct CollectorEngine {
     pub(crate) config_dir: PathBuf,
     /// The SQLite bookmark database when `collector.toml` names no other store.
     default_database: PathBuf,
-    running: RwLock<Option<Arc<CollectorService>>>,
+    /// Shared with the event store's search, which serves the store of whichever collector
+    /// is running.
+    running: Running,
     /// Where the subscription manager's paged answers wait for the forwarder's Pulls.
     enumerations: Arc<EnumerationStore>,
 }
@@ -49,7 +54,7 @@ impl CollectorEngine {
         let engine = Self {
             config_dir: config_dir.to_owned(),
             default_database: default_database.to_owned(),
-            running: RwLock::new(None),
+            running: Running::default(),
             enumerations: Arc::default(),
         };
         if engine.wanted() {
@@ -65,6 +70,16 @@ impl CollectorEngine {
     pub fn with_enumerations(mut self, store: &Arc<EnumerationStore>) -> Self {
         self.enumerations = Arc::clone(store);
         self
+    }
+
+    /// The collector in service, as the event store's search shares it.
+    pub fn running(&self) -> Running {
+        Arc::clone(&self.running)
+    }
+
+    /// Where this collector's enumeration contexts are kept.
+    pub fn enumerations(&self) -> &Arc<EnumerationStore> {
+        &self.enumerations
     }
 
     /// Whether the configuration asks for a collector.

@@ -8,6 +8,7 @@
 pub mod cim;
 pub mod collector;
 pub mod config;
+pub mod event_store;
 pub mod eventing;
 pub mod shells;
 pub mod transfer;

@@ -35,6 +35,8 @@ mod collector_sldc_padding;
 mod collector_windows_body;
 mod config_file;
 mod credssp_cli;
+mod event_search;
+mod event_store_kill;
 mod eventing;
 mod fanout;
 mod forwarding;

@@ -24,9 +24,16 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
-use crate::output::render;
-use crate::outputs::{connect_first, Backoff, Batch, ConnectError, Output, OutputError};
-use crate::subscriptions::{OutputFormat, TcpConfig};
+use serde::Deserialize;
+
+use super::file::render;
+use super::settings::{
+    check_host_port, check_range, default_connect_timeout, default_io_timeout, default_max_backoff,
+    raw_format,
+};
+use super::{connect_first, Backoff, Batch, ConnectError, Output, OutputError, OutputFormat};
+use super::{OutputSettingError, OutputType, StartEnv};
+use crate::output_policy::{OutputsPolicy, PolicyError};
 
 /// Largest PEM file read for the CA, certificate or key.
 const MAX_PEM_BYTES: u64 = 1024 * 1024;
@@ -347,5 +354,121 @@ impl Output for TcpOutput {
             return Err(self.failed(format!("write failed: {error}")));
         }
         Ok(())
+    }
+}
+
+/// A TCP output: one connection, each event one line (`format`), reconnected with a bounded
+/// backoff after a failure.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpConfig {
+    /// `host:port` of the receiver.
+    pub address: String,
+    #[serde(default = "raw_format")]
+    pub format: OutputFormat,
+    /// Speak TLS (rustls; TLS 1.2 and 1.3) to the receiver.
+    #[serde(default)]
+    pub tls: bool,
+    /// PEM file of the CA certificates that may issue the receiver's certificate (default:
+    /// the Mozilla roots compiled in).
+    pub ca_file: Option<String>,
+    /// PEM file of our client certificate chain, for receivers that want one.
+    pub client_certificate: Option<String>,
+    /// PEM file of the client certificate's private key (read at start, never logged).
+    pub client_key: Option<String>,
+    /// The name the receiver's certificate must carry (default: the host of `address`).
+    pub server_name: Option<String>,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u32,
+    /// A write (or TLS handshake) that takes longer fails the batch (503).
+    #[serde(default = "default_io_timeout")]
+    pub write_timeout_ms: u32,
+    /// Longest wait between reconnection attempts (it doubles from 100 ms up to this).
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff_ms: u32,
+}
+
+/// Why a TCP output's settings are refused (the files are read when it starts).
+pub fn check_tcp(config: &TcpConfig) -> Result<(), OutputSettingError> {
+    check_host_port("tcp output: address", &config.address)?;
+    if !config.tls
+        && (config.ca_file.is_some()
+            || config.client_certificate.is_some()
+            || config.client_key.is_some()
+            || config.server_name.is_some())
+    {
+        return Err(OutputSettingError::TlsSettingsWithoutTls);
+    }
+    if config.client_certificate.is_some() != config.client_key.is_some() {
+        return Err(OutputSettingError::UnpairedClientKey);
+    }
+    for file in [
+        &config.ca_file,
+        &config.client_certificate,
+        &config.client_key,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !file.starts_with('/') {
+            return Err(OutputSettingError::RelativeTlsFile(file.clone()));
+        }
+    }
+    check_range(
+        "tcp output: connect_timeout_ms",
+        config.connect_timeout_ms,
+        100..=600_000,
+    )?;
+    check_range(
+        "tcp output: write_timeout_ms",
+        config.write_timeout_ms,
+        100..=600_000,
+    )?;
+    check_range(
+        "tcp output: max_backoff_ms",
+        config.max_backoff_ms,
+        100..=3_600_000,
+    )?;
+    Ok(())
+}
+
+impl OutputType for TcpConfig {
+    const KIND: &'static str = "tcp";
+    type Pool = ();
+    type StartError = TlsSetupError;
+
+    fn needs_tree(&self) -> bool {
+        self.format != OutputFormat::Raw
+    }
+
+    fn check(&self) -> Result<(), OutputSettingError> {
+        check_tcp(self)
+    }
+
+    fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {
+        policy.destination("tcp", &self.address)?;
+        for (what, file) in [
+            ("tcp output: ca_file", &self.ca_file),
+            ("tcp output: client_certificate", &self.client_certificate),
+            ("tcp output: client_key", &self.client_key),
+        ] {
+            if let Some(file) = file {
+                policy.tls_file(what, file)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> String {
+        let tls = if self.tls { " over TLS" } else { "" };
+        format!("tcp {}{tls} ({:?})", self.address, self.format)
+    }
+
+    fn describe(&self, subscription: &str) -> String {
+        format!("tcp output of {subscription} ({})", self.address)
+    }
+
+    fn start(&self, _: &Arc<()>, _: &StartEnv<'_>) -> Result<Arc<dyn Output>, TlsSetupError> {
+        Ok(Arc::new(TcpOutput::start(self)?))
     }
 }

@@ -9,10 +9,16 @@
 //! threads it holds are bounded by the in-flight budgets (a full budget is answered 503 at
 //! once, never queued).
 
+use std::any::{Any, TypeId};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::settings::OutputSettingError;
 use crate::ingest::ReceivedEvent;
+use crate::output_policy::{OutputsPolicy, PolicyError};
+use crate::secrets::{read_secret, SecretError};
 
 /// Most batches one configured output takes at once; one more is answered 503.
 pub const MAX_IN_FLIGHT_BATCHES: usize = 64;
@@ -147,5 +153,93 @@ impl Backoff {
     pub fn succeeded(&mut self) {
         self.failures = 0;
         self.retry_at = None;
+    }
+}
+
+/// One type of output (`type = "..."` of `[[outputs]]`), implemented by its settings in its own
+/// module: its checks, what a stored subscription may ask of it, and how it starts. The
+/// registry ([`super::OutputConfig`]) calls these, so nothing else names an output type.
+pub trait OutputType {
+    /// The `type` of `[[outputs]]`, and the metrics' `output` label.
+    const KIND: &'static str;
+    /// What all outputs of this type share, kept across reloads (open files, producers); `()`
+    /// when nothing is.
+    type Pool: Pool + Default;
+    /// Why it did not start (its subscription's batches are answered 503 with it).
+    type StartError: std::fmt::Display;
+
+    /// Whether it reads each event's tree (a JSON record, a journal entry's fields) rather than
+    /// writing its text as it came.
+    fn needs_tree(&self) -> bool;
+    /// Why these settings are refused, whoever wrote them (a file or a shared store's row).
+    fn check(&self) -> Result<(), OutputSettingError>;
+    /// Why a subscription read from a shared store may not have it on this node (`[outputs]`
+    /// of `collector.toml`: [`crate::output_policy`]); deny by default.
+    fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError>;
+    /// One line for listings and logs (never a secret).
+    fn summary(&self) -> String;
+    /// What it is in the line of an output of `subscription` that did not start.
+    fn describe(&self, subscription: &str) -> String;
+    /// The output of these (checked) settings.
+    fn start(
+        &self,
+        pool: &Arc<Self::Pool>,
+        env: &StartEnv<'_>,
+    ) -> Result<Arc<dyn Output>, Self::StartError>;
+}
+
+/// What an output may use when it starts besides its settings.
+pub struct StartEnv<'a> {
+    /// `DIR/secrets` (none: a named secret does not start its output).
+    pub secrets: Option<&'a Path>,
+}
+
+impl StartEnv<'_> {
+    /// The node-local secret `name` ([`crate::secrets`]).
+    pub fn secret(&self, name: &str) -> Result<String, SecretError> {
+        read_secret(self.secrets, name)
+    }
+}
+
+/// What all outputs of one type share across reloads; told of reloads, SIGHUP and shutdown.
+pub trait Pool: Send + Sync + 'static {
+    /// Every output of a reload has started: drop what none of them uses any more.
+    fn reloaded(&self) {}
+    /// SIGHUP: close open files (rotated ones are created anew).
+    fn reopen(&self) {}
+    /// Shutdown: hand back what is held; how many messages were.
+    fn stop(&self) -> usize {
+        0
+    }
+}
+
+impl Pool for () {}
+
+type PoolEntry = (TypeId, Arc<dyn Any + Send + Sync>, Arc<dyn Pool>);
+
+/// The pools of the output types in use, one per type, made when its first output starts.
+#[derive(Default)]
+pub struct Pools(Mutex<Vec<PoolEntry>>);
+
+impl Pools {
+    /// The pool of type `P`, made now if none is.
+    pub fn get<P: Pool + Default>(&self) -> Arc<P> {
+        let mut pools = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let found = pools
+            .iter()
+            .find(|(id, _, _)| *id == TypeId::of::<P>())
+            .map(|(_, any, _)| Arc::clone(any));
+        if let Some(Ok(pool)) = found.map(Arc::downcast::<P>) {
+            return pool;
+        }
+        let pool = Arc::new(P::default());
+        pools.push((TypeId::of::<P>(), pool.clone(), pool.clone()));
+        pool
+    }
+
+    /// Every pool made so far.
+    pub fn all(&self) -> Vec<Arc<dyn Pool>> {
+        let pools = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        pools.iter().map(|(_, _, pool)| Arc::clone(pool)).collect()
     }
 }

@@ -10,14 +10,21 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::output::{client_path_part, render};
-use crate::outputs::ConnectError;
-use crate::outputs::{connect_first, Backoff, Batch, Output, OutputError};
+use serde::Deserialize;
+
+use super::file::{client_path_part, render};
+use super::settings::{
+    check_range, default_connect_timeout, default_io_timeout, default_max_backoff, raw_format,
+    valid_name,
+};
+use super::{connect_first, Backoff, Batch, ConnectError, Output, OutputError, OutputFormat};
+use super::{OutputSettingError, OutputType, StartEnv};
+use crate::output_policy::{OutputsPolicy, PolicyError};
 use crate::resp::{self, Endpoint, Reply, ReplyLimits, RespError, UrlError};
-use crate::subscriptions::{OutputFormat, RedisConfig, RedisMode};
+use crate::secrets::SecretError;
 
 /// Most bytes held while waiting for the end of one reply (our commands' replies are a
 /// status, a number or an entry id).
@@ -300,5 +307,170 @@ impl Output for RedisOutput {
             backoff.failed(Instant::now());
             failed(reason.to_string())
         })
+    }
+}
+
+/// Where a Redis output writes: a list (RPUSH) or a stream (XADD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisMode {
+    List,
+    Stream,
+}
+
+/// A Redis output.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[[user]:password@]host[:port][/db]`; its password is never shown.
+    pub url: RedisUrl,
+    /// The password by the name of a node-local secret file (`DIR/secrets/NAME`), read when
+    /// the output starts; the URL then holds none.
+    pub password_secret: Option<String>,
+    /// List or stream key, a template of `{subscription}` and `{client}`.
+    pub key: String,
+    #[serde(default = "list_mode")]
+    pub mode: RedisMode,
+    #[serde(default = "raw_format")]
+    pub format: OutputFormat,
+    /// After each batch, `WAIT` until this many replicas have it (0: the primary's reply is
+    /// enough).
+    #[serde(default)]
+    pub wait_replicas: u32,
+    #[serde(default = "default_wait_timeout")]
+    pub wait_timeout_ms: u32,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u32,
+    /// A reply that takes longer fails the batch (503).
+    #[serde(default = "default_io_timeout")]
+    pub reply_timeout_ms: u32,
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff_ms: u32,
+}
+
+/// A Redis URL. Its `Debug` hides the password: configurations are logged.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct RedisUrl(pub String);
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match crate::resp::Endpoint::parse(&self.0) {
+            Ok(endpoint) => write!(f, "{endpoint:?}"),
+            Err(_) => f.write_str("(a URL that does not parse)"),
+        }
+    }
+}
+
+fn list_mode() -> RedisMode {
+    RedisMode::List
+}
+fn default_wait_timeout() -> u32 {
+    1_000
+}
+
+/// Why a Redis output's settings are refused.
+pub fn check_redis(config: &RedisConfig) -> Result<(), OutputSettingError> {
+    let endpoint = crate::resp::Endpoint::parse(&config.url.0)?;
+    if let Some(name) = &config.password_secret {
+        if !valid_name(name) {
+            return Err(OutputSettingError::SecretName(name.clone()));
+        }
+        if endpoint.password.is_some() {
+            return Err(OutputSettingError::RedisPasswordTwice);
+        }
+    }
+    let literal = config
+        .key
+        .replace("{subscription}", "s")
+        .replace("{client}", "c");
+    if literal.is_empty() || config.key.len() > 512 || config.key.contains(['\r', '\n']) {
+        return Err(OutputSettingError::RedisKey(config.key.clone()));
+    }
+    check_range("redis output: wait_replicas", config.wait_replicas, 0..=64)?;
+    check_range(
+        "redis output: wait_timeout_ms",
+        config.wait_timeout_ms,
+        1..=600_000,
+    )?;
+    check_range(
+        "redis output: connect_timeout_ms",
+        config.connect_timeout_ms,
+        100..=600_000,
+    )?;
+    check_range(
+        "redis output: reply_timeout_ms",
+        config.reply_timeout_ms,
+        100..=600_000,
+    )?;
+    check_range(
+        "redis output: max_backoff_ms",
+        config.max_backoff_ms,
+        100..=3_600_000,
+    )?;
+    if config.wait_replicas > 0 && config.reply_timeout_ms <= config.wait_timeout_ms {
+        return Err(OutputSettingError::ReplyBeforeWait);
+    }
+    Ok(())
+}
+
+/// Why a Redis output did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisStartError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Url(#[from] UrlError),
+}
+
+impl OutputType for RedisConfig {
+    const KIND: &'static str = "redis";
+    type Pool = ();
+    type StartError = RedisStartError;
+
+    fn needs_tree(&self) -> bool {
+        self.format != OutputFormat::Raw
+    }
+
+    fn check(&self) -> Result<(), OutputSettingError> {
+        check_redis(self)
+    }
+
+    fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {
+        // The URL parsed in the checks every subscription passes.
+        let endpoint = Endpoint::parse(&self.url.0).map_err(|_| PolicyError::Destination {
+            kind: "redis",
+            address: "(a URL that does not parse)".to_owned(),
+        })?;
+        if endpoint.password.is_some() {
+            return Err(PolicyError::LiteralSecret("the redis URL"));
+        }
+        if !policy.allows_destination(&endpoint.host, endpoint.port) {
+            return Err(PolicyError::Destination {
+                kind: "redis",
+                address: format!("{}:{}", endpoint.host, endpoint.port),
+            });
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "redis {:?} {:?} {} ({:?})",
+            self.url, self.mode, self.key, self.format
+        )
+    }
+
+    fn describe(&self, subscription: &str) -> String {
+        format!("redis output of {subscription}")
+    }
+
+    /// With the password its `password_secret` names.
+    fn start(&self, _: &Arc<()>, env: &StartEnv<'_>) -> Result<Arc<dyn Output>, RedisStartError> {
+        let password = match &self.password_secret {
+            Some(name) => Some(env.secret(name)?),
+            None => None,
+        };
+        Ok(Arc::new(RedisOutput::start(self, password)?))
     }
 }

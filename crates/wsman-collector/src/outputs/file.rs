@@ -15,14 +15,74 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 use wsman_proto::xml::{Element, Node};
 
+pub use super::OutputError;
+use super::StartEnv;
+use super::{Batch, Output, OutputFormat, OutputSettingError, OutputType, Pool};
 use crate::ingest::ReceivedEvent;
-use crate::outputs::{Batch, Output};
-use crate::subscriptions::{OutputConfig, OutputFormat, Subscription};
+use crate::output_policy::{OutputsPolicy, PolicyError};
 
 /// Most files held open at once.
 pub const MAX_OPEN_FILES: usize = 512;
 
-pub use crate::outputs::OutputError;
+/// The settings of a file output (`OutputConfig::File`'s fields).
+pub struct FileSettings<'a> {
+    /// A template of `{client}` and `{subscription}`, absolute.
+    pub path: &'a str,
+    pub format: OutputFormat,
+}
+
+impl OutputType for FileSettings<'_> {
+    const KIND: &'static str = "file";
+    type Pool = FileOutputs;
+    type StartError = std::convert::Infallible;
+
+    fn needs_tree(&self) -> bool {
+        self.format != OutputFormat::Raw
+    }
+
+    fn check(&self) -> Result<(), OutputSettingError> {
+        if !self.path.starts_with('/') {
+            return Err(OutputSettingError::RelativeFilePath(self.path.to_owned()));
+        }
+        if self.path.split('/').any(|part| part == "..") {
+            return Err(OutputSettingError::FilePathParent(self.path.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {
+        if !policy.allows_file(self.path) {
+            return Err(PolicyError::FileOutside(self.path.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> String {
+        format!("file {} ({:?})", self.path, self.format)
+    }
+
+    fn describe(&self, subscription: &str) -> String {
+        format!("file output of {subscription} ({})", self.path)
+    }
+
+    fn start(
+        &self,
+        pool: &Arc<FileOutputs>,
+        _: &StartEnv<'_>,
+    ) -> Result<Arc<dyn Output>, Self::StartError> {
+        Ok(Arc::new(FileOutput::new(
+            Arc::clone(pool),
+            self.path.to_owned(),
+            self.format,
+        )))
+    }
+}
+
+impl Pool for FileOutputs {
+    fn reopen(&self) {
+        FileOutputs::reopen(self);
+    }
+}
 
 struct OpenFile {
     /// Its own lock: a batch's write and `fsync` hold this file only, so batches to
@@ -82,37 +142,8 @@ impl FileOutputs {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Append `events` of `client` to every output of `subscription`, and return only when
-    /// each file has them on disk. `received` is the time written into JSON records.
-    pub fn write(
-        &self,
-        subscription: &Subscription,
-        client: &str,
-        events: &[&ReceivedEvent],
-        received: &str,
-    ) -> Result<(), OutputError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        for output in &subscription.outputs {
-            if let OutputConfig::File { path, format } = output {
-                self.write_one(
-                    path,
-                    *format,
-                    &Batch {
-                        subscription: &subscription.name,
-                        client,
-                        events,
-                        received,
-                    },
-                )?;
-            }
-        }
-        Ok(())
-    }
-
     /// Append `batch` to the file of the template `path`, on disk before returning.
-    fn write_one(
+    pub(crate) fn write_one(
         &self,
         path: &str,
         format: OutputFormat,

@@ -24,9 +24,12 @@ use rustix::net::{
 };
 use wsman_proto::xml::Element;
 
+use serde::Deserialize;
+
+use super::settings::{check_range, default_io_timeout};
+use super::{Batch, Output, OutputError, OutputSettingError, OutputType, StartEnv};
 use crate::ingest::ReceivedEvent;
-use crate::outputs::{Batch, Output, OutputError};
-use crate::subscriptions::JournalConfig;
+use crate::output_policy::{OutputsPolicy, PolicyError, JOURNAL_SOCKET};
 
 /// Entries up to this size go in one datagram (the kernel's default socket buffer is about
 /// 208 KiB; journald's own clients switch to a memfd at the first `EMSGSIZE`).
@@ -396,5 +399,86 @@ mod tests {
             assert_eq!(super::priority(Some(level)), priority, "{level}");
         }
         assert_eq!(super::priority(None), 6);
+    }
+}
+
+/// A journal output.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalConfig {
+    /// journald's native socket.
+    #[serde(default = "default_journal_socket")]
+    pub socket: String,
+    /// `SYSLOG_IDENTIFIER` of the entries (`journalctl -t`).
+    #[serde(default = "default_syslog_identifier")]
+    pub syslog_identifier: String,
+    /// Also write the event's XML as `EVENT_XML`.
+    #[serde(default)]
+    pub event_xml: bool,
+    /// A journal that takes longer to take an entry fails the batch (503).
+    #[serde(default = "default_io_timeout")]
+    pub send_timeout_ms: u32,
+}
+
+fn default_journal_socket() -> String {
+    JOURNAL_SOCKET.to_owned()
+}
+fn default_syslog_identifier() -> String {
+    "wsmand-wec".to_owned()
+}
+
+/// Why a journal output's settings are refused.
+pub fn check_journal(config: &JournalConfig) -> Result<(), OutputSettingError> {
+    if !config.socket.starts_with('/') {
+        return Err(OutputSettingError::RelativeJournalSocket(
+            config.socket.clone(),
+        ));
+    }
+    let identifier = &config.syslog_identifier;
+    if identifier.is_empty() || identifier.len() > 64 || identifier.chars().any(char::is_control) {
+        return Err(OutputSettingError::SyslogIdentifier(identifier.clone()));
+    }
+    check_range(
+        "journal output: send_timeout_ms",
+        config.send_timeout_ms,
+        100..=600_000,
+    )?;
+    Ok(())
+}
+
+impl OutputType for JournalConfig {
+    const KIND: &'static str = "journal";
+    type Pool = ();
+    type StartError = std::convert::Infallible;
+
+    fn needs_tree(&self) -> bool {
+        true
+    }
+
+    fn check(&self) -> Result<(), OutputSettingError> {
+        check_journal(self)
+    }
+
+    fn admit(&self, _: &OutputsPolicy) -> Result<(), PolicyError> {
+        if self.socket != JOURNAL_SOCKET {
+            return Err(PolicyError::JournalSocket(self.socket.clone()));
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> String {
+        format!("journal {} as {}", self.socket, self.syslog_identifier)
+    }
+
+    fn describe(&self, subscription: &str) -> String {
+        format!("journal output of {subscription}")
+    }
+
+    fn start(
+        &self,
+        _: &std::sync::Arc<()>,
+        _: &StartEnv<'_>,
+    ) -> Result<std::sync::Arc<dyn Output>, Self::StartError> {
+        Ok(std::sync::Arc::new(JournalOutput::new(self)))
     }
 }

@@ -1,0 +1,255 @@
+//! The event store: the events of the subscriptions whose outputs name it, kept searchable
+//! (`docs/event-search.md`) in the bookmarks' own database.
+//!
+//! Why in the bookmarks' database, written in the bookmark's transaction: a batch's events and
+//! the bookmark past them are then one commit, so a collector killed at any point has either
+//! both or neither, and the batch the forwarder sends again (its acknowledgement never came)
+//! is stored once: the bookmark the claim reads leaves out what was stored. The output
+//! ([`crate::outputs::store`]) therefore only prepares a batch's records and leaves them with the store,
+//! under the forwarder and subscription (whose deliveries are one at a time); the bookmark
+//! store's commit of that forwarder's merge takes them ([`EventStore::take_pending`]) and
+//! writes them in its transaction. A claim discards what an earlier, failed delivery left
+//! ([`EventStore::discard_pending`]).
+
+pub mod filter;
+pub mod record;
+mod sqlite;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use wsman_events::Timestamp;
+
+pub use filter::{FilterError, Search};
+pub use record::StoreRecord;
+
+/// How often, at most, retention runs after a commit.
+const RETENTION_EVERY: Duration = Duration::from_secs(60);
+
+/// Retention and partitioning (`[store]` of `collector.toml`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// Partitions whose arrival period ended longer ago are dropped.
+    pub max_age_seconds: i64,
+    /// Past this many bytes in the file, the oldest partitions are dropped.
+    pub max_bytes: Option<u64>,
+    /// The period one partition holds the arrivals of.
+    pub partition_seconds: i64,
+    /// Who may search the store (SDDL; the server falls back to EventLogSDDL, then RootSDDL).
+    pub sddl: Option<String>,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            max_age_seconds: 30 * 86_400,
+            max_bytes: None,
+            partition_seconds: 86_400,
+            sddl: None,
+        }
+    }
+}
+
+/// One result of a search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRow {
+    pub id: i64,
+    pub time: Timestamp,
+    pub computer: String,
+    pub channel: String,
+    pub level: Option<i64>,
+    pub event_id: Option<i64>,
+    pub provider: Option<String>,
+    pub subscription: String,
+    pub excerpt: Option<String>,
+}
+
+/// One bucket of a histogram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bucket {
+    pub start: Timestamp,
+    pub seconds: i64,
+    pub count: u64,
+}
+
+/// Where a page of a search starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// The newest match.
+    Newest,
+    /// The match after (older than) the one at this time and id.
+    Before { time: i64, id: i64 },
+    /// A tail: the first match stored after this id.
+    After(i64),
+}
+
+impl Position {
+    /// Where a search starts.
+    pub fn start(search: &Search) -> Position {
+        search.after.map_or(Position::Newest, Position::After)
+    }
+
+    /// Where the page after one ending with `last` starts.
+    pub fn next(self, last: &EventRow) -> Position {
+        match self {
+            Position::After(_) => Position::After(last.id),
+            _ => Position::Before {
+                time: last.time.unix_micros(),
+                id: last.id,
+            },
+        }
+    }
+}
+
+/// Why a query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreQueryError {
+    #[error("event store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+}
+
+/// The store of one collector, in its SQLite bookmark file.
+pub struct EventStore {
+    settings: StoreSettings,
+    /// Searches' own connection: a search never waits behind a commit (WAL).
+    reader: Mutex<Connection>,
+    /// Records prepared by the output, per (client, subscription), until the bookmark's commit.
+    pending: Mutex<HashMap<(String, String), Vec<StoreRecord>>>,
+    /// Partitions known to exist (their tables are created once).
+    known: Mutex<BTreeSet<i64>>,
+    last_retention: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for EventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStore")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl EventStore {
+    /// The store in the SQLite file at `path` (the bookmarks' file; its tables created).
+    pub fn open(path: &Path, settings: StoreSettings) -> Result<EventStore, rusqlite::Error> {
+        let connection = Connection::open(path)?;
+        connection.busy_timeout(Duration::from_secs(10))?;
+        connection.execute_batch("PRAGMA journal_mode = WAL;")?;
+        connection.execute_batch(sqlite::SCHEMA)?;
+        let known = sqlite::partitions(&connection)?.into_iter().collect();
+        Ok(EventStore {
+            settings,
+            reader: Mutex::new(connection),
+            pending: Mutex::default(),
+            known: Mutex::new(known),
+            last_retention: Mutex::new(None),
+        })
+    }
+
+    pub fn settings(&self) -> &StoreSettings {
+        &self.settings
+    }
+
+    /// Leave `records` of `client` in `subscription` for its bookmark's commit (replacing what
+    /// an earlier delivery of the pair left).
+    pub fn stash(&self, client: &str, subscription: &str, records: Vec<StoreRecord>) {
+        lock(&self.pending).insert((client.to_owned(), subscription.to_owned()), records);
+    }
+
+    /// Drop what a delivery of the pair left without a commit (it was refused: resent).
+    pub fn discard_pending(&self, client: &str, subscription: &str) {
+        lock(&self.pending).remove(&(client.to_owned(), subscription.to_owned()));
+    }
+
+    /// The records waiting for the pair's commit.
+    pub fn take_pending(&self, client: &str, subscription: &str) -> Vec<StoreRecord> {
+        lock(&self.pending)
+            .remove(&(client.to_owned(), subscription.to_owned()))
+            .unwrap_or_default()
+    }
+
+    /// Write `records`, arrived at `now`, in the caller's transaction on the bookmarks' file.
+    pub fn insert(
+        &self,
+        transaction: &Connection,
+        records: &[StoreRecord],
+        now: Timestamp,
+    ) -> rusqlite::Result<()> {
+        let mut known = lock(&self.known);
+        let result = sqlite::insert(transaction, records, now, &self.settings, &mut known);
+        if result.is_err() {
+            // The transaction is rolled back, and with it any partition it created.
+            known.clear();
+        }
+        result
+    }
+
+    /// The caller's transaction failed to commit: partitions it made are gone again.
+    pub fn rolled_back(&self) {
+        lock(&self.known).clear();
+    }
+
+    /// Retention, at most once per minute, on the writer's connection after a commit; the
+    /// partitions dropped.
+    pub fn retain_after_commit(
+        &self,
+        connection: &mut Connection,
+        now: Timestamp,
+    ) -> rusqlite::Result<Vec<i64>> {
+        {
+            let mut last = lock(&self.last_retention);
+            if last.is_some_and(|at| at.elapsed() < RETENTION_EVERY) {
+                return Ok(Vec::new());
+            }
+            *last = Some(Instant::now());
+        }
+        self.retain(connection, now)
+    }
+
+    /// Retention now (the partitions dropped).
+    pub fn retain(
+        &self,
+        connection: &mut Connection,
+        now: Timestamp,
+    ) -> rusqlite::Result<Vec<i64>> {
+        let mut known = lock(&self.known);
+        let dropped = sqlite::retain(connection, now, &self.settings, &mut known)?;
+        if !dropped.is_empty() {
+            tracing::info!(partitions = ?dropped, "event store: retention dropped partitions");
+        }
+        Ok(dropped)
+    }
+
+    /// Up to `limit` results of `search` from `position`.
+    pub fn page(
+        &self,
+        search: &Search,
+        position: Position,
+        limit: usize,
+    ) -> Result<Vec<EventRow>, StoreQueryError> {
+        Ok(sqlite::page(&lock(&self.reader), search, position, limit)?)
+    }
+
+    /// The event `id` as its forwarder sent it.
+    pub fn event_xml(&self, id: i64) -> Result<Option<String>, StoreQueryError> {
+        Ok(sqlite::event_xml(&lock(&self.reader), id)?)
+    }
+
+    /// The newest stored event's id (0 when none).
+    pub fn cursor(&self) -> Result<i64, StoreQueryError> {
+        Ok(sqlite::cursor(&lock(&self.reader))?)
+    }
+
+    /// The matches of `search` per bucket of time, oldest first.
+    pub fn histogram(&self, search: &Search) -> Result<Vec<Bucket>, StoreQueryError> {
+        sqlite::histogram(&lock(&self.reader), search)
+    }
+}

@@ -1,0 +1,340 @@
+//! The event store in SQLite: the bookmarks' file, so that a batch's events and its bookmark
+//! are one transaction.
+//!
+//! Why a table per partition (`ev_N` and its full-text index `ev_N_fts`, N the period of
+//! arrival, [`StoreSettings::partition_seconds`] long): retention drops a partition whole
+//! (`DROP TABLE`), never deleting row by row, and a partition is bounded by when events
+//! arrived, which the collector's clock decides, not by the times forwarders write (a forwarder
+//! cannot make partitions by making up dates). A search reads every partition, each through
+//! its indexes, and merges: a page costs at most one page per partition.
+//!
+//! Why ids from one counter (`store_meta`): an id names an event whatever its partition, and
+//! ids grow in commit order (SQLite has one writer at a time), which the live tail relies on.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{params, params_from_iter, types::Value, Connection, OptionalExtension};
+use wsman_events::Timestamp;
+
+use super::filter::Search;
+use super::record::StoreRecord;
+use super::{Bucket, EventRow, Position, StoreSettings};
+
+/// The tables every store has, besides the partitions.
+pub(super) const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS store_meta (next_id INTEGER NOT NULL);
+    INSERT INTO store_meta (next_id) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM store_meta);
+    CREATE TABLE IF NOT EXISTS store_partition (part INTEGER PRIMARY KEY);
+";
+
+/// The columns a result reads, in [`row_of`]'s order.
+const COLUMNS: &str =
+    "id, time, computer, channel, level, event_id, provider, subscription, excerpt";
+
+fn partition_ddl(part: i64) -> String {
+    let t = format!("ev_{part}");
+    format!(
+        "CREATE TABLE IF NOT EXISTS {t} (
+            id INTEGER PRIMARY KEY, time INTEGER NOT NULL,
+            computer TEXT NOT NULL COLLATE NOCASE, channel TEXT NOT NULL COLLATE NOCASE,
+            level INTEGER, event_id INTEGER, provider TEXT COLLATE NOCASE,
+            subscription TEXT NOT NULL, excerpt TEXT, xml TEXT NOT NULL);
+         CREATE INDEX IF NOT EXISTS {t}_time ON {t} (time);
+         CREATE INDEX IF NOT EXISTS {t}_computer ON {t} (computer, time);
+         CREATE INDEX IF NOT EXISTS {t}_channel ON {t} (channel, time);
+         CREATE INDEX IF NOT EXISTS {t}_level ON {t} (level, time);
+         CREATE INDEX IF NOT EXISTS {t}_event_id ON {t} (event_id, time);
+         CREATE INDEX IF NOT EXISTS {t}_provider ON {t} (provider, time);
+         CREATE VIRTUAL TABLE IF NOT EXISTS {t}_fts USING fts5(words, content='', detail=none,
+             columnsize=0, tokenize='unicode61 remove_diacritics 0');
+         INSERT OR IGNORE INTO store_partition (part) VALUES ({part});"
+    )
+}
+
+/// The partitions, oldest first.
+pub(super) fn partitions(connection: &Connection) -> rusqlite::Result<Vec<i64>> {
+    let mut statement =
+        connection.prepare_cached("SELECT part FROM store_partition ORDER BY part")?;
+    let parts = statement.query_map([], |row| row.get(0))?;
+    parts.collect()
+}
+
+/// Insert `records`, arrived at `now`, in the caller's transaction; `known` are the
+/// partitions known to exist (the one written is added).
+pub(super) fn insert(
+    connection: &Connection,
+    records: &[StoreRecord],
+    now: Timestamp,
+    settings: &StoreSettings,
+    known: &mut BTreeSet<i64>,
+) -> rusqlite::Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let part = now.unix_micros().div_euclid(1_000_000) / settings.partition_seconds;
+    if known.insert(part) {
+        connection.execute_batch(&partition_ddl(part))?;
+    }
+    let first: i64 = connection.query_row("SELECT next_id FROM store_meta", [], |r| r.get(0))?;
+    let mut event = connection.prepare_cached(&format!(
+        "INSERT INTO ev_{part} (id, time, computer, channel, level, event_id, provider, subscription, excerpt, xml)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ))?;
+    let mut words = connection.prepare_cached(&format!(
+        "INSERT INTO ev_{part}_fts (rowid, words) VALUES (?1, ?2)"
+    ))?;
+    for (id, r) in (first..).zip(records) {
+        event.execute(params![
+            id,
+            r.time.unix_micros(),
+            r.computer,
+            r.channel,
+            r.level,
+            r.event_id,
+            r.provider,
+            r.subscription,
+            r.excerpt,
+            r.xml
+        ])?;
+        if !r.words.is_empty() {
+            words.execute(params![id, r.words])?;
+        }
+    }
+    let next = first + records.len() as i64;
+    connection.execute("UPDATE store_meta SET next_id = ?1", params![next])?;
+    Ok(())
+}
+
+/// Drop the partitions past the age limit, then the oldest while the file holds more than the
+/// size limit (the partition being written is kept). Returns the partitions dropped.
+pub(super) fn retain(
+    connection: &mut Connection,
+    now: Timestamp,
+    settings: &StoreSettings,
+    known: &mut BTreeSet<i64>,
+) -> rusqlite::Result<Vec<i64>> {
+    let current = now.unix_micros().div_euclid(1_000_000) / settings.partition_seconds;
+    let oldest_kept = (now.unix_micros().div_euclid(1_000_000) - settings.max_age_seconds)
+        .div_euclid(settings.partition_seconds);
+    let mut dropped = Vec::new();
+    for part in partitions(connection)? {
+        let too_old = part < oldest_kept;
+        let too_big = || -> rusqlite::Result<bool> {
+            Ok(settings
+                .max_bytes
+                .is_some_and(|max| used_bytes(connection).is_ok_and(|used| used > max)))
+        };
+        if part >= current || !(too_old || too_big()?) {
+            break;
+        }
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(&format!(
+            "DROP TABLE IF EXISTS ev_{part}; DROP TABLE IF EXISTS ev_{part}_fts;
+             DELETE FROM store_partition WHERE part = {part};"
+        ))?;
+        transaction.commit()?;
+        known.remove(&part);
+        dropped.push(part);
+    }
+    Ok(dropped)
+}
+
+/// Bytes of the file in use (free pages left out: a dropped partition's pages are reused).
+fn used_bytes(connection: &Connection) -> rusqlite::Result<u64> {
+    let pages: i64 = connection.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let free: i64 = connection.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let size: i64 = connection.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(u64::try_from((pages - free) * size).unwrap_or(0))
+}
+
+/// The WHERE clause of `search` on partition `part` (without the position), its parameters
+/// appended to `values`.
+fn conditions(search: &Search, part: i64, values: &mut Vec<Value>) -> String {
+    let mut clauses = Vec::new();
+    let mut any_of = |column: &str, items: Vec<Value>, values: &mut Vec<Value>| {
+        if !items.is_empty() {
+            let marks = vec!["?"; items.len()].join(",");
+            clauses.push(format!("{column} IN ({marks})"));
+            values.extend(items);
+        }
+    };
+    let text = |v: &Vec<String>| v.iter().cloned().map(Value::Text).collect();
+    let int = |v: &Vec<i64>| v.iter().copied().map(Value::Integer).collect();
+    any_of("computer", text(&search.computers), values);
+    any_of("channel", text(&search.channels), values);
+    any_of("provider", text(&search.providers), values);
+    any_of("level", int(&search.levels), values);
+    any_of("event_id", int(&search.event_ids), values);
+    if let Some(from) = search.from {
+        clauses.push("time >= ?".into());
+        values.push(Value::Integer(from.unix_micros()));
+    }
+    if let Some(to) = search.to {
+        clauses.push("time < ?".into());
+        values.push(Value::Integer(to.unix_micros()));
+    }
+    if !search.words.is_empty() {
+        // Each word is letters and digits only (record::words_of): quoted, it is a prefix
+        // query of FTS5 and nothing else.
+        let query = search
+            .words
+            .iter()
+            .map(|w| format!("\"{w}\"*"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        clauses.push(format!(
+            "id IN (SELECT rowid FROM ev_{part}_fts WHERE ev_{part}_fts MATCH ?)"
+        ));
+        values.push(Value::Text(query));
+    }
+    if clauses.is_empty() {
+        "1".into()
+    } else {
+        clauses.join(" AND ")
+    }
+}
+
+fn row_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        id: row.get(0)?,
+        time: Timestamp::from_unix_micros(row.get(1)?),
+        computer: row.get(2)?,
+        channel: row.get(3)?,
+        level: row.get(4)?,
+        event_id: row.get(5)?,
+        provider: row.get(6)?,
+        subscription: row.get(7)?,
+        excerpt: row.get(8)?,
+    })
+}
+
+/// Up to `limit` matches of `search` after `position`: newest first, or by id for a tail.
+pub(super) fn page(
+    connection: &Connection,
+    search: &Search,
+    position: Position,
+    limit: usize,
+) -> rusqlite::Result<Vec<EventRow>> {
+    let mut rows = Vec::new();
+    for part in partitions(connection)?.into_iter().rev() {
+        let mut values = Vec::new();
+        let mut sql = format!(
+            "SELECT {COLUMNS} FROM ev_{part} WHERE {}",
+            conditions(search, part, &mut values)
+        );
+        match position {
+            Position::Newest => sql.push_str(" ORDER BY time DESC, id DESC"),
+            Position::Before { time, id } => {
+                sql.push_str(
+                    " AND (time < ? OR (time = ? AND id < ?)) ORDER BY time DESC, id DESC",
+                );
+                values.extend([time, time, id].map(Value::Integer));
+            }
+            Position::After(id) => {
+                sql.push_str(" AND id > ? ORDER BY id");
+                values.push(Value::Integer(id));
+            }
+        }
+        sql.push_str(&format!(" LIMIT {limit}"));
+        let mut statement = connection.prepare(&sql)?;
+        let found = statement.query_map(params_from_iter(values), row_of)?;
+        for row in found {
+            rows.push(row?);
+        }
+    }
+    match position {
+        Position::After(_) => rows.sort_by_key(|r| r.id),
+        _ => rows.sort_by_key(|r| std::cmp::Reverse((r.time, r.id))),
+    }
+    rows.truncate(limit);
+    Ok(rows)
+}
+
+/// The event `id` as it was sent, if held.
+pub(super) fn event_xml(connection: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
+    for part in partitions(connection)?.into_iter().rev() {
+        let xml = connection
+            .query_row(
+                &format!("SELECT xml FROM ev_{part} WHERE id = ?1"),
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if xml.is_some() {
+            return Ok(xml);
+        }
+    }
+    Ok(None)
+}
+
+/// The newest stored event's id (0 for none).
+pub(super) fn cursor(connection: &Connection) -> rusqlite::Result<i64> {
+    connection.query_row("SELECT next_id - 1 FROM store_meta", [], |r| r.get(0))
+}
+
+/// The oldest and newest time of the matches, if any.
+fn time_range(connection: &Connection, search: &Search) -> rusqlite::Result<Option<(i64, i64)>> {
+    let mut range: Option<(i64, i64)> = None;
+    for part in partitions(connection)? {
+        let mut values = Vec::new();
+        let sql = format!(
+            "SELECT min(time), max(time) FROM ev_{part} WHERE {}",
+            conditions(search, part, &mut values)
+        );
+        let (low, high): (Option<i64>, Option<i64>) =
+            connection.query_row(&sql, params_from_iter(values), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        if let (Some(low), Some(high)) = (low, high) {
+            range = Some(range.map_or((low, high), |(l, h)| (l.min(low), h.max(high))));
+        }
+    }
+    Ok(range)
+}
+
+/// The matches of `search` counted per bucket; `Err(Ok(..))` when the buckets are refused.
+pub(super) fn histogram(
+    connection: &Connection,
+    search: &Search,
+) -> Result<Vec<Bucket>, super::StoreQueryError> {
+    let known = match (search.from, search.to) {
+        (Some(from), Some(to)) => Some((from.unix_micros(), to.unix_micros() - 1)),
+        _ => time_range(connection, search)?.map(|(low, high)| {
+            (
+                search.from.map_or(low, Timestamp::unix_micros),
+                search.to.map_or(high, |t| t.unix_micros() - 1),
+            )
+        }),
+    };
+    let Some((first, last)) = known else {
+        return Ok(Vec::new());
+    };
+    let (width, start, count) = super::filter::buckets(search.bucket_seconds, first, last)?;
+    let mut counts = vec![0u64; usize::try_from(count).unwrap_or(0)];
+    for part in partitions(connection)? {
+        let mut values = vec![Value::Integer(width * 1_000_000)];
+        let sql = format!(
+            "SELECT time / ? AS bucket, count(*) FROM ev_{part} WHERE {} GROUP BY bucket",
+            conditions(search, part, &mut values)
+        );
+        let mut statement = connection.prepare(&sql)?;
+        let found = statement.query_map(params_from_iter(values), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for found in found {
+            let (bucket, n) = found?;
+            let index = bucket - start / width;
+            if let Some(slot) = usize::try_from(index).ok().and_then(|i| counts.get_mut(i)) {
+                *slot += u64::try_from(n).unwrap_or(0);
+            }
+        }
+    }
+    Ok((0..)
+        .zip(counts)
+        .map(|(i, count)| Bucket {
+            start: Timestamp::from_unix_micros((start + i * width) * 1_000_000),
+            seconds: width,
+            count,
+        })
+        .collect())
+}

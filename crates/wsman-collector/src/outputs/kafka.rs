@@ -1,0 +1,661 @@
+//! The Kafka output: each event one message, keyed by the sending host so that each host's
+//! events stay in order (one partition per key, an idempotent producer), with `acks=all`; a
+//! batch is durable when the delivery report of every one of its messages arrived without
+//! error. A failed or late report answers the forwarder 503 and it resends (at least once).
+//!
+//! Why one producer per cluster: a producer holds connections to every broker and a queue;
+//! subscriptions that name the same brokers and settings share it, so a collector with many
+//! subscriptions keeps one set of connections. The producer's queue is bounded
+//! (`queue.buffering.max.messages` / `kbytes`): a batch that does not fit is answered 503.
+//!
+//! At shutdown ([`KafkaCluster::stop`]) the producer hands back what it holds instead of waiting
+//! for `message.timeout.ms`: every queued and in-flight message is purged, so each batch waiting
+//! for its reports is answered 503 at once and the forwarder resends it to a collector that is
+//! up (at least once, as after any failed report).
+//!
+//! Kafka: its librdkafka properties by an allow list. Why an allow list rather than
+//! librdkafka's whole configuration: its free-form properties load code (`plugin.library.paths`,
+//! `ssl.engine.location`), run commands (`sasl.kerberos.kinit.cmd`), read any file as the
+//! collector's user and reach addresses no one declared (`sasl.oauthbearer.token.endpoint.url`).
+//! A subscription, from a file or from a shared store's row, may set only the TLS, SASL,
+//! batching, compression and timing properties listed here; everything else is refused before
+//! a producer is made.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer,
+};
+use rdkafka::ClientContext;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+
+use super::file::{client_path_part, render};
+use super::settings::{check_host_port, check_range, raw_format, valid_name};
+use super::StartEnv;
+use super::{Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType, Pool};
+use crate::output_policy::{OutputsPolicy, PolicyError};
+use crate::secrets::SecretError;
+
+/// What the producer is identified as to the brokers.
+pub const CLIENT_ID: &str = "wsmand-collector";
+/// Time allowed beyond `message.timeout.ms` for the last delivery report to arrive; librdkafka
+/// reports every message within its timeout, so this only guards against a stuck producer.
+const REPORT_GRACE: Duration = Duration::from_secs(5);
+
+/// Why a producer did not start or a batch was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaOutputError {
+    #[error("cannot create the producer: {0}")]
+    Create(#[source] KafkaError),
+    #[error("{0} delivery report(s) missing after the timeout")]
+    ReportsMissing(usize),
+    /// The first failed delivery report of the batch.
+    #[error("{0}")]
+    Delivery(#[source] KafkaError),
+    #[error("the collector is stopping: the batch is handed back")]
+    Stopping,
+}
+
+/// Who is waiting for the delivery reports of one batch.
+struct BatchWait {
+    state: Mutex<(usize, Option<KafkaError>)>,
+    done: Condvar,
+}
+
+impl BatchWait {
+    fn new(messages: usize) -> BatchWait {
+        BatchWait {
+            state: Mutex::new((messages, None)),
+            done: Condvar::new(),
+        }
+    }
+
+    /// `count` reports arrived (or will never come), with the first error if any.
+    fn reported(&self, count: usize, error: Option<KafkaError>) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.0 = state.0.saturating_sub(count);
+        if state.1.is_none() {
+            state.1 = error;
+        }
+        if state.0 == 0 {
+            self.done.notify_all();
+        }
+    }
+
+    /// Wait for every report until `deadline`: Ok when all arrived without error.
+    fn wait(&self, deadline: Instant) -> Result<(), KafkaOutputError> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while state.0 > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(KafkaOutputError::ReportsMissing(state.0));
+            }
+            state = self
+                .done
+                .wait_timeout(state, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        match state.1.take() {
+            Some(error) => Err(KafkaOutputError::Delivery(error)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Hands delivery reports to the batch that waits for them, and librdkafka's log to ours.
+struct Reports {
+    cluster: String,
+}
+
+impl ClientContext for Reports {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(cluster = %self.cluster, facility, "librdkafka: {message}")
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(cluster = %self.cluster, facility, "librdkafka: {message}")
+            }
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(cluster = %self.cluster, facility, "librdkafka: {message}")
+            }
+            RDKafkaLogLevel::Debug => {
+                tracing::debug!(cluster = %self.cluster, facility, "librdkafka: {message}")
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(cluster = %self.cluster, %error, "kafka: {reason}");
+    }
+}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = Arc<BatchWait>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, wait: Arc<BatchWait>) {
+        wait.reported(1, result.as_ref().err().map(|(e, _)| e.clone()));
+    }
+}
+
+/// A Kafka output's secret properties as read from their files: (property, value).
+pub type KafkaSecrets = [(String, String)];
+
+/// The settings that make two Kafka outputs share a producer (kept in memory only: it holds
+/// the properties' and the secrets' values, so a changed secret file makes a new producer).
+pub fn cluster_key(config: &KafkaConfig, secrets: &KafkaSecrets) -> String {
+    let mut key = format!(
+        "{}\0{}\0{}\0{}",
+        config.brokers.join(","),
+        config.message_timeout_ms,
+        config.queue_max_messages,
+        config.queue_max_kbytes
+    );
+    for (name, value) in config
+        .properties
+        .0
+        .iter()
+        .chain(secrets.iter().map(|(n, v)| (n, v)))
+    {
+        key.push('\0');
+        key.push_str(name);
+        key.push('=');
+        key.push_str(value);
+    }
+    key
+}
+
+/// librdkafka's settings for a cluster: ours (the delivery guarantee), then the configured
+/// properties (each on the allow list below) and the secrets read for it.
+pub fn client_config(config: &KafkaConfig, secrets: &KafkaSecrets) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client
+        .set("bootstrap.servers", config.brokers.join(","))
+        .set("client.id", CLIENT_ID)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("message.timeout.ms", config.message_timeout_ms.to_string())
+        .set(
+            "queue.buffering.max.messages",
+            config.queue_max_messages.to_string(),
+        )
+        .set(
+            "queue.buffering.max.kbytes",
+            config.queue_max_kbytes.to_string(),
+        );
+    for (name, value) in config
+        .properties
+        .0
+        .iter()
+        .chain(secrets.iter().map(|(n, v)| (n, v)))
+    {
+        client.set(name, value);
+    }
+    client
+}
+
+/// One producer, shared by the Kafka outputs that name the same cluster and settings.
+pub struct KafkaCluster {
+    producer: ThreadedProducer<Reports>,
+    brokers: String,
+    report_timeout: Duration,
+    /// Set by [`KafkaCluster::stop`]: no batch is taken any more.
+    stopping: AtomicBool,
+}
+
+impl KafkaCluster {
+    /// Create the producer (it connects in the background). An error names the property
+    /// librdkafka refused, never its value.
+    pub fn start(
+        config: &KafkaConfig,
+        secrets: &KafkaSecrets,
+    ) -> Result<KafkaCluster, KafkaOutputError> {
+        let brokers = config.brokers.join(",");
+        let producer = client_config(config, secrets)
+            .create_with_context(Reports {
+                cluster: brokers.clone(),
+            })
+            .map_err(KafkaOutputError::Create)?;
+        tracing::info!(brokers = %brokers, "kafka producer started");
+        Ok(KafkaCluster {
+            producer,
+            brokers,
+            report_timeout: Duration::from_millis(config.message_timeout_ms.into()) + REPORT_GRACE,
+            stopping: AtomicBool::new(false),
+        })
+    }
+
+    /// Shutdown: take no more batches and hand back every message queued or in flight (their
+    /// delivery reports fail at once, so the batches waiting for them are answered 503 and
+    /// resent), rather than wait up to `message.timeout.ms` for a broker that may not answer.
+    /// Returns how many messages were handed back.
+    pub fn stop(&self) -> usize {
+        // Before the purge: a batch queued after it sees the flag and purges itself.
+        self.stopping.store(true, Ordering::SeqCst);
+        let held = usize::try_from(self.producer.in_flight_count()).unwrap_or(0);
+        self.purge();
+        if held > 0 {
+            tracing::warn!(brokers = %self.brokers, messages = held, "kafka producer stopping: queued and in-flight messages handed back (their batches are answered 503 and resent)");
+        }
+        held
+    }
+
+    fn purge(&self) {
+        self.producer
+            .purge(PurgeConfig::default().queue().inflight());
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}
+
+/// One `[[outputs]] type = "kafka"` of a subscription.
+pub struct KafkaOutput {
+    cluster: Arc<KafkaCluster>,
+    topic: String,
+    format: OutputFormat,
+}
+
+/// The topic of `template` for this client and subscription.
+pub fn expand_topic(template: &str, client: &str, subscription: &str) -> String {
+    template
+        .replace("{client}", &client_path_part(client))
+        .replace("{subscription}", subscription)
+}
+
+impl KafkaOutput {
+    pub fn new(cluster: Arc<KafkaCluster>, config: &KafkaConfig) -> KafkaOutput {
+        KafkaOutput {
+            cluster,
+            topic: config.topic.clone(),
+            format: config.format,
+        }
+    }
+}
+
+impl Output for KafkaOutput {
+    fn describe(&self) -> String {
+        format!(
+            "kafka output {} (brokers {})",
+            self.topic, self.cluster.brokers
+        )
+    }
+
+    fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
+        let topic = expand_topic(&self.topic, batch.client, batch.subscription);
+        let deadline = Instant::now() + self.cluster.report_timeout;
+        let count = batch.events.len();
+        let stopping = || OutputError::Kafka {
+            topic: topic.clone(),
+            reason: KafkaOutputError::Stopping.to_string(),
+        };
+        if self.cluster.stopping() {
+            return Err(stopping());
+        }
+        let wait = Arc::new(BatchWait::new(count));
+        for (sent, event) in batch.events.iter().enumerate() {
+            let payload = render(event, self.format, batch);
+            let record = BaseRecord::with_opaque_to(&topic, Arc::clone(&wait))
+                .key(batch.client)
+                .payload(&payload);
+            if let Err((error, _)) = self.cluster.producer.send(record) {
+                // Queue full (the bound) or a refused message: answered at once. The ones
+                // already queued may still be delivered, and the resend delivers them again
+                // (at least once, still in order per host).
+                return Err(OutputError::Kafka {
+                    topic,
+                    reason: format!("message {} of {count} not queued: {error}", sent + 1),
+                });
+            }
+        }
+        if self.cluster.stopping() {
+            // Stopped while this batch was queued: its messages are handed back too.
+            self.cluster.purge();
+        }
+        wait.wait(deadline).map_err(|reason| OutputError::Kafka {
+            topic: topic.clone(),
+            reason: reason.to_string(),
+        })
+    }
+}
+
+/// A Kafka output: the cluster (brokers and producer settings: subscriptions with equal ones
+/// share one producer) and the topic and format of this subscription's messages.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// `host:port` of the bootstrap brokers.
+    pub brokers: Vec<String>,
+    /// Topic name, a template of `{subscription}` and `{client}`.
+    pub topic: String,
+    #[serde(default = "raw_format")]
+    pub format: OutputFormat,
+    /// How long librdkafka keeps trying to deliver a message before it reports a failure
+    /// (`message.timeout.ms`); the forwarder is then answered 503 and resends.
+    #[serde(default = "default_message_timeout")]
+    pub message_timeout_ms: u32,
+    /// The producer's queue bound (`queue.buffering.max.messages`): a batch that does not
+    /// fit is answered 503, never queued without bound.
+    #[serde(default = "default_queue_messages")]
+    pub queue_max_messages: u32,
+    /// The producer's queue bound in KiB (`queue.buffering.max.kbytes`).
+    #[serde(default = "default_queue_kbytes")]
+    pub queue_max_kbytes: u32,
+    /// More librdkafka producer properties (TLS, SASL, `linger.ms`, compression), each one of
+    /// [`KAFKA_ALLOWED_PROPERTIES`], [`KAFKA_FILE_PROPERTIES`] or (in root's own files only)
+    /// [`KAFKA_SECRET_PROPERTIES`]; never logged.
+    #[serde(default)]
+    pub properties: KafkaProperties,
+    /// Secret properties (`sasl.password`, `ssl.key.password`) by the name of a node-local
+    /// secret file, `DIR/secrets/NAME`, read when the producer starts: the password itself is
+    /// never in the subscription's text (nor in a shared store's row).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// librdkafka properties of a Kafka output. Its `Debug` names the keys only: the values of
+/// `sasl.password` or `ssl.key.password` must never reach a log.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct KafkaProperties(pub std::collections::BTreeMap<String, String>);
+
+impl std::fmt::Debug for KafkaProperties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// Properties the collector sets itself: the delivery guarantee rests on them.
+pub const KAFKA_FIXED_PROPERTIES: &[&str] = &[
+    "bootstrap.servers",
+    "metadata.broker.list",
+    "acks",
+    "request.required.acks",
+    "enable.idempotence",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+    "queue.buffering.max.messages",
+    "queue.buffering.max.kbytes",
+];
+
+/// librdkafka properties a subscription may set: TLS and SASL choices, batching, compression,
+/// timeouts and retries. Nothing here loads code, runs a command, reads a file or names an
+/// address.
+pub const KAFKA_ALLOWED_PROPERTIES: &[&str] = &[
+    "security.protocol",
+    "sasl.mechanism",
+    "sasl.mechanisms",
+    "sasl.username",
+    "sasl.kerberos.service.name",
+    "sasl.kerberos.principal",
+    "ssl.cipher.suites",
+    "ssl.curves.list",
+    "ssl.sigalgs.list",
+    "linger.ms",
+    "queue.buffering.max.ms",
+    "batch.num.messages",
+    "batch.size",
+    "compression.type",
+    "compression.codec",
+    "compression.level",
+    "message.max.bytes",
+    "socket.timeout.ms",
+    "socket.keepalive.enable",
+    "socket.connection.setup.timeout.ms",
+    "request.timeout.ms",
+    "retries",
+    "message.send.max.retries",
+    "retry.backoff.ms",
+    "retry.backoff.max.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "connections.max.idle.ms",
+    "max.in.flight.requests.per.connection",
+    "max.in.flight",
+    "topic.metadata.refresh.interval.ms",
+    "metadata.max.age.ms",
+    "broker.address.family",
+    "partitioner",
+    "client.rack",
+];
+
+/// librdkafka properties that name a file it reads (PEM certificates, keys, a CRL): allowed,
+/// and in a shared store's row only under the node's `tls_directories`
+/// ([`crate::output_policy`]).
+pub const KAFKA_FILE_PROPERTIES: &[&str] = &[
+    "ssl.ca.location",
+    "ssl.certificate.location",
+    "ssl.key.location",
+    "ssl.crl.location",
+];
+
+/// librdkafka properties that hold a secret: named in `secrets` (a node-local file), or written
+/// in `properties` only in root's own subscription files, never in a shared store's row.
+pub const KAFKA_SECRET_PROPERTIES: &[&str] = &["sasl.password", "ssl.key.password"];
+
+/// The longest Kafka topic name.
+pub const MAX_TOPIC_LENGTH: usize = 249;
+
+/// Why a topic template cannot name a Kafka topic.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("topic {0:?}: 1 to {MAX_TOPIC_LENGTH} characters (with {{subscription}} at most 64 and {{client}} at most 128)")]
+    Length(String),
+    #[error("topic {template:?}: {bad:?} is not allowed in a Kafka topic (A-Z a-z 0-9 . _ -; placeholders {{subscription}} and {{client}})")]
+    Character { template: String, bad: char },
+    #[error("topic {0:?} is not a topic name")]
+    NotAName(String),
+}
+
+fn default_message_timeout() -> u32 {
+    30_000
+}
+fn default_queue_messages() -> u32 {
+    100_000
+}
+fn default_queue_kbytes() -> u32 {
+    64 * 1024
+}
+
+/// Why a topic template cannot name a Kafka topic (`{subscription}` and `{client}` expand to
+/// `A-Z a-z 0-9 . _ -`, the characters Kafka allows).
+pub fn check_topic_template(template: &str) -> Result<(), TopicError> {
+    let literal = template
+        .replace("{subscription}", "s")
+        .replace("{client}", "c");
+    // The longest expansion: a subscription name has at most 64 characters, a client's part
+    // at most 128.
+    let longest = template
+        .replace("{subscription}", &"s".repeat(64))
+        .replace("{client}", &"c".repeat(128));
+    if literal.is_empty() || longest.len() > MAX_TOPIC_LENGTH {
+        return Err(TopicError::Length(template.to_owned()));
+    }
+    if let Some(bad) = literal
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(TopicError::Character {
+            template: template.to_owned(),
+            bad,
+        });
+    }
+    if literal == "." || literal == ".." {
+        return Err(TopicError::NotAName(template.to_owned()));
+    }
+    Ok(())
+}
+
+/// Why a Kafka output's settings are refused.
+pub fn check_kafka(config: &KafkaConfig) -> Result<(), OutputSettingError> {
+    if config.brokers.is_empty() {
+        return Err(OutputSettingError::NoBrokers);
+    }
+    for broker in &config.brokers {
+        check_host_port("kafka output: broker", broker)?;
+    }
+    check_topic_template(&config.topic).map_err(|e| OutputSettingError::Setting {
+        kind: "kafka",
+        source: Box::new(e),
+    })?;
+    check_range(
+        "kafka output: message_timeout_ms",
+        config.message_timeout_ms,
+        1_000..=3_600_000,
+    )?;
+    check_range(
+        "kafka output: queue_max_messages",
+        config.queue_max_messages,
+        1..=10_000_000,
+    )?;
+    check_range(
+        "kafka output: queue_max_kbytes",
+        config.queue_max_kbytes,
+        1..=2_097_151,
+    )?;
+    for key in config.properties.0.keys() {
+        check_property(key)?;
+    }
+    for (key, name) in &config.secrets {
+        if !KAFKA_SECRET_PROPERTIES.contains(&key.as_str()) {
+            return Err(OutputSettingError::NotASecretProperty(key.clone()));
+        }
+        if config.properties.0.contains_key(key) {
+            return Err(OutputSettingError::SecretTwice(key.clone()));
+        }
+        if !valid_name(name) {
+            return Err(OutputSettingError::SecretName(name.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Why the librdkafka property `key` may not be set by a subscription.
+pub fn check_property(key: &str) -> Result<(), OutputSettingError> {
+    if KAFKA_FIXED_PROPERTIES.contains(&key) {
+        return Err(OutputSettingError::FixedProperty(key.to_owned()));
+    }
+    if !(KAFKA_ALLOWED_PROPERTIES.contains(&key)
+        || KAFKA_FILE_PROPERTIES.contains(&key)
+        || KAFKA_SECRET_PROPERTIES.contains(&key))
+    {
+        return Err(OutputSettingError::PropertyNotAllowed(key.to_owned()));
+    }
+    Ok(())
+}
+
+/// The producers of the Kafka outputs, one per cluster, kept across reloads: a cluster whose
+/// settings did not change keeps its producer.
+#[derive(Default)]
+pub struct KafkaClusters {
+    /// The producers of the last reload.
+    live: Mutex<HashMap<String, Arc<KafkaCluster>>>,
+    /// The producers of the reload under way (kept or new).
+    next: Mutex<HashMap<String, Arc<KafkaCluster>>>,
+}
+
+impl Pool for KafkaClusters {
+    fn reloaded(&self) {
+        let next = std::mem::take(&mut *self.next.lock().unwrap_or_else(|p| p.into_inner()));
+        *self.live.lock().unwrap_or_else(|p| p.into_inner()) = next;
+    }
+
+    /// Every producer hands back what it holds ([`KafkaCluster::stop`]), so no batch waits on a
+    /// broker past the stop.
+    fn stop(&self) -> usize {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.values().map(|cluster| cluster.stop()).sum()
+    }
+}
+
+/// Why a Kafka output did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaStartError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaOutputError),
+}
+
+impl OutputType for KafkaConfig {
+    const KIND: &'static str = "kafka";
+    type Pool = KafkaClusters;
+    type StartError = KafkaStartError;
+
+    fn needs_tree(&self) -> bool {
+        self.format != OutputFormat::Raw
+    }
+
+    fn check(&self) -> Result<(), OutputSettingError> {
+        check_kafka(self)
+    }
+
+    fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {
+        for broker in &self.brokers {
+            policy.destination("kafka", broker)?;
+        }
+        for (key, value) in &self.properties.0 {
+            if KAFKA_SECRET_PROPERTIES.contains(&key.as_str()) {
+                return Err(PolicyError::LiteralSecret("a kafka property"));
+            }
+            if KAFKA_FILE_PROPERTIES.contains(&key.as_str()) {
+                policy.tls_file(&format!("kafka output: {key}"), value)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "kafka topic {} at {} ({:?})",
+            self.topic,
+            self.brokers.join(","),
+            self.format
+        )
+    }
+
+    fn describe(&self, subscription: &str) -> String {
+        format!(
+            "kafka output of {subscription} (brokers {})",
+            self.brokers.join(",")
+        )
+    }
+
+    /// On the producer of its cluster: one kept from before or made now (its secrets read
+    /// first).
+    fn start(
+        &self,
+        pool: &Arc<KafkaClusters>,
+        env: &StartEnv<'_>,
+    ) -> Result<Arc<dyn Output>, KafkaStartError> {
+        let secrets = self
+            .secrets
+            .iter()
+            .map(|(property, name)| Ok((property.clone(), env.secret(name)?)))
+            .collect::<Result<Vec<_>, SecretError>>()?;
+        let key = cluster_key(self, &secrets);
+        let mut next = pool.next.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = next.get(&key).cloned().or_else(|| {
+            let live = pool.live.lock().unwrap_or_else(|p| p.into_inner());
+            live.get(&key).cloned()
+        });
+        let cluster = match kept {
+            Some(cluster) => cluster,
+            None => Arc::new(KafkaCluster::start(self, &secrets)?),
+        };
+        next.insert(key, Arc::clone(&cluster));
+        Ok(Arc::new(KafkaOutput::new(cluster, self)))
+    }
+}

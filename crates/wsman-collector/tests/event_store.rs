@@ -1,0 +1,397 @@
+//! The event store on a real SQLite file, through the path a delivery takes: the output leaves
+//! a batch's records, the bookmark's claim and commit store them in one transaction; then
+//! every filter of the search, paging newest first, the tail, the histogram, one event's XML
+//! and retention dropping whole partitions.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use wsman_collector::bookmarks::{BookmarkStore, SqliteStore};
+use wsman_collector::event_store::{EventStore, Position, Search, StoreSettings};
+use wsman_collector::ingest::ReceivedEvent;
+use wsman_collector::outputs::store::StoreOutput;
+use wsman_collector::outputs::{Batch, Output};
+use wsman_events::{BookmarkList, Timestamp};
+
+const NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
+
+/// An event as a Windows forwarder sends one (rendered).
+fn event(
+    computer: &str,
+    record: u64,
+    id: u32,
+    level: u8,
+    second: u32,
+    message: &str,
+) -> ReceivedEvent {
+    let xml = format!(
+        "<Event xmlns='{NS}'><System><Provider Name='Microsoft-Windows-Security-Auditing'/><EventID>{id}</EventID><Level>{level}</Level><TimeCreated SystemTime='2026-11-26T10:00:{second:02}.0000000Z'/><EventRecordID>{record}</EventRecordID><Channel>Security</Channel><Computer>{computer}</Computer></System><EventData><Data Name='IpAddress'>10.0.0.{record}</Data></EventData><RenderingInfo Culture='en-US'><Message>{message}</Message></RenderingInfo></Event>"
+    );
+    ReceivedEvent {
+        xml,
+        tree: None,
+        computer: computer.into(),
+        channel: "Security".into(),
+        record_id: Some(record),
+    }
+}
+
+struct Store {
+    bookmarks: SqliteStore,
+    events: Arc<EventStore>,
+    output: StoreOutput,
+}
+
+fn open(path: &Path) -> Store {
+    let bookmarks = SqliteStore::open(path).unwrap();
+    let events = bookmarks.events(path, StoreSettings::default()).unwrap();
+    let output = StoreOutput::new(Arc::clone(&events));
+    Store {
+        bookmarks,
+        events,
+        output,
+    }
+}
+
+/// A delivery as the collector runs it: claim, the events not seen, the output, the commit.
+fn deliver(store: &Store, client: &str, events: &[ReceivedEvent]) {
+    let claim = store.bookmarks.claim(client, "logons").unwrap();
+    let stored = claim.stored().cloned();
+    let fresh: Vec<&ReceivedEvent> = events
+        .iter()
+        .filter(|e| match (&stored, e.record_id) {
+            (Some(s), Some(r)) => s.position(&e.channel).is_none_or(|p| r > p),
+            _ => true,
+        })
+        .collect();
+    store
+        .output
+        .write(&Batch {
+            subscription: "logons",
+            client,
+            events: &fresh,
+            received: "2026-11-26T10:01:00.0000000Z",
+        })
+        .unwrap();
+    let mut reached = BookmarkList::new();
+    for e in events {
+        reached.advance(&e.channel, e.record_id.unwrap());
+    }
+    claim
+        .commit(&reached, Timestamp::from_unix_micros(0))
+        .unwrap();
+}
+
+fn search(xml: &str) -> Search {
+    let text = format!(
+        "<w:Filter xmlns:w='x' xmlns:q='urn:wsmand:event-store'><q:Search>{xml}</q:Search></w:Filter>"
+    );
+    Search::from_filter(&wsman_proto::xml::parse(&text, &Default::default()).unwrap()).unwrap()
+}
+
+fn ids(store: &Store, s: &Search, position: Position, limit: usize) -> Vec<i64> {
+    store
+        .events
+        .page(s, position, limit)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+fn fleet() -> Vec<(&'static str, Vec<ReceivedEvent>)> {
+    vec![
+        (
+            "web01$",
+            vec![
+                event(
+                    "WEB01.example.com",
+                    1,
+                    4624,
+                    0,
+                    1,
+                    "An account was successfully logged on.",
+                ),
+                event(
+                    "WEB01.example.com",
+                    2,
+                    4625,
+                    0,
+                    3,
+                    "An account failed to log on.",
+                ),
+            ],
+        ),
+        (
+            "db01$",
+            vec![
+                event(
+                    "DB01.example.com",
+                    1,
+                    4625,
+                    0,
+                    2,
+                    "An account failed to log on.",
+                ),
+                event(
+                    "DB01.example.com",
+                    2,
+                    1102,
+                    2,
+                    4,
+                    "The audit log was cleared.",
+                ),
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn each_filter_selects_its_events_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("wec.sqlite"));
+    for (client, events) in fleet() {
+        deliver(&store, client, &events);
+    }
+    // Ids in stored order: web01's 1, 2 then db01's 3, 4; newest first by TimeCreated.
+    assert_eq!(ids(&store, &search(""), Position::Newest, 10), [4, 2, 3, 1]);
+    assert_eq!(
+        ids(
+            &store,
+            &search("<q:Computer>web01.EXAMPLE.com</q:Computer>"),
+            Position::Newest,
+            10
+        ),
+        [2, 1]
+    );
+    assert_eq!(
+        ids(
+            &store,
+            &search("<q:EventID>4625</q:EventID>"),
+            Position::Newest,
+            10
+        ),
+        [2, 3]
+    );
+    assert_eq!(
+        ids(
+            &store,
+            &search("<q:Level>2</q:Level>"),
+            Position::Newest,
+            10
+        ),
+        [4]
+    );
+    assert_eq!(ids(&store, &search("<q:Channel>security</q:Channel><q:Provider>Microsoft-Windows-Security-Auditing</q:Provider>"), Position::Newest, 10).len(), 4);
+    assert_eq!(
+        ids(
+            &store,
+            &search("<q:Channel>System</q:Channel>"),
+            Position::Newest,
+            10
+        ),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        ids(
+            &store,
+            &search("<q:From>2026-11-26T10:00:02Z</q:From><q:To>2026-11-26T10:00:04Z</q:To>"),
+            Position::Newest,
+            10
+        ),
+        [2, 3]
+    );
+    // Words begin words of the message or the data, whatever the case.
+    assert_eq!(
+        ids(
+            &store,
+            &search("<q:Text>FAIL log</q:Text>"),
+            Position::Newest,
+            10
+        ),
+        [2, 3]
+    );
+    assert_eq!(
+        ids(
+            &store,
+            &search("<q:Text>10.0.0.2</q:Text>"),
+            Position::Newest,
+            10
+        ),
+        [4, 2]
+    );
+    assert_eq!(
+        ids(
+            &store,
+            &search("<q:Text>cleared</q:Text><q:Computer>WEB01.example.com</q:Computer>"),
+            Position::Newest,
+            10
+        ),
+        Vec::<i64>::new()
+    );
+    let row = &store
+        .events
+        .page(&search("<q:Level>2</q:Level>"), Position::Newest, 1)
+        .unwrap()[0];
+    assert_eq!(row.computer, "DB01.example.com");
+    assert_eq!(row.event_id, Some(1102));
+    assert_eq!(row.excerpt.as_deref(), Some("The audit log was cleared."));
+    assert_eq!(row.subscription, "logons");
+    assert!(store
+        .events
+        .event_xml(row.id)
+        .unwrap()
+        .unwrap()
+        .contains("<EventID>1102</EventID>"));
+    assert_eq!(store.events.event_xml(99).unwrap(), None);
+}
+
+#[test]
+fn pages_follow_each_other_and_the_tail_sees_only_newer_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("wec.sqlite"));
+    for (client, events) in fleet() {
+        deliver(&store, client, &events);
+    }
+    let all = search("");
+    let mut position = Position::Newest;
+    let mut seen = Vec::new();
+    loop {
+        let page = store.events.page(&all, position, 3).unwrap();
+        let Some(last) = page.last() else { break };
+        position = position.next(last);
+        seen.extend(page.iter().map(|r| r.id));
+    }
+    assert_eq!(seen, [4, 2, 3, 1]);
+    let cursor = store.events.cursor().unwrap();
+    assert_eq!(cursor, 4);
+    deliver(
+        &store,
+        "web01$",
+        &[event(
+            "WEB01.example.com",
+            3,
+            4625,
+            0,
+            0,
+            "An account failed to log on.",
+        )],
+    );
+    let tail = search(&format!("<q:After>{cursor}</q:After>"));
+    assert_eq!(ids(&store, &tail, Position::start(&tail), 10), [5]);
+    assert_eq!(
+        ids(
+            &store,
+            &search("<q:After>0</q:After>"),
+            Position::After(0),
+            10
+        ),
+        [1, 2, 3, 4, 5]
+    );
+}
+
+#[test]
+fn the_histogram_counts_every_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("wec.sqlite"));
+    for (client, events) in fleet() {
+        deliver(&store, client, &events);
+    }
+    let buckets = store
+        .events
+        .histogram(&search("<q:From>2026-11-26T10:00:00Z</q:From><q:To>2026-11-26T10:00:06Z</q:To><q:BucketSeconds>2</q:BucketSeconds>"))
+        .unwrap();
+    let counts: Vec<u64> = buckets.iter().map(|b| b.count).collect();
+    assert_eq!(counts, [1, 2, 1]);
+    assert_eq!(
+        buckets[1].start,
+        Timestamp::parse_system_time("2026-11-26T10:00:02Z").unwrap()
+    );
+    // Without a range: from the oldest match to the newest, the width chosen.
+    let matches = store
+        .events
+        .histogram(&search("<q:EventID>4625</q:EventID>"))
+        .unwrap();
+    assert_eq!(matches.iter().map(|b| b.count).sum::<u64>(), 2);
+    assert_eq!(matches[0].seconds, 1);
+}
+
+/// A batch resent after its first delivery was stored (the acknowledgement lost) is left out
+/// by the bookmark stored in the same commit; a delivery refused before its commit (a later
+/// output failed) leaves nothing behind for the next commit of that forwarder.
+#[test]
+fn a_resent_batch_is_stored_once_and_an_uncommitted_one_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("wec.sqlite"));
+    let (client, events) = fleet().remove(0);
+    deliver(&store, client, &events);
+    deliver(&store, client, &events);
+    assert_eq!(ids(&store, &search(""), Position::Newest, 10), [2, 1]);
+    // The output took a batch, then the delivery failed: no commit.
+    let late = [event("WEB01.example.com", 3, 4625, 0, 9, "refused batch")];
+    let late_refs: Vec<&ReceivedEvent> = late.iter().collect();
+    let claim = store.bookmarks.claim(client, "logons").unwrap();
+    store
+        .output
+        .write(&Batch {
+            subscription: "logons",
+            client,
+            events: &late_refs,
+            received: "2026-11-26T10:01:00Z",
+        })
+        .unwrap();
+    drop(claim);
+    // A heartbeat-only merge of the same pair afterwards stores nothing of it.
+    let claim = store.bookmarks.claim(client, "logons").unwrap();
+    claim
+        .commit(&BookmarkList::new(), Timestamp::from_unix_micros(0))
+        .unwrap();
+    assert_eq!(ids(&store, &search(""), Position::Newest, 10), [2, 1]);
+}
+
+/// Partitions past the age limit are dropped whole; the one being written stays.
+#[test]
+fn retention_drops_whole_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wec.sqlite");
+    let store = open(&path);
+    for (client, events) in fleet() {
+        deliver(&store, client, &events);
+    }
+    let mut connection = rusqlite::Connection::open(&path).unwrap();
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    assert_eq!(
+        store.events.retain(&mut connection, now).unwrap(),
+        Vec::<i64>::new()
+    );
+    let later = now.saturating_add(std::time::Duration::from_secs(31 * 86_400));
+    assert_eq!(
+        store.events.retain(&mut connection, later).unwrap().len(),
+        1
+    );
+    let tables: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE 'ev_%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        tables, 0,
+        "the partition's table, indexes and full-text index are gone"
+    );
+    assert!(store
+        .events
+        .page(&search(""), Position::Newest, 10)
+        .unwrap()
+        .is_empty());
+    // Writing goes on in a new partition.
+    deliver(
+        &store,
+        "web01$",
+        &[event("WEB01.example.com", 9, 4625, 0, 0, "again")],
+    );
+    assert_eq!(ids(&store, &search(""), Position::Newest, 10), [5]);
+}

@@ -1,0 +1,382 @@
+//! The search of the collector's event store at `/wsman` (`docs/event-search.md`): Enumerate
+//! of the events (newest first, or a tail after a cursor) and of the histogram with the
+//! store's filter dialect, paged as every enumeration is; Get of one event's XML and of the
+//! cursor. Access is the store's descriptor (`[store] sddl` of `collector.toml`), else
+//! EventLogSDDL, else RootSDDL: the Read right. The store is read a page at a time on the
+//! blocking pool.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use wsman_collector::event_store::{Bucket, EventRow, EventStore, Position, Search};
+use wsman_config::SecurityDescriptor;
+use wsman_proto::enumeration::{Enumerate, EnumerationMode};
+use wsman_proto::fault::SelectorProblem;
+use wsman_proto::ns::{action, event_store as uris};
+use wsman_proto::xml::escape_text;
+use wsman_proto::{Fault, Request};
+use wsman_providers::{Item, ItemSource};
+
+use crate::access::{access_for, Required};
+use crate::collector::engine::Running;
+use crate::dispatch::{finish, paging, transfer::render_item};
+use crate::engine::{Access, Call, EndpointKind, Engine, Family, Key, Reply, ReplyFuture, Target};
+use crate::enumeration::{EnumerationStore, LazyItems, Pending};
+use crate::settings::ServiceSettings;
+
+/// Results read from the store at once while a client pages.
+const READ_AHEAD: usize = 100;
+
+/// The store's search, over whichever collector is running.
+pub struct EventSearchEngine {
+    running: Running,
+    enumerations: Arc<EnumerationStore>,
+    /// Bad filters logged: at most one line per minute, with how many were not.
+    refusals: Mutex<(Option<Instant>, u64)>,
+}
+
+impl EventSearchEngine {
+    /// The search of `collector`'s store, its contexts where the collector keeps its own.
+    pub fn of(collector: &crate::collector::engine::CollectorEngine) -> Self {
+        Self::new(collector.running(), collector.enumerations())
+    }
+
+    pub fn new(running: Running, enumerations: &Arc<EnumerationStore>) -> Self {
+        Self {
+            running,
+            enumerations: Arc::clone(enumerations),
+            refusals: Mutex::default(),
+        }
+    }
+
+    fn store(&self) -> Option<Arc<EventStore>> {
+        let running = self.running.read().unwrap_or_else(|p| p.into_inner());
+        running.as_ref()?.event_store().cloned()
+    }
+
+    /// `[store] sddl`: `None` when unset; a text that does not parse denies everyone.
+    fn descriptor(&self) -> Option<Arc<SecurityDescriptor>> {
+        let text = self.store()?.settings().sddl.clone()?;
+        Some(Arc::new(SecurityDescriptor::parse(&text).unwrap_or_else(
+            |error| {
+                tracing::error!(%error, "[store] sddl does not parse: every search is refused");
+                SecurityDescriptor::parse("O:NSG:BAD:P").expect("an empty DACL parses")
+            },
+        )))
+    }
+
+    fn log_refused(&self, call: &Call<'_>, fault: &Fault) {
+        let mut refusals = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        let (last, left_out) = &mut *refusals;
+        if last.is_some_and(|at| at.elapsed().as_secs() < 60) {
+            *left_out += 1;
+            return;
+        }
+        let user = call.caller.map(|c| c.user.as_str()).unwrap_or("");
+        tracing::warn!(user, reason = %fault.message, not_logged_since = *left_out, "event store: search refused");
+        *last = Some(Instant::now());
+        *left_out = 0;
+    }
+
+    async fn answer(&self, call: Call<'_>) -> Result<Reply, Fault> {
+        let uri = call.request.resource_uri.as_deref().unwrap_or("");
+        let Some(store) = self.store() else {
+            return Err(Fault::destination_unreachable(uri));
+        };
+        let is = |u: &str| uri.eq_ignore_ascii_case(u);
+        let action = call.request.action.as_deref().unwrap_or("");
+        let answered = match action {
+            action::PULL => return paging::pull(&self.enumerations, call).await,
+            action::RELEASE => return paging::release(&self.enumerations, call),
+            action::ENUMERATE if is(uris::EVENTS) => self.events(store, call).await,
+            action::ENUMERATE if is(uris::HISTOGRAM) => self.histogram(store, call).await,
+            action::GET if is(uris::EVENTS) => get_event(store, call).await,
+            action::GET if is(uris::CURSOR) => get_cursor(store, call).await,
+            other => Err(Fault::action_not_supported(other)),
+        };
+        if let Err(fault) = &answered {
+            self.log_refused(&call, fault);
+        }
+        answered
+    }
+
+    async fn events(&self, store: Arc<EventStore>, call: Call<'_>) -> Result<Reply, Fault> {
+        let deadline = Instant::now() + call.budget;
+        let parsed = Enumerate::parse(call.request.body.as_ref())?;
+        let search = search_of(&parsed)?
+            .for_events()
+            .map_err(|e| Fault::cannot_process_filter(e.to_string()))?;
+        let position = Position::start(&search);
+        let first = blocking(move || {
+            let rows = store.page(&search, position, READ_AHEAD)?;
+            Ok((store, search, rows))
+        })
+        .await?;
+        let (store, search, rows) = first;
+        let source = Pages::new(store, search, position, rows);
+        let request = Arc::clone(call.request);
+        let (mode, address) = (parsed.mode, call.exchange.address.to_owned());
+        let render: crate::enumeration::Render =
+            Box::new(move |item, _| Ok(Some(render_item(&request, item, mode, &address, None))));
+        let pending = Pending::Lazy(LazyItems::new(Box::new(source), render));
+        paging::enumerate_response(&self.enumerations, call, &parsed, pending, 0, deadline).await
+    }
+
+    async fn histogram(&self, store: Arc<EventStore>, call: Call<'_>) -> Result<Reply, Fault> {
+        let deadline = Instant::now() + call.budget;
+        let parsed = Enumerate::parse(call.request.body.as_ref())?;
+        if parsed.mode != EnumerationMode::Object {
+            return Err(Fault::unsupported_feature(
+                "EnumerationMode",
+                "The histogram's buckets have no references: enumerate them as objects. ",
+            ));
+        }
+        let search = search_of(&parsed)?
+            .for_histogram()
+            .map_err(|e| Fault::cannot_process_filter(e.to_string()))?;
+        let buckets = blocking(move || store.histogram(&search)).await?;
+        let rendered: VecDeque<String> = buckets.iter().map(bucket_xml).collect();
+        paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered, deadline).await
+    }
+}
+
+/// The search of an Enumerate's filter (every event without one).
+fn search_of(parsed: &Enumerate) -> Result<Search, Fault> {
+    let Some(filter) = &parsed.filter else {
+        return Ok(Search::default());
+    };
+    let dialect = filter.dialect.as_deref().unwrap_or("");
+    if !dialect.eq_ignore_ascii_case(uris::DIALECT) {
+        return Err(Fault::filter_dialect_unavailable(dialect));
+    }
+    Search::from_filter(&filter.element).map_err(|e| Fault::cannot_process_filter(e.to_string()))
+}
+
+/// `work` on the blocking pool; a store error is `w:InternalError` (logged).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, wsman_collector::event_store::StoreQueryError> + Send + 'static,
+) -> Result<T, Fault> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(wsman_collector::event_store::StoreQueryError::Filter(e))) => {
+            Err(Fault::cannot_process_filter(e.to_string()))
+        }
+        Ok(Err(error)) => {
+            tracing::error!(%error, "event store: a search failed");
+            Err(Fault::internal_error("The event store could not be read. "))
+        }
+        Err(error) => {
+            tracing::error!(%error, "event store: a search task failed");
+            Err(Fault::internal_error("The event store could not be read. "))
+        }
+    }
+}
+
+/// The one `Id` selector of a Get.
+fn id_of(request: &Request) -> Result<i64, Fault> {
+    let selectors = &request.selectors.0;
+    let [selector] = selectors.as_slice() else {
+        return Err(Fault::invalid_selectors(
+            if selectors.is_empty() {
+                SelectorProblem::Insufficient
+            } else {
+                SelectorProblem::Unexpected
+            },
+            "A stored event is named by its Id selector alone. ",
+        ));
+    };
+    if !selector.name.eq_ignore_ascii_case(uris::ID_SELECTOR) {
+        return Err(Fault::invalid_selectors(
+            SelectorProblem::Unexpected,
+            "A stored event is named by its Id selector alone. ",
+        ));
+    }
+    request
+        .selectors
+        .get(uris::ID_SELECTOR)
+        .and_then(|id| id.trim().parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            Fault::invalid_selectors(
+                SelectorProblem::InvalidValue,
+                "The Id of a stored event is a number. ",
+            )
+        })
+}
+
+async fn get_event(store: Arc<EventStore>, call: Call<'_>) -> Result<Reply, Fault> {
+    let id = id_of(call.request)?;
+    let xml = blocking(move || store.event_xml(id)).await?;
+    let xml = xml.ok_or_else(Fault::resource_not_found)?;
+    finish(
+        call.request,
+        action::GET_RESPONSE,
+        "",
+        &xml,
+        call.max_envelope,
+    )
+}
+
+async fn get_cursor(store: Arc<EventStore>, call: Call<'_>) -> Result<Reply, Fault> {
+    if !call.request.selectors.0.is_empty() {
+        return Err(Fault::invalid_selectors(
+            SelectorProblem::Unexpected,
+            "The cursor has no selectors. ",
+        ));
+    }
+    let id = blocking(move || store.cursor()).await?;
+    let body = format!(
+        "<q:Cursor xmlns:q=\"{}\"><q:Id>{id}</q:Id></q:Cursor>",
+        uris::NS
+    );
+    finish(
+        call.request,
+        action::GET_RESPONSE,
+        "",
+        &body,
+        call.max_envelope,
+    )
+}
+
+/// One result as the contract writes it.
+fn event_xml(row: &EventRow) -> String {
+    let mut out = format!(
+        "<q:Event xmlns:q=\"{}\"><q:Id>{}</q:Id><q:TimeCreated>{}</q:TimeCreated><q:Computer>{}</q:Computer><q:Channel>{}</q:Channel>",
+        uris::NS,
+        row.id,
+        row.time.to_system_time(),
+        escape_text(&row.computer),
+        escape_text(&row.channel),
+    );
+    if let Some(level) = row.level {
+        out.push_str(&format!("<q:Level>{level}</q:Level>"));
+    }
+    if let Some(id) = row.event_id {
+        out.push_str(&format!("<q:EventID>{id}</q:EventID>"));
+    }
+    if let Some(provider) = &row.provider {
+        out.push_str(&format!(
+            "<q:Provider>{}</q:Provider>",
+            escape_text(provider)
+        ));
+    }
+    out.push_str(&format!(
+        "<q:Subscription>{}</q:Subscription>",
+        escape_text(&row.subscription)
+    ));
+    if let Some(excerpt) = &row.excerpt {
+        out.push_str(&format!("<q:Message>{}</q:Message>", escape_text(excerpt)));
+    }
+    out.push_str("</q:Event>");
+    out
+}
+
+fn bucket_xml(bucket: &Bucket) -> String {
+    let start = bucket.start.to_system_time();
+    // Bucket starts are whole seconds: written without the fraction.
+    let start = start
+        .split('.')
+        .next()
+        .map_or(start.clone(), |s| format!("{s}Z"));
+    format!(
+        "<q:Bucket xmlns:q=\"{}\"><q:Start>{start}</q:Start><q:Seconds>{}</q:Seconds><q:Count>{}</q:Count></q:Bucket>",
+        uris::NS,
+        bucket.seconds,
+        bucket.count
+    )
+}
+
+/// The results of one search, read from the store a page at a time as the client pulls
+/// (called where blocking is allowed: [`Pending::is_lazy`]).
+struct Pages {
+    store: Arc<EventStore>,
+    search: Search,
+    position: Position,
+    ready: VecDeque<EventRow>,
+    ended: bool,
+}
+
+impl Pages {
+    fn new(
+        store: Arc<EventStore>,
+        search: Search,
+        position: Position,
+        first: Vec<EventRow>,
+    ) -> Self {
+        let mut pages = Self {
+            store,
+            search,
+            position,
+            ready: VecDeque::new(),
+            ended: false,
+        };
+        pages.take(first);
+        pages
+    }
+
+    fn take(&mut self, rows: Vec<EventRow>) {
+        self.ended = rows.len() < READ_AHEAD;
+        if let Some(last) = rows.last() {
+            self.position = self.position.next(last);
+        }
+        self.ready.extend(rows);
+    }
+}
+
+impl ItemSource for Pages {
+    fn next_item(&mut self) -> Option<Item> {
+        if self.ready.is_empty() && !self.ended {
+            match self.store.page(&self.search, self.position, READ_AHEAD) {
+                Ok(rows) => self.take(rows),
+                Err(error) => {
+                    // Past the first page a fault cannot be told: the enumeration ends.
+                    tracing::error!(%error, "event store: a page could not be read; the search ends there");
+                    self.ended = true;
+                }
+            }
+        }
+        let row = self.ready.pop_front()?;
+        Some(Item::Xml {
+            xml: event_xml(&row),
+            resource_uri: uris::EVENTS.to_owned(),
+            selectors: vec![(uris::ID_SELECTOR.to_owned(), row.id.to_string())],
+        })
+    }
+
+    fn estimate(&self) -> usize {
+        0
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.ready
+            .iter()
+            .map(|r| {
+                128 + r.computer.len() + r.channel.len() + r.excerpt.as_ref().map_or(0, String::len)
+            })
+            .sum()
+    }
+}
+
+impl Engine for EventSearchEngine {
+    fn keys(&self) -> Vec<Key> {
+        vec![(EndpointKind::WsMan, Target::Family(Family::EventStore))]
+    }
+
+    /// The Read right of `[store] sddl`, else of EventLogSDDL, else of RootSDDL.
+    fn access(&self, request: &Request, settings: &ServiceSettings) -> Access {
+        let policy = &settings.access;
+        let descriptor = self
+            .descriptor()
+            .or_else(|| policy.event_log_sddl.clone())
+            .or_else(|| policy.root_sddl.clone());
+        Access::Descriptor(Required::one(
+            descriptor.as_ref(),
+            access_for(&request.operation.action),
+        ))
+    }
+
+    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
+        Box::pin(self.answer(call))
+    }
+}
