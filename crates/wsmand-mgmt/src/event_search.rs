@@ -420,7 +420,7 @@ const MAX_XML_DEPTH: usize = 32;
 
 /// A stored event's XML for reading: the event's namespace as the default one (as a
 /// forwarder writes it, `<Event xmlns="...">`), one element a line, indented; an element of
-/// another namespace, or nested past [`MAX_XML_DEPTH`], written as `Element::to_xml` does.
+/// another namespace, or nested past `MAX_XML_DEPTH`, written as `Element::to_xml` does.
 pub fn readable_xml(event: &Element) -> String {
     let mut out = String::new();
     write_readable(event, event.ns.as_deref(), 0, &mut out);

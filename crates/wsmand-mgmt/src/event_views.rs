@@ -7,7 +7,7 @@
 //!
 //! Bounded: [`MAX_VIEWS`] views, names of [`MAX_NAME_CHARS`] characters, the search stored as
 //! the checked parameters `event_search` reads back (never the text as typed), a file of at
-//! most [`MAX_FILE_BYTES`] read at start.
+//! most 512 KiB read at start.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
