@@ -204,7 +204,7 @@ node_clients() {
 }
 
 # The console in Debian's chromium (crates/wsmand-mgmt/tests/browser.rs driving
-# tests/browser/console.mjs): playwright-core from the npm registry at the lockfile's version,
+# tests/browser/console.mjs, browser_events.rs driving events.mjs): playwright-core from the npm registry at the lockfile's version,
 # without its install scripts (they would download a browser).
 browser_tests() {
     # npm itself comes from install_packages (Debian's, when the command is missing).
@@ -213,6 +213,9 @@ browser_tests() {
     node --test crates/wsmand-mgmt/web/src/time_axis.test.mjs
     WSMAN_TEST_BROWSER=1 cargo test -p wsmand-mgmt --test browser -- --nocapture 2>&1 \
         | tee "$LOG_DIR/browser.log"
+    # The Events page against a collector node with the event store and forwarded events.
+    WSMAN_TEST_BROWSER=1 cargo test -p wsmand-mgmt --test browser_events -- --nocapture 2>&1 \
+        | tee "$LOG_DIR/browser-events.log"
 }
 
 fuzz_smoke() {

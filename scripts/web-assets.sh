@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The console's browser assets (xterm.js, our terminal.js, the events page's events.js, and
-# uPlot with the overview's graphs.js): built from the npm registry with
+# uPlot with the overview's graphs.js and the Events page's search.js): built from the npm registry with
 # the lockfile of crates/wsmand-mgmt/web, bundled by esbuild, written to
 # crates/wsmand-mgmt/assets/, where wsmand-mgmt embeds them (include_bytes). Node is needed
 # only here, never at run time.
@@ -19,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WEB="$ROOT/crates/wsmand-mgmt/web"
 ASSETS="$ROOT/crates/wsmand-mgmt/assets"
 # The bundled files, each from its entry point in web/src.
-OUTPUTS=(terminal.js terminal.css events.js graphs.js graphs.css)
+OUTPUTS=(terminal.js terminal.css events.js graphs.js graphs.css search.js)
 
 # Bundle web/src into $2 using the packages installed under $1.
 bundle() {
@@ -33,6 +33,8 @@ bundle() {
         --legal-comments=eof --charset=utf8 --log-level=warning --outfile="$out/events.js")
     (cd "$tree" && "$esbuild" src/graphs.js --bundle --minify --format=iife --target=es2020 \
         --legal-comments=eof --charset=utf8 --log-level=warning --outfile="$out/graphs.js")
+    (cd "$tree" && "$esbuild" src/search.js --bundle --minify --format=iife --target=es2020 \
+        --legal-comments=eof --charset=utf8 --log-level=warning --outfile="$out/search.js")
     (cd "$tree" && "$esbuild" src/graphs.css --bundle --minify --legal-comments=eof \
         --charset=utf8 --log-level=warning --outfile="$out/graphs.css")
 }

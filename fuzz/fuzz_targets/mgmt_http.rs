@@ -1,7 +1,8 @@
 //! The management service's parsers of untrusted input: arbitrary bytes as a request target
 //! through the route parser, as a form body through the form reader (the login form and
 //! every action form), as a table page's query (search, sort, page, confirm) and the
-//! links made from it, and as the events page's filter and the WQL made from it. Any panic,
+//! links made from it, as the events page's filter and the WQL made from it, and as the
+//! Events page's search and the store's filter made from it. Any panic,
 //! hang or unbounded allocation is a bug. The same bytes also go through the request-head
 //! guard's scanner, whole and split; as the role form's rule lines (what parses is written
 //! back as lines that parse to the same rules) and as a `winrm/config` setting's path.
@@ -66,6 +67,22 @@ fuzz_target!(|data: &[u8]| {
     assert!(link
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"?&=%-_.~".contains(&b)));
+    // The Events page's search: its filter is well-formed XML of the store's dialect, and
+    // its link a query string of safe bytes that reads back as the same search.
+    let search = wsmand_mgmt::event_search::Search::parse(text);
+    let filter = search.filter_xml(Some(&["web1<&>".to_owned()]), Some(1));
+    assert!(
+        wsman_proto::xml::parse(&filter, &wsman_proto::xml::Limits::default()).is_ok(),
+        "{filter}"
+    );
+    let link = search.query_string(search.page);
+    assert!(link
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"&=%-_.~".contains(&b)));
+    assert_eq!(
+        wsmand_mgmt::event_search::Search::parse(&link).parameters(),
+        search.parameters()
+    );
     if let Ok(Route::HostOverview(name) | Route::Services(name) | Route::Processes(name)) =
         route::parse(text)
     {

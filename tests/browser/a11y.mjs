@@ -12,10 +12,8 @@
 // Content-Security-Policy stays as served: a violation of it is a console error here, and a
 // failure.
 
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { ask, check, env, finish, launch, problems, STEP_TIMEOUT, watch } from './harness.mjs';
+import { ask, axe, check, env, finish, launch, problems, STEP_TIMEOUT, watch } from './harness.mjs';
 
 const CONSOLE = env('CONSOLE_URL');
 const ARTIFACTS = env('ARTIFACTS');
@@ -26,7 +24,6 @@ const WINDOWS = env('WINDOWS_HOST');
 const SHELL = env('SHELL_HOST');
 const UNIT = env('UNIT');
 const SERVICE = UNIT.replace(/\.service$/, '');
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const VIEWPORTS = [
   { name: 'desktop', width: 1280, height: 800 },
@@ -48,6 +45,7 @@ const PAGES = [
   ['config', `/hosts/${LOCAL}/config`, 200],
   ['config-windows', `/hosts/${WINDOWS}/config`, 200],
   ['audit', '/audit', 200],
+  ['events-search', '/events', 200],
   ['manage', '/manage', 200],
   ['manage-host', `/manage/hosts/${LOCAL}`, 200],
   ['manage-role', '/manage/roles/admins', 200],
@@ -73,26 +71,6 @@ const DOCS_SHOTS = {
 
 async function clickAndWait(page, action) {
   await Promise.all([page.waitForNavigation({ timeout: STEP_TIMEOUT }), action()]);
-}
-
-/// axe-core on the page as it is now; every violation printed, serious and critical ones kept.
-async function axe(page, label) {
-  await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate(async () => {
-    const result = await window.axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      nodes: v.nodes.slice(0, 4).map((n) => `${n.target.join(' ')}: ${(n.failureSummary || '').replace(/\s+/g, ' ')}`),
-    }));
-  });
-  for (const v of violations) {
-    const line = `${label}: axe ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(' | ')}`;
-    console.log(line);
-    if (v.impact === 'serious' || v.impact === 'critical') problems.push(line);
-  }
-  return violations.length;
 }
 
 /// Whether anything makes the page wider than the window (a table scrolls inside itself).

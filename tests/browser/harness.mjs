@@ -4,8 +4,11 @@
 
 import { chromium } from 'playwright-core';
 import { createInterface } from 'node:readline';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 
 export const STEP_TIMEOUT = 60_000;
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 export function env(name) {
   const value = process.env[name];
@@ -88,4 +91,24 @@ export function finish(failed, what, artifacts) {
   const ok = !failed && problems.length === 0;
   console.log(ok ? `${what} passed; screenshots in ${artifacts}` : `${what} FAILED`);
   process.exit(ok ? 0 : 1);
+}
+
+/// axe-core on the page as it is now; every violation printed, serious and critical ones kept.
+export async function axe(page, label) {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 4).map((n) => `${n.target.join(' ')}: ${(n.failureSummary || '').replace(/\s+/g, ' ')}`),
+    }));
+  });
+  for (const v of violations) {
+    const line = `${label}: axe ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(' | ')}`;
+    console.log(line);
+    if (v.impact === 'serious' || v.impact === 'critical') problems.push(line);
+  }
+  return violations.length;
 }

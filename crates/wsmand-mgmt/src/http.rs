@@ -33,6 +33,7 @@ mod answer;
 mod bulk;
 mod change;
 mod config_set;
+mod events_search;
 mod graphs;
 mod host_pages;
 mod login_form;
@@ -70,6 +71,8 @@ pub struct AppState {
     pub samples: Arc<crate::samples::Samples>,
     /// The multi-host jobs (`/bulk`).
     pub jobs: Arc<crate::bulk::Jobs>,
+    /// The Events page's saved views, shared by every console user.
+    pub event_views: Arc<crate::event_views::EventViews>,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -249,6 +252,7 @@ fn static_asset(route: &Route) -> Option<Answer> {
         Route::TerminalStylesheet => file(CSS, pages::TERMINAL_STYLESHEET),
         Route::GraphsScript => file(SCRIPT, crate::graphs::SCRIPT),
         Route::GraphsStylesheet => file(CSS, crate::graphs::STYLESHEET),
+        Route::SearchScript => file(SCRIPT, crate::event_pages::SCRIPT),
         _ => return None,
     })
 }
@@ -370,6 +374,22 @@ async fn with_session(
             ))
             .await
         }
+        (&Method::GET, Route::FleetEvents) => {
+            Box::pin(events_search::page(
+                state,
+                &viewer,
+                request.asker(),
+                request.query,
+                None,
+            ))
+            .await
+        }
+        (&Method::GET, Route::EventsTail) => {
+            Box::pin(events_search::tail(state, request.asker(), request.query)).await
+        }
+        (&Method::GET, Route::StoredEvent(id)) => {
+            Box::pin(events_search::stored(state, &viewer, request.asker(), id)).await
+        }
         (&Method::GET, Route::Bulk) => bulk::form_page(state, &viewer, request.asker()),
         (&Method::GET, Route::BulkJob(id)) => {
             bulk::job_page(state, &viewer, request.asker(), id, request.query)
@@ -393,7 +413,9 @@ async fn with_session(
             | Route::Terminate(..)
             | Route::Config(_)
             | Route::Bulk
-            | Route::Manage(_)),
+            | Route::Manage(_)
+            | Route::SaveEventView
+            | Route::RemoveEventView),
         ) => Box::pin(change::change(state, request, body, route)).await,
         _ => error(
             json_wanted,

@@ -229,6 +229,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         event_streams: Arc::new(wsmand_mgmt::socket_slots::Terminals::for_event_streams()),
         samples,
         jobs: Arc::default(),
+        event_views: Arc::new(wsmand_mgmt::event_views::EventViews::load(&cli.config_dir)?),
     });
     let sampled = Arc::clone(&state);
     runtime.spawn(async move { wsmand_mgmt::samples::run(&sampled.live, &sampled.samples).await });

@@ -34,7 +34,12 @@ pub(crate) fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> 
 }
 
 /// [`layout`] with more elements in the head (a page's own stylesheet).
-fn layout_with(title: &str, viewer: Option<&Viewer<'_>>, head: Markup, body: Markup) -> Markup {
+pub(crate) fn layout_with(
+    title: &str,
+    viewer: Option<&Viewer<'_>>,
+    head: Markup,
+    body: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -52,6 +57,7 @@ fn layout_with(title: &str, viewer: Option<&Viewer<'_>>, head: Markup, body: Mar
                     nav.site aria-label="Console" {
                         @if viewer.is_some() {
                             a href="/fleet" aria-current=[(title == "Fleet").then_some("page")] { "Fleet" }
+                            a href="/events" aria-current=[(title == "Events").then_some("page")] { "Events" }
                             a href="/audit" aria-current=[(title == "Audit").then_some("page")] { "Audit" }
                             a href="/bulk" aria-current=[(title == "Run on several hosts").then_some("page")] { "Run" }
                             a href="/manage" aria-current=[(title == "Manage").then_some("page")] { "Manage" }
@@ -129,6 +135,7 @@ pub fn fleet(
         Some(viewer),
         html! {
             h1 { "Fleet" }
+            p.note #fleet-safety { "Many hosts in one console are safe here: the console loads no code from hosts (every script is its own; what a host sends is shown as text), where Cockpit deprecated its multi-host switcher because every host's JavaScript ran in one origin." }
             @if rows.is_empty() {
                 (empty_fleet(configured))
             } @else {
@@ -327,6 +334,7 @@ pub fn overview(
                 dt { "Notes" } dd { @match &host.error { Some(error) => (fault(error)), None => "—" } }
             }
             p.command { "Same from a shell: " code { "winrm identify " (switches) } }
+            p { a #stored-events href={ "/events?hosts=" (table::encode(&host.name)) } { "Its events in the event store" } " (searched with the rest of the fleet's)" }
             (crate::graphs::section(&host.name, figures))
         },
     )
@@ -433,6 +441,7 @@ pub fn events(
                     tbody #live-events {}
                 }
             }
+            p { a href={ "/events?hosts=" (table::encode(host)) } { "Search its events in the event store" } ", with the rest of the fleet's" }
             h2 { "Newest records" }
             (event_filter_form(filter, query))
             @for problem in &filter.problems { p.error { (problem) } }

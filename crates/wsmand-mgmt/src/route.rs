@@ -103,6 +103,18 @@ pub enum Route {
     Bulk,
     /// `GET /bulk/ID`: a job's progress.
     BulkJob(u64),
+    /// `GET /events`: one search over the stored events of every host the viewer may read.
+    FleetEvents,
+    /// `GET /events/stored/ID`: one stored event's full XML.
+    StoredEvent(u64),
+    /// `GET /events/tail.json`: the live tail's next events (`?after=ID` and the search).
+    EventsTail,
+    /// `POST /events/views`: a search saved as a view shared with the console's users.
+    SaveEventView,
+    /// `POST /events/views/remove`: a saved view deleted (its name in the form).
+    RemoveEventView,
+    /// `GET /assets/search.js`: uPlot and the Events page's histogram and live tail, bundled.
+    SearchScript,
 }
 
 /// The manager pages (`/manage/...`): the same path is the form (GET) and its change (POST).
@@ -183,6 +195,17 @@ pub fn parse(target: &str) -> Result<Route, RouteError> {
                 .filter(|n| *n > 0 && !id.starts_with('+'))
                 .ok_or(RouteError::NotFound)?,
         ),
+        ["events"] => Route::FleetEvents,
+        ["events", "tail.json"] => Route::EventsTail,
+        ["events", "views"] => Route::SaveEventView,
+        ["events", "views", "remove"] => Route::RemoveEventView,
+        ["events", "stored", id] => Route::StoredEvent(
+            id.parse::<u64>()
+                .ok()
+                .filter(|_| !id.starts_with('+'))
+                .ok_or(RouteError::NotFound)?,
+        ),
+        ["assets", "search.js"] => Route::SearchScript,
         ["manage"] => Route::Manage(Manage::Index),
         ["manage", "hosts"] => Route::Manage(Manage::Host(None)),
         ["manage", "hosts", name] => Route::Manage(Manage::Host(Some(host(name)?))),
@@ -249,6 +272,13 @@ mod tests {
         assert_eq!(parse("/audit"), Ok(Route::Audit));
         assert_eq!(parse("/bulk/7"), Ok(Route::BulkJob(7)));
         assert_eq!(parse("/bulk/+7"), Err(RouteError::NotFound));
+        assert_eq!(parse("/events?hosts=web1"), Ok(Route::FleetEvents));
+        assert_eq!(parse("/events/stored/42"), Ok(Route::StoredEvent(42)));
+        assert_eq!(parse("/events/stored/+42"), Err(RouteError::NotFound));
+        assert_eq!(parse("/events/stored/x"), Err(RouteError::NotFound));
+        assert_eq!(parse("/events/tail.json?after=3"), Ok(Route::EventsTail));
+        assert_eq!(parse("/events/views/remove"), Ok(Route::RemoveEventView));
+        assert_eq!(parse("/assets/search.js"), Ok(Route::SearchScript));
         assert_eq!(
             parse("/manage/hosts/web1/test"),
             Ok(Route::Manage(Manage::TestHost("web1".into())))

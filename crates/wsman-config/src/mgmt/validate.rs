@@ -107,9 +107,13 @@ impl MgmtSettings {
                         ));
                     }
                 }
+                // A URN names a resource of wsmand's own (the event store's
+                // `urn:wsmand:event-store/...`).
                 for resource in &rule.resources {
                     if resource != "*"
-                        && !(resource.starts_with("http://") || resource.starts_with("https://"))
+                        && !["http://", "https://", "urn:"]
+                            .iter()
+                            .any(|scheme| resource.starts_with(scheme))
                     {
                         return Err(invalid(
                             "Role.Rule.Resources",

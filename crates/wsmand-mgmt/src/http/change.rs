@@ -61,6 +61,24 @@ pub(super) async fn change(
             .await
         }
         Route::Bulk => return super::bulk::start(state, &viewer, request.asker(), &form),
+        Route::SaveEventView => {
+            return Box::pin(super::events_search::save(
+                state,
+                &viewer,
+                request.asker(),
+                &form,
+            ))
+            .await
+        }
+        Route::RemoveEventView => {
+            return Box::pin(super::events_search::remove(
+                state,
+                &viewer,
+                request.asker(),
+                &form,
+            ))
+            .await
+        }
         Route::Manage(page) => {
             return Box::pin(super::manage::post(
                 state,

@@ -1,0 +1,380 @@
+//! The Events page and what it posts: the search over the collector's event store
+//! (`event_store`: which store, which hosts' events, as the viewer's roles allow), one event's
+//! full XML, the live tail's polls, and the saved views (`event_views`).
+
+use hyper::header::{self, HeaderValue};
+use hyper::StatusCode;
+use wsman_config::mgmt::Action;
+
+use super::answer::{error, html, json, EVENTS_CSP};
+use super::host_pages::Asker;
+use super::{Answer, AppState};
+use crate::delegation::{Decision, Subject};
+use crate::event_pages::{self, EventsPage, Notice};
+use crate::event_search::Search;
+use crate::event_store::{self, Scope, ScopeError};
+use crate::form::Form;
+use crate::manage::{Managed, EVERY_HOST, MANAGE_RESOURCE};
+use crate::pages::Viewer;
+use crate::sessions::audit_name;
+
+fn subject<'a>(asker: &Asker<'a>) -> Subject<'a> {
+    Subject {
+        principal: asker.session.owner.principal(),
+        groups: &asker.session.groups,
+    }
+}
+
+/// Why a viewer has no scope: refused (the answer: 403, audited on the collector), or no store.
+enum NoScope {
+    Refused(Box<Answer>),
+    NoStore(String),
+}
+
+/// The viewer's scope, or why there is none.
+fn scope_or_refusal(
+    state: &AppState,
+    asker: Asker<'_>,
+    managed: &Managed,
+) -> Result<Scope, NoScope> {
+    match event_store::scope(managed, subject(&asker)) {
+        Ok(scope) => Ok(scope),
+        Err(ScopeError::NoStore) => Err(NoScope::NoStore(ScopeError::NoStore.to_string())),
+        Err(ScopeError::Denied { host, rule }) => {
+            state.audit.record_on(
+                asker.peer.ip(),
+                &asker.session.owner,
+                "denied",
+                &host,
+                &format!(
+                    "{host}: read {}: by {rule}",
+                    wsman_proto::ns::event_store::EVENTS
+                ),
+            );
+            let refused = ScopeError::Denied { host, rule };
+            Err(NoScope::Refused(Box::new(error(
+                asker.json_wanted,
+                StatusCode::FORBIDDEN,
+                &refused.to_string(),
+            ))))
+        }
+    }
+}
+
+/// The hosts and groups the viewer may choose in the form.
+fn choices(scope: &Scope) -> Vec<String> {
+    let mut groups: Vec<String> = scope
+        .hosts
+        .iter()
+        .flat_map(|(_, groups)| groups.iter().map(|g| format!("group:{g}")))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    scope
+        .hosts
+        .iter()
+        .map(|(name, _)| name.clone())
+        .chain(groups)
+        .collect()
+}
+
+/// The views, each with whether the viewer may delete it (its author, or a manager).
+fn views(
+    state: &AppState,
+    asker: Asker<'_>,
+    managed: &Managed,
+) -> Vec<(crate::event_views::SavedView, bool)> {
+    let owner = asker.session.owner.principal().to_string();
+    let manager = is_manager(asker, managed);
+    state
+        .event_views
+        .list()
+        .into_iter()
+        .map(|view| {
+            let mine = manager || view.owner == owner;
+            (view, mine)
+        })
+        .collect()
+}
+
+fn is_manager(asker: Asker<'_>, managed: &Managed) -> bool {
+    matches!(
+        managed
+            .policy
+            .decide(subject(&asker), EVERY_HOST, MANAGE_RESOURCE, Action::Manage),
+        Decision::Allowed { .. }
+    )
+}
+
+/// The Events page (or its JSON) for the search in `raw_query`, with `notice` (what saving or
+/// deleting a view did) at the top.
+pub(super) async fn page(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    raw_query: &str,
+    notice: Option<Notice>,
+) -> Answer {
+    let managed = state.live.now();
+    let mut search = Search::parse(raw_query);
+    let mut shown = EventsPage {
+        search: &Search::default(),
+        collector: None,
+        problem: None,
+        choices: Vec::new(),
+        results: None,
+        histogram: None,
+        cursor: None,
+        views: views(state, asker, &managed),
+        notice,
+    };
+    let scope = match scope_or_refusal(state, asker, &managed) {
+        Ok(scope) => Some(scope),
+        Err(NoScope::Refused(refused)) => return *refused,
+        Err(NoScope::NoStore(problem)) => {
+            shown.problem = Some(problem);
+            None
+        }
+    };
+    if let Some(scope) = &scope {
+        let (computers, problems) = event_store::computers(scope, &managed, &search);
+        search.problems.extend(problems);
+        let computers = computers.as_deref();
+        if computers.is_some_and(<[String]>::is_empty) {
+            shown.problem = Some("No host you may read is chosen: nothing is searched.".to_owned());
+        }
+        let collector = &scope.collector;
+        let (results, histogram, cursor) = tokio::join!(
+            event_store::search(collector, &search, computers),
+            event_store::histogram(collector, &search, computers),
+            event_store::cursor(collector),
+        );
+        if asker.json_wanted {
+            return match (results, histogram) {
+                (Ok((events, more)), Ok(buckets)) => json(
+                    StatusCode::OK,
+                    &serde_json::json!({
+                        "collector": scope.collector_name,
+                        "events": events,
+                        "more": more,
+                        "histogram": buckets,
+                        "cursor": cursor.ok(),
+                        "problems": search.problems,
+                    }),
+                ),
+                (Err(error), _) | (_, Err(error)) => json(
+                    StatusCode::BAD_GATEWAY,
+                    &serde_json::json!({ "error": error.to_string() }),
+                ),
+            };
+        }
+        shown.collector = Some(&scope.collector_name);
+        shown.choices = choices(scope);
+        shown.results = Some(results);
+        shown.histogram = Some(histogram);
+        shown.cursor = cursor.ok();
+    }
+    if asker.json_wanted {
+        return error(
+            true,
+            StatusCode::SERVICE_UNAVAILABLE,
+            shown.problem.as_deref().unwrap_or("no event store"),
+        );
+    }
+    shown.search = &search;
+    let mut answer = html(StatusCode::OK, event_pages::events(viewer, &shown));
+    // The page's script (`/assets/search.js`) and its polls of the live tail.
+    answer.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(EVENTS_CSP),
+    );
+    answer
+}
+
+/// The live tail's poll: the matching events stored after `after`, oldest first, as JSON
+/// (`{"events": [...], "next": ID}`).
+pub(super) async fn tail(state: &AppState, asker: Asker<'_>, raw_query: &str) -> Answer {
+    let managed = state.live.now();
+    let after = Form::parse(raw_query.as_bytes())
+        .ok()
+        .and_then(|form| form.get("after").and_then(|a| a.parse::<u64>().ok()));
+    let Some(after) = after else {
+        return error(
+            true,
+            StatusCode::BAD_REQUEST,
+            "after=ID is needed (a number)",
+        );
+    };
+    // The search without `after` (its own parameter, not the search's).
+    let search = Search::parse(raw_query);
+    let scope = match scope_or_refusal(
+        state,
+        Asker {
+            json_wanted: true,
+            ..asker
+        },
+        &managed,
+    ) {
+        Ok(scope) => scope,
+        Err(NoScope::Refused(refused)) => return *refused,
+        Err(NoScope::NoStore(problem)) => {
+            return error(true, StatusCode::SERVICE_UNAVAILABLE, &problem)
+        }
+    };
+    let (computers, _) = event_store::computers(&scope, &managed, &search);
+    match event_store::tail(&scope.collector, &search, computers.as_deref(), after).await {
+        Ok((events, next)) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "events": events, "next": next }),
+        ),
+        Err(error) => json(
+            StatusCode::BAD_GATEWAY,
+            &serde_json::json!({ "error": error.to_string() }),
+        ),
+    }
+}
+
+/// One stored event's full XML, if it is of a host the viewer may read (else 404, as an event
+/// that does not exist: which ids exist is not told).
+pub(super) async fn stored(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    id: u64,
+) -> Answer {
+    let managed = state.live.now();
+    let scope = match scope_or_refusal(state, asker, &managed) {
+        Ok(scope) => scope,
+        Err(NoScope::Refused(refused)) => return *refused,
+        Err(NoScope::NoStore(problem)) => {
+            return error(asker.json_wanted, StatusCode::SERVICE_UNAVAILABLE, &problem)
+        }
+    };
+    let (computers, _) = event_store::computers(&scope, &managed, &Search::default());
+    let xml = match event_store::full_event(&scope.collector, id).await {
+        Ok(event) => {
+            let computer = crate::event_search::computer_of(&event).unwrap_or_default();
+            if !event_store::covers(computers.as_deref(), &computer) {
+                state.audit.record_on(
+                    asker.peer.ip(),
+                    &asker.session.owner,
+                    "denied",
+                    &scope.collector_name,
+                    &format!("stored event {id}: of {computer:?}, no host the user may read"),
+                );
+                return error(asker.json_wanted, StatusCode::NOT_FOUND, "no such event");
+            }
+            Ok(crate::event_search::readable_xml(&event))
+        }
+        Err(error) => Err(error),
+    };
+    if asker.json_wanted {
+        return match xml {
+            Ok(xml) => json(StatusCode::OK, &serde_json::json!({ "id": id, "xml": xml })),
+            Err(error) => json(
+                StatusCode::BAD_GATEWAY,
+                &serde_json::json!({ "error": error.to_string() }),
+            ),
+        };
+    }
+    let status = if xml.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    html(
+        status,
+        event_pages::stored_event(viewer, id, &xml, "/events"),
+    )
+}
+
+/// `POST /events/views`: the search in the form's `query` saved as `name` by the viewer, who
+/// must be one who may use the Events page; then the page of that search, saying so.
+pub(super) async fn save(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    form: &Form,
+) -> Answer {
+    let managed = state.live.now();
+    if let Err(NoScope::Refused(refused)) = scope_or_refusal(state, asker, &managed) {
+        return *refused;
+    }
+    let query = form.get("query").unwrap_or("");
+    let search = Search::parse(query);
+    let name = form.get("name").unwrap_or("");
+    let principal = asker.session.owner.principal();
+    let saved = state
+        .event_views
+        .create(principal, &audit_name(principal), name, &search);
+    let outcome = match &saved {
+        Ok(view) => format!("saved the view {:?}: {}", view.name, view.query),
+        Err(error) => format!("save a view: {error}"),
+    };
+    state.audit.record_by(
+        asker.peer.ip(),
+        &asker.session.owner,
+        if saved.is_ok() {
+            "event view"
+        } else {
+            "refused"
+        },
+        &outcome,
+    );
+    let failed = saved.is_err();
+    let notice = match saved {
+        Ok(view) => Notice::Done(format!(
+            "Saved the view “{}”: every console user sees it.",
+            view.name
+        )),
+        Err(error) => Notice::Refused(error.to_string()),
+    };
+    let mut answer = page(state, viewer, asker, &search.query_string(1), Some(notice)).await;
+    if failed && answer.status() == StatusCode::OK {
+        *answer.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    answer
+}
+
+/// `POST /events/views/remove`: the view `name` deleted, by its author or a manager.
+pub(super) async fn remove(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    form: &Form,
+) -> Answer {
+    let managed = state.live.now();
+    let name = form.get("name").unwrap_or("");
+    let manager = is_manager(asker, &managed);
+    let removed = state
+        .event_views
+        .remove(name, asker.session.owner.principal(), manager);
+    state.audit.record_by(
+        asker.peer.ip(),
+        &asker.session.owner,
+        if removed.is_ok() {
+            "event view"
+        } else {
+            "refused"
+        },
+        &match &removed {
+            Ok(()) => format!("deleted the view {name:?}"),
+            Err(error) => format!("delete a view: {error}"),
+        },
+    );
+    let status = match &removed {
+        Ok(()) => StatusCode::OK,
+        Err(crate::event_views::ViewError::NotYours(_)) => StatusCode::FORBIDDEN,
+        Err(crate::event_views::ViewError::NotFound(_)) => StatusCode::NOT_FOUND,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let notice = match removed {
+        Ok(()) => Notice::Done(format!("Deleted the view “{name}”.")),
+        Err(error) => Notice::Refused(error.to_string()),
+    };
+    let mut answer = page(state, viewer, asker, "", Some(notice)).await;
+    if answer.status() == StatusCode::OK {
+        *answer.status_mut() = status;
+    }
+    answer
+}

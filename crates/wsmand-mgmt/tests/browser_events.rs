@@ -1,0 +1,456 @@
+//! The Events page in a real browser: Debian's `chromium`, driven by `playwright-core` from
+//! `tests/browser/events.mjs`, against the real `wsmand-mgmt` whose event store is a real
+//! `wsmand` collector node (a subscription with the store output), filled by real forwarded
+//! events: a real `wsmand` forwarding the journal of a real systemd booted in its own
+//! namespaces as `linux01.example.test`, and the transcribed messages of a Windows 10
+//! forwarder (`crates/wsman-events/tests/fixtures/windows-forwarder/`) posted to the collector
+//! as `win10.example.test`, UTF-16 and SLDC as Windows posts them.
+//!
+//! The browser logs in as an administrator (every host) and as a viewer whose role allows one
+//! host (`linux01.example.test`) and the collector's store: filters, paging, the histogram,
+//! one event's full XML, a view saved by the administrator and opened by the viewer, the live
+//! tail showing an entry `logger` writes after the page opened, and axe-core on every page.
+//! The script asks this harness for the journal entry (`ASK log-entry`).
+//!
+//! Runs only with `WSMAN_TEST_BROWSER=1` (the browser stage of `scripts/test.sh`), as
+//! `tests/browser.rs` does.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wsman_client::enumerate::{Filter, FilterBody};
+use wsman_client::{
+    Auth, BlockingClient, ClientOptions, Credentials, Endpoint, EnumerateOptions, Resource,
+};
+use wsman_proto::xml::{self, Element, Limits};
+use wsman_test::systemd::BootedSystemd;
+use wsman_test::{ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+
+mod common;
+use common::{add_manager, console_log, spawn_console, start_daemon, wait_for_console};
+
+const ADMIN: &str = "events-admin";
+const ADMIN_PASSWORD: &str = "Events-Admin-4-Console!";
+const VIEWER: &str = "events-viewer";
+const VIEWER_PASSWORD: &str = "Events-Viewer-4-Console!";
+/// The Linux forwarder's Computer, and its host's name in the console.
+const LINUX: &str = "linux01.example.test";
+/// The Windows forwarder's Computer in every fixture, and its host's name in the console.
+const WINDOWS: &str = "win10.example.test";
+/// The collector's account the Windows forwarder posts as (the Linux one posts as the
+/// service account): the collector keeps a forwarder's bookmark by its account, so each
+/// forwarder has its own.
+const WINDOWS_ACCOUNT: &str = "wec-win10";
+/// How many entries of the test's tag are in the journal before the forwarder starts: more
+/// than one page (50).
+const TAGGED: usize = 60;
+/// The events of the Windows fixtures' batches (EventID 111, then five).
+const WINDOWS_EVENTS: usize = 6;
+/// How long the whole browser run may take.
+const RUN_DEADLINE: Duration = Duration::from_secs(600);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Why this machine cannot run the test, if it cannot.
+fn missing_tools() -> Option<String> {
+    let suite = repo_root().join("tests/browser");
+    if !Path::new("/usr/bin/chromium").is_file() {
+        return Some("no /usr/bin/chromium (apt-get install chromium)".to_owned());
+    }
+    for package in ["playwright-core", "axe-core"] {
+        if !suite.join("node_modules").join(package).is_dir() {
+            return Some(format!(
+                "no {package}: run npm ci --ignore-scripts in tests/browser"
+            ));
+        }
+    }
+    None
+}
+
+/// A child killed and reaped when dropped.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn fixture(name: &str) -> String {
+    let path = repo_root()
+        .join("crates/wsman-events/tests/fixtures/windows-forwarder")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn parse(text: &str) -> Element {
+    xml::parse(text, &Limits::default()).expect("XML")
+}
+
+/// The first element called `name` in `element`'s tree.
+fn find<'a>(element: &'a Element, name: &str) -> Option<&'a Element> {
+    if element.name == name {
+        return Some(element);
+    }
+    element.elements().find_map(|child| find(child, name))
+}
+
+fn text_of(element: &Element, name: &str) -> String {
+    find(element, name)
+        .map(Element::trimmed_text)
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+/// The collector's subscription: the test's tag in Application (the Linux forwarder) and the
+/// Windows logs of the fixtures, into the event store; each forwarder's account speaks for its
+/// own Computer.
+fn subscription(tag: &str) -> String {
+    format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select>\
+         <Select Path=\"Security\">*</Select><Select Path=\"System\">*</Select>\
+         <Select Path=\"Microsoft-Windows-WinRM/Operational\">*</Select></Query></QueryList>'\n\
+         max_latency_seconds = 1\nread_existing_events = true\nheartbeat_seconds = 60\n\
+         content_format = \"RenderedText\"\n[[outputs]]\ntype = \"store\"\n\
+         [computers]\n\"{SERVICE_ACCOUNT}\" = [\"{LINUX}\"]\n\"{WINDOWS_ACCOUNT}\" = [\"{WINDOWS}\"]\n"
+    )
+}
+
+/// A client of the collector at `url`, as `account`.
+fn collector_client(url: &str, account: &str) -> BlockingClient {
+    let mut options = ClientOptions::default();
+    options.auth = Auth::Basic(Credentials::new(account, SERVICE_PASSWORD));
+    options.allow_unencrypted = true;
+    BlockingClient::new(Endpoint::parse(url, false).expect("URL"), options).expect("client")
+}
+
+/// Waits (bounded) until the collector's store holds `count` events that `search` (the
+/// elements of a `q:Search`) matches, asked in the store's own dialect as any WS-Management
+/// client may, so that the browser starts from what was forwarded.
+fn wait_for_stored(port: u16, search: &str, count: usize, logs: &dyn Fn() -> String) {
+    let client = collector_client(&format!("http://127.0.0.1:{port}/wsman"), SERVICE_ACCOUNT);
+    let mut options = EnumerateOptions::default();
+    options.filter = Some(Filter {
+        dialect: wsman_proto::ns::event_store::DIALECT.to_owned(),
+        body: FilterBody::Xml(format!(
+            "<q:Search xmlns:q=\"{}\">{search}</q:Search>",
+            wsman_proto::ns::event_store::NS
+        )),
+    });
+    let resource = Resource::new(wsman_proto::ns::event_store::EVENTS);
+    let started = Instant::now();
+    loop {
+        let stored = client
+            .enumerate(&resource, &options)
+            .map(|items| items.len());
+        if matches!(stored, Ok(n) if n >= count) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the store holds {stored:?} events of {search}, not {count}:\n{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Posts the Windows forwarder's messages to the collector on `port` as Windows does (the
+/// Enumerate, then a heartbeat and the three batches to the address it offered); returns the
+/// `EventRecordID` of the fixtures' first Security 4624 event.
+fn replay_windows(port: u16) -> String {
+    let client = |url: &str| collector_client(url, WINDOWS_ACCOUNT);
+    let post = |client: &BlockingClient, message: &str| {
+        let message_id = text_of(&parse(message), "MessageID");
+        let (bytes, content_type) = wsman_events::delivery::encode(message, true);
+        let compressed = wsman_events::sldc::compress(&bytes);
+        client
+            .deliver(compressed, content_type, Some("SLDC"), &message_id)
+            .unwrap_or_else(|e| panic!("the collector refused a Windows message: {e}"))
+    };
+    let manager = client(&format!(
+        "http://127.0.0.1:{port}/wsman/SubscriptionManager/WEC"
+    ));
+    let enumerate = fixture("enumerate.request.xml");
+    let message_id = text_of(&parse(&enumerate), "MessageID");
+    let (bytes, content_type) = wsman_events::delivery::encode(&enumerate, true);
+    let reply = manager
+        .deliver(bytes, content_type, None, &message_id)
+        .expect("the Enumerate");
+    let (offers, errors) =
+        wsman_events::offer::parse_enumerate_response(&reply.body.expect("an answer"));
+    assert!(errors.is_empty() && offers.len() == 1, "{errors:?}");
+    let notify = offers[0].subscribe.notify_to.clone().expect("NotifyTo");
+    let identifier = notify
+        .reference_parameters
+        .iter()
+        .find(|p| p.name == "Identifier")
+        .expect("Identifier")
+        .trimmed_text();
+    let to = client(&notify.address);
+    let mut first_4624 = None;
+    for name in [
+        "heartbeat.request.xml",
+        "events.bookmark-event.request.xml",
+        "events-1.request.xml",
+        "events-2.request.xml",
+    ] {
+        let message = fixture(name);
+        let envelope = parse(&message);
+        let addressed = message
+            .replace(&text_of(&envelope, "To"), &notify.address)
+            .replace(&text_of(&envelope, "Identifier"), &identifier);
+        post(&to, &addressed);
+        for event in find(&envelope, "Events").map_or_else(Vec::new, |e| e.elements().collect()) {
+            let event = parse(&event.text());
+            if first_4624.is_none() && text_of(&event, "EventID") == "4624" {
+                first_4624 = Some(text_of(&event, "EventRecordID"));
+            }
+        }
+    }
+    first_4624.expect("a 4624 event in the fixtures")
+}
+
+/// The console: the collector (the event store), the Linux forwarder and the Windows replay
+/// as hosts; the administrator's role allows everything, the viewer's reading the Linux host
+/// and the collector's store only.
+fn start_console(collector: u16, linux: u16, windows: u16) -> (tempfile::TempDir, Reaped, u16) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = wsman_test::free_port();
+    let password_file = common::write_host_password(dir.path());
+    let host = |name: &str, port: u16, groups: &str| {
+        format!(
+            "\n[[Host]]\nName = \"{name}\"\nUrl = \"http://127.0.0.1:{port}/wsman\"\n\
+             Username = \"{SERVICE_ACCOUNT}\"\nPasswordFile = \"{}\"\nAllowUnencrypted = true\n\
+             Groups = [{groups}]\n",
+            password_file.display()
+        )
+    };
+    let mut toml = format!(
+        "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\n\
+         Certificate = \"auto\"\nCredentials = \"os+manager\"\nUnspecifiedClients = \"Allow\"\n\
+         AllowedClients = []\nDeniedClients = []\nRequestLog = \"journal\"\n\
+         SessionIdleMinutes = 15\nSessionLifetimeHours = 8\nSampleIntervalSeconds = 30\n"
+    );
+    toml.push_str(&host("collector", collector, "\"event-store\""));
+    toml.push_str(&host(LINUX, linux, "\"linux\""));
+    toml.push_str(&host(WINDOWS, windows, "\"windows\""));
+    toml.push_str(&format!(
+        "\n[[Role]]\nName = \"admins\"\nMembers = [\"{ADMIN}\"]\n[[Role.Rule]]\n\
+         Effect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+         Actions = [\"read\", \"change\", \"shell\", \"manage\"]\n\
+         \n[[Role]]\nName = \"linux-viewers\"\nMembers = [\"{VIEWER}\"]\n[[Role.Rule]]\n\
+         Effect = \"Allow\"\nHosts = [\"{LINUX}\"]\nResources = [\"*\"]\nActions = [\"read\"]\n\
+         [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"collector\"]\n\
+         Resources = [\"urn:wsmand:event-store\"]\nActions = [\"read\"]\n"
+    ));
+    std::fs::write(dir.path().join("mgmt.toml"), toml).expect("mgmt.toml");
+    if common::nix_is_root() {
+        // The saved views are written beside mgmt.toml by the serving user.
+        common::give_to_serving_user(&[dir.path(), &password_file]);
+    }
+    add_manager(dir.path(), ADMIN, ADMIN_PASSWORD);
+    add_manager(dir.path(), VIEWER, VIEWER_PASSWORD);
+    let mut child = spawn_console(dir.path());
+    wait_for_console(&mut child, port, dir.path());
+    (dir, Reaped(child), port)
+}
+
+/// `tests/browser/windows-replay.mjs`: a host answering with recorded Windows responses.
+fn start_windows_host() -> (Reaped, u16) {
+    let mut child = Command::new("node")
+        .arg(repo_root().join("tests/browser/windows-replay.mjs"))
+        .arg(repo_root().join("crates/wsman-proto/tests/fixtures/windows"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run the Windows replay");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("its port");
+    let port = first
+        .trim()
+        .strip_prefix("listening ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the replay printed {first:?}"));
+    (Reaped(child), port)
+}
+
+/// The forwarder: a wsmand forwarding the booted system's journal as [`LINUX`] to the
+/// collector on `collector`, enumerating its subscriptions every 2 s.
+fn start_forwarder(
+    systemd: &BootedSystemd,
+    state: &Path,
+    collector: u16,
+) -> (ConfigDir, Daemon, u16) {
+    let password_file = state.join("password");
+    std::fs::write(&password_file, format!("{SERVICE_PASSWORD}\n")).expect("password file");
+    let forwarding = format!(
+        "computer = \"{LINUX}\"\nstate_directory = \"{}\"\n[[collector]]\n\
+         server = \"Server=http://127.0.0.1:{collector}/wsman/SubscriptionManager/WEC,Refresh=2\"\n\
+         authentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\n\
+         allow_unencrypted = true\n",
+        state.join("cursors").display(),
+        password_file.display()
+    );
+    let journal = systemd.root().join("var/log/journal");
+    let journal = journal.to_str().expect("UTF-8").to_owned();
+    start_daemon(
+        (
+            &move |config: &mut ConfigDir| {
+                config.write_raw("forwarding.toml", &forwarding);
+            },
+            &[("WSMAND_JOURNAL_DIRECTORY", journal.as_str())],
+        ),
+        "root",
+        &[],
+    )
+}
+
+/// Runs `tests/browser/events.mjs` with `env`, answering `ASK log-entry` with an entry
+/// `logger` writes in the booted system's journal (markup in it, shown as text), until it
+/// ends, killed at [`RUN_DEADLINE`].
+fn run_script(
+    env: &[(&str, String)],
+    systemd: &BootedSystemd,
+    tag: &str,
+) -> std::process::ExitStatus {
+    let suite = repo_root().join("tests/browser");
+    let mut node = Command::new("node")
+        .arg(suite.join("events.mjs"))
+        .current_dir(&suite)
+        .envs(env.iter().map(|(name, value)| (name, value)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run node");
+    let mut to_node = node.stdin.take().expect("stdin");
+    let from_node = BufReader::new(node.stdout.take().expect("stdout"));
+    let pid = node.id();
+    let started = Instant::now();
+    let watchdog = std::thread::spawn(move || {
+        while started.elapsed() < RUN_DEADLINE {
+            std::thread::sleep(Duration::from_millis(200));
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                return;
+            }
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    });
+    for line in from_node.lines() {
+        let line = line.expect("read the script's output");
+        match line.strip_prefix("ASK ") {
+            Some("log-entry") => {
+                let message = format!("live tail <b>{}</b> entry", std::process::id());
+                systemd.exec_ok(&["logger", "-t", tag, "-p", "user.warning", &message]);
+                writeln!(to_node, "{message}").expect("answer");
+                to_node.flush().expect("flush");
+            }
+            Some(other) => {
+                writeln!(to_node, "unknown question {other:?}").expect("answer");
+                to_node.flush().expect("flush");
+            }
+            None => println!("{line}"),
+        }
+    }
+    drop(to_node);
+    let status = node.wait().expect("wait for node");
+    let _ = watchdog.join();
+    status
+}
+
+#[test]
+fn the_events_page_in_chromium_as_an_administrator_and_a_one_host_viewer() {
+    if std::env::var("WSMAN_TEST_BROWSER").as_deref() != Ok("1") {
+        eprintln!("skipped: set WSMAN_TEST_BROWSER=1 (the browser stage of scripts/test.sh)");
+        return;
+    }
+    if let Some(reason) = missing_tools() {
+        panic!("WSMAN_TEST_BROWSER=1 but {reason}");
+    }
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    let tag = format!("events-page-{}", std::process::id());
+    for n in 0..TAGGED {
+        let priority = if n % 3 == 0 { "user.err" } else { "user.info" };
+        systemd.exec_ok(&[
+            "logger",
+            "-t",
+            &tag,
+            "-p",
+            priority,
+            &format!("stored entry k{n}z"),
+        ]);
+    }
+    let state = tempfile::tempdir().expect("tempdir");
+    let database = state.path().join("wec.sqlite");
+    let database = database.to_str().expect("UTF-8").to_owned();
+    let subscription = subscription(&tag);
+    let (_collector_config, collector, collector_port) = start_daemon(
+        (
+            &|config: &mut ConfigDir| {
+                config.write_raw("subscriptions/fleet.toml", &subscription);
+            },
+            &[("WSMAND_WEC_DATABASE", database.as_str())],
+        ),
+        "root",
+        &[(WINDOWS_ACCOUNT, "root")],
+    );
+    let windows_record = replay_windows(collector_port);
+    let (_forwarder_config, forwarder, linux_port) =
+        start_forwarder(&systemd, state.path(), collector_port);
+    let logs = || {
+        format!(
+            "collector:\n{}\nforwarder:\n{}",
+            collector.stderr(),
+            forwarder.stderr()
+        )
+    };
+    let linux = format!("<q:Computer>{LINUX}</q:Computer><q:Provider>{tag}</q:Provider>");
+    wait_for_stored(collector_port, &linux, TAGGED, &logs);
+    let windows = format!("<q:Computer>{WINDOWS}</q:Computer>");
+    wait_for_stored(collector_port, &windows, WINDOWS_EVENTS, &logs);
+    let (_windows_host, windows_port) = start_windows_host();
+    let (console_dir, _console, console_port) =
+        start_console(collector_port, linux_port, windows_port);
+    let artifacts = repo_root().join("target/browser-artifacts/events");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).expect("artefacts");
+    // The docs' screenshot: into docs/images with WSMAN_DOCS_SCREENSHOTS=1, as the a11y run's.
+    let docs_images = if std::env::var("WSMAN_DOCS_SCREENSHOTS").as_deref() == Ok("1") {
+        repo_root().join("docs/images")
+    } else {
+        artifacts.join("docs-images")
+    };
+    std::fs::create_dir_all(&docs_images).expect("the docs' images directory");
+    let env = [
+        ("CONSOLE_URL", format!("https://127.0.0.1:{console_port}")),
+        ("ADMIN_USER", ADMIN.to_owned()),
+        ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ("VIEWER_USER", VIEWER.to_owned()),
+        ("VIEWER_PASSWORD", VIEWER_PASSWORD.to_owned()),
+        ("LINUX_HOST", LINUX.to_owned()),
+        ("WINDOWS_HOST", WINDOWS.to_owned()),
+        ("TAG", tag.clone()),
+        ("TAGGED", TAGGED.to_string()),
+        ("WINDOWS_RECORD", windows_record),
+        ("ARTIFACTS", artifacts.display().to_string()),
+        ("DOCS_IMAGES", docs_images.display().to_string()),
+    ];
+    let status = run_script(&env, &systemd, &tag);
+    assert!(
+        status.success(),
+        "the browser run failed ({status}); console log:\n{}\ncollector log:\n{}\nforwarder log:\n{}",
+        console_log(console_dir.path()),
+        collector.stderr(),
+        forwarder.stderr()
+    );
+}

@@ -1,0 +1,189 @@
+//! The Events page's rights and saved views, over HTTP against the real console and a real
+//! wsmand host: who may search which collector's store (the console's roles, in front of the
+//! collector's own descriptor), and the views one user saves and others see, deleted only by
+//! their author or a manager. The search itself, against a collector with the store, is
+//! `browser_events.rs`'s.
+
+mod common;
+use common::{Layout, Service, MANAGER, MANAGER_PASSWORD};
+
+const VIEWER: &str = "events-viewer";
+const VIEWER_PASSWORD: &str = "Viewer-Pass-4-Events!";
+
+/// The manager may do everything; the viewer may read host0's operating system (the fleet) and
+/// nothing of its store.
+const ROLES: &str = "[[Role]]\nName = \"admins\"\nMembers = [\"console-admin\"]\n\
+    [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+    Actions = [\"read\", \"change\", \"shell\", \"manage\"]\n\
+    [[Role]]\nName = \"viewers\"\nMembers = [\"events-viewer\"]\n\
+    [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"host0\"]\n\
+    Resources = [\"http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_OperatingSystem\"]\n\
+    Actions = [\"read\"]\n";
+
+fn start(store_group: bool) -> Service {
+    let lines = move |_: usize, _: &std::path::Path| {
+        if store_group {
+            "Groups = [\"event-store\"]\n".to_owned()
+        } else {
+            String::new()
+        }
+    };
+    Service::start_layout(&Layout {
+        roles: Some(ROLES),
+        managers: &[(VIEWER, VIEWER_PASSWORD)],
+        host_lines: &lines,
+        editable: true,
+        ..Layout::default()
+    })
+}
+
+/// `POST path` with the form `fields` (and the session's token and Origin), as a browser
+/// posts it; the HTML answer.
+fn post(
+    service: &Service,
+    (session, csrf): (&str, &str),
+    path: &str,
+    fields: &[(&str, &str)],
+) -> common::Reply {
+    let mut args = vec![
+        "-H".to_owned(),
+        format!("Cookie: __Host-wsmand-session={session}"),
+        "-H".to_owned(),
+        format!("Origin: https://127.0.0.1:{}", service.port),
+        "--data-urlencode".to_owned(),
+        format!("csrf={csrf}"),
+    ];
+    for (name, value) in fields {
+        args.push("--data-urlencode".to_owned());
+        args.push(format!("{name}={value}"));
+    }
+    args.push(service.url(path));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    service.curl(&args)
+}
+
+#[test]
+fn a_user_whose_roles_do_not_reach_the_store_is_refused_and_audited() {
+    let service = start(true);
+    let (viewer, _) = service.session_of(VIEWER, VIEWER_PASSWORD);
+    let refused = service.get_json(&viewer, "/events");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("urn:wsmand:event-store/Event on host0")),
+        "{}",
+        refused.body
+    );
+    let tail = service.get_json(&viewer, "/events/tail.json?after=0");
+    assert_eq!(tail.status, 403, "{}", tail.body);
+    let xml = service.get_json(&viewer, "/events/stored/1");
+    assert_eq!(xml.status, 403, "{}", xml.body);
+    let (manager, _) = service.manager_session();
+    let audit = service.audit(&manager);
+    assert!(
+        audit.iter().any(|r| r["event"] == "denied"
+            && r["host"] == "host0"
+            && r["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("urn:wsmand:event-store/Event"))),
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn without_a_store_the_page_says_what_to_add() {
+    let service = start(false);
+    let (manager, _) = service.manager_session();
+    let page = service.page(&manager, "/events");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("no host is in the group event-store"),
+        "{}",
+        page.body
+    );
+}
+
+#[test]
+fn a_saved_view_is_shared_and_deleted_only_by_its_author_or_a_manager() {
+    let service = start(false);
+    let manager = service.session_of(MANAGER, MANAGER_PASSWORD);
+    let viewer = service.session_of(VIEWER, VIEWER_PASSWORD);
+    let saved = post(
+        &service,
+        (&viewer.0, &viewer.1),
+        "/events/views",
+        &[
+            ("name", "Failed <logons>"),
+            ("query", "channel=Security&eventid=4625&bogus=1"),
+        ],
+    );
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    // Every user sees it, its name as text, its search as checked.
+    let page = service.page(&manager.0, "/events");
+    assert!(
+        page.body.contains(
+            r#"<a href="/events?channel=Security&amp;eventid=4625">Failed &lt;logons&gt;</a> (saved by events-viewer)"#
+        ),
+        "{}",
+        page.body
+    );
+    // The file beside mgmt.toml holds it for the next start.
+    let file = std::fs::read_to_string(service.dir.path().join("mgmt-event-views.json"))
+        .expect("the views file");
+    assert!(file.contains("Failed <logons>"), "{file}");
+    // Nobody saves a second view of that name.
+    let again = post(
+        &service,
+        (&manager.0, &manager.1),
+        "/events/views",
+        &[("name", "Failed <logons>"), ("query", "")],
+    );
+    assert_eq!(again.status, 400, "{}", again.body);
+    // Another user who is no manager may not delete it; its author and a manager may.
+    let mine = post(
+        &service,
+        (&manager.0, &manager.1),
+        "/events/views",
+        &[("name", "The manager's"), ("query", "level=Error")],
+    );
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    let refused = post(
+        &service,
+        (&viewer.0, &viewer.1),
+        "/events/views/remove",
+        &[("name", "The manager's")],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let removed = post(
+        &service,
+        (&viewer.0, &viewer.1),
+        "/events/views/remove",
+        &[("name", "Failed <logons>")],
+    );
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    let by_manager = post(
+        &service,
+        (&manager.0, &manager.1),
+        "/events/views/remove",
+        &[("name", "The manager's")],
+    );
+    assert_eq!(by_manager.status, 200, "{}", by_manager.body);
+    assert_eq!(
+        std::fs::read_to_string(service.dir.path().join("mgmt-event-views.json"))
+            .expect("the views file")
+            .trim(),
+        "[]"
+    );
+    // Without the token, nothing is saved.
+    let forged = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={}", viewer.0),
+        "-H",
+        &format!("Origin: https://127.0.0.1:{}", service.port),
+        "--data",
+        "name=x&query=",
+        &service.url("/events/views"),
+    ]);
+    assert_eq!(forged.status, 403, "{}", forged.body);
+}
