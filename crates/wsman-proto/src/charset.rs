@@ -21,7 +21,7 @@ impl Encoding {
     }
 
     /// The full Content-Type of a SOAP body in this encoding.
-    pub const fn content_type(self) -> &'static str {
+    pub fn content_type(self) -> &'static str {
         match self {
             Self::Utf8 => "application/soap+xml;charset=UTF-8",
             Self::Utf16Le | Self::Utf16Be => "application/soap+xml;charset=UTF-16",

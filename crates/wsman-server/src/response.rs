@@ -4,7 +4,7 @@
 //! context.
 
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
@@ -120,24 +120,22 @@ pub fn encoding_hint(content_type: Option<&HeaderValue>) -> Encoding {
     }
 }
 
-// Used by value only (a copy per response, never borrowed), so that the `Bytes` inside a
+// Used by value only (a copy per response, never borrowed), so that the `Bytes` inside the
 // constant is never shared: what the lint warns of cannot happen.
 #[allow(clippy::declare_interior_mutable_const)]
 /// The `Server` value, made once: `from_static` outside a constant checks every byte on each
 /// call, and every response carries it.
 const SERVER_NAME: HeaderValue = HeaderValue::from_static("wsmand");
-/// The Content-Type of a UTF-8 envelope, made once (as [`SERVER_NAME`]).
-#[allow(clippy::declare_interior_mutable_const)]
-const SOAP_UTF8: HeaderValue = HeaderValue::from_static(Encoding::Utf8.content_type());
-/// The Content-Type of a UTF-16 envelope, made once (as [`SERVER_NAME`]).
-#[allow(clippy::declare_interior_mutable_const)]
-const SOAP_UTF16: HeaderValue = HeaderValue::from_static(Encoding::Utf16Le.content_type());
 
-/// The Content-Type of an envelope in `encoding`.
+/// The Content-Type of an envelope in `encoding`, made once per encoding (as [`SERVER_NAME`]);
+/// a copy of a static value is no allocation.
 fn soap_content_type(encoding: Encoding) -> HeaderValue {
+    static TYPES: LazyLock<[HeaderValue; 2]> = LazyLock::new(|| {
+        [Encoding::Utf8, Encoding::Utf16Le].map(|e| HeaderValue::from_static(e.content_type()))
+    });
     match encoding {
-        Encoding::Utf8 => SOAP_UTF8,
-        Encoding::Utf16Le | Encoding::Utf16Be => SOAP_UTF16,
+        Encoding::Utf8 => TYPES[0].clone(),
+        Encoding::Utf16Le | Encoding::Utf16Be => TYPES[1].clone(),
     }
 }
 
