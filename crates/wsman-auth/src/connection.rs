@@ -28,7 +28,19 @@ impl ConnectionAuth {
     /// value. The comparison is constant-time in the content (a length
     /// mismatch returns early, which reveals only the length).
     pub fn matches(&self, authorization: &[u8]) -> Option<&Identity> {
-        let equal: bool = self.verified_header.as_slice().ct_eq(authorization).into();
+        let verified = self.verified_header.as_slice();
+        if verified.len() != authorization.len() {
+            return None;
+        }
+        // Every byte pair is looked at, whatever the earlier ones were: their differences are
+        // ORed together without a branch (the way of subtle's slice compare, which also hides
+        // each byte from the optimiser at some 20 instructions a byte, on every request of a
+        // kept-alive connection), and only the result is compared, by subtle.
+        let difference = verified
+            .iter()
+            .zip(authorization)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        let equal: bool = difference.ct_eq(&0).into();
         equal.then_some(&self.identity)
     }
 

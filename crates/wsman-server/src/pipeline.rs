@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::{Response, StatusCode};
 use wsman_proto::charset::Encoding;
 
@@ -83,9 +83,9 @@ pub async fn handle(
     request: hyper::Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let settings = Arc::clone(&shared.settings.borrow());
-    // Kept for the error path only (a HeaderValue clone is a reference count).
-    let content_type = request.headers().get(CONTENT_TYPE).cloned();
-    let host = request.headers().get(HOST).cloned();
+    // The head stays here, lent to the guards: the error path reads its Content-Type and
+    // Host without a copy made for every request.
+    let (parts, incoming) = request.into_parts();
     let mut negotiated = Negotiated::default();
     let started = std::time::Instant::now();
     let mut action = crate::metrics::UNPARSED;
@@ -93,7 +93,8 @@ pub async fn handle(
         &shared,
         &conn,
         &settings,
-        request,
+        &parts,
+        incoming,
         &mut negotiated,
         &mut action,
     )
@@ -106,19 +107,15 @@ pub async fn handle(
         Ok(Answer::Empty) => base_response(StatusCode::OK, Bytes::new()),
         Err(e) => {
             let answer = AnswerContext {
-                encoding: encoding_hint(content_type.as_ref()),
-                machine: machine_name(host.as_ref(), conn.local),
+                encoding: encoding_hint(parts.headers.get(CONTENT_TYPE)),
+                machine: machine_name(parts.headers.get(HOST), conn.local),
             };
             error_response(&e, &answer, &settings, conn.transport)
         }
     };
     let response = finish_negotiated(response, negotiated, conn.remote, &conn.auth);
-    let body_bytes = response
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
+    // The body's own length, which its Content-Length states (not read back from the header).
+    let body_bytes = response.body().len();
     shared.metrics.record_request(
         action,
         response.status().as_u16(),
@@ -133,7 +130,8 @@ async fn process(
     shared: &Shared,
     conn: &Connection,
     settings: &Arc<ServiceSettings>,
-    request: hyper::Request<Incoming>,
+    parts: &hyper::http::request::Parts,
+    incoming: Incoming,
     negotiated: &mut Negotiated,
     action: &mut &'static str,
 ) -> Result<Answer, ServiceError> {
@@ -144,7 +142,6 @@ async fn process(
         negotiated,
         action,
     };
-    let (parts, incoming) = request.into_parts();
     let headers = &parts.headers;
     g.method(&parts.method)?;
     let (endpoint, anonymous_path) = g.path(parts.uri.path())?;

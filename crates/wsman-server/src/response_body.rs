@@ -21,9 +21,15 @@ pub struct ResponseBody {
 }
 
 impl ResponseBody {
-    /// A body of one buffer.
+    /// A body of one buffer (one allocation for the queue, none when empty: most answers).
     pub fn new(bytes: Bytes) -> Self {
-        Self::pieces(vec![bytes])
+        let remaining = bytes.len() as u64;
+        let mut pieces = VecDeque::new();
+        if !bytes.is_empty() {
+            pieces.reserve_exact(1);
+            pieces.push_back(bytes);
+        }
+        Self { pieces, remaining }
     }
 
     /// A body of `pieces`, in order.

@@ -44,8 +44,10 @@ pub async fn authenticate(
     settings: &ServiceSettings,
 ) -> Outcome {
     let services = &shared.auth;
+    // Looked up once: every later step reads this value.
+    let authorization = headers.get(AUTHORIZATION);
     let mut handshake = None;
-    if let Some((scheme, token)) = token_header(headers, shared, settings) {
+    if let Some((scheme, token)) = token_header(authorization, shared, settings) {
         let channel = conn.channel();
         match leg::run(services, &conn.auth, &channel, settings, scheme, token).await {
             Leg::Continue(challenge) => return Outcome::Challenge(challenge),
@@ -55,7 +57,7 @@ pub async fn authenticate(
                 final_header,
             } => handshake = Some((principal, final_header)),
         }
-    } else if headers.contains_key(AUTHORIZATION) {
+    } else if authorization.is_some() {
         // Any other Authorization header restarts authentication on this connection, unless
         // it is the Basic value verified earlier.
         let mut state = conn.auth_state();
@@ -71,7 +73,7 @@ pub async fn authenticate(
             final_header,
         };
     }
-    if !headers.contains_key(AUTHORIZATION) && leg::token_schemes_enabled(services, settings) {
+    if authorization.is_none() && leg::token_schemes_enabled(services, settings) {
         if let Some(principal) = conn.auth_state().context_principal() {
             return Outcome::Authenticated {
                 principal,
@@ -81,7 +83,7 @@ pub async fn authenticate(
             };
         }
     }
-    let principal = match cached_basic(headers, settings, conn) {
+    let principal = match cached_basic(authorization, settings, conn) {
         Some(principal) => principal,
         None => match first_check(shared, conn, headers, settings).await {
             Some(Some(principal)) => principal,
@@ -100,11 +102,11 @@ pub async fn authenticate(
 /// A Negotiate/NTLM/Kerberos/CredSSP Authorization header, when one of them is enabled: its
 /// scheme and token.
 fn token_header(
-    headers: &HeaderMap,
+    authorization: Option<&HeaderValue>,
     shared: &Shared,
     settings: &ServiceSettings,
 ) -> Option<(TokenScheme, Vec<u8>)> {
-    let value = headers.get(AUTHORIZATION)?;
+    let value = authorization?;
     if !leg::token_schemes_enabled(&shared.auth, settings) {
         return None;
     }
@@ -127,11 +129,11 @@ fn token_header(
 /// The fast path of every request after the first on a connection: the Authorization value
 /// is the one verified earlier (constant-time compare) and Basic is still allowed here.
 fn cached_basic(
-    headers: &HeaderMap,
+    authorization: Option<&HeaderValue>,
     settings: &ServiceSettings,
     conn: &Connection,
 ) -> Option<Arc<Principal>> {
-    let value = headers.get(AUTHORIZATION)?;
+    let value = authorization?;
     if !settings.challenge_config(conn.transport).basic_allowed() {
         return None;
     }
