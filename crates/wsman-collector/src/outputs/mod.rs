@@ -29,8 +29,8 @@ pub mod openwec;
 pub mod redis;
 mod seam;
 pub mod settings;
-pub mod syslog;
 pub mod store;
+pub mod syslog;
 pub mod tcp;
 
 use serde::Deserialize;

@@ -20,12 +20,12 @@ use wsman_proto::{Fault, Request};
 use wsman_providers::{Item, ItemSource};
 
 use crate::access::{access_for, Required};
+use crate::engine::{Access, Call, EndpointKind, Engine, Family, Key, Reply, ReplyFuture, Target};
 use crate::engines::collector::engine::Running;
 use crate::engines::envelope::finish;
 use crate::engines::paging;
 use crate::engines::transfer::engine::render_item;
 use crate::engines::Services;
-use crate::engine::{Access, Call, EndpointKind, Engine, Family, Key, Reply, ReplyFuture, Target};
 use crate::enumeration::{EnumerationStore, LazyItems, Pending};
 use crate::settings::ServiceSettings;
 

@@ -538,8 +538,10 @@ impl CollectorService {
             Outcome::Acknowledged { message_id, stored } => {
                 let name = name.unwrap_or_default();
                 self.acknowledged(&client, name, &stored, now);
-                let ack =
-                    wsman_events::delivery::ack_envelope(&message_id, &wsman_proto::response::new_message_id());
+                let ack = wsman_events::delivery::ack_envelope(
+                    &message_id,
+                    &wsman_proto::response::new_message_id(),
+                );
                 Ok(Reply::Envelope(ack))
             }
             Outcome::Refused { why, reason } => {
