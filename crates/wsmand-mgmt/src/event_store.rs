@@ -23,7 +23,7 @@ use wsman_proto::xml::Element;
 
 use crate::delegation::{Decision, Subject};
 use crate::event_search::{self, Bucket, Search, StoredEvent, PAGE_SIZE};
-use crate::hosts::{Host, HostError, HOST_DEADLINE};
+use crate::hosts::{bounded, Host, HostError};
 use crate::manage::{Managed, EVERY_HOST};
 
 /// The host group whose members serve the event store the Events page searches.
@@ -206,15 +206,6 @@ fn options(filter: String, max_items: usize) -> EnumerateOptions {
         body: FilterBody::Xml(filter),
     });
     options
-}
-
-async fn bounded<T>(
-    future: impl std::future::Future<Output = Result<T, wsman_client::ClientError>>,
-) -> Result<T, HostError> {
-    match tokio::time::timeout(HOST_DEADLINE, future).await {
-        Ok(result) => Ok(result?),
-        Err(_) => Err(HostError::NoAnswer),
-    }
 }
 
 /// The page `search.page` of the matching events, newest first (the pages before it are

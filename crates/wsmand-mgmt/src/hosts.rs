@@ -336,7 +336,7 @@ impl HostError {
 }
 
 /// `future`, given up after [`HOST_DEADLINE`].
-async fn bounded<T>(
+pub(crate) async fn bounded<T>(
     future: impl std::future::Future<Output = Result<T, wsman_client::ClientError>>,
 ) -> Result<T, HostError> {
     match tokio::time::timeout(HOST_DEADLINE, future).await {

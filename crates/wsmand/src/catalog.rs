@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use wsman_server::catalog::Catalog;
+use wsman_server::collector::engine::CollectorEngine;
 use wsman_server::engines::event_store::EventSearchEngine;
 use wsman_server::engines::eventing::EventingEngine;
 use wsman_server::engines::shells::ShellEngine;
@@ -19,7 +20,7 @@ pub(crate) struct Engines {
     pub(crate) event_log: Arc<dyn wsman_providers::cim::ntlogevent::EventLog>,
     /// The host as an event source (WS-Eventing).
     pub(crate) events: Arc<wsman_eventsource::EventSource>,
-    pub(crate) collector: wsman_server::collector::engine::CollectorEngine,
+    pub(crate) collector: wsman_server::collector::engine::Collector,
 }
 
 /// Every engine of the daemon, in one catalog. Called on the runtime: `Win32_Service` reaches
@@ -55,14 +56,16 @@ pub(crate) fn build(
     #[cfg(feature = "bench-synthetic")]
     let cim = cim.with_synthetic(synthetic_count());
     let services = starting.services();
-    let collector = engines.collector.with_enumerations(&services.enumerations);
     let mut catalog = Catalog::new();
     catalog
         .insert(ConfigEngine::new(starting.config_provider(), &services))
         .insert(CimEngine::new(cim, &services))
         .insert(EventingEngine::new(engines.events))
-        .insert(EventSearchEngine::new(collector.running(), &services))
-        .insert(collector);
+        .insert(EventSearchEngine::new(
+            engines.collector.running(),
+            &services,
+        ))
+        .insert(CollectorEngine::new(engines.collector, &services));
     if let Some(shells) = ShellEngine::new(&services) {
         catalog.insert(shells);
     }

@@ -584,7 +584,7 @@ pub async fn run_daemon(
     // keeps no database); SIGHUP starts or stops it.
     let wec_database = wec_database.to_owned();
     let collector = tokio::task::spawn_blocking(move || {
-        wsman_server::collector::engine::CollectorEngine::start(&config_dir, &wec_database)
+        wsman_server::collector::engine::Collector::start(&config_dir, &wec_database)
     })
     .await
     .context("collector start")??;

@@ -150,15 +150,7 @@ impl FileOutputs {
         batch: &Batch<'_>,
     ) -> Result<(), OutputError> {
         let path = expand(path, batch.client, batch.subscription);
-        let mut text = String::with_capacity(batch.events.len() * 1024);
-        for event in batch.events {
-            match format {
-                // Raw is the event's line as received: appended, not copied first.
-                OutputFormat::Raw => text.push_str(&event.xml),
-                _ => text.push_str(&render(event, format, batch)),
-            }
-            text.push('\n');
-        }
+        let text = render_lines(batch, format);
         self.append(&path, text.as_bytes())
             .map_err(|source| OutputError::File { path, source })
     }
@@ -252,6 +244,20 @@ pub fn render(event: &ReceivedEvent, format: OutputFormat, batch: &Batch<'_>) ->
         OutputFormat::OpenWecRawJson => crate::outputs::openwec::raw_json(event, batch),
         OutputFormat::OpenWecNxlog => crate::outputs::openwec::nxlog(event, batch),
     }
+}
+
+/// The events of `batch` as `format` writes them, each line ended by a line feed.
+pub fn render_lines(batch: &Batch<'_>, format: OutputFormat) -> String {
+    let mut text = String::with_capacity(batch.events.len() * 1024);
+    for event in batch.events {
+        match format {
+            // Raw is the event's line as received: appended, not copied first.
+            OutputFormat::Raw => text.push_str(&event.xml),
+            _ => text.push_str(&render(event, format, batch)),
+        }
+        text.push('\n');
+    }
+    text
 }
 
 /// One `[[outputs]] type = "file"` of a subscription, over the collector's open files.

@@ -26,11 +26,15 @@ use self::bulk::{Bulk, BulkError};
 use self::client::{Client, Exchange, HttpError, Target};
 use self::hec::{Hec, HecError};
 use crate::output_policy::{OutputsPolicy, PolicyError};
-use crate::outputs::file::render;
-use crate::outputs::settings::{check_range, valid_name};
+use crate::outputs::file::render_lines;
+use crate::outputs::settings::{
+    check_range, check_timeouts, default_connect_timeout, default_max_backoff, raw_format,
+    valid_name,
+};
 use crate::outputs::tcp::{client_tls, TlsSetupError};
 use crate::outputs::{
-    Backoff, Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType, StartEnv,
+    failed, Backoff, Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType,
+    StartEnv,
 };
 use crate::secrets::{read_secret, SecretError};
 
@@ -97,16 +101,7 @@ pub struct HttpConfig {
     pub max_backoff_ms: u32,
 }
 
-fn raw_format() -> OutputFormat {
-    OutputFormat::Raw
-}
-fn default_connect_timeout() -> u32 {
-    5_000
-}
 fn default_request_timeout() -> u32 {
-    30_000
-}
-fn default_max_backoff() -> u32 {
     30_000
 }
 const DEFAULT_SOURCETYPE: &str = "XmlWinEventLog";
@@ -390,20 +385,11 @@ impl OutputType for HttpConfig {
             }
         }
         self.check_settings().map_err(setting)?;
-        check_range(
-            "http output: connect_timeout_ms",
+        check_timeouts(
+            "http",
             self.connect_timeout_ms,
-            100..=600_000,
-        )?;
-        check_range(
-            "http output: request_timeout_ms",
-            self.request_timeout_ms,
-            100..=600_000,
-        )?;
-        check_range(
-            "http output: max_backoff_ms",
+            ("request_timeout_ms", self.request_timeout_ms),
             self.max_backoff_ms,
-            100..=3_600_000,
         )?;
         if let Some(ack_timeout) = self.ack_timeout_ms {
             check_range("http output: ack_timeout_ms", ack_timeout, 100..=3_600_000)?;
@@ -416,22 +402,11 @@ impl OutputType for HttpConfig {
             kind: "http",
             address: "(a URL that does not parse)".to_owned(),
         })?;
-        if !policy.allows_destination(&host, port) {
-            return Err(PolicyError::Destination {
-                kind: "http",
-                address: format!("{host}:{port}"),
-            });
-        }
-        for (what, file) in [
-            ("http output: ca_file", &self.ca_file),
-            ("http output: client_certificate", &self.client_certificate),
-            ("http output: client_key", &self.client_key),
-        ] {
-            if let Some(file) = file {
-                policy.tls_file(what, file)?;
-            }
-        }
-        Ok(())
+        policy.host_port("http", &host, port)?;
+        policy.tls_files(
+            "http",
+            [&self.ca_file, &self.client_certificate, &self.client_key],
+        )
     }
 
     fn summary(&self) -> String {
@@ -584,19 +559,6 @@ impl HttpOutput {
         })
     }
 
-    /// The events' lines, each ended by a line feed.
-    fn lines(batch: &Batch<'_>, format: OutputFormat) -> Bytes {
-        let mut text = String::with_capacity(batch.events.len() * 1024);
-        for event in batch.events {
-            match format {
-                OutputFormat::Raw => text.push_str(&event.xml),
-                _ => text.push_str(&render(event, format, batch)),
-            }
-            text.push('\n');
-        }
-        Bytes::from(text)
-    }
-
     fn store(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
         match &self.kind {
             Kind::Generic { path, format } => {
@@ -613,7 +575,7 @@ impl HttpOutput {
                         method: Method::POST,
                         path_and_query: path.clone(),
                         headers,
-                        body: Self::lines(batch, *format),
+                        body: Bytes::from(render_lines(batch, *format)),
                     },
                     self.request_timeout,
                 )?;
@@ -627,7 +589,7 @@ impl HttpOutput {
                 let Some(authorization) = &self.authorization else {
                     return Err(StoreError::Hec(HecError::NoAckId));
                 };
-                let body = Self::lines(batch, OutputFormat::Raw);
+                let body = Bytes::from(render_lines(batch, OutputFormat::Raw));
                 Ok(hec.store(&self.client, authorization, body, self.request_timeout)?)
             }
             Kind::Bulk(bulk) => Ok(bulk.store(
@@ -675,10 +637,6 @@ impl Output for HttpOutput {
     }
 
     fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
-        let failed = |reason: String| OutputError::Failed {
-            output: self.describe(),
-            reason,
-        };
         let now = Instant::now();
         if let Err(wait) = self
             .backoff
@@ -686,10 +644,10 @@ impl Output for HttpOutput {
             .unwrap_or_else(|p| p.into_inner())
             .ready(now)
         {
-            return Err(failed(format!(
-                "unreachable; next attempt in {} ms",
-                wait.as_millis()
-            )));
+            return Err(failed(
+                self,
+                format!("unreachable; next attempt in {} ms", wait.as_millis()),
+            ));
         }
         let stored = self.store(batch);
         let mut backoff = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
@@ -704,7 +662,7 @@ impl Output for HttpOutput {
                 } else {
                     backoff.succeeded();
                 }
-                Err(failed(error.to_string()))
+                Err(failed(self, error.to_string()))
             }
         }
     }

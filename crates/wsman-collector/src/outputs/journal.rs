@@ -27,7 +27,7 @@ use wsman_proto::xml::Element;
 use serde::Deserialize;
 
 use super::settings::{check_range, default_io_timeout};
-use super::{Batch, Output, OutputError, OutputSettingError, OutputType, StartEnv};
+use super::{failed, Batch, Output, OutputError, OutputSettingError, OutputType, StartEnv};
 use crate::ingest::ReceivedEvent;
 use crate::output_policy::{OutputsPolicy, PolicyError, JOURNAL_SOCKET};
 
@@ -306,14 +306,10 @@ impl Output for JournalOutput {
     }
 
     fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
-        let failed = |reason: String| OutputError::Failed {
-            output: self.describe(),
-            reason,
-        };
-        let socket = UnixDatagram::unbound().map_err(|e| failed(format!("socket: {e}")))?;
+        let socket = UnixDatagram::unbound().map_err(|e| failed(self, format!("socket: {e}")))?;
         socket
             .set_write_timeout(Some(self.send_timeout))
-            .map_err(|e| failed(format!("socket: {e}")))?;
+            .map_err(|e| failed(self, format!("socket: {e}")))?;
         for (sent, event) in batch.events.iter().enumerate() {
             let entry = entry(
                 event,
@@ -325,11 +321,10 @@ impl Output for JournalOutput {
             // The entries before this one are in the journal; the resend writes them again
             // (at least once).
             self.send(&socket, &entry).map_err(|reason| {
-                failed(format!(
-                    "entry {} of {}: {reason}",
-                    sent + 1,
-                    batch.events.len()
-                ))
+                failed(
+                    self,
+                    format!("entry {} of {}: {reason}", sent + 1, batch.events.len()),
+                )
             })?;
         }
         Ok(())

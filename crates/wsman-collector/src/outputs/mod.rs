@@ -13,8 +13,8 @@
 //!    `tls_file` and `allows_file`, refusing what the policy does not list; `start` building
 //!    its [`Output`] from the settings, its [`Pool`] (`()` when none) and [`StartEnv`]'s
 //!    secrets; a secret is named, never written in the settings), and its [`Output`]
-//!    (`write` returns only when the batch is durable there; a connection-based output uses
-//!    [`Backoff`] and `connect_first`). A refused setting is an [`OutputSettingError`] (`Setting` wraps the output's own error
+//!    (`write` returns only when the batch is durable there; a connection-based output holds
+//!    its connection in a `Link`, made with `connect_first`, reconnected with [`Backoff`]). A refused setting is an [`OutputSettingError`] (`Setting` wraps the output's own error
 //!    type); a failed write an [`OutputError`] (`Failed`).
 //! 2. Here: `pub mod NAME;`, its variant in [`OutputConfig`] (`Name(NAME::NameConfig)`, the
 //!    variant's lower-case name is the `type`), and its arm in `with_type!` below.
@@ -36,7 +36,7 @@ pub mod tcp;
 use serde::Deserialize;
 
 use crate::output_policy::{OutputsPolicy, PolicyError};
-pub(crate) use seam::connect_first;
+pub(crate) use seam::{connect_first, failed, Link};
 pub use seam::{
     Backoff, Batch, ConnectError, NotStarted, Output, OutputError, OutputType, Pool, Pools,
     StartEnv, MAX_IN_FLIGHT_BATCHES,

@@ -11,16 +11,16 @@
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::file::{client_path_part, render};
 use super::settings::{
-    check_range, default_connect_timeout, default_io_timeout, default_max_backoff, raw_format,
-    valid_name,
+    check_range, check_timeouts, default_connect_timeout, default_io_timeout, default_max_backoff,
+    raw_format, valid_name,
 };
-use super::{connect_first, Backoff, Batch, ConnectError, Output, OutputError, OutputFormat};
+use super::{connect_first, failed, Batch, ConnectError, Link, Output, OutputError, OutputFormat};
 use super::{OutputSettingError, OutputType, StartEnv};
 use crate::output_policy::{OutputsPolicy, PolicyError};
 use crate::resp::{self, Endpoint, Reply, ReplyLimits, RespError, UrlError};
@@ -120,7 +120,7 @@ pub struct RedisOutput {
     connect_timeout: Duration,
     reply_timeout: Duration,
     /// One batch at a time on the connection: replies are matched to commands in order.
-    state: Mutex<(Option<Connection>, Backoff)>,
+    link: Mutex<Link<Connection>>,
 }
 
 /// The key of `template` for this client and subscription.
@@ -147,10 +147,9 @@ impl RedisOutput {
             wait_timeout_ms: config.wait_timeout_ms,
             connect_timeout: Duration::from_millis(config.connect_timeout_ms.into()),
             reply_timeout: Duration::from_millis(config.reply_timeout_ms.into()),
-            state: Mutex::new((
-                None,
-                Backoff::new(Duration::from_millis(config.max_backoff_ms.into())),
-            )),
+            link: Mutex::new(Link::new(Duration::from_millis(
+                config.max_backoff_ms.into(),
+            ))),
         })
     }
 
@@ -271,41 +270,13 @@ impl Output for RedisOutput {
     }
 
     fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
-        let failed = |reason: String| OutputError::Failed {
-            output: self.describe(),
-            reason,
-        };
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (connection, backoff) = &mut *guard;
-        if connection.is_none() {
-            let now = Instant::now();
-            if let Err(wait) = backoff.ready(now) {
-                return Err(failed(format!(
-                    "not connected; next attempt in {} ms",
-                    wait.as_millis()
-                )));
-            }
-            match self.connect() {
-                Ok(made) => {
-                    tracing::info!(output = %self.describe(), "redis output: connected");
-                    backoff.succeeded();
-                    *connection = Some(made);
-                }
-                Err(reason) => {
-                    backoff.failed(now);
-                    return Err(failed(reason.to_string()));
-                }
-            }
-        }
-        let Some(open) = connection.as_mut() else {
-            return Err(failed("not connected".to_owned()));
-        };
+        let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
+        let open = link.open(self, "redis", |_| true, || self.connect())?;
         self.store(open, batch).map_err(|reason| {
             // Whatever went wrong, the next batch starts on a new connection: a reply that
             // never came would otherwise be read as the next batch's.
-            *connection = None;
-            backoff.failed(Instant::now());
-            failed(reason.to_string())
+            link.broken();
+            failed(self, reason.to_string())
         })
     }
 }
@@ -393,20 +364,11 @@ pub fn check_redis(config: &RedisConfig) -> Result<(), OutputSettingError> {
         config.wait_timeout_ms,
         1..=600_000,
     )?;
-    check_range(
-        "redis output: connect_timeout_ms",
+    check_timeouts(
+        "redis",
         config.connect_timeout_ms,
-        100..=600_000,
-    )?;
-    check_range(
-        "redis output: reply_timeout_ms",
-        config.reply_timeout_ms,
-        100..=600_000,
-    )?;
-    check_range(
-        "redis output: max_backoff_ms",
+        ("reply_timeout_ms", config.reply_timeout_ms),
         config.max_backoff_ms,
-        100..=3_600_000,
     )?;
     if config.wait_replicas > 0 && config.reply_timeout_ms <= config.wait_timeout_ms {
         return Err(OutputSettingError::ReplyBeforeWait);
@@ -445,13 +407,7 @@ impl OutputType for RedisConfig {
         if endpoint.password.is_some() {
             return Err(PolicyError::LiteralSecret("the redis URL"));
         }
-        if !policy.allows_destination(&endpoint.host, endpoint.port) {
-            return Err(PolicyError::Destination {
-                kind: "redis",
-                address: format!("{}:{}", endpoint.host, endpoint.port),
-            });
-        }
-        Ok(())
+        policy.host_port("redis", &endpoint.host, endpoint.port)
     }
 
     fn summary(&self) -> String {

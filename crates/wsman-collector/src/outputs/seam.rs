@@ -156,6 +156,76 @@ impl Backoff {
     }
 }
 
+/// The connection of a connection-based output (TCP, syslog, Redis) with its [`Backoff`]:
+/// one place that drops a connection the receiver closed, makes a new one when the backoff
+/// allows, and after a failure waits before the next.
+pub(crate) struct Link<C> {
+    connection: Option<C>,
+    backoff: Backoff,
+}
+
+impl<C> Link<C> {
+    pub(crate) fn new(max_backoff: Duration) -> Link<C> {
+        Link {
+            connection: None,
+            backoff: Backoff::new(max_backoff),
+        }
+    }
+
+    /// The open connection of `output` (`kind` names it in logs): one that `still_open` says
+    /// the receiver closed is dropped, and one is made with `connect` when there is none and
+    /// the backoff allows.
+    pub(crate) fn open<E: std::fmt::Display>(
+        &mut self,
+        output: &dyn Output,
+        kind: &str,
+        still_open: impl FnOnce(&mut C) -> bool,
+        connect: impl FnOnce() -> Result<C, E>,
+    ) -> Result<&mut C, OutputError> {
+        if self.connection.as_mut().is_some_and(|c| !still_open(c)) {
+            tracing::warn!(output = %output.describe(), "{kind} output: the receiver closed the connection; reconnecting");
+            self.connection = None;
+        }
+        if self.connection.is_none() {
+            let now = Instant::now();
+            if let Err(wait) = self.backoff.ready(now) {
+                return Err(failed(
+                    output,
+                    format!("not connected; next attempt in {} ms", wait.as_millis()),
+                ));
+            }
+            match connect() {
+                Ok(connection) => {
+                    tracing::info!(output = %output.describe(), "{kind} output: connected");
+                    self.backoff.succeeded();
+                    self.connection = Some(connection);
+                }
+                Err(reason) => {
+                    self.backoff.failed(now);
+                    return Err(failed(output, reason.to_string()));
+                }
+            }
+        }
+        self.connection
+            .as_mut()
+            .ok_or_else(|| failed(output, "not connected".to_owned()))
+    }
+
+    /// A write failed: the next batch starts on a new connection, after the backoff.
+    pub(crate) fn broken(&mut self) {
+        self.connection = None;
+        self.backoff.failed(Instant::now());
+    }
+}
+
+/// `output` failed for `reason` (the batch is answered 503).
+pub(crate) fn failed(output: &(impl Output + ?Sized), reason: String) -> OutputError {
+    OutputError::Failed {
+        output: output.describe(),
+        reason,
+    }
+}
+
 /// One type of output (`type = "..."` of `[[outputs]]`), implemented by its settings in its own
 /// module: its checks, what a stored subscription may ask of it, and how it starts. The
 /// registry ([`super::OutputConfig`]) calls these, so nothing else names an output type.

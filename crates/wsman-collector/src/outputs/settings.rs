@@ -47,7 +47,7 @@ pub enum OutputSettingError {
     NotHostPort { what: &'static str, address: String },
     #[error("{what}: {} to {}", .range.start(), .range.end())]
     OutOfRange {
-        what: &'static str,
+        what: String,
         range: std::ops::RangeInclusive<u32>,
     },
     #[error("{0} output: ca_file, client_certificate, client_key and server_name need tls = true")]
@@ -111,14 +111,33 @@ pub(crate) fn check_host_port(what: &'static str, address: &str) -> Result<(), O
 }
 
 pub(crate) fn check_range(
-    what: &'static str,
+    what: &str,
     value: u32,
     range: std::ops::RangeInclusive<u32>,
 ) -> Result<(), OutputSettingError> {
     if !range.contains(&value) {
+        let what = what.to_owned();
         return Err(OutputSettingError::OutOfRange { what, range });
     }
     Ok(())
+}
+
+/// Why the timings every connection-based `kind` output has are refused: `connect_timeout_ms`,
+/// its I/O timeout (`io`: the setting's name and value) and `max_backoff_ms`.
+pub(crate) fn check_timeouts(
+    kind: &str,
+    connect_timeout_ms: u32,
+    (io, io_timeout_ms): (&str, u32),
+    max_backoff_ms: u32,
+) -> Result<(), OutputSettingError> {
+    let what = |setting: &str| format!("{kind} output: {setting}");
+    check_range(
+        &what("connect_timeout_ms"),
+        connect_timeout_ms,
+        100..=600_000,
+    )?;
+    check_range(&what(io), io_timeout_ms, 100..=600_000)?;
+    check_range(&what("max_backoff_ms"), max_backoff_ms, 100..=3_600_000)
 }
 
 /// A name usable in a file name and a path template: 1 to 64 of `A-Z a-z 0-9 . _ -`, not

@@ -20,7 +20,7 @@ pub mod rfc5424;
 use std::io::Write as _;
 use std::net::{ToSocketAddrs, UdpSocket};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
@@ -32,14 +32,16 @@ use self::rfc5424::{Header, SdElement};
 use super::file::render;
 use super::journal::priority;
 use super::settings::{
-    check_host_port, check_range, default_connect_timeout, default_io_timeout, default_max_backoff,
-    raw_format,
+    check_host_port, check_range, check_timeouts, default_connect_timeout, default_io_timeout,
+    default_max_backoff, raw_format,
 };
 use super::tcp::{
     check_tls_settings, connect_stream, tls_client, Stream, TcpError, TlsFiles, TlsSetupError,
 };
 use super::StartEnv;
-use super::{Backoff, Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType};
+use super::{
+    failed, Batch, Link, Output, OutputError, OutputFormat, OutputSettingError, OutputType,
+};
 use crate::ingest::ReceivedEvent;
 use crate::output_policy::{OutputsPolicy, PolicyError};
 
@@ -215,16 +217,11 @@ impl SyslogConfig {
             return Err(setting(SyslogSettingError::SdId(self.sd_id.clone())));
         }
         check_range("syslog output: window", self.window, 1..=1024)?;
-        check_range(
-            "syslog output: connect_timeout_ms",
+        check_timeouts(
+            "syslog",
             self.connect_timeout_ms,
-            100..=600_000,
-        )?;
-        check_range("syslog output: timeout_ms", self.timeout_ms, 100..=600_000)?;
-        check_range(
-            "syslog output: max_backoff_ms",
+            ("timeout_ms", self.timeout_ms),
             self.max_backoff_ms,
-            100..=3_600_000,
         )?;
         Ok(())
     }
@@ -246,19 +243,10 @@ impl OutputType for SyslogConfig {
 
     fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {
         policy.destination("syslog", &self.address)?;
-        for (what, file) in [
-            ("syslog output: ca_file", &self.ca_file),
-            (
-                "syslog output: client_certificate",
-                &self.client_certificate,
-            ),
-            ("syslog output: client_key", &self.client_key),
-        ] {
-            if let Some(file) = file {
-                policy.tls_file(what, file)?;
-            }
-        }
-        Ok(())
+        policy.tls_files(
+            "syslog",
+            [&self.ca_file, &self.client_certificate, &self.client_key],
+        )
     }
 
     fn summary(&self) -> String {
@@ -316,8 +304,7 @@ struct Answered {
 }
 
 struct State {
-    connection: Option<Connection>,
-    backoff: Backoff,
+    link: Link<Connection>,
     answered: Option<Answered>,
 }
 
@@ -339,29 +326,17 @@ fn digest(event: &ReceivedEvent) -> [u8; 20] {
 impl SyslogOutput {
     /// Read the TLS files and check them; nothing connects until the first batch.
     pub fn start(config: &SyslogConfig) -> Result<SyslogOutput, TlsSetupError> {
-        let tls = if config.tls {
-            Some(tls_client(&config.tls_files())?)
-        } else {
-            None
-        };
+        let tls = config.tls.then(|| tls_client(&config.tls_files())).transpose()?;
         Ok(SyslogOutput {
             config: config.clone(),
             tls,
             connect_timeout: Duration::from_millis(config.connect_timeout_ms.into()),
             timeout: Duration::from_millis(config.timeout_ms.into()),
             state: Mutex::new(State {
-                connection: None,
-                backoff: Backoff::new(Duration::from_millis(config.max_backoff_ms.into())),
+                link: Link::new(Duration::from_millis(config.max_backoff_ms.into())),
                 answered: None,
             }),
         })
-    }
-
-    fn failed(&self, reason: String) -> OutputError {
-        OutputError::Failed {
-            output: self.describe(),
-            reason,
-        }
     }
 
     /// One event as an RFC 5424 message.
@@ -455,43 +430,6 @@ impl SyslogOutput {
         }
     }
 
-    /// The open connection, made now if there is none (and the backoff allows).
-    fn connection<'s>(&self, state: &'s mut State) -> Result<&'s mut Connection, OutputError> {
-        let gone = match &mut state.connection {
-            Some(Connection::Tcp(stream)) => !stream.still_open(),
-            Some(Connection::Relp(session)) => !session.stream_mut().still_open(),
-            _ => false,
-        };
-        if gone {
-            tracing::warn!(output = %self.describe(), "syslog output: the receiver closed the connection; reconnecting");
-            state.connection = None;
-        }
-        if state.connection.is_none() {
-            let now = Instant::now();
-            if let Err(wait) = state.backoff.ready(now) {
-                return Err(self.failed(format!(
-                    "not connected; next attempt in {} ms",
-                    wait.as_millis()
-                )));
-            }
-            match self.connect() {
-                Ok(connection) => {
-                    tracing::info!(output = %self.describe(), "syslog output: connected");
-                    state.backoff.succeeded();
-                    state.connection = Some(connection);
-                }
-                Err(reason) => {
-                    state.backoff.failed(now);
-                    return Err(self.failed(reason.to_string()));
-                }
-            }
-        }
-        state
-            .connection
-            .as_mut()
-            .ok_or_else(|| self.failed("not connected".to_owned()))
-    }
-
     /// Send `messages` of `events` on the connection; on RELP, note in `answered` the events
     /// the receiver acknowledged.
     fn send(
@@ -580,7 +518,16 @@ impl Output for SyslogOutput {
             return Ok(());
         }
         let messages: Vec<Vec<u8>> = events.iter().map(|e| self.message(e, batch)).collect();
-        let connection = self.connection(state)?;
+        let connection = state.link.open(
+            self,
+            "syslog",
+            |connection| match connection {
+                Connection::Tcp(stream) => stream.still_open(),
+                Connection::Relp(session) => session.stream_mut().still_open(),
+                Connection::Udp(_) => true,
+            },
+            || self.connect(),
+        )?;
         let mut answered = Vec::new();
         match self.send(connection, &messages, events, &mut answered) {
             Ok(()) => {
@@ -590,8 +537,7 @@ impl Output for SyslogOutput {
             Err(reason) => {
                 // Part of the batch may have gone out: the resend sends it again (at least
                 // once), on a new connection.
-                state.connection = None;
-                state.backoff.failed(Instant::now());
+                state.link.broken();
                 if !answered.is_empty() || skip > 0 {
                     let mut events: Vec<[u8; 20]> =
                         batch.events[..skip].iter().map(|e| digest(e)).collect();
@@ -602,7 +548,7 @@ impl Output for SyslogOutput {
                         events,
                     });
                 }
-                Err(self.failed(reason.to_string()))
+                Err(failed(self, reason.to_string()))
             }
         }
     }

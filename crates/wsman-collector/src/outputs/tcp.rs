@@ -19,19 +19,19 @@
 use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
 use serde::Deserialize;
 
-use super::file::render;
+use super::file::render_lines;
 use super::settings::{
-    check_host_port, check_range, default_connect_timeout, default_io_timeout, default_max_backoff,
-    raw_format,
+    check_host_port, check_timeouts, default_connect_timeout, default_io_timeout,
+    default_max_backoff, raw_format,
 };
-use super::{connect_first, Backoff, Batch, ConnectError, Output, OutputError, OutputFormat};
+use super::{connect_first, failed, Batch, ConnectError, Link, Output, OutputError, OutputFormat};
 use super::{OutputSettingError, OutputType, StartEnv};
 use crate::output_policy::{OutputsPolicy, PolicyError};
 
@@ -174,11 +174,6 @@ impl Stream {
     }
 }
 
-struct State {
-    stream: Option<Stream>,
-    backoff: Backoff,
-}
-
 /// One `[[outputs]] type = "tcp"` of a subscription.
 pub struct TcpOutput {
     address: String,
@@ -187,7 +182,7 @@ pub struct TcpOutput {
     connect_timeout: Duration,
     write_timeout: Duration,
     /// One batch at a time on the connection, so the lines of two batches never interleave.
-    state: Mutex<State>,
+    link: Mutex<Link<Stream>>,
 }
 
 fn read_error(path: &str) -> impl FnOnce(std::io::Error) -> TlsSetupError + '_ {
@@ -364,21 +359,16 @@ fn host_of(address: &str) -> &str {
 impl TcpOutput {
     /// Read the TLS files and check them; nothing connects until the first batch.
     pub fn start(config: &TcpConfig) -> Result<TcpOutput, TlsSetupError> {
-        let tls = if config.tls {
-            Some(tls_client(&config.tls_files())?)
-        } else {
-            None
-        };
+        let tls = config.tls.then(|| tls_client(&config.tls_files())).transpose()?;
         Ok(TcpOutput {
             address: config.address.clone(),
             format: config.format,
             tls,
             connect_timeout: Duration::from_millis(config.connect_timeout_ms.into()),
             write_timeout: Duration::from_millis(config.write_timeout_ms.into()),
-            state: Mutex::new(State {
-                stream: None,
-                backoff: Backoff::new(Duration::from_millis(config.max_backoff_ms.into())),
-            }),
+            link: Mutex::new(Link::new(Duration::from_millis(
+                config.max_backoff_ms.into(),
+            ))),
         })
     }
 
@@ -390,13 +380,6 @@ impl TcpOutput {
             self.write_timeout,
         )
     }
-
-    fn failed(&self, reason: String) -> OutputError {
-        OutputError::Failed {
-            output: self.describe(),
-            reason,
-        }
-    }
 }
 
 impl Output for TcpOutput {
@@ -406,48 +389,14 @@ impl Output for TcpOutput {
     }
 
     fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
-        let mut text = String::with_capacity(batch.events.len() * 1024);
-        for event in batch.events {
-            text.push_str(&render(event, self.format, batch));
-            text.push('\n');
-        }
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let state = &mut *state;
-        if let Some(stream) = &mut state.stream {
-            if !stream.still_open() {
-                tracing::warn!(output = %self.describe(), "tcp output: the receiver closed the connection; reconnecting");
-                state.stream = None;
-            }
-        }
-        if state.stream.is_none() {
-            let now = Instant::now();
-            if let Err(wait) = state.backoff.ready(now) {
-                return Err(self.failed(format!(
-                    "not connected; next attempt in {} ms",
-                    wait.as_millis()
-                )));
-            }
-            match self.connect() {
-                Ok(stream) => {
-                    tracing::info!(output = %self.describe(), "tcp output: connected");
-                    state.backoff.succeeded();
-                    state.stream = Some(stream);
-                }
-                Err(reason) => {
-                    state.backoff.failed(now);
-                    return Err(self.failed(reason.to_string()));
-                }
-            }
-        }
-        let Some(stream) = &mut state.stream else {
-            return Err(self.failed("not connected".to_owned()));
-        };
+        let text = render_lines(batch, self.format);
+        let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
+        let stream = link.open(self, "tcp", Stream::still_open, || self.connect())?;
         if let Err(error) = stream.write_all_flushed(text.as_bytes()) {
             // Part of the batch may have gone out: the resend writes it again (at least
             // once); the connection is closed so no line follows a torn one.
-            state.stream = None;
-            state.backoff.failed(Instant::now());
-            return Err(self.failed(format!("write failed: {error}")));
+            link.broken();
+            return Err(failed(self, format!("write failed: {error}")));
         }
         Ok(())
     }
@@ -488,20 +437,11 @@ pub struct TcpConfig {
 pub fn check_tcp(config: &TcpConfig) -> Result<(), OutputSettingError> {
     check_host_port("tcp output: address", &config.address)?;
     check_tls_settings("tcp", config.tls, &config.tls_files())?;
-    check_range(
-        "tcp output: connect_timeout_ms",
+    check_timeouts(
+        "tcp",
         config.connect_timeout_ms,
-        100..=600_000,
-    )?;
-    check_range(
-        "tcp output: write_timeout_ms",
-        config.write_timeout_ms,
-        100..=600_000,
-    )?;
-    check_range(
-        "tcp output: max_backoff_ms",
+        ("write_timeout_ms", config.write_timeout_ms),
         config.max_backoff_ms,
-        100..=3_600_000,
     )?;
     Ok(())
 }
@@ -533,16 +473,10 @@ impl OutputType for TcpConfig {
 
     fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {
         policy.destination("tcp", &self.address)?;
-        for (what, file) in [
-            ("tcp output: ca_file", &self.ca_file),
-            ("tcp output: client_certificate", &self.client_certificate),
-            ("tcp output: client_key", &self.client_key),
-        ] {
-            if let Some(file) = file {
-                policy.tls_file(what, file)?;
-            }
-        }
-        Ok(())
+        policy.tls_files(
+            "tcp",
+            [&self.ca_file, &self.client_certificate, &self.client_key],
+        )
     }
 
     fn summary(&self) -> String {

@@ -307,33 +307,21 @@ pub(super) async fn save(
     let saved = state
         .event_views
         .create(principal, &audit_name(principal), name, &search);
-    let outcome = match &saved {
-        Ok(view) => format!("saved the view {:?}: {}", view.name, view.query),
-        Err(error) => format!("save a view: {error}"),
-    };
-    state.audit.record_by(
-        asker.peer.ip(),
-        &asker.session.owner,
-        if saved.is_ok() {
-            "event view"
-        } else {
-            "refused"
-        },
-        &outcome,
-    );
-    let failed = saved.is_err();
-    let notice = match saved {
-        Ok(view) => Notice::Done(format!(
-            "Saved the view “{}”: every console user sees it.",
-            view.name
+    let done = match saved {
+        Ok(view) => Ok((
+            format!("saved the view {:?}: {}", view.name, view.query),
+            format!(
+                "Saved the view “{}”: every console user sees it.",
+                view.name
+            ),
         )),
-        Err(error) => Notice::Refused(error.to_string()),
+        Err(e) => Err((
+            format!("save a view: {e}"),
+            e.to_string(),
+            StatusCode::BAD_REQUEST,
+        )),
     };
-    let mut answer = page(state, viewer, asker, &search.query_string(1), Some(notice)).await;
-    if failed && answer.status() == StatusCode::OK {
-        *answer.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    answer
+    view_changed(state, viewer, asker, &search.query_string(1), done).await
 }
 
 /// `POST /events/views/remove`: the view `name` deleted, by its author or a manager.
@@ -349,30 +337,41 @@ pub(super) async fn remove(
     let removed = state
         .event_views
         .remove(name, asker.session.owner.principal(), manager);
-    state.audit.record_by(
-        asker.peer.ip(),
-        &asker.session.owner,
-        if removed.is_ok() {
-            "event view"
-        } else {
-            "refused"
-        },
-        &match &removed {
-            Ok(()) => format!("deleted the view {name:?}"),
-            Err(error) => format!("delete a view: {error}"),
-        },
-    );
-    let status = match &removed {
-        Ok(()) => StatusCode::OK,
-        Err(crate::event_views::ViewError::NotYours(_)) => StatusCode::FORBIDDEN,
-        Err(crate::event_views::ViewError::NotFound(_)) => StatusCode::NOT_FOUND,
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    let done = match removed {
+        Ok(()) => Ok((
+            format!("deleted the view {name:?}"),
+            format!("Deleted the view “{name}”."),
+        )),
+        Err(e) => Err((
+            format!("delete a view: {e}"),
+            e.to_string(),
+            match e {
+                crate::event_views::ViewError::NotYours(_) => StatusCode::FORBIDDEN,
+                crate::event_views::ViewError::NotFound(_) => StatusCode::NOT_FOUND,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        )),
     };
-    let notice = match removed {
-        Ok(()) => Notice::Done(format!("Deleted the view “{name}”.")),
-        Err(error) => Notice::Refused(error.to_string()),
+    view_changed(state, viewer, asker, "", done).await
+}
+
+/// A change to the saved views `done` (its audit line and notice; when refused, the status
+/// too): audited, then told on the page of `query`, with that status where the page is fine.
+async fn view_changed(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    query: &str,
+    done: Result<(String, String), (String, String, StatusCode)>,
+) -> Answer {
+    let (action, line, notice, status) = match done {
+        Ok((line, notice)) => ("event view", line, Notice::Done(notice), StatusCode::OK),
+        Err((line, notice, status)) => ("refused", line, Notice::Refused(notice), status),
     };
-    let mut answer = page(state, viewer, asker, "", Some(notice)).await;
+    state
+        .audit
+        .record_by(asker.peer.ip(), &asker.session.owner, action, &line);
+    let mut answer = page(state, viewer, asker, query, Some(notice)).await;
     if answer.status() == StatusCode::OK {
         *answer.status_mut() = status;
     }

@@ -16,7 +16,7 @@ use wsman_proto::Fault;
 use super::{CollectorService, Proof};
 use crate::engine::Endpoint;
 use crate::engine::{Call, Refused, Reply};
-use crate::engines::paging;
+use crate::engines::{paging, Services};
 use crate::enumeration::{EnumerationStore, Pending};
 use crate::error::ServiceError;
 use wsman_providers::Caller;
@@ -33,52 +33,45 @@ pub enum CollectorError {
 /// The collector in service, if any, as its engines share it.
 pub type Running = Arc<RwLock<Option<Arc<CollectorService>>>>;
 
-/// The Windows Event Collector's endpoints, served while `DIR/subscriptions` exists.
-pub struct CollectorEngine {
+/// The collector as the daemon starts it, before the catalog and its services exist: the
+/// configuration it follows and the service it runs, if any.
+pub struct Collector {
     pub(crate) config_dir: PathBuf,
     /// The SQLite bookmark database when `collector.toml` names no other store.
     default_database: PathBuf,
     /// Shared with the event store's search, which serves the store of whichever collector
     /// is running.
     running: Running,
+}
+
+/// The Windows Event Collector's endpoints, served while `DIR/subscriptions` exists.
+pub struct CollectorEngine {
+    pub(crate) collector: Collector,
     /// Where the subscription manager's paged answers wait for the forwarder's Pulls.
     enumerations: Arc<EnumerationStore>,
 }
 
-impl CollectorEngine {
-    /// The engine over `config_dir`, started when `DIR/subscriptions` exists (blocking: opens
-    /// the bookmark store). A store that cannot be opened is an error at start, which stops
-    /// the daemon; at a reload it is logged and the collector stays as it was.
+impl Collector {
+    /// The collector over `config_dir`, started when `DIR/subscriptions` exists (blocking:
+    /// opens the bookmark store). A store that cannot be opened is an error at start, which
+    /// stops the daemon; at a reload it is logged and the collector stays as it was.
     pub fn start(config_dir: &Path, default_database: &Path) -> Result<Self, CollectorError> {
-        let engine = Self {
+        let collector = Self {
             config_dir: config_dir.to_owned(),
             default_database: default_database.to_owned(),
             running: Running::default(),
-            enumerations: Arc::default(),
         };
-        if engine.wanted() {
-            let service = Arc::new(engine.open()?);
+        if collector.wanted() {
+            let service = Arc::new(collector.open()?);
             service.follow_shared_subscriptions();
-            *engine.running.write().unwrap_or_else(|p| p.into_inner()) = Some(service);
+            collector.set(Some(service));
         }
-        Ok(engine)
-    }
-
-    /// Keep the subscription manager's contexts in `store` (the catalog's, so they count
-    /// against the same limits as every other enumeration's).
-    pub fn with_enumerations(mut self, store: &Arc<EnumerationStore>) -> Self {
-        self.enumerations = Arc::clone(store);
-        self
+        Ok(collector)
     }
 
     /// The collector in service, as the event store's search shares it.
     pub fn running(&self) -> Running {
         Arc::clone(&self.running)
-    }
-
-    /// Where this collector's enumeration contexts are kept.
-    pub fn enumerations(&self) -> &Arc<EnumerationStore> {
-        &self.enumerations
     }
 
     /// Whether the configuration asks for a collector.
@@ -103,9 +96,20 @@ impl CollectorEngine {
     pub(crate) fn set(&self, service: Option<Arc<CollectorService>>) {
         *self.running.write().unwrap_or_else(|p| p.into_inner()) = service;
     }
+}
+
+impl CollectorEngine {
+    /// The endpoints of `collector`, its subscription manager's contexts kept in the services'
+    /// store (so they count against the same limits as every other enumeration's).
+    pub fn new(collector: Collector, services: &Services) -> Self {
+        Self {
+            collector,
+            enumerations: Arc::clone(&services.enumerations),
+        }
+    }
 
     pub(crate) async fn answer(&self, call: Call<'_>) -> Result<Reply, Fault> {
-        let Some(service) = self.current() else {
+        let Some(service) = self.collector.current() else {
             return Ok(Reply::Refused(Refused::NotFound));
         };
         let Some(proof) = call.proof.cloned() else {

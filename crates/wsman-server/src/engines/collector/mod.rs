@@ -39,7 +39,7 @@ impl Engine for CollectorEngine {
     }
 
     fn endpoint(&self, prefix: &str, path: &str) -> Option<Endpoint> {
-        self.current()?.route(prefix, path)
+        self.collector.current()?.route(prefix, path)
     }
 
     fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
@@ -47,28 +47,28 @@ impl Engine for CollectorEngine {
     }
 
     fn unreadable(&self, endpoint: &Endpoint, body: &UnreadableBody<'_>) {
-        if let Some(service) = self.current() {
+        if let Some(service) = self.collector.current() {
             service.refused_before_parsing(endpoint, body);
         }
     }
 
     fn reload(&self) {
-        match (self.wanted(), self.current()) {
+        match (self.collector.wanted(), self.collector.current()) {
             (true, Some(service)) => service.reload(),
-            (true, None) => match self.open() {
+            (true, None) => match self.collector.open() {
                 Ok(service) => {
                     let service = Arc::new(service);
                     service.follow_shared_subscriptions();
-                    self.set(Some(service));
-                    tracing::info!(dir = %self.config_dir.display(), "collector started: subscriptions/ appeared");
+                    self.collector.set(Some(service));
+                    tracing::info!(dir = %self.collector.config_dir.display(), "collector started: subscriptions/ appeared");
                 }
                 Err(error) => {
                     tracing::error!(%error, "collector not started");
                 }
             },
             (false, Some(_)) => {
-                self.set(None);
-                tracing::info!(dir = %self.config_dir.display(), "collector stopped: subscriptions/ is gone");
+                self.collector.set(None);
+                tracing::info!(dir = %self.collector.config_dir.display(), "collector stopped: subscriptions/ is gone");
             }
             (false, None) => {}
         }
@@ -77,12 +77,14 @@ impl Engine for CollectorEngine {
     /// The outputs hand back what they hold (a Kafka producer's queued and in-flight
     /// messages), so deliveries in flight are answered 503 and resent, not held to the stop.
     fn shutdown(&self) {
-        if let Some(service) = self.current() {
+        if let Some(service) = self.collector.current() {
             service.stop_outputs();
         }
     }
 
     fn metrics_text(&self) -> Option<String> {
-        self.current().map(|service| service.metrics_text())
+        self.collector
+            .current()
+            .map(|service| service.metrics_text())
     }
 }
