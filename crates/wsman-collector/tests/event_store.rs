@@ -519,6 +519,16 @@ fn text_searches_give_every_match_newest_first_whichever_way_they_are_read() {
                 "{text}, {limit}"
             );
         }
+        // The tail: by id, over both partitions.
+        let mut by_id = expected.clone();
+        by_id.sort_unstable();
+        let tail: Vec<i64> = events
+            .page(&search, Position::After(0), 50)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(tail, by_id[..50.min(by_id.len())], "{text}, tail");
         // The page after the first 50, from where it ended.
         let first = events.page(&search, Position::Newest, 50).unwrap();
         if let Some(last) = first.last() {

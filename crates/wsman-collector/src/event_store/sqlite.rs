@@ -296,6 +296,7 @@ fn newest_words(
     position: Position,
     limit: usize,
     part: i64,
+    beat: &Beat,
 ) -> rusqlite::Result<Option<Vec<EventRow>>> {
     if search.words.is_empty() || matches!(position, Position::After(_)) {
         return Ok(None);
@@ -309,6 +310,8 @@ fn newest_words(
         sql.push_str(" AND (time < ? OR (time = ? AND id < ?))");
         values.extend([time, time, id].map(Value::Integer));
     }
+    sql.push_str(&beat.sql);
+    values.extend(beat.values.iter().cloned());
     sql.push_str(&format!(
         " ORDER BY time DESC, id DESC LIMIT {WORDS_WINDOW}"
     ));
@@ -370,6 +373,45 @@ fn matching_ids(
     Ok(matched)
 }
 
+/// The condition a partition's events must meet to make a page once the partitions read
+/// hold `limit` matches (`rows`, cut to the page): newer than the page's last, or for a tail
+/// an older id. Why: partitions are read newest first and their times mostly follow arrival,
+/// so an older partition usually has no event that beats a full page, and its indexes say so
+/// without reading its window or asking its full-text index.
+#[derive(Default)]
+struct Beat {
+    sql: String,
+    values: Vec<Value>,
+}
+
+impl Beat {
+    fn of(rows: &mut Vec<EventRow>, position: Position, limit: usize) -> Beat {
+        sort_page(rows, position);
+        rows.truncate(limit);
+        match (rows.len() >= limit, rows.last(), position) {
+            (true, Some(last), Position::After(_)) => Beat {
+                sql: " AND id < ?".into(),
+                values: vec![Value::Integer(last.id)],
+            },
+            (true, Some(last), _) => {
+                let time = last.time.unix_micros();
+                Beat {
+                    sql: " AND (time > ? OR (time = ? AND id > ?))".into(),
+                    values: [time, time, last.id].map(Value::Integer).to_vec(),
+                }
+            }
+            _ => Beat::default(),
+        }
+    }
+}
+
+fn sort_page(rows: &mut [EventRow], position: Position) {
+    match position {
+        Position::After(_) => rows.sort_by_key(|r| r.id),
+        _ => rows.sort_by_key(|r| std::cmp::Reverse((r.time, r.id))),
+    }
+}
+
 /// Up to `limit` matches of `search` after `position`: newest first, or by id for a tail.
 pub(super) fn page(
     connection: &Connection,
@@ -379,7 +421,8 @@ pub(super) fn page(
 ) -> rusqlite::Result<Vec<EventRow>> {
     let mut rows = Vec::new();
     for part in partitions(connection)?.into_iter().rev() {
-        if let Some(found) = newest_words(connection, search, position, limit, part)? {
+        let beat = Beat::of(&mut rows, position, limit);
+        if let Some(found) = newest_words(connection, search, position, limit, part, &beat)? {
             rows.extend(found);
             continue;
         }
@@ -389,17 +432,21 @@ pub(super) fn page(
             conditions(connection, search, part, &mut values)?
         );
         match position {
-            Position::Newest => sql.push_str(" ORDER BY time DESC, id DESC"),
+            Position::Newest => {}
             Position::Before { time, id } => {
-                sql.push_str(
-                    " AND (time < ? OR (time = ? AND id < ?)) ORDER BY time DESC, id DESC",
-                );
+                sql.push_str(" AND (time < ? OR (time = ? AND id < ?))");
                 values.extend([time, time, id].map(Value::Integer));
             }
             Position::After(id) => {
-                sql.push_str(" AND id > ? ORDER BY id");
+                sql.push_str(" AND id > ?");
                 values.push(Value::Integer(id));
             }
+        }
+        sql.push_str(&beat.sql);
+        values.extend(beat.values);
+        match position {
+            Position::After(_) => sql.push_str(" ORDER BY id"),
+            _ => sql.push_str(" ORDER BY time DESC, id DESC"),
         }
         sql.push_str(&format!(" LIMIT {limit}"));
         let mut statement = connection.prepare(&sql)?;
@@ -408,10 +455,7 @@ pub(super) fn page(
             rows.push(row?);
         }
     }
-    match position {
-        Position::After(_) => rows.sort_by_key(|r| r.id),
-        _ => rows.sort_by_key(|r| std::cmp::Reverse((r.time, r.id))),
-    }
+    sort_page(&mut rows, position);
     rows.truncate(limit);
     Ok(rows)
 }
