@@ -393,13 +393,12 @@ impl Beat {
                 sql: " AND id < ?".into(),
                 values: vec![Value::Integer(last.id)],
             },
-            (true, Some(last), _) => {
-                let time = last.time.unix_micros();
-                Beat {
-                    sql: " AND (time > ? OR (time = ? AND id > ?))".into(),
-                    values: [time, time, last.id].map(Value::Integer).to_vec(),
-                }
-            }
+            // Not newer than the last by (time, id): a time range the indexes read in order
+            // (an OR of two conditions makes SQLite sort); the page is cut again after.
+            (true, Some(last), _) => Beat {
+                sql: " AND time >= ?".into(),
+                values: vec![Value::Integer(last.time.unix_micros())],
+            },
             _ => Beat::default(),
         }
     }
