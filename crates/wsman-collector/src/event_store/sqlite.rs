@@ -187,7 +187,8 @@ fn text_query(connection: &Connection, search: &Search, part: i64) -> rusqlite::
         };
         let terms: Vec<String> = std::iter::once(word)
             .chain(&terms)
-            .map(|t| format!("\"{t}\""))
+            // An FTS5 string: a quote doubled (a term of the tokenizer never holds one).
+            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
             .collect();
         groups.push(format!("({})", terms.join(" OR ")));
     }
