@@ -149,39 +149,87 @@ fn used_bytes(connection: &Connection) -> rusqlite::Result<u64> {
 
 /// The WHERE clause of `search` on partition `part` (without the position), its parameters
 /// appended to `values`.
-fn conditions(search: &Search, part: i64, values: &mut Vec<Value>) -> String {
-    let fields = field_conditions(search, values);
-    match text_condition(search, part, "id", values) {
-        Some(text) => format!("{fields} AND {text}"),
-        None => fields,
-    }
-}
-
-/// The FTS5 query of a search's words: each word is letters and digits only
-/// (record::words_of), so quoted it is a prefix query of FTS5 and nothing else.
-fn text_query(search: &Search) -> String {
-    search
-        .words
-        .iter()
-        .map(|w| format!("\"{w}\"*"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `column` is an event whose words match the search's, if it has words.
-fn text_condition(
+fn conditions(
+    connection: &Connection,
     search: &Search,
     part: i64,
-    column: &str,
     values: &mut Vec<Value>,
-) -> Option<String> {
+) -> rusqlite::Result<String> {
+    let fields = field_conditions(search, values);
     if search.words.is_empty() {
-        return None;
+        return Ok(fields);
     }
-    values.push(Value::Text(text_query(search)));
-    Some(format!(
-        "{column} IN (SELECT rowid FROM ev_{part}_fts WHERE ev_{part}_fts MATCH ?)"
+    values.push(Value::Text(text_query(connection, search, part)?));
+    Ok(format!(
+        "{fields} AND id IN (SELECT rowid FROM ev_{part}_fts WHERE ev_{part}_fts MATCH ?)"
     ))
+}
+
+/// Terms a word may stand for before it is asked as a prefix ([`word_terms`]).
+const MAX_TERMS: usize = 32;
+
+/// The FTS5 query of a search's words in partition `part`: every word matches the terms it
+/// begins (record::words_of makes them letters and digits only). Why not FTS5's own prefix
+/// query (`"word"*`): FTS5 answers it by merging the whole doclist of every term it begins
+/// before any rowid bound applies (a quarter of a partition for a common word), while the
+/// terms themselves, OR-ed, are read only between the bounds. The prefix query stays for a
+/// word beginning more than [`MAX_TERMS`] terms, or not ASCII (the index's tokenizer, not ours,
+/// decides where such a word's terms end).
+fn text_query(connection: &Connection, search: &Search, part: i64) -> rusqlite::Result<String> {
+    let mut groups = Vec::new();
+    for word in &search.words {
+        let terms = match word_terms(connection, word, part)? {
+            Some(terms) => terms,
+            None => {
+                groups.push(format!("\"{word}\"*"));
+                continue;
+            }
+        };
+        let terms: Vec<String> = std::iter::once(word)
+            .chain(&terms)
+            // An FTS5 string: a quote doubled (a term of the tokenizer never holds one).
+            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+            .collect();
+        groups.push(format!("({})", terms.join(" OR ")));
+    }
+    Ok(groups.join(" AND "))
+}
+
+/// The terms of partition `part` longer than `word` that begin with it, from the index's
+/// vocabulary; `None` when `word` is not ASCII letters and digits or begins more than
+/// [`MAX_TERMS`] terms. The bounds leave `word` itself out: the vocabulary counts a term's
+/// events when it reads the term, which for a common word is the cost being avoided.
+fn word_terms(
+    connection: &Connection,
+    word: &str,
+    part: i64,
+) -> rusqlite::Result<Option<Vec<String>>> {
+    if word.is_empty()
+        || !word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return Ok(None);
+    }
+    connection.execute_batch(&format!(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.ev_{part}_vocab
+         USING fts5vocab(main, ev_{part}_fts, row)"
+    ))?;
+    // No term holds a control character or U+10FFFF (the tokenizer keeps letters and digits).
+    let terms = connection
+        .prepare_cached(&format!(
+            "SELECT term FROM temp.ev_{part}_vocab WHERE term >= ?1 AND term <= ?2 LIMIT ?3"
+        ))?
+        .query_map(
+            params![
+                format!("{word}\u{1}"),
+                format!("{word}\u{10FFFF}"),
+                (MAX_TERMS + 1) as i64
+            ],
+            |r| r.get::<_, String>(0),
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((terms.len() <= MAX_TERMS).then_some(terms))
 }
 
 /// The conditions of every field but the text.
@@ -232,20 +280,24 @@ fn row_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
 
 /// Newest events of a partition read before the text is matched ([`newest_words`]).
 const WORDS_WINDOW: usize = 4096;
+/// Events of the window looked up in the full-text index one by one, at most
+/// ([`matching_ids`]).
+const LOOKUPS: usize = 512;
 
 /// A text search newest first, the cheap way when its words are common: the newest
 /// [`WORDS_WINDOW`] events that match the other fields, read in time order, and the full-text
-/// index asked only for the matches among their ids (a range of rowids, which FTS5 seeks
-/// to). `None` when that window was full yet holds fewer than `limit` matches (rare words): the
-/// caller then asks the index for every match. Why: the index answers a common word with every
-/// event that has it (a quarter of the store), which costs seconds to collect and sort for a
-/// page of 50 that the newest few hundred events hold.
+/// index asked only about them ([`matching_ids`]). `None` when that window was full yet holds
+/// fewer than `limit` matches (rare words): the caller then asks the index for every match.
+/// Why: the index answers a common word with every event that has it (a quarter of the
+/// store), which costs seconds to collect and sort for a page of 50 that the newest few
+/// hundred events hold.
 fn newest_words(
     connection: &Connection,
     search: &Search,
     position: Position,
     limit: usize,
     part: i64,
+    beat: &Beat,
 ) -> rusqlite::Result<Option<Vec<EventRow>>> {
     if search.words.is_empty() || matches!(position, Position::After(_)) {
         return Ok(None);
@@ -259,6 +311,8 @@ fn newest_words(
         sql.push_str(" AND (time < ? OR (time = ? AND id < ?))");
         values.extend([time, time, id].map(Value::Integer));
     }
+    sql.push_str(&beat.sql);
+    values.extend(beat.values.iter().cloned());
     sql.push_str(&format!(
         " ORDER BY time DESC, id DESC LIMIT {WORDS_WINDOW}"
     ));
@@ -266,25 +320,96 @@ fn newest_words(
         .prepare(&sql)?
         .query_map(params_from_iter(values), row_of)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let (Some(low), Some(high)) = (
-        window.iter().map(|r| r.id).min(),
-        window.iter().map(|r| r.id).max(),
-    ) else {
-        return Ok(Some(Vec::new()));
-    };
-    let matched = connection
-        .prepare(&format!(
-            "SELECT rowid FROM ev_{part}_fts WHERE ev_{part}_fts MATCH ?1 AND rowid >= ?2 AND rowid <= ?3"
-        ))?
-        .query_map(params![text_query(search), low, high], |r| r.get::<_, i64>(0))?
-        .collect::<rusqlite::Result<std::collections::HashSet<i64>>>()?;
     let complete = window.len() < WORDS_WINDOW;
+    let query = text_query(connection, search, part)?;
+    let ids: Vec<i64> = window.iter().map(|r| r.id).collect();
+    let matched = matching_ids(connection, &query, part, &ids, limit)?;
     let found: Vec<EventRow> = window
         .into_iter()
         .filter(|r| matched.contains(&r.id))
         .take(limit)
         .collect();
     Ok((complete || found.len() >= limit).then_some(found))
+}
+
+/// Which of `ids` (newest first) the full-text `query` matches in partition `part`: each
+/// looked up by its rowid until `limit` match, at most [`LOOKUPS`] of them, then the rest
+/// together as the range of rowids they span. Why both: the newest events of a search are
+/// scattered over the partition's rowids (times are the forwarders', rowids the order of
+/// arrival), so their range holds every event of the partition, a quarter of which a common
+/// word matches; a word the newest few hundred events seldom have has few events to read
+/// in any range.
+fn matching_ids(
+    connection: &Connection,
+    query: &str,
+    part: i64,
+    ids: &[i64],
+    limit: usize,
+) -> rusqlite::Result<std::collections::HashSet<i64>> {
+    let mut matched = std::collections::HashSet::new();
+    let mut one = connection.prepare_cached(&format!(
+        "SELECT rowid FROM ev_{part}_fts WHERE ev_{part}_fts MATCH ?1 AND rowid = ?2"
+    ))?;
+    let looked_up = ids.len().min(LOOKUPS);
+    let mut tested = 0;
+    for &id in &ids[..looked_up] {
+        tested += 1;
+        if one.exists(params![query, id])? {
+            matched.insert(id);
+            if matched.len() >= limit {
+                return Ok(matched);
+            }
+        }
+    }
+    let rest = &ids[tested..];
+    let (Some(&low), Some(&high)) = (rest.iter().min(), rest.iter().max()) else {
+        return Ok(matched);
+    };
+    let mut range = connection.prepare_cached(&format!(
+        "SELECT rowid FROM ev_{part}_fts WHERE ev_{part}_fts MATCH ?1 AND rowid >= ?2 AND rowid <= ?3"
+    ))?;
+    for id in range.query_map(params![query, low, high], |r| r.get::<_, i64>(0))? {
+        matched.insert(id?);
+    }
+    Ok(matched)
+}
+
+/// The condition a partition's events must meet to make a page once the partitions read
+/// hold `limit` matches (`rows`, cut to the page): newer than the page's last, or for a tail
+/// an older id. Why: partitions are read newest first and their times mostly follow arrival,
+/// so an older partition usually has no event that beats a full page, and its indexes say so
+/// without reading its window or asking its full-text index.
+#[derive(Default)]
+struct Beat {
+    sql: String,
+    values: Vec<Value>,
+}
+
+impl Beat {
+    fn of(rows: &mut Vec<EventRow>, position: Position, limit: usize) -> Beat {
+        sort_page(rows, position);
+        rows.truncate(limit);
+        match (rows.len() >= limit, rows.last(), position) {
+            (true, Some(last), Position::After(_)) => Beat {
+                sql: " AND id < ?".into(),
+                values: vec![Value::Integer(last.id)],
+            },
+            // Not newer than the last by (time, id): a time range the indexes read in order
+            // (an OR of two conditions makes SQLite sort); the page is cut again after.
+            (true, Some(last), _) => Beat {
+                sql: " AND time >= ?".into(),
+                values: vec![Value::Integer(last.time.unix_micros())],
+            },
+            _ => Beat::default(),
+        }
+    }
+}
+
+fn sort_page(rows: &mut [EventRow], position: Position) {
+    match position {
+        Position::After(_) => rows.sort_by_key(|r| r.id),
+        _ => rows.sort_by_key(|r| std::cmp::Reverse((r.time, r.id))),
+    }
 }
 
 /// Up to `limit` matches of `search` after `position`: newest first, or by id for a tail.
@@ -296,27 +421,32 @@ pub(super) fn page(
 ) -> rusqlite::Result<Vec<EventRow>> {
     let mut rows = Vec::new();
     for part in partitions(connection)?.into_iter().rev() {
-        if let Some(found) = newest_words(connection, search, position, limit, part)? {
+        let beat = Beat::of(&mut rows, position, limit);
+        if let Some(found) = newest_words(connection, search, position, limit, part, &beat)? {
             rows.extend(found);
             continue;
         }
         let mut values = Vec::new();
         let mut sql = format!(
             "SELECT {COLUMNS} FROM ev_{part} WHERE {}",
-            conditions(search, part, &mut values)
+            conditions(connection, search, part, &mut values)?
         );
         match position {
-            Position::Newest => sql.push_str(" ORDER BY time DESC, id DESC"),
+            Position::Newest => {}
             Position::Before { time, id } => {
-                sql.push_str(
-                    " AND (time < ? OR (time = ? AND id < ?)) ORDER BY time DESC, id DESC",
-                );
+                sql.push_str(" AND (time < ? OR (time = ? AND id < ?))");
                 values.extend([time, time, id].map(Value::Integer));
             }
             Position::After(id) => {
-                sql.push_str(" AND id > ? ORDER BY id");
+                sql.push_str(" AND id > ?");
                 values.push(Value::Integer(id));
             }
+        }
+        sql.push_str(&beat.sql);
+        values.extend(beat.values);
+        match position {
+            Position::After(_) => sql.push_str(" ORDER BY id"),
+            _ => sql.push_str(" ORDER BY time DESC, id DESC"),
         }
         sql.push_str(&format!(" LIMIT {limit}"));
         let mut statement = connection.prepare(&sql)?;
@@ -325,10 +455,7 @@ pub(super) fn page(
             rows.push(row?);
         }
     }
-    match position {
-        Position::After(_) => rows.sort_by_key(|r| r.id),
-        _ => rows.sort_by_key(|r| std::cmp::Reverse((r.time, r.id))),
-    }
+    sort_page(&mut rows, position);
     rows.truncate(limit);
     Ok(rows)
 }
@@ -362,7 +489,7 @@ fn time_range(connection: &Connection, search: &Search) -> rusqlite::Result<Opti
         let mut values = Vec::new();
         let sql = format!(
             "SELECT min(time), max(time) FROM ev_{part} WHERE {}",
-            conditions(search, part, &mut values)
+            conditions(connection, search, part, &mut values)?
         );
         let (low, high): (Option<i64>, Option<i64>) =
             connection.query_row(&sql, params_from_iter(values), |r| {
@@ -398,7 +525,7 @@ pub(super) fn histogram(
         let mut values = vec![Value::Integer(width * 1_000_000)];
         let sql = format!(
             "SELECT time / ? AS bucket, count(*) FROM ev_{part} WHERE {} GROUP BY bucket",
-            conditions(search, part, &mut values)
+            conditions(connection, search, part, &mut values)?
         );
         let mut statement = connection.prepare(&sql)?;
         let found = statement.query_map(params_from_iter(values), |r| {
