@@ -25,7 +25,7 @@
 mod subscriptions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use subscriptions::{check as check_subscription, Change, PutError, StoredSubscription};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -33,6 +33,8 @@ use tokio_postgres::Client;
 use wsman_events::{BookmarkList, Timestamp};
 
 use super::group::GroupCommit;
+use crate::event_store::postgres::Pending;
+use crate::event_store::{self, EventStore, StoreSettings};
 use super::{
     list_from_rows, stored_record, BookmarkStore, Claim, ClientState, PostgresSettings, StoreError,
 };
@@ -118,6 +120,9 @@ pub struct PostgresStore {
     /// batches, and one commit (one WAL flush) each queued them for the pool's connections.
     heartbeats: GroupCommit<Beat, Result<(), StoreError>>,
     heartbeat_commits: AtomicU64,
+    /// The event store in this database, when a subscription writes to it: a claim's commit
+    /// writes the events its delivery left there ([`crate::event_store`]).
+    events: OnceLock<Arc<EventStore>>,
     /// Taken out only by `Drop`, which shuts it down without blocking (the store may be
     /// dropped on an async thread).
     runtime: Option<tokio::runtime::Runtime>,
@@ -139,7 +144,7 @@ impl Drop for PostgresStore {
     }
 }
 
-struct Pool {
+pub(crate) struct Pool {
     settings: PostgresSettings,
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     idle: Mutex<Vec<Client>>,
@@ -148,7 +153,7 @@ struct Pool {
 
 /// A connection lent out; back to the pool on drop only once [`Pooled::reuse`] said the call
 /// succeeded (else closed: it may still be busy in the server).
-struct Pooled {
+pub(crate) struct Pooled {
     client: Option<Client>,
     pool: Arc<Pool>,
     _permit: OwnedSemaphorePermit,
@@ -157,7 +162,7 @@ struct Pooled {
 
 impl Pooled {
     /// The call on this connection succeeded: it may serve the next one.
-    fn reuse(mut self) {
+    pub(crate) fn reuse(mut self) {
         self.reusable = true;
     }
 }
@@ -202,7 +207,7 @@ fn session_options(existing: Option<&str>, statement_timeout: std::time::Duratio
     }
 }
 
-fn postgres_error(error: tokio_postgres::Error) -> StoreError {
+pub(crate) fn postgres_error(error: tokio_postgres::Error) -> StoreError {
     // The `Display` of a server error is its message only; with the source (the server's
     // detail, or the I/O error) it says why. Neither carries the password.
     let mut text = error.to_string();
@@ -215,7 +220,7 @@ fn postgres_error(error: tokio_postgres::Error) -> StoreError {
 }
 
 impl Pool {
-    async fn get(self: &Arc<Self>) -> Result<Pooled, StoreError> {
+    pub(crate) async fn get(self: &Arc<Self>) -> Result<Pooled, StoreError> {
         let wait = self.settings.acquire_timeout;
         let permit = tokio::time::timeout(wait, Arc::clone(&self.permits).acquire_owned())
             .await
@@ -370,6 +375,7 @@ impl PostgresStore {
             pool,
             heartbeats: GroupCommit::new(MAX_HEARTBEAT_GROUP),
             heartbeat_commits: AtomicU64::new(0),
+            events: OnceLock::new(),
             runtime: Some(runtime),
         };
         store.run(|pool| async move {
@@ -422,22 +428,76 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// Run `work` on the store's runtime and wait for it, bounded by the statement timeout.
-    /// Waiting through a std channel (not the runtime's `block_on`) works from any thread,
-    /// an async worker of the daemon's runtime included.
+    /// Run `work` on the store's runtime and wait for it ([`Database::run`]).
     fn run<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(Arc<Pool>) -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
     {
+        self.database()?.run(work)
+    }
+
+    /// The pool and the runtime it runs on.
+    fn database(&self) -> Result<Database, StoreError> {
         let Some(runtime) = &self.runtime else {
             return Err(StoreError::Unavailable("store closed".to_owned()));
         };
+        Ok(Database {
+            pool: Arc::clone(&self.pool),
+            handle: runtime.handle().clone(),
+        })
+    }
+
+    /// The event store in this database (its tables created once; the same for every later
+    /// call). Every collector sharing the database writes and searches the one store.
+    pub fn events(&self, settings: StoreSettings) -> Result<Arc<EventStore>, StoreError> {
+        if let Some(events) = self.events.get() {
+            return Ok(Arc::clone(events));
+        }
+        let database = self.database()?;
+        database.run(|pool| async move {
+            let mut client = pool.get().await?;
+            let transaction = client.transaction().await.map_err(postgres_error)?;
+            transaction
+                .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+                .await
+                .map_err(postgres_error)?;
+            transaction
+                .batch_execute(event_store::postgres::SCHEMA)
+                .await
+                .map_err(postgres_error)?;
+            transaction.commit().await.map_err(postgres_error)?;
+            client.reuse();
+            Ok(())
+        })?;
+        let events = Arc::new(EventStore::postgres(database, settings));
+        Ok(Arc::clone(self.events.get_or_init(|| events)))
+    }
+}
+
+/// A pool with the runtime its connections are driven on: what the event store's searches
+/// run on (the bookmark store's own, so one pool bounds both).
+#[derive(Clone)]
+pub(crate) struct Database {
+    pool: Arc<Pool>,
+    handle: tokio::runtime::Handle,
+}
+
+impl Database {
+    /// Run `work` on the store's runtime and wait for it, bounded by the statement timeout.
+    /// Waiting through a std channel (not the runtime's `block_on`) works from any thread,
+    /// an async worker of the daemon's runtime included.
+    pub(crate) fn run<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Pool>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
         let timeout = self.pool.settings.statement_timeout;
         let future = work(Arc::clone(&self.pool));
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        runtime.spawn(async move {
+        self.handle.spawn(async move {
             let result = match tokio::time::timeout(timeout, future).await {
                 Ok(result) => result,
                 Err(_) => Err(StoreError::Unavailable(format!(
@@ -519,27 +579,57 @@ impl Claim for PostgresClaim<'_> {
         } = *self;
         let delivered = rows_of(delivered);
         let at = at.unix_micros();
+        let pending = store.pending(&client, &subscription);
         store.run(|_| async move {
-            let stored =
-                merge_statements(&*connection, &client, &subscription, delivered, at).await?;
+            let stored = merge_statements(
+                &*connection,
+                &client,
+                &subscription,
+                delivered,
+                at,
+                pending.as_ref(),
+            )
+            .await?;
             connection
                 .batch_execute("COMMIT")
                 .await
                 .map_err(postgres_error)?;
+            if let Some(pending) = pending.filter(|p| p.retain) {
+                let retained = event_store::postgres::retain(&*connection, &pending.settings).await;
+                if let Err(error) = retained {
+                    // The batch is stored; the connection is not lent again.
+                    tracing::error!(%error, "event store: retention failed");
+                    return Ok(stored);
+                }
+            }
             connection.reuse();
             Ok(stored)
         })
     }
 }
 
+impl PostgresStore {
+    /// What a commit of the pair writes to the event store, if there is one.
+    fn pending(&self, client: &str, subscription: &str) -> Option<Pending> {
+        let events = self.events.get()?;
+        Some(Pending {
+            records: events.take_pending(client, subscription),
+            settings: events.settings().clone(),
+            retain: events.retention_due(),
+        })
+    }
+}
+
 /// A merge's statements, in the transaction `connection` has open: the upsert, the time of
-/// the batch, and the bookmark as it now stands.
+/// the batch, the events its delivery left for the event store, and the bookmark as it now
+/// stands.
 async fn merge_statements(
     connection: &impl tokio_postgres::GenericClient,
     client: &str,
     subscription: &str,
     (channels, records): (Vec<String>, Vec<i64>),
     at: i64,
+    events: Option<&Pending>,
 ) -> Result<BookmarkList, StoreError> {
     connection
         .execute(MERGE, &[&client, &subscription, &channels, &records])
@@ -549,6 +639,10 @@ async fn merge_statements(
         .execute(NOTE_EVENT, &[&client, &subscription, &at])
         .await
         .map_err(postgres_error)?;
+    if let Some(events) = events {
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        event_store::postgres::insert(connection, events, now).await?;
+    }
     let rows = connection
         .query(LOAD, &[&client, &subscription])
         .await
@@ -578,6 +672,11 @@ impl BookmarkStore for PostgresStore {
         client: &str,
         subscription: &str,
     ) -> Result<Box<dyn Claim + 'a>, StoreError> {
+        if let Some(events) = self.events.get() {
+            // What an earlier delivery of the pair left without a commit (it was answered
+            // 503): what the forwarder sends again replaces it.
+            events.discard_pending(client, subscription);
+        }
         let (owned_client, owned_subscription) = (client.to_owned(), subscription.to_owned());
         let (connection, stored) = self.run(|pool| async move {
             let connection = pool.get().await?;
@@ -628,11 +727,19 @@ impl BookmarkStore for PostgresStore {
         let (client, subscription) = (client.to_owned(), subscription.to_owned());
         let delivered = rows_of(delivered);
         let at = at.unix_micros();
+        let pending = self.pending(&client, &subscription);
         self.run(|pool| async move {
             let mut connection = pool.get().await?;
             let transaction = connection.transaction().await.map_err(postgres_error)?;
-            let stored =
-                merge_statements(&transaction, &client, &subscription, delivered, at).await?;
+            let stored = merge_statements(
+                &transaction,
+                &client,
+                &subscription,
+                delivered,
+                at,
+                pending.as_ref(),
+            )
+            .await?;
             transaction.commit().await.map_err(postgres_error)?;
             connection.reuse();
             Ok(stored)
