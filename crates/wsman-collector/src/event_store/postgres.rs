@@ -305,7 +305,7 @@ fn conditions(search: &Search, params: &mut Vec<Param>) -> String {
     }
     if !search.words.is_empty() {
         let query = bind(params, text_query(search));
-        clauses.push(format!("words @@ {query}::tsquery"));
+        clauses.push(format!("words @@ {query}::text::tsquery"));
     }
     if clauses.is_empty() {
         "TRUE".into()
