@@ -84,18 +84,23 @@ fn postgres_bookmarks(server: &Postgres, dir: &Path) -> Arc<PostgresStore> {
 
 /// A store of `kind`; `None` when PostgreSQL is not installed (the test is skipped).
 fn open(kind: Kind) -> Option<Store> {
+    open_with(kind, StoreSettings::default())
+}
+
+/// A store of `kind` with `settings`.
+fn open_with(kind: Kind, settings: StoreSettings) -> Option<Store> {
     let dir = tempfile::tempdir().unwrap();
     let (bookmarks, events, server): (Arc<dyn BookmarkStore>, _, _) = match kind {
         Kind::Sqlite => {
             let path = dir.path().join("wec.sqlite");
             let bookmarks = SqliteStore::open(&path).unwrap();
-            let events = bookmarks.events(&path, StoreSettings::default()).unwrap();
+            let events = bookmarks.events(&path, settings).unwrap();
             (Arc::new(bookmarks), events, None)
         }
         Kind::Postgres => {
             let server = Postgres::start()?;
             let bookmarks = postgres_bookmarks(&server, dir.path());
-            let events = bookmarks.events(StoreSettings::default()).unwrap();
+            let events = bookmarks.events(settings).unwrap();
             (bookmarks, events, Some(server))
         }
     };
@@ -467,4 +472,63 @@ fn retention_drops_whole_partitions(kind: Kind) {
         &[event("WEB01.example.com", 9, 4625, 0, 0, "again")],
     );
     assert_eq!(ids(&store, &search(""), Position::Newest, 10), [5]);
+}
+
+/// Past the size limit the oldest partitions are dropped whole, however young, but never the
+/// one still being written.
+both!(the_size_limit_drops_the_oldest_partitions);
+fn the_size_limit_drops_the_oldest_partitions(kind: Kind) {
+    let settings = StoreSettings {
+        max_bytes: Some(1),
+        ..StoreSettings::default()
+    };
+    let Some(store) = open_with(kind, settings) else {
+        return;
+    };
+    for (client, events) in fleet() {
+        deliver(&store, client, &events);
+    }
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    assert_eq!(store.events.retain_at(now).unwrap(), Vec::<i64>::new());
+    assert_eq!(ids(&store, &search(""), Position::Newest, 10).len(), 4);
+    let in_two_days = now.saturating_add(std::time::Duration::from_secs(2 * 86_400));
+    assert_eq!(store.events.retain_at(in_two_days).unwrap().len(), 1);
+    assert_eq!(partition_tables(&store), 0);
+}
+
+/// Two collectors sharing one PostgreSQL database write one store: what either stores, the
+/// other's search finds, under one sequence of ids in commit order (the tail of one sees the
+/// other's events), and a batch the forwarder resends to the other node is stored once.
+#[test]
+fn collectors_sharing_a_database_see_one_store() {
+    let Some(node_a) = open(Kind::Postgres) else {
+        return;
+    };
+    let server = node_a.server.as_ref().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let bookmarks_b = postgres_bookmarks(server, dir_b.path());
+    let events_b = bookmarks_b.events(StoreSettings::default()).unwrap();
+    let node_b = Store {
+        output: StoreOutput::new(Arc::clone(&events_b)),
+        bookmarks: bookmarks_b,
+        events: events_b,
+        server: None,
+        _dir: dir_b,
+    };
+    let fleet = fleet();
+    deliver(&node_a, fleet[0].0, &fleet[0].1);
+    let cursor = node_b.events.cursor().unwrap();
+    assert_eq!(cursor, 2);
+    deliver(&node_b, fleet[1].0, &fleet[1].1);
+    // web01's batch again, now to node B (node A's acknowledgement was lost).
+    deliver(&node_b, fleet[0].0, &fleet[0].1);
+    assert_eq!(ids(&node_b, &search(""), Position::Newest, 10), [4, 2, 3, 1]);
+    let tail = search(&format!("<q:After>{cursor}</q:After>"));
+    assert_eq!(ids(&node_a, &tail, Position::start(&tail), 10), [3, 4]);
+    assert!(node_a
+        .events
+        .event_xml(4)
+        .unwrap()
+        .unwrap()
+        .contains("<EventID>1102</EventID>"));
 }
