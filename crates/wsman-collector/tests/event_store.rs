@@ -389,10 +389,10 @@ fn the_histogram_counts_every_bucket(kind: Kind) {
     assert_eq!(matches[0].seconds, 1);
 }
 
+both!(a_resent_batch_is_stored_once_and_an_uncommitted_one_never);
 /// A batch resent after its first delivery was stored (the acknowledgement lost) is left out
 /// by the bookmark stored in the same commit; a delivery refused before its commit (a later
 /// output failed) leaves nothing behind for the next commit of that forwarder.
-both!(a_resent_batch_is_stored_once_and_an_uncommitted_one_never);
 fn a_resent_batch_is_stored_once_and_an_uncommitted_one_never(kind: Kind) {
     let Some(store) = open(kind) else {
         return;
@@ -444,8 +444,8 @@ fn partition_tables(store: &Store) -> i64 {
     }
 }
 
-/// Partitions past the age limit are dropped whole; the one being written stays.
 both!(retention_drops_whole_partitions);
+/// Partitions past the age limit are dropped whole; the one being written stays.
 fn retention_drops_whole_partitions(kind: Kind) {
     let Some(store) = open_with_fleet(kind) else {
         return;
@@ -474,9 +474,9 @@ fn retention_drops_whole_partitions(kind: Kind) {
     assert_eq!(ids(&store, &search(""), Position::Newest, 10), [5]);
 }
 
+both!(the_size_limit_drops_the_oldest_partitions);
 /// Past the size limit the oldest partitions are dropped whole, however young, but never the
 /// one still being written.
-both!(the_size_limit_drops_the_oldest_partitions);
 fn the_size_limit_drops_the_oldest_partitions(kind: Kind) {
     let settings = StoreSettings {
         max_bytes: Some(1),
@@ -522,7 +522,10 @@ fn collectors_sharing_a_database_see_one_store() {
     deliver(&node_b, fleet[1].0, &fleet[1].1);
     // web01's batch again, now to node B (node A's acknowledgement was lost).
     deliver(&node_b, fleet[0].0, &fleet[0].1);
-    assert_eq!(ids(&node_b, &search(""), Position::Newest, 10), [4, 2, 3, 1]);
+    assert_eq!(
+        ids(&node_b, &search(""), Position::Newest, 10),
+        [4, 2, 3, 1]
+    );
     let tail = search(&format!("<q:After>{cursor}</q:After>"));
     assert_eq!(ids(&node_a, &tail, Position::start(&tail), 10), [3, 4]);
     assert!(node_a

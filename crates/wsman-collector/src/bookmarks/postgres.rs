@@ -33,11 +33,11 @@ use tokio_postgres::Client;
 use wsman_events::{BookmarkList, Timestamp};
 
 use super::group::GroupCommit;
-use crate::event_store::postgres::Pending;
-use crate::event_store::{self, EventStore, StoreSettings};
 use super::{
     list_from_rows, stored_record, BookmarkStore, Claim, ClientState, PostgresSettings, StoreError,
 };
+use crate::event_store::postgres::Pending;
+use crate::event_store::{self, EventStore, StoreSettings};
 
 /// The schema version this build writes; older ones are migrated at start.
 /// 2: the subscriptions ([`subscriptions::SCHEMA`]).

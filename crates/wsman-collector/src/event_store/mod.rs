@@ -310,9 +310,7 @@ impl EventStore {
             Backend::Sqlite { reader, .. } => {
                 Ok(sqlite::page(&lock(reader), search, position, limit)?)
             }
-            Backend::Postgres(database) => {
-                Ok(postgres::page(database, search, position, limit)?)
-            }
+            Backend::Postgres(database) => Ok(postgres::page(database, search, position, limit)?),
         }
     }
 

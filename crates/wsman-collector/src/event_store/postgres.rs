@@ -326,7 +326,10 @@ fn query(
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect();
-        let rows = connection.query(&sql, &refs).await.map_err(postgres_error)?;
+        let rows = connection
+            .query(&sql, &refs)
+            .await
+            .map_err(postgres_error)?;
         connection.reuse();
         Ok(rows)
     })
@@ -408,8 +411,7 @@ pub(super) fn histogram(
         );
         let rows = query(database, sql, params)?;
         let row = rows.first();
-        Ok(row
-            .and_then(|r| Some((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))))
+        Ok(row.and_then(|r| Some((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))))
     };
     let Some((first, last)) = super::histogram_span(search, range)? else {
         return Ok(Vec::new());
