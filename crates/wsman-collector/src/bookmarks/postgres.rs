@@ -22,11 +22,13 @@
 //! - a connection goes back to the pool only after a call that succeeded: one whose statement
 //!   failed or timed out (possibly still busy in the server) is closed, never lent again.
 
+mod events;
 mod subscriptions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub(crate) use events::Database;
 pub use subscriptions::{check as check_subscription, Change, PutError, StoredSubscription};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::Client;
@@ -37,7 +39,7 @@ use super::{
     list_from_rows, stored_record, BookmarkStore, Claim, ClientState, PostgresSettings, StoreError,
 };
 use crate::event_store::postgres::Pending;
-use crate::event_store::{self, EventStore, StoreSettings};
+use crate::event_store::{self, EventStore};
 
 /// The schema version this build writes; older ones are migrated at start.
 /// 2: the subscriptions ([`subscriptions::SCHEMA`]).
@@ -437,80 +439,6 @@ impl PostgresStore {
     {
         self.database()?.run(work)
     }
-
-    /// The pool and the runtime it runs on.
-    fn database(&self) -> Result<Database, StoreError> {
-        let Some(runtime) = &self.runtime else {
-            return Err(StoreError::Unavailable("store closed".to_owned()));
-        };
-        Ok(Database {
-            pool: Arc::clone(&self.pool),
-            handle: runtime.handle().clone(),
-        })
-    }
-
-    /// The event store in this database (its tables created once; the same for every later
-    /// call). Every collector sharing the database writes and searches the one store.
-    pub fn events(&self, settings: StoreSettings) -> Result<Arc<EventStore>, StoreError> {
-        if let Some(events) = self.events.get() {
-            return Ok(Arc::clone(events));
-        }
-        let database = self.database()?;
-        database.run(|pool| async move {
-            let mut client = pool.get().await?;
-            let transaction = client.transaction().await.map_err(postgres_error)?;
-            transaction
-                .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-                .await
-                .map_err(postgres_error)?;
-            transaction
-                .batch_execute(event_store::postgres::SCHEMA)
-                .await
-                .map_err(postgres_error)?;
-            transaction.commit().await.map_err(postgres_error)?;
-            client.reuse();
-            Ok(())
-        })?;
-        let events = Arc::new(EventStore::postgres(database, settings));
-        Ok(Arc::clone(self.events.get_or_init(|| events)))
-    }
-}
-
-/// A pool with the runtime its connections are driven on: what the event store's searches
-/// run on (the bookmark store's own, so one pool bounds both).
-#[derive(Clone)]
-pub(crate) struct Database {
-    pool: Arc<Pool>,
-    handle: tokio::runtime::Handle,
-}
-
-impl Database {
-    /// Run `work` on the store's runtime and wait for it, bounded by the statement timeout.
-    /// Waiting through a std channel (not the runtime's `block_on`) works from any thread,
-    /// an async worker of the daemon's runtime included.
-    pub(crate) fn run<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(Arc<Pool>) -> Fut,
-        Fut: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
-    {
-        let timeout = self.pool.settings.statement_timeout;
-        let future = work(Arc::clone(&self.pool));
-        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        self.handle.spawn(async move {
-            let result = match tokio::time::timeout(timeout, future).await {
-                Ok(result) => result,
-                Err(_) => Err(StoreError::Unavailable(format!(
-                    "no answer from the database within {} s",
-                    timeout.as_secs()
-                ))),
-            };
-            let _ = sender.send(result);
-        });
-        receiver
-            .recv()
-            .unwrap_or_else(|_| Err(StoreError::Unavailable("store task ended".to_owned())))
-    }
 }
 
 impl PostgresStore {
@@ -604,18 +532,6 @@ impl Claim for PostgresClaim<'_> {
             }
             connection.reuse();
             Ok(stored)
-        })
-    }
-}
-
-impl PostgresStore {
-    /// What a commit of the pair writes to the event store, if there is one.
-    fn pending(&self, client: &str, subscription: &str) -> Option<Pending> {
-        let events = self.events.get()?;
-        Some(Pending {
-            records: events.take_pending(client, subscription),
-            settings: events.settings().clone(),
-            retain: events.retention_due(),
         })
     }
 }
