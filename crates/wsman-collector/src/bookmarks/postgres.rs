@@ -508,7 +508,11 @@ impl Claim for PostgresClaim<'_> {
         let delivered = rows_of(delivered);
         let at = at.unix_micros();
         let pending = store.pending(&client, &subscription);
-        store.run(|_| async move {
+        let retain = pending
+            .as_ref()
+            .filter(|p| p.retain)
+            .map(|p| p.settings.clone());
+        let stored = store.run(|_| async move {
             let stored = merge_statements(
                 &*connection,
                 &client,
@@ -522,17 +526,13 @@ impl Claim for PostgresClaim<'_> {
                 .batch_execute("COMMIT")
                 .await
                 .map_err(postgres_error)?;
-            if let Some(pending) = pending.filter(|p| p.retain) {
-                let retained = event_store::postgres::retain(&*connection, &pending.settings).await;
-                if let Err(error) = retained {
-                    // The batch is stored; the connection is not lent again.
-                    tracing::error!(%error, "event store: retention failed");
-                    return Ok(stored);
-                }
-            }
             connection.reuse();
             Ok(stored)
-        })
+        })?;
+        if let Some(settings) = retain {
+            store.retain_in_background(settings);
+        }
+        Ok(stored)
     }
 }
 

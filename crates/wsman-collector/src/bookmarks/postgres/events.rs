@@ -46,6 +46,30 @@ impl PostgresStore {
         Ok(Arc::clone(self.events.get_or_init(|| events)))
     }
 
+    /// Retention of the event store on a connection of its own, not waited for: the commit
+    /// after which it is due is answered at once, and a partition's `DROP` waiting for a search
+    /// holds no delivery. A failure is logged (the next one runs a minute later).
+    pub(super) fn retain_in_background(&self, settings: StoreSettings) {
+        let Ok(database) = self.database() else {
+            return;
+        };
+        let timeout = database.pool.settings.statement_timeout;
+        let pool = Arc::clone(&database.pool);
+        database.handle.spawn(async move {
+            let work = async {
+                let connection = pool.get().await?;
+                event_store::postgres::retain(&*connection, &settings).await?;
+                connection.reuse();
+                Ok::<_, StoreError>(())
+            };
+            match tokio::time::timeout(timeout, work).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::error!(%error, "event store: retention failed"),
+                Err(_) => tracing::error!("event store: retention did not end in time"),
+            }
+        });
+    }
+
     /// What a commit of the pair writes to the event store, if there is one.
     pub(super) fn pending(&self, client: &str, subscription: &str) -> Option<Pending> {
         let events = self.events.get()?;
