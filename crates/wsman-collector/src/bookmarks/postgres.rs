@@ -28,7 +28,6 @@ mod subscriptions;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-pub(crate) use events::Database;
 pub use subscriptions::{check as check_subscription, Change, PutError, StoredSubscription};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::Client;
@@ -557,7 +556,9 @@ async fn merge_statements(
         .map_err(postgres_error)?;
     if let Some(events) = events {
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        event_store::postgres::insert(connection, events, now).await?;
+        event_store::postgres::insert(connection, events, now)
+            .await
+            .map_err(postgres_error)?;
     }
     let rows = connection
         .query(LOAD, &[&client, &subscription])

@@ -22,14 +22,11 @@ mod sqlite;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use wsman_events::Timestamp;
-
-use crate::bookmarks::postgres::Database;
-use crate::bookmarks::StoreError;
 
 pub use filter::{FilterError, Search};
 pub use record::StoreRecord;
@@ -119,9 +116,9 @@ pub enum StoreQueryError {
     Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
     Filter(#[from] FilterError),
-    /// PostgreSQL refused or did not answer.
+    /// PostgreSQL refused or did not answer (the bookmark store's error).
     #[error("event store: {0}")]
-    Database(#[from] StoreError),
+    Database(String),
 }
 
 /// The store of one collector: in its SQLite bookmark file, or in the PostgreSQL database
@@ -142,7 +139,7 @@ enum Backend {
         known: Mutex<BTreeSet<i64>>,
     },
     /// The bookmark store's pool: its commits insert, its searches read.
-    Postgres(Database),
+    Postgres(Arc<dyn postgres::Connections>),
 }
 
 impl std::fmt::Debug for EventStore {
@@ -176,7 +173,10 @@ impl EventStore {
 
     /// The store in the PostgreSQL database of `database` (its tables already created:
     /// [`crate::bookmarks::PostgresStore::events`]).
-    pub(crate) fn postgres(database: Database, settings: StoreSettings) -> EventStore {
+    pub(crate) fn postgres(
+        database: Arc<dyn postgres::Connections>,
+        settings: StoreSettings,
+    ) -> EventStore {
         EventStore::with(settings, Backend::Postgres(database))
     }
 
@@ -287,15 +287,9 @@ impl EventStore {
     pub fn retain_at(&self, now: Timestamp) -> Result<Vec<i64>, StoreQueryError> {
         match &self.backend {
             Backend::Sqlite { reader, .. } => Ok(self.retain(&mut lock(reader), now)?),
-            Backend::Postgres(database) => {
-                let settings = self.settings.clone();
-                Ok(database.run(|pool| async move {
-                    let connection = pool.get().await?;
-                    let dropped = postgres::retain_as_of(&*connection, now, &settings).await?;
-                    connection.reuse();
-                    Ok(dropped)
-                })?)
-            }
+            Backend::Postgres(database) => database
+                .retain(now, self.settings.clone())
+                .map_err(StoreQueryError::Database),
         }
     }
 
@@ -310,7 +304,9 @@ impl EventStore {
             Backend::Sqlite { reader, .. } => {
                 Ok(sqlite::page(&lock(reader), search, position, limit)?)
             }
-            Backend::Postgres(database) => Ok(postgres::page(database, search, position, limit)?),
+            Backend::Postgres(database) => {
+                postgres::page(database.as_ref(), search, position, limit)
+            }
         }
     }
 
@@ -318,7 +314,7 @@ impl EventStore {
     pub fn event_xml(&self, id: i64) -> Result<Option<String>, StoreQueryError> {
         match &self.backend {
             Backend::Sqlite { reader, .. } => Ok(sqlite::event_xml(&lock(reader), id)?),
-            Backend::Postgres(database) => Ok(postgres::event_xml(database, id)?),
+            Backend::Postgres(database) => postgres::event_xml(database.as_ref(), id),
         }
     }
 
@@ -326,7 +322,7 @@ impl EventStore {
     pub fn cursor(&self) -> Result<i64, StoreQueryError> {
         match &self.backend {
             Backend::Sqlite { reader, .. } => Ok(sqlite::cursor(&lock(reader))?),
-            Backend::Postgres(database) => Ok(postgres::cursor(database)?),
+            Backend::Postgres(database) => postgres::cursor(database.as_ref()),
         }
     }
 
@@ -334,7 +330,7 @@ impl EventStore {
     pub fn histogram(&self, search: &Search) -> Result<Vec<Bucket>, StoreQueryError> {
         match &self.backend {
             Backend::Sqlite { reader, .. } => sqlite::histogram(&lock(reader), search),
-            Backend::Postgres(database) => postgres::histogram(database, search),
+            Backend::Postgres(database) => postgres::histogram(database.as_ref(), search),
         }
     }
 }

@@ -23,8 +23,17 @@ use wsman_events::Timestamp;
 use super::filter::Search;
 use super::record::StoreRecord;
 use super::{Bucket, EventRow, Position, StoreQueryError, StoreSettings};
-use crate::bookmarks::postgres::{postgres_error, Database};
-use crate::bookmarks::StoreError;
+
+/// The database's side the store's searches need: the bookmark store's pool
+/// ([`crate::bookmarks::PostgresStore::events`]), so one pool bounds both. Errors are the
+/// bookmark store's, as text.
+pub(crate) trait Connections: Send + Sync {
+    /// The rows of `sql` with `params`, on a pooled connection.
+    fn query(&self, sql: String, params: Vec<Param>) -> Result<Vec<tokio_postgres::Row>, String>;
+
+    /// Retention as of `now` ([`retain_as_of`]) on a pooled connection.
+    fn retain(&self, now: Timestamp, settings: StoreSettings) -> Result<Vec<i64>, String>;
+}
 
 /// The tables of the store (created under the schema's advisory lock).
 pub(crate) const SCHEMA: &str = "
@@ -95,17 +104,13 @@ pub(crate) async fn insert(
     connection: &impl GenericClient,
     pending: &Pending,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), tokio_postgres::Error> {
     let records = &pending.records;
     if records.is_empty() {
         return Ok(());
     }
     let count = i64::try_from(records.len()).unwrap_or(i64::MAX);
-    let first: i64 = connection
-        .query_one(LOCK_IDS, &[&count])
-        .await
-        .map_err(postgres_error)?
-        .get(0);
+    let first: i64 = connection.query_one(LOCK_IDS, &[&count]).await?.get(0);
     let arrived = now.unix_micros();
     ensure_partition(connection, arrived, pending.settings.partition_seconds).await?;
     let column = |f: fn(&StoreRecord) -> String| records.iter().map(f).collect::<Vec<_>>();
@@ -132,8 +137,7 @@ pub(crate) async fn insert(
                 &column(|r| r.xml.clone()),
             ],
         )
-        .await
-        .map_err(postgres_error)?;
+        .await?;
     Ok(())
 }
 
@@ -144,14 +148,13 @@ async fn ensure_partition(
     connection: &impl GenericClient,
     arrived: i64,
     partition_seconds: i64,
-) -> Result<(), StoreError> {
+) -> Result<(), tokio_postgres::Error> {
     let held = connection
         .query_opt(
             "SELECT 1 FROM wec_event_partition WHERE lo <= $1 AND $1 < hi",
             &[&arrived],
         )
-        .await
-        .map_err(postgres_error)?;
+        .await?;
     if held.is_some() {
         return Ok(());
     }
@@ -162,16 +165,14 @@ async fn ensure_partition(
             "SELECT greatest($1::bigint, coalesce(max(hi), $1)) FROM wec_event_partition WHERE hi <= $2",
             &[&start, &arrived],
         )
-        .await
-        .map_err(postgres_error)?
+        .await?
         .get(0);
     let hi: i64 = connection
         .query_one(
             "SELECT least($1::bigint, coalesce(min(lo), $1)) FROM wec_event_partition WHERE lo > $2",
             &[&start.saturating_add(width), &arrived],
         )
-        .await
-        .map_err(postgres_error)?
+        .await?
         .get(0);
     // Names and bounds are numbers of ours, never text from a forwarder.
     let name = format!("wec_event_p{lo}");
@@ -181,14 +182,13 @@ async fn ensure_partition(
              INSERT INTO wec_event_partition (name, lo, hi) VALUES ('{name}', {lo}, {hi});"
         ))
         .await
-        .map_err(postgres_error)
 }
 
 /// Retention now, in a transaction of its own on `connection` (after a commit).
 pub(crate) async fn retain(
     connection: &impl GenericClient,
     settings: &StoreSettings,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<i64>, tokio_postgres::Error> {
     let now = Timestamp::from_system_time(std::time::SystemTime::now());
     retain_as_of(connection, now, settings).await
 }
@@ -200,17 +200,15 @@ pub(crate) async fn retain_as_of(
     connection: &impl GenericClient,
     now: Timestamp,
     settings: &StoreSettings,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<i64>, tokio_postgres::Error> {
     let now = now.unix_micros();
     let oldest_kept = now - settings.max_age_seconds.saturating_mul(1_000_000);
     connection
         .batch_execute("BEGIN; UPDATE wec_event_meta SET next_id = next_id")
-        .await
-        .map_err(postgres_error)?;
+        .await?;
     let parts = connection
         .query("SELECT lo, hi FROM wec_event_partition ORDER BY lo", &[])
-        .await
-        .map_err(postgres_error)?;
+        .await?;
     let mut dropped = Vec::new();
     for part in parts {
         let (lo, hi): (i64, i64) = (part.get(0), part.get(1));
@@ -223,14 +221,10 @@ pub(crate) async fn retain_as_of(
             .batch_execute(&format!(
                 "DROP TABLE IF EXISTS {name}; DELETE FROM wec_event_partition WHERE lo = {lo};"
             ))
-            .await
-            .map_err(postgres_error)?;
+            .await?;
         dropped.push(lo.div_euclid(1_000_000) / settings.partition_seconds);
     }
-    connection
-        .batch_execute("COMMIT")
-        .await
-        .map_err(postgres_error)?;
+    connection.batch_execute("COMMIT").await?;
     super::log_dropped(&dropped);
     Ok(dropped)
 }
@@ -239,7 +233,7 @@ pub(crate) async fn retain_as_of(
 async fn too_big(
     connection: &impl GenericClient,
     settings: &StoreSettings,
-) -> Result<bool, StoreError> {
+) -> Result<bool, tokio_postgres::Error> {
     let Some(max) = settings.max_bytes else {
         return Ok(false);
     };
@@ -249,13 +243,13 @@ async fn too_big(
              FROM wec_event_partition",
             &[],
         )
-        .await
-        .map_err(postgres_error)?
+        .await?
         .get(0);
     Ok(u64::try_from(used).unwrap_or(0) > max)
 }
 
-type Param = Box<dyn ToSql + Sync + Send>;
+/// A parameter of a search's statement.
+pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
 
 /// `$n` of `value`, appended to `params`.
 fn bind(params: &mut Vec<Param>, value: impl ToSql + Sync + Send + 'static) -> String {
@@ -313,25 +307,15 @@ fn conditions(search: &Search, params: &mut Vec<Param>) -> String {
     }
 }
 
-/// The rows of `sql` with `params`, on a pooled connection.
+/// The rows of `sql` with `params`.
 fn query(
-    database: &Database,
+    database: &dyn Connections,
     sql: String,
     params: Vec<Param>,
-) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-    database.run(|pool| async move {
-        let connection = pool.get().await?;
-        let refs: Vec<&(dyn ToSql + Sync)> = params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect();
-        let rows = connection
-            .query(&sql, &refs)
-            .await
-            .map_err(postgres_error)?;
-        connection.reuse();
-        Ok(rows)
-    })
+) -> Result<Vec<tokio_postgres::Row>, StoreQueryError> {
+    database
+        .query(sql, params)
+        .map_err(StoreQueryError::Database)
 }
 
 fn row_of(row: &tokio_postgres::Row) -> EventRow {
@@ -350,11 +334,11 @@ fn row_of(row: &tokio_postgres::Row) -> EventRow {
 
 /// Up to `limit` matches of `search` after `position`: newest first, or by id for a tail.
 pub(super) fn page(
-    database: &Database,
+    database: &dyn Connections,
     search: &Search,
     position: Position,
     limit: usize,
-) -> Result<Vec<EventRow>, StoreError> {
+) -> Result<Vec<EventRow>, StoreQueryError> {
     let mut params = Vec::new();
     let mut sql = format!(
         "SELECT {COLUMNS} FROM wec_event WHERE {}",
@@ -378,7 +362,10 @@ pub(super) fn page(
 }
 
 /// The event `id` as it was sent, if held.
-pub(super) fn event_xml(database: &Database, id: i64) -> Result<Option<String>, StoreError> {
+pub(super) fn event_xml(
+    database: &dyn Connections,
+    id: i64,
+) -> Result<Option<String>, StoreQueryError> {
     let rows = query(
         database,
         "SELECT xml FROM wec_event WHERE id = $1".into(),
@@ -388,7 +375,7 @@ pub(super) fn event_xml(database: &Database, id: i64) -> Result<Option<String>, 
 }
 
 /// The newest stored event's id (0 for none): ids are handed out in commit order.
-pub(super) fn cursor(database: &Database) -> Result<i64, StoreError> {
+pub(super) fn cursor(database: &dyn Connections) -> Result<i64, StoreQueryError> {
     let rows = query(
         database,
         "SELECT next_id - 1 FROM wec_event_meta".into(),
@@ -399,10 +386,10 @@ pub(super) fn cursor(database: &Database) -> Result<i64, StoreError> {
 
 /// The matches of `search` counted per bucket.
 pub(super) fn histogram(
-    database: &Database,
+    database: &dyn Connections,
     search: &Search,
 ) -> Result<Vec<Bucket>, StoreQueryError> {
-    let range = || -> Result<Option<(i64, i64)>, StoreError> {
+    let range = || -> Result<Option<(i64, i64)>, StoreQueryError> {
         let mut params = Vec::new();
         let sql = format!(
             "SELECT min(created), max(created) FROM wec_event WHERE {}",

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use super::{postgres_error, Pool, PostgresStore, SCHEMA_LOCK};
 use crate::bookmarks::StoreError;
-use crate::event_store::postgres::Pending;
+use wsman_events::Timestamp;
+
+use crate::event_store::postgres::{Connections, Param, Pending};
 use crate::event_store::{self, EventStore, StoreSettings};
 
 impl PostgresStore {
@@ -42,7 +44,7 @@ impl PostgresStore {
             client.reuse();
             Ok(())
         })?;
-        let events = Arc::new(EventStore::postgres(database, settings));
+        let events = Arc::new(EventStore::postgres(Arc::new(database), settings));
         Ok(Arc::clone(self.events.get_or_init(|| events)))
     }
 
@@ -58,7 +60,9 @@ impl PostgresStore {
         database.handle.spawn(async move {
             let work = async {
                 let connection = pool.get().await?;
-                event_store::postgres::retain(&*connection, &settings).await?;
+                event_store::postgres::retain(&*connection, &settings)
+                    .await
+                    .map_err(postgres_error)?;
                 connection.reuse();
                 Ok::<_, StoreError>(())
             };
@@ -84,7 +88,7 @@ impl PostgresStore {
 /// A pool with the runtime its connections are driven on: what the event store's searches
 /// run on (the bookmark store's own, so one pool bounds both).
 #[derive(Clone)]
-pub(crate) struct Database {
+pub(super) struct Database {
     pool: Arc<Pool>,
     handle: tokio::runtime::Handle,
 }
@@ -115,5 +119,36 @@ impl Database {
         receiver
             .recv()
             .unwrap_or_else(|_| Err(StoreError::Unavailable("store task ended".to_owned())))
+    }
+}
+
+impl Connections for Database {
+    fn query(&self, sql: String, params: Vec<Param>) -> Result<Vec<tokio_postgres::Row>, String> {
+        self.run(|pool| async move {
+            let connection = pool.get().await?;
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            let rows = connection
+                .query(&sql, &refs)
+                .await
+                .map_err(postgres_error)?;
+            connection.reuse();
+            Ok(rows)
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    fn retain(&self, now: Timestamp, settings: StoreSettings) -> Result<Vec<i64>, String> {
+        self.run(|pool| async move {
+            let connection = pool.get().await?;
+            let dropped = event_store::postgres::retain_as_of(&*connection, now, &settings)
+                .await
+                .map_err(postgres_error)?;
+            connection.reuse();
+            Ok(dropped)
+        })
+        .map_err(|e| e.to_string())
     }
 }
