@@ -118,7 +118,7 @@ pub enum StoreQueryError {
     Filter(#[from] FilterError),
     /// PostgreSQL refused or did not answer (the bookmark store's error).
     #[error("event store: {0}")]
-    Database(String),
+    Database(postgres::DatabaseError),
 }
 
 /// The store of one collector: in its SQLite bookmark file, or in the PostgreSQL database

@@ -24,15 +24,22 @@ use super::filter::Search;
 use super::record::StoreRecord;
 use super::{Bucket, EventRow, Position, StoreQueryError, StoreSettings};
 
+/// Why the database did not answer (the bookmark store's error).
+pub(crate) type DatabaseError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The database's side the store's searches need: the bookmark store's pool
 /// ([`crate::bookmarks::PostgresStore::events`]), so one pool bounds both. Errors are the
-/// bookmark store's, as text.
+/// bookmark store's.
 pub(crate) trait Connections: Send + Sync {
     /// The rows of `sql` with `params`, on a pooled connection.
-    fn query(&self, sql: String, params: Vec<Param>) -> Result<Vec<tokio_postgres::Row>, String>;
+    fn query(
+        &self,
+        sql: String,
+        params: Vec<Param>,
+    ) -> Result<Vec<tokio_postgres::Row>, DatabaseError>;
 
     /// Retention as of `now` ([`retain_as_of`]) on a pooled connection.
-    fn retain(&self, now: Timestamp, settings: StoreSettings) -> Result<Vec<i64>, String>;
+    fn retain(&self, now: Timestamp, settings: StoreSettings) -> Result<Vec<i64>, DatabaseError>;
 }
 
 /// The tables of the store (created under the schema's advisory lock).

@@ -7,7 +7,7 @@ use super::{postgres_error, Pool, PostgresStore, SCHEMA_LOCK};
 use crate::bookmarks::StoreError;
 use wsman_events::Timestamp;
 
-use crate::event_store::postgres::{Connections, Param, Pending};
+use crate::event_store::postgres::{Connections, DatabaseError, Param, Pending};
 use crate::event_store::{self, EventStore, StoreSettings};
 
 impl PostgresStore {
@@ -123,7 +123,11 @@ impl Database {
 }
 
 impl Connections for Database {
-    fn query(&self, sql: String, params: Vec<Param>) -> Result<Vec<tokio_postgres::Row>, String> {
+    fn query(
+        &self,
+        sql: String,
+        params: Vec<Param>,
+    ) -> Result<Vec<tokio_postgres::Row>, DatabaseError> {
         self.run(|pool| async move {
             let connection = pool.get().await?;
             let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
@@ -137,10 +141,10 @@ impl Connections for Database {
             connection.reuse();
             Ok(rows)
         })
-        .map_err(|e| e.to_string())
+        .map_err(DatabaseError::from)
     }
 
-    fn retain(&self, now: Timestamp, settings: StoreSettings) -> Result<Vec<i64>, String> {
+    fn retain(&self, now: Timestamp, settings: StoreSettings) -> Result<Vec<i64>, DatabaseError> {
         self.run(|pool| async move {
             let connection = pool.get().await?;
             let dropped = event_store::postgres::retain_as_of(&*connection, now, &settings)
@@ -149,6 +153,6 @@ impl Connections for Database {
             connection.reuse();
             Ok(dropped)
         })
-        .map_err(|e| e.to_string())
+        .map_err(DatabaseError::from)
     }
 }
