@@ -1,19 +1,21 @@
-//! The event store on a real SQLite file, through the path a delivery takes: the output leaves
-//! a batch's records, the bookmark's claim and commit store them in one transaction; then
-//! every filter of the search, paging newest first, the tail, the histogram, one event's XML
-//! and retention dropping whole partitions.
+//! The event store on a real SQLite file and on a real PostgreSQL server (every behaviour test
+//! runs on both: [`both!`]), through the path a delivery takes: the output leaves a batch's
+//! records, the bookmark's claim and commit store them in one transaction; then every filter
+//! of the search, paging newest first, the tail, the histogram, one event's XML and retention
+//! dropping whole partitions.
 
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::sync::Arc;
 
-use wsman_collector::bookmarks::{BookmarkStore, SqliteStore};
+use wsman_collector::bookmarks::{config, Backend, BookmarkStore, PostgresStore, SqliteStore};
 use wsman_collector::event_store::{EventStore, Position, Search, StoreSettings};
 use wsman_collector::ingest::ReceivedEvent;
 use wsman_collector::outputs::store::StoreOutput;
 use wsman_collector::outputs::{Batch, Output};
 use wsman_events::{BookmarkList, Timestamp};
+use wsman_test::postgres::Postgres;
 
 const NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
 
@@ -38,21 +40,87 @@ fn event(
     }
 }
 
-struct Store {
-    bookmarks: SqliteStore,
-    events: Arc<EventStore>,
-    output: StoreOutput,
+/// The database a test's store is in.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Sqlite,
+    Postgres,
 }
 
-fn open(path: &Path) -> Store {
-    let bookmarks = SqliteStore::open(path).unwrap();
-    let events = bookmarks.events(path, StoreSettings::default()).unwrap();
+/// Run a behaviour test on each backend, as `NAME::sqlite` and `NAME::postgres` (the latter
+/// on a throwaway server; skipped, saying why, where PostgreSQL is not installed).
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Kind::Sqlite);
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::Kind::Postgres);
+            }
+        }
+    };
+}
+
+struct Store {
+    bookmarks: Arc<dyn BookmarkStore>,
+    events: Arc<EventStore>,
+    output: StoreOutput,
+    /// The server, for PostgreSQL (stopped when the store is dropped).
+    server: Option<Postgres>,
+    _dir: tempfile::TempDir,
+}
+
+/// The PostgreSQL bookmark store of `server`, configured in `dir`.
+fn postgres_bookmarks(server: &Postgres, dir: &Path) -> Arc<PostgresStore> {
+    server.write_collector_toml(dir, "statement_timeout_seconds = 30\n");
+    match config::load(dir, &dir.join("unused.sqlite")).unwrap() {
+        Backend::Postgres(settings) => Arc::new(PostgresStore::open(&settings).unwrap()),
+        Backend::Sqlite { .. } => unreachable!("the file names PostgreSQL"),
+    }
+}
+
+/// A store of `kind`; `None` when PostgreSQL is not installed (the test is skipped).
+fn open(kind: Kind) -> Option<Store> {
+    open_with(kind, StoreSettings::default())
+}
+
+/// A store of `kind` with `settings`.
+fn open_with(kind: Kind, settings: StoreSettings) -> Option<Store> {
+    let dir = tempfile::tempdir().unwrap();
+    let (bookmarks, events, server): (Arc<dyn BookmarkStore>, _, _) = match kind {
+        Kind::Sqlite => {
+            let path = dir.path().join("wec.sqlite");
+            let bookmarks = SqliteStore::open(&path).unwrap();
+            let events = bookmarks.events(&path, settings).unwrap();
+            (Arc::new(bookmarks), events, None)
+        }
+        Kind::Postgres => {
+            let server = Postgres::start()?;
+            let bookmarks = postgres_bookmarks(&server, dir.path());
+            let events = bookmarks.events(settings).unwrap();
+            (bookmarks, events, Some(server))
+        }
+    };
     let output = StoreOutput::new(Arc::clone(&events));
-    Store {
+    Some(Store {
         bookmarks,
         events,
         output,
+        server,
+        _dir: dir,
+    })
+}
+
+/// A store of `kind` holding [`fleet`]'s events.
+fn open_with_fleet(kind: Kind) -> Option<Store> {
+    let store = open(kind)?;
+    for (client, events) in fleet() {
+        deliver(&store, client, &events);
     }
+    Some(store)
 }
 
 /// A delivery as the collector runs it: claim, the events not seen, the output, the commit.
@@ -148,13 +216,11 @@ fn fleet() -> Vec<(&'static str, Vec<ReceivedEvent>)> {
     ]
 }
 
-#[test]
-fn each_filter_selects_its_events_newest_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("wec.sqlite"));
-    for (client, events) in fleet() {
-        deliver(&store, client, &events);
-    }
+both!(each_filter_selects_its_events_newest_first);
+fn each_filter_selects_its_events_newest_first(kind: Kind) {
+    let Some(store) = open_with_fleet(kind) else {
+        return;
+    };
     // Ids in stored order: web01's 1, 2 then db01's 3, 4; newest first by TimeCreated.
     assert_eq!(ids(&store, &search(""), Position::Newest, 10), [4, 2, 3, 1]);
     assert_eq!(
@@ -257,13 +323,11 @@ fn each_filter_selects_its_events_newest_first() {
     assert_eq!(store.events.event_xml(99).unwrap(), None);
 }
 
-#[test]
-fn pages_follow_each_other_and_the_tail_sees_only_newer_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("wec.sqlite"));
-    for (client, events) in fleet() {
-        deliver(&store, client, &events);
-    }
+both!(pages_follow_each_other_and_the_tail_sees_only_newer_events);
+fn pages_follow_each_other_and_the_tail_sees_only_newer_events(kind: Kind) {
+    let Some(store) = open_with_fleet(kind) else {
+        return;
+    };
     let all = search("");
     let mut position = Position::Newest;
     let mut seen = Vec::new();
@@ -301,13 +365,11 @@ fn pages_follow_each_other_and_the_tail_sees_only_newer_events() {
     );
 }
 
-#[test]
-fn the_histogram_counts_every_bucket() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("wec.sqlite"));
-    for (client, events) in fleet() {
-        deliver(&store, client, &events);
-    }
+both!(the_histogram_counts_every_bucket);
+fn the_histogram_counts_every_bucket(kind: Kind) {
+    let Some(store) = open_with_fleet(kind) else {
+        return;
+    };
     let buckets = store
         .events
         .histogram(&search("<q:From>2026-11-26T10:00:00Z</q:From><q:To>2026-11-26T10:00:06Z</q:To><q:BucketSeconds>2</q:BucketSeconds>"))
@@ -327,13 +389,14 @@ fn the_histogram_counts_every_bucket() {
     assert_eq!(matches[0].seconds, 1);
 }
 
+both!(a_resent_batch_is_stored_once_and_an_uncommitted_one_never);
 /// A batch resent after its first delivery was stored (the acknowledgement lost) is left out
 /// by the bookmark stored in the same commit; a delivery refused before its commit (a later
 /// output failed) leaves nothing behind for the next commit of that forwarder.
-#[test]
-fn a_resent_batch_is_stored_once_and_an_uncommitted_one_never() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("wec.sqlite"));
+fn a_resent_batch_is_stored_once_and_an_uncommitted_one_never(kind: Kind) {
+    let Some(store) = open(kind) else {
+        return;
+    };
     let (client, events) = fleet().remove(0);
     deliver(&store, client, &events);
     deliver(&store, client, &events);
@@ -360,35 +423,41 @@ fn a_resent_batch_is_stored_once_and_an_uncommitted_one_never() {
     assert_eq!(ids(&store, &search(""), Position::Newest, 10), [2, 1]);
 }
 
-/// Partitions past the age limit are dropped whole; the one being written stays.
-#[test]
-fn retention_drops_whole_partitions() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("wec.sqlite");
-    let store = open(&path);
-    for (client, events) in fleet() {
-        deliver(&store, client, &events);
+/// The partitions' tables left in the store's database.
+fn partition_tables(store: &Store) -> i64 {
+    match &store.server {
+        None => {
+            let path = store._dir.path().join("wec.sqlite");
+            rusqlite::Connection::open(path)
+                .unwrap()
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name LIKE 'ev_%'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        }
+        Some(server) => server
+            .psql("SELECT count(*) FROM pg_class WHERE relname ~ '^wec_event_p[0-9]'")
+            .parse()
+            .unwrap(),
     }
-    let mut connection = rusqlite::Connection::open(&path).unwrap();
+}
+
+both!(retention_drops_whole_partitions);
+/// Partitions past the age limit are dropped whole; the one being written stays.
+fn retention_drops_whole_partitions(kind: Kind) {
+    let Some(store) = open_with_fleet(kind) else {
+        return;
+    };
+    assert!(partition_tables(&store) > 0);
     let now = Timestamp::from_system_time(std::time::SystemTime::now());
-    assert_eq!(
-        store.events.retain(&mut connection, now).unwrap(),
-        Vec::<i64>::new()
-    );
+    assert_eq!(store.events.retain_at(now).unwrap(), Vec::<i64>::new());
     let later = now.saturating_add(std::time::Duration::from_secs(31 * 86_400));
+    assert_eq!(store.events.retain_at(later).unwrap().len(), 1);
     assert_eq!(
-        store.events.retain(&mut connection, later).unwrap().len(),
-        1
-    );
-    let tables: i64 = connection
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name LIKE 'ev_%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(
-        tables, 0,
+        partition_tables(&store),
+        0,
         "the partition's table, indexes and full-text index are gone"
     );
     assert!(store
@@ -403,6 +472,68 @@ fn retention_drops_whole_partitions() {
         &[event("WEB01.example.com", 9, 4625, 0, 0, "again")],
     );
     assert_eq!(ids(&store, &search(""), Position::Newest, 10), [5]);
+}
+
+both!(the_size_limit_drops_the_oldest_partitions);
+/// Past the size limit the oldest partitions are dropped whole, however young, but never the
+/// one still being written.
+fn the_size_limit_drops_the_oldest_partitions(kind: Kind) {
+    let settings = StoreSettings {
+        max_bytes: Some(1),
+        ..StoreSettings::default()
+    };
+    let Some(store) = open_with(kind, settings) else {
+        return;
+    };
+    for (client, events) in fleet() {
+        deliver(&store, client, &events);
+    }
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    assert_eq!(store.events.retain_at(now).unwrap(), Vec::<i64>::new());
+    assert_eq!(ids(&store, &search(""), Position::Newest, 10).len(), 4);
+    let in_two_days = now.saturating_add(std::time::Duration::from_secs(2 * 86_400));
+    assert_eq!(store.events.retain_at(in_two_days).unwrap().len(), 1);
+    assert_eq!(partition_tables(&store), 0);
+}
+
+/// Two collectors sharing one PostgreSQL database write one store: what either stores, the
+/// other's search finds, under one sequence of ids in commit order (the tail of one sees the
+/// other's events), and a batch the forwarder resends to the other node is stored once.
+#[test]
+fn collectors_sharing_a_database_see_one_store() {
+    let Some(node_a) = open(Kind::Postgres) else {
+        return;
+    };
+    let server = node_a.server.as_ref().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let bookmarks_b = postgres_bookmarks(server, dir_b.path());
+    let events_b = bookmarks_b.events(StoreSettings::default()).unwrap();
+    let node_b = Store {
+        output: StoreOutput::new(Arc::clone(&events_b)),
+        bookmarks: bookmarks_b,
+        events: events_b,
+        server: None,
+        _dir: dir_b,
+    };
+    let fleet = fleet();
+    deliver(&node_a, fleet[0].0, &fleet[0].1);
+    let cursor = node_b.events.cursor().unwrap();
+    assert_eq!(cursor, 2);
+    deliver(&node_b, fleet[1].0, &fleet[1].1);
+    // web01's batch again, now to node B (node A's acknowledgement was lost).
+    deliver(&node_b, fleet[0].0, &fleet[0].1);
+    assert_eq!(
+        ids(&node_b, &search(""), Position::Newest, 10),
+        [4, 2, 3, 1]
+    );
+    let tail = search(&format!("<q:After>{cursor}</q:After>"));
+    assert_eq!(ids(&node_a, &tail, Position::start(&tail), 10), [3, 4]);
+    assert!(node_a
+        .events
+        .event_xml(4)
+        .unwrap()
+        .unwrap()
+        .contains("<EventID>1102</EventID>"));
 }
 
 /// Every match of `words` among `events` (their words at index `i` are `words[i]`, their

@@ -10,7 +10,7 @@
 
 pub mod config;
 mod group;
-mod postgres;
+pub(crate) mod postgres;
 mod sqlite;
 
 use std::sync::Arc;

@@ -22,10 +22,11 @@
 //! - a connection goes back to the pool only after a call that succeeded: one whose statement
 //!   failed or timed out (possibly still busy in the server) is closed, never lent again.
 
+mod events;
 mod subscriptions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use subscriptions::{check as check_subscription, Change, PutError, StoredSubscription};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -36,6 +37,8 @@ use super::group::GroupCommit;
 use super::{
     list_from_rows, stored_record, BookmarkStore, Claim, ClientState, PostgresSettings, StoreError,
 };
+use crate::event_store::postgres::Pending;
+use crate::event_store::{self, EventStore};
 
 /// The schema version this build writes; older ones are migrated at start.
 /// 2: the subscriptions ([`subscriptions::SCHEMA`]).
@@ -118,6 +121,9 @@ pub struct PostgresStore {
     /// batches, and one commit (one WAL flush) each queued them for the pool's connections.
     heartbeats: GroupCommit<Beat, Result<(), StoreError>>,
     heartbeat_commits: AtomicU64,
+    /// The event store in this database, when a subscription writes to it: a claim's commit
+    /// writes the events its delivery left there ([`crate::event_store`]).
+    events: OnceLock<Arc<EventStore>>,
     /// Taken out only by `Drop`, which shuts it down without blocking (the store may be
     /// dropped on an async thread).
     runtime: Option<tokio::runtime::Runtime>,
@@ -139,7 +145,7 @@ impl Drop for PostgresStore {
     }
 }
 
-struct Pool {
+pub(crate) struct Pool {
     settings: PostgresSettings,
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     idle: Mutex<Vec<Client>>,
@@ -148,7 +154,7 @@ struct Pool {
 
 /// A connection lent out; back to the pool on drop only once [`Pooled::reuse`] said the call
 /// succeeded (else closed: it may still be busy in the server).
-struct Pooled {
+pub(crate) struct Pooled {
     client: Option<Client>,
     pool: Arc<Pool>,
     _permit: OwnedSemaphorePermit,
@@ -157,7 +163,7 @@ struct Pooled {
 
 impl Pooled {
     /// The call on this connection succeeded: it may serve the next one.
-    fn reuse(mut self) {
+    pub(crate) fn reuse(mut self) {
         self.reusable = true;
     }
 }
@@ -202,7 +208,7 @@ fn session_options(existing: Option<&str>, statement_timeout: std::time::Duratio
     }
 }
 
-fn postgres_error(error: tokio_postgres::Error) -> StoreError {
+pub(crate) fn postgres_error(error: tokio_postgres::Error) -> StoreError {
     // The `Display` of a server error is its message only; with the source (the server's
     // detail, or the I/O error) it says why. Neither carries the password.
     let mut text = error.to_string();
@@ -215,7 +221,7 @@ fn postgres_error(error: tokio_postgres::Error) -> StoreError {
 }
 
 impl Pool {
-    async fn get(self: &Arc<Self>) -> Result<Pooled, StoreError> {
+    pub(crate) async fn get(self: &Arc<Self>) -> Result<Pooled, StoreError> {
         let wait = self.settings.acquire_timeout;
         let permit = tokio::time::timeout(wait, Arc::clone(&self.permits).acquire_owned())
             .await
@@ -370,6 +376,7 @@ impl PostgresStore {
             pool,
             heartbeats: GroupCommit::new(MAX_HEARTBEAT_GROUP),
             heartbeat_commits: AtomicU64::new(0),
+            events: OnceLock::new(),
             runtime: Some(runtime),
         };
         store.run(|pool| async move {
@@ -422,34 +429,14 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// Run `work` on the store's runtime and wait for it, bounded by the statement timeout.
-    /// Waiting through a std channel (not the runtime's `block_on`) works from any thread,
-    /// an async worker of the daemon's runtime included.
+    /// Run `work` on the store's runtime and wait for it ([`Database::run`]).
     fn run<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(Arc<Pool>) -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        let Some(runtime) = &self.runtime else {
-            return Err(StoreError::Unavailable("store closed".to_owned()));
-        };
-        let timeout = self.pool.settings.statement_timeout;
-        let future = work(Arc::clone(&self.pool));
-        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        runtime.spawn(async move {
-            let result = match tokio::time::timeout(timeout, future).await {
-                Ok(result) => result,
-                Err(_) => Err(StoreError::Unavailable(format!(
-                    "no answer from the database within {} s",
-                    timeout.as_secs()
-                ))),
-            };
-            let _ = sender.send(result);
-        });
-        receiver
-            .recv()
-            .unwrap_or_else(|_| Err(StoreError::Unavailable("store task ended".to_owned())))
+        self.database()?.run(work)
     }
 }
 
@@ -519,27 +506,45 @@ impl Claim for PostgresClaim<'_> {
         } = *self;
         let delivered = rows_of(delivered);
         let at = at.unix_micros();
-        store.run(|_| async move {
-            let stored =
-                merge_statements(&*connection, &client, &subscription, delivered, at).await?;
+        let pending = store.pending(&client, &subscription);
+        let retain = pending
+            .as_ref()
+            .filter(|p| p.retain)
+            .map(|p| p.settings.clone());
+        let stored = store.run(|_| async move {
+            let stored = merge_statements(
+                &*connection,
+                &client,
+                &subscription,
+                delivered,
+                at,
+                pending.as_ref(),
+            )
+            .await?;
             connection
                 .batch_execute("COMMIT")
                 .await
                 .map_err(postgres_error)?;
             connection.reuse();
             Ok(stored)
-        })
+        })?;
+        if let Some(settings) = retain {
+            store.retain_in_background(settings);
+        }
+        Ok(stored)
     }
 }
 
 /// A merge's statements, in the transaction `connection` has open: the upsert, the time of
-/// the batch, and the bookmark as it now stands.
+/// the batch, the events its delivery left for the event store, and the bookmark as it now
+/// stands.
 async fn merge_statements(
     connection: &impl tokio_postgres::GenericClient,
     client: &str,
     subscription: &str,
     (channels, records): (Vec<String>, Vec<i64>),
     at: i64,
+    events: Option<&Pending>,
 ) -> Result<BookmarkList, StoreError> {
     connection
         .execute(MERGE, &[&client, &subscription, &channels, &records])
@@ -549,6 +554,12 @@ async fn merge_statements(
         .execute(NOTE_EVENT, &[&client, &subscription, &at])
         .await
         .map_err(postgres_error)?;
+    if let Some(events) = events {
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        event_store::postgres::insert(connection, events, now)
+            .await
+            .map_err(postgres_error)?;
+    }
     let rows = connection
         .query(LOAD, &[&client, &subscription])
         .await
@@ -578,6 +589,11 @@ impl BookmarkStore for PostgresStore {
         client: &str,
         subscription: &str,
     ) -> Result<Box<dyn Claim + 'a>, StoreError> {
+        if let Some(events) = self.events.get() {
+            // What an earlier delivery of the pair left without a commit (it was answered
+            // 503): what the forwarder sends again replaces it.
+            events.discard_pending(client, subscription);
+        }
         let (owned_client, owned_subscription) = (client.to_owned(), subscription.to_owned());
         let (connection, stored) = self.run(|pool| async move {
             let connection = pool.get().await?;
@@ -628,11 +644,19 @@ impl BookmarkStore for PostgresStore {
         let (client, subscription) = (client.to_owned(), subscription.to_owned());
         let delivered = rows_of(delivered);
         let at = at.unix_micros();
+        let pending = self.pending(&client, &subscription);
         self.run(|pool| async move {
             let mut connection = pool.get().await?;
             let transaction = connection.transaction().await.map_err(postgres_error)?;
-            let stored =
-                merge_statements(&transaction, &client, &subscription, delivered, at).await?;
+            let stored = merge_statements(
+                &transaction,
+                &client,
+                &subscription,
+                delivered,
+                at,
+                pending.as_ref(),
+            )
+            .await?;
             transaction.commit().await.map_err(postgres_error)?;
             connection.reuse();
             Ok(stored)

@@ -10,14 +10,19 @@
 //! store's commit of that forwarder's merge takes them ([`EventStore::take_pending`]) and
 //! writes them in its transaction. A claim discards what an earlier, failed delivery left
 //! ([`EventStore::discard_pending`]).
+//!
+//! Two backends behind the one query API, as the bookmarks have: SQLite (a table per
+//! partition, FTS5) and PostgreSQL (one table range-partitioned by arrival, a GIN index of
+//! the words), the latter one store for every collector sharing the database.
 
 pub mod filter;
+pub(crate) mod postgres;
 pub mod record;
 mod sqlite;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -111,18 +116,30 @@ pub enum StoreQueryError {
     Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
     Filter(#[from] FilterError),
+    /// PostgreSQL refused or did not answer (the bookmark store's error).
+    #[error("event store: {0}")]
+    Database(postgres::DatabaseError),
 }
 
-/// The store of one collector, in its SQLite bookmark file.
+/// The store of one collector: in its SQLite bookmark file, or in the PostgreSQL database
+/// its bookmarks are in.
 pub struct EventStore {
     settings: StoreSettings,
-    /// Searches' own connection: a search never waits behind a commit (WAL).
-    reader: Mutex<Connection>,
+    backend: Backend,
     /// Records prepared by the output, per (client, subscription), until the bookmark's commit.
     pending: Mutex<HashMap<(String, String), Vec<StoreRecord>>>,
-    /// Partitions known to exist (their tables are created once).
-    known: Mutex<BTreeSet<i64>>,
     last_retention: Mutex<Option<Instant>>,
+}
+
+enum Backend {
+    Sqlite {
+        /// Searches' own connection: a search never waits behind a commit (WAL).
+        reader: Mutex<Connection>,
+        /// Partitions known to exist (their tables are created once).
+        known: Mutex<BTreeSet<i64>>,
+    },
+    /// The bookmark store's pool: its commits insert, its searches read.
+    Postgres(Arc<dyn postgres::Connections>),
 }
 
 impl std::fmt::Debug for EventStore {
@@ -145,13 +162,31 @@ impl EventStore {
         connection.execute_batch("PRAGMA journal_mode = WAL;")?;
         connection.execute_batch(sqlite::SCHEMA)?;
         let known = sqlite::partitions(&connection)?.into_iter().collect();
-        Ok(EventStore {
+        Ok(EventStore::with(
             settings,
-            reader: Mutex::new(connection),
+            Backend::Sqlite {
+                reader: Mutex::new(connection),
+                known: Mutex::new(known),
+            },
+        ))
+    }
+
+    /// The store in the PostgreSQL database of `database` (its tables already created:
+    /// [`crate::bookmarks::PostgresStore::events`]).
+    pub(crate) fn postgres(
+        database: Arc<dyn postgres::Connections>,
+        settings: StoreSettings,
+    ) -> EventStore {
+        EventStore::with(settings, Backend::Postgres(database))
+    }
+
+    fn with(settings: StoreSettings, backend: Backend) -> EventStore {
+        EventStore {
+            settings,
+            backend,
             pending: Mutex::default(),
-            known: Mutex::new(known),
             last_retention: Mutex::new(None),
-        })
+        }
     }
 
     pub fn settings(&self) -> &StoreSettings {
@@ -176,6 +211,14 @@ impl EventStore {
             .unwrap_or_default()
     }
 
+    /// The partitions known to exist, in SQLite.
+    fn known(&self) -> Option<&Mutex<BTreeSet<i64>>> {
+        match &self.backend {
+            Backend::Sqlite { known, .. } => Some(known),
+            Backend::Postgres(_) => None,
+        }
+    }
+
     /// Write `records`, arrived at `now`, in the caller's transaction on the bookmarks' file.
     pub fn insert(
         &self,
@@ -183,7 +226,10 @@ impl EventStore {
         records: &[StoreRecord],
         now: Timestamp,
     ) -> rusqlite::Result<()> {
-        let mut known = lock(&self.known);
+        let Some(known) = self.known() else {
+            return Ok(());
+        };
+        let mut known = lock(known);
         let result = sqlite::insert(transaction, records, now, &self.settings, &mut known);
         if result.is_err() {
             // The transaction is rolled back, and with it any partition it created.
@@ -194,7 +240,19 @@ impl EventStore {
 
     /// The caller's transaction failed to commit: partitions it made are gone again.
     pub fn rolled_back(&self) {
-        lock(&self.known).clear();
+        if let Some(known) = self.known() {
+            lock(known).clear();
+        }
+    }
+
+    /// Whether retention is due after a commit (at most once per minute; noted as run).
+    pub(crate) fn retention_due(&self) -> bool {
+        let mut last = lock(&self.last_retention);
+        if last.is_some_and(|at| at.elapsed() < RETENTION_EVERY) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
     }
 
     /// Retention, at most once per minute, on the writer's connection after a commit; the
@@ -204,28 +262,35 @@ impl EventStore {
         connection: &mut Connection,
         now: Timestamp,
     ) -> rusqlite::Result<Vec<i64>> {
-        {
-            let mut last = lock(&self.last_retention);
-            if last.is_some_and(|at| at.elapsed() < RETENTION_EVERY) {
-                return Ok(Vec::new());
-            }
-            *last = Some(Instant::now());
+        if !self.retention_due() {
+            return Ok(Vec::new());
         }
         self.retain(connection, now)
     }
 
-    /// Retention now (the partitions dropped).
+    /// Retention now on `connection` to the SQLite file (the partitions dropped).
     pub fn retain(
         &self,
         connection: &mut Connection,
         now: Timestamp,
     ) -> rusqlite::Result<Vec<i64>> {
-        let mut known = lock(&self.known);
+        let Some(known) = self.known() else {
+            return Ok(Vec::new());
+        };
+        let mut known = lock(known);
         let dropped = sqlite::retain(connection, now, &self.settings, &mut known)?;
-        if !dropped.is_empty() {
-            tracing::info!(partitions = ?dropped, "event store: retention dropped partitions");
-        }
+        log_dropped(&dropped);
         Ok(dropped)
+    }
+
+    /// Retention as of `now`, whatever the backend (the partitions dropped, by period).
+    pub fn retain_at(&self, now: Timestamp) -> Result<Vec<i64>, StoreQueryError> {
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => Ok(self.retain(&mut lock(reader), now)?),
+            Backend::Postgres(database) => database
+                .retain(now, self.settings.clone())
+                .map_err(StoreQueryError::Database),
+        }
     }
 
     /// Up to `limit` results of `search` from `position`.
@@ -235,21 +300,84 @@ impl EventStore {
         position: Position,
         limit: usize,
     ) -> Result<Vec<EventRow>, StoreQueryError> {
-        Ok(sqlite::page(&lock(&self.reader), search, position, limit)?)
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => {
+                Ok(sqlite::page(&lock(reader), search, position, limit)?)
+            }
+            Backend::Postgres(database) => {
+                postgres::page(database.as_ref(), search, position, limit)
+            }
+        }
     }
 
     /// The event `id` as its forwarder sent it.
     pub fn event_xml(&self, id: i64) -> Result<Option<String>, StoreQueryError> {
-        Ok(sqlite::event_xml(&lock(&self.reader), id)?)
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => Ok(sqlite::event_xml(&lock(reader), id)?),
+            Backend::Postgres(database) => postgres::event_xml(database.as_ref(), id),
+        }
     }
 
     /// The newest stored event's id (0 when none).
     pub fn cursor(&self) -> Result<i64, StoreQueryError> {
-        Ok(sqlite::cursor(&lock(&self.reader))?)
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => Ok(sqlite::cursor(&lock(reader))?),
+            Backend::Postgres(database) => postgres::cursor(database.as_ref()),
+        }
     }
 
     /// The matches of `search` per bucket of time, oldest first.
     pub fn histogram(&self, search: &Search) -> Result<Vec<Bucket>, StoreQueryError> {
-        sqlite::histogram(&lock(&self.reader), search)
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => sqlite::histogram(&lock(reader), search),
+            Backend::Postgres(database) => postgres::histogram(database.as_ref(), search),
+        }
     }
+}
+
+/// Log a retention that dropped partitions.
+pub(crate) fn log_dropped(dropped: &[i64]) {
+    if !dropped.is_empty() {
+        tracing::info!(partitions = ?dropped, "event store: retention dropped partitions");
+    }
+}
+
+/// The span a histogram covers (microseconds, inclusive): `from` and `to` when both are
+/// given, else from the matches' own oldest and newest times (`range`, read only then).
+fn histogram_span<E>(
+    search: &Search,
+    range: impl FnOnce() -> Result<Option<(i64, i64)>, E>,
+) -> Result<Option<(i64, i64)>, E> {
+    Ok(match (search.from, search.to) {
+        (Some(from), Some(to)) => Some((from.unix_micros(), to.unix_micros() - 1)),
+        _ => range()?.map(|(low, high)| {
+            (
+                search.from.map_or(low, Timestamp::unix_micros),
+                search.to.map_or(high, |t| t.unix_micros() - 1),
+            )
+        }),
+    })
+}
+
+/// The buckets of `width` seconds from `start` (seconds), `count` of them, filled with the
+/// (bucket number = time / width, matches) counts a backend read.
+fn fill_buckets(
+    (width, start, count): (i64, i64, i64),
+    counted: impl IntoIterator<Item = (i64, i64)>,
+) -> Vec<Bucket> {
+    let mut counts = vec![0u64; usize::try_from(count).unwrap_or(0)];
+    for (bucket, n) in counted {
+        let index = bucket - start / width;
+        if let Some(slot) = usize::try_from(index).ok().and_then(|i| counts.get_mut(i)) {
+            *slot += u64::try_from(n).unwrap_or(0);
+        }
+    }
+    (0..)
+        .zip(counts)
+        .map(|(i, count)| Bucket {
+            start: Timestamp::from_unix_micros((start + i * width) * 1_000_000),
+            seconds: width,
+            count,
+        })
+        .collect()
 }

@@ -502,25 +502,17 @@ fn time_range(connection: &Connection, search: &Search) -> rusqlite::Result<Opti
     Ok(range)
 }
 
-/// The matches of `search` counted per bucket; `Err(Ok(..))` when the buckets are refused.
+/// The matches of `search` counted per bucket.
 pub(super) fn histogram(
     connection: &Connection,
     search: &Search,
 ) -> Result<Vec<Bucket>, super::StoreQueryError> {
-    let known = match (search.from, search.to) {
-        (Some(from), Some(to)) => Some((from.unix_micros(), to.unix_micros() - 1)),
-        _ => time_range(connection, search)?.map(|(low, high)| {
-            (
-                search.from.map_or(low, Timestamp::unix_micros),
-                search.to.map_or(high, |t| t.unix_micros() - 1),
-            )
-        }),
-    };
-    let Some((first, last)) = known else {
+    let Some((first, last)) = super::histogram_span(search, || time_range(connection, search))?
+    else {
         return Ok(Vec::new());
     };
     let (width, start, count) = super::filter::buckets(search.bucket_seconds, first, last)?;
-    let mut counts = vec![0u64; usize::try_from(count).unwrap_or(0)];
+    let mut counted = Vec::new();
     for part in partitions(connection)? {
         let mut values = vec![Value::Integer(width * 1_000_000)];
         let sql = format!(
@@ -532,19 +524,8 @@ pub(super) fn histogram(
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
         })?;
         for found in found {
-            let (bucket, n) = found?;
-            let index = bucket - start / width;
-            if let Some(slot) = usize::try_from(index).ok().and_then(|i| counts.get_mut(i)) {
-                *slot += u64::try_from(n).unwrap_or(0);
-            }
+            counted.push(found?);
         }
     }
-    Ok((0..)
-        .zip(counts)
-        .map(|(i, count)| Bucket {
-            start: Timestamp::from_unix_micros((start + i * width) * 1_000_000),
-            seconds: width,
-            count,
-        })
-        .collect())
+    Ok(super::fill_buckets((width, start, count), counted))
 }

@@ -19,7 +19,7 @@ use crate::output_policy::{OutputsPolicy, PolicyError};
 pub struct StoreConfig {}
 
 /// The collector's event store, handed over when the collector opens its bookmarks
-/// ([`StorePool::attach`]); none where they are not in SQLite.
+/// ([`StorePool::attach`]): in SQLite or PostgreSQL, as the bookmarks are.
 #[derive(Default)]
 pub struct StorePool {
     events: OnceLock<Arc<EventStore>>,
@@ -37,7 +37,7 @@ impl Pool for StorePool {}
 /// Why a store output did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreStartError {
-    #[error("the event store needs the bookmarks in SQLite (collector.toml [bookmarks])")]
+    #[error("the event store is not open (it is opened with the bookmark store)")]
     NoStore,
 }
 

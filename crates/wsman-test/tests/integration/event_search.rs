@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use wsman_test::postgres::Postgres;
 use wsman_test::{Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::collector::{deliver_acknowledged, enumerate};
@@ -152,6 +153,11 @@ impl Answer {
 /// A collector storing the `wef` subscription's events, with [`READER`] as an account too;
 /// six events forwarded in two batches (the second sent twice: a lost Ack).
 fn collector(state: &Path) -> Fixture {
+    collector_on(state, None)
+}
+
+/// [`collector`] with its bookmarks, and so its store, in `postgres`'s database when given.
+fn collector_on(state: &Path, postgres: Option<&Postgres>) -> Fixture {
     let database = state.join("wec.sqlite");
     let env = [(
         "WSMAND_WEC_DATABASE",
@@ -160,6 +166,9 @@ fn collector(state: &Path) -> Fixture {
     let fixture = Fixture::http_with_env(
         |config| {
             config.add_account(READER, READER_PASSWORD, Some("nobody"));
+            if let Some(server) = postgres {
+                crate::collector_postgres::use_postgres_store(config, server, 4);
+            }
             config.write_raw(
                 "subscriptions/wef.toml",
                 &crate::collector_computer::with_own_computers(
@@ -188,8 +197,21 @@ fn collector(state: &Path) -> Fixture {
 
 #[test]
 fn a_real_client_searches_pages_gets_and_tails_the_store() {
+    searches_pages_gets_and_tails(None);
+}
+
+/// The same searches of a collector whose bookmarks, and store, are in PostgreSQL.
+#[test]
+fn a_real_client_searches_the_store_in_postgres() {
+    let Some(server) = Postgres::start() else {
+        return;
+    };
+    searches_pages_gets_and_tails(Some(&server));
+}
+
+fn searches_pages_gets_and_tails(postgres: Option<&Postgres>) {
     let state = tempfile::tempdir().expect("tempdir");
-    let fixture = collector(state.path());
+    let fixture = collector_on(state.path(), postgres);
     let port = fixture.port;
     let answers = pywinrm(
         port,

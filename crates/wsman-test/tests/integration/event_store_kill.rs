@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wsman_test::postgres::Postgres;
 use wsman_test::{Daemon, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::collector::{batch, deliver_as, enumerate_as, text, Offer, SECOND, SECOND_PASSWORD};
@@ -105,6 +106,20 @@ fn stored(port: u16) -> BTreeMap<(String, u64), u32> {
 
 #[test]
 fn a_sigkill_mid_batch_stores_every_event_exactly_once() {
+    killed_mid_batch(None);
+}
+
+/// The same with the bookmarks, and the store, in PostgreSQL: the events are inserted by the
+/// claim's transaction, so a SIGKILL before its commit leaves neither.
+#[test]
+fn a_sigkill_mid_batch_stores_every_event_exactly_once_in_postgres() {
+    let Some(server) = Postgres::start() else {
+        return;
+    };
+    killed_mid_batch(Some(&server));
+}
+
+fn killed_mid_batch(postgres: Option<&Postgres>) {
     let state = tempfile::tempdir().expect("tempdir");
     let database = state.path().join("wec.sqlite");
     let env = [(
@@ -114,6 +129,9 @@ fn a_sigkill_mid_batch_stores_every_event_exactly_once() {
     let mut fixture = Fixture::http_with_env(
         |config| {
             config.add_account(SECOND, SECOND_PASSWORD, Some("root"));
+            if let Some(server) = postgres {
+                crate::collector_postgres::use_postgres_store(config, server, 4);
+            }
             config.write_raw(
                 "subscriptions/wef.toml",
                 &crate::collector_computer::with_own_computers(

@@ -68,8 +68,8 @@ pub struct CollectorService {
     /// When a store shared with other collectors was last read for [`Self::last_seen`];
     /// `None` for a store only this collector writes.
     shared_read: Option<Mutex<std::time::Instant>>,
-    /// The event store in the SQLite bookmark file (searched at `/wsman`:
-    /// [`crate::engines::event_store`]); none with a PostgreSQL store.
+    /// The event store in the bookmarks' database, SQLite or PostgreSQL (searched at
+    /// `/wsman`: [`crate::engines::event_store`]).
     events: Option<Arc<EventStore>>,
 }
 
@@ -119,14 +119,16 @@ impl CollectorService {
         }
         let silent_after = bookmarks::config::silent_after(config_dir)
             .map_err(|e| OpenError::Settings(Box::new(e)))?;
+        let store_settings = bookmarks::config::store_settings(config_dir)
+            .map_err(|e| OpenError::Settings(Box::new(e)))?;
         let (store, shared, events): (Arc<dyn BookmarkStore>, _, _) = match backend {
             Backend::Postgres(settings) => {
                 let postgres = Arc::new(bookmarks::PostgresStore::open(settings)?);
-                (Arc::clone(&postgres) as _, Some(postgres), None)
+                let events = postgres.events(store_settings)?;
+                (Arc::clone(&postgres) as _, Some(postgres), Some(events))
             }
             Backend::Sqlite { path } => {
-                let settings = bookmarks::config::store_settings(config_dir)
-                    .map_err(|e| OpenError::Settings(Box::new(e)))?;
+                let settings = store_settings;
                 let sqlite = Arc::new(bookmarks::SqliteStore::open(path)?);
                 let events = sqlite.events(path, settings)?;
                 (sqlite as _, None, Some(events))
@@ -161,7 +163,7 @@ impl CollectorService {
         Ok(service)
     }
 
-    /// The event store, when the bookmarks are in SQLite.
+    /// The event store, in the bookmarks' database.
     pub fn event_store(&self) -> Option<&Arc<EventStore>> {
         self.events.as_ref()
     }
