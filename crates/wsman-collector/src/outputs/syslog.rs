@@ -326,7 +326,10 @@ fn digest(event: &ReceivedEvent) -> [u8; 20] {
 impl SyslogOutput {
     /// Read the TLS files and check them; nothing connects until the first batch.
     pub fn start(config: &SyslogConfig) -> Result<SyslogOutput, TlsSetupError> {
-        let tls = config.tls.then(|| tls_client(&config.tls_files())).transpose()?;
+        let tls = config
+            .tls
+            .then(|| tls_client(&config.tls_files()))
+            .transpose()?;
         Ok(SyslogOutput {
             config: config.clone(),
             tls,

@@ -359,7 +359,10 @@ fn host_of(address: &str) -> &str {
 impl TcpOutput {
     /// Read the TLS files and check them; nothing connects until the first batch.
     pub fn start(config: &TcpConfig) -> Result<TcpOutput, TlsSetupError> {
-        let tls = config.tls.then(|| tls_client(&config.tls_files())).transpose()?;
+        let tls = config
+            .tls
+            .then(|| tls_client(&config.tls_files()))
+            .transpose()?;
         Ok(TcpOutput {
             address: config.address.clone(),
             format: config.format,
