@@ -27,7 +27,7 @@ pub async fn next(listener: &TcpListener, failures: &IntervalLog) -> (TcpStream,
 }
 
 /// A listening socket on `address`: SO_REUSEADDR (a restarted service rebinds at once) and,
-/// for IPv6, V6ONLY (so `*` binds 0.0.0.0 and [::] on the same port, each on its own socket);
+/// for IPv6, V6ONLY (so `*` binds 0.0.0.0 and `[::]` on the same port, each on its own socket);
 /// non-blocking, for the runtime.
 pub fn bind(address: SocketAddr, backlog: i32) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};

@@ -12,7 +12,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::slots::ConnectionSlots;
 
-/// Most refused connections being answered at once (each waits up to [`READ_WAIT`] for the
+/// Most refused connections being answered at once (each waits up to `READ_WAIT` for the
 /// request, and over TLS first does a handshake). Beyond, a plain connection still gets the
 /// answer, written at once without reading the request (the client may then see a reset
 /// instead if its request arrives after the close); a TLS one is closed, as there is no TLS

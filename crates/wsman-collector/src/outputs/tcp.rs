@@ -6,7 +6,7 @@
 //! front of a receiver that is down grows without bound. Here a batch is acknowledged only
 //! when all of its lines were written and flushed to the socket; a write error closes the
 //! connection and the forwarder resends the batch after reconnection, which is tried again
-//! with a bounded backoff ([`Backoff`]).
+//! with a bounded backoff ([`Backoff`](super::Backoff)).
 //!
 //! TCP itself does not tell when the receiver has read the data: a receiver that died after
 //! our last write makes the kernel accept one more write before the reset arrives. Before

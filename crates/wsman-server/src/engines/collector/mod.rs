@@ -6,7 +6,7 @@
 //! decides (a forwarder is a machine, not an administrator); the gates every request passes
 //! (AllowRemoteAccess, a certificate mapping's URI) still apply first. [`engine`] follows the
 //! configuration (served while `DIR/subscriptions` exists) and pages the subscription
-//! manager's answer; [`service`] runs each delivery's decision (`wsman_collector::delivery`)
+//! manager's answer; `service` runs each delivery's decision (`wsman_collector::delivery`)
 //! on the blocking pool and keeps what is the server's: the metrics, the logs and the mapping
 //! of a decision to its SOAP reply or HTTP status.
 

@@ -1,5 +1,5 @@
 //! WS-Eventing's adapter: the event logs, and the subscription actions whatever their
-//! resource ([`event_logs`]). The event logs follow `[Security] EventLogSDDL` when it is set,
+//! resource (`event_logs`). The event logs follow `[Security] EventLogSDDL` when it is set,
 //! else RootSDDL.
 
 mod event_logs;

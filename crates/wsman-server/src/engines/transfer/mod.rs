@@ -1,4 +1,4 @@
-//! The transfer engine ([`engine`]): WS-Transfer, WS-Enumeration and Invoke over one provider,
+//! The transfer engine (`engine`): WS-Transfer, WS-Enumeration and Invoke over one provider,
 //! served for one family of resources each, by the configuration tree's engine ([`config`])
 //! and the CIM engine ([`cim`]), each with the access it states.
 
