@@ -223,6 +223,9 @@ fuzz_smoke() {
         cargo install cargo-fuzz --locked
     fi
     local target
+    # Every target built in one cargo run, so that their links share both cores; each run below
+    # then finds its binary built with the same options.
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build)
     for target in envelope xml sealed_body sddl keytab client_cert_names ntlm auth_header tsrequest \
         wql event_query journal_export subscribe offer sldc xpress mgmt_http mgmt_pam_helper mgmt_terminal mgmt_event_stream \
         smbios bmc krb5_wrap_token flat_page resp relp collector_event proxy_header psrp psrp_client; do
