@@ -616,13 +616,20 @@ enum StoreError {
 }
 
 impl StoreError {
-    /// Whether no connection could be made (the next attempts then wait: [`Backoff`]).
-    fn unreachable(&self) -> bool {
+    /// Whether the next attempts wait ([`Backoff`]): no connection could be made, or the
+    /// receiver asked to slow down (a busy HEC, a 429 of Elasticsearch or of its items; both
+    /// receivers' documents say to retry those after a wait).
+    fn wait_before_next(&self) -> bool {
         let http = match self {
             StoreError::Http(e)
             | StoreError::Hec(HecError::Http(e))
             | StoreError::Bulk(BulkError::Http(e)) => e,
-            _ => return false,
+            StoreError::Hec(e) => return e.slow_down(),
+            StoreError::Bulk(e) => return e.slow_down(),
+            StoreError::Status(status) => {
+                return *status == hyper::StatusCode::TOO_MANY_REQUESTS
+                    || *status == hyper::StatusCode::SERVICE_UNAVAILABLE
+            }
         };
         matches!(
             http,
@@ -646,7 +653,10 @@ impl Output for HttpOutput {
         {
             return Err(failed(
                 self,
-                format!("unreachable; next attempt in {} ms", wait.as_millis()),
+                format!(
+                    "unreachable or asked to slow down; next attempt in {} ms",
+                    wait.as_millis()
+                ),
             ));
         }
         let stored = self.store(batch);
@@ -657,7 +667,7 @@ impl Output for HttpOutput {
                 Ok(())
             }
             Err(error) => {
-                if error.unreachable() {
+                if error.wait_before_next() {
                     backoff.failed(now);
                 } else {
                     backoff.succeeded();
