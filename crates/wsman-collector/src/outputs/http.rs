@@ -617,8 +617,8 @@ enum StoreError {
 
 impl StoreError {
     /// Whether the next attempts wait ([`Backoff`]): no connection could be made, or the
-    /// receiver asked to slow down (a busy HEC, a 429 of Elasticsearch or of its items; both
-    /// receivers' documents say to retry those after a wait).
+    /// receiver asked to slow down (a busy HEC, a 429 or 5xx, a bulk item rejected for load;
+    /// Splunk's and Elastic's documents say to retry those after a wait).
     fn wait_before_next(&self) -> bool {
         let http = match self {
             StoreError::Http(e)
@@ -627,8 +627,7 @@ impl StoreError {
             StoreError::Hec(e) => return e.slow_down(),
             StoreError::Bulk(e) => return e.slow_down(),
             StoreError::Status(status) => {
-                return *status == hyper::StatusCode::TOO_MANY_REQUESTS
-                    || *status == hyper::StatusCode::SERVICE_UNAVAILABLE
+                return *status == hyper::StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
             }
         };
         matches!(
