@@ -385,6 +385,46 @@ fn hec_answers_of_splunks_status_code_table_are_read_as_the_table_says() {
     }
 }
 
+/// Splunk's "Server is busy" (503, code 9) answered again and again: each resend waits
+/// longer (100 ms, doubling), and a batch that comes during the wait is answered 503 at once,
+/// without a request to Splunk. (After six answers the wait is 1.6 s: the batch written right
+/// after cannot come after it.)
+#[test]
+fn a_busy_hec_is_left_alone_for_a_while() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start(None);
+    let outputs = outputs(
+        secrets(dir.path(), &[("hec", HEC_TOKEN)]),
+        &format!(
+            "[[outputs]]\ntype = \"http\"\npreset = \"splunk_hec\"\nurl = \"http://{}\"\ntoken_secret = \"hec\"\nmax_backoff_ms = 60000\n",
+            receiver.address
+        ),
+    );
+    let batch = events(1..=2);
+    receiver.otherwise(Reply::Answer(503, fixture("hec-busy.json")));
+    let mut answered = 0;
+    while answered < 6 {
+        let error = write(&outputs, CLIENT, &batch)
+            .expect_err("busy")
+            .to_string();
+        if error.contains("Server is busy (code 9)") {
+            answered += 1;
+        } else {
+            assert!(error.contains("next attempt in"), "{error}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    assert_eq!(receiver.requests().len(), 6);
+    let waiting = write(&outputs, CLIENT, &batch)
+        .expect_err("in the wait")
+        .to_string();
+    assert!(
+        waiting.contains("asked to slow down; next attempt in"),
+        "{waiting}"
+    );
+    assert!(receiver.requests().is_empty(), "no request during the wait");
+}
+
 #[test]
 fn hec_refusals_and_a_missing_acknowledgement_are_answered_503() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -617,8 +617,8 @@ enum StoreError {
 
 impl StoreError {
     /// Whether the next attempts wait ([`Backoff`]): no connection could be made, or the
-    /// receiver asked to slow down (a busy HEC, a 429 or 5xx, a bulk item rejected for load;
-    /// Splunk's and Elastic's documents say to retry those after a wait).
+    /// receiver asked to slow down (HEC's "Server is busy", a 429 or 5xx, a bulk item
+    /// rejected for load: Elastic's "Rejected requests" says to retry those with backoff).
     fn wait_before_next(&self) -> bool {
         let http = match self {
             StoreError::Http(e)
