@@ -260,9 +260,11 @@ index = "main"
             receiver.address
         ),
     );
+    // Splunk's success with ackId 7; Splunk's ack answer, which does not name 7 (not yet);
+    // then 7 true, in that answer's shape.
     receiver.reply(200, &fixture("hec-ack-id.json"));
-    receiver.reply(200, r#"{"acks":{"0":false}}"#);
     receiver.reply(200, &fixture("hec-ack-answer.json"));
+    receiver.reply(200, r#"{"acks":{"7":true}}"#);
     let batch = events(1..=3);
     write(&outputs, CLIENT, &batch).expect("stored once acknowledged");
 
@@ -292,7 +294,10 @@ index = "main"
         "each event's XML, one per line"
     );
 
-    let published_query: Value = serde_json::from_str(&fixture("hec-ack-request.json")).unwrap();
+    // The published query's bytes but for its ids (`{"acks":[` ids `]}`, no spaces).
+    let published_query = fixture("hec-ack-request.json");
+    let (open, rest) = published_query.split_at(published_query.find('[').expect("[") + 1);
+    let close = &rest[rest.find(']').expect("]")..];
     for ack in &requests[1..] {
         assert_eq!(ack.method, "POST");
         assert_eq!(
@@ -300,11 +305,124 @@ index = "main"
             format!("/services/collector/ack?channel={HEC_CHANNEL}")
         );
         assert_eq!(ack.header("authorization"), authorization);
-        let query: Value = serde_json::from_slice(&ack.body).expect("JSON query");
-        let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
-        assert_eq!(keys(&query), keys(&published_query));
-        assert_eq!(query["acks"], serde_json::json!([0]), "the ackId HEC gave");
+        assert_eq!(
+            std::str::from_utf8(&ack.body).expect("UTF-8"),
+            format!("{open}7{close}"),
+            "the ackId HEC gave, as the published query writes its ids"
+        );
     }
+}
+
+/// Each row of HEC's status code table (`fixtures/http/hec-status-codes.tsv`) answered with
+/// its HTTP status and status object: the batch is not stored, the error names Splunk's
+/// code and text and says what the row means: the token (1 to 4), the index (7), the data
+/// channel (10, 11), acknowledgement off (14), the data (5, 6, 12, 13), or Splunk busy or
+/// failing (8, 9), the batch then resent. Code 14 also as the ack endpoint's answer.
+#[test]
+fn hec_answers_of_splunks_status_code_table_are_read_as_the_table_says() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start(None);
+    let outputs = outputs(
+        secrets(dir.path(), &[("hec", HEC_TOKEN)]),
+        &format!(
+            "[[outputs]]\ntype = \"http\"\npreset = \"splunk_hec\"\nurl = \"http://{}\"\ntoken_secret = \"hec\"\nmax_backoff_ms = 100\n",
+            receiver.address
+        ),
+    );
+    let batch = events(1..=2);
+    let table = fixture("hec-status-codes.tsv");
+    let mut rows = 0;
+    for row in table.lines().skip(2) {
+        let columns: Vec<&str> = row.split('\t').collect();
+        let [code, status, _, text] = columns[..] else {
+            panic!("row {row:?}")
+        };
+        let code: u16 = code.parse().expect("code");
+        let meaning = match code {
+            1..=4 => "the token is refused",
+            7 => "the index is refused",
+            10 | 11 => "the data channel is refused",
+            14 => "indexer acknowledgement is disabled for this token",
+            5 | 6 | 12 | 13 => "Splunk refused the batch's data",
+            8 | 9 => "Splunk is busy or failing: the batch is resent later",
+            _ => panic!("a code the table did not have: {code}"),
+        };
+        let answer = format!(r#"{{"text":"{text}","code":{code}}}"#);
+        // Past a wait for an earlier "busy", the request is made.
+        let refused = loop {
+            receiver.reply(status.parse().expect("status"), &answer);
+            let error = write(&outputs, CLIENT, &batch).expect_err(text).to_string();
+            if !error.contains("next attempt in") {
+                break error;
+            }
+            receiver.lock().replies.clear();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(
+            refused.contains(&format!("HEC answered {status}"))
+                && refused.contains(&format!("{text} (code {code}): {meaning}")),
+            "{row}: {refused}"
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, 14, "codes 1 to 14");
+    // ACK is disabled, as the ack endpoint's answer to the query.
+    loop {
+        receiver.lock().replies.clear();
+        receiver.reply(200, &fixture("hec-ack-id.json"));
+        receiver.reply(400, r#"{"text":"ACK is disabled","code":14}"#);
+        let error = write(&outputs, CLIENT, &batch)
+            .expect_err("ack off")
+            .to_string();
+        if !error.contains("next attempt in") {
+            assert!(
+                error.contains("enable it in Splunk, or set ack = false"),
+                "{error}"
+            );
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Splunk's "Server is busy" (503, code 9) answered again and again: each resend waits
+/// longer (100 ms, doubling), and a batch that comes during the wait is answered 503 at once,
+/// without a request to Splunk. (After six answers the wait is 1.6 s: the batch written right
+/// after cannot come after it.)
+#[test]
+fn a_busy_hec_is_left_alone_for_a_while() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start(None);
+    let outputs = outputs(
+        secrets(dir.path(), &[("hec", HEC_TOKEN)]),
+        &format!(
+            "[[outputs]]\ntype = \"http\"\npreset = \"splunk_hec\"\nurl = \"http://{}\"\ntoken_secret = \"hec\"\nmax_backoff_ms = 60000\n",
+            receiver.address
+        ),
+    );
+    let batch = events(1..=2);
+    receiver.otherwise(Reply::Answer(503, fixture("hec-busy.json")));
+    let mut answered = 0;
+    while answered < 6 {
+        let error = write(&outputs, CLIENT, &batch)
+            .expect_err("busy")
+            .to_string();
+        if error.contains("Server is busy (code 9)") {
+            answered += 1;
+        } else {
+            assert!(error.contains("next attempt in"), "{error}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    assert_eq!(receiver.requests().len(), 6);
+    let waiting = write(&outputs, CLIENT, &batch)
+        .expect_err("in the wait")
+        .to_string();
+    assert!(
+        waiting.contains("asked to slow down; next attempt in"),
+        "{waiting}"
+    );
+    assert!(receiver.requests().is_empty(), "no request during the wait");
 }
 
 #[test]
@@ -339,15 +457,16 @@ ack_timeout_ms = 300
     assert!(token.contains("403") && token.contains("code 4"), "{token}");
     let no_ack = refused(200, &fixture("hec-success.json"));
     assert!(no_ack.contains("no ackId"), "{no_ack}");
-    receiver.otherwise(Reply::Answer(200, r#"{"acks":{"0":false}}"#.to_owned()));
+    // Splunk's ack answer does not name 7: never acknowledged.
+    receiver.otherwise(Reply::Answer(200, fixture("hec-ack-answer.json")));
     let unacknowledged = refused(200, &fixture("hec-ack-id.json"));
     assert!(
-        unacknowledged.contains("not acknowledged ackId 0"),
+        unacknowledged.contains("not acknowledged ackId 7"),
         "{unacknowledged}"
     );
     // The resend once Splunk is well again is stored.
     receiver.reply(200, &fixture("hec-ack-id.json"));
-    receiver.reply(200, &fixture("hec-ack-answer.json"));
+    receiver.reply(200, r#"{"acks":{"7":true}}"#);
     receiver.requests();
     write(&outputs, CLIENT, &batch).expect("stored");
     let requests = receiver.requests();
@@ -438,6 +557,38 @@ data_stream = "logs-windows.forwarded-default"
             assert_eq!(id.len(), 40, "SHA-1 of the XML: {id}");
         }
     }
+}
+
+/// A bulk answer whose failed items are of both kinds (`fixtures/http/bulk-item-failures.json`:
+/// one created, one 429 `es_rejected_execution_exception`, one 400): the batch is not
+/// stored, and the error tells the item Elasticsearch rejected for load (Elastic: retry
+/// 429 with backoff) from the one it refused (resending refuses it again), each with its
+/// status, type and reason.
+#[test]
+fn bulk_items_rejected_for_load_are_told_from_items_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start(None);
+    let outputs = outputs(
+        secrets(dir.path(), &[]),
+        &format!(
+            "[[outputs]]\ntype = \"http\"\npreset = \"elastic_bulk\"\nurl = \"http://{}\"\ndata_stream = \"logs-windows.forwarded-default\"\n",
+            receiver.address
+        ),
+    );
+    receiver.reply(200, &fixture("bulk-item-failures.json"));
+    let error = write(&outputs, CLIENT, &events(1..=3))
+        .expect_err("two items failed")
+        .to_string();
+    assert!(
+        error.contains("2 of 3 events not stored")
+            && error.contains("1 rejected for load, resent later with backoff (the first: 429 es_rejected_execution_exception: rejected execution of coordinating operation)")
+            && error.contains("1 refused; resending refuses them again (the first: 400 document_parsing_exception: "),
+        "{error}"
+    );
+    // The bulk API's published answer with `"errors": false` (its delete item 404
+    // `not_found` included): every item stored.
+    receiver.reply(200, &fixture("bulk-example-answer.json"));
+    write(&outputs, CLIENT, &events(1..=4)).expect("errors false: stored");
 }
 
 #[test]

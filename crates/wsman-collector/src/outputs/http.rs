@@ -616,13 +616,19 @@ enum StoreError {
 }
 
 impl StoreError {
-    /// Whether no connection could be made (the next attempts then wait: [`Backoff`]).
-    fn unreachable(&self) -> bool {
+    /// Whether the next attempts wait ([`Backoff`]): no connection could be made, or the
+    /// receiver asked to slow down (HEC's "Server is busy", a 429 or 5xx, a bulk item
+    /// rejected for load: Elastic's "Rejected requests" says to retry those with backoff).
+    fn wait_before_next(&self) -> bool {
         let http = match self {
             StoreError::Http(e)
             | StoreError::Hec(HecError::Http(e))
             | StoreError::Bulk(BulkError::Http(e)) => e,
-            _ => return false,
+            StoreError::Hec(e) => return e.slow_down(),
+            StoreError::Bulk(e) => return e.slow_down(),
+            StoreError::Status(status) => {
+                return *status == hyper::StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+            }
         };
         matches!(
             http,
@@ -646,7 +652,10 @@ impl Output for HttpOutput {
         {
             return Err(failed(
                 self,
-                format!("unreachable; next attempt in {} ms", wait.as_millis()),
+                format!(
+                    "unreachable or asked to slow down; next attempt in {} ms",
+                    wait.as_millis()
+                ),
             ));
         }
         let stored = self.store(batch);
@@ -657,7 +666,7 @@ impl Output for HttpOutput {
                 Ok(())
             }
             Err(error) => {
-                if error.unreachable() {
+                if error.wait_before_next() {
                     backoff.failed(now);
                 } else {
                     backoff.succeeded();

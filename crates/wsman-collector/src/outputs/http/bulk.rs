@@ -28,20 +28,76 @@ pub enum BulkError {
     Http(#[from] HttpError),
     /// The whole request refused (429: too many requests; 401/403; 400), with the error's
     /// type and reason when the body has them.
-    #[error("_bulk answered {status}: {reason}")]
+    #[error("_bulk answered {status}: {reason}{}", request_remedy(*status))]
     Refused { status: StatusCode, reason: String },
     #[error("_bulk answered {status} with a body that is not a bulk answer")]
     Unreadable { status: StatusCode },
     #[error("_bulk answered {items} items for {sent} events")]
     ItemCount { items: usize, sent: usize },
-    /// Some items failed: how many, and the first one's status, type and reason.
-    #[error("{failed} of {sent} events not stored; the first: {status} {reason}")]
+    /// Some items failed: how many, of them how many Elasticsearch rejected for load (429,
+    /// 5xx: resending stores them) and how many it refused (other 4xx: resending refuses them
+    /// again), each kind's first status, type and reason.
+    #[error("{} of {sent} events not stored{}{}", rejected.count + refused.count, rejected.describe("rejected for load, resent later with backoff"), refused.describe("refused; resending refuses them again"))]
     Items {
-        failed: usize,
         sent: usize,
-        status: u16,
-        reason: String,
+        rejected: FailedItems,
+        refused: FailedItems,
     },
+}
+
+impl BulkError {
+    /// Whether Elasticsearch asked to slow down (429, or an unavailable node): Elastic's
+    /// "Rejected requests" says to retry these "with exponential backoff"; the output then
+    /// waits before its next request ([`crate::outputs::Backoff`]).
+    pub fn slow_down(&self) -> bool {
+        match self {
+            BulkError::Refused { status, .. } | BulkError::Unreadable { status } => {
+                transient(u64::from(status.as_u16()))
+            }
+            BulkError::Items { rejected, .. } => rejected.count > 0,
+            _ => false,
+        }
+    }
+}
+
+/// Items of one kind of failure: how many, and the first one's status and `type: reason`.
+#[derive(Debug, Default)]
+pub struct FailedItems {
+    count: usize,
+    first: Option<(u64, String)>,
+}
+
+impl FailedItems {
+    fn add(&mut self, status: u64, error: Option<&Value>) {
+        self.count += 1;
+        self.first
+            .get_or_insert_with(|| (status, describe_error(error)));
+    }
+
+    fn describe(&self, what: &str) -> String {
+        match &self.first {
+            Some((status, reason)) => {
+                format!("; {} {what} (the first: {status} {reason})", self.count)
+            }
+            None => String::new(),
+        }
+    }
+}
+
+/// A status Elasticsearch answers for load rather than for the request: 429 (a full queue,
+/// `es_rejected_execution_exception`) and the 5xx of a node or shard not available.
+fn transient(status: u64) -> bool {
+    status == 429 || (500..600).contains(&status)
+}
+
+/// What a whole-request refusal asks of the operator, after its reason.
+fn request_remedy(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        429 => " (too many requests: resent later with backoff)",
+        401 | 403 => " (the credential is refused: check api_key_secret, or username and password_secret, and its privileges on the data stream)",
+        s if transient(u64::from(s)) => " (resent later with backoff)",
+        _ => "",
+    }
 }
 
 #[derive(Deserialize)]
@@ -145,8 +201,8 @@ fn check_items(answer: &BulkAnswer, sent: usize) -> Result<(), BulkError> {
     if !answer.errors {
         return Ok(());
     }
-    let mut failed = 0;
-    let mut first = None;
+    let mut rejected = FailedItems::default();
+    let mut refused = FailedItems::default();
     for item in &answer.items {
         // Each item is `{"<action>": {...}}`.
         let result = item.values().next();
@@ -157,21 +213,21 @@ fn check_items(answer: &BulkAnswer, sent: usize) -> Result<(), BulkError> {
         if (200..300).contains(&status) || status == 409 {
             continue;
         }
-        failed += 1;
-        first.get_or_insert_with(|| {
-            let error = result.and_then(|r| r.get("error"));
-            (status, describe_error(error))
-        });
+        let error = result.and_then(|r| r.get("error"));
+        if transient(status) {
+            rejected.add(status, error);
+        } else {
+            refused.add(status, error);
+        }
     }
-    match first {
-        None => Ok(()),
-        Some((status, reason)) => Err(BulkError::Items {
-            failed,
-            sent,
-            status: u16::try_from(status).unwrap_or(0),
-            reason,
-        }),
+    if rejected.count + refused.count == 0 {
+        return Ok(());
     }
+    Err(BulkError::Items {
+        sent,
+        rejected,
+        refused,
+    })
 }
 
 /// `type: reason` of an error object (its first 200 characters).

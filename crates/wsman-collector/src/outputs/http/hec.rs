@@ -32,8 +32,9 @@ pub enum HecError {
     #[error(transparent)]
     Http(#[from] HttpError),
     /// An answer other than success, with HEC's status code and text when it sent them
-    /// (`{"text":"Server is busy","code":9}`: 503).
-    #[error("HEC answered {status}: {text} (code {code})")]
+    /// (`{"text":"Server is busy","code":9}`: 503), and what the code asks of the operator
+    /// ([`remedy`]).
+    #[error("HEC answered {status}: {text} (code {code}): {}", remedy(*code, *status))]
     Refused {
         status: StatusCode,
         code: i64,
@@ -45,6 +46,41 @@ pub enum HecError {
     NoAckId,
     #[error("HEC has not acknowledged ackId {ack_id} within {timeout_ms} ms")]
     NotAcknowledged { ack_id: u64, timeout_ms: u128 },
+}
+
+impl HecError {
+    /// Whether HEC asked to be left alone for a while (busy, failing, throttling): the
+    /// output then waits before its next request ([`crate::outputs::Backoff`]).
+    pub fn slow_down(&self) -> bool {
+        match self {
+            HecError::Refused { status, code, .. } => matches!(code, 8 | 9) || transient(*status),
+            HecError::Unreadable { status } => transient(*status),
+            _ => false,
+        }
+    }
+}
+
+fn transient(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// What an answer of HEC's status code table means for the batch and the operator. The
+/// codes and their texts are Splunk's ("Troubleshoot HTTP Event Collector", its status code
+/// table): 1 to 4 the token, 7 the index, 10 and 11 the data channel, 14 acknowledgement off
+/// for the token, all settings only an operator can fix; 5, 6, 12 and 13 the data; 8 and 9
+/// Splunk itself. Every refusal answers the forwarder 503 and it resends the batch (at least
+/// once); the text says whether resending can help.
+pub fn remedy(code: i64, status: StatusCode) -> &'static str {
+    match code {
+        1..=4 => "the token is refused: check token_secret against the token in Splunk (enabled, not deleted); batches are refused until it is fixed",
+        7 => "the index is refused: check index against the token's allowed indexes; batches are refused until it is fixed",
+        10 | 11 => "the data channel is refused: check channel (a GUID) and the token's indexer acknowledgement; batches are refused until it is fixed",
+        14 => "indexer acknowledgement is disabled for this token: enable it in Splunk, or set ack = false",
+        5 | 6 | 12 | 13 => "Splunk refused the batch's data; the forwarder resends it unchanged, so it is refused again",
+        8 | 9 => "Splunk is busy or failing: the batch is resent later",
+        _ if transient(status) => "the batch is resent later",
+        _ => "not a code of Splunk's status table; the batch is resent later",
+    }
 }
 
 /// HEC's status object (`{"text":"Success","code":0}`, with `ackId` when acknowledgement is
