@@ -395,7 +395,9 @@ pub(super) fn acquire_cred_with_password(
             ptr::null_mut(),
         )
     };
-    Ok(Credential(Arc::new(CredHandle(acquired(major, minor, cred)?))))
+    Ok(Credential(Arc::new(CredHandle(acquired(
+        major, minor, cred,
+    )?))))
 }
 
 /// The handle a `gss_acquire_cred*` call returned with status `major`: on failure the
