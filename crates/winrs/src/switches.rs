@@ -149,21 +149,18 @@ fn output(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), Switch
     Ok(())
 }
 
+/// The value of `-NAME:MS`, a positive number of milliseconds.
+fn milliseconds(name: &str, value: Option<&str>) -> Result<Option<u64>, SwitchError> {
+    positive(name, value, "is not a positive number of milliseconds").map(Some)
+}
+
 fn connect_timeout(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.fan_out.connect_timeout_ms = Some(positive(
-        name,
-        value,
-        "is not a positive number of milliseconds",
-    )?);
+    s.fan_out.connect_timeout_ms = milliseconds(name, value)?;
     Ok(())
 }
 
 fn host_timeout(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.fan_out.host_timeout_ms = Some(positive(
-        name,
-        value,
-        "is not a positive number of milliseconds",
-    )?);
+    s.fan_out.host_timeout_ms = milliseconds(name, value)?;
     Ok(())
 }
 

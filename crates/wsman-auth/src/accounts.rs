@@ -489,13 +489,10 @@ pub fn validate_account_name(name: &str) -> Result<(), AccountError> {
     } else {
         None
     };
-    match problem {
-        None => Ok(()),
-        Some(problem) => Err(AccountError::InvalidName {
-            name: name.escape_debug().to_string(),
-            problem,
-        }),
-    }
+    refuse(problem, name, |name, problem| AccountError::InvalidName {
+        name,
+        problem,
+    })
 }
 
 /// A run-as name must be a plausible Linux login: non-empty, at most 256
@@ -515,13 +512,21 @@ fn validate_run_as(linux_user: &str) -> Result<(), AccountError> {
     } else {
         None
     };
-    match problem {
-        None => Ok(()),
-        Some(problem) => Err(AccountError::InvalidRunAs {
-            name: linux_user.escape_debug().to_string(),
-            problem,
-        }),
-    }
+    refuse(problem, linux_user, |name, problem| {
+        AccountError::InvalidRunAs { name, problem }
+    })
+}
+
+/// The rule `name` breaks, if any, as the error `invalid` makes of it with the name escaped
+/// for printing.
+fn refuse(
+    problem: Option<&'static str>,
+    name: &str,
+    invalid: fn(String, &'static str) -> AccountError,
+) -> Result<(), AccountError> {
+    problem.map_or(Ok(()), |problem| {
+        Err(invalid(name.escape_debug().to_string(), problem))
+    })
 }
 
 /// The stored account named exactly `name`, for a change to it.

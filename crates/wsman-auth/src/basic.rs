@@ -105,11 +105,17 @@ impl Credentials {
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .finish()
+        debug_redacted(f, "Credentials", &self.user)
     }
+}
+
+/// The `Debug` of a user name and its password, server's or client's: the password never
+/// shows.
+pub(crate) fn debug_redacted(f: &mut fmt::Formatter<'_>, name: &str, user: &str) -> fmt::Result {
+    f.debug_struct(name)
+        .field("user", &user)
+        .field("password", &"<redacted>")
+        .finish()
 }
 
 /// Strips a Windows-style `DOMAIN\` prefix and a Kerberos-style `@realm`

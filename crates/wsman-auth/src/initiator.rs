@@ -100,10 +100,7 @@ impl ClientCredentials {
 
 impl fmt::Debug for ClientCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientCredentials")
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .finish()
+        crate::basic::debug_redacted(f, "ClientCredentials", &self.user)
     }
 }
 

@@ -319,14 +319,21 @@ fn refuses_oversized_input() {
     assert_eq!(parse_keytab(&data), Err(KeytabError::TooLarge(MAX_ENTRIES)));
 }
 
-#[test]
-fn file_checks_mode_owner_and_content() {
+/// Writes a good one-entry keytab at `dir/name`, mode 0600; returns its path and owner.
+fn good_keytab_file(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, u32) {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("wsman.keytab");
+    let path = dir.join(name);
     std::fs::write(&path, encode(&[spec(&["HTTP", "h"], 2, 18)], 2)).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let owner = std::fs::metadata(&path).unwrap().uid();
+    (path, owner)
+}
+
+#[test]
+fn file_checks_mode_owner_and_content() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, owner) = good_keytab_file(dir.path(), "wsman.keytab");
     let keytab = read_keytab_file(&path, owner).unwrap();
     assert_eq!(keytab.entries.len(), 1);
 
@@ -368,12 +375,8 @@ fn file_checks_mode_owner_and_content() {
 /// A link to a good keytab is refused: whoever may replace the link chooses the keys.
 #[test]
 fn a_keytab_that_is_a_link_is_refused() {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("real.keytab");
-    std::fs::write(&path, encode(&[spec(&["HTTP", "h"], 2, 18)], 2)).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let owner = std::fs::metadata(&path).unwrap().uid();
+    let (path, owner) = good_keytab_file(dir.path(), "real.keytab");
     let link = dir.path().join("wsman.keytab");
     std::os::unix::fs::symlink(&path, &link).unwrap();
     assert!(read_keytab_file(&path, owner).is_ok());

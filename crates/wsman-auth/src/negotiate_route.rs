@@ -45,29 +45,37 @@ pub struct Route {
     pub spnego: bool,
 }
 
+impl Route {
+    /// A token of `mechanism` given raw.
+    pub const fn raw(mechanism: NegotiateMechanism) -> Self {
+        Self {
+            mechanism,
+            spnego: false,
+        }
+    }
+
+    /// A token of `mechanism` inside a SPNEGO NegTokenInit.
+    pub const fn spnego(mechanism: NegotiateMechanism) -> Self {
+        Self {
+            mechanism,
+            spnego: true,
+        }
+    }
+}
+
 /// Route an initial token; `None` when it is none of the forms above.
 pub fn route_initial_token(token: &[u8]) -> Option<Route> {
     if token.starts_with(NTLM_SIGNATURE) {
-        return Some(Route {
-            mechanism: NegotiateMechanism::Ntlm,
-            spnego: false,
-        });
+        return Some(Route::raw(NegotiateMechanism::Ntlm));
     }
     let (oid, rest) = gss_framing(token)?;
     if is_kerberos(oid) {
-        return Some(Route {
-            mechanism: NegotiateMechanism::Kerberos,
-            spnego: false,
-        });
+        return Some(Route::raw(NegotiateMechanism::Kerberos));
     }
     if oid != SPNEGO_OID {
         return None;
     }
-    let mechanism = route_neg_token_init(rest)?;
-    Some(Route {
-        mechanism,
-        spnego: true,
-    })
+    route_neg_token_init(rest).map(Route::spnego)
 }
 
 /// `[APPLICATION 0] { thisMech OID, innerToken }`: the OID and what follows it.

@@ -30,22 +30,10 @@ fn neg_token_init(mechs: &[&[u8]], optimistic: Option<&[u8]>) -> Vec<u8> {
 }
 
 const NEGOEX_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x1e];
-const KRB: Route = Route {
-    mechanism: NegotiateMechanism::Kerberos,
-    spnego: false,
-};
-const NTLM: Route = Route {
-    mechanism: NegotiateMechanism::Ntlm,
-    spnego: false,
-};
-const SPNEGO_KRB: Route = Route {
-    mechanism: NegotiateMechanism::Kerberos,
-    spnego: true,
-};
-const SPNEGO_NTLM: Route = Route {
-    mechanism: NegotiateMechanism::Ntlm,
-    spnego: true,
-};
+const KRB: Route = Route::raw(NegotiateMechanism::Kerberos);
+const NTLM: Route = Route::raw(NegotiateMechanism::Ntlm);
+const SPNEGO_KRB: Route = Route::spnego(NegotiateMechanism::Kerberos);
+const SPNEGO_NTLM: Route = Route::spnego(NegotiateMechanism::Ntlm);
 
 #[test]
 fn raw_tokens() {

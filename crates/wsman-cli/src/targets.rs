@@ -194,16 +194,18 @@ mod tests {
         assert!(resolve(",", &Groups::new()).is_err());
     }
 
+    /// Writes `text` as `dir/name`; returns the `-r:@FILE` value naming it.
+    fn hosts_file(dir: &std::path::Path, name: &str, text: &str) -> String {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        format!("@{}", path.display())
+    }
+
     #[test]
     fn hosts_files_skip_comments_and_blank_lines() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hosts.txt");
-        std::fs::write(
-            &path,
-            "# the web tier\nweb1\n\n  web2:5985  # second\r\nhttps://web3\n   \n#web4\n",
-        )
-        .unwrap();
-        let value = format!("@{}", path.display());
+        let text = "# the web tier\nweb1\n\n  web2:5985  # second\r\nhttps://web3\n   \n#web4\n";
+        let value = hosts_file(dir.path(), "hosts.txt", text);
         assert_eq!(
             resolve(&value, &Groups::new()),
             Ok(many(&["web1", "web2:5985", "https://web3"]))
@@ -216,25 +218,14 @@ mod tests {
     #[test]
     fn errors_about_a_hosts_file_never_show_its_content() {
         let dir = tempfile::tempdir().unwrap();
-        let secret = dir.path().join("shadow");
-        std::fs::write(
-            &secret,
-            "web1\nroot:$6$s4lt$h4sh:19000:0:99999:7:::\nbin:*:19000::::::\n",
-        )
-        .unwrap();
-        let outer = dir.path().join("outer.txt");
-        std::fs::write(&outer, format!("web0\n@{}\n", secret.display())).unwrap();
+        let shadow = "web1\nroot:$6$s4lt$h4sh:19000:0:99999:7:::\nbin:*:19000::::::\n";
+        let secret = hosts_file(dir.path(), "shadow", shadow);
+        let outer = hosts_file(dir.path(), "outer.txt", &format!("web0\n{secret}\n"));
         let loop_file = dir.path().join("loop.txt");
         std::fs::write(&loop_file, format!("@{}\n", loop_file.display())).unwrap();
         for (value, expected) in [
-            (
-                format!("@{}", secret.display()),
-                "line 2 is not a host name or URL",
-            ),
-            (
-                format!("@{}", outer.display()),
-                "line 2 is not a host name or URL",
-            ),
+            (secret, "line 2 is not a host name or URL"),
+            (outer, "line 2 is not a host name or URL"),
             (format!("@{}", loop_file.display()), "nest deeper"),
         ] {
             let error = resolve(&value, &Groups::new()).unwrap_err().message;

@@ -349,9 +349,8 @@ impl Client {
         header: &RequestHeader,
         body: &str,
     ) -> Result<Option<Element>, ClientError> {
-        let headers = self.authorization()?.into_iter().collect();
-        self.exchange(envelope(header, body), headers, Some(&header.message_id))
-            .await
+        let reply = self.send_raw(header, body).await?;
+        response::interpret(&reply, Some(&header.message_id))
     }
 
     /// [`Client::send`] without reading the answer: the HTTP reply as the transport returned
@@ -487,8 +486,7 @@ impl Client {
         header: &RequestHeader,
         body: &str,
     ) -> Result<Vec<Element>, ClientError> {
-        let headers = self.authorization()?.into_iter().collect();
-        let reply = self.round_trip(envelope(header, body), headers).await?;
+        let reply = self.send_raw(header, body).await?;
         let (first, mut rest) = response::interpret_all(&reply, Some(&header.message_id))?;
         if let Some(first) = first {
             rest.insert(0, first);

@@ -123,6 +123,17 @@ fn fixture(rel: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// Every request answered with the Windows fixture `rel` as it is.
+fn canned(rel: &'static str) -> Handler {
+    Arc::new(move |_s: &Seen| reply(200, fixture(rel)))
+}
+
+/// Every request answered with HTTP `status` and the Windows fixture `rel`, its RelatesTo the
+/// request's MessageID.
+fn replaying(status: u16, rel: &'static str) -> Handler {
+    Arc::new(move |s: &Seen| reply(status, relate(&fixture(rel), &s.message_id())))
+}
+
 /// Replace the recorded RelatesTo with the MessageID of this request.
 fn relate(xml: &str, message_id: &str) -> String {
     let start = xml
@@ -153,12 +164,7 @@ const CONFIG_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";
 #[tokio::test]
 async fn anonymous_identify_sends_the_header_and_no_credentials() {
     let server = start(
-        Arc::new(|_s: &Seen| {
-            reply(
-                200,
-                fixture("identify/identify.response.anonymous.server2012r2.xml"),
-            )
-        }),
+        canned("identify/identify.response.anonymous.server2012r2.xml"),
         None,
     )
     .await;
@@ -184,16 +190,7 @@ async fn anonymous_identify_sends_the_header_and_no_credentials() {
 
 #[tokio::test]
 async fn get_sends_a_windows_shaped_request_and_checks_relates_to() {
-    let server = start(
-        Arc::new(|s: &Seen| {
-            reply(
-                200,
-                relate(&fixture("config/get-config.response.xml"), &s.message_id()),
-            )
-        }),
-        None,
-    )
-    .await;
+    let server = start(replaying(200, "config/get-config.response.xml"), None).await;
     let client = server.basic_client();
     let r = Resource::new(CONFIG_URI).with_selector("Name", "x");
     let body = client.get(&r).await.unwrap_or_else(|e| panic!("{e}"));
@@ -229,11 +226,7 @@ async fn get_sends_a_windows_shaped_request_and_checks_relates_to() {
 #[tokio::test]
 async fn a_wrong_relates_to_is_refused() {
     // The recorded response relates to the recorded request, not to ours.
-    let server = start(
-        Arc::new(|_s: &Seen| reply(200, fixture("config/get-config.response.xml"))),
-        None,
-    )
-    .await;
+    let server = start(canned("config/get-config.response.xml"), None).await;
     let client = server.basic_client();
     let err = client.get(&Resource::new(CONFIG_URI)).await.err();
     assert!(matches!(err, Some(ClientError::Protocol { .. })), "{err:?}");
@@ -241,19 +234,7 @@ async fn a_wrong_relates_to_is_refused() {
 
 #[tokio::test]
 async fn faults_are_parsed_from_the_windows_shape() {
-    let server = start(
-        Arc::new(|s: &Seen| {
-            reply(
-                500,
-                relate(
-                    &fixture("faults/fault.invalid-shellid.xml"),
-                    &s.message_id(),
-                ),
-            )
-        }),
-        None,
-    )
-    .await;
+    let server = start(replaying(500, "faults/fault.invalid-shellid.xml"), None).await;
     let client = server.basic_client();
     match client
         .delete(&Resource::new(ns::SHELL).with_selector("ShellId", "x"))
@@ -520,12 +501,7 @@ async fn tls_identify(
     let ca = dir.path().join("server.crt");
     std::fs::write(&ca, pem).unwrap_or_else(|e| panic!("{e}"));
     let server = start(
-        Arc::new(|_s: &Seen| {
-            reply(
-                200,
-                fixture("identify/identify.response.anonymous.server2012r2.xml"),
-            )
-        }),
+        canned("identify/identify.response.anonymous.server2012r2.xml"),
         Some(acceptor),
     )
     .await;

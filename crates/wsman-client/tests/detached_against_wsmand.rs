@@ -7,27 +7,19 @@
 //! timeout runs out is ended with its processes (checked in /proc).
 
 mod common;
-use common::{default_shell, start};
+use common::{client_of, default_shell, start};
 
 use std::time::{Duration, Instant};
 
 use wsman_client::shell::{self, CommandOptions, Output, Shell, ShellOptions};
-use wsman_client::{Auth, Client, ClientError, ClientOptions, Credentials, Endpoint};
+use wsman_client::{Client, ClientError};
 use wsman_test::{Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 const OTHER: &str = "otheraccount";
 const OTHER_PASSWORD: &str = "Other-Test-Pass1";
 
-fn client_as(fx: &Fixture, user: &str, password: &str) -> Client {
-    let mut o = ClientOptions::default();
-    o.auth = Auth::Basic(Credentials::new(user, password));
-    o.allow_unencrypted = true;
-    o.operation_timeout = Duration::from_secs(5);
-    Client::new(Endpoint::parse(&fx.url(), false).unwrap(), o).unwrap()
-}
-
 fn client(fx: &Fixture) -> Client {
-    client_as(fx, SERVICE_ACCOUNT, SERVICE_PASSWORD)
+    client_of(fx, SERVICE_ACCOUNT, SERVICE_PASSWORD)
 }
 
 /// A daemon, a client of the service account, and a shell it opened.
@@ -100,7 +92,7 @@ async fn output_printed_while_disconnected_reaches_a_new_client_in_order() {
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // Another identity may not take the shell over.
-    let intruder = client_as(&fx, OTHER, OTHER_PASSWORD);
+    let intruder = client_of(&fx, OTHER, OTHER_PASSWORD);
     let refused = Shell::connect(&intruder, &shell_id).await.unwrap_err();
     assert_eq!(fault_code(&refused), Some(5), "{refused}");
     let refused = Shell::reconnect(&intruder, &shell_id, &ShellOptions::default())

@@ -9,13 +9,13 @@
 //! operator's would be.
 
 mod common;
-use common::{default_shell, run_in, start};
+use common::{client_of, default_shell, run_in, start};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use wsman_client::shell::{CommandOptions, Output, Shell, ShellOptions, Signal, Terminal};
-use wsman_client::{Auth, Client, ClientError, ClientOptions, Credentials, Endpoint};
+use wsman_client::{Client, ClientError};
 use wsman_test::Fixture;
 
 /// A PAM service written for one test, and the files its session stack reads and writes.
@@ -176,15 +176,6 @@ fn start_with(
     );
     let client = client_of(&fx, user, password);
     (fx, client)
-}
-
-/// A client of `user` to the daemon of `fx`.
-fn client_of(fx: &Fixture, user: &str, password: &str) -> Client {
-    let mut options = ClientOptions::default();
-    options.auth = Auth::Basic(Credentials::new(user, password));
-    options.allow_unencrypted = true;
-    options.operation_timeout = Duration::from_secs(5);
-    Client::new(Endpoint::parse(&fx.url(), false).unwrap(), options).unwrap()
 }
 
 /// The error of running a program that does not exist, directly (no `/bin/sh -c`).

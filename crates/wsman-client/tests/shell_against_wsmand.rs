@@ -8,17 +8,11 @@ use common::{default_shell, run_to_end, start};
 use std::time::Duration;
 
 use wsman_client::shell::{self, CommandOptions, Output, Shell, ShellOptions, Signal};
-use wsman_client::{
-    Auth, BlockingClient, Client, ClientError, ClientOptions, Credentials, Endpoint,
-};
+use wsman_client::{BlockingClient, Client, ClientError, ClientOptions, Endpoint};
 use wsman_test::{Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 fn options(timeout: Duration) -> ClientOptions {
-    let mut o = ClientOptions::default();
-    o.auth = Auth::Basic(Credentials::new(SERVICE_ACCOUNT, SERVICE_PASSWORD));
-    o.allow_unencrypted = true;
-    o.operation_timeout = timeout;
-    o
+    common::basic_options(SERVICE_ACCOUNT, SERVICE_PASSWORD, timeout)
 }
 
 fn endpoint(fx: &Fixture) -> Endpoint {

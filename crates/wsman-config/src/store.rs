@@ -180,18 +180,18 @@ pub(crate) fn build_effective(stored: &FileContent, policy: &Layer) -> Config {
         .map(|l| l.resolve(ports.http, ports.https))
         .collect();
     config.cert_mappings = stored.cert_mappings.clone();
-    let mut security = stored.layer.security.clone();
-    security.overlay(&policy.security);
-    config.security = security.resolve();
-    let mut metrics = stored.layer.metrics.clone();
-    metrics.overlay(&policy.metrics);
-    config.metrics = metrics.resolve();
-    let mut http = stored.layer.http.clone();
-    http.overlay(&policy.http);
-    config.http = http.resolve();
-    let mut powershell = stored.layer.powershell.clone();
-    powershell.overlay(&policy.powershell);
-    config.powershell = powershell.resolve();
+    // An extension table: the stored one, the policy's keys over it, resolved.
+    macro_rules! overlaid {
+        ($table:ident) => {{
+            let mut layer = stored.layer.$table.clone();
+            layer.overlay(&policy.$table);
+            layer.resolve()
+        }};
+    }
+    config.security = overlaid!(security);
+    config.metrics = overlaid!(metrics);
+    config.http = overlaid!(http);
+    config.powershell = overlaid!(powershell);
     config.identify = IdentifyConfig {
         product_vendor: policy
             .product_vendor

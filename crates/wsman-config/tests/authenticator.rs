@@ -40,6 +40,24 @@ fn authenticator(dir: &std::path::Path) -> (Authenticator, Arc<AtomicUsize>) {
     )
 }
 
+/// A config directory holding `accounts` (name, password, run-as), the authenticator over it
+/// and the count of checks that reached the system checker.
+fn with_accounts(
+    accounts: &[(&str, &str, Option<&str>)],
+) -> (tempfile::TempDir, Authenticator, Arc<AtomicUsize>) {
+    let dir = tempfile::tempdir().unwrap();
+    if !accounts.is_empty() {
+        let mut store = load(dir.path()).unwrap();
+        for (name, password, run_as) in accounts {
+            store
+                .add(name, password, run_as.map(str::to_owned))
+                .unwrap();
+        }
+    }
+    let (auth, calls) = authenticator(dir.path());
+    (dir, auth, calls)
+}
+
 fn login(auth: &Authenticator, user: &str, password: &str) -> Result<Identity, AuthError> {
     auth.authenticate(&Credentials::new(user, password))
 }
@@ -51,8 +69,7 @@ fn rejected(auth: &Authenticator, user: &str, password: &str) -> bool {
 
 #[test]
 fn linux_user_goes_to_system_checker() {
-    let dir = tempfile::tempdir().unwrap();
-    let (auth, calls) = authenticator(dir.path());
+    let (_dir, auth, calls) = with_accounts(&[]);
     let identity = login(&auth, r"HOST\alice", "alice-pw").unwrap();
     assert_eq!(identity, Identity::linux_user("alice"));
     assert_eq!(identity.linux_user.as_deref(), Some("alice"));
@@ -62,11 +79,10 @@ fn linux_user_goes_to_system_checker() {
 
 #[test]
 fn service_account_is_checked_only_in_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("alice", "store-pw", Some("bob".into())).unwrap();
-    store.add("bare", "bare-pw", None).unwrap();
-    let (auth, calls) = authenticator(dir.path());
+    let (_dir, auth, calls) = with_accounts(&[
+        ("alice", "store-pw", Some("bob")),
+        ("bare", "bare-pw", None),
+    ]);
 
     let identity = login(&auth, "alice", "store-pw").unwrap();
     assert_eq!(identity.kind, IdentityKind::ServiceAccount);
@@ -86,8 +102,7 @@ fn service_account_is_checked_only_in_store() {
 
 #[test]
 fn accounts_added_later_are_seen_without_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let (auth, _) = authenticator(dir.path());
+    let (dir, auth, _) = with_accounts(&[]);
     assert!(login(&auth, "svc", "pw").is_err());
     load(dir.path()).unwrap().add("svc", "pw", None).unwrap();
     assert!(login(&auth, "svc", "pw").is_ok());
@@ -95,8 +110,7 @@ fn accounts_added_later_are_seen_without_restart() {
 
 #[test]
 fn empty_password_never_reaches_system() {
-    let dir = tempfile::tempdir().unwrap();
-    let (auth, calls) = authenticator(dir.path());
+    let (_dir, auth, calls) = with_accounts(&[]);
     assert!(rejected(&auth, "alice", ""));
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
@@ -118,10 +132,7 @@ fn unusable_accounts_file_fails_closed() {
 
 #[test]
 fn service_account_names_match_case_insensitively_as_under_ntlm() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "svc-pw", Some("bob".into())).unwrap();
-    let (auth, calls) = authenticator(dir.path());
+    let (_dir, auth, calls) = with_accounts(&[("svc", "svc-pw", Some("bob"))]);
     for user in ["SVC", r"HOST\Svc", "sVc@EXAMPLE.COM"] {
         let identity = login(&auth, user, "svc-pw").unwrap_or_else(|e| panic!("{user}: {e}"));
         assert_eq!(identity.name, "svc", "{user}");

@@ -55,8 +55,7 @@ proptest! {
         seeds in proptest::collection::vec(any::<u64>(), 64),
         texts in proptest::collection::vec("[ -~]{0,20}", 64),
     ) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = ConfigStore::open(dir.path()).unwrap();
+        let (dir, mut store) = store();
         let settings = all_settings();
         let mut expected = Vec::new();
         let mut inner = std::collections::BTreeMap::<Container, String>::new();

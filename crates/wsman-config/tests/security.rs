@@ -10,8 +10,7 @@ use wsman_config::{ConfigError, ConfigStore, SecurityDescriptor, DEFAULT_SHELL_S
 
 #[test]
 fn defaults_stored_values_and_policy() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ConfigStore::open(dir.path()).unwrap();
+    let (dir, store) = store();
     let security = &store.config().security;
     assert_eq!(security.shell_sddl, DEFAULT_SHELL_SDDL);
     assert!(security.failed_login_delay);

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::*;
 use wsman_config::{ConfigStore, Container, SettingKey, Source, Value};
-use wsman_proto::fault::code;
+use wsman_proto::fault::{code, Fault};
 
 #[test]
 fn absent_dir_means_defaults() {
@@ -71,6 +71,23 @@ fn policy_overlay_wins_shows_gpo_and_refuses_changes() {
         .contains("AllowUnencrypted = true"));
 }
 
+/// A config file setting MaxBatchItems alone.
+fn batch_items(items: u32) -> String {
+    format!("[Config]\nMaxBatchItems = {items}\n")
+}
+
+/// A Put of MaxBatchItems alone, as the local winrm CLI sends one.
+fn put_batch_items(s: &mut ConfigStore, items: u32) {
+    let inner = format!("<p:MaxBatchItems>{items}</p:MaxBatchItems>");
+    put_leaves(s, CONFIG, "Config", &inner).unwrap();
+}
+
+/// A Put of the Service container's MaxConnections alone.
+fn put_max_connections(s: &mut ConfigStore, connections: u32) -> Result<String, Fault> {
+    let inner = format!("<p:MaxConnections>{connections}</p:MaxConnections>");
+    put_leaves(s, SERVICE, "Service", &inner)
+}
+
 /// Why the store does not open once `file` holds `text`.
 fn open_error(dir: &Path, file: &str, text: &str) -> String {
     write(dir, file, text);
@@ -98,25 +115,16 @@ fn corrupted_files_name_file_and_line() {
 
 #[test]
 fn reload_notices_changes_and_keeps_old_config_on_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = ConfigStore::open(dir.path()).unwrap();
+    let (dir, mut s) = store();
     assert!(!s.reload_if_changed().unwrap());
-    write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 7\n");
+    write(dir.path(), "config.toml", &batch_items(7));
     assert!(s.reload_if_changed().unwrap());
     assert_eq!(s.config().max_batch_items, 7);
     assert!(!s.reload_if_changed().unwrap());
-    write(
-        dir.path(),
-        "policy.d/1.toml",
-        "[Config]\nMaxBatchItems = 9\n",
-    );
+    write(dir.path(), "policy.d/1.toml", &batch_items(9));
     assert!(s.reload_if_changed().unwrap());
     assert_eq!(s.config().max_batch_items, 9);
-    write(
-        dir.path(),
-        "policy.d/1.toml",
-        "[Config]\nMaxBatchItems = 0\n",
-    );
+    write(dir.path(), "policy.d/1.toml", &batch_items(0));
     assert!(s.reload_if_changed().is_err());
     assert_eq!(s.config().max_batch_items, 9);
     // Reported once, then quiet until the next change.
@@ -125,13 +133,7 @@ fn reload_notices_changes_and_keeps_old_config_on_error() {
     assert!(s.reload_if_changed().unwrap());
     assert_eq!(s.config().max_batch_items, 7);
     // Our own writes are not changes.
-    put_leaves(
-        &mut s,
-        CONFIG,
-        "Config",
-        "<p:MaxBatchItems>11</p:MaxBatchItems>",
-    )
-    .unwrap();
+    put_batch_items(&mut s, 11);
     assert!(!s.reload_if_changed().unwrap());
 }
 
@@ -139,14 +141,8 @@ fn reload_notices_changes_and_keeps_old_config_on_error() {
 fn writes_apply_on_top_of_changes_made_by_another_writer() {
     let (dir, mut s) = store();
     // Another process (the local winrm CLI) changes the file after we read it.
-    write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 7\n");
-    put_leaves(
-        &mut s,
-        SERVICE,
-        "Service",
-        "<p:MaxConnections>9</p:MaxConnections>",
-    )
-    .unwrap();
+    write(dir.path(), "config.toml", &batch_items(7));
+    put_max_connections(&mut s, 9).unwrap();
     let text = read(dir.path(), "config.toml").unwrap();
     assert!(
         text.contains("MaxBatchItems = 7") && text.contains("MaxConnections = 9"),
@@ -155,13 +151,7 @@ fn writes_apply_on_top_of_changes_made_by_another_writer() {
     assert_eq!(s.config().max_batch_items, 7);
     // A file broken meanwhile is not overwritten.
     write(dir.path(), "config.toml", "[Config\n");
-    let f = put_leaves(
-        &mut s,
-        SERVICE,
-        "Service",
-        "<p:MaxConnections>8</p:MaxConnections>",
-    )
-    .unwrap_err();
+    let f = put_max_connections(&mut s, 8).unwrap_err();
     assert!(f.message.contains("config.toml:1"), "{}", f.message);
     assert_eq!(read(dir.path(), "config.toml").unwrap(), "[Config\n");
     assert_eq!(s.config().service.max_connections, 9);
@@ -169,17 +159,16 @@ fn writes_apply_on_top_of_changes_made_by_another_writer() {
 
 #[test]
 fn reload_now_reports_a_broken_file_every_time_it_is_asked() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = ConfigStore::open(dir.path()).unwrap();
+    let (dir, mut s) = store();
     assert!(!s.reload_now().unwrap());
-    write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 0\n");
+    write(dir.path(), "config.toml", &batch_items(0));
     assert!(s.reload_if_changed().is_err());
     // The periodic check stays quiet; someone waiting for the change hears why, each time.
     assert!(!s.reload_if_changed().unwrap());
     let e = s.reload_now().unwrap_err().to_string();
     assert!(e.contains("config.toml:2"), "{e}");
     assert!(s.reload_now().is_err());
-    write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 5\n");
+    write(dir.path(), "config.toml", &batch_items(5));
     assert!(s.reload_now().unwrap());
     assert_eq!(s.config().max_batch_items, 5);
 }
@@ -189,47 +178,23 @@ fn a_refused_write_is_taken_back_unless_another_writer_came_after() {
     let (dir, mut s) = store();
     // No file before the write: taking it back removes it.
     assert!(!s.undo_last_commit().unwrap());
-    put_leaves(
-        &mut s,
-        CONFIG,
-        "Config",
-        "<p:MaxBatchItems>11</p:MaxBatchItems>",
-    )
-    .unwrap();
+    put_batch_items(&mut s, 11);
     assert!(read(dir.path(), "config.toml").is_some());
     assert!(s.undo_last_commit().unwrap());
     assert_eq!(read(dir.path(), "config.toml"), None);
     assert_eq!(s.config().max_batch_items, 32000);
     // Taken back once only.
     assert!(!s.undo_last_commit().unwrap());
-    write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 7\n");
-    put_leaves(
-        &mut s,
-        CONFIG,
-        "Config",
-        "<p:MaxBatchItems>12</p:MaxBatchItems>",
-    )
-    .unwrap();
+    write(dir.path(), "config.toml", &batch_items(7));
+    put_batch_items(&mut s, 12);
     assert!(s.undo_last_commit().unwrap());
-    assert_eq!(
-        read(dir.path(), "config.toml").as_deref(),
-        Some("[Config]\nMaxBatchItems = 7\n")
-    );
+    assert_eq!(read(dir.path(), "config.toml"), Some(batch_items(7)));
     assert_eq!(s.config().max_batch_items, 7);
     // Another writer's change made after ours is kept.
-    put_leaves(
-        &mut s,
-        CONFIG,
-        "Config",
-        "<p:MaxBatchItems>13</p:MaxBatchItems>",
-    )
-    .unwrap();
-    write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 14\n");
+    put_batch_items(&mut s, 13);
+    write(dir.path(), "config.toml", &batch_items(14));
     assert!(!s.undo_last_commit().unwrap());
-    assert_eq!(
-        read(dir.path(), "config.toml").as_deref(),
-        Some("[Config]\nMaxBatchItems = 14\n")
-    );
+    assert_eq!(read(dir.path(), "config.toml"), Some(batch_items(14)));
 }
 
 #[test]

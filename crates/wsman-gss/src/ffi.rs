@@ -99,12 +99,7 @@ pub(super) fn acquire_cred_named_from(
             ptr::null_mut(),
         )
     };
-    if major != sys::GSS_S_COMPLETE {
-        if !cred.is_null() {
-            release(cred);
-        }
-        return Err(GssError::Credential(status_text(major, minor)));
-    }
+    let cred = acquired(major, minor, cred)?;
     if let Usage::Accept = usage {
         if let Err(error) = restrict_negotiation_to_krb5(cred) {
             release(cred);
@@ -400,11 +395,23 @@ pub(super) fn acquire_cred_with_password(
             ptr::null_mut(),
         )
     };
-    if major != sys::GSS_S_COMPLETE {
-        if !cred.is_null() {
-            release(cred);
-        }
-        return Err(GssError::Credential(status_text(major, minor)));
+    Ok(Credential(Arc::new(CredHandle(acquired(
+        major, minor, cred,
+    )?))))
+}
+
+/// The handle a `gss_acquire_cred*` call returned with status `major`: on failure the
+/// handle MIT may still have set is released and the status is the error.
+fn acquired(
+    major: sys::OM_uint32,
+    minor: sys::OM_uint32,
+    cred: sys::gss_cred_id_t,
+) -> Result<sys::gss_cred_id_t, GssError> {
+    if major == sys::GSS_S_COMPLETE {
+        return Ok(cred);
     }
-    Ok(Credential(Arc::new(CredHandle(cred))))
+    if !cred.is_null() {
+        release(cred);
+    }
+    Err(GssError::Credential(status_text(major, minor)))
 }

@@ -103,15 +103,9 @@ macro_rules! sealed_context_methods {
             header: &[u8],
             ciphertext: &[u8],
         ) -> Result<Vec<u8>, $crate::GssError> {
-            self.state.require_established()?;
-            let result = $crate::session::unwrap_sealed(
-                &mut self.ctx,
-                &mut self.protection,
-                header,
-                ciphertext,
-                $peer,
-            );
-            self.state.poison_on_error(result)
+            let mut plain = Vec::new();
+            self.unwrap_into(header, ciphertext, &mut plain)?;
+            Ok(plain)
         }
 
         /// Seal `plain` as one whole `gss_wrap` token (header, ciphertext and trailer

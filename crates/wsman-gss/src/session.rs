@@ -118,8 +118,8 @@ pub(super) fn wrap_sealed_into(
     }
 }
 
-/// [`unwrap_sealed`], appending the plaintext to `out`; on failure `out` holds what it held
-/// before.
+/// Check that `header` starts a sealed wrap token from `sender`, then open it, appending the
+/// plaintext to `out`; on failure `out` holds what it held before.
 pub(super) fn unwrap_sealed_into(
     ctx: &mut GssContext,
     protection: &mut Protection,
@@ -137,7 +137,12 @@ pub(super) fn unwrap_sealed_into(
             let plain = ctx
                 .unwrap_iov(header, ciphertext)
                 .map_err(|e| GssError::Unwrap(e.to_string()))?;
-            out.extend_from_slice(&plain);
+            // Into an empty buffer (`unwrap`), MIT's plaintext is moved rather than copied.
+            if out.is_empty() {
+                *out = plain;
+            } else {
+                out.extend_from_slice(&plain);
+            }
             Ok(())
         }
     }
@@ -153,25 +158,6 @@ fn check_sealed_header_part(header: &[u8], sender: Sender) -> Result<(), GssErro
         });
     }
     check_sealed_wrap_header(header, sender).map_err(GssError::NotSealed)
-}
-
-/// Check that `header` starts a sealed wrap token from `sender`, then open it.
-pub(super) fn unwrap_sealed(
-    ctx: &mut GssContext,
-    protection: &mut Protection,
-    header: &[u8],
-    ciphertext: &[u8],
-    sender: Sender,
-) -> Result<Vec<u8>, GssError> {
-    check_sealed_header_part(header, sender)?;
-    match protection {
-        Protection::Own(sealer) => sealer
-            .unwrap(header, ciphertext)
-            .map_err(|e| GssError::Unwrap(e.into())),
-        Protection::Mit => ctx
-            .unwrap_iov(header, ciphertext)
-            .map_err(|e| GssError::Unwrap(e.to_string())),
-    }
 }
 
 /// Seal `plain` as one whole token (CredSSP's form).

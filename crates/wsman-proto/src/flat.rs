@@ -339,12 +339,10 @@ impl FlatPage {
             Role::Document if is(ns::SOAP, "Envelope") => Role::Envelope,
             Role::Document => return Err(()),
             Role::Envelope if is(ns::SOAP, "Header") && !seen.header => {
-                seen.header = true;
-                Role::Header
+                first(&mut seen.header, Role::Header)
             }
             Role::Envelope if is(ns::SOAP, "Body") && !seen.body => {
-                seen.body = true;
-                Role::Body
+                first(&mut seen.body, Role::Body)
             }
             Role::Header if is(ns::ADDRESSING, "RelatesTo") && relating => {
                 capture.clear();
@@ -363,12 +361,10 @@ impl FlatPage {
                 Role::Context
             }
             Role::Response if is(ns::WSMAN, "Items") && !seen.items_w => {
-                seen.items_w = true;
-                Role::WsmanItems
+                first(&mut seen.items_w, Role::WsmanItems)
             }
             Role::Response if is(ns::ENUMERATION, "Items") && !seen.items_n => {
-                seen.items_n = true;
-                Role::EnumerationItems
+                first(&mut seen.items_n, Role::EnumerationItems)
             }
             Role::Response => {
                 if is(ns::WSMAN, "EndOfSequence") || is(ns::ENUMERATION, "EndOfSequence") {
@@ -569,4 +565,11 @@ fn check_attributes(
 
 fn trim(text: &str) -> &str {
     text.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n'))
+}
+
+/// `role`, noting in `seen` that the envelope part it stands for was read (each stands once).
+#[inline(always)]
+fn first(seen: &mut bool, role: Role) -> Role {
+    *seen = true;
+    role
 }

@@ -220,40 +220,39 @@ mod tests {
         // 0x2 in the version nibble, 0x0 LOCAL / 0x1 PROXY, 0x11 TCP over IPv4, 0x21 TCP over
         // IPv6, 0x31 UNIX stream, the length in network order.
         assert_eq!(&SIGNATURE[7..11], b"QUIT");
-        let mut local = SIGNATURE.to_vec();
-        local.extend_from_slice(&[0x20, 0x00, 0x00, 0x00]);
-        assert_eq!(
-            parse(&local),
-            Ok(Parsed::Complete {
-                header: Header::Local,
-                length: 16
-            })
-        );
-        let mut unix = SIGNATURE.to_vec();
-        unix.extend_from_slice(&[0x21, 0x31, 0x00, 0xd8]);
-        unix.extend_from_slice(&[0u8; 216]);
-        assert_eq!(
-            parse(&unix),
-            Ok(Parsed::Complete {
-                header: Header::Unknown,
-                length: 232
-            })
-        );
-        let mut v6 = SIGNATURE.to_vec();
-        v6.extend_from_slice(&[0x21, 0x21, 0x00, 0x24]);
-        v6.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
-        v6.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
-        v6.extend_from_slice(&[0x04, 0xd2, 0x16, 0x2e]);
-        assert_eq!(
-            parse(&v6),
-            Ok(Parsed::Complete {
-                header: Header::Tcp {
+        let localhost = Ipv6Addr::LOCALHOST.octets();
+        for (fields, header, length) in [
+            (signed(&[&[0x20, 0x00, 0x00, 0x00]]), Header::Local, 16),
+            (
+                signed(&[&[0x21, 0x31, 0x00, 0xd8], &[0u8; 216]]),
+                Header::Unknown,
+                232,
+            ),
+            (
+                signed(&[
+                    &[0x21, 0x21, 0x00, 0x24],
+                    &localhost,
+                    &localhost,
+                    &[0x04, 0xd2, 0x16, 0x2e],
+                ]),
+                Header::Tcp {
                     source: "[::1]:1234".parse().expect("address"),
                     destination: "[::1]:5678".parse().expect("address"),
                 },
-                length: 52
-            })
-        );
+                52,
+            ),
+        ] {
+            assert_eq!(parse(&fields), Ok(Parsed::Complete { header, length }));
+        }
+    }
+
+    /// The signature followed by `fields`.
+    fn signed(fields: &[&[u8]]) -> Vec<u8> {
+        let mut out = SIGNATURE.to_vec();
+        for field in fields {
+            out.extend_from_slice(field);
+        }
+        out
     }
 
     #[test]
@@ -277,8 +276,7 @@ mod tests {
                 needed: 12
             })
         );
-        let mut long = SIGNATURE.to_vec();
-        long.extend_from_slice(&[0x21, 0x11, 0x08, 0x01]);
+        let long = signed(&[&[0x21, 0x11, 0x08, 0x01]]);
         assert_eq!(parse(&long), Err(ProxyHeaderError::TooLong(2049)));
         assert_eq!(parse(b"\x16\x03\x01"), Err(ProxyHeaderError::Signature));
         assert_eq!(parse(b"POST /wsman"), Err(ProxyHeaderError::Signature));
@@ -320,8 +318,7 @@ mod tests {
         /// read whole names the addresses at its fixed offsets.
         #[test]
         fn signed_headers_are_bounded(tail in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let mut bytes = SIGNATURE.to_vec();
-            bytes.extend_from_slice(&tail);
+            let bytes = signed(&[&tail]);
             if let Ok(Parsed::Complete { length, header }) = parse(&bytes) {
                 prop_assert!(length <= bytes.len());
                 if let Header::Tcp { source, .. } = header {

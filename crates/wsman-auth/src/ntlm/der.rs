@@ -1,19 +1,19 @@
-//! A minimal, bounded DER reader and writer: just enough for SPNEGO tokens (RFC 4178) and the
-//! `signatureAlgorithm` of an X.509 certificate. Every length is checked against the input;
-//! nothing is allocated while reading.
+//! A minimal, bounded DER reader and writer: just enough for SPNEGO tokens (RFC 4178), the
+//! `signatureAlgorithm` of an X.509 certificate and the names a certificate mapping matches.
+//! Every length is checked against the input; nothing is allocated while reading.
 
 /// One tag-length-value read from the front of a buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Tlv<'a> {
-    pub(crate) tag: u8,
-    pub(crate) value: &'a [u8],
+pub struct Tlv<'a> {
+    pub tag: u8,
+    pub value: &'a [u8],
     /// The whole encoding (tag, length and value), for re-emitting it unchanged.
-    pub(crate) raw: &'a [u8],
+    pub raw: &'a [u8],
 }
 
 /// Reads one TLV from the front of `input`; returns it and the rest. Only single-byte tags and
 /// definite lengths of at most four length bytes (DER) are accepted.
-pub(crate) fn read(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
+pub fn read(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
     let (&tag, rest) = input.split_first()?;
     if tag & 0x1f == 0x1f {
         return None; // multi-byte tags never occur in the structures we read
@@ -46,7 +46,7 @@ pub(crate) fn read(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
 }
 
 /// Reads exactly one TLV with `tag` filling the whole of `input`.
-pub(crate) fn read_only(input: &[u8], tag: u8) -> Option<Tlv<'_>> {
+pub fn read_only(input: &[u8], tag: u8) -> Option<Tlv<'_>> {
     match read(input)? {
         (tlv, []) if tlv.tag == tag => Some(tlv),
         _ => None,
@@ -54,7 +54,7 @@ pub(crate) fn read_only(input: &[u8], tag: u8) -> Option<Tlv<'_>> {
 }
 
 /// The TLVs inside a constructed value, in order (at most `max`, else `None`).
-pub(crate) fn children(mut value: &[u8], max: usize) -> Option<Vec<Tlv<'_>>> {
+pub fn children(mut value: &[u8], max: usize) -> Option<Vec<Tlv<'_>>> {
     let mut out = Vec::new();
     while !value.is_empty() {
         if out.len() == max {
@@ -68,7 +68,7 @@ pub(crate) fn children(mut value: &[u8], max: usize) -> Option<Vec<Tlv<'_>>> {
 }
 
 /// Encodes `tag` + DER length + `value`.
-pub(crate) fn write(tag: u8, value: &[u8]) -> Vec<u8> {
+pub fn write(tag: u8, value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(value.len() + 6);
     out.push(tag);
     let length = value.len();

@@ -31,7 +31,7 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
-pub(crate) mod der;
+pub mod der;
 mod md5_core;
 pub mod message;
 mod rc4;

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -15,8 +16,28 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsman_client::shell::{Command, CommandOptions, CommandOutput, Shell, ShellOptions};
-use wsman_client::{BlockingClient, Client, ClientError, Resource};
+use wsman_client::{
+    Auth, BlockingClient, Client, ClientError, ClientOptions, Credentials, Endpoint, Resource,
+};
 use wsman_proto::xml::Element;
+use wsman_test::Fixture;
+
+/// Basic as `user` over plain HTTP (the test daemon's loopback listener), each operation
+/// waiting at most `timeout`.
+pub(crate) fn basic_options(user: &str, password: &str, timeout: Duration) -> ClientOptions {
+    let mut o = ClientOptions::default();
+    o.auth = Auth::Basic(Credentials::new(user, password));
+    o.allow_unencrypted = true;
+    o.operation_timeout = timeout;
+    o
+}
+
+/// A client of `user` (Basic over HTTP, 5 s an operation) to the daemon of `fx`.
+pub(crate) fn client_of(fx: &Fixture, user: &str, password: &str) -> Client {
+    let options = basic_options(user, password, Duration::from_secs(5));
+    let endpoint = Endpoint::parse(&fx.url(), false).expect("the daemon's URL");
+    Client::new(endpoint, options).expect("a client")
+}
 
 /// `winrm/config` as the client at hand may read it: administrators only.
 #[allow(clippy::result_large_err)] // the client's own error, as its `get` returns it

@@ -2,10 +2,12 @@
 //! subjectAltName UPNs (`otherName` 1.3.6.1.4.1.311.20.2.3, what Windows client certificates
 //! for WinRM carry) and e-mail addresses (`rfc822Name`), then the subject common names.
 //!
-//! A small DER reader rather than an X.509 crate: only these few fields are needed, and the
-//! server verifies signature, validity and key usage (webpki) before a match counts. The
-//! input is untrusted (read before any verification): every read is bounds-checked, a
+//! The bounded DER reader wsman-auth reads SPNEGO with rather than an X.509 crate: only these
+//! few fields are needed, and the server verifies signature, validity and key usage (webpki)
+//! before a match counts. The input is untrusted (read before any verification): every read is bounds-checked, a
 //! malformed certificate yields no names, never a panic (fuzz target `client_cert_names`).
+
+use wsman_auth::ntlm::der::{self, Tlv};
 
 /// OID 2.5.4.3 (commonName), DER contents.
 const OID_COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
@@ -22,12 +24,6 @@ const SET: u8 = 0x31;
 const OID: u8 = 0x06;
 const OCTET_STRING: u8 = 0x04;
 
-/// One DER element: its tag and contents.
-struct Tlv<'a> {
-    tag: u8,
-    contents: &'a [u8],
-}
-
 /// Reads consecutive DER elements from a byte slice.
 struct Reader<'a> {
     rest: &'a [u8],
@@ -39,37 +35,14 @@ impl<'a> Reader<'a> {
     }
 
     fn next(&mut self) -> Option<Tlv<'a>> {
-        let (&tag, after_tag) = self.rest.split_first()?;
-        // Multi-byte tags never occur in the fields read here.
-        if tag & 0x1F == 0x1F {
-            return None;
-        }
-        let (&first, mut after_len) = after_tag.split_first()?;
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            let count = usize::from(first & 0x7F);
-            if count == 0 || count > 4 || after_len.len() < count {
-                return None;
-            }
-            let mut len = 0usize;
-            for &b in &after_len[..count] {
-                len = (len << 8) | usize::from(b);
-            }
-            after_len = &after_len[count..];
-            len
-        };
-        if after_len.len() < len {
-            return None;
-        }
-        let (contents, rest) = after_len.split_at(len);
+        let (tlv, rest) = der::read(self.rest)?;
         self.rest = rest;
-        Some(Tlv { tag, contents })
+        Some(tlv)
     }
 
     fn expect(&mut self, tag: u8) -> Option<&'a [u8]> {
         let tlv = self.next()?;
-        (tlv.tag == tag).then_some(tlv.contents)
+        (tlv.tag == tag).then_some(tlv.value)
     }
 }
 
@@ -103,7 +76,7 @@ fn collect(der: &[u8], names: &mut Vec<String>) -> Option<()> {
     tbs.expect(SEQUENCE)?; // subjectPublicKeyInfo
     while let Some(tlv) = tbs.next() {
         if tlv.tag == 0xA3 {
-            subject_alt_names(tlv.contents, names);
+            subject_alt_names(tlv.value, names);
         }
     }
     common_names(subject, names);
@@ -116,7 +89,7 @@ fn subject_alt_names(explicit: &[u8], names: &mut Vec<String>) -> Option<()> {
         if ext.tag != SEQUENCE {
             return None;
         }
-        let mut parts = Reader::new(ext.contents);
+        let mut parts = Reader::new(ext.value);
         if parts.expect(OID)? != OID_SUBJECT_ALT_NAME {
             continue;
         }
@@ -127,12 +100,12 @@ fn subject_alt_names(explicit: &[u8], names: &mut Vec<String>) -> Option<()> {
         if value.tag != OCTET_STRING {
             return None;
         }
-        let mut general_names = Reader::new(Reader::new(value.contents).expect(SEQUENCE)?);
+        let mut general_names = Reader::new(Reader::new(value.value).expect(SEQUENCE)?);
         while let Some(name) = general_names.next() {
             match name.tag {
                 // otherName: type-id, [0] EXPLICIT value
                 0xA0 => {
-                    let mut other = Reader::new(name.contents);
+                    let mut other = Reader::new(name.value);
                     if other.expect(OID) == Some(OID_UPN) {
                         if let Some(explicit) = other.expect(0xA0) {
                             if let Some(text) = Reader::new(explicit).next().and_then(string) {
@@ -143,7 +116,7 @@ fn subject_alt_names(explicit: &[u8], names: &mut Vec<String>) -> Option<()> {
                 }
                 // rfc822Name, IA5String contents
                 0x81 => {
-                    if let Ok(text) = std::str::from_utf8(name.contents) {
+                    if let Ok(text) = std::str::from_utf8(name.value) {
                         names.push(text.to_owned());
                     }
                 }
@@ -160,9 +133,9 @@ fn common_names(subject: &[u8], names: &mut Vec<String>) {
         if rdn.tag != SET {
             return;
         }
-        let mut attributes = Reader::new(rdn.contents);
+        let mut attributes = Reader::new(rdn.value);
         while let Some(attribute) = attributes.next() {
-            let mut parts = Reader::new(attribute.contents);
+            let mut parts = Reader::new(attribute.value);
             if parts.expect(OID) == Some(OID_COMMON_NAME) {
                 if let Some(text) = parts.next().and_then(string) {
                     names.push(text);
@@ -176,11 +149,11 @@ fn common_names(subject: &[u8], names: &mut Vec<String>) {
 /// or BMPString (UTF-16BE).
 fn string(tlv: Tlv<'_>) -> Option<String> {
     match tlv.tag {
-        0x0C | 0x13 | 0x16 => std::str::from_utf8(tlv.contents).ok().map(str::to_owned),
-        0x14 => Some(tlv.contents.iter().map(|&b| char::from(b)).collect()),
-        0x1E if tlv.contents.len().is_multiple_of(2) => {
+        0x0C | 0x13 | 0x16 => std::str::from_utf8(tlv.value).ok().map(str::to_owned),
+        0x14 => Some(tlv.value.iter().map(|&b| char::from(b)).collect()),
+        0x1E if tlv.value.len().is_multiple_of(2) => {
             let units = tlv
-                .contents
+                .value
                 .chunks_exact(2)
                 .map(|pair| u16::from_be_bytes([pair[0], pair[1]]));
             char::decode_utf16(units)
@@ -255,20 +228,9 @@ mod tests {
 
     #[test]
     fn bmp_and_t61_strings() {
-        let bmp = Tlv {
-            tag: 0x1E,
-            contents: &[0x00, 0x41, 0x00, 0xE9],
-        };
-        assert_eq!(string(bmp).as_deref(), Some("Aé"));
-        let t61 = Tlv {
-            tag: 0x14,
-            contents: &[0x41, 0xE9],
-        };
-        assert_eq!(string(t61).as_deref(), Some("Aé"));
-        let odd = Tlv {
-            tag: 0x1E,
-            contents: &[0x00],
-        };
-        assert!(string(odd).is_none());
+        let read = |tag: u8, value: &[u8]| string(der::read(&der::write(tag, value)).unwrap().0);
+        assert_eq!(read(0x1E, &[0x00, 0x41, 0x00, 0xE9]).as_deref(), Some("Aé"));
+        assert_eq!(read(0x14, &[0x41, 0xE9]).as_deref(), Some("Aé"));
+        assert!(read(0x1E, &[0x00]).is_none());
     }
 }

@@ -123,26 +123,20 @@ impl ClientRules {
     /// (addresses, then domains), then the unspecified-clients rule. `name` is the client's
     /// forward-confirmed reverse name; without one, no domain entry matches.
     pub fn decide_named(&self, ip: IpAddr, name: Option<&str>) -> ClientDecision {
-        let domain_of = |list: &[String]| {
-            name.and_then(|name| list.iter().find(|d| in_domain(name, d)).cloned())
+        // The first entry of one kind (`Denied` or `Allowed`) that matches, as the reason.
+        let entry = |kind: &str, nets: &[ClientNet], domains: &[String]| {
+            if let Some(net) = nets.iter().find(|n| n.contains(ip)) {
+                return Some(format!("{kind}Clients {}", net.0));
+            }
+            let name = name?;
+            let domain = domains.iter().find(|d| in_domain(name, d))?;
+            Some(format!("{kind}Domains {domain} ({name})"))
         };
-        if let Some(net) = self.denied.iter().find(|n| n.contains(ip)) {
-            return ClientDecision::Denied(format!("DeniedClients {}", net.0));
+        if let Some(reason) = entry("Denied", &self.denied, &self.denied_domains) {
+            return ClientDecision::Denied(reason);
         }
-        if let Some(domain) = domain_of(&self.denied_domains) {
-            return ClientDecision::Denied(format!(
-                "DeniedDomains {domain} ({})",
-                name.unwrap_or_default()
-            ));
-        }
-        if let Some(net) = self.allowed.iter().find(|n| n.contains(ip)) {
-            return ClientDecision::Allowed(format!("AllowedClients {}", net.0));
-        }
-        if let Some(domain) = domain_of(&self.allowed_domains) {
-            return ClientDecision::Allowed(format!(
-                "AllowedDomains {domain} ({})",
-                name.unwrap_or_default()
-            ));
+        if let Some(reason) = entry("Allowed", &self.allowed, &self.allowed_domains) {
+            return ClientDecision::Allowed(reason);
         }
         match self.unspecified {
             ClientAccess::Allow => ClientDecision::Allowed("UnspecifiedClients Allow".to_owned()),

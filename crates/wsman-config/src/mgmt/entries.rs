@@ -333,16 +333,25 @@ Actions = ["read"]
         }
     }
 
+    /// `entry` in place of the host named `was` (`None`: a new host).
+    fn put_host(was: Option<&str>, entry: ManagedHost) -> EntryChange {
+        let was = was.map(str::to_owned);
+        EntryChange::PutHost { was, entry }
+    }
+
+    /// `entry` in place of the role named `was`.
+    fn put_role(was: Option<&str>, entry: Role) -> EntryChange {
+        let was = was.map(str::to_owned);
+        EntryChange::PutRole { was, entry }
+    }
+
     fn settings(text: &str) -> MgmtSettings {
         MgmtSettings::parse(Path::new("mgmt.toml"), text).expect("valid")
     }
 
     #[test]
     fn a_new_host_is_appended_after_the_hosts_and_nothing_else_moves() {
-        let change = EntryChange::PutHost {
-            was: None,
-            entry: host("app1", "http://app1:5985/wsman"),
-        };
+        let change = put_host(None, host("app1", "http://app1:5985/wsman"));
         let edited = edit_entries(COMMENTED, &change).unwrap();
         let added = "\n[[Host]]\nName = \"app1\"\nUrl = \"http://app1:5985/wsman\"\n\
                      Username = \"admin\"\nPasswordFile = \"/etc/wsmand/app1.pw\"\n\
@@ -357,10 +366,7 @@ Actions = ["read"]
     fn a_changed_host_rewrites_only_its_changed_values() {
         let mut web1 = settings(COMMENTED).hosts[0].clone();
         web1.url = "https://web1.lab:5986/wsman".to_owned();
-        let change = EntryChange::PutHost {
-            was: Some("web1".to_owned()),
-            entry: web1,
-        };
+        let change = put_host(Some("web1"), web1);
         let edited = edit_entries(COMMENTED, &change).unwrap();
         let expected = COMMENTED.replace(
             "Url = \"https://web1:5986/wsman\"",
@@ -373,25 +379,16 @@ Actions = ["read"]
     fn a_renamed_host_keeps_its_comment_and_a_taken_name_is_refused() {
         let mut web1 = settings(COMMENTED).hosts[0].clone();
         web1.name = "web9".to_owned();
-        let change = EntryChange::PutHost {
-            was: Some("web1".to_owned()),
-            entry: web1.clone(),
-        };
+        let change = put_host(Some("web1"), web1.clone());
         let edited = edit_entries(COMMENTED, &change).unwrap();
         assert_eq!(
             edited,
             COMMENTED.replace("Name = \"web1\" # the first", "Name = \"web9\" # the first")
         );
         web1.name = "db1".to_owned();
-        let taken = EntryChange::PutHost {
-            was: Some("web1".to_owned()),
-            entry: web1,
-        };
+        let taken = put_host(Some("web1"), web1);
         assert!(edit_entries(COMMENTED, &taken).is_err());
-        let added_twice = EntryChange::PutHost {
-            was: None,
-            entry: host("db1", "https://x/wsman"),
-        };
+        let added_twice = put_host(None, host("db1", "https://x/wsman"));
         assert!(edit_entries(COMMENTED, &added_twice).is_err());
     }
 
@@ -410,10 +407,7 @@ Actions = ["read"]
     fn a_role_edit_keeps_the_rules_comments_when_only_members_change() {
         let mut ops = settings(COMMENTED).roles[0].clone();
         ops.members.push("os:bob".to_owned());
-        let change = EntryChange::PutRole {
-            was: Some("ops".to_owned()),
-            entry: ops.clone(),
-        };
+        let change = put_role(Some("ops"), ops.clone());
         let edited = edit_entries(COMMENTED, &change).unwrap();
         assert_eq!(
             edited,
@@ -425,10 +419,7 @@ Actions = ["read"]
             resources: vec!["*".to_owned()],
             actions: vec![Action::Change],
         });
-        let change = EntryChange::PutRole {
-            was: Some("ops".to_owned()),
-            entry: ops.clone(),
-        };
+        let change = put_role(Some("ops"), ops.clone());
         let members_changed = edited;
         let edited = edit_entries(COMMENTED, &change).unwrap();
         assert_eq!(
@@ -451,10 +442,7 @@ Actions = ["read"]
         let dir = tempfile::tempdir().unwrap();
         let path = MgmtSettings::path_in(dir.path());
         std::fs::write(&path, "# mine\nPort = 9443\n").unwrap();
-        let change = EntryChange::PutHost {
-            was: None,
-            entry: host("web1", "https://web1:5986/wsman"),
-        };
+        let change = put_host(None, host("web1", "https://web1:5986/wsman"));
         let now = MgmtSettings::change_entry(dir.path(), &change).unwrap();
         assert_eq!(now.hosts.len(), 1);
         let text = std::fs::read_to_string(&path).unwrap();
@@ -463,10 +451,7 @@ Actions = ["read"]
             "{text}"
         );
         // A change the whole would refuse leaves the file as it was.
-        let bad = EntryChange::PutHost {
-            was: None,
-            entry: host("web 2", "https://x/wsman"),
-        };
+        let bad = put_host(None, host("web 2", "https://x/wsman"));
         assert!(MgmtSettings::change_entry(dir.path(), &bad).is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     }

@@ -17,6 +17,7 @@ use wsman_ipmi::{Bmc, Numeric, SensorKind};
 use wsman_proto::cim::{CimDateTime, Instance, MethodInput, Value};
 use wsman_proto::Fault;
 
+use super::path_file::{PathFile, PathFileError};
 use super::schema::{ClassSchema, Declaration, Method, TypeName};
 use super::sysfs::{self, SysfsSensor};
 use super::{procfs, reference_to, Answer, Class, Instances};
@@ -44,56 +45,20 @@ struct HardwareFile {
     sysfs_root: PathBuf,
 }
 
-/// Why `hardware.toml` was not used.
-#[derive(Debug, thiserror::Error)]
-pub enum HardwareFileError {
-    #[error("{}: {source}", .path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{} is larger than {MAX_HARDWARE_FILE} bytes", .path.display())]
-    TooLarge { path: PathBuf },
-    #[error("{}: {source}", .path.display())]
-    Toml {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
-    #[error("{}: sysfs_root {} is not an absolute path to a directory", .path.display(), .root.display())]
-    NotADirectory { path: PathBuf, root: PathBuf },
-}
-
-/// Longest `hardware.toml` read.
-const MAX_HARDWARE_FILE: u64 = 4096;
+/// `hardware.toml`: a root that is not an absolute directory is refused.
+const HARDWARE_FILE: PathFile = PathFile {
+    name: "hardware.toml",
+    key: "sysfs_root",
+    limit: 4096,
+    wanted: "an absolute path to a directory",
+    usable: |root| root.is_absolute() && root.is_dir(),
+};
 
 /// The sysfs root `config_dir/hardware.toml` names, `/sys` without the file. A file that
 /// cannot be read or parsed, or a root that is not an absolute directory, is an error (the
 /// daemon logs it and uses `/sys`).
-pub fn sysfs_root(config_dir: &Path) -> Result<PathBuf, HardwareFileError> {
-    let path = config_dir.join("hardware.toml");
-    let read = |source| HardwareFileError::Read {
-        path: path.clone(),
-        source,
-    };
-    let text = match std::fs::metadata(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(PathBuf::from(SYSFS)),
-        Err(e) => return Err(read(e)),
-        Ok(meta) if meta.len() > MAX_HARDWARE_FILE => {
-            return Err(HardwareFileError::TooLarge { path })
-        }
-        Ok(_) => std::fs::read_to_string(&path).map_err(read)?,
-    };
-    let file: HardwareFile = match toml::from_str(&text) {
-        Ok(file) => file,
-        Err(source) => return Err(HardwareFileError::Toml { path, source }),
-    };
-    if !file.sysfs_root.is_absolute() || !file.sysfs_root.is_dir() {
-        return Err(HardwareFileError::NotADirectory {
-            path,
-            root: file.sysfs_root,
-        });
-    }
-    Ok(file.sysfs_root)
+pub fn sysfs_root(config_dir: &Path) -> Result<PathBuf, PathFileError> {
+    HARDWARE_FILE.read(config_dir, SYSFS, |file: HardwareFile| file.sysfs_root)
 }
 
 /// The BMC these classes read (`None`: the host has none) and the sysfs root of the kernel's

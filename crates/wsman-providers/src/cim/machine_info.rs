@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use wsman_proto::Fault;
 
+use super::path_file::{PathFile, PathFileError};
+
 /// The file hostnamectl writes.
 pub const MACHINE_INFO: &str = "/etc/machine-info";
 
@@ -24,55 +26,24 @@ pub const MAX_DESCRIPTION: usize = 256;
 /// Longest `host.toml` and `machine-info` read (both are a few lines).
 const MAX_FILE: u64 = 64 * 1024;
 
-/// Why `DIR/host.toml` was refused (the daemon logs it and keeps `/etc/machine-info`).
-#[derive(Debug, thiserror::Error)]
-pub enum HostFileError {
-    #[error("{}: {source}", .path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}: larger than {MAX_FILE} bytes", .path.display())]
-    TooLarge { path: PathBuf },
-    #[error("{}: {source}", .path.display())]
-    Toml {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
-    #[error("{}: machine_info {} is not an absolute path", .path.display(), .named.display())]
-    NotAbsolute { path: PathBuf, named: PathBuf },
-}
-
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HostFile {
     machine_info: PathBuf,
 }
 
+/// `host.toml`: a relative path is refused.
+const HOST_FILE: PathFile = PathFile {
+    name: "host.toml",
+    key: "machine_info",
+    limit: MAX_FILE,
+    wanted: "an absolute path",
+    usable: Path::is_absolute,
+};
+
 /// The machine-info file `config_dir/host.toml` names, `/etc/machine-info` without the file.
-pub fn machine_info_path(config_dir: &Path) -> Result<PathBuf, HostFileError> {
-    let path = config_dir.join("host.toml");
-    let read = |source| HostFileError::Read {
-        path: path.clone(),
-        source,
-    };
-    let text = match std::fs::metadata(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(MACHINE_INFO.into()),
-        Err(e) => return Err(read(e)),
-        Ok(meta) if meta.len() > MAX_FILE => return Err(HostFileError::TooLarge { path }),
-        Ok(_) => std::fs::read_to_string(&path).map_err(read)?,
-    };
-    let file: HostFile = toml::from_str(&text).map_err(|source| HostFileError::Toml {
-        path: path.clone(),
-        source,
-    })?;
-    if !file.machine_info.is_absolute() {
-        return Err(HostFileError::NotAbsolute {
-            path,
-            named: file.machine_info,
-        });
-    }
-    Ok(file.machine_info)
+pub fn machine_info_path(config_dir: &Path) -> Result<PathBuf, PathFileError> {
+    HOST_FILE.read(config_dir, MACHINE_INFO, |file: HostFile| file.machine_info)
 }
 
 /// The file's text; empty when it does not exist (a machine without a description).

@@ -42,6 +42,7 @@ mod mof_tests;
 pub mod network;
 pub mod ntlogevent;
 pub mod os;
+pub mod path_file;
 pub mod perf;
 pub mod perf_disk;
 pub mod perf_process;
