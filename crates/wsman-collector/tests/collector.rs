@@ -244,16 +244,13 @@ fn delivery_text(events: &[String], embedding: Embedding, identifier: Option<&st
     let mut bookmark = BookmarkList::new();
     bookmark.advance("Security", 99);
     let headers = DeliveryHeaders {
-        to: &to,
-        message_id: "uuid:6C1E1F3A-0000-0000-0000-000000000001",
-        operation_id: "uuid:6C1E1F3A-0000-0000-0000-000000000002",
-        session_id: None,
-        sequence_id: 1,
-        machine_id: "web01.example.com",
-        max_envelope_size: 512_000,
-        operation_timeout: Duration::from_secs(60),
         bookmark: Some(&bookmark),
-        ack_requested: true,
+        ..DeliveryHeaders::new(
+            &to,
+            "uuid:6C1E1F3A-0000-0000-0000-000000000001",
+            "uuid:6C1E1F3A-0000-0000-0000-000000000002",
+            "web01.example.com",
+        )
     };
     delivery::events_envelope(&headers, events, embedding)
 }

@@ -60,21 +60,24 @@ impl Fixture {
         &self.set.subscriptions[0]
     }
 
-    /// Deliver `request` from `sender` at `remote`, its groups none.
-    fn deliver_from(&self, request: &Request, sender: &Sender, remote: &str) -> Decision {
-        let collector = Collector {
+    fn collector(&self) -> Collector<'_> {
+        Collector {
             subscriptions: &self.set,
             store: &self.store,
             outputs: &self.outputs,
             pairs: &self.pairs,
-        };
+        }
+    }
+
+    /// Deliver `request` from `sender` at `remote`, its groups none.
+    fn deliver_from(&self, request: &Request, sender: &Sender, remote: &str) -> Decision {
         let forwarder = Forwarder {
             sender,
             remote: Some(remote.parse::<IpAddr>().unwrap()),
             in_group: &|_| false,
         };
         let identifier = &self.subscription().identifier;
-        deliver(&collector, identifier, request, &forwarder, now())
+        deliver(&self.collector(), identifier, request, &forwarder, now())
     }
 
     fn deliver(&self, request: &Request) -> Decision {
@@ -121,16 +124,13 @@ fn request(version: &str, events: Option<&[String]>) -> Request {
     let mut bookmark = BookmarkList::new();
     bookmark.advance("Security", events.map_or(0, |e| e.len() as u64));
     let headers = DeliveryHeaders {
-        to: &to,
-        message_id: "uuid:6C1E1F3A-0000-0000-0000-000000000001",
-        operation_id: "uuid:6C1E1F3A-0000-0000-0000-000000000002",
-        session_id: None,
-        sequence_id: 1,
-        machine_id: "web01.example.com",
-        max_envelope_size: 512_000,
-        operation_timeout: Duration::from_secs(60),
         bookmark: Some(&bookmark),
-        ack_requested: true,
+        ..DeliveryHeaders::new(
+            &to,
+            "uuid:6C1E1F3A-0000-0000-0000-000000000001",
+            "uuid:6C1E1F3A-0000-0000-0000-000000000002",
+            "web01.example.com",
+        )
     };
     let text = match events {
         Some(events) => delivery::events_envelope(&headers, events, Embedding::Cdata),
@@ -235,19 +235,13 @@ fn every_check_refuses_before_anything_is_claimed_or_written() {
     assert_eq!(fixture.bookmark(), None);
 
     // An identifier no subscription has.
-    let collector = Collector {
-        subscriptions: &fixture.set,
-        store: &fixture.store,
-        outputs: &fixture.outputs,
-        pairs: &fixture.pairs,
-    };
     let forwarder = Forwarder {
         sender: &web01(),
         remote: None,
         in_group: &|_| true,
     };
     let unknown = deliver(
-        &collector,
+        &fixture.collector(),
         "00000000-0000-0000-0000-000000000000",
         &request(&version, Some(&batch)),
         &forwarder,
