@@ -229,17 +229,10 @@ fn read_cdata_delivery(events: &[String]) -> ingest::Delivery {
 }
 
 fn delivery_text(events: &[String], embedding: Embedding, identifier: Option<&str>) -> String {
-    let mut parameters = Vec::new();
-    if let Some(identifier) = identifier {
-        let mut element = xml::Element::new(
-            Some("http://schemas.xmlsoap.org/ws/2004/08/eventing"),
-            "Identifier",
-        );
-        element
-            .children
-            .push(xml::Node::Text(identifier.to_owned()));
-        parameters.push(element);
-    }
+    let parameters = identifier
+        .map(manager::version_identifier)
+        .into_iter()
+        .collect();
     let to = delivery::endpoint("http://collector/wsman/subscriptions/X/1", parameters);
     let mut bookmark = BookmarkList::new();
     bookmark.advance("Security", 99);

@@ -5,6 +5,7 @@
 
 use proptest::prelude::*;
 use wsman_collector::ingest::{self, DeliveryKind};
+use wsman_collector::manager;
 use wsman_events::delivery::{self, DeliveryHeaders, Embedding};
 use wsman_events::BookmarkList;
 use wsman_proto::{ns, parse_request, xml};
@@ -61,9 +62,10 @@ proptest! {
         bookmark in bookmark(),
         written in events(),
     ) {
-        let mut identifier = xml::Element::new(Some(ns::EVENTING), "Identifier");
-        identifier.children.push(xml::Node::Text(version.clone()));
-        let to = delivery::endpoint("http://collector/wsman/subscriptions/X/1", vec![identifier]);
+        let to = delivery::endpoint(
+            "http://collector/wsman/subscriptions/X/1",
+            vec![manager::version_identifier(&version)],
+        );
         let headers = DeliveryHeaders {
             bookmark: bookmark.as_ref(),
             ..DeliveryHeaders::new(&to, &message_id, &message_id, "source.example.com")

@@ -11,12 +11,15 @@ use wsman_proto::{parse_request, xml, Request};
 
 use super::*;
 use crate::bookmarks::SqliteStore;
+use crate::manager::version_identifier;
 use crate::subscriptions::{self, Subscription};
 
 const QUERY: &str =
     r#"<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>"#;
 const EVENT: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='sshd'/><EventID>4624</EventID><EventRecordID>RECORD</EventRecordID><Channel>Security</Channel><Computer>COMPUTER</Computer></System></Event>";
 const CLIENT: &str = "WEB01$@EXAMPLE.COM";
+/// The MessageID of every delivery [`request`] writes.
+const MESSAGE_ID: &str = "uuid:6C1E1F3A-0000-0000-0000-000000000001";
 
 /// A collector over one subscription whose one output is a file under a temporary directory.
 struct Fixture {
@@ -113,21 +116,17 @@ fn event(record: u64, computer: &str) -> String {
 /// A delivery naming subscription version `version`: events (with the forwarder's bookmark at
 /// the last one), or a heartbeat when `events` is `None`.
 fn request(version: &str, events: Option<&[String]>) -> Request {
-    let mut identifier = xml::Element::new(
-        Some("http://schemas.xmlsoap.org/ws/2004/08/eventing"),
-        "Identifier",
+    let to = delivery::endpoint(
+        "http://collector/wsman/subscriptions/X/1",
+        vec![version_identifier(version)],
     );
-    identifier
-        .children
-        .push(xml::Node::Text(version.to_owned()));
-    let to = delivery::endpoint("http://collector/wsman/subscriptions/X/1", vec![identifier]);
     let mut bookmark = BookmarkList::new();
     bookmark.advance("Security", events.map_or(0, |e| e.len() as u64));
     let headers = DeliveryHeaders {
         bookmark: Some(&bookmark),
         ..DeliveryHeaders::new(
             &to,
-            "uuid:6C1E1F3A-0000-0000-0000-000000000001",
+            MESSAGE_ID,
             "uuid:6C1E1F3A-0000-0000-0000-000000000002",
             "web01.example.com",
         )
@@ -137,6 +136,14 @@ fn request(version: &str, events: Option<&[String]>) -> Request {
         None => delivery::heartbeat_envelope(&headers),
     };
     parse_request(&text, &xml::Limits::default()).expect("a SOAP request")
+}
+
+/// The acknowledgement of a [`request`], what it stored being `stored`.
+fn acknowledged(stored: Stored) -> Outcome {
+    Outcome::Acknowledged {
+        message_id: MESSAGE_ID.to_owned(),
+        stored,
+    }
 }
 
 fn events(records: std::ops::RangeInclusive<u64>) -> Vec<String> {
@@ -150,13 +157,10 @@ fn a_batch_is_written_once_and_its_resend_acknowledged_without_writing_again() {
     let first = fixture.deliver(&request(&version, Some(&events(1..=2))));
     assert_eq!(
         first.outcome,
-        Outcome::Acknowledged {
-            message_id: "uuid:6C1E1F3A-0000-0000-0000-000000000001".to_owned(),
-            stored: Stored::Events {
-                new: 2,
-                already_stored: 0
-            },
-        }
+        acknowledged(Stored::Events {
+            new: 2,
+            already_stored: 0
+        })
     );
     assert_eq!(first.subscription.as_deref(), Some("security"));
     assert_eq!(first.received, Some(2));
@@ -173,27 +177,21 @@ fn a_batch_is_written_once_and_its_resend_acknowledged_without_writing_again() {
 
     // The same batch again (a lost acknowledgement), then one overlapping it.
     let again = fixture.deliver(&request(&version, Some(&events(1..=2))));
-    assert!(matches!(
+    assert_eq!(
         again.outcome,
-        Outcome::Acknowledged {
-            stored: Stored::Events {
-                new: 0,
-                already_stored: 2
-            },
-            ..
-        }
-    ));
+        acknowledged(Stored::Events {
+            new: 0,
+            already_stored: 2
+        })
+    );
     let overlapping = fixture.deliver(&request(&version, Some(&events(2..=3))));
-    assert!(matches!(
+    assert_eq!(
         overlapping.outcome,
-        Outcome::Acknowledged {
-            stored: Stored::Events {
-                new: 1,
-                already_stored: 1
-            },
-            ..
-        }
-    ));
+        acknowledged(Stored::Events {
+            new: 1,
+            already_stored: 1
+        })
+    );
     assert_eq!(fixture.written(), events(1..=3));
 }
 
@@ -286,13 +284,7 @@ fn a_heartbeat_is_stored_and_acknowledged_and_writes_no_event() {
     let fixture = Fixture::new(None);
     let version = fixture.subscription().version.clone();
     let decision = fixture.deliver(&request(&version, None));
-    assert!(matches!(
-        decision.outcome,
-        Outcome::Acknowledged {
-            stored: Stored::Heartbeat,
-            ..
-        }
-    ));
+    assert_eq!(decision.outcome, acknowledged(Stored::Heartbeat));
     let clients = fixture.store.clients("security").unwrap();
     assert_eq!(clients.len(), 1);
     assert_eq!(clients[0].last_heartbeat, Some(now()));
