@@ -134,7 +134,8 @@ fn a_saved_view_is_shared_and_deleted_only_by_its_author_or_a_manager() {
     assert!(file.contains("Failed <logons>"), "{file}");
     // In order, who posts what and the status: nobody saves a second view of that name;
     // another user who is no manager may not delete it; its author and a manager may.
-    let steps: [(&(String, String), &str, &[(&str, &str)], u16); 5] = [
+    type Step<'a> = (&'a (String, String), &'a str, &'a [(&'a str, &'a str)], u16);
+    let steps: [Step; 5] = [
         (
             &manager,
             "/events/views",

@@ -325,7 +325,7 @@ fn a_users_running_jobs_are_bounded_and_a_dropped_job_is_cancelled() {
     let start = |session: &(String, String), host: &str| {
         post_form(
             &service,
-            &session,
+            session,
             "/bulk",
             &[&format!("host.{host}=1"), "work=command", &command],
         )

@@ -272,8 +272,15 @@ mod tests {
             id: "examplePriority@32473",
             params: &[("class", "high")],
         };
-        // Each example: its header, structured data, MSG and whether the MSG has a BOM.
-        let examples: [(&Header, &[SdElement], Option<&[u8]>, bool, String); 4] = [
+        /// An example: its header, structured data, MSG, whether the MSG has a BOM, the text.
+        type Example<'a> = (
+            &'a Header<'a>,
+            &'a [SdElement<'a>],
+            Option<&'a [u8]>,
+            bool,
+            String,
+        );
+        let examples: [Example; 4] = [
             (
                 &su,
                 &[],
