@@ -121,6 +121,15 @@ impl ItemTemplate {
     }
 }
 
+/// The `e:Identifier` reference parameter naming a subscription's `version`: a forwarder sends
+/// it back with each delivery, and a delivery naming an older version is refused.
+pub fn version_identifier(version: &str) -> Element {
+    let mut identifier = Element::new(Some(ns::EVENTING), "Identifier");
+    identifier.prefix = Some("e".to_owned());
+    identifier.children.push(Node::Text(version.to_owned()));
+    identifier
+}
+
 /// The Subscribe a forwarder is to act on: Events delivery to the subscription's address,
 /// with the `e:Identifier` of its version, as Windows' collector asks (heartbeats, batching,
 /// five retries a minute apart, UTF-16, SLDC, bookmarks).
@@ -129,14 +138,9 @@ fn subscribe_request(
     base: &str,
     auth: &DeliveryAuth,
 ) -> SubscribeRequest {
-    let mut identifier = Element::new(Some(ns::EVENTING), "Identifier");
-    identifier.prefix = Some("e".to_owned());
-    identifier
-        .children
-        .push(Node::Text(subscription.version.clone()));
     let to = EndpointReference {
         address: delivery_address(base, subscription),
-        reference_parameters: vec![identifier],
+        reference_parameters: vec![version_identifier(&subscription.version)],
     };
     let (profile, issuers) = match auth {
         DeliveryAuth::Kerberos => (secprofile::HTTP_SPNEGO_KERBEROS, Vec::new()),

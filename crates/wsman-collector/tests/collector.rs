@@ -229,31 +229,21 @@ fn read_cdata_delivery(events: &[String]) -> ingest::Delivery {
 }
 
 fn delivery_text(events: &[String], embedding: Embedding, identifier: Option<&str>) -> String {
-    let mut parameters = Vec::new();
-    if let Some(identifier) = identifier {
-        let mut element = xml::Element::new(
-            Some("http://schemas.xmlsoap.org/ws/2004/08/eventing"),
-            "Identifier",
-        );
-        element
-            .children
-            .push(xml::Node::Text(identifier.to_owned()));
-        parameters.push(element);
-    }
+    let parameters = identifier
+        .map(manager::version_identifier)
+        .into_iter()
+        .collect();
     let to = delivery::endpoint("http://collector/wsman/subscriptions/X/1", parameters);
     let mut bookmark = BookmarkList::new();
     bookmark.advance("Security", 99);
     let headers = DeliveryHeaders {
-        to: &to,
-        message_id: "uuid:6C1E1F3A-0000-0000-0000-000000000001",
-        operation_id: "uuid:6C1E1F3A-0000-0000-0000-000000000002",
-        session_id: None,
-        sequence_id: 1,
-        machine_id: "web01.example.com",
-        max_envelope_size: 512_000,
-        operation_timeout: Duration::from_secs(60),
         bookmark: Some(&bookmark),
-        ack_requested: true,
+        ..DeliveryHeaders::new(
+            &to,
+            "uuid:6C1E1F3A-0000-0000-0000-000000000001",
+            "uuid:6C1E1F3A-0000-0000-0000-000000000002",
+            "web01.example.com",
+        )
     };
     delivery::events_envelope(&headers, events, embedding)
 }

@@ -3,10 +3,9 @@
 //! subscription version, bookmark and every event as written.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-use std::time::Duration;
-
 use proptest::prelude::*;
 use wsman_collector::ingest::{self, DeliveryKind};
+use wsman_collector::manager;
 use wsman_events::delivery::{self, DeliveryHeaders, Embedding};
 use wsman_events::BookmarkList;
 use wsman_proto::{ns, parse_request, xml};
@@ -63,20 +62,13 @@ proptest! {
         bookmark in bookmark(),
         written in events(),
     ) {
-        let mut identifier = xml::Element::new(Some(ns::EVENTING), "Identifier");
-        identifier.children.push(xml::Node::Text(version.clone()));
-        let to = delivery::endpoint("http://collector/wsman/subscriptions/X/1", vec![identifier]);
+        let to = delivery::endpoint(
+            "http://collector/wsman/subscriptions/X/1",
+            vec![manager::version_identifier(&version)],
+        );
         let headers = DeliveryHeaders {
-            to: &to,
-            message_id: &message_id,
-            operation_id: &message_id,
-            session_id: None,
-            sequence_id: 1,
-            machine_id: "source.example.com",
-            max_envelope_size: 512_000,
-            operation_timeout: Duration::from_secs(60),
             bookmark: bookmark.as_ref(),
-            ack_requested: true,
+            ..DeliveryHeaders::new(&to, &message_id, &message_id, "source.example.com")
         };
         let texts: Vec<String> = written.iter().map(|(c, r, computer, m)| event(c, *r, computer, m)).collect();
         let embedding = if cdata { Embedding::Cdata } else { Embedding::Element };

@@ -122,23 +122,25 @@ fn tls_files_only_under_a_listed_directory_and_the_journal_on_its_socket() {
     let tcp = |key: &str| {
         format!("[[outputs]]\ntype = \"tcp\"\naddress = \"siem.example.com:6514\"\ntls = true\nca_file = \"{key}\"\n")
     };
-    assert!(policy
-        .admit(&outputs(&tcp("/etc/wsmand/tls/ca.pem")))
-        .is_ok());
-    assert!(matches!(
-        policy.admit(&outputs(&tcp("/etc/shadow"))),
-        Err(PolicyError::TlsFileOutside { .. })
-    ));
     let kafka = |path: &str| {
         format!("[[outputs]]\ntype = \"kafka\"\nbrokers = [\"kafka1.example.com:9093\"]\ntopic = \"wec\"\n[outputs.properties]\n\"ssl.key.location\" = \"{path}\"\n")
     };
-    assert!(policy
-        .admit(&outputs(&kafka("/etc/wsmand/tls/k.pem")))
-        .is_ok());
-    assert!(matches!(
-        policy.admit(&outputs(&kafka("/root/.ssh/id_ed25519"))),
-        Err(PolicyError::TlsFileOutside { .. })
-    ));
+    for (inside, outside) in [
+        (tcp("/etc/wsmand/tls/ca.pem"), tcp("/etc/shadow")),
+        (
+            kafka("/etc/wsmand/tls/k.pem"),
+            kafka("/root/.ssh/id_ed25519"),
+        ),
+    ] {
+        assert!(policy.admit(&outputs(&inside)).is_ok(), "{inside}");
+        assert!(
+            matches!(
+                policy.admit(&outputs(&outside)),
+                Err(PolicyError::TlsFileOutside { .. })
+            ),
+            "{outside}"
+        );
+    }
     let journal =
         |socket: &str| format!("[[outputs]]\ntype = \"journal\"\nsocket = \"{socket}\"\n");
     assert!(OutputsPolicy::default()

@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{logon, set_named, write_to, QUERY};
+use common::{logon, refusal, set_named, write_to};
 use proptest::prelude::*;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
@@ -47,7 +46,6 @@ fn kafka_outputs_parse_with_their_defaults_and_bad_ones_are_refused() {
         "{shown}"
     );
 
-    let file = Path::new("/etc/wsmand/subscriptions/bad.toml");
     for (output, reason) in [
         (
             kafka_output("", "t", "").replace("[\"\"]", "[]"),
@@ -77,9 +75,7 @@ fn kafka_outputs_parse_with_their_defaults_and_bad_ones_are_refused() {
         ),
         (kafka_output("k1:9092", "t", "unknown = 1\n"), "unknown"),
     ] {
-        let error = subscriptions::parse(file, &format!("{QUERY}\n{output}"))
-            .expect_err(&output)
-            .to_string();
+        let error = refusal(&output);
         assert!(error.contains(reason), "{output}: {error}");
     }
 }

@@ -15,18 +15,16 @@ mod common;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{pki, received, set, write, Pki, QUERY};
+use common::{parse_outputs, pki, received, refusal, set, write, Pki};
 use serde_json::Value;
 use wsman_collector::ingest::ReceivedEvent;
 use wsman_collector::outputs::OutputError;
 use wsman_collector::subscription_outputs::Outputs;
-use wsman_collector::subscriptions;
 use wsman_test::syslog_receivers::{rsyslog, rsyslog_relp, syslog_ng, Receiver, ReceiverTls};
 
 const CLIENT: &str = "web01.example.com";
@@ -389,7 +387,6 @@ fn a_relp_receiver_that_refuses_or_stalls_fails_the_batch_and_the_resend_lands()
 
 #[test]
 fn bad_syslog_settings_are_refused_with_their_reason() {
-    let file = Path::new("/etc/wsmand/subscriptions/bad.toml");
     for (more, reason) in [
         ("transport = \"udp\"\ntls = true\n", "DTLS"),
         ("ca_file = \"/etc/ca.pem\"\n", "syslog output: ca_file"),
@@ -402,15 +399,12 @@ fn bad_syslog_settings_are_refused_with_their_reason() {
         ("transport = \"tls\"\n", "unknown variant"),
         ("facility = \"local9\"\n", "unknown variant"),
     ] {
-        let text = format!("{QUERY}\n{}", syslog_output(514, more));
-        let error = subscriptions::parse(file, &text)
-            .expect_err(more)
-            .to_string();
+        let error = refusal(&syslog_output(514, more));
         assert!(error.contains(reason), "{more}: {error}");
     }
-    let text = format!(
-        "{QUERY}\n{}",
-        syslog_output(514, "transport = \"relp\"\ntls = true\nwindow = 1024\n")
-    );
-    subscriptions::parse(file, &text).expect("good settings");
+    parse_outputs(&syslog_output(
+        514,
+        "transport = \"relp\"\ntls = true\nwindow = 1024\n",
+    ))
+    .expect("good settings");
 }

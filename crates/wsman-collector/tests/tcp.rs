@@ -8,17 +8,15 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{logon, pki, set, write, Pki, QUERY};
+use common::{logon, pki, refusal, set, write, Pki};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use wsman_collector::ingest::ReceivedEvent;
 use wsman_collector::outputs::OutputError;
 use wsman_collector::subscription_outputs::Outputs;
-use wsman_collector::subscriptions;
 use wsman_test::line_receiver::LineReceiver;
 
 const CLIENT: &str = "web01.example.com";
@@ -170,26 +168,16 @@ fn unreadable_tls_files_are_named_when_the_outputs_start() {
     let error = write(&outputs, CLIENT, &[logon(1, "web01")]).expect_err("not started");
     assert!(matches!(error, OutputError::NotStarted { .. }), "{error}");
 
-    let file = Path::new("/etc/wsmand/subscriptions/bad.toml");
     for (more, reason) in [
         ("ca_file = \"/etc/ca.pem\"\n", "need tls = true"),
         ("tls = true\nclient_key = \"/etc/k.pem\"\n", "go together"),
         ("tls = true\nca_file = \"ca.pem\"\n", "not an absolute path"),
         ("write_timeout_ms = 0\n", "write_timeout_ms"),
     ] {
-        let text = format!(
-            "{QUERY}\n{}",
-            tcp_output("127.0.0.1:9".parse().expect("address"), more)
-        );
-        let error = subscriptions::parse(file, &text)
-            .expect_err(more)
-            .to_string();
+        let error = refusal(&tcp_output("127.0.0.1:9".parse().expect("address"), more));
         assert!(error.contains(reason), "{more}: {error}");
     }
-    let text = format!("{QUERY}\n[[outputs]]\ntype = \"tcp\"\naddress = \"siem\"\n");
-    let error = subscriptions::parse(file, &text)
-        .expect_err("no port")
-        .to_string();
+    let error = refusal("[[outputs]]\ntype = \"tcp\"\naddress = \"siem\"\n");
     assert!(error.contains("not host:port"), "{error}");
 }
 

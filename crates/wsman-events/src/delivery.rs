@@ -73,6 +73,36 @@ pub struct DeliveryHeaders<'a> {
     pub ack_requested: bool,
 }
 
+/// `MaxEnvelopeSize` of a delivery when the subscription names none (Windows' 512000).
+pub const DEFAULT_MAX_ENVELOPE: u64 = 512_000;
+/// `w:OperationTimeout` of a delivery.
+pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl<'a> DeliveryHeaders<'a> {
+    /// A delivery as Windows' forwarders send one: an operation of its own (SequenceId 1),
+    /// the default envelope size and operation timeout, acknowledgement requested, no session
+    /// and no bookmark. The others are set by struct update, so every sender builds it alike.
+    pub fn new(
+        to: &'a EndpointReference,
+        message_id: &'a str,
+        operation_id: &'a str,
+        machine_id: &'a str,
+    ) -> Self {
+        DeliveryHeaders {
+            to,
+            message_id,
+            operation_id,
+            session_id: None,
+            sequence_id: 1,
+            machine_id,
+            max_envelope_size: DEFAULT_MAX_ENVELOPE,
+            operation_timeout: OPERATION_TIMEOUT,
+            bookmark: None,
+            ack_requested: true,
+        }
+    }
+}
+
 /// A batch of events (each one's XML) as an `Events` message.
 pub fn events_envelope(
     headers: &DeliveryHeaders<'_>,

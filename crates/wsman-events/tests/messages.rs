@@ -213,16 +213,13 @@ fn events_batches_carry_what_the_subscriber_asked_for() {
     let mut bookmark = BookmarkList::new();
     bookmark.advance("Application", 42);
     let headers = DeliveryHeaders {
-        to: &to,
-        message_id: "uuid:00000000-0000-0000-0000-000000000001",
-        operation_id: "uuid:00000000-0000-0000-0000-000000000002",
-        session_id: None,
-        sequence_id: 1,
-        machine_id: "linux.example.test",
-        max_envelope_size: 512_000,
-        operation_timeout: Duration::from_secs(60),
         bookmark: Some(&bookmark),
-        ack_requested: true,
+        ..DeliveryHeaders::new(
+            &to,
+            "uuid:00000000-0000-0000-0000-000000000001",
+            "uuid:00000000-0000-0000-0000-000000000002",
+            "linux.example.test",
+        )
     };
     let events = vec![
         "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><EventID>1</EventID></System></Event>".to_owned(),

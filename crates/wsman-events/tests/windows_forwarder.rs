@@ -167,16 +167,15 @@ impl Values {
 
     fn headers(&self) -> DeliveryHeaders<'_> {
         DeliveryHeaders {
-            to: &self.to,
-            message_id: &self.message_id,
-            operation_id: &self.operation_id,
             session_id: Some(&self.session_id),
-            sequence_id: 1,
-            machine_id: &self.machine_id,
-            max_envelope_size: 512_000,
             operation_timeout: self.timeout,
             bookmark: self.bookmark.as_ref(),
-            ack_requested: true,
+            ..DeliveryHeaders::new(
+                &self.to,
+                &self.message_id,
+                &self.operation_id,
+                &self.machine_id,
+            )
         }
     }
 }

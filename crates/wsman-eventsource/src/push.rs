@@ -95,8 +95,6 @@ pub trait Connector: Send + Sync {
 
 /// Room kept in each message for the headers (reference parameters and a bookmark included).
 const HEADER_ROOM: usize = 16 * 1024;
-/// `MaxEnvelopeSize` of a delivery when the subscription names none (Windows' 512000).
-const DEFAULT_ENVELOPE: u64 = 512_000;
 /// `MaxElements` of an `Events` subscription that names none.
 const DEFAULT_BATCH_ITEMS: usize = 100;
 /// `MaxTime` of an `Events` subscription that names none: deliver promptly.
@@ -110,8 +108,6 @@ const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
 const MAX_SCAN: usize = 10_000;
 /// Events read from the journal at once.
 const READ_ITEMS: usize = 256;
-/// `w:OperationTimeout` of a delivery.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 /// `w:OperationTimeout` of a SubscriptionEnd, as Windows' forwarders send it.
 const END_OPERATION_TIMEOUT: Duration = Duration::from_millis(500);
 /// Longest one wait for new journal entries, so due heartbeats and batches are never late by
@@ -152,7 +148,7 @@ impl Plan {
         }
         let max_envelope = request
             .max_envelope_size
-            .map_or(DEFAULT_ENVELOPE, |(size, _)| size);
+            .map_or(delivery::DEFAULT_MAX_ENVELOPE, |(size, _)| size);
         let room = usize::try_from(max_envelope)
             .unwrap_or(usize::MAX)
             .saturating_sub(HEADER_ROOM);
@@ -413,17 +409,11 @@ async fn deliver(plan: &Plan, subscriber: &dyn Subscriber, due: &Due, link: &mut
     for event in events.iter().filter(|e| !e.channel.is_empty()) {
         bookmark.advance(&event.channel, event.record_id);
     }
+    // Each delivery is an operation of its own: a new OperationID and SequenceId 1, as
+    // Windows' forwarders send them.
     let headers = DeliveryHeaders {
-        to: &plan.notify_to,
-        message_id: &message_id,
-        // Each delivery is an operation of its own: a new OperationID and SequenceId 1, as
-        // Windows' forwarders send them.
-        operation_id: &operation_id,
         session_id: Some(&plan.session_id),
-        sequence_id: 1,
-        machine_id: &plan.machine_id,
         max_envelope_size: plan.max_envelope,
-        operation_timeout: OPERATION_TIMEOUT,
         // As Windows: the bookmark with events only, and only once it names a log (the
         // EventID 111 batch of a new subscription carries none; heartbeats never do).
         bookmark: (plan.send_bookmarks
@@ -431,6 +421,12 @@ async fn deliver(plan: &Plan, subscriber: &dyn Subscriber, due: &Due, link: &mut
             && bookmark.positions().next().is_some())
         .then_some(&bookmark),
         ack_requested: plan.mode != DeliveryMode::Push,
+        ..DeliveryHeaders::new(
+            &plan.notify_to,
+            &message_id,
+            &operation_id,
+            &plan.machine_id,
+        )
     };
     let xml = match due {
         Due::Batch(_) => {
@@ -494,16 +490,15 @@ pub(crate) async fn send_subscription_end(
     // The header set of a Windows forwarder's SubscriptionEnd: its session, AckRequested and
     // an OperationTimeout of half a second.
     let headers = DeliveryHeaders {
-        to: &notice.end_to,
-        message_id: &message_id,
-        operation_id: &operation_id,
         session_id: Some(&session_id),
-        sequence_id: 1,
-        machine_id: &notice.machine_id,
         max_envelope_size: notice.max_envelope,
         operation_timeout: END_OPERATION_TIMEOUT,
-        bookmark: None,
-        ack_requested: true,
+        ..DeliveryHeaders::new(
+            &notice.end_to,
+            &message_id,
+            &operation_id,
+            &notice.machine_id,
+        )
     };
     let xml = delivery::subscription_end_envelope(&headers, &manager, status, reason);
     let (body, content_type) = delivery::encode(&xml, notice.utf16);

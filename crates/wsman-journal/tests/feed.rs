@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use wsman_events::{ContentFormat, Mapping, QueryList};
-use wsman_journal::feed::{Feed, Position, Selection};
+use wsman_journal::feed::{Feed, Position, SelectedEvent, Selection};
 use wsman_journal::Journal;
 use wsman_test::systemd::BootedSystemd;
 
@@ -19,6 +19,11 @@ fn sync(systemd: &BootedSystemd, tag: &str, count: usize) {
     systemd.journal_until(&["-t", tag, "-o", "cat"], |out| {
         out.lines().count() >= count
     });
+}
+
+/// The events' record ids, in order.
+fn record_ids(events: &[SelectedEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.record_id).collect()
 }
 
 fn selection(query: &str, logs: &[&str]) -> Selection {
@@ -162,8 +167,7 @@ fn a_live_feed_reads_in_process_and_reads_on_in_order() {
             .filter_map(|c| c.split(';').find_map(|p| p.strip_prefix("i=")))
             .map(|hex| u64::from_str_radix(hex, 16).expect("hex"))
             .collect();
-        let ids: Vec<u64> = got.iter().map(|e| e.record_id).collect();
-        assert_eq!(ids, expected);
+        assert_eq!(record_ids(&got), expected);
 
         // Waiting: nothing now, then a line logged while the feed waits.
         let logger = {
@@ -242,8 +246,7 @@ fn a_pull_reads_the_journal_in_process_in_order_across_chunks() {
             .next_batch(500, 10_000, None)
             .await
             .expect("an in-process read");
-        let ids: Vec<u64> = first.iter().map(|e| e.record_id).collect();
-        assert_eq!(ids, (1..=500).collect::<Vec<u64>>());
+        assert_eq!(record_ids(&first), (1..=500).collect::<Vec<u64>>());
         assert!(first[499].xml.contains("message 500"));
         let mut again = Feed {
             position: feed.position.clone(),
@@ -253,8 +256,7 @@ fn a_pull_reads_the_journal_in_process_in_order_across_chunks() {
             .next_batch(500, 10_000, None)
             .await
             .expect("an in-process read");
-        let ids: Vec<u64> = rest.iter().map(|e| e.record_id).collect();
-        assert_eq!(ids, (501..=700).collect::<Vec<u64>>());
+        assert_eq!(record_ids(&rest), (501..=700).collect::<Vec<u64>>());
         assert!(feed.next_batch(500, 10_000, None).await.unwrap().is_empty());
         // At most max_entries entries are read: the position stops after them.
         let bounded = again.next_batch(500, 30, None).await.unwrap();

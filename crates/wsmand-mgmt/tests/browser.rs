@@ -13,17 +13,21 @@
 //! `npm ci --ignore-scripts` in `tests/browser/`); otherwise it prints why it is skipped.
 //! Screenshots go to `target/browser-artifacts/` (the path is printed).
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wsman_test::systemd::BootedSystemd;
 use wsman_test::{free_port, ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 mod common;
+use common::browser::{
+    artifacts_dir, browser_wanted, docs_images_dir, repo_root, run_script, start_windows_replay,
+    Reaped,
+};
 use common::{
     add_manager, console_log, os_release_pretty_name, spawn_console, start_daemon,
     wait_for_console, write_host_password,
@@ -35,40 +39,9 @@ const MANAGER_PASSWORD: &str = "Browser-Pass-4-Console!";
 const UNIT: &str = "wsman-browser-probe.service";
 const PROBE: &str = "[Unit]\nDescription=wsmand browser test probe\n\n[Service]\nUser=nobody\n\
                      ExecStart=/bin/sleep 100000\n\n[Install]\nWantedBy=multi-user.target\n";
-/// How long the whole browser run may take before the test fails.
-const RUN_DEADLINE: Duration = Duration::from_secs(600);
 
 /// The user the console serves as once started as root (its default `--run-as`).
 const SERVING_USER: &str = "wsmand-mgmt";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Why this machine cannot run the browser test, if it cannot.
-fn missing_tools() -> Option<String> {
-    let suite = repo_root().join("tests/browser");
-    if !Path::new("/usr/bin/chromium").is_file() {
-        return Some("no /usr/bin/chromium (apt-get install chromium)".to_owned());
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("no node (apt-get install nodejs)".to_owned());
-    }
-    for package in ["playwright-core", "axe-core"] {
-        if !suite
-            .join("node_modules")
-            .join(package)
-            .join("package.json")
-            .is_file()
-        {
-            return Some(format!(
-                "no {package}: run npm ci --ignore-scripts in {}",
-                suite.display()
-            ));
-        }
-    }
-    None
-}
 
 /// A running `wsmand-mgmt`, killed when dropped.
 struct Console {
@@ -161,39 +134,7 @@ fn kernel_release() -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-/// `tests/browser/windows-replay.mjs`: a host answering with recorded Windows responses; its
-/// port. It ends when the returned child (its stdin) is dropped.
-fn start_windows_replay(fixtures: &Path) -> (Reaped, u16) {
-    let mut child = Command::new("node")
-        .arg(repo_root().join("tests/browser/windows-replay.mjs"))
-        .arg(fixtures)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run the Windows replay");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("read the replay's port");
-    let port = first
-        .trim()
-        .strip_prefix("listening ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("the replay printed {first:?}"));
-    (Reaped(child), port)
-}
-
 /// Answer one question of the browser script (a line after `ASK `) on its stdin.
-/// A child process killed and reaped when dropped, so a failing test leaves none behind.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn answer(
     question: &str,
     systemd: &BootedSystemd,
@@ -283,12 +224,8 @@ static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// The [`Fleet`] and this run's turn, or `None` (printed why) when the test is not to run here.
 fn start_fleet() -> Option<Fleet> {
-    if std::env::var("WSMAN_TEST_BROWSER").as_deref() != Ok("1") {
-        eprintln!("skipped: set WSMAN_TEST_BROWSER=1 (the browser stage of scripts/test.sh)");
+    if !browser_wanted() {
         return None;
-    }
-    if let Some(reason) = missing_tools() {
-        panic!("WSMAN_TEST_BROWSER=1 but {reason}");
     }
     // One run at a time: each boots a system and drives a browser.
     let turn = ONE_RUN_AT_A_TIME
@@ -342,62 +279,6 @@ fn start_fleet() -> Option<Fleet> {
     Some(fleet)
 }
 
-/// `target/browser-artifacts/NAME`, emptied: only this run's screenshots.
-fn artifacts_dir(name: &str) -> PathBuf {
-    let artifacts = repo_root().join("target/browser-artifacts").join(name);
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).expect("create the artefacts directory");
-    let artifacts = artifacts.canonicalize().expect("artefacts path");
-    eprintln!("screenshots: {}", artifacts.display());
-    artifacts
-}
-
-/// Runs `tests/browser/SCRIPT` with `env`, answering its questions ([`answer`]) until it
-/// ends, killed at [`RUN_DEADLINE`]; whether it passed.
-fn run_script(
-    script: &str,
-    env: &[(&str, String)],
-    systemd: &BootedSystemd,
-    mut victim: Option<&mut Child>,
-) -> std::process::ExitStatus {
-    let suite = repo_root().join("tests/browser");
-    let mut node = Command::new("node")
-        .arg(suite.join(script))
-        .current_dir(&suite)
-        .envs(env.iter().map(|(name, value)| (name, value)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run node");
-    let mut to_node = node.stdin.take().expect("stdin");
-    let from_node = BufReader::new(node.stdout.take().expect("stdout"));
-    let started = Instant::now();
-    let watchdog_pid = node.id();
-    // The script's own steps have deadlines; this one ends a hung browser run.
-    let watchdog = std::thread::spawn(move || {
-        while started.elapsed() < RUN_DEADLINE {
-            std::thread::sleep(Duration::from_millis(200));
-            if !Path::new(&format!("/proc/{watchdog_pid}")).exists() {
-                return;
-            }
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", &watchdog_pid.to_string()])
-            .status();
-    });
-    for line in from_node.lines() {
-        let line = line.expect("read the browser script's output");
-        match line.strip_prefix("ASK ") {
-            Some(question) => answer(question, systemd, victim.as_deref_mut(), &mut to_node),
-            None => println!("{line}"),
-        }
-    }
-    drop(to_node);
-    let status = node.wait().expect("wait for node");
-    let _ = watchdog.join();
-    status
-}
-
 #[test]
 fn the_console_in_chromium() {
     let Some(fleet) = start_fleet() else {
@@ -447,7 +328,9 @@ fn the_console_in_chromium() {
         ("HOST_USER", SERVICE_ACCOUNT.to_owned()),
         ("HOST_PASSWORD", SERVICE_PASSWORD.to_owned()),
     ];
-    let status = run_script("console.mjs", &env, systemd, Some(&mut victim.0));
+    let status = run_script("console.mjs", &env, |question, to| {
+        answer(question, systemd, Some(&mut victim.0), to);
+    });
     drop(victim);
     assert!(
         status.success(),
@@ -481,12 +364,7 @@ fn every_console_page_passes_axe_at_desktop_and_phone_widths() {
         return;
     };
     let artifacts = artifacts_dir("a11y");
-    let docs_images = if std::env::var("WSMAN_DOCS_SCREENSHOTS").as_deref() == Ok("1") {
-        repo_root().join("docs/images")
-    } else {
-        artifacts.join("docs-images")
-    };
-    std::fs::create_dir_all(&docs_images).expect("create the docs' images directory");
+    let docs_images = docs_images_dir(&artifacts);
     let env = [
         ("CONSOLE_URL", fleet.console.url()),
         ("MANAGER_USER", MANAGER.to_owned()),
@@ -499,7 +377,9 @@ fn every_console_page_passes_axe_at_desktop_and_phone_widths() {
         ("SHELL_HOST", "shell".to_owned()),
         ("UNIT", UNIT.to_owned()),
     ];
-    let status = run_script("a11y.mjs", &env, &fleet.systemd, None);
+    let status = run_script("a11y.mjs", &env, |question, to| {
+        answer(question, &fleet.systemd, None, to);
+    });
     assert!(
         status.success(),
         "the accessibility run failed ({status}); console log:\n{}",

@@ -15,9 +15,9 @@
 //! Runs only with `WSMAN_TEST_BROWSER=1` (the browser stage of `scripts/test.sh`), as
 //! `tests/browser.rs` does.
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ChildStdin;
 use std::time::{Duration, Instant};
 
 use wsman_client::enumerate::{Filter, FilterBody};
@@ -29,6 +29,10 @@ use wsman_test::systemd::BootedSystemd;
 use wsman_test::{ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 mod common;
+use common::browser::{
+    artifacts_dir, browser_wanted, docs_images_dir, repo_root, run_script, start_windows_replay,
+    Reaped,
+};
 use common::{add_manager, console_log, spawn_console, start_daemon, wait_for_console};
 
 const ADMIN: &str = "events-admin";
@@ -48,38 +52,6 @@ const WINDOWS_ACCOUNT: &str = "wec-win10";
 const TAGGED: usize = 60;
 /// The events of the Windows fixtures' batches (EventID 111, then five).
 const WINDOWS_EVENTS: usize = 6;
-/// How long the whole browser run may take.
-const RUN_DEADLINE: Duration = Duration::from_secs(600);
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Why this machine cannot run the test, if it cannot.
-fn missing_tools() -> Option<String> {
-    let suite = repo_root().join("tests/browser");
-    if !Path::new("/usr/bin/chromium").is_file() {
-        return Some("no /usr/bin/chromium (apt-get install chromium)".to_owned());
-    }
-    for package in ["playwright-core", "axe-core"] {
-        if !suite.join("node_modules").join(package).is_dir() {
-            return Some(format!(
-                "no {package}: run npm ci --ignore-scripts in tests/browser"
-            ));
-        }
-    }
-    None
-}
-
-/// A child killed and reaped when dropped.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn fixture(name: &str) -> String {
     let path = repo_root()
@@ -260,27 +232,6 @@ fn start_console(collector: u16, linux: u16, windows: u16) -> (tempfile::TempDir
     (dir, Reaped(child), port)
 }
 
-/// `tests/browser/windows-replay.mjs`: a host answering with recorded Windows responses.
-fn start_windows_host() -> (Reaped, u16) {
-    let mut child = Command::new("node")
-        .arg(repo_root().join("tests/browser/windows-replay.mjs"))
-        .arg(repo_root().join("crates/wsman-proto/tests/fixtures/windows"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run the Windows replay");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("its port");
-    let port = first
-        .trim()
-        .strip_prefix("listening ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("the replay printed {first:?}"));
-    (Reaped(child), port)
-}
-
 /// The forwarder: a wsmand forwarding the booted system's journal as [`LINUX`] to the
 /// collector on `collector`, enumerating its subscriptions every 2 s.
 fn start_forwarder(
@@ -312,68 +263,24 @@ fn start_forwarder(
     )
 }
 
-/// Runs `tests/browser/events.mjs` with `env`, answering `ASK log-entry` with an entry
-/// `logger` writes in the booted system's journal (markup in it, shown as text), until it
-/// ends, killed at [`RUN_DEADLINE`].
-fn run_script(
-    env: &[(&str, String)],
-    systemd: &BootedSystemd,
-    tag: &str,
-) -> std::process::ExitStatus {
-    let suite = repo_root().join("tests/browser");
-    let mut node = Command::new("node")
-        .arg(suite.join("events.mjs"))
-        .current_dir(&suite)
-        .envs(env.iter().map(|(name, value)| (name, value)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run node");
-    let mut to_node = node.stdin.take().expect("stdin");
-    let from_node = BufReader::new(node.stdout.take().expect("stdout"));
-    let pid = node.id();
-    let started = Instant::now();
-    let watchdog = std::thread::spawn(move || {
-        while started.elapsed() < RUN_DEADLINE {
-            std::thread::sleep(Duration::from_millis(200));
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                return;
-            }
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-    });
-    for line in from_node.lines() {
-        let line = line.expect("read the script's output");
-        match line.strip_prefix("ASK ") {
-            Some("log-entry") => {
-                let message = format!("live tail <b>{}</b> entry", std::process::id());
-                systemd.exec_ok(&["logger", "-t", tag, "-p", "user.warning", &message]);
-                writeln!(to_node, "{message}").expect("answer");
-                to_node.flush().expect("flush");
-            }
-            Some(other) => {
-                writeln!(to_node, "unknown question {other:?}").expect("answer");
-                to_node.flush().expect("flush");
-            }
-            None => println!("{line}"),
-        }
-    }
-    drop(to_node);
-    let status = node.wait().expect("wait for node");
-    let _ = watchdog.join();
-    status
+/// `ASK log-entry` of `tests/browser/events.mjs` answered with an entry `logger` writes in the
+/// booted system's journal (markup in it, shown as text).
+fn answer(question: &str, systemd: &BootedSystemd, tag: &str, to_node: &mut ChildStdin) {
+    let reply = if question == "log-entry" {
+        let message = format!("live tail <b>{}</b> entry", std::process::id());
+        systemd.exec_ok(&["logger", "-t", tag, "-p", "user.warning", &message]);
+        message
+    } else {
+        format!("unknown question {question:?}")
+    };
+    writeln!(to_node, "{reply}").expect("answer");
+    to_node.flush().expect("flush");
 }
 
 #[test]
 fn the_events_page_in_chromium_as_an_administrator_and_a_one_host_viewer() {
-    if std::env::var("WSMAN_TEST_BROWSER").as_deref() != Ok("1") {
-        eprintln!("skipped: set WSMAN_TEST_BROWSER=1 (the browser stage of scripts/test.sh)");
+    if !browser_wanted() {
         return;
-    }
-    if let Some(reason) = missing_tools() {
-        panic!("WSMAN_TEST_BROWSER=1 but {reason}");
     }
     let Some(systemd) = BootedSystemd::boot() else {
         return;
@@ -418,19 +325,12 @@ fn the_events_page_in_chromium_as_an_administrator_and_a_one_host_viewer() {
     wait_for_stored(collector_port, &linux, TAGGED, &logs);
     let windows = format!("<q:Computer>{WINDOWS}</q:Computer>");
     wait_for_stored(collector_port, &windows, WINDOWS_EVENTS, &logs);
-    let (_windows_host, windows_port) = start_windows_host();
+    let fixtures = repo_root().join("crates/wsman-proto/tests/fixtures/windows");
+    let (_windows_host, windows_port) = start_windows_replay(&fixtures);
     let (console_dir, _console, console_port) =
         start_console(collector_port, linux_port, windows_port);
-    let artifacts = repo_root().join("target/browser-artifacts/events");
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).expect("artefacts");
-    // The docs' screenshot: into docs/images with WSMAN_DOCS_SCREENSHOTS=1, as the a11y run's.
-    let docs_images = if std::env::var("WSMAN_DOCS_SCREENSHOTS").as_deref() == Ok("1") {
-        repo_root().join("docs/images")
-    } else {
-        artifacts.join("docs-images")
-    };
-    std::fs::create_dir_all(&docs_images).expect("the docs' images directory");
+    let artifacts = artifacts_dir("events");
+    let docs_images = docs_images_dir(&artifacts);
     let env = [
         ("CONSOLE_URL", format!("https://127.0.0.1:{console_port}")),
         ("ADMIN_USER", ADMIN.to_owned()),
@@ -445,7 +345,9 @@ fn the_events_page_in_chromium_as_an_administrator_and_a_one_host_viewer() {
         ("ARTIFACTS", artifacts.display().to_string()),
         ("DOCS_IMAGES", docs_images.display().to_string()),
     ];
-    let status = run_script(&env, &systemd, &tag);
+    let status = run_script("events.mjs", &env, |question, to| {
+        answer(question, &systemd, &tag, to);
+    });
     assert!(
         status.success(),
         "the browser run failed ({status}); console log:\n{}\ncollector log:\n{}\nforwarder log:\n{}",

@@ -132,43 +132,45 @@ fn a_saved_view_is_shared_and_deleted_only_by_its_author_or_a_manager() {
     let file = std::fs::read_to_string(service.dir.path().join("mgmt-event-views.json"))
         .expect("the views file");
     assert!(file.contains("Failed <logons>"), "{file}");
-    // Nobody saves a second view of that name.
-    let again = post(
-        &service,
-        (&manager.0, &manager.1),
-        "/events/views",
-        &[("name", "Failed <logons>"), ("query", "")],
-    );
-    assert_eq!(again.status, 400, "{}", again.body);
-    // Another user who is no manager may not delete it; its author and a manager may.
-    let mine = post(
-        &service,
-        (&manager.0, &manager.1),
-        "/events/views",
-        &[("name", "The manager's"), ("query", "level=Error")],
-    );
-    assert_eq!(mine.status, 200, "{}", mine.body);
-    let refused = post(
-        &service,
-        (&viewer.0, &viewer.1),
-        "/events/views/remove",
-        &[("name", "The manager's")],
-    );
-    assert_eq!(refused.status, 403, "{}", refused.body);
-    let removed = post(
-        &service,
-        (&viewer.0, &viewer.1),
-        "/events/views/remove",
-        &[("name", "Failed <logons>")],
-    );
-    assert_eq!(removed.status, 200, "{}", removed.body);
-    let by_manager = post(
-        &service,
-        (&manager.0, &manager.1),
-        "/events/views/remove",
-        &[("name", "The manager's")],
-    );
-    assert_eq!(by_manager.status, 200, "{}", by_manager.body);
+    // In order, who posts what and the status: nobody saves a second view of that name;
+    // another user who is no manager may not delete it; its author and a manager may.
+    type Step<'a> = (&'a (String, String), &'a str, &'a [(&'a str, &'a str)], u16);
+    let steps: [Step; 5] = [
+        (
+            &manager,
+            "/events/views",
+            &[("name", "Failed <logons>"), ("query", "")],
+            400,
+        ),
+        (
+            &manager,
+            "/events/views",
+            &[("name", "The manager's"), ("query", "level=Error")],
+            200,
+        ),
+        (
+            &viewer,
+            "/events/views/remove",
+            &[("name", "The manager's")],
+            403,
+        ),
+        (
+            &viewer,
+            "/events/views/remove",
+            &[("name", "Failed <logons>")],
+            200,
+        ),
+        (
+            &manager,
+            "/events/views/remove",
+            &[("name", "The manager's")],
+            200,
+        ),
+    ];
+    for (who, path, fields, status) in steps {
+        let reply = post(&service, (&who.0, &who.1), path, fields);
+        assert_eq!(reply.status, status, "{path} {fields:?}: {}", reply.body);
+    }
     assert_eq!(
         std::fs::read_to_string(service.dir.path().join("mgmt-event-views.json"))
             .expect("the views file")

@@ -13,7 +13,7 @@ use common::*;
 /// A POST of `fields` (with the session's token and this service's Origin), as JSON.
 fn post_form(
     service: &Service,
-    (session, csrf): (&str, &str),
+    (session, csrf): &(String, String),
     path: &str,
     fields: &[&str],
 ) -> Reply {
@@ -37,6 +37,19 @@ fn post_form(
     service.curl(&args)
 }
 
+/// [`post_form`] answered `status`: the reply.
+fn posted(
+    service: &Service,
+    session: &(String, String),
+    path: &str,
+    fields: &[&str],
+    status: u16,
+) -> Reply {
+    let reply = post_form(service, session, path, fields);
+    assert_eq!(reply.status, status, "{path}: {}", reply.body);
+    reply
+}
+
 #[test]
 fn managing_needs_a_manage_rule_on_every_host() {
     // Everything on every host, and manage on one host only: not enough to edit the roles.
@@ -55,32 +68,26 @@ fn managing_needs_a_manage_rule_on_every_host() {
     let session = service.manager_session();
     let page = service.get_json(&session.0, "/manage");
     assert_eq!(page.status, 403, "{}", page.body);
-    let removed = post_form(
+    posted(&service, &session, "/manage/hosts/host0/remove", &[], 403);
+    posted(
         &service,
-        (&session.0, &session.1),
-        "/manage/hosts/host0/remove",
-        &[],
-    );
-    assert_eq!(removed.status, 403, "{}", removed.body);
-    let added = post_form(
-        &service,
-        (&session.0, &session.1),
+        &session,
         "/manage/roles",
         &[
             "name=mine",
             "members=console-admin",
             "rules=Allow manage * *",
         ],
+        403,
     );
-    assert_eq!(added.status, 403, "{}", added.body);
     // Ending sessions is managing too: refused, and the asker's own session ends nothing.
-    let ended = post_form(
+    posted(
         &service,
-        (&session.0, &session.1),
+        &session,
         "/manage/sessions/end",
         &["kind=manager", "user=console-admin"],
+        403,
     );
-    assert_eq!(ended.status, 403, "{}", ended.body);
     assert_eq!(service.get_json(&session.0, "/fleet").status, 200);
     assert_eq!(
         std::fs::read(&file).expect("mgmt.toml"),
@@ -105,17 +112,17 @@ fn a_job_keeps_each_hosts_output_within_its_bound() {
     let service = Service::start(1, "");
     let session = service.manager_session();
     // 100,000 bytes asked of the host's shell; the job keeps 64 KiB and ends the command.
-    let started = post_form(
+    let started = posted(
         &service,
-        (&session.0, &session.1),
+        &session,
         "/bulk",
         &[
             "host.host0=1",
             "work=command",
             "command=head -c 100000 /dev/zero | tr '\\000' x",
         ],
+        202,
     );
-    assert_eq!(started.status, 202, "{}", started.body);
     let page = started.json()["page"].as_str().expect("page").to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
     let host = loop {
@@ -163,7 +170,7 @@ fn post_fields(
     fields: &[String],
 ) -> Reply {
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-    post_form(service, (&session.0, &session.1), path, &fields)
+    post_form(service, session, path, &fields)
 }
 
 #[test]
@@ -318,7 +325,7 @@ fn a_users_running_jobs_are_bounded_and_a_dropped_job_is_cancelled() {
     let start = |session: &(String, String), host: &str| {
         post_form(
             &service,
-            (&session.0, &session.1),
+            session,
             "/bulk",
             &[&format!("host.{host}=1"), "work=command", &command],
         )
@@ -377,22 +384,16 @@ fn a_policy_change_ends_what_it_no_longer_allows_and_a_manager_ends_sessions() {
     let sleep = format!("sleep {seconds}");
     terminal::runtime().block_on(async {
         let mut ws = terminal::open_as(&service, "host0", &other.0, &other.1).await;
-        let job = post_form(
+        posted(
             &service,
-            (&other.0, &other.1),
+            &other,
             "/bulk",
             &["host.host0=1", "work=command", &format!("command={sleep}")],
+            202,
         );
-        assert_eq!(job.status, 202, "{}", job.body);
         terminal::wait_for_process(&sleep, true);
         // The role goes: its terminal and its job end.
-        let removed = post_form(
-            &service,
-            (&admin.0, &admin.1),
-            "/manage/roles/ops/remove",
-            &[],
-        );
-        assert_eq!(removed.status, 200, "{}", removed.body);
+        posted(&service, &admin, "/manage/roles/ops/remove", &[], 200);
         assert!(
             terminal::close_code(&mut ws, Duration::from_secs(30))
                 .await
@@ -416,19 +417,19 @@ fn a_policy_change_ends_what_it_no_longer_allows_and_a_manager_ends_sessions() {
     );
     // A manager ends another user's sessions: the next request of one is refused.
     assert_eq!(service.get_json(&other.0, "/fleet").status, 200);
-    let ended = post_form(
+    let ended = posted(
         &service,
-        (&admin.0, &admin.1),
+        &admin,
         "/manage/sessions/end",
         &["kind=manager", "user=console-other"],
+        200,
     );
-    assert_eq!(ended.status, 200, "{}", ended.body);
     assert_eq!(ended.json()["sessions"], 1, "{}", ended.body);
     assert_eq!(service.get_json(&other.0, "/fleet").status, 401);
     // The OS user of that name is another user: nothing of theirs to end.
     let none = post_form(
         &service,
-        (&admin.0, &admin.1),
+        &admin,
         "/manage/sessions/end",
         &["kind=os", "user=console-admin"],
     );
@@ -479,13 +480,13 @@ fn a_manager_user_and_an_os_user_of_one_name_are_two_users() {
     });
     let manager = service.session_of(&name, "Same-Name-Pass-4-Console!");
     let os_user = service.session_of(&name, &os_password);
-    let job = post_form(
+    let job = posted(
         &service,
-        (&manager.0, &manager.1),
+        &manager,
         "/bulk",
         &["host.host0=1", "work=command", "command=true"],
+        202,
     );
-    assert_eq!(job.status, 202, "{}", job.body);
     let page = job.json()["page"].as_str().expect("page").to_owned();
     assert_eq!(service.get_json(&manager.0, &page).status, 200);
     let theirs = service.get_json(&os_user.0, &page);

@@ -11,12 +11,15 @@ use wsman_proto::{parse_request, xml, Request};
 
 use super::*;
 use crate::bookmarks::SqliteStore;
+use crate::manager::version_identifier;
 use crate::subscriptions::{self, Subscription};
 
 const QUERY: &str =
     r#"<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>"#;
 const EVENT: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='sshd'/><EventID>4624</EventID><EventRecordID>RECORD</EventRecordID><Channel>Security</Channel><Computer>COMPUTER</Computer></System></Event>";
 const CLIENT: &str = "WEB01$@EXAMPLE.COM";
+/// The MessageID of every delivery [`request`] writes.
+const MESSAGE_ID: &str = "uuid:6C1E1F3A-0000-0000-0000-000000000001";
 
 /// A collector over one subscription whose one output is a file under a temporary directory.
 struct Fixture {
@@ -60,21 +63,24 @@ impl Fixture {
         &self.set.subscriptions[0]
     }
 
-    /// Deliver `request` from `sender` at `remote`, its groups none.
-    fn deliver_from(&self, request: &Request, sender: &Sender, remote: &str) -> Decision {
-        let collector = Collector {
+    fn collector(&self) -> Collector<'_> {
+        Collector {
             subscriptions: &self.set,
             store: &self.store,
             outputs: &self.outputs,
             pairs: &self.pairs,
-        };
+        }
+    }
+
+    /// Deliver `request` from `sender` at `remote`, its groups none.
+    fn deliver_from(&self, request: &Request, sender: &Sender, remote: &str) -> Decision {
         let forwarder = Forwarder {
             sender,
             remote: Some(remote.parse::<IpAddr>().unwrap()),
             in_group: &|_| false,
         };
         let identifier = &self.subscription().identifier;
-        deliver(&collector, identifier, request, &forwarder, now())
+        deliver(&self.collector(), identifier, request, &forwarder, now())
     }
 
     fn deliver(&self, request: &Request) -> Decision {
@@ -110,33 +116,34 @@ fn event(record: u64, computer: &str) -> String {
 /// A delivery naming subscription version `version`: events (with the forwarder's bookmark at
 /// the last one), or a heartbeat when `events` is `None`.
 fn request(version: &str, events: Option<&[String]>) -> Request {
-    let mut identifier = xml::Element::new(
-        Some("http://schemas.xmlsoap.org/ws/2004/08/eventing"),
-        "Identifier",
+    let to = delivery::endpoint(
+        "http://collector/wsman/subscriptions/X/1",
+        vec![version_identifier(version)],
     );
-    identifier
-        .children
-        .push(xml::Node::Text(version.to_owned()));
-    let to = delivery::endpoint("http://collector/wsman/subscriptions/X/1", vec![identifier]);
     let mut bookmark = BookmarkList::new();
     bookmark.advance("Security", events.map_or(0, |e| e.len() as u64));
     let headers = DeliveryHeaders {
-        to: &to,
-        message_id: "uuid:6C1E1F3A-0000-0000-0000-000000000001",
-        operation_id: "uuid:6C1E1F3A-0000-0000-0000-000000000002",
-        session_id: None,
-        sequence_id: 1,
-        machine_id: "web01.example.com",
-        max_envelope_size: 512_000,
-        operation_timeout: Duration::from_secs(60),
         bookmark: Some(&bookmark),
-        ack_requested: true,
+        ..DeliveryHeaders::new(
+            &to,
+            MESSAGE_ID,
+            "uuid:6C1E1F3A-0000-0000-0000-000000000002",
+            "web01.example.com",
+        )
     };
     let text = match events {
         Some(events) => delivery::events_envelope(&headers, events, Embedding::Cdata),
         None => delivery::heartbeat_envelope(&headers),
     };
     parse_request(&text, &xml::Limits::default()).expect("a SOAP request")
+}
+
+/// The acknowledgement of a [`request`], what it stored being `stored`.
+fn acknowledged(stored: Stored) -> Outcome {
+    Outcome::Acknowledged {
+        message_id: MESSAGE_ID.to_owned(),
+        stored,
+    }
 }
 
 fn events(records: std::ops::RangeInclusive<u64>) -> Vec<String> {
@@ -150,13 +157,10 @@ fn a_batch_is_written_once_and_its_resend_acknowledged_without_writing_again() {
     let first = fixture.deliver(&request(&version, Some(&events(1..=2))));
     assert_eq!(
         first.outcome,
-        Outcome::Acknowledged {
-            message_id: "uuid:6C1E1F3A-0000-0000-0000-000000000001".to_owned(),
-            stored: Stored::Events {
-                new: 2,
-                already_stored: 0
-            },
-        }
+        acknowledged(Stored::Events {
+            new: 2,
+            already_stored: 0
+        })
     );
     assert_eq!(first.subscription.as_deref(), Some("security"));
     assert_eq!(first.received, Some(2));
@@ -173,27 +177,21 @@ fn a_batch_is_written_once_and_its_resend_acknowledged_without_writing_again() {
 
     // The same batch again (a lost acknowledgement), then one overlapping it.
     let again = fixture.deliver(&request(&version, Some(&events(1..=2))));
-    assert!(matches!(
+    assert_eq!(
         again.outcome,
-        Outcome::Acknowledged {
-            stored: Stored::Events {
-                new: 0,
-                already_stored: 2
-            },
-            ..
-        }
-    ));
+        acknowledged(Stored::Events {
+            new: 0,
+            already_stored: 2
+        })
+    );
     let overlapping = fixture.deliver(&request(&version, Some(&events(2..=3))));
-    assert!(matches!(
+    assert_eq!(
         overlapping.outcome,
-        Outcome::Acknowledged {
-            stored: Stored::Events {
-                new: 1,
-                already_stored: 1
-            },
-            ..
-        }
-    ));
+        acknowledged(Stored::Events {
+            new: 1,
+            already_stored: 1
+        })
+    );
     assert_eq!(fixture.written(), events(1..=3));
 }
 
@@ -235,19 +233,13 @@ fn every_check_refuses_before_anything_is_claimed_or_written() {
     assert_eq!(fixture.bookmark(), None);
 
     // An identifier no subscription has.
-    let collector = Collector {
-        subscriptions: &fixture.set,
-        store: &fixture.store,
-        outputs: &fixture.outputs,
-        pairs: &fixture.pairs,
-    };
     let forwarder = Forwarder {
         sender: &web01(),
         remote: None,
         in_group: &|_| true,
     };
     let unknown = deliver(
-        &collector,
+        &fixture.collector(),
         "00000000-0000-0000-0000-000000000000",
         &request(&version, Some(&batch)),
         &forwarder,
@@ -292,13 +284,7 @@ fn a_heartbeat_is_stored_and_acknowledged_and_writes_no_event() {
     let fixture = Fixture::new(None);
     let version = fixture.subscription().version.clone();
     let decision = fixture.deliver(&request(&version, None));
-    assert!(matches!(
-        decision.outcome,
-        Outcome::Acknowledged {
-            stored: Stored::Heartbeat,
-            ..
-        }
-    ));
+    assert_eq!(decision.outcome, acknowledged(Stored::Heartbeat));
     let clients = fixture.store.clients("security").unwrap();
     assert_eq!(clients.len(), 1);
     assert_eq!(clients[0].last_heartbeat, Some(now()));

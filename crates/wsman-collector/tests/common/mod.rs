@@ -13,12 +13,23 @@ use rustls::{RootCertStore, ServerConfig};
 use wsman_collector::ingest::ReceivedEvent;
 use wsman_collector::outputs::{Batch, OutputError};
 use wsman_collector::subscription_outputs::Outputs;
-use wsman_collector::subscriptions::{self, SubscriptionSet};
+use wsman_collector::subscriptions::{self, Subscription, SubscriptionError, SubscriptionSet};
 use wsman_proto::xml::{self, Limits};
 
 /// The subscription's query: every event of the Security log.
 pub(crate) const QUERY: &str =
     r#"query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'"#;
+
+/// A subscription file of [`QUERY`] and `outputs`, read as the collector reads one.
+pub(crate) fn parse_outputs(outputs: &str) -> Result<Subscription, SubscriptionError> {
+    let file = Path::new("/etc/wsmand/subscriptions/bad.toml");
+    subscriptions::parse(file, &format!("{QUERY}\n{outputs}"))
+}
+
+/// Why a subscription file of [`QUERY`] and `outputs` is refused.
+pub(crate) fn refusal(outputs: &str) -> String {
+    parse_outputs(outputs).expect_err(outputs).to_string()
+}
 
 /// An event of the Security log as the collector holds it once received from `computer`.
 pub(crate) fn received(text: String, computer: &str, record: u64) -> ReceivedEvent {

@@ -6,7 +6,7 @@ use hyper::header;
 use hyper::StatusCode;
 
 use super::answer::{error, html, json, posted_form, redirect, set_cookie};
-use super::host_pages::authorize;
+use super::host_pages::{authorize, Asker};
 use super::{Answer, AppState, SessionRequest, SESSION_COOKIE};
 use crate::delegation::cim_class;
 use crate::form::Form;
@@ -16,88 +16,60 @@ use crate::route::Route;
 use crate::sessions::tokens_equal;
 use wsman_config::mgmt::Action;
 
-/// A posted change: the Origin, the bounded form and the session's CSRF token (in the form or
-/// an `X-CSRF-Token` header), then the change, audited with its outcome.
+/// A posted change: the Origin, the bounded form and the session's CSRF token
+/// ([`checked_form`]), then the change, audited with its outcome.
 pub(super) async fn change(
     state: &AppState,
     request: SessionRequest<'_>,
     body: Incoming,
     route: Route,
 ) -> Answer {
-    let SessionRequest {
-        peer,
-        session,
-        headers,
-        json_wanted,
-        ..
-    } = request;
-    let refused = || {
-        let why = "change: cross-origin request";
-        state
-            .audit
-            .record_by(peer.ip(), &session.owner, "refused", why);
-    };
-    let form = match posted_form(headers, body, json_wanted, refused).await {
+    let form = match checked_form(state, request, body).await {
         Ok(form) => form,
         Err(answer) => return answer,
     };
-    if let Err(answer) = check_csrf(state, request, &form) {
-        return *answer;
-    }
     let viewer = Viewer {
-        user: session.user(),
-        csrf: &session.csrf,
+        user: request.session.user(),
+        csrf: &request.session.csrf,
     };
+    let asker = request.asker();
     let done = match route {
         Route::Logout => return logout(state, request),
         Route::Config(name) => {
-            return Box::pin(super::config_set::set(
-                state,
-                &viewer,
-                request.asker(),
-                &form,
-                &name,
-            ))
-            .await
+            return Box::pin(super::config_set::set(state, &viewer, asker, &form, &name)).await
         }
-        Route::Bulk => return super::bulk::start(state, &viewer, request.asker(), &form),
+        Route::Bulk => return super::bulk::start(state, &viewer, asker, &form),
         Route::SaveEventView => {
-            return Box::pin(super::events_search::save(
-                state,
-                &viewer,
-                request.asker(),
-                &form,
-            ))
-            .await
+            return Box::pin(super::events_search::save(state, &viewer, asker, &form)).await
         }
         Route::RemoveEventView => {
-            return Box::pin(super::events_search::remove(
-                state,
-                &viewer,
-                request.asker(),
-                &form,
-            ))
-            .await
+            return Box::pin(super::events_search::remove(state, &viewer, asker, &form)).await
         }
         Route::Manage(page) => {
-            return Box::pin(super::manage::post(
-                state,
-                &viewer,
-                request.asker(),
-                &form,
-                page,
-            ))
-            .await
+            return Box::pin(super::manage::post(state, &viewer, asker, &form, page)).await
         }
+        route => match host_action(state, asker, route).await {
+            Ok(done) => done,
+            Err(answer) => return *answer,
+        },
+    };
+    answer_action(state, request, &viewer, done)
+}
+
+/// A service action or a process terminated on a host, once `change` on its CIM class is
+/// allowed there; another route is not allowed here (405).
+async fn host_action(
+    state: &AppState,
+    asker: Asker<'_>,
+    route: Route,
+) -> Result<HostAction, Box<Answer>> {
+    let allowed =
+        |name: &str, class: &str| authorize(state, asker, name, &cim_class(class), Action::Change);
+    match route {
         Route::ServiceAction(name, service, action) => {
-            let asker = request.asker();
-            let resource = cim_class("Win32_Service");
-            let host = match authorize(state, asker, &name, &resource, Action::Change) {
-                Ok(host) => host,
-                Err(answer) => return *answer,
-            };
+            let host = allowed(&name, "Win32_Service")?;
             let result = host.service_action(&service, action).await;
-            HostAction {
+            Ok(HostAction {
                 what: format!("{} {service}", action.name()),
                 // Back to the list, showing this service's row.
                 back: format!(
@@ -110,41 +82,33 @@ pub(super) async fn change(
                 ),
                 host_name: name,
                 result,
-            }
+            })
         }
         Route::Terminate(name, pid) => {
-            let asker = request.asker();
-            let resource = cim_class("Win32_Process");
-            let host = match authorize(state, asker, &name, &resource, Action::Change) {
-                Ok(host) => host,
-                Err(answer) => return *answer,
-            };
-            let result = host.terminate(pid).await;
-            HostAction {
+            let result = allowed(&name, "Win32_Process")?.terminate(pid).await;
+            Ok(HostAction {
                 what: format!("Terminate {pid}"),
                 back: format!("/hosts/{name}/processes"),
                 host_name: name,
                 result,
-            }
+            })
         }
-        _ => {
-            return error(
-                json_wanted,
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed here",
-            )
-        }
-    };
-    answer_action(state, request, &viewer, done)
+        _ => Err(Box::new(error(
+            asker.json_wanted,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed here",
+        ))),
+    }
 }
 
-/// The session's CSRF token, sent in the form or an `X-CSRF-Token` header: a change without
-/// it, or with another, is refused (403) and audited.
-fn check_csrf(
+/// The posted form, once its Origin, its bound and the session's CSRF token (sent in the form
+/// or an `X-CSRF-Token` header) pass; else the refusal (403 for the Origin or the token),
+/// audited.
+async fn checked_form(
     state: &AppState,
     request: SessionRequest<'_>,
-    form: &Form,
-) -> Result<(), Box<Answer>> {
+    body: Incoming,
+) -> Result<Form, Answer> {
     let SessionRequest {
         peer,
         session,
@@ -152,6 +116,15 @@ fn check_csrf(
         json_wanted,
         ..
     } = request;
+    let refused = |why: &str| {
+        state
+            .audit
+            .record_by(peer.ip(), &session.owner, "refused", why);
+    };
+    let form = posted_form(headers, body, json_wanted, || {
+        refused("change: cross-origin request");
+    })
+    .await?;
     let sent = form.get("csrf").map(str::to_owned).or_else(|| {
         headers
             .get("x-csrf-token")
@@ -159,19 +132,14 @@ fn check_csrf(
             .map(str::to_owned)
     });
     if sent.is_some_and(|token| tokens_equal(&token, &session.csrf)) {
-        return Ok(());
+        return Ok(form);
     }
-    state.audit.record_by(
-        peer.ip(),
-        &session.owner,
-        "refused",
-        "change: missing or wrong CSRF token",
-    );
-    Err(Box::new(error(
+    refused("change: missing or wrong CSRF token");
+    Err(error(
         json_wanted,
         StatusCode::FORBIDDEN,
         "missing or wrong CSRF token",
-    )))
+    ))
 }
 
 /// What an action did on a host: its host, what it was, the page to go back to, its result.

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub(crate) mod browser;
 pub(crate) mod terminal;
 pub(crate) mod upgrade;
 

@@ -233,49 +233,25 @@ mod tests {
     #[test]
     fn the_rfcs_examples_are_written_byte_for_byte() {
         let bom = "\u{feff}";
-        let mut out = Vec::new();
-        format(
-            &Header {
-                facility: 4,
-                severity: 2,
-                timestamp: "2003-10-11T22:14:15.003Z",
-                hostname: "mymachine.example.com",
-                app_name: "su",
-                procid: "-",
-                msgid: "ID47",
-            },
-            &[],
-            Some(b"'su root' failed for lonvick on /dev/pts/8"),
-            true,
-            &mut out,
-        );
-        assert_eq!(
-            String::from_utf8(out).expect("utf-8"),
-            format!("<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - {bom}'su root' failed for lonvick on /dev/pts/8")
-        );
-
-        let mut out = Vec::new();
-        format(
-            &Header {
-                facility: 20,
-                severity: 5,
-                timestamp: "2003-08-24T05:14:15.000003-07:00",
-                hostname: "192.0.2.1",
-                app_name: "myproc",
-                procid: "8710",
-                msgid: "",
-            },
-            &[],
-            Some(b"%% It's time to make the do-nuts."),
-            false,
-            &mut out,
-        );
-        assert_eq!(
-            out,
-            b"<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts."
-        );
-
-        let header = Header {
+        let su = Header {
+            facility: 4,
+            severity: 2,
+            timestamp: "2003-10-11T22:14:15.003Z",
+            hostname: "mymachine.example.com",
+            app_name: "su",
+            procid: "-",
+            msgid: "ID47",
+        };
+        let myproc = Header {
+            facility: 20,
+            severity: 5,
+            timestamp: "2003-08-24T05:14:15.000003-07:00",
+            hostname: "192.0.2.1",
+            app_name: "myproc",
+            procid: "8710",
+            msgid: "",
+        };
+        let evntslog = Header {
             facility: 20,
             severity: 5,
             timestamp: "2003-10-11T22:14:15.003Z",
@@ -292,37 +268,53 @@ mod tests {
                 ("eventID", "1011"),
             ],
         };
-        let mut out = Vec::new();
-        format(
-            &header,
-            &[example],
-            Some("An application event log entry...".as_bytes()),
-            true,
-            &mut out,
+        let priority = SdElement {
+            id: "examplePriority@32473",
+            params: &[("class", "high")],
+        };
+        /// An example: its header, structured data, MSG, whether the MSG has a BOM, the text.
+        type Example<'a> = (
+            &'a Header<'a>,
+            &'a [SdElement<'a>],
+            Option<&'a [u8]>,
+            bool,
+            String,
         );
-        assert_eq!(
-            String::from_utf8(out).expect("utf-8"),
-            format!("<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"] {bom}An application event log entry...")
-        );
-
-        let mut out = Vec::new();
-        format(
-            &header,
-            &[
-                example,
-                SdElement {
-                    id: "examplePriority@32473",
-                    params: &[("class", "high")],
-                },
-            ],
-            None,
-            false,
-            &mut out,
-        );
-        assert_eq!(
-            out,
-            b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"][examplePriority@32473 class=\"high\"]"
-        );
+        let examples: [Example; 4] = [
+            (
+                &su,
+                &[],
+                Some(b"'su root' failed for lonvick on /dev/pts/8"),
+                true,
+                format!("<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - {bom}'su root' failed for lonvick on /dev/pts/8"),
+            ),
+            (
+                &myproc,
+                &[],
+                Some(b"%% It's time to make the do-nuts."),
+                false,
+                "<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.".to_owned(),
+            ),
+            (
+                &evntslog,
+                &[example],
+                Some(b"An application event log entry..."),
+                true,
+                format!("<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"] {bom}An application event log entry..."),
+            ),
+            (
+                &evntslog,
+                &[example, priority],
+                None,
+                false,
+                "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"][examplePriority@32473 class=\"high\"]".to_owned(),
+            ),
+        ];
+        for (header, sd, msg, bom, expected) in examples {
+            let mut out = Vec::new();
+            format(header, sd, msg, bom, &mut out);
+            assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
+        }
     }
 
     /// §6.3.3's escapes, and RFC 5425 §4.3's frame: the length in octets, not characters.
