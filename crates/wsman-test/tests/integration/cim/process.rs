@@ -5,9 +5,7 @@ use super::*;
 
 #[test]
 fn win32_process_get_and_wql_match_proc() {
-    let f = Fixture::http();
-    let child = Sleeper::start();
-    let pid = child.pid();
+    let (f, _child, pid) = server_and_sleeper();
     let uri = format!("{WMI}Win32_Process");
     let r = f.post(&soap::get(&uri, &[("Handle", &pid.to_string())]));
     assert_eq!(r.status, 200, "{}", r.describe());
@@ -276,9 +274,7 @@ fn win32_process_pulls_over_a_changing_process_set() {
 
 #[test]
 fn win32_process_get_owner_names_the_owner_of_the_process() {
-    let f = Fixture::http();
-    let child = Sleeper::start();
-    let pid = child.pid();
+    let (f, _child, pid) = server_and_sleeper();
     let uri = format!("{WMI}Win32_Process");
     let r = f.post(&soap::request(
         &format!("{uri}/GetOwner"),
