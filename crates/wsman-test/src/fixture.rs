@@ -39,6 +39,18 @@ impl Fixture {
         Self::start(config, port, env)
     }
 
+    /// Like [`Fixture::http_with`], with an HTTPS listener too (a certificate generated for
+    /// localhost and 127.0.0.1), on the port returned, served when this returns.
+    pub fn http_and_https_with(adjust: impl FnOnce(&mut ConfigDir)) -> (Self, u16) {
+        let https_port = free_port();
+        let mut fixture = Self::http_with(|config| {
+            adjust(config);
+            config.add_https_listener(https_port);
+        });
+        fixture.daemon.wait_for_port(https_port);
+        (fixture, https_port)
+    }
+
     /// An HTTPS listener with a certificate generated for localhost and 127.0.0.1 instead of
     /// the HTTP one, `adjust` changing the config before it is written; with the certificate's
     /// thumbprint (its file is `certs/THUMBPRINT.crt` in the config dir).

@@ -70,6 +70,15 @@ pub fn skipped(require: &str, reason: impl std::fmt::Display) {
     eprintln!("skipped: {reason}");
 }
 
+/// The daemon's environment that keeps the collector's bookmarks and event store in the SQLite
+/// database `database`.
+pub fn wec_database_env(database: &std::path::Path) -> [(&'static str, &str); 1] {
+    [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("UTF-8 database path"),
+    )]
+}
+
 /// A new temporary directory named `prefix…`, removed when dropped; `purpose` says in the
 /// panic what it was for when it cannot be made.
 pub fn scratch_dir(prefix: &str, purpose: &str) -> tempfile::TempDir {

@@ -20,7 +20,7 @@ use wsman_events::subscribe::EndpointReference;
 use wsman_events::{sldc, BookmarkList};
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::http::basic_auth;
-use wsman_test::{Daemon, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{wec_database_env, Daemon, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 mod outputs;
 
@@ -374,10 +374,7 @@ pub(crate) fn collector_with(
     subscription: &str,
     database: &std::path::Path,
 ) -> Fixture {
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
+    let env = wec_database_env(database);
     Fixture::http_with_env(
         |config| {
             let subscription = crate::collector_computer::with_own_computers(subscription);
@@ -409,10 +406,7 @@ fn forwarded_events_reach_the_file_exactly_once_in_order() {
 
     // Killed between batches; restarted, it offers the forwarder its stored bookmark.
     fixture.daemon.stop();
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
+    let env = wec_database_env(&database);
     fixture.daemon = Daemon::start_with_env(&fixture.config, &[port], &env);
     let offer = enumerate(port);
     assert_eq!(offer.bookmark, Some(20));
@@ -574,14 +568,7 @@ impl Collector {
         }
         config.add_service_account();
         config.add_account(SECOND, SECOND_PASSWORD, Some("root"));
-        let mut daemon = Daemon::start_with_env(
-            &config,
-            &[port],
-            &[(
-                "WSMAND_WEC_DATABASE",
-                database.to_str().expect("utf-8 path"),
-            )],
-        );
+        let mut daemon = Daemon::start_with_env(&config, &[port], &wec_database_env(&database));
         daemon.wait_for_port(metrics_port);
         Collector {
             daemon,
@@ -598,10 +585,7 @@ impl Collector {
         self.daemon = Daemon::start_with_env(
             &self.config,
             &[self.port],
-            &[(
-                "WSMAND_WEC_DATABASE",
-                self.database.to_str().expect("utf-8 path"),
-            )],
+            &wec_database_env(&self.database),
         );
         self.daemon.wait_for_port(self.metrics_port);
     }

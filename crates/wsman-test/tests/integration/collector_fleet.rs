@@ -18,7 +18,7 @@ use sha1::Digest;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use wsman_test::{binaries, free_port, ConfigDir, Daemon};
+use wsman_test::{binaries, free_port, wec_database_env, ConfigDir, Daemon};
 
 /// Forwarders of the test fleet (`WSMAN_TEST_FLEET_FORWARDERS` to change it).
 const FORWARDERS: usize = 2000;
@@ -62,8 +62,7 @@ fn collector(ca_dir: &Path, out: &Path, max_connections: usize) -> (ConfigDir, u
 
 fn start(config: &ConfigDir, port: u16) -> Daemon {
     let database = config.path().join("wec.sqlite");
-    let database = database.to_str().expect("UTF-8 path");
-    Daemon::start_with_env(config, &[port], &[("WSMAND_WEC_DATABASE", database)])
+    Daemon::start_with_env(config, &[port], &wec_database_env(&database))
 }
 
 /// `fleet-load run` against `port`, in the background; its JSON line when it ends.

@@ -9,7 +9,8 @@ use std::net::{SocketAddr, TcpStream};
 
 use wsman_test::client_certs::{ClientFiles, ClientSpec, TestCa};
 use wsman_test::http::curl_post;
-use wsman_test::{free_port, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{free_port, wec_database_env, ConfigDir, Daemon, ListenerSpec};
+use wsman_test::{SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::collector::{
     acknowledged, batch, enumerate, event, post_on, text, Answer, Offer, ENUMERATE,
@@ -79,10 +80,7 @@ fn allow_remote_access_false_refuses_a_remote_forwarder_at_the_manager_and_deliv
     );
     config.add_service_account();
     let database = state.path().join("wec.sqlite");
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("UTF-8 path"),
-    )];
+    let env = wec_database_env(&database);
     let daemon = Daemon::start_with_env(&config, &[port], &env);
 
     // A local forwarder: offered the subscription, its batch stored.
@@ -206,10 +204,7 @@ fn a_certificate_mappings_uri_scope_applies_at_the_manager_and_delivery() {
     );
     config.add_service_account();
     let database = state.path().join("wec.sqlite");
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("UTF-8 path"),
-    )];
+    let env = wec_database_env(&database);
     let mut daemon = Daemon::start_with_env(&config, &[port], &env);
     daemon.wait_for_port(https_port);
     let offer = enumerate(port);

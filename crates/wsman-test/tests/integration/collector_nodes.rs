@@ -24,7 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use wsman_test::postgres::{self, Postgres};
-use wsman_test::{binaries, free_port, ConfigDir, Daemon};
+use wsman_test::{binaries, free_port, wec_database_env, ConfigDir, Daemon};
 
 use crate::collector_fleet::{field, finish, lost_events, scratch, stored};
 
@@ -66,11 +66,7 @@ fn allow_file_outputs(config: &ConfigDir, dir: &Path) {
 
 fn start(config: &ConfigDir, port: u16) -> Daemon {
     let unused = config.path().join("unused.sqlite");
-    let daemon = Daemon::start_with_env(
-        config,
-        &[port],
-        &[("WSMAND_WEC_DATABASE", unused.to_str().expect("UTF-8 path"))],
-    );
+    let daemon = Daemon::start_with_env(config, &[port], &wec_database_env(&unused));
     assert!(!unused.exists(), "the database is the only store");
     daemon
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use wsman_test::postgres::Postgres;
-use wsman_test::{Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{wec_database_env, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::collector::{deliver_acknowledged, enumerate};
 
@@ -159,10 +159,7 @@ fn collector(state: &Path) -> Fixture {
 /// [`collector`] with its bookmarks, and so its store, in `postgres`'s database when given.
 fn collector_on(state: &Path, postgres: Option<&Postgres>) -> Fixture {
     let database = state.join("wec.sqlite");
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
+    let env = wec_database_env(&database);
     let fixture = Fixture::http_with_env(
         |config| {
             config.add_account(READER, READER_PASSWORD, Some("nobody"));

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wsman_test::postgres::Postgres;
-use wsman_test::{Daemon, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{wec_database_env, Daemon, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::collector::{batch, deliver_as, enumerate_as, text, Offer, SECOND, SECOND_PASSWORD};
 
@@ -122,10 +122,7 @@ fn a_sigkill_mid_batch_stores_every_event_exactly_once_in_postgres() {
 fn killed_mid_batch(postgres: Option<&Postgres>) {
     let state = tempfile::tempdir().expect("tempdir");
     let database = state.path().join("wec.sqlite");
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
+    let env = wec_database_env(&database);
     let mut fixture = Fixture::http_with_env(
         |config| {
             config.add_account(SECOND, SECOND_PASSWORD, Some("root"));
