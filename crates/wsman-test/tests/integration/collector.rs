@@ -480,16 +480,7 @@ fn forwarded_events_reach_the_file_exactly_once_in_order() {
     assert!(!log.contains(SERVICE_PASSWORD));
 
     // The CLI sees the subscription and the forwarder.
-    let cli = std::process::Command::new(wsman_test::binaries::wsmand())
-        .arg("--config-dir")
-        .arg(fixture.config.path())
-        .arg("--wec-database")
-        .arg(&database)
-        .args(["wec", "clients", "wef"])
-        .output()
-        .expect("wsmand wec clients");
-    let out = String::from_utf8_lossy(&cli.stdout);
-    assert!(cli.status.success(), "{out}");
+    let out = wec_cli(fixture.config.path(), Some(&database), &["clients", "wef"]);
     assert!(
         out.lines()
             .any(|l| l.starts_with(SERVICE_ACCOUNT) && l.ends_with("active")),
@@ -592,22 +583,7 @@ impl Collector {
 
     /// `wsmand wec ARGS` against this collector's configuration and database: its output.
     pub(crate) fn wec(&self, args: &[&str]) -> String {
-        let cli = std::process::Command::new(wsman_test::binaries::wsmand())
-            .arg("--config-dir")
-            .arg(self.config.path())
-            .arg("--wec-database")
-            .arg(&self.database)
-            .arg("wec")
-            .args(args)
-            .output()
-            .expect("wsmand wec");
-        let out = String::from_utf8_lossy(&cli.stdout).into_owned();
-        assert!(
-            cli.status.success(),
-            "wsmand wec {args:?}: {out}{}",
-            String::from_utf8_lossy(&cli.stderr)
-        );
-        out
+        wec_cli(self.config.path(), Some(&self.database), args)
     }
 
     pub(crate) fn scrape(&self) -> Vec<crate::metrics::Sample> {
@@ -618,16 +594,7 @@ impl Collector {
 
     /// `wsmand wec clients wef`: how many forwarders the CLI shows in each state.
     pub(crate) fn clients_by_state(&self) -> std::collections::BTreeMap<String, f64> {
-        let cli = std::process::Command::new(wsman_test::binaries::wsmand())
-            .arg("--config-dir")
-            .arg(self.config.path())
-            .arg("--wec-database")
-            .arg(&self.database)
-            .args(["wec", "clients", "wef"])
-            .output()
-            .expect("wsmand wec clients");
-        let out = String::from_utf8_lossy(&cli.stdout).into_owned();
-        assert!(cli.status.success(), "{out}");
+        let out = self.wec(&["clients", "wef"]);
         let mut states = std::collections::BTreeMap::new();
         // The table ends at the first empty line (the refused forwarders follow it).
         for line in out.lines().skip(1).take_while(|l| !l.is_empty()) {
@@ -644,4 +611,26 @@ pub(crate) fn lines(file: &std::path::Path) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// `wsmand --config-dir CONFIG [--wec-database DATABASE] wec ARGS`: its stdout, asserted to
+/// succeed.
+pub(crate) fn wec_cli(
+    config: &std::path::Path,
+    database: Option<&std::path::Path>,
+    args: &[&str],
+) -> String {
+    let mut command = std::process::Command::new(wsman_test::binaries::wsmand());
+    command.arg("--config-dir").arg(config);
+    if let Some(database) = database {
+        command.arg("--wec-database").arg(database);
+    }
+    let output = command.arg("wec").args(args).output().expect("wsmand wec");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "wsmand wec {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }

@@ -137,13 +137,13 @@ pub(crate) fn stored(out: &Path) -> HashMap<(String, u64), u32> {
     seen
 }
 
-/// The forwarders of fleet-load's acknowledgement file (`NAME LAST` lines), each of which must
-/// have had `last` events acknowledged, and those of their acknowledged events `seen` lacks.
-pub(crate) fn lost_events(
+/// How many forwarders fleet-load's acknowledgement file (`NAME LAST` lines) names, asserting
+/// that each had `last` events acknowledged and that `seen` lacks none of them.
+pub(crate) fn forwarders_losing_none(
     acked: &Path,
     seen: &HashMap<(String, u64), u32>,
     last: u64,
-) -> (usize, Vec<String>) {
+) -> usize {
     let acked = std::fs::read_to_string(acked).expect("acked file");
     let mut lost = Vec::new();
     let mut forwarders = 0;
@@ -158,21 +158,21 @@ pub(crate) fn lost_events(
                 .map(|r| format!("{name} {r}")),
         );
     }
-    (forwarders, lost)
-}
-
-/// Each forwarder's acknowledged events are stored once; none is stored twice.
-fn assert_exactly_once(acked: &Path, out: &Path, count: usize) {
-    let seen = stored(out);
-    let (forwarders, lost) = lost_events(acked, &seen, BATCHES * PER_BATCH);
-    assert_eq!(forwarders, count);
-    let duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
         lost.is_empty(),
         "{} lost, first {:?}",
         lost.len(),
         lost.first()
     );
+    forwarders
+}
+
+/// Each forwarder's acknowledged events are stored once; none is stored twice.
+fn assert_exactly_once(acked: &Path, out: &Path, count: usize) {
+    let seen = stored(out);
+    let forwarders = forwarders_losing_none(acked, &seen, BATCHES * PER_BATCH);
+    assert_eq!(forwarders, count);
+    let duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
         duplicated.is_empty(),
         "{} duplicated, first {:?}",

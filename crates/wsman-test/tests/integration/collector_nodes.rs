@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 use wsman_test::postgres::{self, Postgres};
 use wsman_test::{binaries, free_port, wec_database_env, ConfigDir, Daemon};
 
-use crate::collector_fleet::{field, finish, lost_events, scratch, stored};
+use crate::collector::wec_cli;
+use crate::collector_fleet::{field, finish, forwarders_losing_none, scratch, stored};
 
 const NODES: usize = 3;
 const FORWARDERS: usize = 300;
@@ -103,24 +104,6 @@ fn fleet(
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn fleet-load")
-}
-
-/// `wsmand --config-dir DIR wec ARGS`: its stdout, asserted to succeed.
-fn wec(config: &ConfigDir, args: &[&str]) -> String {
-    let output = Command::new(binaries::wsmand())
-        .arg("--config-dir")
-        .arg(config.path())
-        .arg("wec")
-        .args(args)
-        .output()
-        .expect("wsmand wec");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "wec {args:?}: {stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
 }
 
 fn wait(what: &str, mut condition: impl FnMut() -> bool) {
@@ -237,8 +220,9 @@ fn create_shared_subscription(
         ),
     )
     .expect("fleet.toml");
-    let created = wec(
-        &configs[0].0,
+    let created = wec_cli(
+        configs[0].0.path(),
+        None,
         &["create", definition.to_str().expect("UTF-8")],
     );
     assert!(created.contains("fleet: created"), "{created}");
@@ -249,7 +233,7 @@ fn create_shared_subscription(
                 .contains("subscriptions read from the shared store generation=1 stored=1")
         });
     }
-    let listed = wec(&configs[2].0, &["list"]);
+    let listed = wec_cli(configs[2].0.path(), None, &["list"]);
     assert!(
         listed
             .lines()
@@ -311,7 +295,7 @@ fn finish_allowing_failure(child: Child) -> String {
 /// window), and only when the fleet saw a connection broken.
 fn assert_delivered(acked: &Path, out: &Path, reconnects: u64) {
     let seen = stored(out);
-    let (forwarders, lost) = lost_events(acked, &seen, BATCHES * PER_BATCH);
+    let forwarders = forwarders_losing_none(acked, &seen, BATCHES * PER_BATCH);
     let mut doubled: HashMap<String, Vec<u64>> = HashMap::new();
     for ((name, record), _) in seen.iter().filter(|(_, n)| **n > 1) {
         doubled.entry(name.clone()).or_default().push(*record);
@@ -320,12 +304,6 @@ fn assert_delivered(acked: &Path, out: &Path, reconnects: u64) {
         records.sort_unstable();
     }
     assert_eq!(forwarders, FORWARDERS);
-    assert!(
-        lost.is_empty(),
-        "{} lost, first {:?}",
-        lost.len(),
-        lost.first()
-    );
     assert!(
         seen.values().all(|n| *n <= 2),
         "an event stored more than twice"
