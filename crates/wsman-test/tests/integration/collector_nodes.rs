@@ -20,14 +20,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use wsman_test::postgres::{self, Postgres};
-use wsman_test::{binaries, free_port, wec_database_env, ConfigDir, Daemon};
+use wsman_test::{free_port, wec_database_env, ConfigDir, Daemon};
 
 use crate::collector::wec_cli;
-use crate::collector_fleet::{field, finish, forwarders_losing_none, scratch, stored};
+use crate::collector_fleet::{
+    field, finish_all_acked, fleet_load, forwarders_losing_none, scratch, stored,
+};
 
 const NODES: usize = 3;
 const FORWARDERS: usize = 300;
@@ -81,27 +83,11 @@ fn fleet(
     (seconds, drain): (u64, u64),
     acked: &Path,
 ) -> Child {
-    Command::new(binaries::path("fleet-load"))
-        .arg("run")
-        .arg("--ca-dir")
-        .arg(ca_dir)
-        .arg("--server-ca")
-        .arg(server_ca)
-        .args(["--port", &front.to_string(), "--source", source])
-        .args(["--domain", domain])
-        .args(["--forwarders", &count.to_string()])
-        .args(["--batches", &BATCHES.to_string()])
-        .args(["--per-batch", &PER_BATCH.to_string()])
-        .args(["--event-bytes", "200"])
-        // One batch per forwarder every 2 s or so, across the fleet.
-        .args(["--rate", &(count as u64 * PER_BATCH / 2).max(1).to_string()])
+    fleet_load(ca_dir, server_ca, front, (count, BATCHES, PER_BATCH), acked)
+        .args(["--source", source, "--domain", domain])
         .args(["--seconds", &seconds.to_string()])
         .args(["--drain-seconds", &drain.to_string()])
-        .args(["--max-retry-seconds", "1", "--connect-concurrency", "32"])
-        .arg("--acked")
-        .arg(acked)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .args(["--max-retry-seconds", "1"])
         .spawn()
         .expect("spawn fleet-load")
 }
@@ -163,13 +149,7 @@ fn three_nodes_behind_haproxy_share_subscriptions_and_lose_nothing_through_a_kil
             .stderr()
             .contains("subscriptions read from the shared store generation=1 stored=1")
     });
-    let json = finish(run);
-    assert_eq!(field(&json, "failed"), 0, "{json}");
-    assert_eq!(
-        field(&json, "batches_acked"),
-        FORWARDERS as u64 * BATCHES,
-        "{json}"
-    );
+    let json = finish_all_acked(run, FORWARDERS as u64 * BATCHES);
     let kills_seen = field(&json, "reconnects");
 
     // Forwarders from 127.0.0.3 through the same haproxy: not offered the subscription, and
