@@ -117,6 +117,13 @@ impl TestService {
         self.dir.path().join("config.toml")
     }
 
+    /// [`TestService::start`] with `extra_service`, and a connection to it.
+    pub async fn connected(extra_service: &str) -> (Self, Client) {
+        let svc = Self::start(extra_service).await;
+        let client = svc.connect().await;
+        (svc, client)
+    }
+
     pub async fn connect(&self) -> Client {
         Client::connect(self.port).await
     }
