@@ -181,14 +181,8 @@ pub fn winrm_basic_as(
     args: &[&str],
 ) -> Finished {
     let mut command = Command::new(binaries::winrm());
-    command
-        .args(args)
-        .arg(format!("-r:http://127.0.0.1:{port}"))
-        .arg(format!("-u:{user}"))
-        .arg(format!("-p:{password}"))
-        .args(["-a:Basic", "-unencrypted"])
-        .env("WSMAND_CONFIG_DIR", config_dir);
-    process::run(&mut command, None, Duration::from_secs(60))
+    command.args(args);
+    run_basic(command, port, config_dir, (user, password), &[])
 }
 
 /// `winrs -r:URL -u:USER -p:PASSWORD -a:Basic -unencrypted COMMAND...` to the daemon on `port`
@@ -200,13 +194,26 @@ pub fn winrs_basic_as(
     password: &str,
     command_line: &[&str],
 ) -> Finished {
-    let mut command = Command::new(binaries::path("winrs"));
+    let command = Command::new(binaries::path("winrs"));
+    run_basic(command, port, config_dir, (user, password), command_line)
+}
+
+/// `command` to the daemon on `port` over HTTP with Basic as `user` (`-r:URL -u:USER
+/// -p:PASSWORD -a:Basic -unencrypted`), then `after`; bounded, with `config_dir` as the
+/// client configuration.
+fn run_basic(
+    mut command: Command,
+    port: u16,
+    config_dir: &std::path::Path,
+    (user, password): (&str, &str),
+    after: &[&str],
+) -> Finished {
     command
         .arg(format!("-r:http://127.0.0.1:{port}"))
         .arg(format!("-u:{user}"))
         .arg(format!("-p:{password}"))
         .args(["-a:Basic", "-unencrypted"])
-        .args(command_line)
+        .args(after)
         .env("WSMAND_CONFIG_DIR", config_dir);
     process::run(&mut command, None, Duration::from_secs(60))
 }
