@@ -30,6 +30,13 @@ impl Fixture {
         Self::http_with_env(adjust, &[])
     }
 
+    /// Like [`Fixture::http`], with the one setting `[section] key = value` (TOML).
+    pub fn http_setting(section: &str, key: &str, value: &str) -> Self {
+        Self::http_with(|config| {
+            config.set(section, key, value);
+        })
+    }
+
     /// Like [`Fixture::http_with`], the daemon started with `env` set (`TZ`, ...).
     pub fn http_with_env(adjust: impl FnOnce(&mut ConfigDir), env: &[(&str, &str)]) -> Self {
         let port = free_port();
