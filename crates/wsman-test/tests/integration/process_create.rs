@@ -319,8 +319,7 @@ fn winrm_cli_invokes_create() {
             dir.text()
         ),
     ]);
-    assert_eq!(out.code(), 0, "{}", out.describe());
-    assert!(out.stdout.contains("ReturnValue = 0"), "{}", out.describe());
+    out.assert_printed("ReturnValue = 0");
     let pid = created_pid(&out);
     check_created(&f, pid, "root", &dir, "303");
 }
