@@ -131,6 +131,11 @@ impl Fixture {
         http::post(self.port, Some(&self.service_auth()), body.as_bytes())
     }
 
+    /// POST `body` as `user` with `password` on a fresh connection.
+    pub fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
+        http::post_as(self.port, user, password, body)
+    }
+
     /// An authenticated Identify on a fresh connection.
     pub fn identify(&self) -> Response {
         self.post(&soap::identify())
