@@ -15,6 +15,11 @@ fn winrm(args: &[&str]) -> Finished {
     process::run(&mut command, None, Duration::from_secs(60))
 }
 
+/// `winrm ARGS --config-dir DIR`: the CLI on the configuration directory `dir` itself.
+fn winrm_in(dir: &str, args: &[&str]) -> Finished {
+    winrm(&[args, &["--config-dir", dir]].concat())
+}
+
 #[test]
 fn identify_over_http() {
     let fixture = Fixture::http();
@@ -155,20 +160,17 @@ fn local_mode_reads_and_writes_the_config_dir() {
     let config = ConfigDir::new();
     config.write();
     let dir = config.path().to_string_lossy().into_owned();
-    let finished = winrm(&["get", "winrm/config", "--config-dir", &dir]);
+    let finished = winrm_in(&dir, &["get", "winrm/config"]);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     assert!(
         has_line(&finished.stdout, "MaxEnvelopeSizekb = 500"),
         "{}",
         finished.describe()
     );
-    let finished = winrm(&[
-        "set",
-        "winrm/config/service",
-        "@{MaxConnections=\"42\"}",
-        "--config-dir",
+    let finished = winrm_in(
         &dir,
-    ]);
+        &["set", "winrm/config/service", "@{MaxConnections=\"42\"}"],
+    );
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     // No daemon serves the directory: said, and the change waits for its start.
     assert!(
@@ -178,7 +180,7 @@ fn local_mode_reads_and_writes_the_config_dir() {
         "{}",
         finished.describe()
     );
-    let finished = winrm(&["get", "winrm/config/service", "--config-dir", &dir]);
+    let finished = winrm_in(&dir, &["get", "winrm/config/service"]);
     assert!(
         has_line(&finished.stdout, "MaxConnections = 42"),
         "{}",
@@ -194,15 +196,16 @@ fn local_create_of_https_listener_generates_a_usable_certificate() {
     config.add_service_account();
     let dir = config.path().to_string_lossy().into_owned();
     let port = free_port();
-    let finished = winrm(&[
-        "create",
-        "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS",
-        &format!("@{{Port=\"{port}\";Hostname=\"localhost\"}}"),
-        "--config-dir",
+    let finished = winrm_in(
         &dir,
-    ]);
+        &[
+            "create",
+            "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS",
+            &format!("@{{Port=\"{port}\";Hostname=\"localhost\"}}"),
+        ],
+    );
     assert_eq!(finished.code(), 0, "{}", finished.describe());
-    let enumerated = winrm(&["enumerate", "winrm/config/listener", "--config-dir", &dir]);
+    let enumerated = winrm_in(&dir, &["enumerate", "winrm/config/listener"]);
     let thumbprint = enumerated
         .stdout
         .lines()
@@ -237,17 +240,11 @@ fn local_create_of_https_listener_generates_a_usable_certificate() {
 fn quickconfig_https_in_a_config_dir() {
     let config = ConfigDir::new();
     let dir = config.path().to_string_lossy().into_owned();
-    let finished = winrm(&[
-        "quickconfig",
-        "-q",
-        "-transport:https",
-        "--config-dir",
-        &dir,
-    ]);
+    let finished = winrm_in(&dir, &["quickconfig", "-q", "-transport:https"]);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
-    let enumerated = winrm(&["enumerate", "winrm/config/listener", "--config-dir", &dir]);
+    let enumerated = winrm_in(&dir, &["enumerate", "winrm/config/listener"]);
     enumerated.assert_printed_lines(&["Transport = HTTPS", "Port = 5986"]);
-    let service = winrm(&["get", "winrm/config/service", "--config-dir", &dir]);
+    let service = winrm_in(&dir, &["get", "winrm/config/service"]);
     assert!(
         has_line(&service.stdout, "AllowUnencrypted = false"),
         "quickconfig must keep plain-HTTP Basic off: {}",
@@ -292,7 +289,7 @@ fn concurrent_writers_keep_every_change(
                         let finished = if remote {
                             fixture.winrm_remote(&["set", path, &value])
                         } else {
-                            winrm(&["set", path, &value, "--config-dir", &dir])
+                            winrm_in(&dir, &["set", path, &value])
                         };
                         assert_eq!(finished.code(), 0, "{key}: {}", finished.describe());
                     }
@@ -303,7 +300,7 @@ fn concurrent_writers_keep_every_change(
             writer.join().expect("writer thread");
         }
     });
-    let finished = winrm(&["get", "winrm/config", "--config-dir", &dir]);
+    let finished = winrm_in(&dir, &["get", "winrm/config"]);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     let lost: Vec<&str> = CONCURRENT_KEYS
         .iter()
@@ -359,16 +356,17 @@ fn deleting_a_listener_deletes_its_generated_certificate_and_warns_when_none_is_
     let only_own = listed_certificates();
     for _ in 0..2 {
         let port = free_port().to_string();
-        let finished = winrm(&[
-            "create",
-            listener,
-            &format!("@{{Port=\"{port}\";Hostname=\"localhost\"}}"),
-            "--config-dir",
+        let finished = winrm_in(
             &dir,
-        ]);
+            &[
+                "create",
+                listener,
+                &format!("@{{Port=\"{port}\";Hostname=\"localhost\"}}"),
+            ],
+        );
         assert_eq!(finished.code(), 0, "{}", finished.describe());
         assert_eq!(listed_certificates().len(), only_own.len() + 2);
-        let finished = winrm(&["delete", listener, "--config-dir", &dir]);
+        let finished = winrm_in(&dir, &["delete", listener]);
         assert_eq!(finished.code(), 0, "{}", finished.describe());
         assert!(!finished.stderr.contains("no listener is left"));
         // Re-creating leaves no old certificate behind.
@@ -378,12 +376,13 @@ fn deleting_a_listener_deletes_its_generated_certificate_and_warns_when_none_is_
             "generated certificate left behind"
         );
     }
-    let finished = winrm(&[
-        "delete",
-        "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS",
-        "--config-dir",
+    let finished = winrm_in(
         &dir,
-    ]);
+        &[
+            "delete",
+            "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS",
+        ],
+    );
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     assert!(
         finished.stderr.contains("no listener is left"),
