@@ -60,19 +60,11 @@ impl Log {
 
     /// Waits (up to 30 s) until `done` holds for what arrived at `path`.
     fn wait_at(&self, path: &str, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let received = self.at(path);
-            if done(&received) {
-                return received;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; seen: {:#?}",
-                self.seen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wsman_test::poll(
+            Duration::from_secs(30),
+            || Some(self.at(path)).filter(|received| done(received)),
+            || format!("timed out waiting for {what}; seen: {:#?}", self.seen()),
+        )
     }
 }
 
