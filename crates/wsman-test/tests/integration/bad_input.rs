@@ -10,10 +10,20 @@ use crate::expect_fault;
 const SOAP_XML: &str = "application/soap+xml;charset=UTF-8";
 
 fn curl(fixture: &Fixture, body: &[u8]) -> wsman_test::http::Response {
+    curl_to(fixture, "/wsman", SOAP_XML, body)
+}
+
+/// POSTs `body` as `content_type` to `path` with the service account, by curl.
+fn curl_to(
+    fixture: &Fixture,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> wsman_test::http::Response {
     let outcome = curl_post(
-        &fixture.url(),
+        &format!("http://127.0.0.1:{}{path}", fixture.port),
         Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
-        SOAP_XML,
+        content_type,
         body,
         &[],
     );
@@ -268,28 +278,17 @@ fn a_request_without_content_type_is_read_as_soap() {
 #[test]
 fn wrong_content_type_and_method_are_refused() {
     still_serving_after(|fixture| {
-        let outcome = curl_post(
-            &fixture.url(),
-            Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
-            "text/plain",
-            soap::identify().as_bytes(),
-            &[],
-        );
-        assert_eq!(outcome.response.status, 415, "{outcome:?}");
+        let identify = soap::identify();
+        let response = curl_to(fixture, "/wsman", "text/plain", identify.as_bytes());
+        assert_eq!(response.status, 415, "{}", response.describe());
         let mut connection = fixture.connect();
         connection
             .send_raw(b"GET /wsman HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             .expect("send");
         let response = connection.read_response().expect("response");
         assert_eq!(response.status, 405, "{}", response.describe());
-        let outcome = curl_post(
-            &format!("http://127.0.0.1:{}/not-wsman", fixture.port),
-            Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
-            SOAP_XML,
-            soap::identify().as_bytes(),
-            &[],
-        );
-        assert_eq!(outcome.response.status, 404, "{outcome:?}");
+        let response = curl_to(fixture, "/not-wsman", SOAP_XML, identify.as_bytes());
+        assert_eq!(response.status, 404, "{}", response.describe());
     });
 }
 
@@ -312,14 +311,12 @@ fn utf16_request_is_answered_in_utf16() {
     for unit in soap::get(soap::CONFIG_URI, &[]).encode_utf16() {
         body.extend_from_slice(&unit.to_le_bytes());
     }
-    let outcome = curl_post(
-        &fixture.url(),
-        Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
+    let response = curl_to(
+        &fixture,
+        "/wsman",
         "application/soap+xml;charset=UTF-16",
         &body,
-        &[],
     );
-    let response = outcome.response;
     assert_eq!(response.status, 200, "{}", response.describe());
     assert!(
         response.body.starts_with(&[0xFF, 0xFE]),
