@@ -183,6 +183,12 @@ impl ShellClient {
         self.call(DELETE, CMD, &selector(shell_id), "").await
     }
 
+    /// The ShellIds of the shells an Enumerate shows this client.
+    async fn shell_ids(&mut self) -> Vec<String> {
+        let shells = self.enumerate_shells().await;
+        shells.into_iter().map(|d| d.shell_id).collect()
+    }
+
     async fn enumerate_shells(&mut self) -> Vec<ShellDescription> {
         let body = "<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate>";
         let r = self.call(ENUMERATE, shell::uri::SHELLS, "", body).await;
@@ -492,19 +498,9 @@ async fn shells_are_private_to_their_owner() {
         "wsmanuser\n/home/wsmanuser\n"
     );
     // Enumerate shows only the caller's shells
-    let mine: Vec<String> = user
-        .enumerate_shells()
-        .await
-        .into_iter()
-        .map(|d| d.shell_id)
-        .collect();
+    let mine = user.shell_ids().await;
     assert_eq!(mine, vec![user_shell.clone()]);
-    let theirs: Vec<String> = admin
-        .enumerate_shells()
-        .await
-        .into_iter()
-        .map(|d| d.shell_id)
-        .collect();
+    let theirs = admin.shell_ids().await;
     assert_eq!(theirs, vec![admin_shell.clone()]);
     // another user's shell does not exist for them
     let r = user.command(&admin_shell, "true").await;
@@ -642,12 +638,7 @@ fn recorded(name: &str, shell_id: &str) -> String {
         .join("../wsman-proto/tests/fixtures/windows/shell")
         .join(name);
     let text = std::fs::read_to_string(&path).unwrap();
-    let message_id = text
-        .split("<wsa:MessageID>")
-        .nth(1)
-        .and_then(|rest| rest.split("</wsa:MessageID>").next())
-        .unwrap()
-        .to_owned();
+    let message_id = wsman_test::soap::find_text(&text, "MessageID").unwrap();
     text.replace(
         "http://schemas.microsoft.com/powershell/Microsoft.PowerShell",
         CMD,
