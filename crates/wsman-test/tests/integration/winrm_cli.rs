@@ -267,14 +267,12 @@ const CONCURRENT_KEYS: [(&str, &str); 10] = [
     ("winrm/config/winrs", "MaxShellsPerUser"),
 ];
 
-/// Runs one writer per key at once, `rounds` sets each (the last value is `600 + rounds - 1`),
-/// writer `i` remote through `fixture` when `remote(i)`, else local on its config dir; then
-/// checks that every key holds its writer's last value and that every run exited 0.
-fn concurrent_writers_keep_every_change(
-    fixture: &Fixture,
-    rounds: u32,
-    remote: impl Fn(usize) -> bool,
-) {
+/// Runs one writer per key at once against a daemon of its own, `rounds` sets each (the last
+/// value is `600 + rounds - 1`), writer `i` remote through the daemon when `remote(i)`, else
+/// local on its config dir; then checks that every key holds its writer's last value and that
+/// every run exited 0.
+fn concurrent_writers_keep_every_change(rounds: u32, remote: impl Fn(usize) -> bool) {
+    let fixture = &Fixture::http();
     let dir = fixture.config.path().to_string_lossy().into_owned();
     std::thread::scope(|scope| {
         let writers: Vec<_> = CONCURRENT_KEYS
@@ -316,22 +314,19 @@ fn concurrent_writers_keep_every_change(
 
 #[test]
 fn concurrent_local_writers_keep_every_change() {
-    let fixture = Fixture::http();
-    concurrent_writers_keep_every_change(&fixture, 3, |_| false);
+    concurrent_writers_keep_every_change(3, |_| false);
 }
 
 #[test]
 fn concurrent_local_and_remote_writers_keep_every_change() {
     // Half through the daemon, half through the config dir at the same time: the daemon and
     // the CLI take the same lock.
-    let fixture = Fixture::http();
-    concurrent_writers_keep_every_change(&fixture, 3, |i| i % 2 == 1);
+    concurrent_writers_keep_every_change(3, |i| i % 2 == 1);
 }
 
 #[test]
 fn concurrent_remote_writers_keep_every_change() {
-    let fixture = Fixture::http();
-    concurrent_writers_keep_every_change(&fixture, 1, |_| true);
+    concurrent_writers_keep_every_change(1, |_| true);
 }
 
 #[test]
