@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
-use wsman_proto::shell::requests::{CommandLine, Receive};
-use wsman_proto::shell::{self, CommandResponse, CreateResponse};
+use wsman_proto::shell::requests::Receive;
 use wsman_proto::xml::{self, Element, Limits};
 
 /// One element of a ReceiveResponse, as far as its shape goes.
@@ -75,33 +74,7 @@ fn recorded(name: &str) -> Vec<Item> {
     shape(body)
 }
 
-struct Shell {
-    conn: Client,
-    auth: String,
-    id: String,
-}
-
 impl Shell {
-    async fn open(svc: &TestService) -> Self {
-        let mut conn = svc.connect().await;
-        let auth = basic(USER, PASSWORD);
-        let body = shell::requests::ShellCreate::default().to_xml();
-        let r = conn
-            .post(Some(&auth), &[], &envelope(CREATE, CMD, "", &body))
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text());
-        let id = CreateResponse::parse(&body_of(&r)).unwrap().shell.shell_id;
-        Self { conn, auth, id }
-    }
-
-    async fn run(&mut self, line: &str) -> String {
-        let body = CommandLine::new(line, Vec::new()).to_xml();
-        let request = envelope(COMMAND, CMD, &selector(&self.id), &body);
-        let r = self.conn.post(Some(&self.auth), &[], &request).await;
-        assert_eq!(r.status, 200, "{}", r.text());
-        CommandResponse::parse(&body_of(&r)).unwrap().command_id
-    }
-
     /// Receives until Done with the envelope limit npm's winrm-client sends (153600): the
     /// shape of every answer, and the bytes of each stream.
     async fn receive_all(&mut self, command_id: &str) -> (Vec<Vec<Item>>, Vec<u8>, Vec<u8>) {

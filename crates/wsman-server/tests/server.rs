@@ -9,8 +9,7 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identify_unauthenticated_and_authenticated() {
-    let svc = TestService::start("").await;
-    let mut c = svc.connect().await;
+    let (_svc, mut c) = TestService::connected("").await;
     let r = c.identify_unauthenticated().await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("Server"), Some("wsmand"));
@@ -35,8 +34,7 @@ async fn identify_unauthenticated_and_authenticated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthorized_gets_a_challenge_and_the_connection_stays_usable() {
-    let svc = TestService::start("").await;
-    let mut c = svc.connect().await;
+    let (_svc, mut c) = TestService::connected("").await;
     let r = c.post(None, &[], &identify_body()).await;
     assert_eq!(r.status, 401);
     // Service/Auth/Negotiate is on by default, as on Windows, and comes first.
@@ -112,8 +110,7 @@ async fn unauthorized_lists_the_challenges_in_windows_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_get_413_before_buffering() {
-    let svc = TestService::start("").await;
-    let mut c = svc.connect().await;
+    let (svc, mut c) = TestService::connected("").await;
     // Declare 10 MB and send nothing: the answer must come without the body.
     c.write_raw(
         format!(
@@ -180,38 +177,29 @@ async fn oversized_bodies_get_413_before_buffering() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn method_path_and_media_type_guards() {
     let svc = TestService::start("").await;
-    let mut c = svc.connect().await;
-    c.send("GET", "/wsman", &[], b"").await;
-    assert_eq!(c.read_response().await.status, 405);
-    let mut c = svc.connect().await;
-    c.send("POST", "/other", &[("Content-Type", SOAP.to_owned())], b"x")
-        .await;
-    assert_eq!(c.read_response().await.status, 404);
-    let mut c = svc.connect().await;
-    c.send(
-        "POST",
-        "/wsman",
-        &[("Content-Type", "text/xml".to_owned())],
-        b"x",
-    )
-    .await;
-    assert_eq!(c.read_response().await.status, 415);
-    // anonymous Identify at the openwsman path
-    let mut c = svc.connect().await;
-    c.send(
-        "POST",
-        "/wsman-anon/identify",
-        &[("Content-Type", SOAP.to_owned())],
-        identify_body().as_bytes(),
-    )
-    .await;
-    assert_eq!(c.read_response().await.status, 200);
+    let identify = identify_body();
+    // Method, path, Content-Type (none when empty), body: the status.
+    let cases = [
+        ("GET", "/wsman", "", "", 405),
+        ("POST", "/other", SOAP, "x", 404),
+        ("POST", "/wsman", "text/xml", "x", 415),
+        // anonymous Identify at the openwsman path
+        ("POST", "/wsman-anon/identify", SOAP, identify.as_str(), 200),
+    ];
+    for (method, path, content_type, body, status) in cases {
+        let mut c = svc.connect().await;
+        let headers: Vec<_> = [("Content-Type", content_type.to_owned())]
+            .into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .collect();
+        c.send(method, path, &headers, body.as_bytes()).await;
+        assert_eq!(c.read_response().await.status, status, "{method} {path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_config_faults_and_utf16() {
-    let svc = TestService::start("").await;
-    let mut c = svc.connect().await;
+    let (_svc, mut c) = TestService::connected("").await;
     let auth = basic(USER, PASSWORD);
     let r = c
         .post(Some(&auth), &[], &envelope(GET, CONFIG_URI, "", ""))
@@ -277,8 +265,7 @@ async fn get_config_faults_and_utf16() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_administrators_may_only_identify() {
-    let svc = TestService::start("").await;
-    let mut c = svc.connect().await;
+    let (_svc, mut c) = TestService::connected("").await;
     let auth = basic(PLAIN_USER, PASSWORD);
     let r = c.post(Some(&auth), &[], &identify_body()).await;
     assert_eq!(r.status, 200);
@@ -460,8 +447,7 @@ async fn a_slow_body_is_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enumerate_and_pull_listeners() {
-    let svc = TestService::start("").await;
-    let mut c = svc.connect().await;
+    let (_svc, mut c) = TestService::connected("").await;
     let auth = basic(USER, PASSWORD);
     let enumerate = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate";
     let pull = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Pull";

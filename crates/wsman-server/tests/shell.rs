@@ -31,18 +31,19 @@ fn add_account(svc: &TestService, name: &str, run_as: Option<&str>) {
         .unwrap();
 }
 
-/// Clients of the administrator `USER` and of `SHELL_USER` (added, run as the Linux user
-/// `wsmanuser`); `None`, with the reason printed, when that Linux user does not exist.
-async fn admin_and_user(svc: &TestService) -> Option<(ShellClient, ShellClient)> {
+/// A service with no extra settings, and clients of its administrator `USER` and of
+/// `SHELL_USER` (added, run as the Linux user `wsmanuser`); `None`, with the reason printed,
+/// when that Linux user does not exist.
+async fn admin_and_user() -> Option<(TestService, ShellClient, ShellClient)> {
     if !account_exists("wsmanuser") {
         eprintln!("skipped: no Linux user wsmanuser");
         return None;
     }
-    add_account(svc, SHELL_USER, Some("wsmanuser"));
-    Some((
-        ShellClient::new(svc, USER).await,
-        ShellClient::new(svc, SHELL_USER).await,
-    ))
+    let svc = TestService::start("").await;
+    add_account(&svc, SHELL_USER, Some("wsmanuser"));
+    let admin = ShellClient::new(&svc, USER).await;
+    let user = ShellClient::new(&svc, SHELL_USER).await;
+    Some((svc, admin, user))
 }
 
 /// A client of one shell user on one connection.
@@ -57,6 +58,14 @@ impl ShellClient {
             conn: svc.connect().await,
             auth: basic(user, PASSWORD),
         }
+    }
+
+    /// A service with no extra settings and a client of its administrator with a shell
+    /// opened, as [`ShellClient::with_shell`].
+    async fn served_with_shell() -> (TestService, Self, String) {
+        let svc = TestService::start("").await;
+        let (client, shell_id) = Self::with_shell(&svc).await;
+        (svc, client, shell_id)
     }
 
     /// A client of the test's administrator ([`USER`]) with a shell opened; its id.
@@ -174,6 +183,12 @@ impl ShellClient {
         self.call(DELETE, CMD, &selector(shell_id), "").await
     }
 
+    /// The ShellIds of the shells an Enumerate shows this client.
+    async fn shell_ids(&mut self) -> Vec<String> {
+        let shells = self.enumerate_shells().await;
+        shells.into_iter().map(|d| d.shell_id).collect()
+    }
+
     async fn enumerate_shells(&mut self) -> Vec<ShellDescription> {
         let body = "<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate>";
         let r = self.call(ENUMERATE, shell::uri::SHELLS, "", body).await;
@@ -224,8 +239,7 @@ fn processes_with(marker: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_lifecycle() {
-    let svc = TestService::start("").await;
-    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
+    let (_svc, mut c, shell_id) = ShellClient::served_with_shell().await;
 
     // stdout, stderr and the exit code
     let id = c.run(&shell_id, "echo hello; echo oops >&2; exit 42").await;
@@ -306,8 +320,7 @@ async fn terminate_ends_what_the_command_started_outside_its_session() {
         eprintln!("skipped: no usable cgroups here");
         return;
     }
-    let svc = TestService::start("").await;
-    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
+    let (_svc, mut c, shell_id) = ShellClient::served_with_shell().await;
     let markers = ["sleep 600.421", "sleep 600.422", "sleep 600.423"];
     let line = "setsid -f sleep 600.421; (setsid sleep 600.422 &); sleep 600.423";
     let id = c.run(&shell_id, line).await;
@@ -441,8 +454,7 @@ async fn receive_times_out_in_time_and_keeps_the_command() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_larger_than_one_envelope_arrives_whole_in_bounded_responses() {
-    let svc = TestService::start("").await;
-    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
+    let (_svc, mut c, shell_id) = ShellClient::served_with_shell().await;
     let id = c
         .run(&shell_id, "head -c 1000000 /dev/zero | tr '\\0' x")
         .await;
@@ -472,8 +484,7 @@ async fn powershell_create_without_creation_xml_gets_a_clean_fault() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shells_are_private_to_their_owner() {
-    let svc = TestService::start("").await;
-    let Some((mut admin, mut user)) = admin_and_user(&svc).await else {
+    let Some((_svc, mut admin, mut user)) = admin_and_user().await else {
         return;
     };
     let admin_shell = admin.open().await;
@@ -487,19 +498,9 @@ async fn shells_are_private_to_their_owner() {
         "wsmanuser\n/home/wsmanuser\n"
     );
     // Enumerate shows only the caller's shells
-    let mine: Vec<String> = user
-        .enumerate_shells()
-        .await
-        .into_iter()
-        .map(|d| d.shell_id)
-        .collect();
+    let mine = user.shell_ids().await;
     assert_eq!(mine, vec![user_shell.clone()]);
-    let theirs: Vec<String> = admin
-        .enumerate_shells()
-        .await
-        .into_iter()
-        .map(|d| d.shell_id)
-        .collect();
+    let theirs = admin.shell_ids().await;
     assert_eq!(theirs, vec![admin_shell.clone()]);
     // another user's shell does not exist for them
     let r = user.command(&admin_shell, "true").await;
@@ -594,8 +595,7 @@ async fn a_vanished_client_leaves_no_process_after_the_idle_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receive_cut_off_by_a_disconnect_loses_no_output() {
-    let svc = TestService::start("").await;
-    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
+    let (svc, mut c, shell_id) = ShellClient::served_with_shell().await;
     let id = c.run(&shell_id, "sleep 1; echo after-disconnect").await;
     c.send_receive(&shell_id, &id, 20).await;
     // The client goes away while its Receive waits for output.
@@ -638,12 +638,7 @@ fn recorded(name: &str, shell_id: &str) -> String {
         .join("../wsman-proto/tests/fixtures/windows/shell")
         .join(name);
     let text = std::fs::read_to_string(&path).unwrap();
-    let message_id = text
-        .split("<wsa:MessageID>")
-        .nth(1)
-        .and_then(|rest| rest.split("</wsa:MessageID>").next())
-        .unwrap()
-        .to_owned();
+    let message_id = wsman_test::soap::find_text(&text, "MessageID").unwrap();
     text.replace(
         "http://schemas.microsoft.com/powershell/Microsoft.PowerShell",
         CMD,
@@ -693,8 +688,7 @@ impl ShellClient {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_disconnect_and_reconnect_resume_the_output_in_order() {
-    let svc = TestService::start("").await;
-    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
+    let (svc, mut c, shell_id) = ShellClient::served_with_shell().await;
     let id = c
         .run(
             &shell_id,
@@ -743,8 +737,7 @@ async fn recorded_disconnect_and_reconnect_resume_the_output_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_from_a_new_client_gets_what_a_blocked_command_printed_meanwhile() {
-    let svc = TestService::start("").await;
-    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
+    let (svc, mut c, shell_id) = ShellClient::served_with_shell().await;
     // Far more than the per-stream buffer (1 MiB): the command blocks while disconnected.
     let id = c
         .run(&shell_id, "head -c 6000000 /dev/zero | tr '\\0' y")
@@ -769,8 +762,7 @@ async fn connect_from_a_new_client_gets_what_a_blocked_command_printed_meanwhile
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disconnected_shell_ends_after_its_idle_timeout_with_its_processes() {
-    let svc = TestService::start("").await;
-    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
+    let (svc, mut c, shell_id) = ShellClient::served_with_shell().await;
     c.run(&shell_id, "sleep 3021").await;
     wait_for(
         "the command never started",
@@ -813,8 +805,7 @@ async fn a_disconnected_shell_ends_after_its_idle_timeout_with_its_processes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_user_may_not_disconnect_reconnect_or_connect() {
-    let svc = TestService::start("").await;
-    let Some((mut owner, mut intruder)) = admin_and_user(&svc).await else {
+    let Some((_svc, mut owner, mut intruder)) = admin_and_user().await else {
         return;
     };
     let shell_id = owner.open().await;
@@ -865,8 +856,7 @@ async fn receive_numbered(c: &mut ShellClient, shell_id: &str, id: &str, seq: u6
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_client_after_reconnect_gets_the_unacknowledged_response_again() {
-    let svc = TestService::start("").await;
-    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
+    let (svc, mut c, shell_id) = ShellClient::served_with_shell().await;
     let id = c.run(&shell_id, "echo one; sleep 1; echo two").await;
     // The old client's last response (SequenceId 5) may never have reached it.
     assert_eq!(receive_numbered(&mut c, &shell_id, &id, 5).await, "one\n");

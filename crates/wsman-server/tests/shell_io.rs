@@ -10,18 +10,10 @@ mod common;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate};
+use wsman_proto::shell::requests::{Receive, Send};
 use wsman_proto::shell::StreamData;
-use wsman_proto::shell::{CommandResponse, CreateResponse};
 
 const TIMED_OUT: &str = "2150858793";
-
-fn selector_and_timeout(shell_id: &str, seconds: u32) -> String {
-    format!(
-        "<w:SelectorSet><w:Selector Name=\"ShellId\">{shell_id}</w:Selector></w:SelectorSet>\
-         <w:OperationTimeout>PT{seconds}S</w:OperationTimeout>"
-    )
-}
 
 /// A config with an HTTP listener, Basic over HTTP, and `extra` under `[Config]`.
 fn config(port: u16, extra: &str) -> String {
@@ -32,38 +24,7 @@ fn config(port: u16, extra: &str) -> String {
     )
 }
 
-struct Shell {
-    conn: Client,
-    auth: String,
-    id: String,
-}
-
 impl Shell {
-    async fn open(svc: &TestService) -> Self {
-        let mut conn = svc.connect().await;
-        let auth = basic(USER, PASSWORD);
-        let create = envelope(CREATE, CMD, "", &ShellCreate::default().to_xml());
-        let r = conn.post(Some(&auth), &[], &create).await;
-        assert_eq!(r.status, 200, "{}", r.text());
-        let id = CreateResponse::parse(&body_of(&r)).unwrap().shell.shell_id;
-        Self { conn, auth, id }
-    }
-
-    async fn call(&mut self, action: &str, seconds: u32, body: &str) -> Response {
-        let headers = selector_and_timeout(&self.id, seconds);
-        let auth = self.auth.clone();
-        self.conn
-            .post(Some(&auth), &[], &envelope(action, CMD, &headers, body))
-            .await
-    }
-
-    async fn run(&mut self, line: &str) -> String {
-        let body = CommandLine::new(line, Vec::new()).to_xml();
-        let r = self.call(COMMAND, 60, &body).await;
-        assert_eq!(r.status, 200, "{}", r.text());
-        CommandResponse::parse(&body_of(&r)).unwrap().command_id
-    }
-
     async fn send(&mut self, command_id: &str, data: &[u8], end: bool, seconds: u32) -> Response {
         let stream = StreamData::new("stdin", Some(command_id), data.to_vec(), end);
         let body = Send::new(vec![stream]).to_xml();

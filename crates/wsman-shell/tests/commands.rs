@@ -384,9 +384,7 @@ async fn background_child_writing_steadily_does_not_block_done() {
 /// arrives after the queued data. The queue never holds more than its bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_is_queued_whole_or_refused_whole() {
-    let mut limits = limits();
-    limits.input_buffer_bytes = 100_000;
-    let session = Session::of_root(manager(limits)).await;
+    let session = Session::of_root_with_input_queue(100_000).await;
     let gate = std::env::temp_dir().join(format!(
         "wsman-shell-gate-{}-{}",
         std::process::id(),
@@ -398,13 +396,8 @@ async fn a_send_is_queued_whole_or_refused_whole() {
     );
     let id = session.start(&command).await;
     let send = |data: Vec<u8>, end: bool, timeout: Duration| {
-        let manager = session.manager.clone();
-        let (shell_id, id) = (session.shell_id.clone(), id.clone());
-        async move {
-            manager
-                .send(&key("root"), &shell_id, &id, "stdin", &data, end, timeout)
-                .await
-        }
+        let (session, id) = (&session, &id);
+        async move { session.try_send(id, &data, end, timeout).await }
     };
     let chunk = |byte: u8| vec![byte; 60_000];
     // Until one is refused: the pipe takes about 64 KiB, the queue 100 kB.
@@ -502,24 +495,13 @@ async fn stream_ends_come_with_the_exit() {
 /// taken.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_larger_than_the_input_queue_is_refused_not_queued() {
-    let mut limits = limits();
-    limits.input_buffer_bytes = 1000;
-    let session = Session::of_root(manager(limits)).await;
+    let session = Session::of_root_with_input_queue(1000).await;
     let id = session.start("cat").await;
     let send = |data: Vec<u8>, end: bool| {
-        let manager = session.manager.clone();
-        let (shell_id, id) = (session.shell_id.clone(), id.clone());
+        let (session, id) = (&session, &id);
         async move {
-            manager
-                .send(
-                    &key("root"),
-                    &shell_id,
-                    &id,
-                    "stdin",
-                    &data,
-                    end,
-                    Duration::from_secs(5),
-                )
+            session
+                .try_send(id, &data, end, Duration::from_secs(5))
                 .await
         }
     };

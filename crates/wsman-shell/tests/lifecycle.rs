@@ -665,16 +665,10 @@ async fn a_shell_belongs_to_its_principal_not_to_its_name() {
     let receive = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(1));
     for other in &others {
         assert!(manager.list_shells(other).is_empty(), "{other}");
-        let unknown = manager.shell_info(other, &info.shell_id).unwrap_err();
-        assert!(
-            matches!(unknown, ShellError::UnknownShell { .. }),
-            "{other}"
-        );
+        let unknown = manager.shell_info(other, &info.shell_id);
+        assert!(unknown_shell(&unknown), "{other}");
         let run = manager.run_command(other, &info.shell_id, line("id")).await;
-        assert!(
-            matches!(run, Err(ShellError::UnknownShell { .. })),
-            "{other}"
-        );
+        assert!(unknown_shell(&run), "{other}");
         let send = manager
             .send(
                 other,
@@ -686,47 +680,26 @@ async fn a_shell_belongs_to_its_principal_not_to_its_name() {
                 SEND_TIMEOUT,
             )
             .await;
-        assert!(
-            matches!(send, Err(ShellError::UnknownShell { .. })),
-            "{other}"
-        );
+        assert!(unknown_shell(&send), "{other}");
         let received = manager.receive(other, &info.shell_id, &id, &receive).await;
-        assert!(
-            matches!(received, Err(ShellError::UnknownShell { .. })),
-            "{other}"
-        );
+        assert!(unknown_shell(&received), "{other}");
         let terminate = manager
             .signal(other, &info.shell_id, &id, ShellSignal::Terminate)
             .await;
-        assert!(
-            matches!(terminate, Err(ShellError::UnknownShell { .. })),
-            "{other}"
-        );
+        assert!(unknown_shell(&terminate), "{other}");
         let left = manager.disconnect(other, &info.shell_id, None);
-        assert!(
-            matches!(left, Err(ShellError::NotShellOwner { .. })),
-            "{other}"
-        );
+        assert!(not_owner(&left), "{other}");
         let deleted = manager.delete_shell(other, &info.shell_id).await;
-        assert!(
-            matches!(deleted, Err(ShellError::UnknownShell { .. })),
-            "{other}"
-        );
+        assert!(unknown_shell(&deleted), "{other}");
     }
     manager
         .disconnect(&account.key, &info.shell_id, None)
         .unwrap();
     for other in &others {
         let connect = manager.connect(other, &info.shell_id, None);
-        assert!(
-            matches!(connect, Err(ShellError::NotShellOwner { .. })),
-            "{other}"
-        );
+        assert!(not_owner(&connect), "{other}");
         let reconnect = manager.reconnect(other, &info.shell_id, None);
-        assert!(
-            matches!(reconnect, Err(ShellError::NotShellOwner { .. })),
-            "{other}"
-        );
+        assert!(not_owner(&reconnect), "{other}");
     }
     manager.connect(&account.key, &info.shell_id, None).unwrap();
     assert_eq!(manager.list_shells(&account.key).len(), 1);
@@ -734,4 +707,14 @@ async fn a_shell_belongs_to_its_principal_not_to_its_name() {
         .delete_shell(&account.key, &info.shell_id)
         .await
         .unwrap();
+}
+
+/// Whether `result` is [`ShellError::UnknownShell`]: another user is not told the shell exists.
+fn unknown_shell<T>(result: &Result<T, ShellError>) -> bool {
+    matches!(result, Err(ShellError::UnknownShell { .. }))
+}
+
+/// Whether `result` is [`ShellError::NotShellOwner`].
+fn not_owner<T>(result: &Result<T, ShellError>) -> bool {
+    matches!(result, Err(ShellError::NotShellOwner { .. }))
 }

@@ -12,6 +12,12 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Asserts that a check of the repository's own files found nothing: otherwise the panic
+/// says `problem` and names every finding.
+pub fn assert_none<T: std::fmt::Debug>(problem: &str, found: &[T]) {
+    assert!(found.is_empty(), "{problem}: {found:?}");
+}
+
 /// The profile directory (`target/debug`): a test executable lives in `target/debug/deps/`, so
 /// it is the parent of the executable's parent.
 pub fn profile_dir() -> PathBuf {

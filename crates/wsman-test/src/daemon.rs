@@ -127,6 +127,16 @@ impl Daemon {
         }
     }
 
+    /// Wait until the daemon's stderr holds `text` (bounded, as [`Daemon::wait_until`]).
+    pub fn wait_for_log(&mut self, text: &str) {
+        let stderr = self.stderr_path();
+        self.wait_until(&format!("{text:?} in the log"), || {
+            std::fs::read_to_string(&stderr)
+                .unwrap_or_default()
+                .contains(text)
+        });
+    }
+
     /// SIGHUP: the daemon reads its configuration again.
     pub fn hang_up(&self) {
         let status = std::process::Command::new("kill")

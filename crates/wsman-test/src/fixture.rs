@@ -30,6 +30,13 @@ impl Fixture {
         Self::http_with_env(adjust, &[])
     }
 
+    /// Like [`Fixture::http`], with the one setting `[section] key = value` (TOML).
+    pub fn http_setting(section: &str, key: &str, value: &str) -> Self {
+        Self::http_with(|config| {
+            config.set(section, key, value);
+        })
+    }
+
     /// Like [`Fixture::http_with`], the daemon started with `env` set (`TZ`, ...).
     pub fn http_with_env(adjust: impl FnOnce(&mut ConfigDir), env: &[(&str, &str)]) -> Self {
         let port = free_port();
@@ -37,6 +44,18 @@ impl Fixture {
         config.listener(ListenerSpec::http(port));
         adjust(&mut config);
         Self::start(config, port, env)
+    }
+
+    /// Like [`Fixture::http_with`], with an HTTPS listener too (a certificate generated for
+    /// localhost and 127.0.0.1), on the port returned, served when this returns.
+    pub fn http_and_https_with(adjust: impl FnOnce(&mut ConfigDir)) -> (Self, u16) {
+        let https_port = free_port();
+        let mut fixture = Self::http_with(|config| {
+            adjust(config);
+            config.add_https_listener(https_port);
+        });
+        fixture.daemon.wait_for_port(https_port);
+        (fixture, https_port)
     }
 
     /// An HTTPS listener with a certificate generated for localhost and 127.0.0.1 instead of
@@ -112,6 +131,11 @@ impl Fixture {
         http::post(self.port, Some(&self.service_auth()), body.as_bytes())
     }
 
+    /// POST `body` as `user` with `password` on a fresh connection.
+    pub fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
+        http::post_as(self.port, user, password, body)
+    }
+
     /// An authenticated Identify on a fresh connection.
     pub fn identify(&self) -> Response {
         self.post(&soap::identify())
@@ -169,14 +193,8 @@ pub fn winrm_basic_as(
     args: &[&str],
 ) -> Finished {
     let mut command = Command::new(binaries::winrm());
-    command
-        .args(args)
-        .arg(format!("-r:http://127.0.0.1:{port}"))
-        .arg(format!("-u:{user}"))
-        .arg(format!("-p:{password}"))
-        .args(["-a:Basic", "-unencrypted"])
-        .env("WSMAND_CONFIG_DIR", config_dir);
-    process::run(&mut command, None, Duration::from_secs(60))
+    command.args(args);
+    run_basic(command, port, config_dir, (user, password), &[])
 }
 
 /// `winrs -r:URL -u:USER -p:PASSWORD -a:Basic -unencrypted COMMAND...` to the daemon on `port`
@@ -188,13 +206,26 @@ pub fn winrs_basic_as(
     password: &str,
     command_line: &[&str],
 ) -> Finished {
-    let mut command = Command::new(binaries::path("winrs"));
+    let command = Command::new(binaries::path("winrs"));
+    run_basic(command, port, config_dir, (user, password), command_line)
+}
+
+/// `command` to the daemon on `port` over HTTP with Basic as `user` (`-r:URL -u:USER
+/// -p:PASSWORD -a:Basic -unencrypted`), then `after`; bounded, with `config_dir` as the
+/// client configuration.
+fn run_basic(
+    mut command: Command,
+    port: u16,
+    config_dir: &std::path::Path,
+    (user, password): (&str, &str),
+    after: &[&str],
+) -> Finished {
     command
         .arg(format!("-r:http://127.0.0.1:{port}"))
         .arg(format!("-u:{user}"))
         .arg(format!("-p:{password}"))
         .args(["-a:Basic", "-unencrypted"])
-        .args(command_line)
+        .args(after)
         .env("WSMAND_CONFIG_DIR", config_dir);
     process::run(&mut command, None, Duration::from_secs(60))
 }

@@ -27,140 +27,90 @@ const TOOLS: [&str; 3] = ["ipmi_sim", "sdrcomp", "ipmitool"];
 /// The simulator's name; its state lives in `STATE/ipmi_sim/NAME`.
 const NAME: &str = "wsmansim";
 
-/// The sensors' SDRs (sdrcomp's input). ID strings have lower-case letters so sdrcomp keeps
-/// them 8-bit ASCII.
-const SDRS: &str = r#"
-sdr type 18
-	device_slave_address	0x20
-	device_channel_number	0
-	chassis			true
-	ipmb_event_gen		false
-	ipmb_event_recv		false
-	fru_inventory		false
-	sel			true
-	sdr			true
-	sensor			true
-	entity_id		system_board
-	entity_instance		1
-	id_string		"wsman bmc"
-endsdr
-sdr type 1
-	sensor_owner_id		0x20
-	sensor_owner_lun	0
-	channel_number		0
-	sensor_number		1
-	entity_id		processor
-	entity_instance		1
-	sensor_type		Temperature
-	init_scanning		true
-	init_sensor_type	true
-	default_sensor_scan_on	true
-	event_reading_type_code	1
-	analog_data_format	2s_complement
-	rate_unit		none
-	modifier_unit		none
-	percentage		false
-	base_unit		degrees_C
-	modifier_unit_code	unspecified
-	linearization		linear
-	m			1
-	tolerance		0
-	b			0
-	accuracy		1
-	accuracy_exp		0
-	sensor_direction	input
-	r_exp			0
-	b_exp			0
-	unc_thrsh_readable	true
-	uc_thrsh_readable	true
-	unr_thrsh_readable	true
-	sensor_maximum		127
-	sensor_minimum		0
-	id_string		"Cpu Temp"
-endsdr
-sdr type 1
-	sensor_owner_id		0x20
-	sensor_owner_lun	0
-	channel_number		0
-	sensor_number		2
-	entity_id		fan_cooling_device
-	entity_instance		1
-	sensor_type		Fan
-	init_scanning		true
-	init_sensor_type	true
-	default_sensor_scan_on	true
-	event_reading_type_code	1
-	analog_data_format	unsigned
-	rate_unit		none
-	modifier_unit		none
-	percentage		false
-	base_unit		RPM
-	modifier_unit_code	unspecified
-	linearization		linear
-	m			60
-	tolerance		0
-	b			0
-	accuracy		1
-	accuracy_exp		0
-	sensor_direction	input
-	r_exp			0
-	b_exp			0
-	lnc_thrsh_readable	true
-	lc_thrsh_readable	true
-	sensor_maximum		255
-	sensor_minimum		0
-	id_string		"Fan 1"
-endsdr
-sdr type 1
-	sensor_owner_id		0x20
-	sensor_owner_lun	0
-	channel_number		0
-	sensor_number		3
-	entity_id		system_board
-	entity_instance		1
-	sensor_type		Voltage
-	init_scanning		true
-	init_sensor_type	true
-	default_sensor_scan_on	true
-	event_reading_type_code	1
-	analog_data_format	unsigned
-	rate_unit		none
-	modifier_unit		none
-	percentage		false
-	base_unit		Volts
-	modifier_unit_code	unspecified
-	linearization		linear
-	m			5
-	tolerance		0
-	b			0
-	accuracy		1
-	accuracy_exp		0
-	sensor_direction	input
-	r_exp			-3
-	b_exp			0
-	lc_thrsh_readable	true
-	uc_thrsh_readable	true
-	nominal_specified	true
-	nominal_reading		240
-	sensor_maximum		250
-	sensor_minimum		35
-	id_string		"Vcore"
-endsdr
-sdr type 2
-	sensor_owner_id		0x20
-	sensor_owner_lun	0
-	channel_number		0
-	sensor_number		4
-	entity_id		system_chassis
-	entity_instance		1
-	sensor_type		Physical_Security
-	init_scanning		true
-	init_sensor_type	true
-	default_sensor_scan_on	true
-	event_reading_type_code	0x6f
-	id_string		"Intrusion"
-endsdr
-"#;
+/// The sensors' SDRs (sdrcomp's input): the BMC's locator, three analog sensors and the
+/// chassis intrusion switch. ID strings have lower-case letters so sdrcomp keeps them 8-bit
+/// ASCII.
+fn sdrs() -> String {
+    let bmc = "sdr type 18\n\tdevice_slave_address 0x20\n\tdevice_channel_number 0\n\
+               \tchassis true\n\tipmb_event_gen false\n\tipmb_event_recv false\n\
+               \tfru_inventory false\n\tsel true\n\tsdr true\n\tsensor true\n\
+               \tentity_id system_board\n\tentity_instance 1\n\tid_string \"wsman bmc\"\nendsdr\n";
+    let cpu = analog(
+        "2s_complement",
+        "degrees_C",
+        (1, 0),
+        "unc uc unr",
+        (0, 127),
+        "",
+    );
+    let fan = analog("unsigned", "RPM", (60, 0), "lnc lc", (0, 255), "");
+    let vcore = analog(
+        "unsigned",
+        "Volts",
+        (5, -3),
+        "lc uc",
+        (35, 250),
+        "\tnominal_specified true\n\tnominal_reading 240\n",
+    );
+    [
+        bmc.to_owned(),
+        sensor(1, 1, ("processor", "Temperature"), "1", &cpu, "Cpu Temp"),
+        sensor(1, 2, ("fan_cooling_device", "Fan"), "1", &fan, "Fan 1"),
+        sensor(1, 3, ("system_board", "Voltage"), "1", &vcore, "Vcore"),
+        sensor(
+            2,
+            4,
+            ("system_chassis", "Physical_Security"),
+            "0x6f",
+            "",
+            "Intrusion",
+        ),
+    ]
+    .concat()
+}
+
+/// The SDR of sensor `number` of record type `kind` (1 analog, 2 compact) on the BMC: its
+/// entity and sensor type, its event/reading type code, the record's `rest`, its ID string.
+fn sensor(
+    kind: u8,
+    number: u8,
+    (entity, sensor_type): (&str, &str),
+    reading_code: &str,
+    rest: &str,
+    id: &str,
+) -> String {
+    format!(
+        "sdr type {kind}\n\tsensor_owner_id 0x20\n\tsensor_owner_lun 0\n\tchannel_number 0\n\
+         \tsensor_number {number}\n\tentity_id {entity}\n\tentity_instance 1\n\
+         \tsensor_type {sensor_type}\n\tinit_scanning true\n\tinit_sensor_type true\n\
+         \tdefault_sensor_scan_on true\n\tevent_reading_type_code {reading_code}\n\
+         {rest}\tid_string \"{id}\"\nendsdr\n"
+    )
+}
+
+/// An analog sensor's reading: `format`, in `unit`, linear (the raw value times
+/// `m`·10^`r_exp`), the thresholds named in `readable` (`lc uc`: lower and upper critical)
+/// readable, within `range` (raw), then `extra` lines.
+fn analog(
+    format: &str,
+    unit: &str,
+    (m, r_exp): (i32, i32),
+    readable: &str,
+    (minimum, maximum): (i32, i32),
+    extra: &str,
+) -> String {
+    let thresholds: String = readable
+        .split(' ')
+        .map(|threshold| format!("\t{threshold}_thrsh_readable true\n"))
+        .collect();
+    format!(
+        "\tanalog_data_format {format}\n\trate_unit none\n\tmodifier_unit none\n\
+         \tpercentage false\n\tbase_unit {unit}\n\tmodifier_unit_code unspecified\n\
+         \tlinearization linear\n\tm {m}\n\ttolerance 0\n\tb 0\n\taccuracy 1\n\
+         \taccuracy_exp 0\n\tsensor_direction input\n\tr_exp {r_exp}\n\tb_exp 0\n\
+         {thresholds}{extra}\tsensor_maximum {maximum}\n\tsensor_minimum {minimum}\n"
+    )
+}
 
 /// The simulator's command file: the BMC, its SEL, and the sensors' values and thresholds
 /// (the fan reads above its lower thresholds; the CPU temperature is past its upper
@@ -210,7 +160,7 @@ impl IpmiSim {
         let dir = crate::scratch_dir("wsman-ipmi-", "ipmi_sim");
         let state = dir.path().join("state").join("ipmi_sim").join(NAME);
         std::fs::create_dir_all(&state).expect("state directory");
-        std::fs::write(dir.path().join("sim.sdrs"), SDRS).expect("write the SDRs");
+        std::fs::write(dir.path().join("sim.sdrs"), sdrs()).expect("write the SDRs");
         std::fs::write(dir.path().join("sim.emu"), EMU).expect("write the command file");
         process::run_ok(
             Command::new("sdrcomp")

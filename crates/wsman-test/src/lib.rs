@@ -70,6 +70,34 @@ pub fn skipped(require: &str, reason: impl std::fmt::Display) {
     eprintln!("skipped: {reason}");
 }
 
+/// The daemon's environment that keeps the collector's bookmarks and event store in the SQLite
+/// database `database`.
+pub fn wec_database_env(database: &std::path::Path) -> [(&'static str, &str); 1] {
+    [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("UTF-8 database path"),
+    )]
+}
+
+/// Calls `attempt` every 50 ms until it gives a value, for at most `within`; past that, panics
+/// with what `missing` says (called then only).
+pub fn poll<T>(
+    within: std::time::Duration,
+    mut attempt: impl FnMut() -> Option<T>,
+    missing: impl FnOnce() -> String,
+) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(value) = attempt() {
+            return value;
+        }
+        if std::time::Instant::now() >= deadline {
+            panic!("{}", missing());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// A new temporary directory named `prefix…`, removed when dropped; `purpose` says in the
 /// panic what it was for when it cannot be made.
 pub fn scratch_dir(prefix: &str, purpose: &str) -> tempfile::TempDir {

@@ -68,19 +68,11 @@ impl Receiver {
 
     /// The records once there are at least `count` of them.
     pub fn wait_for(&self, count: usize) -> Vec<Value> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let records = self.records();
-            if records.len() >= count {
-                return records;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} of {count} records arrived",
-                records.len()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::poll(
+            WAIT,
+            || Some(self.records()).filter(|records| records.len() >= count),
+            || format!("{} of {count} records arrived", self.records().len()),
+        )
     }
 
     /// `kill SIGNAL` the process (`-STOP`, `-CONT`, `-KILL`). After `-STOP`, returns once

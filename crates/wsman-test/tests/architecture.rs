@@ -52,7 +52,7 @@ mod sizes;
 
 use module_graph::{display, ModuleGraph};
 
-use wsman_test::binaries::workspace_root;
+use wsman_test::binaries::{assert_none, workspace_root};
 
 fn cargo_metadata(with_deps: bool) -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -139,9 +139,9 @@ fn every_member_is_in_the_codemap() {
         .filter(|m| !text.contains(&format!("{}/", m.dir)))
         .map(|m| format!("{} ({}/)", m.name, m.dir))
         .collect();
-    assert!(
-        missing.is_empty(),
-        "workspace members missing from ARCHITECTURE.md's codemap: {missing:?}"
+    assert_none(
+        "workspace members missing from ARCHITECTURE.md's codemap",
+        &missing,
     );
 }
 
@@ -163,10 +163,7 @@ fn codemap_names_no_missing_directories() {
     }
     stale.sort();
     stale.dedup();
-    assert!(
-        stale.is_empty(),
-        "ARCHITECTURE.md names paths that do not exist: {stale:?}"
-    );
+    assert_none("ARCHITECTURE.md names paths that do not exist", &stale);
 }
 
 #[test]
@@ -176,10 +173,7 @@ fn every_member_pins_rust_version() {
         .filter(|m| m.rust_version.is_none())
         .map(|m| m.name)
         .collect();
-    assert!(
-        unpinned.is_empty(),
-        "members without rust-version: {unpinned:?}"
-    );
+    assert_none("members without rust-version", &unpinned);
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -285,10 +279,7 @@ fn every_crate_root_outside_wsman_os_forbids_unsafe() {
             }
         }
     }
-    assert!(
-        missing.is_empty(),
-        "crate roots without #![forbid(unsafe_code)]: {missing:?}"
-    );
+    assert_none("crate roots without #![forbid(unsafe_code)]", &missing);
 }
 
 #[test]
@@ -567,9 +558,9 @@ fn every_fuzz_target_runs_in_the_smoke_run() {
     let in_script: BTreeSet<String> = list.split_whitespace().map(str::to_owned).collect();
     let present = lists::file_stems(&root.join("fuzz/fuzz_targets"), ".rs");
     let missing: Vec<_> = present.difference(&in_script).collect();
-    assert!(
-        missing.is_empty(),
-        "fuzz targets the smoke run of scripts/test.sh leaves out: {missing:?}"
+    assert_none(
+        "fuzz targets the smoke run of scripts/test.sh leaves out",
+        &missing,
     );
 }
 

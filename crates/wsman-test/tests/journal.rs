@@ -33,9 +33,12 @@ fn config(port: u16) -> String {
     )
 }
 
-/// wsmand, its unit and its PAM file (the repository's) installed inside; a Linux account made;
-/// the unit started and listening on `port`.
-fn install_and_start(systemd: &BootedSystemd, port: u16) {
+/// A booted systemd (`None` where it cannot boot here) with wsmand, its unit and its PAM file
+/// (the repository's) installed inside and a Linux account made; the unit started and
+/// listening on the port returned.
+fn booted_with_wsmand() -> Option<(BootedSystemd, u16)> {
+    let systemd = BootedSystemd::boot()?;
+    let port = free_port();
     let inside = systemd.root().join("usr/local/bin/wsmand");
     std::fs::copy(binaries::wsmand(), &inside)
         .unwrap_or_else(|e| panic!("copy wsmand into {}: {e}", inside.display()));
@@ -53,7 +56,8 @@ fn install_and_start(systemd: &BootedSystemd, port: u16) {
     systemd.exec_ok(&["useradd", "--create-home", USER]);
     systemd.exec_ok(&["sh", "-c", &format!("echo '{USER}:{PASSWORD}' | chpasswd")]);
     systemd.exec_ok(&["systemctl", "daemon-reload"]);
-    booted::start_and_wait(systemd, "wsmand.service", port);
+    booted::start_and_wait(&systemd, "wsmand.service", port);
+    Some((systemd, port))
 }
 
 /// The one line of `journal` holding every one of `parts`; panics with the journal otherwise.
@@ -66,11 +70,9 @@ fn line_with<'a>(journal: &'a str, parts: &[&str]) -> &'a str {
 
 #[test]
 fn the_plain_journal_says_who_where_and_why() {
-    let Some(systemd) = BootedSystemd::boot() else {
+    let Some((systemd, port)) = booted_with_wsmand() else {
         return;
     };
-    let port = free_port();
-    install_and_start(&systemd, port);
 
     // A failed login of a Linux account: the daemon's line and pam_unix's.
     let refused = booted::winrs_as(port, USER, WRONG_PASSWORD, &["echo never"]);
@@ -150,11 +152,9 @@ fn the_plain_journal_says_who_where_and_why() {
 
 #[test]
 fn runtime_files_are_under_run() {
-    let Some(systemd) = BootedSystemd::boot() else {
+    let Some((systemd, port)) = booted_with_wsmand() else {
         return;
     };
-    let port = free_port();
-    install_and_start(&systemd, port);
     // A service account added by hand while the daemon runs takes the accounts' lock.
     systemd.exec_ok(&[
         "sh",

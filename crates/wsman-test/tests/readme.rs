@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use wsman_test::binaries::{self, workspace_root};
+use wsman_test::binaries::{self, assert_none, workspace_root};
 
 fn readme() -> String {
     std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md")
@@ -88,9 +88,9 @@ fn assert_readme_shows_every_command(
     );
     let typed = typed_after(&readme(), &name);
     let missing: Vec<_> = listed.difference(&typed).collect();
-    assert!(
-        missing.is_empty(),
-        "README never shows `{name} {missing:?}`"
+    assert_none(
+        &format!("README never shows these `{name}` words"),
+        &missing,
     );
 }
 
@@ -142,10 +142,7 @@ fn readme_names_every_program() {
     }
     let named: BTreeSet<String> = programs.iter().map(|p| (*p).to_owned()).collect();
     let unnamed: Vec<_> = declared.difference(&named).collect();
-    assert!(
-        unnamed.is_empty(),
-        "programs the README does not present: {unnamed:?}"
-    );
+    assert_none("programs the README does not present", &unnamed);
 }
 
 #[test]
@@ -163,10 +160,7 @@ fn every_doc_the_readme_links_exists() {
             broken.push(target);
         }
     }
-    assert!(
-        broken.is_empty(),
-        "README links to missing files: {broken:?}"
-    );
+    assert_none("README links to missing files", &broken);
 }
 
 #[test]

@@ -27,7 +27,7 @@ use wsman_events::{sldc, BookmarkList};
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_proto::{charset, ns};
 use wsman_test::kdc::Kdc;
-use wsman_test::{process, Fixture, ListenerSpec};
+use wsman_test::{process, wec_database_env, Fixture, ListenerSpec};
 
 /// The forwarder's host name in every fixture (its `MachineID` and each event's Computer).
 const COMPUTER: &str = "win10.example.test";
@@ -289,7 +289,7 @@ fn windows_traffic_over_kerberos_sealed_http_lands_once_in_order() {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    env.push(("WSMAND_WEC_DATABASE", database.to_str().unwrap()));
+    env.extend(wec_database_env(&database));
     let collector = Fixture::http_with_env(
         |config| {
             use std::os::unix::fs::PermissionsExt;
@@ -354,7 +354,7 @@ fn windows_traffic_with_a_client_certificate_over_https_lands_once_in_order() {
             ca.install(config);
             config.write_raw("subscriptions/wef.toml", &subscription(&file));
         },
-        &[("WSMAND_WEC_DATABASE", database.to_str().unwrap())],
+        &wec_database_env(&database),
     );
     collector.daemon.wait_for_port(https_port);
     collector.map_certificates(

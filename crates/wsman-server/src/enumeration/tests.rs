@@ -48,24 +48,13 @@ fn batches_respect_count_and_budget() {
 #[tokio::test]
 async fn pull_to_the_end_then_context_is_gone() {
     let (store, id, now, t) = store_with_alices(3);
-    let b = store
-        .pull(&key("alice"), &id, now, t, 2, 10_000, far())
-        .await;
-    assert_eq!(
-        b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
-        Some((2, false))
-    );
-    let b = store
-        .pull(&key("alice"), &id, now, t, 2, 10_000, far())
-        .await;
-    assert_eq!(
-        b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
-        Some((1, true))
-    );
-    assert!(store
-        .pull(&key("alice"), &id, now, t, 2, 10_000, far())
-        .await
-        .is_err());
+    let alice = key("alice");
+    let pull = || store.pull(&alice, &id, now, t, 2, 10_000, far());
+    // (items, end) of each page.
+    let page = |b: Result<Batch, Fault>| b.map(|b| (b.items.len(), b.end)).ok();
+    assert_eq!(page(pull().await), Some((2, false)));
+    assert_eq!(page(pull().await), Some((1, true)));
+    assert!(pull().await.is_err());
 }
 
 #[tokio::test]

@@ -1,8 +1,9 @@
 //! The metrics endpoint: `GET /metrics` on its own address, plain HTTP, no authentication,
 //! so it is meant for a local scraper. A non-loopback address is refused unless the operator
-//! says so explicitly ([`check_address`]). Everything else answers 404 or 405; request heads
-//! are bounded in time and size by hyper, bodies are never read, and at most
-//! [`MAX_CONNECTIONS`] scrapes are served at once (more are closed unanswered).
+//! says so explicitly ([`check_address`]). Everything else answers 404 or 405. It is served
+//! through the front door of the other HTTP services (`wsman_front`): accept failures backed
+//! off, request heads bounded in time and size, and at most [`MAX_CONNECTIONS`] scrapes at once
+//! (more are closed unanswered); bodies are never read.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,13 +12,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use wsman_front::http::HeadLimits;
+use wsman_front::refusals::{IntervalLog, REFUSAL_LOG_INTERVAL};
+use wsman_front::slots::ConnectionSlots;
 
 /// The path the text is served on.
 pub const PATH: &str = "/metrics";
@@ -25,8 +27,14 @@ pub const PATH: &str = "/metrics";
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Scrapes served at once.
 pub const MAX_CONNECTIONS: usize = 8;
-/// How long a scraper has to send its request head.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The bounds of a scrape's request head: ten seconds to send it (and so the idle limit of a
+/// kept-alive scraper), 16 KiB (a scrape's head is a few hundred bytes).
+const HEAD_LIMITS: HeadLimits = HeadLimits {
+    read_timeout: Duration::from_secs(10),
+    max_bytes: 16 * 1024,
+    max_headers: None,
+    too_large: None,
+};
 
 /// Why the endpoint cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -62,42 +70,27 @@ pub fn spawn(
     listener: TcpListener,
     render: Arc<dyn Fn() -> String + Send + Sync>,
 ) -> JoinHandle<()> {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(ConnectionSlots::default());
+    let accept_failed = IntervalLog::new(REFUSAL_LOG_INTERVAL);
     tokio::spawn(async move {
+        // Never turned: the endpoint ends when its task is aborted.
+        let (_keep, stop) = watch::channel(false);
         loop {
-            let (stream, remote) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics endpoint: accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            let (stream, remote) = wsman_front::accept::next(&listener, &accept_failed).await;
+            let Ok(slot) = slots.take(remote.ip(), MAX_CONNECTIONS) else {
                 tracing::debug!(%remote, "metrics endpoint: too many scrapes at once; closed");
                 continue;
             };
             let render = Arc::clone(&render);
+            let stop = stop.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let render = Arc::clone(&render);
-                    async move {
-                        Ok::<_, Infallible>(answer(
-                            request.method(),
-                            request.uri().path(),
-                            &*render,
-                        ))
-                    }
+                    let answer = answer(request.method(), request.uri().path(), &*render);
+                    async move { Ok::<_, Infallible>(answer) }
                 });
-                let mut builder = http1::Builder::new();
-                builder
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .keep_alive(false);
-                let _ = builder
-                    .serve_connection(TokioIo::new(stream), service)
+                wsman_front::http::serve(stream, remote, None, HEAD_LIMITS, stop, |_| service)
                     .await;
-                drop(permit);
+                drop(slot);
             });
         }
     })

@@ -117,6 +117,13 @@ impl TestService {
         self.dir.path().join("config.toml")
     }
 
+    /// [`TestService::start`] with `extra_service`, and a connection to it.
+    pub async fn connected(extra_service: &str) -> (Self, Client) {
+        let svc = Self::start(extra_service).await;
+        let client = svc.connect().await;
+        (svc, client)
+    }
+
     pub async fn connect(&self) -> Client {
         Client::connect(self.port).await
     }
@@ -276,6 +283,56 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// The selector of the shell `shell_id`.
 pub fn selector(shell_id: &str) -> String {
     format!("<w:SelectorSet><w:Selector Name=\"ShellId\">{shell_id}</w:Selector></w:SelectorSet>")
+}
+
+/// The selector of the shell `shell_id` and an OperationTimeout of `seconds`.
+pub fn selector_and_timeout(shell_id: &str, seconds: u32) -> String {
+    format!(
+        "{}<w:OperationTimeout>PT{seconds}S</w:OperationTimeout>",
+        selector(shell_id)
+    )
+}
+
+/// A connection of the test's administrator ([`USER`]) with a cmd shell of its own open.
+pub struct Shell {
+    pub conn: Client,
+    pub auth: String,
+    pub id: String,
+}
+
+impl Shell {
+    pub async fn open(svc: &TestService) -> Self {
+        let mut conn = svc.connect().await;
+        let auth = basic(USER, PASSWORD);
+        let body = wsman_proto::shell::requests::ShellCreate::default().to_xml();
+        let r = conn
+            .post(Some(&auth), &[], &envelope(CREATE, CMD, "", &body))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let created = wsman_proto::shell::CreateResponse::parse(&body_of(&r)).unwrap();
+        Self {
+            conn,
+            auth,
+            id: created.shell.shell_id,
+        }
+    }
+
+    /// `action` on this shell with `body`, waiting up to `seconds`: the answer.
+    pub async fn call(&mut self, action: &str, seconds: u32, body: &str) -> Response {
+        let headers = selector_and_timeout(&self.id, seconds);
+        let request = envelope(action, CMD, &headers, body);
+        self.conn.post(Some(&self.auth), &[], &request).await
+    }
+
+    /// Starts `line` in this shell: its CommandId.
+    pub async fn run(&mut self, line: &str) -> String {
+        let body = wsman_proto::shell::requests::CommandLine::new(line, Vec::new()).to_xml();
+        let r = self.call(COMMAND, 60, &body).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        wsman_proto::shell::CommandResponse::parse(&body_of(&r))
+            .unwrap()
+            .command_id
+    }
 }
 
 /// The SOAP Body of a response.

@@ -364,6 +364,13 @@ impl Session {
     }
 
     /// A shell of root (whose processes nothing counts, so no lock).
+    /// A shell of root's on a manager whose commands' input queues hold `bytes`.
+    pub async fn of_root_with_input_queue(bytes: usize) -> Self {
+        let mut limits = limits();
+        limits.input_buffer_bytes = bytes;
+        Self::of_root(manager(limits)).await
+    }
+
     pub async fn of_root(manager: ShellManager) -> Self {
         Self::of_root_with(manager, options()).await
     }
@@ -419,6 +426,21 @@ impl Session {
             end,
         )
         .await
+    }
+
+    /// Sends `data` to the command's stdin (`end`: and closes it), waiting up to `timeout` for
+    /// room: the manager's answer, a refusal too.
+    pub async fn try_send(
+        &self,
+        id: &str,
+        data: &[u8],
+        end: bool,
+        timeout: Duration,
+    ) -> Result<SendOutcome, ShellError> {
+        let owner = key(self.user_name());
+        self.manager
+            .send(&owner, &self.shell_id, id, "stdin", data, end, timeout)
+            .await
     }
 
     /// Sends `signal` to the command; must be accepted.

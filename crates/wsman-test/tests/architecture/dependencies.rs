@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{architecture_md, cargo_metadata, members};
+use wsman_test::binaries::assert_none;
 
 /// name -> names of its normal (non-dev, non-build) dependencies, for every package.
 fn normal_dependency_graph(metadata: &Value) -> BTreeMap<String, BTreeSet<String>> {
@@ -314,9 +315,9 @@ fn undocumented_edges(architecture: &str, allowed: &[(&str, &[&str])]) -> Vec<St
 #[test]
 fn architecture_md_names_every_allowed_dependency() {
     let missing = undocumented_edges(&architecture_md(), ALLOWED_INTERNAL);
-    assert!(
-        missing.is_empty(),
-        "allowed dependencies missing from ARCHITECTURE.md's \"Dependency direction\": {missing:?}"
+    assert_none(
+        "allowed dependencies missing from ARCHITECTURE.md's \"Dependency direction\"",
+        &missing,
     );
 }
 

@@ -2,7 +2,7 @@
 //! message types are written in wsman-proto's `shell/psrp.rs` and nowhere else in the
 //! product, so that the server's bridge and the client read PowerShell remoting alike.
 
-use wsman_test::binaries::workspace_root;
+use wsman_test::binaries::{assert_none, workspace_root};
 
 use super::routing::files_with;
 
@@ -54,9 +54,9 @@ fn psrp_numbers_are_written_in_the_codec_alone() {
             .into_iter()
             .filter(|file| file != CODEC)
             .collect();
-        assert!(
-            outside.is_empty(),
-            "{needle} is written outside the PSRP codec ({CODEC}): {outside:?}"
+        assert_none(
+            &format!("{needle} is written outside the PSRP codec ({CODEC})"),
+            &outside,
         );
     }
 }

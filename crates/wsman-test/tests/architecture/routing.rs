@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use wsman_test::binaries::workspace_root;
+use wsman_test::binaries::{assert_none, workspace_root};
 
 /// The production part of a Rust source: a trailing `#[cfg(test)]` module is cut off, and
 /// test files (`tests.rs`, `*_tests.rs`, `tests/`) have none.
@@ -70,10 +70,7 @@ fn every_engine_adapter_is_in_the_engines_folder() {
         .chain(files_with("impl crate::engine::Engine for "))
         .filter(|file| !file.starts_with("crates/wsman-server/src/engines/"))
         .collect();
-    assert!(
-        outside.is_empty(),
-        "move these adapters to engines/: {outside:?}"
-    );
+    assert_none("move these adapters to engines/", &outside);
 }
 
 #[test]

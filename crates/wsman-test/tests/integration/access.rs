@@ -164,6 +164,15 @@ fn ipv6_filter_is_separate_from_ipv4() {
     assert_ne!(finished.code(), 0, "{}", finished.describe());
 }
 
+/// `winrm set winrm/config/service @{RootSDDL="SDDL"}` against `fixture`'s daemon.
+fn set_root_sddl(fixture: &Fixture, sddl: &str) -> Finished {
+    fixture.winrm_remote(&[
+        "set",
+        "winrm/config/service",
+        &format!("@{{RootSDDL=\"{sddl}\"}}"),
+    ])
+}
+
 /// The uid of `name` from `id -u`.
 fn uid_of(name: &str) -> Option<u32> {
     let out = Command::new("id").args(["-u", name]).output().ok()?;
@@ -191,11 +200,7 @@ fn root_sddl_is_evaluated_per_request_with_unix_sids() {
 
     // Read for this Linux user by its Unix SID: Get works, Put does not.
     let sddl = format!("O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;S-1-22-1-{uid})");
-    let finished = fixture.winrm_remote(&[
-        "set",
-        "winrm/config/service",
-        &format!("@{{RootSDDL=\"{sddl}\"}}"),
-    ]);
+    let finished = set_root_sddl(&fixture, &sddl);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     let response = as_reader(&get);
     assert_eq!(response.status, 200, "{}", response.describe());
@@ -212,11 +217,7 @@ fn root_sddl_is_evaluated_per_request_with_unix_sids() {
 
     // BUILTIN\Users may read, but a deny for this user wins wherever it is written.
     let sddl = format!("O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;BU)(D;;GA;;;S-1-22-1-{uid})");
-    let finished = fixture.winrm_remote(&[
-        "set",
-        "winrm/config/service",
-        &format!("@{{RootSDDL=\"{sddl}\"}}"),
-    ]);
+    let finished = set_root_sddl(&fixture, &sddl);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     expect_fault(&as_reader(&get), "AccessDenied");
     let log = fixture.daemon.stderr();
@@ -233,11 +234,7 @@ fn invalid_root_sddl_is_refused_remote_and_local_with_the_config_unchanged() {
         "D:NO_ACCESS_CONTROL",
         "O:NSG:BAD:P(A;;GA;;;XX)",
     ] {
-        let finished = fixture.winrm_remote(&[
-            "set",
-            "winrm/config/service",
-            &format!("@{{RootSDDL=\"{bad}\"}}"),
-        ]);
+        let finished = set_root_sddl(&fixture, bad);
         assert_ne!(finished.code(), 0, "{bad}: {}", finished.describe());
         assert_eq!(stored_config(&fixture), before, "{bad}");
         let finished = winrm_local(
@@ -312,9 +309,7 @@ fn allow_remote_access_false_refuses_non_loopback_peers() {
 
 #[test]
 fn failed_logins_are_logged_and_slowed_down_and_success_resets() {
-    let fixture = Fixture::http_with(|config| {
-        config.set("Security", "FailedLoginMaxDelayms", "300");
-    });
+    let fixture = Fixture::http_setting("Security", "FailedLoginMaxDelayms", "300");
     let log = failed_logins(&fixture, "Not-The-Password-42", 6);
     const FAILED: &str = "401: authentication failed";
     const DELAYING: &str = "failed logins from this address: delaying the credential check";
@@ -337,9 +332,7 @@ fn failed_logins_are_logged_and_slowed_down_and_success_resets() {
 
 #[test]
 fn failed_login_delay_can_be_turned_off() {
-    let fixture = Fixture::http_with(|config| {
-        config.set("Security", "FailedLoginDelay", "false");
-    });
+    let fixture = Fixture::http_setting("Security", "FailedLoginDelay", "false");
     let log = failed_logins(&fixture, "wrong", 6);
     assert_eq!(count(&log, "401: authentication failed"), 6, "{log}");
     assert_eq!(count(&log, "delaying the credential check"), 0, "{log}");

@@ -191,9 +191,7 @@ fn fixture_for(descriptors: &str) -> Fixture {
             );
             c.set("Security", "WmiSDDL", &group_full);
         }),
-        "WMI group Full Control" => Fixture::http_with(|c| {
-            c.set("Security", "WmiSDDL", &group_full);
-        }),
+        "WMI group Full Control" => Fixture::http_setting("Security", "WmiSDDL", &group_full),
         other => panic!("the table names descriptors this test does not set up: {other}"),
     }
 }

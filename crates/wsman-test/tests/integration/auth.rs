@@ -183,9 +183,7 @@ fn unknown_user_is_401() {
 
 #[test]
 fn basic_over_http_needs_allow_unencrypted() {
-    let fixture = Fixture::http_with(|config| {
-        config.set("Config.Service", "AllowUnencrypted", "false");
-    });
+    let fixture = Fixture::http_setting("Config.Service", "AllowUnencrypted", "false");
     let response = fixture.identify();
     assert_eq!(response.status, 401, "{}", response.describe());
 }

@@ -82,9 +82,7 @@ fn another_users_pull_or_release_is_an_invalid_enumeration_context() {
     let Some((administrator, user)) = pam_accounts() else {
         return;
     };
-    let fixture = Fixture::http_with(|c| {
-        c.set("Config.Service", "RootSDDL", ROOT_SDDL_USERS_TOO);
-    });
+    let fixture = Fixture::http_setting("Config.Service", "RootSDDL", ROOT_SDDL_USERS_TOO);
     let port = fixture.port;
     let administrator = (administrator.0.as_str(), administrator.1.as_str());
     let user = (user.0.as_str(), user.1.as_str());

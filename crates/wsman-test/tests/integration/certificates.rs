@@ -316,8 +316,7 @@ fn mapped_certificate_runs_a_shell_as_the_mapped_user() {
     let listed = service
         .fixture
         .winrm_remote(&["enumerate", "winrm/config/service/certmapping"]);
-    assert_eq!(listed.code(), 0, "{}", listed.describe());
-    assert!(listed.stdout.contains(MAPPED_USER), "{}", listed.describe());
+    listed.assert_printed(MAPPED_USER);
     assert!(
         listed.stdout.contains(&ca.thumbprint),
         "{}",
@@ -326,8 +325,7 @@ fn mapped_certificate_runs_a_shell_as_the_mapped_user() {
     let got = service
         .fixture
         .winrm_remote(&["get", &mapping_uri(&ca, "*@example")]);
-    assert_eq!(got.code(), 0, "{}", got.describe());
-    assert!(got.stdout.contains("Enabled = true"), "{}", got.describe());
+    got.assert_printed("Enabled = true");
     let local = std::process::Command::new(wsman_test::binaries::winrm())
         .args(["enumerate", "winrm/config/service/certmapping"])
         .env("WSMAND_CONFIG_DIR", service.fixture.config.path())

@@ -15,9 +15,7 @@ const NTLM_USER: &str = "ntlmuser";
 const NTLM_PASSWORD: &str = "Ntlm-Test-Pass1";
 
 fn negotiate_fixture() -> Fixture {
-    let fixture = Fixture::http_with(|c| {
-        c.set("Config.Service.Auth", "Negotiate", "true");
-    });
+    let fixture = Fixture::http_setting("Config.Service.Auth", "Negotiate", "true");
     fixture
         .config
         .add_ntlm_account(NTLM_USER, NTLM_PASSWORD, "root");

@@ -20,7 +20,7 @@ use wsman_events::subscribe::EndpointReference;
 use wsman_events::{sldc, BookmarkList};
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::http::basic_auth;
-use wsman_test::{Daemon, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{wec_database_env, Daemon, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 mod outputs;
 
@@ -374,10 +374,7 @@ pub(crate) fn collector_with(
     subscription: &str,
     database: &std::path::Path,
 ) -> Fixture {
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
+    let env = wec_database_env(database);
     Fixture::http_with_env(
         |config| {
             let subscription = crate::collector_computer::with_own_computers(subscription);
@@ -409,10 +406,7 @@ fn forwarded_events_reach_the_file_exactly_once_in_order() {
 
     // Killed between batches; restarted, it offers the forwarder its stored bookmark.
     fixture.daemon.stop();
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
+    let env = wec_database_env(&database);
     fixture.daemon = Daemon::start_with_env(&fixture.config, &[port], &env);
     let offer = enumerate(port);
     assert_eq!(offer.bookmark, Some(20));
@@ -486,16 +480,7 @@ fn forwarded_events_reach_the_file_exactly_once_in_order() {
     assert!(!log.contains(SERVICE_PASSWORD));
 
     // The CLI sees the subscription and the forwarder.
-    let cli = std::process::Command::new(wsman_test::binaries::wsmand())
-        .arg("--config-dir")
-        .arg(fixture.config.path())
-        .arg("--wec-database")
-        .arg(&database)
-        .args(["wec", "clients", "wef"])
-        .output()
-        .expect("wsmand wec clients");
-    let out = String::from_utf8_lossy(&cli.stdout);
-    assert!(cli.status.success(), "{out}");
+    let out = wec_cli(fixture.config.path(), Some(&database), &["clients", "wef"]);
     assert!(
         out.lines()
             .any(|l| l.starts_with(SERVICE_ACCOUNT) && l.ends_with("active")),
@@ -574,14 +559,7 @@ impl Collector {
         }
         config.add_service_account();
         config.add_account(SECOND, SECOND_PASSWORD, Some("root"));
-        let mut daemon = Daemon::start_with_env(
-            &config,
-            &[port],
-            &[(
-                "WSMAND_WEC_DATABASE",
-                database.to_str().expect("utf-8 path"),
-            )],
-        );
+        let mut daemon = Daemon::start_with_env(&config, &[port], &wec_database_env(&database));
         daemon.wait_for_port(metrics_port);
         Collector {
             daemon,
@@ -598,32 +576,14 @@ impl Collector {
         self.daemon = Daemon::start_with_env(
             &self.config,
             &[self.port],
-            &[(
-                "WSMAND_WEC_DATABASE",
-                self.database.to_str().expect("utf-8 path"),
-            )],
+            &wec_database_env(&self.database),
         );
         self.daemon.wait_for_port(self.metrics_port);
     }
 
     /// `wsmand wec ARGS` against this collector's configuration and database: its output.
     pub(crate) fn wec(&self, args: &[&str]) -> String {
-        let cli = std::process::Command::new(wsman_test::binaries::wsmand())
-            .arg("--config-dir")
-            .arg(self.config.path())
-            .arg("--wec-database")
-            .arg(&self.database)
-            .arg("wec")
-            .args(args)
-            .output()
-            .expect("wsmand wec");
-        let out = String::from_utf8_lossy(&cli.stdout).into_owned();
-        assert!(
-            cli.status.success(),
-            "wsmand wec {args:?}: {out}{}",
-            String::from_utf8_lossy(&cli.stderr)
-        );
-        out
+        wec_cli(self.config.path(), Some(&self.database), args)
     }
 
     pub(crate) fn scrape(&self) -> Vec<crate::metrics::Sample> {
@@ -634,16 +594,7 @@ impl Collector {
 
     /// `wsmand wec clients wef`: how many forwarders the CLI shows in each state.
     pub(crate) fn clients_by_state(&self) -> std::collections::BTreeMap<String, f64> {
-        let cli = std::process::Command::new(wsman_test::binaries::wsmand())
-            .arg("--config-dir")
-            .arg(self.config.path())
-            .arg("--wec-database")
-            .arg(&self.database)
-            .args(["wec", "clients", "wef"])
-            .output()
-            .expect("wsmand wec clients");
-        let out = String::from_utf8_lossy(&cli.stdout).into_owned();
-        assert!(cli.status.success(), "{out}");
+        let out = self.wec(&["clients", "wef"]);
         let mut states = std::collections::BTreeMap::new();
         // The table ends at the first empty line (the refused forwarders follow it).
         for line in out.lines().skip(1).take_while(|l| !l.is_empty()) {
@@ -660,4 +611,26 @@ pub(crate) fn lines(file: &std::path::Path) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// `wsmand --config-dir CONFIG [--wec-database DATABASE] wec ARGS`: its stdout, asserted to
+/// succeed.
+pub(crate) fn wec_cli(
+    config: &std::path::Path,
+    database: Option<&std::path::Path>,
+    args: &[&str],
+) -> String {
+    let mut command = std::process::Command::new(wsman_test::binaries::wsmand());
+    command.arg("--config-dir").arg(config);
+    if let Some(database) = database {
+        command.arg("--wec-database").arg(database);
+    }
+    let output = command.arg("wec").args(args).output().expect("wsmand wec");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "wsmand wec {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }

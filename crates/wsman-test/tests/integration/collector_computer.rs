@@ -28,13 +28,22 @@ const VICTIM: &str = "dc01.example.test";
 /// A Computer the subscription's map lets the service account speak for.
 const MAPPED: &str = "linux01.mapped.example.test";
 
+/// A subscription of the Security log written raw under `output` (a directory per
+/// subscription, a file per client), then `rest` (TOML).
+fn raw_files_under(output: &std::path::Path, rest: &str) -> String {
+    format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{subscription}}/{{client}}.xml\"\nformat = \"raw\"\n{rest}",
+        output.display()
+    )
+}
+
 #[test]
 fn decoys_and_other_domains_are_refused_and_the_explicit_map_admits_a_full_name() {
     let state = tempfile::tempdir().expect("tempdir");
     let output = state.path().join("out");
-    let subscription = format!(
-        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{subscription}}/{{client}}.xml\"\nformat = \"raw\"\n[computers]\n\"{SERVICE_ACCOUNT}\" = [\"{MAPPED}\"]\n",
-        output.display()
+    let subscription = raw_files_under(
+        &output,
+        &format!("[computers]\n\"{SERVICE_ACCOUNT}\" = [\"{MAPPED}\"]\n"),
     );
     let fixture = collector_with("wef", &subscription, &state.path().join("wec.sqlite"));
     let port = fixture.port;
@@ -116,10 +125,7 @@ fn decoys_and_other_domains_are_refused_and_the_explicit_map_admits_a_full_name(
 fn a_refused_forwarder_is_told_why_and_wec_clients_and_doctor_name_it() {
     let state = tempfile::tempdir().expect("tempdir");
     let database = state.path().join("wec.sqlite");
-    let subscription = format!(
-        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{subscription}}/{{client}}.xml\"\nformat = \"raw\"\n",
-        state.path().join("out").display()
-    );
+    let subscription = raw_files_under(&state.path().join("out"), "");
     let fixture = collector_with("wef", &subscription, &database);
     let offer = enumerate(fixture.port);
     let forged = event(1, VICTIM, "forged");

@@ -18,7 +18,7 @@ use sha1::Digest;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use wsman_test::{binaries, free_port, ConfigDir, Daemon};
+use wsman_test::{binaries, free_port, wec_database_env, ConfigDir, Daemon};
 
 /// Forwarders of the test fleet (`WSMAN_TEST_FLEET_FORWARDERS` to change it).
 const FORWARDERS: usize = 2000;
@@ -62,13 +62,31 @@ fn collector(ca_dir: &Path, out: &Path, max_connections: usize) -> (ConfigDir, u
 
 fn start(config: &ConfigDir, port: u16) -> Daemon {
     let database = config.path().join("wec.sqlite");
-    let database = database.to_str().expect("UTF-8 path");
-    Daemon::start_with_env(config, &[port], &[("WSMAND_WEC_DATABASE", database)])
+    Daemon::start_with_env(config, &[port], &wec_database_env(&database))
 }
 
 /// `fleet-load run` against `port`, in the background; its JSON line when it ends.
 fn fleet(ca_dir: &Path, server_ca: &Path, port: u16, count: usize, acked: &Path) -> Child {
-    Command::new(binaries::path("fleet-load"))
+    fleet_load(ca_dir, server_ca, port, (count, BATCHES, PER_BATCH), acked)
+        .args(["--seconds", "300", "--drain-seconds", "120"])
+        .args(["--max-retry-seconds", "2"])
+        .spawn()
+        .expect("spawn fleet-load")
+}
+
+/// `fleet-load run` of `count` forwarders against `port`, each sending `batches` batches of
+/// `per_batch` events, one batch per forwarder every 2 s or so across the fleet, the
+/// acknowledgements written to `acked`, its output piped: the caller adds the run's own
+/// arguments and spawns it.
+pub(crate) fn fleet_load(
+    ca_dir: &Path,
+    server_ca: &Path,
+    port: u16,
+    (count, batches, per_batch): (usize, u64, u64),
+    acked: &Path,
+) -> Command {
+    let mut command = Command::new(binaries::path("fleet-load"));
+    command
         .arg("run")
         .arg("--ca-dir")
         .arg(ca_dir)
@@ -76,26 +94,16 @@ fn fleet(ca_dir: &Path, server_ca: &Path, port: u16, count: usize, acked: &Path)
         .arg(server_ca)
         .args(["--port", &port.to_string()])
         .args(["--forwarders", &count.to_string()])
-        .args(["--batches", &BATCHES.to_string()])
-        .args(["--per-batch", &PER_BATCH.to_string()])
+        .args(["--batches", &batches.to_string()])
+        .args(["--per-batch", &per_batch.to_string()])
         .args(["--event-bytes", "200"])
-        // One batch per forwarder every 2 s or so, across the fleet.
-        .args(["--rate", &(count as u64 * PER_BATCH / 2).max(1).to_string()])
-        .args([
-            "--seconds",
-            "300",
-            "--drain-seconds",
-            "120",
-            "--max-retry-seconds",
-            "2",
-        ])
+        .args(["--rate", &(count as u64 * per_batch / 2).max(1).to_string()])
         .args(["--connect-concurrency", "32"])
         .arg("--acked")
         .arg(acked)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn fleet-load")
+        .stderr(Stdio::piped());
+    command
 }
 
 pub(crate) fn finish(child: Child) -> String {
@@ -103,6 +111,15 @@ pub(crate) fn finish(child: Child) -> String {
     let stdout = String::from_utf8_lossy(&finished.stdout).into_owned();
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     stdout
+}
+
+/// fleet-load's JSON line when it ends, asserting that no forwarder failed and that `batches`
+/// batches were acknowledged in all.
+pub(crate) fn finish_all_acked(child: Child, batches: u64) -> String {
+    let json = finish(child);
+    assert_eq!(field(&json, "failed"), 0, "{json}");
+    assert_eq!(field(&json, "batches_acked"), batches, "{json}");
+    json
 }
 
 /// A number field of the fleet's JSON line.
@@ -138,13 +155,13 @@ pub(crate) fn stored(out: &Path) -> HashMap<(String, u64), u32> {
     seen
 }
 
-/// The forwarders of fleet-load's acknowledgement file (`NAME LAST` lines), each of which must
-/// have had `last` events acknowledged, and those of their acknowledged events `seen` lacks.
-pub(crate) fn lost_events(
+/// How many forwarders fleet-load's acknowledgement file (`NAME LAST` lines) names, asserting
+/// that each had `last` events acknowledged and that `seen` lacks none of them.
+pub(crate) fn forwarders_losing_none(
     acked: &Path,
     seen: &HashMap<(String, u64), u32>,
     last: u64,
-) -> (usize, Vec<String>) {
+) -> usize {
     let acked = std::fs::read_to_string(acked).expect("acked file");
     let mut lost = Vec::new();
     let mut forwarders = 0;
@@ -159,21 +176,21 @@ pub(crate) fn lost_events(
                 .map(|r| format!("{name} {r}")),
         );
     }
-    (forwarders, lost)
-}
-
-/// Each forwarder's acknowledged events are stored once; none is stored twice.
-fn assert_exactly_once(acked: &Path, out: &Path, count: usize) {
-    let seen = stored(out);
-    let (forwarders, lost) = lost_events(acked, &seen, BATCHES * PER_BATCH);
-    assert_eq!(forwarders, count);
-    let duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
         lost.is_empty(),
         "{} lost, first {:?}",
         lost.len(),
         lost.first()
     );
+    forwarders
+}
+
+/// Each forwarder's acknowledged events are stored once; none is stored twice.
+fn assert_exactly_once(acked: &Path, out: &Path, count: usize) {
+    let seen = stored(out);
+    let forwarders = forwarders_losing_none(acked, &seen, BATCHES * PER_BATCH);
+    assert_eq!(forwarders, count);
+    let duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
         duplicated.is_empty(),
         "{} duplicated, first {:?}",
@@ -227,13 +244,7 @@ fn a_fleet_delivers_through_a_collector_restart_with_nothing_lost_or_doubled() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let daemon = start(&config, port);
-    let json = finish(run);
-    assert_eq!(field(&json, "failed"), 0, "{json}");
-    assert_eq!(
-        field(&json, "batches_acked"),
-        count as u64 * BATCHES,
-        "{json}"
-    );
+    let json = finish_all_acked(run, count as u64 * BATCHES);
     assert!(
         field(&json, "reconnects") > 0,
         "the restart was seen: {json}"

@@ -9,7 +9,8 @@ use std::net::{SocketAddr, TcpStream};
 
 use wsman_test::client_certs::{ClientFiles, ClientSpec, TestCa};
 use wsman_test::http::curl_post;
-use wsman_test::{free_port, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{free_port, wec_database_env, ConfigDir, Daemon, ListenerSpec};
+use wsman_test::{SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::collector::{
     acknowledged, batch, enumerate, event, post_on, text, Answer, Offer, ENUMERATE,
@@ -55,6 +56,18 @@ fn post_claiming(
     )
 }
 
+/// The batch `message` of one event of the service account's saying `data`, delivered to
+/// `offer` over a connection claiming `client`.
+fn deliver_claiming(client: &str, port: u16, offer: &Offer, message: u64, data: &str) -> Answer {
+    let events = [event(message, SERVICE_ACCOUNT, data)];
+    let headers = [
+        ("Content-Type", "application/soap+xml;charset=UTF-16"),
+        ("Content-Encoding", "SLDC"),
+    ];
+    let body = batch(offer, message, &events, true);
+    post_claiming(client, port, &offer.path, &body, &headers)
+}
+
 fn assert_remote_access_refused(answer: &Answer) {
     let body = text(&answer.body);
     assert_eq!(answer.status, 500, "{body}");
@@ -73,48 +86,18 @@ fn allow_remote_access_false_refuses_a_remote_forwarder_at_the_manager_and_deliv
     // Loopback claims allowed, so that a local forwarder can be offered the subscription.
     config.set("HTTP", "ProxyProtocolAllowLoopback", "true");
     config.write();
-    config.write_raw(
-        "subscriptions/wef.toml",
-        &subscription(&state.path().join("out")),
-    );
-    config.add_service_account();
-    let database = state.path().join("wec.sqlite");
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("UTF-8 path"),
-    )];
-    let daemon = Daemon::start_with_env(&config, &[port], &env);
+    let daemon = start(&config, state.path(), port);
 
     // A local forwarder: offered the subscription, its batch stored.
     let local = post_claiming("127.0.0.1", port, MANAGER, ENUMERATE.as_bytes(), &[]);
     assert_eq!(local.status, 200, "{}", text(&local.body));
     let offer = offer_from(&local);
-    let delivery_headers = [
-        ("Content-Type", "application/soap+xml;charset=UTF-16"),
-        ("Content-Encoding", "SLDC"),
-    ];
-    let one = [event(1, SERVICE_ACCOUNT, "local")];
-    let stored = post_claiming(
-        "127.0.0.1",
-        port,
-        &offer.path,
-        &batch(&offer, 1, &one, true),
-        &delivery_headers,
-    );
-    acknowledged(&stored, 1);
+    acknowledged(&deliver_claiming("127.0.0.1", port, &offer, 1, "local"), 1);
 
     // A remote one: refused at both, as any other request from it would be.
     let manager = post_claiming("192.0.2.7", port, MANAGER, ENUMERATE.as_bytes(), &[]);
     assert_remote_access_refused(&manager);
-    let two = [event(2, SERVICE_ACCOUNT, "remote")];
-    let delivered = post_claiming(
-        "192.0.2.7",
-        port,
-        &offer.path,
-        &batch(&offer, 2, &two, true),
-        &delivery_headers,
-    );
-    assert_remote_access_refused(&delivered);
+    assert_remote_access_refused(&deliver_claiming("192.0.2.7", port, &offer, 2, "remote"));
     let out = std::fs::read_to_string(
         state
             .path()
@@ -124,6 +107,15 @@ fn allow_remote_access_false_refuses_a_remote_forwarder_at_the_manager_and_deliv
     .unwrap_or_default();
     assert!(out.contains("local") && !out.contains("remote"), "{out}");
     drop(daemon);
+}
+
+/// Starts the collector of `config` (written) on `port`: the subscription [`subscription`]
+/// writing to `state`'s `out`, the service account, the database in `state`.
+fn start(config: &ConfigDir, state: &std::path::Path, port: u16) -> Daemon {
+    config.write_raw("subscriptions/wef.toml", &subscription(&state.join("out")));
+    config.add_service_account();
+    let database = state.join("wec.sqlite");
+    Daemon::start_with_env(config, &[port], &wec_database_env(&database))
 }
 
 /// The offer of an Enumerate answer, as [`enumerate`] reads it.
@@ -200,50 +192,34 @@ fn a_certificate_mappings_uri_scope_applies_at_the_manager_and_delivery() {
         })
         .collect::<String>();
     config.write_raw("config.toml", &format!("{}{mappings}", config.render()));
-    config.write_raw(
-        "subscriptions/wef.toml",
-        &subscription(&state.path().join("out")),
-    );
-    config.add_service_account();
-    let database = state.path().join("wec.sqlite");
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("UTF-8 path"),
-    )];
-    let mut daemon = Daemon::start_with_env(&config, &[port], &env);
+    let mut daemon = start(&config, state.path(), port);
     daemon.wait_for_port(https_port);
     let offer = enumerate(port);
     let wide = certificate(&ca, state.path(), WIDE);
     let narrow = certificate(&ca, state.path(), NARROW);
 
+    // The forwarder of `files`, `computer`: its Enumerate at the manager and its batch `message`
+    // (one event saying `data`) at the delivery address, both answers.
+    let enumerate_and_deliver = |files: &ClientFiles, message: u64, computer: &str, data: &str| {
+        let events = [event(message, computer, data)];
+        let delivery = batch(&offer, message, &events, true);
+        [
+            post_with(https_port, files, MANAGER, ENUMERATE.as_bytes(), false),
+            post_with(https_port, files, &offer.path, &delivery, true),
+        ]
+    };
+
     // The wide mapping: offered the subscription, its batch stored.
-    let (status, answer) = post_with(https_port, &wide, MANAGER, ENUMERATE.as_bytes(), false);
+    let [(status, answer), (delivered, ack)] = enumerate_and_deliver(&wide, 1, WIDE, "wide");
     assert_eq!(status, 200, "{answer}");
-    let one = [event(1, WIDE, "wide")];
-    let (status, answer) = post_with(
-        https_port,
-        &wide,
-        &offer.path,
-        &batch(&offer, 1, &one, true),
-        true,
-    );
-    assert_eq!(status, 200, "{answer}");
-    assert!(answer.contains("wsman/Ack"), "{answer}");
+    assert_eq!(delivered, 200, "{ack}");
+    assert!(ack.contains("wsman/Ack"), "{ack}");
 
     // The narrow one: refused at both.
-    let (status, answer) = post_with(https_port, &narrow, MANAGER, ENUMERATE.as_bytes(), false);
-    assert_eq!(status, 500, "{answer}");
-    assert!(answer.contains("AccessDenied"), "{answer}");
-    let two = [event(2, NARROW, "narrow")];
-    let (status, answer) = post_with(
-        https_port,
-        &narrow,
-        &offer.path,
-        &batch(&offer, 2, &two, true),
-        true,
-    );
-    assert_eq!(status, 500, "{answer}");
-    assert!(answer.contains("AccessDenied"), "{answer}");
+    for (status, answer) in enumerate_and_deliver(&narrow, 2, NARROW, "narrow") {
+        assert_eq!(status, 500, "{answer}");
+        assert!(answer.contains("AccessDenied"), "{answer}");
+    }
     let log = daemon.stderr();
     assert!(
         log.contains("access denied: outside the certificate mapping's URI"),

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use wsman_test::Fixture;
+use wsman_test::{wec_database_env, Fixture};
 
 use crate::collector::{post, post_as, text, ENUMERATE};
 
@@ -42,10 +42,7 @@ fn large_subscription(tag: &str, output: &std::path::Path) -> String {
 pub(crate) fn collector_of_large_subscriptions(state: &Path) -> (Fixture, BTreeSet<String>) {
     let output = state.join("out");
     let database = state.join("wec.sqlite");
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
+    let env = wec_database_env(&database);
     let fixture = Fixture::http_with_env(
         |config| {
             config.add_account(OTHER_FORWARDER, OTHER_PASSWORD, Some("nobody"));

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use wsman_test::postgres::{self, Postgres};
-use wsman_test::{ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT};
+use wsman_test::{wec_database_env, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT};
 
 use crate::collector::{
     acknowledged, batch, deliver, deliver_as, enumerate, enumerate_as, event, SECOND,
@@ -43,11 +43,7 @@ fn collector(server: &Postgres, state: &Path, name: &str) -> Collector {
     use_postgres_store(&config, server, 4);
     // No SQLite file may appear: the database is the only store.
     let sqlite = state.join(format!("{name}.sqlite"));
-    let daemon = Daemon::start_with_env(
-        &config,
-        &[port],
-        &[("WSMAND_WEC_DATABASE", sqlite.to_str().expect("utf-8"))],
-    );
+    let daemon = Daemon::start_with_env(&config, &[port], &wec_database_env(&sqlite));
     assert!(!sqlite.exists());
     Collector {
         daemon,
@@ -359,11 +355,7 @@ fn a_collector_serves_a_row_only_within_its_outputs_policy() {
         ),
     );
     let sqlite = state.path().join("unused.sqlite");
-    let daemon = Daemon::start_with_env(
-        &config,
-        &[port],
-        &[("WSMAND_WEC_DATABASE", sqlite.to_str().expect("utf-8"))],
-    );
+    let daemon = Daemon::start_with_env(&config, &[port], &wec_database_env(&sqlite));
 
     let query = "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n";
     let rows = [

@@ -2,7 +2,7 @@
 //! after the start serves the subscription manager and the deliveries without a restart, and
 //! removing it stops them (404 again, as on a host that never collected).
 
-use wsman_test::{Fixture, SERVICE_ACCOUNT};
+use wsman_test::{wec_database_env, Fixture, SERVICE_ACCOUNT};
 
 use crate::collector::{acknowledged, batch, deliver, enumerate, event, post, ENUMERATE};
 
@@ -13,10 +13,7 @@ fn sighup_starts_the_collector_when_subscriptions_appear_and_stops_it_when_they_
     let state = tempfile::tempdir().expect("tempdir");
     let output = state.path().join("out");
     let database = state.path().join("wec.sqlite");
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
+    let env = wec_database_env(&database);
     let mut fixture = Fixture::http_with_env(|_| {}, &env);
     let port = fixture.port;
 

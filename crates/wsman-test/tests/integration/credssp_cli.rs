@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use wsman_test::process::{self, Finished};
-use wsman_test::{binaries, free_port, Fixture};
+use wsman_test::{binaries, Fixture};
 
 const USER: &str = "credsspcli";
 const PASSWORD: &str = "CredSSP-Cli-Pass1";
@@ -14,12 +14,9 @@ const PASSWORD: &str = "CredSSP-Cli-Pass1";
 const RUN_AS: &str = "wsmanuser";
 
 fn credssp_fixture() -> (Fixture, u16) {
-    let https_port = free_port();
-    let mut fixture = Fixture::http_with(|config| {
+    let (fixture, https_port) = Fixture::http_and_https_with(|config| {
         config.set("Config.Service.Auth", "CredSSP", "true");
-        config.add_https_listener(https_port);
     });
-    fixture.daemon.wait_for_port(https_port);
     let run_as = run_as_user();
     fixture.config.add_ntlm_account(USER, PASSWORD, run_as);
     (fixture, https_port)

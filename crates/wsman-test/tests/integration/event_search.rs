@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use wsman_test::postgres::Postgres;
-use wsman_test::{Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{wec_database_env, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::collector::{deliver_acknowledged, enumerate};
 
@@ -156,16 +156,18 @@ fn collector(state: &Path) -> Fixture {
     collector_on(state, None)
 }
 
-/// [`collector`] with its bookmarks, and so its store, in `postgres`'s database when given.
-fn collector_on(state: &Path, postgres: Option<&Postgres>) -> Fixture {
+/// A collector storing the `wef` subscription's events in its event store, with the account
+/// `(name, password, run-as user)` too; its database in `state`, its bookmarks and so its store
+/// in `postgres`'s database when given.
+pub(crate) fn store_collector(
+    state: &Path,
+    (name, password, run_as): (&str, &str, &str),
+    postgres: Option<&Postgres>,
+) -> Fixture {
     let database = state.join("wec.sqlite");
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
-    let fixture = Fixture::http_with_env(
+    Fixture::http_with_env(
         |config| {
-            config.add_account(READER, READER_PASSWORD, Some("nobody"));
+            config.add_account(name, password, Some(run_as));
             if let Some(server) = postgres {
                 crate::collector_postgres::use_postgres_store(config, server, 4);
             }
@@ -176,8 +178,13 @@ fn collector_on(state: &Path, postgres: Option<&Postgres>) -> Fixture {
                 ),
             );
         },
-        &env,
-    );
+        &wec_database_env(&database),
+    )
+}
+
+/// [`collector`] with its bookmarks, and so its store, in `postgres`'s database when given.
+fn collector_on(state: &Path, postgres: Option<&Postgres>) -> Fixture {
+    let fixture = store_collector(state, (READER, READER_PASSWORD, "nobody"), postgres);
     let offer = enumerate(fixture.port);
     let first = [
         event(1, 4624, 0, 1, "An account was successfully logged on."),
@@ -195,20 +202,14 @@ fn collector_on(state: &Path, postgres: Option<&Postgres>) -> Fixture {
     fixture
 }
 
-#[test]
-fn a_real_client_searches_pages_gets_and_tails_the_store() {
-    searches_pages_gets_and_tails(None);
-}
+on_sqlite_and_postgres!(
+    searches_pages_gets_and_tails:
+    a_real_client_searches_pages_gets_and_tails_the_store,
+    a_real_client_searches_the_store_in_postgres
+);
 
-/// The same searches of a collector whose bookmarks, and store, are in PostgreSQL.
-#[test]
-fn a_real_client_searches_the_store_in_postgres() {
-    let Some(server) = Postgres::start() else {
-        return;
-    };
-    searches_pages_gets_and_tails(Some(&server));
-}
-
+/// A real client searches, pages, gets and tails the store of a collector, its bookmarks and
+/// store in PostgreSQL when `postgres` is given.
 fn searches_pages_gets_and_tails(postgres: Option<&Postgres>) {
     let state = tempfile::tempdir().expect("tempdir");
     let fixture = collector_on(state.path(), postgres);

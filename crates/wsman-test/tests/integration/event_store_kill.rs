@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wsman_test::postgres::Postgres;
-use wsman_test::{Daemon, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{wec_database_env, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::collector::{batch, deliver_as, enumerate_as, text, Offer, SECOND, SECOND_PASSWORD};
+use crate::event_search::store_collector;
 
 const BATCHES: u64 = 40;
 const PER_BATCH: u64 = 25;
@@ -104,43 +105,20 @@ fn stored(port: u16) -> BTreeMap<(String, u64), u32> {
     }
 }
 
-#[test]
-fn a_sigkill_mid_batch_stores_every_event_exactly_once() {
-    killed_mid_batch(None);
-}
+on_sqlite_and_postgres!(
+    killed_mid_batch:
+    a_sigkill_mid_batch_stores_every_event_exactly_once,
+    a_sigkill_mid_batch_stores_every_event_exactly_once_in_postgres
+);
 
-/// The same with the bookmarks, and the store, in PostgreSQL: the events are inserted by the
-/// claim's transaction, so a SIGKILL before its commit leaves neither.
-#[test]
-fn a_sigkill_mid_batch_stores_every_event_exactly_once_in_postgres() {
-    let Some(server) = Postgres::start() else {
-        return;
-    };
-    killed_mid_batch(Some(&server));
-}
-
+/// A SIGKILL mid-batch leaves every event stored exactly once; with the bookmarks, and the
+/// store, in PostgreSQL (`postgres` given) because the events are inserted by the claim's
+/// transaction, so a SIGKILL before its commit leaves neither.
 fn killed_mid_batch(postgres: Option<&Postgres>) {
     let state = tempfile::tempdir().expect("tempdir");
+    let mut fixture = store_collector(state.path(), (SECOND, SECOND_PASSWORD, "root"), postgres);
     let database = state.path().join("wec.sqlite");
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
-    let mut fixture = Fixture::http_with_env(
-        |config| {
-            config.add_account(SECOND, SECOND_PASSWORD, Some("root"));
-            if let Some(server) = postgres {
-                crate::collector_postgres::use_postgres_store(config, server, 4);
-            }
-            config.write_raw(
-                "subscriptions/wef.toml",
-                &crate::collector_computer::with_own_computers(
-                    "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n[[outputs]]\ntype = \"store\"\n",
-                ),
-            );
-        },
-        &env,
-    );
+    let env = wec_database_env(&database);
     let port = fixture.port;
     let acked = Arc::new(AtomicU64::new(0));
     let done = [

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use wsman_test::systemd::BootedSystemd;
-use wsman_test::{free_port, ConfigDir, Daemon, Fixture, ListenerSpec};
+use wsman_test::{free_port, wec_database_env, ConfigDir, Daemon, Fixture, ListenerSpec};
 use wsman_test::{SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 /// What every forwarding test starts from: a booted systemd and its journal, a scratch
@@ -73,10 +73,7 @@ impl Scene {
 
     /// A collector's environment: its bookmark database in the scene's directory.
     fn collector_env(&self) -> [(&'static str, &str); 1] {
-        [(
-            "WSMAND_WEC_DATABASE",
-            self.database.to_str().expect("utf-8 path"),
-        )]
+        wec_database_env(&self.database)
     }
 
     /// A forwarder's environment: the booted systemd's journal.

@@ -188,9 +188,7 @@ fn every_connection_over_max_connections_gets_a_503_over_http() {
     // More refused connections at once than the old bound on answers in flight (64); none
     // sends its request, so each refusal waits for it before answering.
     const EXTRA: usize = 100;
-    let mut fixture = Fixture::http_with(|config| {
-        config.set("Config.Service", "MaxConnections", "1");
-    });
+    let mut fixture = Fixture::http_setting("Config.Service", "MaxConnections", "1");
     // The one slot, once the start-up probe's connection has let go of it.
     let auth = fixture.service_auth();
     let port = fixture.port;

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use wsman_test::SERVICE_ACCOUNT;
+use wsman_test::{Fixture, SERVICE_ACCOUNT};
 
 use crate::collector::{
     acknowledged, batch, check_config_refuses, collector_with, deliver, deliver_acknowledged,
@@ -111,26 +111,36 @@ fn record_id(xml: &str) -> u64 {
         .unwrap_or_else(|| panic!("no EventRecordID in {xml}"))
 }
 
-fn subscription(bootstrap: &str, file: &Path) -> String {
+/// A mock cluster, and a collector (its state in the directory returned) writing the `kafka`
+/// subscription's events to the file returned and to the cluster's topic `wec-kafka`, a
+/// message the cluster has not confirmed within `message_timeout_ms` failing its batch.
+fn collector_and_cluster(
+    message_timeout_ms: u64,
+) -> (MockCluster, tempfile::TempDir, PathBuf, Fixture) {
+    let cluster = MockCluster::start();
+    let state = tempfile::tempdir().expect("tempdir");
+    let file = state.path().join("out.xml");
+    let database = state.path().join("wec.sqlite");
+    let text = subscription(&cluster.bootstrap, &file, message_timeout_ms);
+    // The subscription's name is the topic's {subscription}.
+    let fixture = collector_with("kafka", &text, &database);
+    (cluster, state, file, fixture)
+}
+
+fn subscription(bootstrap: &str, file: &Path, message_timeout_ms: u64) -> String {
     format!(
         "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n\
          heartbeat_seconds = 60\n\
          [[outputs]]\ntype = \"file\"\npath = \"{}\"\nformat = \"raw\"\n\
          [[outputs]]\ntype = \"kafka\"\nbrokers = [\"{bootstrap}\"]\ntopic = \"wec-{{subscription}}\"\n\
-         format = \"raw\"\nmessage_timeout_ms = 2000\n[outputs.properties]\n\"linger.ms\" = \"1\"\n",
+         format = \"raw\"\nmessage_timeout_ms = {message_timeout_ms}\n[outputs.properties]\n\"linger.ms\" = \"1\"\n",
         file.display()
     )
 }
 
 #[test]
 fn acknowledged_events_are_in_the_topic_in_order_per_host_across_a_broker_outage() {
-    let cluster = MockCluster::start();
-    let state = tempfile::tempdir().expect("tempdir");
-    let file = state.path().join("out.xml");
-    let database = state.path().join("wec.sqlite");
-    let text = subscription(&cluster.bootstrap, &file);
-    // The subscription's name is the topic's {subscription}.
-    let mut fixture = collector_with("kafka", &text, &database);
+    let (cluster, _state, file, mut fixture) = collector_and_cluster(2000);
     let port = fixture.port;
     let offer = enumerate(port);
     let events = numbered_events(50);
@@ -221,13 +231,7 @@ fn acknowledged_events_are_in_the_topic_in_order_per_host_across_a_broker_outage
 /// timeout (here ten minutes) runs out.
 #[test]
 fn a_stop_hands_back_the_batch_a_silent_broker_holds() {
-    let cluster = MockCluster::start();
-    let state = tempfile::tempdir().expect("tempdir");
-    let file = state.path().join("out.xml");
-    let database = state.path().join("wec.sqlite");
-    let text = subscription(&cluster.bootstrap, &file)
-        .replace("message_timeout_ms = 2000", "message_timeout_ms = 600000");
-    let mut fixture = collector_with("kafka", &text, &database);
+    let (cluster, _state, file, mut fixture) = collector_and_cluster(600_000);
     let port = fixture.port;
     let offer = enumerate(port);
     let events = numbered_events(20);

@@ -19,9 +19,8 @@ const BODY_TIMEOUT_GUARD: Duration = Duration::from_secs(40);
 
 #[test]
 fn stalled_headers_are_cut_off_and_others_are_served() {
-    let mut fixture = Fixture::http_with(|config| {
-        config.set("HTTP", "IdleConnectionTimeout", HEADER_TIMEOUT_SECONDS);
-    });
+    let mut fixture =
+        Fixture::http_setting("HTTP", "IdleConnectionTimeout", HEADER_TIMEOUT_SECONDS);
     let mut slow = fixture.connect();
     slow.send_raw(b"POST /wsman HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")
         .expect("send a partial head");
@@ -78,9 +77,7 @@ fn stalled_body_without_credentials_is_cut_off_too() {
 #[test]
 fn connections_over_max_connections_are_refused_cleanly() {
     let limit = 3;
-    let mut fixture = Fixture::http_with(|config| {
-        config.set("Config.Service", "MaxConnections", &limit.to_string());
-    });
+    let mut fixture = Fixture::http_setting("Config.Service", "MaxConnections", &limit.to_string());
     let auth = fixture.service_auth();
     // Fill the limit with kept-alive, authenticated connections.
     let mut open = identified_connections(&fixture, &auth, limit);

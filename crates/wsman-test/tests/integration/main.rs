@@ -4,6 +4,25 @@
 //!
 //! Build the binaries first: `cargo build --workspace --bins` (scripts/test.sh does).
 
+/// Two tests of `$body`, a `fn(Option<&Postgres>)`: `$sqlite` with the collector's bookmarks
+/// and event store in its own SQLite database, `$postgres` with both in PostgreSQL (skipped
+/// where it is not installed, as [`wsman_test::postgres::Postgres::start`] says).
+macro_rules! on_sqlite_and_postgres {
+    ($body:ident: $sqlite:ident, $postgres:ident) => {
+        #[test]
+        fn $sqlite() {
+            $body(None);
+        }
+
+        #[test]
+        fn $postgres() {
+            if let Some(server) = wsman_test::postgres::Postgres::start() {
+                $body(Some(&server));
+            }
+        }
+    };
+}
+
 mod access;
 mod access_table;
 mod audit;
@@ -63,12 +82,18 @@ mod wmi_access;
 use wsman_proto::xml::Element;
 use wsman_test::http::Response;
 use wsman_test::soap::{self, FaultSummary};
-use wsman_test::{ConfigDir, ListenerSpec};
+use wsman_test::{ConfigDir, Daemon, Fixture, ListenerSpec};
 
-/// A configuration for tests of methods: an HTTP listener on `port`, a RootSDDL every user
-/// passes (so a refusal seen is the method's own), the service account, and `plain` (name,
-/// password), an account that is not an administrator, whose shells run as nobody.
-pub(crate) fn method_test_config(port: u16, (user, password): (&str, &str)) -> ConfigDir {
+/// A daemon for tests of methods: an HTTP listener, a RootSDDL every user passes (so a refusal
+/// seen is the method's own), the service account, and `plain` (name, password), an account
+/// that is not an administrator, whose shells run as nobody; `prepare` writes what else the
+/// test's configuration holds before the daemon starts with `env`.
+pub(crate) fn method_test_host(
+    (user, password): (&str, &str),
+    prepare: impl FnOnce(&ConfigDir),
+    env: &[(&str, &str)],
+) -> Fixture {
+    let port = wsman_test::free_port();
     let mut config = ConfigDir::new();
     config.listener(ListenerSpec::http(port));
     config.set(
@@ -79,7 +104,39 @@ pub(crate) fn method_test_config(port: u16, (user, password): (&str, &str)) -> C
     config.write();
     config.add_service_account();
     config.add_account(user, password, Some("nobody"));
-    config
+    prepare(&config);
+    let daemon = Daemon::start_with_env(&config, &[port], env);
+    Fixture {
+        daemon,
+        config,
+        port,
+    }
+}
+
+/// A daemon of [`method_test_host`] for the tests of one module, which give it the requests
+/// they make (`impl MethodHost<Marker>` with a marker type of their own).
+pub(crate) struct MethodHost<Tests>(Fixture, std::marker::PhantomData<Tests>);
+
+impl<Tests> MethodHost<Tests> {
+    /// [`method_test_host`]'s daemon.
+    pub(crate) fn new(
+        plain: (&str, &str),
+        prepare: impl FnOnce(&ConfigDir),
+        env: &[(&str, &str)],
+    ) -> Self {
+        Self(
+            method_test_host(plain, prepare, env),
+            std::marker::PhantomData,
+        )
+    }
+}
+
+impl<Tests> std::ops::Deref for MethodHost<Tests> {
+    type Target = Fixture;
+
+    fn deref(&self) -> &Fixture {
+        &self.0
+    }
 }
 
 /// Asserts `response` is a SOAP fault with HTTP 500 and the given subcode (local name), and

@@ -319,8 +319,7 @@ fn winrm_cli_invokes_create() {
             dir.text()
         ),
     ]);
-    assert_eq!(out.code(), 0, "{}", out.describe());
-    assert!(out.stdout.contains("ReturnValue = 0"), "{}", out.describe());
+    out.assert_printed("ReturnValue = 0");
     let pid = created_pid(&out);
     check_created(&f, pid, "root", &dir, "303");
 }
@@ -469,9 +468,7 @@ fn create_and_terminate_refuse_bad_input_with_windows_return_values() {
 
 #[test]
 fn create_is_refused_when_remote_shell_access_is_off_even_for_an_administrator() {
-    let f = Fixture::http_with(|c| {
-        c.set("Config.Winrs", "AllowRemoteShellAccess", "false");
-    });
+    let f = Fixture::http_setting("Config.Winrs", "AllowRemoteShellAccess", "false");
     let dir = SharedDir::new("no-shell-access");
     let marker = format!("touch {}", dir.path().join("never").display());
     let r = create(&f, ADMIN, Some(&marker), None);
@@ -508,9 +505,7 @@ fn create_is_refused_when_remote_shell_access_is_off_even_for_an_administrator()
 #[test]
 fn created_processes_count_in_the_users_shell_quota() {
     let _cleanup = Cleanup(&["600.511", "600.512", "600.513"]);
-    let f = Fixture::http_with(|c| {
-        c.set("Config.Winrs", "MaxShellsPerUser", "2");
-    });
+    let f = Fixture::http_setting("Config.Winrs", "MaxShellsPerUser", "2");
     let mut pids = Vec::new();
     for seconds in ["600.511", "600.512"] {
         let (code, pid) = output(&create(&f, ADMIN, Some(&format!("sleep {seconds}")), None));

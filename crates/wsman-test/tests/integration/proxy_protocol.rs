@@ -134,18 +134,13 @@ fn closed_without_answer(source: &str, port: u16, bytes: &[u8]) -> bool {
 #[test]
 fn haproxy_relays_the_client_address_through_tls_passthrough() {
     let mut fixture = daemon();
-    let log_path = fixture.daemon.stderr_path();
     let front = free_port();
     let Some(_haproxy) = haproxy(front, fixture.port) else {
         return;
     };
     let outcome = identify_from("127.0.0.2", front);
     assert_eq!(outcome.response.status, 200, "{}", outcome.stderr);
-    fixture.daemon.wait_until("the Basic login logged", || {
-        std::fs::read_to_string(&log_path)
-            .unwrap_or_default()
-            .contains("authenticated (Basic)")
-    });
+    fixture.daemon.wait_for_log("authenticated (Basic)");
     let log = fixture.daemon.stderr();
     let line = log
         .lines()
@@ -160,7 +155,6 @@ fn haproxy_relays_the_client_address_through_tls_passthrough() {
 #[test]
 fn a_header_from_an_untrusted_address_and_a_trusted_one_without_are_closed() {
     let mut fixture = daemon();
-    let log_path = fixture.daemon.stderr_path();
     let header = wsman_proto::proxy_protocol::encode(
         "192.0.2.7:4000".parse().expect("address"),
         format!("127.0.0.1:{}", fixture.port)
@@ -173,19 +167,13 @@ fn a_header_from_an_untrusted_address_and_a_trusted_one_without_are_closed() {
     );
     fixture
         .daemon
-        .wait_until("the untrusted header logged", || {
-            std::fs::read_to_string(&log_path)
-                .unwrap_or_default()
-                .contains("a PROXY protocol header from an address not in [HTTP] ProxyProtocolFrom")
-        });
+        .wait_for_log("a PROXY protocol header from an address not in [HTTP] ProxyProtocolFrom");
     // From the trusted address, a TLS client that sends no header: closed, logged.
     let outcome = identify_from("127.0.0.1", fixture.port);
     assert_ne!(outcome.response.status, 200, "served without a header");
-    fixture.daemon.wait_until("the missing header logged", || {
-        std::fs::read_to_string(&log_path)
-            .unwrap_or_default()
-            .contains("PROXY protocol header refused: not a PROXY protocol v2 signature")
-    });
+    fixture
+        .daemon
+        .wait_for_log("PROXY protocol header refused: not a PROXY protocol v2 signature");
     // Others are still served: an untrusted client without a header is a plain client.
     let outcome = identify_from("127.0.0.4", fixture.port);
     assert_eq!(outcome.response.status, 200, "{}", outcome.stderr);
@@ -224,7 +212,6 @@ fn a_claimed_client_meets_allow_remote_access_and_a_loopback_claim_is_refused() 
         config.set("HTTP", "ProxyProtocolFrom", "\"127.0.0.1\"");
         config.set("Config.Service", "AllowRemoteAccess", "false");
     });
-    let log_path = fixture.daemon.stderr_path();
     // A remote claim is remote: refused by AllowRemoteAccess = false.
     let remote = get_config_claiming(&fixture, "192.0.2.7");
     assert!(remote.starts_with("HTTP/1.1 500"), "{remote}");
@@ -234,10 +221,8 @@ fn a_claimed_client_meets_allow_remote_access_and_a_loopback_claim_is_refused() 
         let answer = get_config_claiming(&fixture, loopback);
         assert!(answer.is_empty(), "{loopback} claimed and served: {answer}");
     }
-    fixture.daemon.wait_until("the loopback claim logged", || {
-        std::fs::read_to_string(&log_path)
-            .unwrap_or_default()
-            .contains("a PROXY protocol header claims the loopback client")
-    });
+    fixture
+        .daemon
+        .wait_for_log("a PROXY protocol header claims the loopback client");
     assert!(fixture.daemon.is_running());
 }

@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wsman_proto::eventing::EVENT_LOG_URI;
 use wsman_proto::xml::{self, Element, Limits};
@@ -92,18 +92,16 @@ impl Subscriber {
 
     /// Waits (up to 20 s) until `done` holds for what was received.
     fn wait_until(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let received = self.received();
-            if done(&received) {
-                return received;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; received: {received:#?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wsman_test::poll(
+            Duration::from_secs(20),
+            || Some(self.received()).filter(|received| done(received)),
+            || {
+                format!(
+                    "timed out waiting for {what}; received: {:#?}",
+                    self.received()
+                )
+            },
+        )
     }
 }
 

@@ -60,19 +60,11 @@ impl Log {
 
     /// Waits (up to 30 s) until `done` holds for what arrived at `path`.
     fn wait_at(&self, path: &str, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let received = self.at(path);
-            if done(&received) {
-                return received;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; seen: {:#?}",
-                self.seen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wsman_test::poll(
+            Duration::from_secs(30),
+            || Some(self.at(path)).filter(|received| done(received)),
+            || format!("timed out waiting for {what}; seen: {:#?}", self.seen()),
+        )
     }
 }
 
@@ -335,17 +327,31 @@ fn wait_for_log(source: &Source, text: &str) {
     }
 }
 
+/// `source` subscribed to push to `subscriber`'s `path` with a client certificate of `ca`,
+/// the subscriber's own certificate pinned and, when given, its `end_path` as EndTo: the
+/// subscription's identifier.
+fn pushed_to(
+    source: &Source,
+    ca: &TestCa,
+    subscriber: &TlsSubscriber,
+    path: &str,
+    end_path: Option<&str>,
+) -> String {
+    let end_to = end_path.map(|end| subscriber.address(end));
+    pushed_subscription(&source.post(&mutual_subscribe(
+        &subscriber.address(path),
+        ca,
+        Some(&subscriber.thumbprint),
+        end_to.as_deref(),
+    )))
+}
+
 #[test]
 fn a_client_certificate_from_the_named_issuer_delivers_and_a_refusal_ends_the_subscription() {
     let Some((ca, source, client, subscriber)) = mutual_scene() else {
         return;
     };
-    let identifier = pushed_subscription(&source.post(&mutual_subscribe(
-        &subscriber.address("/subscriber"),
-        &ca,
-        Some(&subscriber.thumbprint),
-        None,
-    )));
+    let identifier = pushed_to(&source, &ca, &subscriber, "/subscriber", None);
     let received =
         subscriber
             .log
@@ -361,12 +367,7 @@ fn a_client_certificate_from_the_named_issuer_delivers_and_a_refusal_ends_the_su
     assert_eq!(ended.status, 200, "{}", ended.describe());
 
     // The subscriber refuses the credentials: no retry, SubscriptionEnd to EndTo, gone.
-    let identifier = pushed_subscription(&source.post(&mutual_subscribe(
-        &subscriber.address("/refuse"),
-        &ca,
-        Some(&subscriber.thumbprint),
-        Some(&subscriber.address("/end")),
-    )));
+    let identifier = pushed_to(&source, &ca, &subscriber, "/refuse", Some("/end"));
     let ends = subscriber.log.wait_at("/end", "SubscriptionEnd", |r| {
         r.iter().any(|m| m.action == SUBSCRIPTION_END_ACTION)
     });

@@ -4,11 +4,11 @@
 
 use wsman_proto::enumeration::dialect::ASSOCIATION as ASSOCIATION_FILTER;
 use wsman_proto::ns::action;
-use wsman_test::http::{self, Response};
+use wsman_test::http::Response;
 use wsman_test::systemd::BootedSystemd;
-use wsman_test::{free_port, soap, ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{soap, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
-use super::{expect_fault, method_test_config};
+use super::{expect_fault, MethodHost};
 
 const URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service";
 const WQL: &str = "http://schemas.microsoft.com/wbem/wsman/1/WQL";
@@ -21,34 +21,14 @@ const HELPER: &str = "[Unit]\nDescription=wsmand helper\n\n[Service]\nType=onesh
 const PLAIN: &str = "plainsvc";
 const PLAIN_PASSWORD: &str = "Plain-Svc-Pass1";
 
-struct Host {
-    daemon: Daemon,
-    _config: ConfigDir,
-    port: u16,
-}
+/// The host of the Win32_Service tests.
+enum ServiceTests {}
+type Host = MethodHost<ServiceTests>;
 
 impl Host {
     fn start(bus_address: &str) -> Host {
-        let port = free_port();
-        let config = method_test_config(port, (PLAIN, PLAIN_PASSWORD));
-        let daemon = Daemon::start_with_env(
-            &config,
-            &[port],
-            &[("DBUS_SYSTEM_BUS_ADDRESS", bus_address)],
-        );
-        Host {
-            daemon,
-            _config: config,
-            port,
-        }
-    }
-
-    fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
-        http::post_as(self.port, user, password, body)
-    }
-
-    fn post(&self, body: &str) -> Response {
-        self.post_as(SERVICE_ACCOUNT, SERVICE_PASSWORD, body)
+        let env = [("DBUS_SYSTEM_BUS_ADDRESS", bus_address)];
+        Host::new((PLAIN, PLAIN_PASSWORD), |_| {}, &env)
     }
 
     fn get(&self, name: &str) -> Response {
@@ -139,7 +119,7 @@ fn win32_service_reads_and_controls_systemd_units() {
         &|body| host.post(body),
         "Win32_Service",
     );
-    drop(host.daemon);
+    drop(host);
 }
 
 /// Get: a running unit and the probe, their values as systemctl shows them.

@@ -15,6 +15,11 @@ fn winrm(args: &[&str]) -> Finished {
     process::run(&mut command, None, Duration::from_secs(60))
 }
 
+/// `winrm ARGS --config-dir DIR`: the CLI on the configuration directory `dir` itself.
+fn winrm_in(dir: &str, args: &[&str]) -> Finished {
+    winrm(&[args, &["--config-dir", dir]].concat())
+}
+
 #[test]
 fn identify_over_http() {
     let fixture = Fixture::http();
@@ -155,20 +160,17 @@ fn local_mode_reads_and_writes_the_config_dir() {
     let config = ConfigDir::new();
     config.write();
     let dir = config.path().to_string_lossy().into_owned();
-    let finished = winrm(&["get", "winrm/config", "--config-dir", &dir]);
+    let finished = winrm_in(&dir, &["get", "winrm/config"]);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     assert!(
         has_line(&finished.stdout, "MaxEnvelopeSizekb = 500"),
         "{}",
         finished.describe()
     );
-    let finished = winrm(&[
-        "set",
-        "winrm/config/service",
-        "@{MaxConnections=\"42\"}",
-        "--config-dir",
+    let finished = winrm_in(
         &dir,
-    ]);
+        &["set", "winrm/config/service", "@{MaxConnections=\"42\"}"],
+    );
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     // No daemon serves the directory: said, and the change waits for its start.
     assert!(
@@ -178,7 +180,7 @@ fn local_mode_reads_and_writes_the_config_dir() {
         "{}",
         finished.describe()
     );
-    let finished = winrm(&["get", "winrm/config/service", "--config-dir", &dir]);
+    let finished = winrm_in(&dir, &["get", "winrm/config/service"]);
     assert!(
         has_line(&finished.stdout, "MaxConnections = 42"),
         "{}",
@@ -194,15 +196,16 @@ fn local_create_of_https_listener_generates_a_usable_certificate() {
     config.add_service_account();
     let dir = config.path().to_string_lossy().into_owned();
     let port = free_port();
-    let finished = winrm(&[
-        "create",
-        "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS",
-        &format!("@{{Port=\"{port}\";Hostname=\"localhost\"}}"),
-        "--config-dir",
+    let finished = winrm_in(
         &dir,
-    ]);
+        &[
+            "create",
+            "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS",
+            &format!("@{{Port=\"{port}\";Hostname=\"localhost\"}}"),
+        ],
+    );
     assert_eq!(finished.code(), 0, "{}", finished.describe());
-    let enumerated = winrm(&["enumerate", "winrm/config/listener", "--config-dir", &dir]);
+    let enumerated = winrm_in(&dir, &["enumerate", "winrm/config/listener"]);
     let thumbprint = enumerated
         .stdout
         .lines()
@@ -237,17 +240,11 @@ fn local_create_of_https_listener_generates_a_usable_certificate() {
 fn quickconfig_https_in_a_config_dir() {
     let config = ConfigDir::new();
     let dir = config.path().to_string_lossy().into_owned();
-    let finished = winrm(&[
-        "quickconfig",
-        "-q",
-        "-transport:https",
-        "--config-dir",
-        &dir,
-    ]);
+    let finished = winrm_in(&dir, &["quickconfig", "-q", "-transport:https"]);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
-    let enumerated = winrm(&["enumerate", "winrm/config/listener", "--config-dir", &dir]);
+    let enumerated = winrm_in(&dir, &["enumerate", "winrm/config/listener"]);
     enumerated.assert_printed_lines(&["Transport = HTTPS", "Port = 5986"]);
-    let service = winrm(&["get", "winrm/config/service", "--config-dir", &dir]);
+    let service = winrm_in(&dir, &["get", "winrm/config/service"]);
     assert!(
         has_line(&service.stdout, "AllowUnencrypted = false"),
         "quickconfig must keep plain-HTTP Basic off: {}",
@@ -270,14 +267,12 @@ const CONCURRENT_KEYS: [(&str, &str); 10] = [
     ("winrm/config/winrs", "MaxShellsPerUser"),
 ];
 
-/// Runs one writer per key at once, `rounds` sets each (the last value is `600 + rounds - 1`),
-/// writer `i` remote through `fixture` when `remote(i)`, else local on its config dir; then
-/// checks that every key holds its writer's last value and that every run exited 0.
-fn concurrent_writers_keep_every_change(
-    fixture: &Fixture,
-    rounds: u32,
-    remote: impl Fn(usize) -> bool,
-) {
+/// Runs one writer per key at once against a daemon of its own, `rounds` sets each (the last
+/// value is `600 + rounds - 1`), writer `i` remote through the daemon when `remote(i)`, else
+/// local on its config dir; then checks that every key holds its writer's last value and that
+/// every run exited 0.
+fn concurrent_writers_keep_every_change(rounds: u32, remote: impl Fn(usize) -> bool) {
+    let fixture = &Fixture::http();
     let dir = fixture.config.path().to_string_lossy().into_owned();
     std::thread::scope(|scope| {
         let writers: Vec<_> = CONCURRENT_KEYS
@@ -292,7 +287,7 @@ fn concurrent_writers_keep_every_change(
                         let finished = if remote {
                             fixture.winrm_remote(&["set", path, &value])
                         } else {
-                            winrm(&["set", path, &value, "--config-dir", &dir])
+                            winrm_in(&dir, &["set", path, &value])
                         };
                         assert_eq!(finished.code(), 0, "{key}: {}", finished.describe());
                     }
@@ -303,7 +298,7 @@ fn concurrent_writers_keep_every_change(
             writer.join().expect("writer thread");
         }
     });
-    let finished = winrm(&["get", "winrm/config", "--config-dir", &dir]);
+    let finished = winrm_in(&dir, &["get", "winrm/config"]);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     let lost: Vec<&str> = CONCURRENT_KEYS
         .iter()
@@ -319,22 +314,19 @@ fn concurrent_writers_keep_every_change(
 
 #[test]
 fn concurrent_local_writers_keep_every_change() {
-    let fixture = Fixture::http();
-    concurrent_writers_keep_every_change(&fixture, 3, |_| false);
+    concurrent_writers_keep_every_change(3, |_| false);
 }
 
 #[test]
 fn concurrent_local_and_remote_writers_keep_every_change() {
     // Half through the daemon, half through the config dir at the same time: the daemon and
     // the CLI take the same lock.
-    let fixture = Fixture::http();
-    concurrent_writers_keep_every_change(&fixture, 3, |i| i % 2 == 1);
+    concurrent_writers_keep_every_change(3, |i| i % 2 == 1);
 }
 
 #[test]
 fn concurrent_remote_writers_keep_every_change() {
-    let fixture = Fixture::http();
-    concurrent_writers_keep_every_change(&fixture, 1, |_| true);
+    concurrent_writers_keep_every_change(1, |_| true);
 }
 
 #[test]
@@ -359,16 +351,17 @@ fn deleting_a_listener_deletes_its_generated_certificate_and_warns_when_none_is_
     let only_own = listed_certificates();
     for _ in 0..2 {
         let port = free_port().to_string();
-        let finished = winrm(&[
-            "create",
-            listener,
-            &format!("@{{Port=\"{port}\";Hostname=\"localhost\"}}"),
-            "--config-dir",
+        let finished = winrm_in(
             &dir,
-        ]);
+            &[
+                "create",
+                listener,
+                &format!("@{{Port=\"{port}\";Hostname=\"localhost\"}}"),
+            ],
+        );
         assert_eq!(finished.code(), 0, "{}", finished.describe());
         assert_eq!(listed_certificates().len(), only_own.len() + 2);
-        let finished = winrm(&["delete", listener, "--config-dir", &dir]);
+        let finished = winrm_in(&dir, &["delete", listener]);
         assert_eq!(finished.code(), 0, "{}", finished.describe());
         assert!(!finished.stderr.contains("no listener is left"));
         // Re-creating leaves no old certificate behind.
@@ -378,12 +371,13 @@ fn deleting_a_listener_deletes_its_generated_certificate_and_warns_when_none_is_
             "generated certificate left behind"
         );
     }
-    let finished = winrm(&[
-        "delete",
-        "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS",
-        "--config-dir",
+    let finished = winrm_in(
         &dir,
-    ]);
+        &[
+            "delete",
+            "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS",
+        ],
+    );
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     assert!(
         finished.stderr.contains("no listener is left"),

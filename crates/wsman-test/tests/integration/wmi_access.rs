@@ -134,12 +134,7 @@ fn a_wmi_user_enumerates_processes_and_is_refused_config_and_shells() {
     );
     // The plug-in's descriptor as `winrm configSDDL` shows it names the group.
     let table = winrm_local(&fixture, &["configSDDL", WMI_NAMESPACE]);
-    assert_ok(&table);
-    assert!(
-        table.stdout.contains("Unix Group\\wsmand-wmi-users"),
-        "{}",
-        table.describe()
-    );
+    table.assert_printed("Unix Group\\wsmand-wmi-users");
 }
 
 #[test]

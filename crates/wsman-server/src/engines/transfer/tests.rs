@@ -111,6 +111,14 @@ async fn run(d: &Arc<Catalog>, req: Arc<Request>, s: &ServiceSettings) -> Result
     }
 }
 
+/// The test dispatcher's answer to `action` on `uri` without a body, default settings; a fault
+/// fails the test.
+async fn answer(action: &str, uri: &str) -> String {
+    let s = ServiceSettings::default();
+    let out = run(&dispatcher(), request(action, uri, "", ""), &s).await;
+    out.unwrap_or_else(|f| panic!("{f}"))
+}
+
 /// The subcode of the fault `req` is answered with (empty when it is not refused).
 async fn refused_with(d: &Arc<Catalog>, req: Arc<Request>, s: &ServiceSettings) -> String {
     run(d, req, s)
@@ -127,9 +135,7 @@ fn subcode(f: &Fault) -> String {
 
 #[tokio::test]
 async fn get_relates_to_the_request_byte_for_byte() {
-    let s = ServiceSettings::default();
-    let out = run(&dispatcher(), request(action::GET, TEST, "", ""), &s).await;
-    let out = out.unwrap_or_else(|f| panic!("{f}"));
+    let out = answer(action::GET, TEST).await;
     assert!(out.contains("<a:RelatesTo>uuid:Mixed-Case-1</a:RelatesTo>"));
     assert!(out.contains(action::GET_RESPONSE));
     assert!(out.contains("<t:Thing"));
@@ -178,9 +184,7 @@ async fn end_is_an_empty_answer_closing_the_connection() {
 
 #[tokio::test]
 async fn create_returns_resource_created_from_the_address() {
-    let s = ServiceSettings::default();
-    let out = run(&dispatcher(), request(action::CREATE, TEST, "", ""), &s).await;
-    let out = out.unwrap_or_else(|f| panic!("{f}"));
+    let out = answer(action::CREATE, TEST).await;
     assert!(out.contains("<x:ResourceCreated><a:Address>http://host:5985/wsman</a:Address>"));
     assert!(out.contains("<w:Selector Name=\"Name\">n1</w:Selector>"));
 }

@@ -52,6 +52,14 @@ impl Sleeper {
     }
 }
 
+/// A server and a settled process of this test for it to report on, with the process's pid.
+fn server_and_sleeper() -> (Fixture, Sleeper, u32) {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let pid = child.pid();
+    (f, child, pid)
+}
+
 impl Drop for Sleeper {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -81,9 +81,7 @@ fn number(e: &Element, name: &str) -> u64 {
 
 #[test]
 fn performance_counters_match_proc_and_sysfs() {
-    let f = Fixture::http();
-    let child = Sleeper::start();
-    let pid = child.pid();
+    let (f, _child, pid) = server_and_sleeper();
 
     // One process's raw counters, in Windows' units.
     let processes = enumerate_all(&f, "Win32_PerfRawData_PerfProc_Process");

@@ -5,9 +5,7 @@ use super::*;
 
 #[test]
 fn win32_process_get_and_wql_match_proc() {
-    let f = Fixture::http();
-    let child = Sleeper::start();
-    let pid = child.pid();
+    let (f, _child, pid) = server_and_sleeper();
     let uri = format!("{WMI}Win32_Process");
     let r = f.post(&soap::get(&uri, &[("Handle", &pid.to_string())]));
     assert_eq!(r.status, 200, "{}", r.describe());
@@ -276,9 +274,7 @@ fn win32_process_pulls_over_a_changing_process_set() {
 
 #[test]
 fn win32_process_get_owner_names_the_owner_of_the_process() {
-    let f = Fixture::http();
-    let child = Sleeper::start();
-    let pid = child.pid();
+    let (f, _child, pid) = server_and_sleeper();
     let uri = format!("{WMI}Win32_Process");
     let r = f.post(&soap::request(
         &format!("{uri}/GetOwner"),
@@ -315,8 +311,7 @@ fn win32_process_get_owner_names_the_owner_of_the_process() {
         "GetOwner",
         &format!("wmicimv2/Win32_Process?Handle={pid}"),
     ]);
-    assert_eq!(out.code(), 0, "{}", out.describe());
-    assert!(out.stdout.contains("ReturnValue = 0"), "{}", out.describe());
+    out.assert_printed("ReturnValue = 0");
 }
 
 /// Whether process `pid` still runs (a zombie waiting for its parent has ended).

@@ -45,12 +45,7 @@ fn a_client_certificate_from_the_issuer_the_collector_names_is_used_and_another_
     // IssuerCA names a CA the collector does not list for our certificate: not delivered.
     let (config, port) = forwarder_config(&forwarding(&"0".repeat(40)));
     let mut forwarder = Daemon::start_with_env(&config, &[port], &env);
-    let log = forwarder.stderr_path();
-    forwarder.wait_until("the policy refusal in the log", || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("accepts none of our authentication")
-    });
+    forwarder.wait_for_log("accepts none of our authentication");
     forwarder.stop();
     let file = scene.output.join("forwarded.xml");
     assert!(collected(&file, &scene.tag).is_empty());

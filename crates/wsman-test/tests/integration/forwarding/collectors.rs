@@ -202,10 +202,7 @@ fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscrip
             |config| {
                 config.write_raw("subscriptions/linux.toml", &subscription);
             },
-            &[(
-                "WSMAND_WEC_DATABASE",
-                database.to_str().expect("utf-8 path"),
-            )],
+            &wec_database_env(&database),
         )
     };
     let first = start_collector("first");

@@ -21,11 +21,10 @@ use std::time::Duration;
 use wsman_proto::enumeration::dialect::ASSOCIATION as ASSOCIATION_FILTER;
 use wsman_proto::ns::action;
 use wsman_proto::xml::{self, Element, Limits};
-use wsman_test::http::{self, Response};
 use wsman_test::ipmi::{IpmiSim, SEL_EVENTS};
-use wsman_test::{free_port, soap, ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{soap, ConfigDir, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
-use super::{expect_fault, find_all, method_test_config};
+use super::{expect_fault, find_all, MethodHost};
 
 const DMTF: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/";
 const WMI_HARDWARE: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/hardware/";
@@ -33,11 +32,9 @@ const WMI_HARDWARE: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/h
 const PLAIN: &str = "plainbmc";
 const PLAIN_PASSWORD: &str = "Plain-Bmc-Pass1";
 
-struct Host {
-    daemon: Daemon,
-    config: ConfigDir,
-    port: u16,
-}
+/// The host of the root/hardware tests.
+enum HardwareTests {}
+type Host = MethodHost<HardwareTests>;
 
 impl Host {
     /// wsmand with `bmc.toml` (mode 0600 unless `mode` says otherwise) when given.
@@ -52,33 +49,20 @@ impl Host {
     }
 
     fn start_with(bmc_toml: Option<&str>, mode: u32, sysfs: Option<&Path>) -> Host {
-        let port = free_port();
-        let config = method_test_config(port, (PLAIN, PLAIN_PASSWORD));
-        if let Some(text) = bmc_toml {
-            let path = config.write_raw("bmc.toml", text);
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-                .expect("chmod bmc.toml");
-        }
-        if let Some(root) = sysfs {
-            config.write_raw(
-                "hardware.toml",
-                &format!("sysfs_root = \"{}\"\n", root.display()),
-            );
-        }
-        let daemon = Daemon::start(&config, &[port]);
-        Host {
-            daemon,
-            config,
-            port,
-        }
-    }
-
-    fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
-        http::post_as(self.port, user, password, body)
-    }
-
-    fn post(&self, body: &str) -> Response {
-        self.post_as(SERVICE_ACCOUNT, SERVICE_PASSWORD, body)
+        let prepare = |config: &ConfigDir| {
+            if let Some(text) = bmc_toml {
+                let path = config.write_raw("bmc.toml", text);
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .expect("chmod bmc.toml");
+            }
+            if let Some(root) = sysfs {
+                config.write_raw(
+                    "hardware.toml",
+                    &format!("sysfs_root = \"{}\"\n", root.display()),
+                );
+            }
+        };
+        Host::new((PLAIN, PLAIN_PASSWORD), prepare, &[])
     }
 
     /// Every item of an Enumerate of `uri` (one optimized response), as elements.

@@ -109,26 +109,22 @@ mod tests {
     #[test]
     fn out_of_order_fragments_are_refused() {
         let fresh = InputOrder::default();
-        for bad in [
-            frag(1, 1, false, true),
-            frag(1, 1, true, true),
-            frag(1, 0, false, true),
-        ] {
-            assert!(matches!(
-                fresh.after(&bad),
-                Err(InputError::OutOfOrder { .. })
-            ));
-        }
         let open = fresh.after(&frag(5, 0, true, false)).unwrap();
-        for bad in [
-            frag(6, 0, true, true),
-            frag(5, 2, false, true),
-            frag(5, 1, true, true),
-        ] {
-            assert!(matches!(
-                open.after(&bad),
-                Err(InputError::OutOfOrder { .. })
-            ));
+        // Before any message, and within message 5 (its fragment 0 taken).
+        let cases = [
+            (fresh, frag(1, 1, false, true)),
+            (fresh, frag(1, 1, true, true)),
+            (fresh, frag(1, 0, false, true)),
+            (open, frag(6, 0, true, true)),
+            (open, frag(5, 2, false, true)),
+            (open, frag(5, 1, true, true)),
+        ];
+        for (order, bad) in cases {
+            let refused = order.after(&bad);
+            assert!(
+                matches!(refused, Err(InputError::OutOfOrder { .. })),
+                "{order:?}"
+            );
         }
         // A refused Send leaves the order where it was.
         assert!(open.after(&frag(5, 1, false, true)).is_ok());
