@@ -202,11 +202,15 @@ fn collector_on(state: &Path, postgres: Option<&Postgres>) -> Fixture {
     fixture
 }
 
-on_sqlite_and_postgres!(
-    searches_pages_gets_and_tails:
-    a_real_client_searches_pages_gets_and_tails_the_store,
-    a_real_client_searches_the_store_in_postgres
-);
+#[test]
+fn a_real_client_searches_pages_gets_and_tails_the_store() {
+    searches_pages_gets_and_tails(None);
+}
+
+#[test]
+fn a_real_client_searches_the_store_in_postgres() {
+    crate::on_postgres(searches_pages_gets_and_tails);
+}
 
 /// A real client searches, pages, gets and tails the store of a collector, its bookmarks and
 /// store in PostgreSQL when `postgres` is given.

@@ -105,11 +105,15 @@ fn stored(port: u16) -> BTreeMap<(String, u64), u32> {
     }
 }
 
-on_sqlite_and_postgres!(
-    killed_mid_batch:
-    a_sigkill_mid_batch_stores_every_event_exactly_once,
-    a_sigkill_mid_batch_stores_every_event_exactly_once_in_postgres
-);
+#[test]
+fn a_sigkill_mid_batch_stores_every_event_exactly_once() {
+    killed_mid_batch(None);
+}
+
+#[test]
+fn a_sigkill_mid_batch_stores_every_event_exactly_once_in_postgres() {
+    crate::on_postgres(killed_mid_batch);
+}
 
 /// A SIGKILL mid-batch leaves every event stored exactly once; with the bookmarks, and the
 /// store, in PostgreSQL (`postgres` given) because the events are inserted by the claim's

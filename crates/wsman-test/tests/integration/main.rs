@@ -4,23 +4,13 @@
 //!
 //! Build the binaries first: `cargo build --workspace --bins` (scripts/test.sh does).
 
-/// Two tests of `$body`, a `fn(Option<&Postgres>)`: `$sqlite` with the collector's bookmarks
-/// and event store in its own SQLite database, `$postgres` with both in PostgreSQL (skipped
-/// where it is not installed, as [`wsman_test::postgres::Postgres::start`] says).
-macro_rules! on_sqlite_and_postgres {
-    ($body:ident: $sqlite:ident, $postgres:ident) => {
-        #[test]
-        fn $sqlite() {
-            $body(None);
-        }
-
-        #[test]
-        fn $postgres() {
-            if let Some(server) = wsman_test::postgres::Postgres::start() {
-                $body(Some(&server));
-            }
-        }
-    };
+/// Runs a test's body with its collector's bookmarks and event store in PostgreSQL (skipped
+/// where it is not installed, as [`wsman_test::postgres::Postgres::start`] says); the same
+/// body's SQLite run passes `None`.
+fn on_postgres(body: fn(Option<&wsman_test::postgres::Postgres>)) {
+    if let Some(server) = wsman_test::postgres::Postgres::start() {
+        body(Some(&server));
+    }
 }
 
 mod access;
