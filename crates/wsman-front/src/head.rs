@@ -265,6 +265,20 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HeadGuard<S> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
+    /// Forwarded, so that hyper writes a response's head and body with one vectored write
+    /// where the stream can, instead of copying the body behind the head first.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }

@@ -3,9 +3,18 @@
 //! bytes, its header lines, the time it may take; over a bound hyper answers 431, or the
 //! service's page does, [`crate::head`]), upgrades (a WebSocket) allowed, and a graceful end
 //! when the service stops: the request in flight is finished.
+//!
+//! The wait for a request head (the first, and each after an answer: the idle limit) is
+//! bounded either by hyper's header read timer ([`serve`]) or by one watchdog timer per
+//! connection that the service keeps informed ([`serve_watched`], [`Activity`]). Hyper's timer
+//! is made, armed and dropped again for every request; the watchdog is armed once per limit
+//! and costs a request two atomic writes, which is what a kept-alive connection's many small
+//! requests (WinRM's Identify, Receive polls) want.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -40,20 +49,139 @@ pub struct HeadLimits {
 /// The client certificate chain a TLS client presented, if any.
 pub type PeerCertificates = Option<Vec<CertificateDer<'static>>>;
 
+/// What the requests of one connection are doing, for the head-wait limit of
+/// [`serve_watched`]: how many are being answered, and when the last answer was ready. The
+/// service marks each request ([`Activity::begin`], [`Busy::end`]).
+#[derive(Debug)]
+pub struct Activity {
+    /// When the connection was ready for its first request head (after TLS).
+    origin: Instant,
+    /// Requests whose head arrived and whose answer is not ready yet.
+    busy: AtomicUsize,
+    /// Nanoseconds from `origin` to the moment the last answer was ready (0: none yet).
+    idle_since: AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self {
+            origin: Instant::now(),
+            busy: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Activity {
+    /// A request's head arrived: no limit runs until its answer is ready.
+    pub fn begin(&self) -> Busy<'_> {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        Busy {
+            activity: self,
+            ended: false,
+        }
+    }
+
+    fn end(&self, at: Instant) {
+        let since =
+            u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX);
+        self.idle_since.fetch_max(since, Ordering::AcqRel);
+        self.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// When the wait for the next head ends, `limit` after the last answer was ready (or
+    /// after the start); `None` while a request is being answered.
+    fn head_deadline(&self, limit: Duration) -> Option<Instant> {
+        if self.busy.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let since = Duration::from_nanos(self.idle_since.load(Ordering::Acquire));
+        Some(self.origin + since + limit)
+    }
+}
+
+/// One request being answered ([`Activity::begin`]); the head-wait limit starts again when it
+/// ends, at the moment given to [`Busy::end`] or, dropped without it, when dropped.
+#[derive(Debug)]
+pub struct Busy<'a> {
+    activity: &'a Activity,
+    ended: bool,
+}
+
+impl Busy<'_> {
+    /// The answer was ready at `at` (a clock reading the service takes anyway).
+    pub fn end(mut self, at: Instant) {
+        self.ended = true;
+        self.activity.end(at);
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.activity.end(Instant::now());
+        }
+    }
+}
+
 /// What a connection is read and written through: TCP, or TLS over it.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Serves `stream` until it ends or `stop` turns true: over TLS when `tls` is given (the
-/// handshake bounded in time; a failure logged at debug), with `limits` on each request head,
-/// each request answered by the service `make_service` builds from the client certificates.
+/// handshake bounded in time; a failure logged at debug), with `limits` on each request head
+/// (the wait for it bounded by hyper's header read timer), each request answered by the
+/// service `make_service` builds from the client certificates.
 pub async fn serve<S>(
     stream: TcpStream,
     remote: SocketAddr,
     tls: Option<&TlsAcceptor>,
     limits: HeadLimits,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     make_service: impl FnOnce(PeerCertificates) -> S,
+) where
+    S: HttpService<Incoming> + Send + 'static,
+    S::Future: Send,
+    S::ResBody: Send + 'static,
+    <S::ResBody as hyper::body::Body>::Data: Send,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let make_service = |peer, _: &Arc<Activity>| make_service(peer);
+    serve_with(stream, remote, tls, limits, stop, false, make_service).await;
+}
+
+/// As [`serve`], but the wait for each request head is bounded by a watchdog the service
+/// keeps informed through the [`Activity`] it is given: it marks each request from its head
+/// to its answer ([`Activity::begin`]). The bound is the same limit from the same moments, or
+/// tighter: it runs from the moment the answer was ready, where hyper's timer starts once the
+/// answer is written. A connection past it is closed, as hyper closes it.
+pub async fn serve_watched<S>(
+    stream: TcpStream,
+    remote: SocketAddr,
+    tls: Option<&TlsAcceptor>,
+    limits: HeadLimits,
+    stop: watch::Receiver<bool>,
+    make_service: impl FnOnce(PeerCertificates, &Arc<Activity>) -> S,
+) where
+    S: HttpService<Incoming> + Send + 'static,
+    S::Future: Send,
+    S::ResBody: Send + 'static,
+    <S::ResBody as hyper::body::Body>::Data: Send,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    serve_with(stream, remote, tls, limits, stop, true, make_service).await;
+}
+
+async fn serve_with<S>(
+    stream: TcpStream,
+    remote: SocketAddr,
+    tls: Option<&TlsAcceptor>,
+    limits: HeadLimits,
+    mut stop: watch::Receiver<bool>,
+    watched: bool,
+    make_service: impl FnOnce(PeerCertificates, &Arc<Activity>) -> S,
 ) where
     S: HttpService<Incoming> + Send + 'static,
     S::Future: Send,
@@ -81,20 +209,29 @@ pub async fn serve<S>(
         }
     };
     let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        .header_read_timeout(limits.read_timeout)
-        .max_buf_size(limits.max_bytes);
+    builder.keep_alive(true).max_buf_size(limits.max_bytes);
+    if watched {
+        // The watchdog below bounds the wait; hyper keeps no timer of its own.
+        builder.header_read_timeout(None);
+    } else {
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.read_timeout);
+    }
     if let Some(max_headers) = limits.max_headers {
         builder.max_headers(max_headers);
     }
     let io = TokioIo::new(HeadGuard::new(io, limits.too_large));
+    // Ready for the first head from here.
+    let activity = Arc::new(Activity::default());
     // Upgrades: the console's WebSockets take the connection over after their 101.
     let connection = builder
-        .serve_connection(io, make_service(peer))
+        .serve_connection(io, make_service(peer, &activity))
         .with_upgrades();
     tokio::pin!(connection);
+    // Armed only when watched (never polled otherwise); re-armed when it fires.
+    let watchdog = tokio::time::sleep_until((activity.origin + limits.read_timeout).into());
+    tokio::pin!(watchdog);
     if *stop.borrow() {
         connection.as_mut().graceful_shutdown();
     }
@@ -111,6 +248,17 @@ pub async fn serve<S>(
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.as_mut().await;
                     break;
+                }
+            }
+            () = watchdog.as_mut(), if watched => {
+                let now = Instant::now();
+                match activity.head_deadline(limits.read_timeout) {
+                    Some(deadline) if deadline <= now => {
+                        tracing::debug!(%remote, "no request head within the idle limit: connection closed");
+                        break;
+                    }
+                    Some(deadline) => watchdog.as_mut().reset(deadline.into()),
+                    None => watchdog.as_mut().reset((now + limits.read_timeout).into()),
                 }
             }
         }

@@ -229,3 +229,88 @@ async fn tls_from_pem_files_serves_http_1_1_and_judges_a_secret_key_file() {
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     assert!(answer.ends_with("ok, 0 client certificates"), "{answer}");
 }
+
+/// Serves through [`wsman_front::http::serve_watched`] with a head-wait limit of `limit`: each
+/// request is marked busy for `work` before its "ok".
+async fn start_watched(limit: Duration, work: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (_stopper, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        let _stopper = _stopper;
+        loop {
+            let Ok((stream, remote)) = listener.accept().await else {
+                continue;
+            };
+            let head = HeadLimits {
+                read_timeout: limit,
+                ..limits(None)
+            };
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                wsman_front::http::serve_watched(
+                    stream,
+                    remote,
+                    None,
+                    head,
+                    stop,
+                    |_, activity| {
+                        let activity = Arc::clone(activity);
+                        service_fn(move |_request| {
+                            let activity = Arc::clone(&activity);
+                            async move {
+                                let busy = activity.begin();
+                                tokio::time::sleep(work).await;
+                                busy.end(std::time::Instant::now());
+                                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("ok"))))
+                            }
+                        })
+                    },
+                )
+                .await;
+            });
+        }
+    });
+    address
+}
+
+/// The watchdog of `serve_watched` closes a connection whose next head does not come within
+/// the limit (none at all, or half of one), and never one whose request is being answered,
+/// however long that takes: the answer comes, then the limit runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watched_head_wait_closes_idle_connections_and_spares_busy_ones() {
+    let limit = Duration::from_millis(300);
+    let address = start_watched(limit, limit * 4).await;
+    // Hang guard only: the limit with a wide margin.
+    let guard = Duration::from_secs(30);
+
+    let mut silent = TcpStream::connect(address).await.expect("connect");
+    let mut partial = TcpStream::connect(address).await.expect("connect");
+    partial
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Half")
+        .await
+        .expect("half a head");
+    for (name, stream) in [("silent", &mut silent), ("partial", &mut partial)] {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(guard, stream.read_to_end(&mut rest)).await;
+        assert!(
+            matches!(read, Ok(Ok(0))),
+            "{name}: closed without an answer: {read:?} {rest:?}"
+        );
+    }
+
+    // A request answered after four limits is answered on a kept-alive connection; then the
+    // idle connection is closed.
+    let mut busy = TcpStream::connect(address).await.expect("connect");
+    busy.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("request");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(guard, busy.read_to_end(&mut answer)).await;
+    assert!(matches!(read, Ok(Ok(_))), "{read:?}");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200 ") && answer.ends_with("ok"),
+        "{answer}"
+    );
+}

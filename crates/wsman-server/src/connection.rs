@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
+use wsman_front::http::Activity;
 
 use crate::auth::certificate::PeerCertificate;
 use crate::auth::services::AuthServices;
@@ -46,6 +47,9 @@ pub struct Connection {
     pub channel_binding: Option<[u8; 16]>,
     /// RFC 5929 channel binding application data a Kerberos client binds to (HTTPS).
     pub end_point_binding: Option<Arc<[u8]>>,
+    /// Each request from its head to its answer, for the front door's idle limit
+    /// ([`wsman_front::http::serve_watched`]).
+    pub activity: Arc<Activity>,
 }
 
 impl Connection {
@@ -65,7 +69,14 @@ impl Connection {
             peer_certificate: None,
             channel_binding: None,
             end_point_binding: None,
+            activity: Arc::default(),
         }
+    }
+
+    /// Builder-style: the front door's watch of this connection's requests.
+    pub fn with_activity(mut self, activity: &Arc<Activity>) -> Self {
+        self.activity = Arc::clone(activity);
+        self
     }
 
     /// Builder-style: the client certificate of the TLS handshake.

@@ -174,19 +174,27 @@ async fn serve_stream(
         too_large: None,
     };
     let tls = runtime.tls.clone();
-    http::serve(stream, remote, tls.as_ref(), limits, stop, |peer| {
-        let conn_state = Arc::new(
-            Connection::new(remote, local, runtime.transport, Arc::clone(&runtime.path))
-                .with_forwarded_by(forwarded_by)
-                .with_peer_certificate(peer.and_then(PeerCertificate::new))
-                .with_channel_binding(runtime.channel_binding)
-                .with_end_point_binding(runtime.end_point_binding.clone()),
-        );
-        let shared = Arc::clone(&runtime.shared);
-        service_fn(move |request| {
-            pipeline::handle(Arc::clone(&shared), Arc::clone(&conn_state), request)
-        })
-    })
+    http::serve_watched(
+        stream,
+        remote,
+        tls.as_ref(),
+        limits,
+        stop,
+        |peer, activity| {
+            let conn_state = Arc::new(
+                Connection::new(remote, local, runtime.transport, Arc::clone(&runtime.path))
+                    .with_forwarded_by(forwarded_by)
+                    .with_peer_certificate(peer.and_then(PeerCertificate::new))
+                    .with_channel_binding(runtime.channel_binding)
+                    .with_end_point_binding(runtime.end_point_binding.clone())
+                    .with_activity(activity),
+            );
+            let shared = Arc::clone(&runtime.shared);
+            service_fn(move |request| {
+                pipeline::handle(Arc::clone(&shared), Arc::clone(&conn_state), request)
+            })
+        },
+    )
     .await;
 }
 

@@ -88,6 +88,8 @@ pub async fn handle(
     let (parts, incoming) = request.into_parts();
     let mut negotiated = Negotiated::default();
     let started = std::time::Instant::now();
+    // The idle limit does not run while the request is answered ([`Connection::activity`]).
+    let busy = conn.activity.begin();
     let mut action = crate::metrics::UNPARSED;
     let response = match process(
         &shared,
@@ -116,10 +118,13 @@ pub async fn handle(
     let response = finish_negotiated(response, negotiated, conn.remote, &conn.auth);
     // The body's own length, which its Content-Length states (not read back from the header).
     let body_bytes = response.body().len();
+    // One clock reading: the request's duration, and the start of the wait for the next head.
+    let answered = std::time::Instant::now();
+    busy.end(answered);
     shared.metrics.record_request(
         action,
         response.status().as_u16(),
-        started.elapsed(),
+        answered.saturating_duration_since(started),
         body_bytes,
     );
     Ok(response)

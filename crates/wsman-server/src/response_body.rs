@@ -16,27 +16,30 @@ use http_body::{Body, Frame, SizeHint};
 /// A response body of known length made of one or more pieces.
 #[derive(Debug, Default)]
 pub struct ResponseBody {
-    pieces: VecDeque<Bytes>,
+    /// The piece sent first: most answers are this one buffer, kept without a queue (no
+    /// allocation besides the buffer's own).
+    first: Option<Bytes>,
+    /// The pieces after it, in order.
+    rest: VecDeque<Bytes>,
     remaining: u64,
 }
 
 impl ResponseBody {
-    /// A body of one buffer (one allocation for the queue, none when empty: most answers).
+    /// A body of one buffer.
     pub fn new(bytes: Bytes) -> Self {
-        let remaining = bytes.len() as u64;
-        let mut pieces = VecDeque::new();
-        if !bytes.is_empty() {
-            pieces.reserve_exact(1);
-            pieces.push_back(bytes);
+        Self {
+            remaining: bytes.len() as u64,
+            first: (!bytes.is_empty()).then_some(bytes),
+            rest: VecDeque::new(),
         }
-        Self { pieces, remaining }
     }
 
     /// A body of `pieces`, in order.
     pub fn pieces(pieces: Vec<Bytes>) -> Self {
         let remaining = pieces.iter().map(|p| p.len() as u64).sum();
         Self {
-            pieces: pieces.into_iter().filter(|p| !p.is_empty()).collect(),
+            first: None,
+            rest: pieces.into_iter().filter(|p| !p.is_empty()).collect(),
             remaining,
         }
     }
@@ -53,7 +56,7 @@ impl ResponseBody {
     /// The pieces not yet handed to the connection, in order (e.g. to seal them where they
     /// lie instead of joining them first).
     pub fn into_pieces(self) -> Vec<Bytes> {
-        self.pieces.into()
+        self.first.into_iter().chain(self.rest).collect()
     }
 }
 
@@ -72,7 +75,8 @@ impl Body for ResponseBody {
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.get_mut();
-        Poll::Ready(this.pieces.pop_front().map(|piece| {
+        let next = this.first.take().or_else(|| this.rest.pop_front());
+        Poll::Ready(next.map(|piece| {
             this.remaining -= piece.len() as u64;
             Ok(Frame::data(piece))
         }))
@@ -104,5 +108,8 @@ mod tests {
         let collected = body.collect().await.unwrap().to_bytes();
         assert_eq!(&collected[..], b"<a>QUJD</a>");
         assert!(ResponseBody::new(Bytes::new()).is_end_stream());
+        let one = ResponseBody::new(Bytes::from_static(b"<b/>"));
+        assert_eq!(one.size_hint().exact(), Some(4));
+        assert_eq!(one.into_pieces(), vec![Bytes::from_static(b"<b/>")]);
     }
 }

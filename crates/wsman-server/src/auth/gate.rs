@@ -47,6 +47,10 @@ pub async fn authenticate(
     // Looked up once: every later step reads this value.
     let authorization = headers.get(AUTHORIZATION);
     let mut handshake = None;
+    // The fast path of every request after the first on a connection: the Authorization
+    // value is the one verified earlier (constant-time compare) and Basic is still allowed
+    // here; found under the same lock that checks the state.
+    let mut cached = None;
     if let Some((scheme, token)) = token_header(authorization, shared, settings) {
         let channel = conn.channel();
         match leg::run(services, &conn.auth, &channel, settings, scheme, token).await {
@@ -57,12 +61,14 @@ pub async fn authenticate(
                 final_header,
             } => handshake = Some((principal, final_header)),
         }
-    } else if authorization.is_some() {
+    } else if let Some(value) = authorization {
         // Any other Authorization header restarts authentication on this connection, unless
         // it is the Basic value verified earlier.
         let mut state = conn.auth_state();
         if !matches!(*state, AuthState::Basic(_)) {
             state.reset();
+        } else if settings.challenge_config(conn.transport).basic_allowed() {
+            cached = state.basic_principal(value.as_bytes());
         }
     }
     if let Some((principal, final_header)) = handshake {
@@ -83,7 +89,7 @@ pub async fn authenticate(
             };
         }
     }
-    let principal = match cached_basic(authorization, settings, conn) {
+    let principal = match cached {
         Some(principal) => principal,
         None => match first_check(shared, conn, headers, settings).await {
             Some(Some(principal)) => principal,
@@ -124,20 +130,6 @@ fn token_header(
         }) => Some((scheme, token)),
         _ => None,
     }
-}
-
-/// The fast path of every request after the first on a connection: the Authorization value
-/// is the one verified earlier (constant-time compare) and Basic is still allowed here.
-fn cached_basic(
-    authorization: Option<&HeaderValue>,
-    settings: &ServiceSettings,
-    conn: &Connection,
-) -> Option<Arc<Principal>> {
-    let value = authorization?;
-    if !settings.challenge_config(conn.transport).basic_allowed() {
-        return None;
-    }
-    conn.auth_state().basic_principal(value.as_bytes())
 }
 
 /// What the request's headers say about authentication, before any backend call.
