@@ -189,7 +189,9 @@ impl SqliteStore {
             return Ok(Arc::clone(events));
         }
         let events = Arc::new(EventStore::open(path, settings)?);
-        Ok(Arc::clone(self.events.get_or_init(|| events)))
+        let events = Arc::clone(self.events.get_or_init(|| events));
+        events.tune_writer(&lock(&self.writer))?;
+        Ok(events)
     }
 
     /// Add `change` to the waiting group and return once a commit that holds it is durable
@@ -228,6 +230,9 @@ impl SqliteStore {
         })();
         match (&committed, events) {
             (Ok(()), Some(events)) => {
+                if let Err(error) = events.committed(&connection) {
+                    tracing::warn!(%error, "event store: checkpoint failed");
+                }
                 if let Err(error) = events.retain_after_commit(&mut connection, now) {
                     tracing::error!(%error, "event store: retention failed");
                 }

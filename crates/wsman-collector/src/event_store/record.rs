@@ -436,7 +436,11 @@ mod tests {
         for xml in cases {
             let event = received(&xml);
             let at = Timestamp::from_unix_micros(5);
-            assert_eq!(StoreRecord::of(&event, "s", at), tree::record(&event, at), "{xml}");
+            assert_eq!(
+                StoreRecord::of(&event, "s", at),
+                tree::record(&event, at),
+                "{xml}"
+            );
         }
     }
 
