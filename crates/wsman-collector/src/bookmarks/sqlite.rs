@@ -208,6 +208,9 @@ impl SqliteStore {
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let committed = (|| -> Result<(), rusqlite::Error> {
             let transaction = connection.transaction()?;
+            // The group's events, inserted together: one read and one update of the id
+            // counter per commit, not per delivery.
+            let mut records = Vec::new();
             for change in changes {
                 apply(&transaction, change)?;
                 if let (
@@ -219,12 +222,11 @@ impl SqliteStore {
                     },
                 ) = (events, change)
                 {
-                    events.insert(
-                        &transaction,
-                        &events.take_pending(client, subscription),
-                        now,
-                    )?;
+                    records.append(&mut events.take_pending(client, subscription));
                 }
+            }
+            if let Some(events) = events {
+                events.insert(&transaction, &records, now)?;
             }
             transaction.commit()
         })();

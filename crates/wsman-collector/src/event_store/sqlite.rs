@@ -150,7 +150,9 @@ pub(super) fn insert(
     if known.insert(part) {
         connection.execute_batch(&partition_ddl(part))?;
     }
-    let first: i64 = connection.query_row("SELECT next_id FROM store_meta", [], |r| r.get(0))?;
+    let first: i64 = connection
+        .prepare_cached("SELECT next_id FROM store_meta")?
+        .query_row([], |r| r.get(0))?;
     let mut event = connection.prepare_cached(&format!(
         "INSERT INTO ev_{part} (id, time, computer, channel, level, event_id, provider, subscription, excerpt, xml)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
@@ -176,7 +178,9 @@ pub(super) fn insert(
         }
     }
     let next = first + records.len() as i64;
-    connection.execute("UPDATE store_meta SET next_id = ?1", params![next])?;
+    connection
+        .prepare_cached("UPDATE store_meta SET next_id = ?1")?
+        .execute(params![next])?;
     Ok(())
 }
 
