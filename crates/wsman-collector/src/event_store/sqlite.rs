@@ -109,11 +109,15 @@ impl Checkpointer {
 
     /// After a commit on `writer`: a checkpoint is asked for, and run here when the WAL has
     /// outgrown its bound.
+    /// A checkpoint the thread is running makes this one busy: it is tried again after the
+    /// next commit.
     pub(super) fn after_commit(&self, writer: &Connection) -> rusqlite::Result<()> {
-        let _ = self.wake.try_send(());
-        if self.frames.load(std::sync::atomic::Ordering::Relaxed) >= WAL_BOUND_FRAMES {
+        if self.frames.load(std::sync::atomic::Ordering::Relaxed) < WAL_BOUND_FRAMES {
+            let _ = self.wake.try_send(());
+            return Ok(());
+        }
+        if !busy_checkpoint(writer)? {
             self.frames.store(0, std::sync::atomic::Ordering::Relaxed);
-            checkpoint(writer)?;
         }
         Ok(())
     }
@@ -123,6 +127,13 @@ impl Checkpointer {
 fn checkpoint(connection: &Connection) -> rusqlite::Result<u64> {
     connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
         Ok(u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0))
+    })
+}
+
+/// A passive checkpoint on `connection`: whether another checkpoint kept it from running.
+fn busy_checkpoint(connection: &Connection) -> rusqlite::Result<bool> {
+    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok(row.get::<_, i64>(0)? != 0)
     })
 }
 
