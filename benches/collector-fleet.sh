@@ -24,7 +24,9 @@
 #
 # The store run (BENCH_STORE_OUTPUT, default 1): the same fleet against a second collector whose
 # subscription writes to the event store instead of a file; its p99 Ack is printed beside the
-# file output's, its lost and duplicated events counted from the store's database.
+# file output's, its lost and duplicated events counted from the store's database, its CPU per
+# 100k events and the load average at its end. BENCH_STORE_PERF=FILE: a `perf record -g` of
+# the store's collector, 15 s from 10 s into its run, written to FILE.
 #
 # The last line: forwarders, events/s, p99 Ack, RSS, lost, duplicated, ratio to OpenWEC, the
 # storm's recovery time, lost and duplicated, and the store run's events/s and p99 Ack.
@@ -224,16 +226,26 @@ type = "store"
 TOML
     start_collector "$WORK/wsmand-store" "$WORK/store.sqlite" "$WORK/wsmand-store.log"
     STORE_PID=$COLLECTOR_PID
+    if [ -n "${BENCH_STORE_PERF:-}" ]; then
+        # A profile of the store's collector while it is loaded: from 10 s into the run, 15 s.
+        (sleep 10 && perf record -g -p "$STORE_PID" -o "$BENCH_STORE_PERF" -- sleep 15) \
+            >"$WORK/perf.log" 2>&1 &
+    fi
+    CPU_BEFORE="$(cpu_seconds "$STORE_PID")"
     EXPORT_DB="$WORK/store.sqlite" fleet store "$PORT" "$WORK/storelistener.crt" "$WORK/store-out"
+    CPU_STORE="$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$CPU_BEFORE" "$(cpu_seconds "$STORE_PID")")"
+    STORE_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
     kill "$STORE_PID"
     wait "$STORE_PID" 2>/dev/null || true
     PORT="$FILE_PORT"
-    STORE_LINE="$(python3 - "$WORK/store.json" "$WORK/store.count" "$WORK/wsmand.json" <<'PY'
+    STORE_LINE="$(python3 - "$WORK/store.json" "$WORK/store.count" "$WORK/wsmand.json" "$CPU_STORE" "$STORE_LOAD" <<'PY'
 import json, sys
 store, file = json.load(open(sys.argv[1])), json.load(open(sys.argv[3]))
 lost, duplicated = (int(x) for x in open(sys.argv[2]).read().split()[1:4:2])
+events = store["events_acked"] or 1
 print(f"store output: {store['events_per_second']:.0f} events/s, p99 Ack {store['ack_ms_p99']:.1f} ms "
-      f"(the file output's {file['ack_ms_p99']:.1f} ms in this run), lost {lost}, duplicated {duplicated}")
+      f"(the file output's {file['ack_ms_p99']:.1f} ms in this run), lost {lost}, duplicated {duplicated}, "
+      f"{float(sys.argv[4]) * 100000 / events:.2f} CPU-s per 100k events, load average at its end {sys.argv[5]}")
 PY
 )"
     echo "$STORE_LINE"

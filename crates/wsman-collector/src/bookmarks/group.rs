@@ -14,7 +14,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 #[derive(Debug)]
 pub(super) struct GroupCommit<C, O> {
     waiting: Mutex<Waiting<C, O>>,
-    committed: Condvar,
     max: usize,
 }
 
@@ -29,6 +28,11 @@ struct Waiting<C, O> {
 struct Member<C, O> {
     change: C,
     outcome: Mutex<Option<O>>,
+    /// Its thread waits here (with the waiting list's lock). Why one per member: with one
+    /// for all, every commit woke every thread waiting (hundreds with a fleet delivering)
+    /// to find most of them not in the group; now a commit wakes its own members and the
+    /// one that leads next.
+    woken: Condvar,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -46,7 +50,6 @@ impl<C, O> GroupCommit<C, O> {
                 members: Vec::new(),
                 committing: false,
             }),
-            committed: Condvar::new(),
             max: max.max(1),
         }
     }
@@ -58,6 +61,7 @@ impl<C, O> GroupCommit<C, O> {
         let mine = Arc::new(Member {
             change,
             outcome: Mutex::new(None),
+            woken: Condvar::new(),
         });
         let mut waiting = lock(&self.waiting);
         waiting.members.push(Arc::clone(&mine));
@@ -66,8 +70,8 @@ impl<C, O> GroupCommit<C, O> {
                 return outcome;
             }
             if waiting.committing {
-                waiting = self
-                    .committed
+                waiting = mine
+                    .woken
                     .wait(waiting)
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 continue;
@@ -106,9 +110,10 @@ impl<C, O> GroupCommit<C, O> {
     }
 }
 
-/// Ends a group's commit when dropped: clears the flag and wakes the waiters. Members a
-/// panicking commit left unsettled go back to the waiting list, so their threads lead or join
-/// the next group instead of waiting for an outcome that never comes.
+/// Ends a group's commit when dropped: clears the flag and wakes the group's members and the
+/// first write waiting (it leads the next group). Members a panicking commit left unsettled go
+/// back to the waiting list, so their threads lead or join the next group instead of waiting
+/// for an outcome that never comes.
 struct Settle<'a, C, O> {
     group: &'a GroupCommit<C, O>,
     members: &'a [Arc<Member<C, O>>],
@@ -124,8 +129,13 @@ impl<C, O> Drop for Settle<'_, C, O> {
                 waiting.members.push(Arc::clone(member));
             }
         }
+        if let Some(next) = waiting.members.first() {
+            next.woken.notify_one();
+        }
         drop(waiting);
-        self.group.committed.notify_all();
+        for member in self.members {
+            member.woken.notify_one();
+        }
     }
 }
 

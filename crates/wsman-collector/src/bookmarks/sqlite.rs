@@ -189,7 +189,9 @@ impl SqliteStore {
             return Ok(Arc::clone(events));
         }
         let events = Arc::new(EventStore::open(path, settings)?);
-        Ok(Arc::clone(self.events.get_or_init(|| events)))
+        let events = Arc::clone(self.events.get_or_init(|| events));
+        events.tune_writer(&lock(&self.writer))?;
+        Ok(events)
     }
 
     /// Add `change` to the waiting group and return once a commit that holds it is durable
@@ -206,6 +208,9 @@ impl SqliteStore {
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let committed = (|| -> Result<(), rusqlite::Error> {
             let transaction = connection.transaction()?;
+            // The group's events, inserted together: one read and one update of the id
+            // counter per commit, not per delivery.
+            let mut records = Vec::new();
             for change in changes {
                 apply(&transaction, change)?;
                 if let (
@@ -217,17 +222,19 @@ impl SqliteStore {
                     },
                 ) = (events, change)
                 {
-                    events.insert(
-                        &transaction,
-                        &events.take_pending(client, subscription),
-                        now,
-                    )?;
+                    records.append(&mut events.take_pending(client, subscription));
                 }
+            }
+            if let Some(events) = events {
+                events.insert(&transaction, &records, now)?;
             }
             transaction.commit()
         })();
         match (&committed, events) {
             (Ok(()), Some(events)) => {
+                if let Err(error) = events.committed(&connection) {
+                    tracing::warn!(%error, "event store: checkpoint failed");
+                }
                 if let Err(error) = events.retain_after_commit(&mut connection, now) {
                     tracing::error!(%error, "event store: retention failed");
                 }

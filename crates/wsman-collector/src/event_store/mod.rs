@@ -137,6 +137,8 @@ enum Backend {
         reader: Mutex<Connection>,
         /// Partitions known to exist (their tables are created once).
         known: Mutex<BTreeSet<i64>>,
+        /// The file's checkpoints, off the commit path.
+        checkpointer: Option<sqlite::Checkpointer>,
     },
     /// The bookmark store's pool: its commits insert, its searches read.
     Postgres(Arc<dyn postgres::Connections>),
@@ -162,13 +164,41 @@ impl EventStore {
         connection.execute_batch("PRAGMA journal_mode = WAL;")?;
         connection.execute_batch(sqlite::SCHEMA)?;
         let known = sqlite::partitions(&connection)?.into_iter().collect();
+        // Without its thread (none could start), the writer checkpoints as SQLite does.
+        let checkpointer = sqlite::Checkpointer::start(Connection::open(path)?)
+            .inspect_err(|error| tracing::warn!(%error, "event store: no checkpoint thread"))
+            .ok();
         Ok(EventStore::with(
             settings,
             Backend::Sqlite {
                 reader: Mutex::new(connection),
                 known: Mutex::new(known),
+                checkpointer,
             },
         ))
+    }
+
+    /// Set up the connection the bookmark store commits on, once the store shares its file:
+    /// its checkpoints are the store's ([`EventStore::committed`]).
+    pub fn tune_writer(&self, writer: &Connection) -> rusqlite::Result<()> {
+        match &self.backend {
+            Backend::Sqlite { checkpointer, .. } => {
+                sqlite::tune_writer(writer, checkpointer.is_some())
+            }
+            Backend::Postgres(_) => Ok(()),
+        }
+    }
+
+    /// A transaction committed on `writer`: the WAL's checkpoint is asked for (and run here
+    /// only when the WAL outgrew its bound).
+    pub fn committed(&self, writer: &Connection) -> rusqlite::Result<()> {
+        match &self.backend {
+            Backend::Sqlite {
+                checkpointer: Some(checkpointer),
+                ..
+            } => checkpointer.after_commit(writer),
+            _ => Ok(()),
+        }
     }
 
     /// The store in the PostgreSQL database of `database` (its tables already created:

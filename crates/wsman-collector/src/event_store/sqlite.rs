@@ -51,6 +51,92 @@ fn partition_ddl(part: i64) -> String {
     )
 }
 
+/// Pages of the writer's cache (negative: KiB): the indexes of the partition being written
+/// are updated all over (each forwarder's events in its own place of the computer index),
+/// and SQLite's default 2 MiB made most of those pages a read again at every commit.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+/// The WAL past which the commit path checkpoints itself ([`Checkpointer::after_commit`]).
+const WAL_BOUND_FRAMES: u64 = 8 * 1024;
+/// The checkpointer's pause after each checkpoint: the commits of that time share the next.
+const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The writer's settings once the store shares its file: a larger cache, and with a
+/// [`Checkpointer`] no automatic checkpoint (it runs them off the commit path).
+pub(super) fn tune_writer(writer: &Connection, checkpointer: bool) -> rusqlite::Result<()> {
+    writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+    if checkpointer {
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+    }
+    Ok(())
+}
+
+/// Checkpoints of the WAL on a thread and connection of their own, asked for after each
+/// commit. Why: SQLite's automatic checkpoint runs in the commit that crosses its threshold,
+/// copying megabytes into the file and syncing it while every Ack of the next group waits; a
+/// passive checkpoint beside the writer copies the same pages without holding it.
+///
+/// A passive checkpoint never catches a writer that is always in a transaction, and SQLite
+/// starts the WAL over only when a transaction begins with all of it copied: so when the WAL
+/// has passed [`WAL_BOUND_FRAMES`], the commit path checkpoints once itself, between its
+/// transactions (the frames since the last passive checkpoint), and the WAL starts over.
+#[derive(Debug)]
+pub(super) struct Checkpointer {
+    wake: std::sync::mpsc::SyncSender<()>,
+    /// Frames in the WAL as the last checkpoint found it.
+    frames: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Checkpointer {
+    /// The checkpointer of the file `connection` is open on (its own connection; the thread
+    /// ends when the checkpointer is dropped).
+    pub(super) fn start(connection: Connection) -> std::io::Result<Checkpointer> {
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let seen = std::sync::Arc::clone(&frames);
+        std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    match checkpoint(&connection) {
+                        Ok(log) => seen.store(log, std::sync::atomic::Ordering::Relaxed),
+                        Err(error) => tracing::warn!(%error, "event store: checkpoint failed"),
+                    }
+                    std::thread::sleep(CHECKPOINT_PAUSE);
+                }
+            })?;
+        Ok(Checkpointer { wake, frames })
+    }
+
+    /// After a commit on `writer`: a checkpoint is asked for, and run here when the WAL has
+    /// outgrown its bound.
+    /// A checkpoint the thread is running makes this one busy: it is tried again after the
+    /// next commit.
+    pub(super) fn after_commit(&self, writer: &Connection) -> rusqlite::Result<()> {
+        if self.frames.load(std::sync::atomic::Ordering::Relaxed) < WAL_BOUND_FRAMES {
+            let _ = self.wake.try_send(());
+            return Ok(());
+        }
+        if !busy_checkpoint(writer)? {
+            self.frames.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// A passive checkpoint on `connection`: the frames in the WAL.
+fn checkpoint(connection: &Connection) -> rusqlite::Result<u64> {
+    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok(u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0))
+    })
+}
+
+/// A passive checkpoint on `connection`: whether another checkpoint kept it from running.
+fn busy_checkpoint(connection: &Connection) -> rusqlite::Result<bool> {
+    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok(row.get::<_, i64>(0)? != 0)
+    })
+}
+
 /// The partitions, oldest first.
 pub(super) fn partitions(connection: &Connection) -> rusqlite::Result<Vec<i64>> {
     let mut statement =
@@ -75,7 +161,9 @@ pub(super) fn insert(
     if known.insert(part) {
         connection.execute_batch(&partition_ddl(part))?;
     }
-    let first: i64 = connection.query_row("SELECT next_id FROM store_meta", [], |r| r.get(0))?;
+    let first: i64 = connection
+        .prepare_cached("SELECT next_id FROM store_meta")?
+        .query_row([], |r| r.get(0))?;
     let mut event = connection.prepare_cached(&format!(
         "INSERT INTO ev_{part} (id, time, computer, channel, level, event_id, provider, subscription, excerpt, xml)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
@@ -101,7 +189,9 @@ pub(super) fn insert(
         }
     }
     let next = first + records.len() as i64;
-    connection.execute("UPDATE store_meta SET next_id = ?1", params![next])?;
+    connection
+        .prepare_cached("UPDATE store_meta SET next_id = ?1")?
+        .execute(params![next])?;
     Ok(())
 }
 
@@ -528,4 +618,49 @@ pub(super) fn histogram(
         }
     }
     Ok(super::fill_buckets((width, start, count), counted))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The WAL header's first salt: SQLite changes it each time the WAL starts over.
+    fn wal_salt(path: &std::path::Path) -> [u8; 4] {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let header = std::fs::read(wal).unwrap();
+        header[16..20].try_into().unwrap()
+    }
+
+    /// The writer's commits no longer checkpoint (well past SQLite's 1,000 pages, the WAL
+    /// does not start over), and once the checkpointer has found the WAL past its bound the
+    /// commit path checkpoints it itself, so the next transaction starts it over.
+    #[test]
+    fn the_writer_leaves_checkpoints_to_the_checkpointer_until_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wec.sqlite");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (b BLOB);")
+            .unwrap();
+        tune_writer(&writer, true).unwrap();
+        let checkpointer = Checkpointer::start(Connection::open(&path).unwrap()).unwrap();
+        let write = |kib: i64| {
+            writer
+                .execute("INSERT INTO t (b) VALUES (zeroblob(?1))", [kib * 1024])
+                .unwrap();
+        };
+        write(1);
+        let first = wal_salt(&path);
+        write(6 * 1024);
+        write(1);
+        assert_eq!(wal_salt(&path), first, "the writer checkpointed by itself");
+        checkpointer
+            .frames
+            .store(WAL_BOUND_FRAMES, std::sync::atomic::Ordering::Relaxed);
+        checkpointer.after_commit(&writer).unwrap();
+        write(1);
+        assert_ne!(wal_salt(&path), first, "the WAL did not start over");
+    }
 }

@@ -46,9 +46,10 @@ impl OutputType for StoreConfig {
     type Pool = StorePool;
     type StartError = StoreStartError;
 
-    /// The searched fields are read from the tree: built once on receipt.
+    /// The searched fields are read in one pass over each event's text
+    /// ([`StoreRecord::of`]): no tree.
     fn needs_tree(&self) -> bool {
-        true
+        false
     }
 
     fn check(&self) -> Result<(), OutputSettingError> {
