@@ -721,7 +721,11 @@ fn recording_relay(port: u16) -> (u16, Arc<Mutex<Relayed>>) {
             thread::spawn(move || {
                 let mut buffer = [0u8; 16384];
                 while let Ok(n @ 1..) = client.read(&mut buffer) {
-                    record.lock().unwrap().upstream.extend_from_slice(&buffer[..n]);
+                    record
+                        .lock()
+                        .unwrap()
+                        .upstream
+                        .extend_from_slice(&buffer[..n]);
                     if to_server.write_all(&buffer[..n]).is_err() {
                         return;
                     }
