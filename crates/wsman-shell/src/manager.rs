@@ -405,13 +405,6 @@ impl ShellManager {
         // The start registers the command itself, so a request dropped meanwhile leaves no
         // process the shell does not know.
         let (manager, starting) = (self.clone(), Arc::clone(&shell));
-        // Without a PAM session the start is a user lookup, the clone and the child's setup:
-        // on a multi-thread runtime this thread runs it itself once `block_in_place` has
-        // handed its other tasks to another thread, which spares the request two thread
-        // hops (to the pool and back), each a wait for a CPU on a busy host.
-        if self.login_session_helper(&shell.owner).is_none() && in_place_allowed() {
-            return tokio::task::block_in_place(|| manager.start(&starting, id, spec, slot));
-        }
         // The request's subscriber and span go along: the start's audit record is the request's.
         let (dispatch, span) = (
             tracing::dispatcher::get_default(Clone::clone),
@@ -820,11 +813,4 @@ impl Drop for Inner {
         }
         let _ = self.cgroups.remove_instance_scope();
     }
-}
-
-/// Whether `block_in_place` may run here: only a multi-thread runtime can hand a worker's
-/// tasks to another thread (on a current-thread runtime it panics).
-fn in_place_allowed() -> bool {
-    tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
