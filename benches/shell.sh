@@ -17,6 +17,8 @@
 #   BENCH_SHELLS=200 SHELL_BENCH_ARGS="--iterations 50 --bytes 256M" benches/shell.sh
 #   BENCH_RUN_AS=nobody SHELL_BENCH_ARGS="--only a" benches/shell.sh
 #   SHELL_BENCH_ARGS="--only d --process-runs 200" benches/shell.sh
+#   SHELL_BENCH_ARGS="--only d --process-runs 20 --winrs-compare OLD/winrs" benches/shell.sh
+#     (another winrs build, sealed, in the same interleaved rounds: before and after a change)
 #
 # The daemon runs with the environment of dist/wsmand.service (its allocator settings). Shells run as root (the service account's run-as user) unless
 # BENCH_RUN_AS names another existing account (the daemon then switches ids for every command,

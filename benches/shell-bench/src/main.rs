@@ -65,6 +65,10 @@ struct Args {
     /// The winrs binary, for benchmark (d); the account needs an NT hash (Negotiate).
     #[arg(long)]
     winrs: Option<std::path::PathBuf>,
+    /// Another winrs build (e.g. the one before a change), run sealed in the same rounds as
+    /// `--winrs`, interleaved, so both see the same load.
+    #[arg(long)]
+    winrs_compare: Option<std::path::PathBuf>,
     /// winrs's client configuration directory (WSMAND_CONFIG_DIR: TrustedHosts and
     /// AllowUnencrypted for HTTP to the loopback address).
     #[arg(long)]
@@ -617,6 +621,7 @@ async fn run(args: Args) -> anyhow::Result<Args> {
             Some(winrs) => {
                 versus_ssh::versus_ssh(versus_ssh::Setup {
                     winrs: winrs.clone(),
+                    compare: args.winrs_compare.clone(),
                     config_dir: args.winrs_config_dir.clone(),
                     endpoint: args.endpoint.clone(),
                     user: args.user.clone(),

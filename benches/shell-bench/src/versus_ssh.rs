@@ -23,6 +23,8 @@ const TARGET_RATIO: f64 = 0.03;
 pub(crate) struct Setup {
     /// The winrs binary.
     pub(crate) winrs: PathBuf,
+    /// Another winrs build run sealed in the same rounds (`--winrs-compare`).
+    pub(crate) compare: Option<PathBuf>,
     /// Its client configuration (`WSMAND_CONFIG_DIR`: TrustedHosts, AllowUnencrypted).
     pub(crate) config_dir: Option<PathBuf>,
     /// The daemon's URL.
@@ -48,6 +50,8 @@ enum Case {
     WinrsPlain,
     /// `-un` through the relay.
     WinrsRelayed,
+    /// The `--winrs-compare` build, sealed.
+    WinrsCompare,
 }
 
 impl Case {
@@ -57,6 +61,7 @@ impl Case {
             Self::Winrs => "winrs true (Negotiate, sealed)",
             Self::WinrsPlain => "winrs -un true (Negotiate, plaintext)",
             Self::WinrsRelayed => "winrs -un true through the relay",
+            Self::WinrsCompare => "winrs true, the --winrs-compare build",
         }
     }
 }
@@ -64,8 +69,12 @@ impl Case {
 impl Setup {
     fn argv(&self, case: Case, relay: &str) -> Vec<String> {
         let winrs = |endpoint: &str, plain: bool| {
+            let binary = match (case, &self.compare) {
+                (Case::WinrsCompare, Some(other)) => other,
+                _ => &self.winrs,
+            };
             let mut argv = vec![
-                self.winrs.display().to_string(),
+                binary.display().to_string(),
                 format!("-r:{endpoint}"),
                 format!("-u:{}", self.user),
                 format!("-p:{}", self.password),
@@ -82,7 +91,7 @@ impl Setup {
                 argv.push("true".to_owned());
                 argv
             }
-            Case::Winrs => winrs(&self.endpoint, false),
+            Case::Winrs | Case::WinrsCompare => winrs(&self.endpoint, false),
             Case::WinrsPlain => winrs(&self.endpoint, true),
             Case::WinrsRelayed => winrs(relay, true),
         }
@@ -209,6 +218,9 @@ pub(crate) async fn versus_ssh(setup: Setup) -> anyhow::Result<()> {
     let relay = Relay::start(upstream).await?;
     let relay_url = format!("http://{}{}", relay.address, endpoint.path);
     let mut cases = vec![Case::Winrs, Case::WinrsPlain, Case::WinrsRelayed];
+    if setup.compare.is_some() {
+        cases.insert(1, Case::WinrsCompare);
+    }
     if setup.ssh.is_some() {
         cases.insert(0, Case::Ssh);
     } else {

@@ -9,6 +9,7 @@ mod fanout;
 mod help;
 mod powershell;
 mod session;
+mod stdin;
 mod switches;
 mod terminal;
 
@@ -74,11 +75,19 @@ fn run(inv: Invocation) -> Result<Finish, Failure> {
                 .endpoint(inv.connection.remote.as_deref().unwrap_or(DEFAULT_REMOTE))?,
         ),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::local(format!("cannot start the runtime: {e}")))?;
+    // One host: a current-thread runtime (no worker threads to start, no wake-ups handed
+    // between threads; stdin is read on the blocking pool either way). A fan-out seals and
+    // parses for many hosts at once: two workers.
+    let runtime = match hosts {
+        Some(_) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    }
+    .map_err(|e| Failure::local(format!("cannot start the runtime: {e}")))?;
     let result = runtime.block_on(async {
         match (hosts, endpoint) {
             (Some(_), _)

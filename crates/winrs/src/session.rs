@@ -203,13 +203,24 @@ async fn run_in(
     let command = shell
         .run(command_line, arguments, &command_options(switches))
         .await?;
-    let stdin_task = tokio::spawn(forward_stdin(command.clone()));
+    // Stdin already at its end (`< /dev/null`, an empty file, a closed pipe): its end goes
+    // before the first Receive, so no Send waits beside that Receive for a connection of its
+    // own. Otherwise stdin streams as it is read.
+    let stdin_task = if crate::stdin::at_end() {
+        // Failures are the Receive's to report, as for the End the stdin task sends.
+        let _ = command.send(&[], true).await;
+        None
+    } else {
+        Some(tokio::spawn(forward_stdin(command.clone())))
+    };
     let resize_task = switches
         .pty
         .then(|| tokio::spawn(follow_window_size(command.clone())));
     let (mut received, output_task) = read_output(&command)?;
     let result = pump(&command, &mut received, signals).await;
-    stdin_task.abort();
+    if let Some(task) = stdin_task {
+        task.abort();
+    }
     output_task.abort();
     if let Some(task) = resize_task {
         task.abort();

@@ -690,3 +690,82 @@ fn fan_out_text_escapes_a_host_s_control_characters() {
         serde_json::from_slice(&done.stdout).unwrap_or_else(|e| panic!("{e}: {}", done.describe()));
     assert_eq!(object["stdout"], "red\x1b[31m\x1b]0;title\x07\rover\tok\n");
 }
+
+/// What a [`RecordingRelay`] saw: the connections it accepted, and the client's bytes in the
+/// order they arrived (all connections together).
+#[derive(Default)]
+struct Relayed {
+    connections: usize,
+    upstream: Vec<u8>,
+}
+
+/// A TCP relay on a free loopback port in front of `port` that keeps what the client sent.
+fn recording_relay(port: u16) -> (u16, Arc<Mutex<Relayed>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay_port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Relayed::default()));
+    let record = Arc::clone(&seen);
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                return;
+            };
+            record.lock().unwrap().connections += 1;
+            let (mut to_client, mut from_server) = (client.try_clone().unwrap(), server);
+            let mut to_server = from_server.try_clone().unwrap();
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut from_server, &mut to_client);
+            });
+            let record = Arc::clone(&record);
+            thread::spawn(move || {
+                let mut buffer = [0u8; 16384];
+                while let Ok(n @ 1..) = client.read(&mut buffer) {
+                    record
+                        .lock()
+                        .unwrap()
+                        .upstream
+                        .extend_from_slice(&buffer[..n]);
+                    if to_server.write_all(&buffer[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (relay_port, seen)
+}
+
+/// With stdin at its end from the start (`< /dev/null`), the end of input is sent right after
+/// the Command, before the first Receive, on the one connection: no Send waits beside a
+/// Receive for a second connection.
+#[test]
+fn stdin_at_its_end_is_sent_before_the_first_receive() {
+    let fx = Fixture::http();
+    let (relay_port, seen) = recording_relay(fx.port);
+    let mut c = winrs_bin(&fx);
+    c.args([
+        &format!("-r:http://127.0.0.1:{relay_port}/wsman"),
+        "-a:Basic",
+        "-unencrypted",
+        &format!("-u:{SERVICE_ACCOUNT}"),
+        &format!("-p:{SERVICE_PASSWORD}"),
+        "cat; echo read",
+    ]);
+    let done = run(c, None);
+    assert_eq!(done.code(), 0, "{}", done.describe());
+    assert_eq!(done.stdout, b"read\n");
+    let seen = seen.lock().unwrap();
+    let text = String::from_utf8_lossy(&seen.upstream);
+    let action = |name: &str| {
+        let marker = format!("/windows/shell/{name}</");
+        text.find(&marker)
+            .unwrap_or_else(|| panic!("no {name} request"))
+    };
+    assert!(
+        action("Command") < action("Send") && action("Send") < action("Receive"),
+        "Command, Send, Receive expected in this order"
+    );
+    assert!(text.contains("End=\"true\""), "the Send carries End");
+    assert_eq!(seen.connections, 1, "one connection for the whole run");
+}

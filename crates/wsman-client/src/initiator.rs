@@ -33,6 +33,12 @@ pub(crate) trait Initiator: Send + 'static {
     /// The first leg's token (`answer` is `None`), or the step after the server's `answer`
     /// to the last leg. May block (Kerberos): the transport runs it on the blocking pool.
     fn step(&mut self, answer: Option<&LegAnswer>) -> Result<Next, ClientError>;
+
+    /// Whether a step may block (a library call, a file, the network): it then runs on the
+    /// blocking pool; a step that only computes runs in place, without the thread hop.
+    fn blocks(&self) -> bool {
+        true
+    }
 }
 
 /// A leg answered with a status no handshake expects.

@@ -103,6 +103,11 @@ impl Initiator for NtlmHandshake {
         "Negotiate"
     }
 
+    /// NTLM is a few hashes over the password and the challenge, in memory.
+    fn blocks(&self) -> bool {
+        false
+    }
+
     fn step(&mut self, answer: Option<&LegAnswer>) -> Result<Next, ClientError> {
         let token = match (self.sent, answer) {
             (0, _) => self

@@ -635,14 +635,19 @@ impl Transport {
         let scheme = initiator.scheme();
         let mut answer: Option<LegAnswer> = None;
         for _ in 0..MAX_LEGS {
-            let job = tokio::task::spawn_blocking(move || {
-                let next = initiator.step(answer.as_ref());
-                (initiator, next)
-            });
-            let (stepped, next) = job.await.map_err(|e| ClientError::Authentication {
-                reason: format!("the {scheme} step failed: {e}"),
-            })?;
-            initiator = stepped;
+            let next = if initiator.blocks() {
+                let job = tokio::task::spawn_blocking(move || {
+                    let next = initiator.step(answer.as_ref());
+                    (initiator, next)
+                });
+                let (stepped, next) = job.await.map_err(|e| ClientError::Authentication {
+                    reason: format!("the {scheme} step failed: {e}"),
+                })?;
+                initiator = stepped;
+                next
+            } else {
+                initiator.step(answer.as_ref())
+            };
             match next? {
                 Next::Send(authorization) => {
                     let reply = self
