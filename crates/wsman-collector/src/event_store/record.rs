@@ -261,7 +261,7 @@ impl Visitor for RecordScan {
 
 impl StoreRecord {
     /// The record of `event`, received at `received`, for `subscription`: its fields read
-    /// in one pass over its text ([`RecordScan`]). Why not from the event's tree: building
+    /// in one pass over its text (`RecordScan`). Why not from the event's tree: building
     /// it (an allocation per element, attribute and name) cost more than the rest of the
     /// record, and with a tree to build the collector checks every event that way too.
     pub fn of(event: &ReceivedEvent, subscription: &str, received: Timestamp) -> StoreRecord {
