@@ -98,7 +98,7 @@ impl Checkpointer {
             .spawn(move || {
                 while woken.recv().is_ok() {
                     match checkpoint(&connection) {
-                        Ok(log) => seen.store(log, std::sync::atomic::Ordering::Relaxed),
+                        Ok((_, log)) => seen.store(log, std::sync::atomic::Ordering::Relaxed),
                         Err(error) => tracing::warn!(%error, "event store: checkpoint failed"),
                     }
                     std::thread::sleep(CHECKPOINT_PAUSE);
@@ -116,24 +116,20 @@ impl Checkpointer {
             let _ = self.wake.try_send(());
             return Ok(());
         }
-        if !busy_checkpoint(writer)? {
+        let (busy, _) = checkpoint(writer)?;
+        if !busy {
             self.frames.store(0, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(())
     }
 }
 
-/// A passive checkpoint on `connection`: the frames in the WAL.
-fn checkpoint(connection: &Connection) -> rusqlite::Result<u64> {
+/// What a passive checkpoint on `connection` found: whether another checkpoint kept it from
+/// running, and the frames in the WAL.
+fn checkpoint(connection: &Connection) -> rusqlite::Result<(bool, u64)> {
     connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-        Ok(u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0))
-    })
-}
-
-/// A passive checkpoint on `connection`: whether another checkpoint kept it from running.
-fn busy_checkpoint(connection: &Connection) -> rusqlite::Result<bool> {
-    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-        Ok(row.get::<_, i64>(0)? != 0)
+        let busy = row.get::<_, i64>(0)? != 0;
+        Ok((busy, u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0)))
     })
 }
 
