@@ -232,6 +232,18 @@ fn outputs(secrets_dir: PathBuf, output: &str) -> Outputs {
     outputs
 }
 
+/// A Splunk HEC output to `receiver`, its token the secret `hec` in `dir`, with `settings`
+/// (TOML lines) after the ones every HEC test sets.
+fn hec_outputs(dir: &Path, receiver: &Receiver, settings: &str) -> Outputs {
+    outputs(
+        secrets(dir, &[("hec", HEC_TOKEN)]),
+        &format!(
+            "[[outputs]]\ntype = \"http\"\npreset = \"splunk_hec\"\nurl = \"http://{}\"\ntoken_secret = \"hec\"\n{settings}",
+            receiver.address
+        ),
+    )
+}
+
 fn events(records: std::ops::RangeInclusive<u64>) -> Vec<ReceivedEvent> {
     records.map(|n| logon(n, CLIENT)).collect()
 }
@@ -245,19 +257,11 @@ fn lines(events: &[ReceivedEvent]) -> String {
 fn hec_sends_the_published_raw_request_and_waits_for_the_indexer_acknowledgement() {
     let dir = tempfile::tempdir().expect("tempdir");
     let receiver = Receiver::start(None);
-    let outputs = outputs(
-        secrets(dir.path(), &[("hec", HEC_TOKEN)]),
+    let outputs = hec_outputs(
+        dir.path(),
+        &receiver,
         &format!(
-            r#"[[outputs]]
-type = "http"
-preset = "splunk_hec"
-url = "http://{}"
-token_secret = "hec"
-channel = "{HEC_CHANNEL}"
-sourcetype = "splunkd_access"
-index = "main"
-"#,
-            receiver.address
+            "channel = \"{HEC_CHANNEL}\"\nsourcetype = \"splunkd_access\"\nindex = \"main\"\n"
         ),
     );
     // Splunk's success with ackId 7; Splunk's ack answer, which does not name 7 (not yet);
@@ -322,13 +326,7 @@ index = "main"
 fn hec_answers_of_splunks_status_code_table_are_read_as_the_table_says() {
     let dir = tempfile::tempdir().expect("tempdir");
     let receiver = Receiver::start(None);
-    let outputs = outputs(
-        secrets(dir.path(), &[("hec", HEC_TOKEN)]),
-        &format!(
-            "[[outputs]]\ntype = \"http\"\npreset = \"splunk_hec\"\nurl = \"http://{}\"\ntoken_secret = \"hec\"\nmax_backoff_ms = 100\n",
-            receiver.address
-        ),
-    );
+    let outputs = hec_outputs(dir.path(), &receiver, "max_backoff_ms = 100\n");
     let batch = events(1..=2);
     let table = fixture("hec-status-codes.tsv");
     let mut rows = 0;
@@ -393,13 +391,7 @@ fn hec_answers_of_splunks_status_code_table_are_read_as_the_table_says() {
 fn a_busy_hec_is_left_alone_for_a_while() {
     let dir = tempfile::tempdir().expect("tempdir");
     let receiver = Receiver::start(None);
-    let outputs = outputs(
-        secrets(dir.path(), &[("hec", HEC_TOKEN)]),
-        &format!(
-            "[[outputs]]\ntype = \"http\"\npreset = \"splunk_hec\"\nurl = \"http://{}\"\ntoken_secret = \"hec\"\nmax_backoff_ms = 60000\n",
-            receiver.address
-        ),
-    );
+    let outputs = hec_outputs(dir.path(), &receiver, "max_backoff_ms = 60000\n");
     let batch = events(1..=2);
     receiver.otherwise(Reply::Answer(503, fixture("hec-busy.json")));
     let mut answered = 0;
@@ -429,19 +421,7 @@ fn a_busy_hec_is_left_alone_for_a_while() {
 fn hec_refusals_and_a_missing_acknowledgement_are_answered_503() {
     let dir = tempfile::tempdir().expect("tempdir");
     let receiver = Receiver::start(None);
-    let outputs = outputs(
-        secrets(dir.path(), &[("hec", HEC_TOKEN)]),
-        &format!(
-            r#"[[outputs]]
-type = "http"
-preset = "splunk_hec"
-url = "http://{}"
-token_secret = "hec"
-ack_timeout_ms = 300
-"#,
-            receiver.address
-        ),
-    );
+    let outputs = hec_outputs(dir.path(), &receiver, "ack_timeout_ms = 300\n");
     let batch = events(1..=2);
     let refused = |status: u16, answer: &str| {
         receiver.reply(status, answer);
