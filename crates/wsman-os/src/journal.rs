@@ -37,11 +37,9 @@ extern "C" {
     fn sd_journal_close(j: *mut sd_journal);
     fn sd_journal_set_data_threshold(j: *mut sd_journal, sz: usize) -> c_int;
     fn sd_journal_seek_head(j: *mut sd_journal) -> c_int;
-    fn sd_journal_seek_tail(j: *mut sd_journal) -> c_int;
     fn sd_journal_seek_cursor(j: *mut sd_journal, cursor: *const c_char) -> c_int;
     fn sd_journal_test_cursor(j: *mut sd_journal, cursor: *const c_char) -> c_int;
     fn sd_journal_next(j: *mut sd_journal) -> c_int;
-    fn sd_journal_previous(j: *mut sd_journal) -> c_int;
     fn sd_journal_get_cursor(j: *mut sd_journal, cursor: *mut *mut c_char) -> c_int;
     fn sd_journal_get_realtime_usec(j: *mut sd_journal, usec: *mut u64) -> c_int;
     fn sd_journal_get_monotonic_usec(j: *mut sd_journal, usec: *mut u64, boot: *mut Id128)
@@ -146,12 +144,6 @@ impl SdJournal {
         result(unsafe { sd_journal_seek_head(self.raw()) }).map(drop)
     }
 
-    /// After the newest entry.
-    pub fn seek_tail(&mut self) -> io::Result<()> {
-        // SAFETY: the handle is open.
-        result(unsafe { sd_journal_seek_tail(self.raw()) }).map(drop)
-    }
-
     /// At the entry of `cursor`, or where it would be if it is gone; the next
     /// [`next_entry`](Self::next_entry) lands on it or the one after.
     pub fn seek_cursor(&mut self, cursor: &str) -> io::Result<()> {
@@ -171,12 +163,6 @@ impl SdJournal {
     pub fn next_entry(&mut self) -> io::Result<bool> {
         // SAFETY: the handle is open.
         result(unsafe { sd_journal_next(self.raw()) }).map(|r| r > 0)
-    }
-
-    /// Moves to the previous entry; false at the start.
-    pub fn previous_entry(&mut self) -> io::Result<bool> {
-        // SAFETY: the handle is open.
-        result(unsafe { sd_journal_previous(self.raw()) }).map(|r| r > 0)
     }
 
     /// The cursor, timestamps and boot id of the current entry.

@@ -248,14 +248,6 @@ impl Filter {
             Self::Association(_) => None,
         }
     }
-
-    /// The class a query names, when the filter is a query.
-    pub fn query_class(&self) -> Option<&str> {
-        match self {
-            Self::Query(q) => Some(&q.class),
-            Self::Selector(_) | Self::Association(_) => None,
-        }
-    }
 }
 
 /// One call into a provider (the typed form of what [`Provider`]'s methods take).

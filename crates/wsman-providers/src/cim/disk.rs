@@ -11,8 +11,8 @@ use std::path::Path;
 
 use wsman_proto::cim::{Instance, Value};
 
-use super::perf_disk::DiskStat;
-use super::schema::{ClassSchema, Declaration};
+use super::perf_disk::{DiskStat, FORMATTED_DISK_COUNTERS};
+use super::schema::{merged, ClassSchema, Property, LOGICAL_DEVICE};
 use super::{procfs, Class, Instances};
 use crate::{Context, Filter};
 
@@ -260,59 +260,49 @@ fn logical_disk(m: &Mount, host: &str) -> Instance {
         .with("VolumeSerialNumber", local(disk_link("by-uuid", &m.source)))
 }
 
-const LOGICAL_DISK: ClassSchema = ClassSchema {
-    name: "Win32_LogicalDisk",
-    namespace: "root/cimv2",
-    keys: &["DeviceID"],
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("CIM_LogicalDisk"),
-        properties: &[
-            ("Access", "uint16"),
-            ("Availability", "uint16"),
-            ("BlockSize", "uint64"),
-            ("Caption", "string"),
-            ("Compressed", "boolean"),
-            ("ConfigManagerErrorCode", "uint32"),
-            ("ConfigManagerUserConfig", "boolean"),
-            ("CreationClassName", "string"),
-            ("Description", "string"),
-            ("DeviceID", "string"),
-            ("DriveType", "uint32"),
-            ("ErrorCleared", "boolean"),
-            ("ErrorDescription", "string"),
-            ("ErrorMethodology", "string"),
-            ("FileSystem", "string"),
-            ("FreeSpace", "uint64"),
-            ("InstallDate", "datetime"),
-            ("LastErrorCode", "uint32"),
-            ("MaximumComponentLength", "uint32"),
-            ("MediaType", "uint32"),
-            ("Name", "string"),
-            ("NumberOfBlocks", "uint64"),
-            ("PNPDeviceID", "string"),
-            ("PowerManagementCapabilities", "uint16[]"),
-            ("PowerManagementSupported", "boolean"),
-            ("ProviderName", "string"),
-            ("Purpose", "string"),
-            ("QuotasDisabled", "boolean"),
-            ("QuotasIncomplete", "boolean"),
-            ("QuotasRebuilding", "boolean"),
-            ("Size", "uint64"),
-            ("Status", "string"),
-            ("StatusInfo", "uint16"),
-            ("SupportsDiskQuotas", "boolean"),
-            ("SupportsFileBasedCompression", "boolean"),
-            ("SystemCreationClassName", "string"),
-            ("SystemName", "string"),
-            ("VolumeDirty", "boolean"),
-            ("VolumeName", "string"),
-            ("VolumeSerialNumber", "string"),
-        ],
-        methods: &[],
-    },
-};
+/// What a drive declares both as Win32_LogicalDisk and as Win32_Volume: its properties as a
+/// logical device, its file system's and its space.
+const DRIVE: [Property; 32] = merged(
+    LOGICAL_DEVICE,
+    &[
+        ("Access", "uint16"),
+        ("BlockSize", "uint64"),
+        ("Compressed", "boolean"),
+        ("DriveType", "uint32"),
+        ("ErrorMethodology", "string"),
+        ("FileSystem", "string"),
+        ("FreeSpace", "uint64"),
+        ("NumberOfBlocks", "uint64"),
+        ("Purpose", "string"),
+        ("QuotasIncomplete", "boolean"),
+        ("QuotasRebuilding", "boolean"),
+        ("SupportsDiskQuotas", "boolean"),
+        ("SupportsFileBasedCompression", "boolean"),
+    ],
+);
+
+const LOGICAL_DISK_PROPERTIES: [Property; 40] = merged(
+    &DRIVE,
+    &[
+        ("MaximumComponentLength", "uint32"),
+        ("MediaType", "uint32"),
+        ("ProviderName", "string"),
+        ("QuotasDisabled", "boolean"),
+        ("Size", "uint64"),
+        ("VolumeDirty", "boolean"),
+        ("VolumeName", "string"),
+        ("VolumeSerialNumber", "string"),
+    ],
+);
+
+const LOGICAL_DISK: ClassSchema = ClassSchema::without_methods(
+    "Win32_LogicalDisk",
+    "root/cimv2",
+    &["DeviceID"],
+    &[],
+    "CIM_LogicalDisk",
+    &LOGICAL_DISK_PROPERTIES,
+);
 
 impl Class for LogicalDisk {
     schema!(LOGICAL_DISK);
@@ -371,43 +361,15 @@ pub struct PerfFormattedLogicalDisk {
     previous: super::perf::PreviousSample<DiskSample>,
 }
 
+const PERF_FORMATTED_LOGICAL_DISK_PROPERTIES: [Property; 32] = merged(
+    FORMATTED_DISK_COUNTERS,
+    &[("FreeMegabytes", "uint32"), ("PercentFreeSpace", "uint32")],
+);
+
 const PERF_FORMATTED_LOGICAL_DISK: ClassSchema = ClassSchema::performance(
     "Win32_PerfFormattedData_PerfDisk_LogicalDisk",
     "Win32_PerfFormattedData",
-    &[
-        ("AvgDiskBytesPerRead", "uint64"),
-        ("AvgDiskBytesPerTransfer", "uint64"),
-        ("AvgDiskBytesPerWrite", "uint64"),
-        ("AvgDiskQueueLength", "uint64"),
-        ("AvgDiskReadQueueLength", "uint64"),
-        ("AvgDisksecPerRead", "uint32"),
-        ("AvgDisksecPerTransfer", "uint32"),
-        ("AvgDisksecPerWrite", "uint32"),
-        ("AvgDiskWriteQueueLength", "uint64"),
-        ("Caption", "string"),
-        ("CurrentDiskQueueLength", "uint32"),
-        ("Description", "string"),
-        ("DiskBytesPersec", "uint64"),
-        ("DiskReadBytesPersec", "uint64"),
-        ("DiskReadsPersec", "uint32"),
-        ("DiskTransfersPersec", "uint32"),
-        ("DiskWriteBytesPersec", "uint64"),
-        ("DiskWritesPersec", "uint32"),
-        ("FreeMegabytes", "uint32"),
-        ("Frequency_Object", "uint64"),
-        ("Frequency_PerfTime", "uint64"),
-        ("Frequency_Sys100NS", "uint64"),
-        ("Name", "string"),
-        ("PercentDiskReadTime", "uint64"),
-        ("PercentDiskTime", "uint64"),
-        ("PercentDiskWriteTime", "uint64"),
-        ("PercentFreeSpace", "uint32"),
-        ("PercentIdleTime", "uint64"),
-        ("SplitIOPerSec", "uint32"),
-        ("Timestamp_Object", "uint64"),
-        ("Timestamp_PerfTime", "uint64"),
-        ("Timestamp_Sys100NS", "uint64"),
-    ],
+    &PERF_FORMATTED_LOGICAL_DISK_PROPERTIES,
 );
 
 impl Class for PerfFormattedLogicalDisk {
@@ -543,63 +505,32 @@ fn volume(m: &Mount, host: &str) -> Instance {
         )
 }
 
-const VOLUME: ClassSchema = ClassSchema {
-    name: "Win32_Volume",
-    namespace: "root/cimv2",
-    keys: &["DeviceID"],
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("CIM_StorageVolume"),
-        properties: &[
-            ("Access", "uint16"),
-            ("Automount", "boolean"),
-            ("Availability", "uint16"),
-            ("BlockSize", "uint64"),
-            ("BootVolume", "boolean"),
-            ("Capacity", "uint64"),
-            ("Caption", "string"),
-            ("Compressed", "boolean"),
-            ("ConfigManagerErrorCode", "uint32"),
-            ("ConfigManagerUserConfig", "boolean"),
-            ("CreationClassName", "string"),
-            ("Description", "string"),
-            ("DeviceID", "string"),
-            ("DirtyBitSet", "boolean"),
-            ("DriveLetter", "string"),
-            ("DriveType", "uint32"),
-            ("ErrorCleared", "boolean"),
-            ("ErrorDescription", "string"),
-            ("ErrorMethodology", "string"),
-            ("FileSystem", "string"),
-            ("FreeSpace", "uint64"),
-            ("IndexingEnabled", "boolean"),
-            ("InstallDate", "datetime"),
-            ("Label", "string"),
-            ("LastErrorCode", "uint32"),
-            ("MaximumFileNameLength", "uint32"),
-            ("Name", "string"),
-            ("NumberOfBlocks", "uint64"),
-            ("PageFilePresent", "boolean"),
-            ("PNPDeviceID", "string"),
-            ("PowerManagementCapabilities", "uint16[]"),
-            ("PowerManagementSupported", "boolean"),
-            ("Purpose", "string"),
-            ("QuotasEnabled", "boolean"),
-            ("QuotasIncomplete", "boolean"),
-            ("QuotasRebuilding", "boolean"),
-            ("SerialNumber", "uint32"),
-            ("Status", "string"),
-            ("StatusInfo", "uint16"),
-            ("SupportsDiskQuotas", "boolean"),
-            ("SupportsFileBasedCompression", "boolean"),
-            ("SystemCreationClassName", "string"),
-            ("SystemName", "string"),
-            ("SystemVolume", "boolean"),
-        ],
-        methods: &[],
-    },
-};
+const VOLUME_PROPERTIES: [Property; 44] = merged(
+    &DRIVE,
+    &[
+        ("Automount", "boolean"),
+        ("BootVolume", "boolean"),
+        ("Capacity", "uint64"),
+        ("DirtyBitSet", "boolean"),
+        ("DriveLetter", "string"),
+        ("IndexingEnabled", "boolean"),
+        ("Label", "string"),
+        ("MaximumFileNameLength", "uint32"),
+        ("PageFilePresent", "boolean"),
+        ("QuotasEnabled", "boolean"),
+        ("SerialNumber", "uint32"),
+        ("SystemVolume", "boolean"),
+    ],
+);
+
+const VOLUME: ClassSchema = ClassSchema::without_methods(
+    "Win32_Volume",
+    "root/cimv2",
+    &["DeviceID"],
+    &[],
+    "CIM_StorageVolume",
+    &VOLUME_PROPERTIES,
+);
 
 impl Class for Volume {
     schema!(VOLUME);

@@ -18,7 +18,7 @@ use wsman_proto::cim::{CimDateTime, Instance, MethodInput, Value};
 use wsman_proto::Fault;
 
 use super::path_file::{PathFile, PathFileError};
-use super::schema::{ClassSchema, Declaration, Method, TypeName};
+use super::schema::{merged, ClassSchema, Declaration, Method, Property};
 use super::sysfs::{self, SysfsSensor};
 use super::{procfs, reference_to, Answer, Class, Instances};
 use crate::{Context, Filter};
@@ -284,7 +284,7 @@ pub(super) const SENSOR_KEYS: &[&str] = &[
 pub(super) const fn logical_device(
     name: &'static str,
     superclass: &'static str,
-    properties: &'static [(&'static str, TypeName)],
+    properties: &'static [Property],
 ) -> ClassSchema {
     ClassSchema::without_methods(name, NAMESPACE, SENSOR_KEYS, &[], superclass, properties)
 }
@@ -443,48 +443,47 @@ hardware_class! {
     Sensor
 }
 
-const SENSOR: ClassSchema = logical_device(
-    "CIM_Sensor",
-    "CIM_LogicalDevice",
-    &[
-        ("AdditionalAvailability", "uint16[]"),
-        ("Availability", "uint16"),
-        ("Caption", "string"),
-        ("CreationClassName", "string"),
-        ("CurrentState", "string"),
-        ("Description", "string"),
-        ("DeviceID", "string"),
-        ("ElementName", "string"),
-        ("EnabledDefault", "uint16"),
-        ("EnabledState", "uint16"),
-        ("ErrorCleared", "boolean"),
-        ("ErrorDescription", "string"),
-        ("HealthState", "uint16"),
-        ("IdentifyingDescriptions", "string[]"),
-        ("InstallDate", "datetime"),
-        ("LastErrorCode", "uint32"),
-        ("MaxQuiesceTime", "uint64"),
-        ("Name", "string"),
-        ("OperationalStatus", "uint16[]"),
-        ("OtherEnabledState", "string"),
-        ("OtherIdentifyingInfo", "string[]"),
-        ("OtherSensorTypeDescription", "string"),
-        ("PollingInterval", "uint64"),
-        ("PossibleStates", "string[]"),
-        ("PowerManagementCapabilities", "uint16[]"),
-        ("PowerManagementSupported", "boolean"),
-        ("PowerOnHours", "uint64"),
-        ("RequestedState", "uint16"),
-        ("SensorType", "uint16"),
-        ("Status", "string"),
-        ("StatusDescriptions", "string[]"),
-        ("StatusInfo", "uint16"),
-        ("SystemCreationClassName", "string"),
-        ("SystemName", "string"),
-        ("TimeOfLastStateChange", "datetime"),
-        ("TotalPowerOnHours", "uint64"),
-    ],
-);
+/// CIM_Sensor's properties, which CIM_NumericSensor (derived from it) declares too.
+const SENSOR_PROPERTIES: &[Property] = &[
+    ("AdditionalAvailability", "uint16[]"),
+    ("Availability", "uint16"),
+    ("Caption", "string"),
+    ("CreationClassName", "string"),
+    ("CurrentState", "string"),
+    ("Description", "string"),
+    ("DeviceID", "string"),
+    ("ElementName", "string"),
+    ("EnabledDefault", "uint16"),
+    ("EnabledState", "uint16"),
+    ("ErrorCleared", "boolean"),
+    ("ErrorDescription", "string"),
+    ("HealthState", "uint16"),
+    ("IdentifyingDescriptions", "string[]"),
+    ("InstallDate", "datetime"),
+    ("LastErrorCode", "uint32"),
+    ("MaxQuiesceTime", "uint64"),
+    ("Name", "string"),
+    ("OperationalStatus", "uint16[]"),
+    ("OtherEnabledState", "string"),
+    ("OtherIdentifyingInfo", "string[]"),
+    ("OtherSensorTypeDescription", "string"),
+    ("PollingInterval", "uint64"),
+    ("PossibleStates", "string[]"),
+    ("PowerManagementCapabilities", "uint16[]"),
+    ("PowerManagementSupported", "boolean"),
+    ("PowerOnHours", "uint64"),
+    ("RequestedState", "uint16"),
+    ("SensorType", "uint16"),
+    ("Status", "string"),
+    ("StatusDescriptions", "string[]"),
+    ("StatusInfo", "uint16"),
+    ("SystemCreationClassName", "string"),
+    ("SystemName", "string"),
+    ("TimeOfLastStateChange", "datetime"),
+    ("TotalPowerOnHours", "uint64"),
+];
+
+const SENSOR: ClassSchema = logical_device("CIM_Sensor", "CIM_LogicalDevice", SENSOR_PROPERTIES);
 
 impl Class for Sensor {
     schema!(SENSOR);
@@ -498,70 +497,39 @@ hardware_class! {
     NumericSensor
 }
 
-const NUMERIC_SENSOR: ClassSchema = logical_device(
-    "CIM_NumericSensor",
-    "CIM_Sensor",
+const NUMERIC_SENSOR_PROPERTIES: [Property; 59] = merged(
+    SENSOR_PROPERTIES,
     &[
         ("Accuracy", "sint32"),
-        ("AdditionalAvailability", "uint16[]"),
-        ("Availability", "uint16"),
         ("BaseUnits", "uint16"),
-        ("Caption", "string"),
-        ("CreationClassName", "string"),
         ("CurrentReading", "sint32"),
-        ("CurrentState", "string"),
-        ("Description", "string"),
-        ("DeviceID", "string"),
-        ("ElementName", "string"),
-        ("EnabledDefault", "uint16"),
-        ("EnabledState", "uint16"),
         ("EnabledThresholds", "uint16[]"),
-        ("ErrorCleared", "boolean"),
-        ("ErrorDescription", "string"),
-        ("HealthState", "uint16"),
         ("Hysteresis", "uint32"),
-        ("IdentifyingDescriptions", "string[]"),
-        ("InstallDate", "datetime"),
         ("IsLinear", "boolean"),
-        ("LastErrorCode", "uint32"),
         ("LowerThresholdCritical", "sint32"),
         ("LowerThresholdFatal", "sint32"),
         ("LowerThresholdNonCritical", "sint32"),
-        ("MaxQuiesceTime", "uint64"),
         ("MaxReadable", "sint32"),
         ("MinReadable", "sint32"),
-        ("Name", "string"),
         ("NominalReading", "sint32"),
         ("NormalMax", "sint32"),
         ("NormalMin", "sint32"),
-        ("OperationalStatus", "uint16[]"),
-        ("OtherEnabledState", "string"),
-        ("OtherIdentifyingInfo", "string[]"),
-        ("OtherSensorTypeDescription", "string"),
-        ("PollingInterval", "uint64"),
-        ("PossibleStates", "string[]"),
-        ("PowerManagementCapabilities", "uint16[]"),
-        ("PowerManagementSupported", "boolean"),
-        ("PowerOnHours", "uint64"),
         ("RateUnits", "uint16"),
-        ("RequestedState", "uint16"),
         ("Resolution", "uint32"),
-        ("SensorType", "uint16"),
         ("SettableThresholds", "uint16[]"),
-        ("Status", "string"),
-        ("StatusDescriptions", "string[]"),
-        ("StatusInfo", "uint16"),
         ("SupportedThresholds", "uint16[]"),
-        ("SystemCreationClassName", "string"),
-        ("SystemName", "string"),
-        ("TimeOfLastStateChange", "datetime"),
         ("Tolerance", "sint32"),
-        ("TotalPowerOnHours", "uint64"),
         ("UnitModifier", "sint32"),
         ("UpperThresholdCritical", "sint32"),
         ("UpperThresholdFatal", "sint32"),
         ("UpperThresholdNonCritical", "sint32"),
     ],
+);
+
+const NUMERIC_SENSOR: ClassSchema = logical_device(
+    "CIM_NumericSensor",
+    "CIM_Sensor",
+    &NUMERIC_SENSOR_PROPERTIES,
 );
 
 impl Class for NumericSensor {
@@ -700,35 +668,31 @@ hardware_class! {
     LogRecord
 }
 
-const LOG_RECORD: ClassSchema = ClassSchema {
-    name: "CIM_LogRecord",
-    namespace: NAMESPACE,
-    keys: &[
+const LOG_RECORD: ClassSchema = ClassSchema::without_methods(
+    "CIM_LogRecord",
+    NAMESPACE,
+    &[
         "CreationClassName",
         "LogCreationClassName",
         "LogName",
         "RecordID",
     ],
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("CIM_RecordForLog"),
-        properties: &[
-            ("Caption", "string"),
-            ("CreationClassName", "string"),
-            ("DataFormat", "string"),
-            ("Description", "string"),
-            ("ElementName", "string"),
-            ("LogCreationClassName", "string"),
-            ("LogName", "string"),
-            ("MessageTimestamp", "datetime"),
-            ("RecordData", "string"),
-            ("RecordFormat", "string"),
-            ("RecordID", "string"),
-        ],
-        methods: &[],
-    },
-};
+    &[],
+    "CIM_RecordForLog",
+    &[
+        ("Caption", "string"),
+        ("CreationClassName", "string"),
+        ("DataFormat", "string"),
+        ("Description", "string"),
+        ("ElementName", "string"),
+        ("LogCreationClassName", "string"),
+        ("LogName", "string"),
+        ("MessageTimestamp", "datetime"),
+        ("RecordData", "string"),
+        ("RecordFormat", "string"),
+        ("RecordID", "string"),
+    ],
+);
 
 impl Class for LogRecord {
     schema!(LOG_RECORD);

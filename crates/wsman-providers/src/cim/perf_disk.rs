@@ -15,7 +15,7 @@ use std::path::Path;
 use wsman_proto::cim::Instance;
 
 use super::perf::{filetime_now, PreviousSample};
-use super::schema::ClassSchema;
+use super::schema::{merged, ClassSchema, Property};
 use super::{procfs, Class, Instances};
 use crate::{Context, Filter};
 
@@ -205,51 +205,26 @@ fn raw_instance(class: &dyn Class, name: &str, d: &DiskStat, uptime: u64) -> Ins
         .with("Timestamp_Sys100NS", filetime_now())
 }
 
+const PERF_RAW_PHYSICAL_DISK_PROPERTIES: [Property; 40] = merged(
+    FORMATTED_DISK_COUNTERS,
+    &[
+        ("AvgDiskBytesPerRead_Base", "uint32"),
+        ("AvgDiskBytesPerTransfer_Base", "uint32"),
+        ("AvgDiskBytesPerWrite_Base", "uint32"),
+        ("AvgDisksecPerRead_Base", "uint32"),
+        ("AvgDisksecPerTransfer_Base", "uint32"),
+        ("AvgDisksecPerWrite_Base", "uint32"),
+        ("PercentDiskReadTime_Base", "uint64"),
+        ("PercentDiskTime_Base", "uint64"),
+        ("PercentDiskWriteTime_Base", "uint64"),
+        ("PercentIdleTime_Base", "uint64"),
+    ],
+);
+
 const PERF_RAW_PHYSICAL_DISK: ClassSchema = ClassSchema::performance(
     "Win32_PerfRawData_PerfDisk_PhysicalDisk",
     "Win32_PerfRawData",
-    &[
-        ("AvgDiskBytesPerRead", "uint64"),
-        ("AvgDiskBytesPerRead_Base", "uint32"),
-        ("AvgDiskBytesPerTransfer", "uint64"),
-        ("AvgDiskBytesPerTransfer_Base", "uint32"),
-        ("AvgDiskBytesPerWrite", "uint64"),
-        ("AvgDiskBytesPerWrite_Base", "uint32"),
-        ("AvgDiskQueueLength", "uint64"),
-        ("AvgDiskReadQueueLength", "uint64"),
-        ("AvgDisksecPerRead", "uint32"),
-        ("AvgDisksecPerRead_Base", "uint32"),
-        ("AvgDisksecPerTransfer", "uint32"),
-        ("AvgDisksecPerTransfer_Base", "uint32"),
-        ("AvgDisksecPerWrite", "uint32"),
-        ("AvgDisksecPerWrite_Base", "uint32"),
-        ("AvgDiskWriteQueueLength", "uint64"),
-        ("Caption", "string"),
-        ("CurrentDiskQueueLength", "uint32"),
-        ("Description", "string"),
-        ("DiskBytesPersec", "uint64"),
-        ("DiskReadBytesPersec", "uint64"),
-        ("DiskReadsPersec", "uint32"),
-        ("DiskTransfersPersec", "uint32"),
-        ("DiskWriteBytesPersec", "uint64"),
-        ("DiskWritesPersec", "uint32"),
-        ("Frequency_Object", "uint64"),
-        ("Frequency_PerfTime", "uint64"),
-        ("Frequency_Sys100NS", "uint64"),
-        ("Name", "string"),
-        ("PercentDiskReadTime", "uint64"),
-        ("PercentDiskReadTime_Base", "uint64"),
-        ("PercentDiskTime", "uint64"),
-        ("PercentDiskTime_Base", "uint64"),
-        ("PercentDiskWriteTime", "uint64"),
-        ("PercentDiskWriteTime_Base", "uint64"),
-        ("PercentIdleTime", "uint64"),
-        ("PercentIdleTime_Base", "uint64"),
-        ("SplitIOPerSec", "uint32"),
-        ("Timestamp_Object", "uint64"),
-        ("Timestamp_PerfTime", "uint64"),
-        ("Timestamp_Sys100NS", "uint64"),
-    ],
+    &PERF_RAW_PHYSICAL_DISK_PROPERTIES,
 );
 
 impl Class for PerfRawPhysicalDisk {
@@ -327,41 +302,45 @@ fn formatted_instance(
         .with("PercentIdleTime", 100 - busy)
 }
 
+/// The counters of a formatted disk class, which the logical disks (with their free space) and
+/// the raw physical disks (with the `_Base` of each ratio) declare too.
+pub(super) const FORMATTED_DISK_COUNTERS: &[Property] = &[
+    ("AvgDiskBytesPerRead", "uint64"),
+    ("AvgDiskBytesPerTransfer", "uint64"),
+    ("AvgDiskBytesPerWrite", "uint64"),
+    ("AvgDiskQueueLength", "uint64"),
+    ("AvgDiskReadQueueLength", "uint64"),
+    ("AvgDisksecPerRead", "uint32"),
+    ("AvgDisksecPerTransfer", "uint32"),
+    ("AvgDisksecPerWrite", "uint32"),
+    ("AvgDiskWriteQueueLength", "uint64"),
+    ("Caption", "string"),
+    ("CurrentDiskQueueLength", "uint32"),
+    ("Description", "string"),
+    ("DiskBytesPersec", "uint64"),
+    ("DiskReadBytesPersec", "uint64"),
+    ("DiskReadsPersec", "uint32"),
+    ("DiskTransfersPersec", "uint32"),
+    ("DiskWriteBytesPersec", "uint64"),
+    ("DiskWritesPersec", "uint32"),
+    ("Frequency_Object", "uint64"),
+    ("Frequency_PerfTime", "uint64"),
+    ("Frequency_Sys100NS", "uint64"),
+    ("Name", "string"),
+    ("PercentDiskReadTime", "uint64"),
+    ("PercentDiskTime", "uint64"),
+    ("PercentDiskWriteTime", "uint64"),
+    ("PercentIdleTime", "uint64"),
+    ("SplitIOPerSec", "uint32"),
+    ("Timestamp_Object", "uint64"),
+    ("Timestamp_PerfTime", "uint64"),
+    ("Timestamp_Sys100NS", "uint64"),
+];
+
 const PERF_FORMATTED_PHYSICAL_DISK: ClassSchema = ClassSchema::performance(
     "Win32_PerfFormattedData_PerfDisk_PhysicalDisk",
     "Win32_PerfFormattedData",
-    &[
-        ("AvgDiskBytesPerRead", "uint64"),
-        ("AvgDiskBytesPerTransfer", "uint64"),
-        ("AvgDiskBytesPerWrite", "uint64"),
-        ("AvgDiskQueueLength", "uint64"),
-        ("AvgDiskReadQueueLength", "uint64"),
-        ("AvgDisksecPerRead", "uint32"),
-        ("AvgDisksecPerTransfer", "uint32"),
-        ("AvgDisksecPerWrite", "uint32"),
-        ("AvgDiskWriteQueueLength", "uint64"),
-        ("Caption", "string"),
-        ("CurrentDiskQueueLength", "uint32"),
-        ("Description", "string"),
-        ("DiskBytesPersec", "uint64"),
-        ("DiskReadBytesPersec", "uint64"),
-        ("DiskReadsPersec", "uint32"),
-        ("DiskTransfersPersec", "uint32"),
-        ("DiskWriteBytesPersec", "uint64"),
-        ("DiskWritesPersec", "uint32"),
-        ("Frequency_Object", "uint64"),
-        ("Frequency_PerfTime", "uint64"),
-        ("Frequency_Sys100NS", "uint64"),
-        ("Name", "string"),
-        ("PercentDiskReadTime", "uint64"),
-        ("PercentDiskTime", "uint64"),
-        ("PercentDiskWriteTime", "uint64"),
-        ("PercentIdleTime", "uint64"),
-        ("SplitIOPerSec", "uint32"),
-        ("Timestamp_Object", "uint64"),
-        ("Timestamp_PerfTime", "uint64"),
-        ("Timestamp_Sys100NS", "uint64"),
-    ],
+    FORMATTED_DISK_COUNTERS,
 );
 
 impl Class for PerfFormattedPhysicalDisk {

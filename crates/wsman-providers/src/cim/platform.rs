@@ -12,7 +12,7 @@
 use wsman_proto::cim::{class_uri, Instance, Reference, Value};
 
 use super::hardware::{self, Hardware, NAMESPACE, SYSTEM_CLASS};
-use super::schema::{ClassSchema, Declaration};
+use super::schema::{merged, ClassSchema, Property, LOGICAL_DEVICE};
 use super::smbios::{MemoryDevice, ProcessorSocket};
 use super::sysfs::{self, SysfsSensor};
 use super::{is_administrator, procfs, reference_to, system, Class, Instances};
@@ -69,56 +69,59 @@ hardware_class! {
     SystemEnclosure
 }
 
-const SYSTEM_ENCLOSURE: ClassSchema = ClassSchema {
-    name: "Win32_SystemEnclosure",
-    namespace: "root/cimv2",
-    keys: &["Tag"],
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("CIM_Chassis"),
-        properties: &[
-            ("AudibleAlarm", "boolean"),
-            ("BreachDescription", "string"),
-            ("CableManagementStrategy", "string"),
-            ("Caption", "string"),
-            ("ChassisTypes", "uint16[]"),
-            ("CreationClassName", "string"),
-            ("CurrentRequiredOrProduced", "sint16"),
-            ("Depth", "real32"),
-            ("Description", "string"),
-            ("HeatGeneration", "uint16"),
-            ("Height", "real32"),
-            ("HotSwappable", "boolean"),
-            ("InstallDate", "datetime"),
-            ("LockPresent", "boolean"),
-            ("Manufacturer", "string"),
-            ("Model", "string"),
-            ("Name", "string"),
-            ("NumberOfPowerCords", "uint16"),
-            ("OtherIdentifyingInfo", "string"),
-            ("PartNumber", "string"),
-            ("PoweredOn", "boolean"),
-            ("Removable", "boolean"),
-            ("Replaceable", "boolean"),
-            ("SecurityBreach", "uint16"),
-            ("SecurityStatus", "uint16"),
-            ("SerialNumber", "string"),
-            ("ServiceDescriptions", "string[]"),
-            ("ServicePhilosophy", "uint16[]"),
-            ("SKU", "string"),
-            ("SMBIOSAssetTag", "string"),
-            ("Status", "string"),
-            ("Tag", "string"),
-            ("TypeDescriptions", "string[]"),
-            ("Version", "string"),
-            ("VisibleAlarm", "boolean"),
-            ("Weight", "real32"),
-            ("Width", "real32"),
-        ],
-        methods: &[],
-    },
-};
+/// The properties CIM_Chassis and Win32_SystemEnclosure (derived from Windows' older
+/// CIM_Chassis) both declare.
+const SHARED_CHASSIS: &[Property] = &[
+    ("AudibleAlarm", "boolean"),
+    ("BreachDescription", "string"),
+    ("CableManagementStrategy", "string"),
+    ("Caption", "string"),
+    ("ChassisTypes", "uint16[]"),
+    ("CreationClassName", "string"),
+    ("CurrentRequiredOrProduced", "sint16"),
+    ("Depth", "real32"),
+    ("Description", "string"),
+    ("HeatGeneration", "uint16"),
+    ("Height", "real32"),
+    ("HotSwappable", "boolean"),
+    ("InstallDate", "datetime"),
+    ("LockPresent", "boolean"),
+    ("Manufacturer", "string"),
+    ("Model", "string"),
+    ("Name", "string"),
+    ("NumberOfPowerCords", "uint16"),
+    ("OtherIdentifyingInfo", "string"),
+    ("PartNumber", "string"),
+    ("PoweredOn", "boolean"),
+    ("Removable", "boolean"),
+    ("Replaceable", "boolean"),
+    ("SecurityBreach", "uint16"),
+    ("SerialNumber", "string"),
+    ("ServiceDescriptions", "string[]"),
+    ("ServicePhilosophy", "uint16[]"),
+    ("SKU", "string"),
+    ("Status", "string"),
+    ("Tag", "string"),
+    ("TypeDescriptions", "string[]"),
+    ("Version", "string"),
+    ("VisibleAlarm", "boolean"),
+    ("Weight", "real32"),
+    ("Width", "real32"),
+];
+
+const SYSTEM_ENCLOSURE_PROPERTIES: [Property; 37] = merged(
+    SHARED_CHASSIS,
+    &[("SecurityStatus", "uint16"), ("SMBIOSAssetTag", "string")],
+);
+
+const SYSTEM_ENCLOSURE: ClassSchema = ClassSchema::without_methods(
+    "Win32_SystemEnclosure",
+    "root/cimv2",
+    &["Tag"],
+    &[],
+    "CIM_Chassis",
+    &SYSTEM_ENCLOSURE_PROPERTIES,
+);
 
 impl Class for SystemEnclosure {
     schema!(SYSTEM_ENCLOSURE);
@@ -147,58 +150,24 @@ hardware_class! {
     Chassis
 }
 
-const CHASSIS: ClassSchema = ClassSchema {
-    name: "CIM_Chassis",
-    namespace: NAMESPACE,
-    keys: &["CreationClassName", "Tag"],
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("CIM_PhysicalFrame"),
-        properties: &[
-            ("AudibleAlarm", "boolean"),
-            ("BreachDescription", "string"),
-            ("CableManagementStrategy", "string"),
-            ("Caption", "string"),
-            ("ChassisPackageType", "uint16"),
-            ("ChassisTypeDescription", "string"),
-            ("ChassisTypes", "uint16[]"),
-            ("CreationClassName", "string"),
-            ("CurrentRequiredOrProduced", "sint16"),
-            ("Depth", "real32"),
-            ("Description", "string"),
-            ("ElementName", "string"),
-            ("HeatGeneration", "uint16"),
-            ("Height", "real32"),
-            ("HotSwappable", "boolean"),
-            ("InstallDate", "datetime"),
-            ("LockPresent", "boolean"),
-            ("Manufacturer", "string"),
-            ("Model", "string"),
-            ("Name", "string"),
-            ("NumberOfPowerCords", "uint16"),
-            ("OtherIdentifyingInfo", "string"),
-            ("PackageType", "uint16"),
-            ("PartNumber", "string"),
-            ("PoweredOn", "boolean"),
-            ("Removable", "boolean"),
-            ("Replaceable", "boolean"),
-            ("SecurityBreach", "uint16"),
-            ("SerialNumber", "string"),
-            ("ServiceDescriptions", "string[]"),
-            ("ServicePhilosophy", "uint16[]"),
-            ("SKU", "string"),
-            ("Status", "string"),
-            ("Tag", "string"),
-            ("TypeDescriptions", "string[]"),
-            ("Version", "string"),
-            ("VisibleAlarm", "boolean"),
-            ("Weight", "real32"),
-            ("Width", "real32"),
-        ],
-        methods: &[],
-    },
-};
+const CHASSIS_PROPERTIES: [Property; 39] = merged(
+    SHARED_CHASSIS,
+    &[
+        ("ChassisPackageType", "uint16"),
+        ("ChassisTypeDescription", "string"),
+        ("ElementName", "string"),
+        ("PackageType", "uint16"),
+    ],
+);
+
+const CHASSIS: ClassSchema = ClassSchema::without_methods(
+    "CIM_Chassis",
+    NAMESPACE,
+    &["CreationClassName", "Tag"],
+    &[],
+    "CIM_PhysicalFrame",
+    &CHASSIS_PROPERTIES,
+);
 
 impl Class for Chassis {
     schema!(CHASSIS);
@@ -241,44 +210,40 @@ fn system_reference() -> Reference {
     }
 }
 
-const COMPUTER_SYSTEM: ClassSchema = ClassSchema {
-    name: SYSTEM_CLASS,
-    namespace: NAMESPACE,
-    keys: &["CreationClassName", "Name"],
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("CIM_System"),
-        properties: &[
-            ("Caption", "string"),
-            ("CreationClassName", "string"),
-            ("Dedicated", "uint16[]"),
-            ("Description", "string"),
-            ("ElementName", "string"),
-            ("EnabledDefault", "uint16"),
-            ("EnabledState", "uint16"),
-            ("HealthState", "uint16"),
-            ("IdentifyingDescriptions", "string[]"),
-            ("InstallDate", "datetime"),
-            ("Name", "string"),
-            ("NameFormat", "string"),
-            ("OperationalStatus", "uint16[]"),
-            ("OtherDedicatedDescriptions", "string[]"),
-            ("OtherEnabledState", "string"),
-            ("OtherIdentifyingInfo", "string[]"),
-            ("PowerManagementCapabilities", "uint16[]"),
-            ("PrimaryOwnerContact", "string"),
-            ("PrimaryOwnerName", "string"),
-            ("RequestedState", "uint16"),
-            ("ResetCapability", "uint16"),
-            ("Roles", "string[]"),
-            ("Status", "string"),
-            ("StatusDescriptions", "string[]"),
-            ("TimeOfLastStateChange", "datetime"),
-        ],
-        methods: &[],
-    },
-};
+const COMPUTER_SYSTEM: ClassSchema = ClassSchema::without_methods(
+    SYSTEM_CLASS,
+    NAMESPACE,
+    &["CreationClassName", "Name"],
+    &[],
+    "CIM_System",
+    &[
+        ("Caption", "string"),
+        ("CreationClassName", "string"),
+        ("Dedicated", "uint16[]"),
+        ("Description", "string"),
+        ("ElementName", "string"),
+        ("EnabledDefault", "uint16"),
+        ("EnabledState", "uint16"),
+        ("HealthState", "uint16"),
+        ("IdentifyingDescriptions", "string[]"),
+        ("InstallDate", "datetime"),
+        ("Name", "string"),
+        ("NameFormat", "string"),
+        ("OperationalStatus", "uint16[]"),
+        ("OtherDedicatedDescriptions", "string[]"),
+        ("OtherEnabledState", "string"),
+        ("OtherIdentifyingInfo", "string[]"),
+        ("PowerManagementCapabilities", "uint16[]"),
+        ("PrimaryOwnerContact", "string"),
+        ("PrimaryOwnerName", "string"),
+        ("RequestedState", "uint16"),
+        ("ResetCapability", "uint16"),
+        ("Roles", "string[]"),
+        ("Status", "string"),
+        ("StatusDescriptions", "string[]"),
+        ("TimeOfLastStateChange", "datetime"),
+    ],
+);
 
 impl Class for ComputerSystem {
     schema!(COMPUTER_SYSTEM);
@@ -337,46 +302,29 @@ fn processor_family(device_id: &str, sockets: &[ProcessorSocket]) -> u16 {
         .map_or(2, |s| s.family)
 }
 
-const PROCESSOR: ClassSchema = hardware::logical_device(
-    "CIM_Processor",
-    "CIM_LogicalDevice",
+const PROCESSOR_PROPERTIES: [Property; 34] = merged(
+    LOGICAL_DEVICE,
     &[
         ("AddressWidth", "uint16"),
-        ("Availability", "uint16"),
-        ("Caption", "string"),
-        ("ConfigManagerErrorCode", "uint32"),
-        ("ConfigManagerUserConfig", "boolean"),
         ("CPUStatus", "uint16"),
-        ("CreationClassName", "string"),
         ("CurrentClockSpeed", "uint32"),
         ("DataWidth", "uint16"),
-        ("Description", "string"),
-        ("DeviceID", "string"),
         ("ElementName", "string"),
         ("EnabledState", "uint16"),
-        ("ErrorCleared", "boolean"),
-        ("ErrorDescription", "string"),
         ("Family", "uint16"),
-        ("InstallDate", "datetime"),
-        ("LastErrorCode", "uint32"),
         ("LoadPercentage", "uint16"),
         ("MaxClockSpeed", "uint32"),
-        ("Name", "string"),
         ("NumberOfEnabledCores", "uint16"),
         ("OtherFamilyDescription", "string"),
-        ("PNPDeviceID", "string"),
-        ("PowerManagementCapabilities", "uint16[]"),
-        ("PowerManagementSupported", "boolean"),
         ("Role", "string"),
-        ("Status", "string"),
-        ("StatusInfo", "uint16"),
         ("Stepping", "string"),
-        ("SystemCreationClassName", "string"),
-        ("SystemName", "string"),
         ("UniqueId", "string"),
         ("UpgradeMethod", "uint16"),
     ],
 );
+
+const PROCESSOR: ClassSchema =
+    hardware::logical_device("CIM_Processor", "CIM_LogicalDevice", &PROCESSOR_PROPERTIES);
 
 impl Class for Processor {
     schema!(PROCESSOR);
@@ -484,50 +432,46 @@ fn memory_instance(ctx: &Context<'_>, index: usize, m: &MemoryDevice) -> Instanc
         .with("TotalWidth", m.total_width)
 }
 
-const PHYSICAL_MEMORY: ClassSchema = ClassSchema {
-    name: "CIM_PhysicalMemory",
-    namespace: NAMESPACE,
-    keys: &["CreationClassName", "Tag"],
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("CIM_Chip"),
-        properties: &[
-            ("BankLabel", "string"),
-            ("Capacity", "uint64"),
-            ("Caption", "string"),
-            ("ConfiguredMemoryClockSpeed", "uint32"),
-            ("CreationClassName", "string"),
-            ("DataWidth", "uint16"),
-            ("Description", "string"),
-            ("DeviceLocator", "string"),
-            ("ElementName", "string"),
-            ("FormFactor", "uint16"),
-            ("HotSwappable", "boolean"),
-            ("InstallDate", "datetime"),
-            ("InterleavePosition", "uint32"),
-            ("Manufacturer", "string"),
-            ("MaxMemorySpeed", "uint32"),
-            ("MemoryType", "uint16"),
-            ("Model", "string"),
-            ("Name", "string"),
-            ("OtherIdentifyingInfo", "string"),
-            ("PartNumber", "string"),
-            ("PositionInRow", "uint32"),
-            ("PoweredOn", "boolean"),
-            ("Removable", "boolean"),
-            ("Replaceable", "boolean"),
-            ("SerialNumber", "string"),
-            ("SKU", "string"),
-            ("Speed", "uint32"),
-            ("Status", "string"),
-            ("Tag", "string"),
-            ("TotalWidth", "uint16"),
-            ("Version", "string"),
-        ],
-        methods: &[],
-    },
-};
+const PHYSICAL_MEMORY: ClassSchema = ClassSchema::without_methods(
+    "CIM_PhysicalMemory",
+    NAMESPACE,
+    &["CreationClassName", "Tag"],
+    &[],
+    "CIM_Chip",
+    &[
+        ("BankLabel", "string"),
+        ("Capacity", "uint64"),
+        ("Caption", "string"),
+        ("ConfiguredMemoryClockSpeed", "uint32"),
+        ("CreationClassName", "string"),
+        ("DataWidth", "uint16"),
+        ("Description", "string"),
+        ("DeviceLocator", "string"),
+        ("ElementName", "string"),
+        ("FormFactor", "uint16"),
+        ("HotSwappable", "boolean"),
+        ("InstallDate", "datetime"),
+        ("InterleavePosition", "uint32"),
+        ("Manufacturer", "string"),
+        ("MaxMemorySpeed", "uint32"),
+        ("MemoryType", "uint16"),
+        ("Model", "string"),
+        ("Name", "string"),
+        ("OtherIdentifyingInfo", "string"),
+        ("PartNumber", "string"),
+        ("PositionInRow", "uint32"),
+        ("PoweredOn", "boolean"),
+        ("Removable", "boolean"),
+        ("Replaceable", "boolean"),
+        ("SerialNumber", "string"),
+        ("SKU", "string"),
+        ("Speed", "uint32"),
+        ("Status", "string"),
+        ("Tag", "string"),
+        ("TotalWidth", "uint16"),
+        ("Version", "string"),
+    ],
+);
 
 impl Class for PhysicalMemory {
     schema!(PHYSICAL_MEMORY);

@@ -105,6 +105,70 @@ pub struct Declaration {
     pub methods: &'static [Method],
 }
 
+/// One property of a declaration: its name and type.
+pub type Property = (&'static str, TypeName);
+
+/// The properties of Windows' `CIM_LogicalDevice`, which every Win32 logical device (a drive,
+/// a volume, an adapter, a processor) and root/hardware's CIM_Processor declare as theirs.
+pub const LOGICAL_DEVICE: &[Property] = &[
+    ("Availability", "uint16"),
+    ("Caption", "string"),
+    ("ConfigManagerErrorCode", "uint32"),
+    ("ConfigManagerUserConfig", "boolean"),
+    ("CreationClassName", "string"),
+    ("Description", "string"),
+    ("DeviceID", "string"),
+    ("ErrorCleared", "boolean"),
+    ("ErrorDescription", "string"),
+    ("InstallDate", "datetime"),
+    ("LastErrorCode", "uint32"),
+    ("Name", "string"),
+    ("PNPDeviceID", "string"),
+    ("PowerManagementCapabilities", "uint16[]"),
+    ("PowerManagementSupported", "boolean"),
+    ("Status", "string"),
+    ("StatusInfo", "uint16"),
+    ("SystemCreationClassName", "string"),
+    ("SystemName", "string"),
+];
+
+/// Two property lists, each in Windows' order (names compared without case), merged into one
+/// in that order: a class declared as the properties it shares with another (its parent's)
+/// and its own, so that the shared ones are written once. `N` is the sum of the lengths
+/// (checked when compiling).
+pub const fn merged<const N: usize>(shared: &[Property], own: &[Property]) -> [Property; N] {
+    assert!(
+        shared.len() + own.len() == N,
+        "N is not the sum of the lengths"
+    );
+    let mut out = [("", ""); N];
+    let (mut i, mut j) = (0, 0);
+    while i + j < N {
+        if j == own.len() || (i < shared.len() && sorts_before(shared[i].0, own[j].0)) {
+            out[i + j] = shared[i];
+            i += 1;
+        } else {
+            out[i + j] = own[j];
+            j += 1;
+        }
+    }
+    out
+}
+
+/// Whether `a` sorts before `b`, ASCII case ignored (in a const fn, where `str::cmp` is not).
+const fn sorts_before(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut k = 0;
+    while k < a.len() && k < b.len() {
+        let (x, y) = (a[k].to_ascii_lowercase(), b[k].to_ascii_lowercase());
+        if x != y {
+            return x < y;
+        }
+        k += 1;
+    }
+    a.len() < b.len()
+}
+
 /// The property names of a declaration and those of its arrays, made once per declaration and
 /// kept (a fixed number of declarations, so a fixed amount of memory).
 pub(crate) fn declared(declaration: &'static Declaration) -> Declared {
