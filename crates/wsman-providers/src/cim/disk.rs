@@ -362,7 +362,7 @@ pub struct PerfFormattedLogicalDisk {
 }
 
 const PERF_FORMATTED_LOGICAL_DISK_PROPERTIES: [Property; 32] = merged(
-    FORMATTED_DISK_COUNTERS,
+    &FORMATTED_DISK_COUNTERS,
     &[("FreeMegabytes", "uint32"), ("PercentFreeSpace", "uint32")],
 );
 

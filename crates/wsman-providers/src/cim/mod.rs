@@ -196,6 +196,11 @@ fn namespace_refused(ctx: &Context<'_>, namespace: &str) -> Fault {
 /// Windows' ReturnValue of a method the caller may not run (access denied), the same in every
 /// class's value map.
 pub(crate) const ACCESS_DENIED: u32 = 2;
+/// The ReturnValues that Win32_Process.Create and Win32_Service's methods give the same
+/// meaning: done, failed for a reason not listed, an argument refused.
+pub(crate) const SUCCESS: u32 = 0;
+pub(crate) const UNKNOWN_FAILURE: u32 = 8;
+pub(crate) const INVALID_PARAMETER: u32 = 21;
 
 /// Whether the authenticated caller is an administrator (methods that change the host, serial
 /// numbers the kernel shows root only).

@@ -18,7 +18,7 @@ use wsman_proto::cim::Instance;
 use wsman_proto::Fault;
 
 use super::procfs::{self, HUNDRED_NS_PER_TICK};
-use super::schema::ClassSchema;
+use super::schema::{merged, ClassSchema, Property, WIN32_PERF};
 use super::{Class, Instances};
 use crate::{Context, Filter};
 
@@ -61,6 +61,15 @@ fn stat_value(stat: &str, key: &str) -> Option<u64> {
     })
 }
 
+/// The instances of the `cpu` lines in Windows' order: the processors first, `_Total` (the
+/// first line) last.
+fn total_last(mut out: Vec<Instance>) -> Instances {
+    if !out.is_empty() {
+        out.rotate_left(1);
+    }
+    Ok(out)
+}
+
 fn cpu_lines(stat: &str) -> Vec<CpuTimes> {
     stat.lines()
         .filter(|l| l.starts_with("cpu"))
@@ -90,37 +99,31 @@ fn cpu_lines(stat: &str) -> Vec<CpuTimes> {
 }
 
 /// The Processor object's counters, raw and formatted alike (Windows Server 2019's definition).
-const PROCESSOR_COUNTERS: &[(&str, &str)] = &[
-    ("C1TransitionsPersec", "uint64"),
-    ("C2TransitionsPersec", "uint64"),
-    ("C3TransitionsPersec", "uint64"),
-    ("Caption", "string"),
-    ("Description", "string"),
-    ("DPCRate", "uint32"),
-    ("DPCsQueuedPersec", "uint32"),
-    ("Frequency_Object", "uint64"),
-    ("Frequency_PerfTime", "uint64"),
-    ("Frequency_Sys100NS", "uint64"),
-    ("InterruptsPersec", "uint32"),
-    ("Name", "string"),
-    ("PercentC1Time", "uint64"),
-    ("PercentC2Time", "uint64"),
-    ("PercentC3Time", "uint64"),
-    ("PercentDPCTime", "uint64"),
-    ("PercentIdleTime", "uint64"),
-    ("PercentInterruptTime", "uint64"),
-    ("PercentPrivilegedTime", "uint64"),
-    ("PercentProcessorTime", "uint64"),
-    ("PercentUserTime", "uint64"),
-    ("Timestamp_Object", "uint64"),
-    ("Timestamp_PerfTime", "uint64"),
-    ("Timestamp_Sys100NS", "uint64"),
-];
+const PROCESSOR_COUNTERS: [Property; 24] = merged(
+    WIN32_PERF,
+    &[
+        ("C1TransitionsPersec", "uint64"),
+        ("C2TransitionsPersec", "uint64"),
+        ("C3TransitionsPersec", "uint64"),
+        ("DPCRate", "uint32"),
+        ("DPCsQueuedPersec", "uint32"),
+        ("InterruptsPersec", "uint32"),
+        ("PercentC1Time", "uint64"),
+        ("PercentC2Time", "uint64"),
+        ("PercentC3Time", "uint64"),
+        ("PercentDPCTime", "uint64"),
+        ("PercentIdleTime", "uint64"),
+        ("PercentInterruptTime", "uint64"),
+        ("PercentPrivilegedTime", "uint64"),
+        ("PercentProcessorTime", "uint64"),
+        ("PercentUserTime", "uint64"),
+    ],
+);
 
 const PERF_OS_PROCESSOR: ClassSchema = ClassSchema::performance(
     "Win32_PerfRawData_PerfOS_Processor",
     "Win32_PerfRawData",
-    PROCESSOR_COUNTERS,
+    &PROCESSOR_COUNTERS,
 );
 
 impl Class for PerfOsProcessor {
@@ -130,7 +133,7 @@ impl Class for PerfOsProcessor {
         let timestamp = filetime_now();
         let lines = cpu_lines(&stat);
         let processors = lines.iter().filter(|c| c.name != "_Total").count().max(1) as u64;
-        let mut out: Vec<Instance> = lines
+        let out: Vec<Instance> = lines
             .iter()
             .map(|c| {
                 // The aggregate line sums every processor; Windows' _Total is their average.
@@ -153,11 +156,7 @@ impl Class for PerfOsProcessor {
                     .with("Timestamp_Sys100NS", timestamp)
             })
             .collect();
-        // Windows lists the processors first and _Total last.
-        if !out.is_empty() {
-            out.rotate_left(1);
-        }
-        Ok(out)
+        total_last(out)
     }
 }
 
@@ -166,17 +165,11 @@ impl Class for PerfOsProcessor {
 /// Frequency_Object.
 pub struct PerfOsSystem;
 
-const PERF_OS_SYSTEM: ClassSchema = ClassSchema::without_methods(
-    "Win32_PerfRawData_PerfOS_System",
-    "root/cimv2",
-    &[],
-    &[],
-    "Win32_PerfRawData",
+const PERF_OS_SYSTEM_PROPERTIES: [Property; 27] = merged(
+    WIN32_PERF,
     &[
         ("AlignmentFixupsPersec", "uint32"),
-        ("Caption", "string"),
         ("ContextSwitchesPersec", "uint32"),
-        ("Description", "string"),
         ("ExceptionDispatchesPersec", "uint32"),
         ("FileControlBytesPersec", "uint64"),
         ("FileControlOperationsPersec", "uint32"),
@@ -186,10 +179,6 @@ const PERF_OS_SYSTEM: ClassSchema = ClassSchema::without_methods(
         ("FileWriteBytesPersec", "uint64"),
         ("FileWriteOperationsPersec", "uint32"),
         ("FloatingEmulationsPersec", "uint32"),
-        ("Frequency_Object", "uint64"),
-        ("Frequency_PerfTime", "uint64"),
-        ("Frequency_Sys100NS", "uint64"),
-        ("Name", "string"),
         ("PercentRegistryQuotaInUse", "uint32"),
         ("PercentRegistryQuotaInUse_Base", "uint32"),
         ("Processes", "uint32"),
@@ -197,10 +186,16 @@ const PERF_OS_SYSTEM: ClassSchema = ClassSchema::without_methods(
         ("SystemCallsPersec", "uint32"),
         ("SystemUpTime", "uint64"),
         ("Threads", "uint32"),
-        ("Timestamp_Object", "uint64"),
-        ("Timestamp_PerfTime", "uint64"),
-        ("Timestamp_Sys100NS", "uint64"),
     ],
+);
+
+const PERF_OS_SYSTEM: ClassSchema = ClassSchema::without_methods(
+    "Win32_PerfRawData_PerfOS_System",
+    "root/cimv2",
+    &[],
+    &[],
+    "Win32_PerfRawData",
+    &PERF_OS_SYSTEM_PROPERTIES,
 );
 
 impl Class for PerfOsSystem {
@@ -234,12 +229,8 @@ impl Class for PerfOsSystem {
 /// need no second sample, from /proc/meminfo (bytes, KB and MB as their names say).
 pub struct PerfOsMemory;
 
-const PERF_OS_MEMORY: ClassSchema = ClassSchema::without_methods(
-    "Win32_PerfFormattedData_PerfOS_Memory",
-    "root/cimv2",
-    &[],
-    &[],
-    "Win32_PerfFormattedData",
+const PERF_OS_MEMORY_PROPERTIES: [Property; 45] = merged(
+    WIN32_PERF,
     &[
         ("AvailableBytes", "uint64"),
         ("AvailableKBytes", "uint64"),
@@ -247,19 +238,13 @@ const PERF_OS_MEMORY: ClassSchema = ClassSchema::without_methods(
         ("CacheBytes", "uint64"),
         ("CacheBytesPeak", "uint64"),
         ("CacheFaultsPersec", "uint32"),
-        ("Caption", "string"),
         ("CommitLimit", "uint64"),
         ("CommittedBytes", "uint64"),
         ("DemandZeroFaultsPersec", "uint32"),
-        ("Description", "string"),
         ("FreeAndZeroPageListBytes", "uint64"),
         ("FreeSystemPageTableEntries", "uint32"),
-        ("Frequency_Object", "uint64"),
-        ("Frequency_PerfTime", "uint64"),
-        ("Frequency_Sys100NS", "uint64"),
         ("LongTermAverageStandbyCacheLifetimes", "uint32"),
         ("ModifiedPageListBytes", "uint64"),
-        ("Name", "string"),
         ("PageFaultsPersec", "uint32"),
         ("PageReadsPersec", "uint32"),
         ("PagesInputPersec", "uint32"),
@@ -280,13 +265,19 @@ const PERF_OS_MEMORY: ClassSchema = ClassSchema::without_methods(
         ("SystemCodeTotalBytes", "uint64"),
         ("SystemDriverResidentBytes", "uint64"),
         ("SystemDriverTotalBytes", "uint64"),
-        ("Timestamp_Object", "uint64"),
-        ("Timestamp_PerfTime", "uint64"),
-        ("Timestamp_Sys100NS", "uint64"),
         ("TransitionFaultsPersec", "uint32"),
         ("TransitionPagesRePurposedPersec", "uint32"),
         ("WriteCopiesPersec", "uint32"),
     ],
+);
+
+const PERF_OS_MEMORY: ClassSchema = ClassSchema::without_methods(
+    "Win32_PerfFormattedData_PerfOS_Memory",
+    "root/cimv2",
+    &[],
+    &[],
+    "Win32_PerfFormattedData",
+    &PERF_OS_MEMORY_PROPERTIES,
 );
 
 impl Class for PerfOsMemory {
@@ -522,7 +513,7 @@ fn read_cpu_lines() -> Result<Vec<CpuTimes>, Fault> {
 const PERF_FORMATTED_OS_PROCESSOR: ClassSchema = ClassSchema::performance(
     "Win32_PerfFormattedData_PerfOS_Processor",
     "Win32_PerfFormattedData",
-    PROCESSOR_COUNTERS,
+    &PROCESSOR_COUNTERS,
 );
 
 impl Class for PerfFormattedOsProcessor {
@@ -530,7 +521,7 @@ impl Class for PerfFormattedOsProcessor {
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let window = self.sampler.window()?;
         let before = &window.before;
-        let mut out: Vec<Instance> = window
+        let out: Vec<Instance> = window
             .after
             .iter()
             .filter_map(|after| {
@@ -560,11 +551,7 @@ impl Class for PerfFormattedOsProcessor {
                 )
             })
             .collect();
-        // Windows lists the processors first and _Total last.
-        if !out.is_empty() {
-            out.rotate_left(1);
-        }
-        Ok(out)
+        total_last(out)
     }
 }
 
@@ -573,20 +560,13 @@ impl Class for PerfFormattedOsProcessor {
 /// loopback out of this class too), from `/sys/class/net/<if>/statistics`.
 pub struct PerfTcpipNetworkInterface;
 
-const PERF_TCPIP_NETWORK_INTERFACE: ClassSchema = ClassSchema::performance(
-    "Win32_PerfRawData_Tcpip_NetworkInterface",
-    "Win32_PerfRawData",
+const PERF_TCPIP_NETWORK_INTERFACE_PROPERTIES: [Property; 31] = merged(
+    WIN32_PERF,
     &[
         ("BytesReceivedPersec", "uint64"),
         ("BytesSentPersec", "uint64"),
         ("BytesTotalPersec", "uint64"),
-        ("Caption", "string"),
         ("CurrentBandwidth", "uint64"),
-        ("Description", "string"),
-        ("Frequency_Object", "uint64"),
-        ("Frequency_PerfTime", "uint64"),
-        ("Frequency_Sys100NS", "uint64"),
-        ("Name", "string"),
         ("OffloadedConnections", "uint64"),
         ("OutputQueueLength", "uint64"),
         ("PacketsOutboundDiscarded", "uint64"),
@@ -605,10 +585,13 @@ const PERF_TCPIP_NETWORK_INTERFACE: ClassSchema = ClassSchema::performance(
         ("TCPRSCAveragePacketSize", "uint64"),
         ("TCPRSCCoalescedPacketsPersec", "uint64"),
         ("TCPRSCExceptionsPersec", "uint64"),
-        ("Timestamp_Object", "uint64"),
-        ("Timestamp_PerfTime", "uint64"),
-        ("Timestamp_Sys100NS", "uint64"),
     ],
+);
+
+const PERF_TCPIP_NETWORK_INTERFACE: ClassSchema = ClassSchema::performance(
+    "Win32_PerfRawData_Tcpip_NetworkInterface",
+    "Win32_PerfRawData",
+    &PERF_TCPIP_NETWORK_INTERFACE_PROPERTIES,
 );
 
 impl Class for PerfTcpipNetworkInterface {

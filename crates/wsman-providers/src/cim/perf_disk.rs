@@ -15,7 +15,7 @@ use std::path::Path;
 use wsman_proto::cim::Instance;
 
 use super::perf::{filetime_now, PreviousSample};
-use super::schema::{merged, ClassSchema, Property};
+use super::schema::{merged, ClassSchema, Property, WIN32_PERF};
 use super::{procfs, Class, Instances};
 use crate::{Context, Filter};
 
@@ -206,7 +206,7 @@ fn raw_instance(class: &dyn Class, name: &str, d: &DiskStat, uptime: u64) -> Ins
 }
 
 const PERF_RAW_PHYSICAL_DISK_PROPERTIES: [Property; 40] = merged(
-    FORMATTED_DISK_COUNTERS,
+    &FORMATTED_DISK_COUNTERS,
     &[
         ("AvgDiskBytesPerRead_Base", "uint32"),
         ("AvgDiskBytesPerTransfer_Base", "uint32"),
@@ -304,43 +304,37 @@ fn formatted_instance(
 
 /// The counters of a formatted disk class, which the logical disks (with their free space) and
 /// the raw physical disks (with the `_Base` of each ratio) declare too.
-pub(super) const FORMATTED_DISK_COUNTERS: &[Property] = &[
-    ("AvgDiskBytesPerRead", "uint64"),
-    ("AvgDiskBytesPerTransfer", "uint64"),
-    ("AvgDiskBytesPerWrite", "uint64"),
-    ("AvgDiskQueueLength", "uint64"),
-    ("AvgDiskReadQueueLength", "uint64"),
-    ("AvgDisksecPerRead", "uint32"),
-    ("AvgDisksecPerTransfer", "uint32"),
-    ("AvgDisksecPerWrite", "uint32"),
-    ("AvgDiskWriteQueueLength", "uint64"),
-    ("Caption", "string"),
-    ("CurrentDiskQueueLength", "uint32"),
-    ("Description", "string"),
-    ("DiskBytesPersec", "uint64"),
-    ("DiskReadBytesPersec", "uint64"),
-    ("DiskReadsPersec", "uint32"),
-    ("DiskTransfersPersec", "uint32"),
-    ("DiskWriteBytesPersec", "uint64"),
-    ("DiskWritesPersec", "uint32"),
-    ("Frequency_Object", "uint64"),
-    ("Frequency_PerfTime", "uint64"),
-    ("Frequency_Sys100NS", "uint64"),
-    ("Name", "string"),
-    ("PercentDiskReadTime", "uint64"),
-    ("PercentDiskTime", "uint64"),
-    ("PercentDiskWriteTime", "uint64"),
-    ("PercentIdleTime", "uint64"),
-    ("SplitIOPerSec", "uint32"),
-    ("Timestamp_Object", "uint64"),
-    ("Timestamp_PerfTime", "uint64"),
-    ("Timestamp_Sys100NS", "uint64"),
-];
+pub(super) const FORMATTED_DISK_COUNTERS: [Property; 30] = merged(
+    WIN32_PERF,
+    &[
+        ("AvgDiskBytesPerRead", "uint64"),
+        ("AvgDiskBytesPerTransfer", "uint64"),
+        ("AvgDiskBytesPerWrite", "uint64"),
+        ("AvgDiskQueueLength", "uint64"),
+        ("AvgDiskReadQueueLength", "uint64"),
+        ("AvgDisksecPerRead", "uint32"),
+        ("AvgDisksecPerTransfer", "uint32"),
+        ("AvgDisksecPerWrite", "uint32"),
+        ("AvgDiskWriteQueueLength", "uint64"),
+        ("CurrentDiskQueueLength", "uint32"),
+        ("DiskBytesPersec", "uint64"),
+        ("DiskReadBytesPersec", "uint64"),
+        ("DiskReadsPersec", "uint32"),
+        ("DiskTransfersPersec", "uint32"),
+        ("DiskWriteBytesPersec", "uint64"),
+        ("DiskWritesPersec", "uint32"),
+        ("PercentDiskReadTime", "uint64"),
+        ("PercentDiskTime", "uint64"),
+        ("PercentDiskWriteTime", "uint64"),
+        ("PercentIdleTime", "uint64"),
+        ("SplitIOPerSec", "uint32"),
+    ],
+);
 
 const PERF_FORMATTED_PHYSICAL_DISK: ClassSchema = ClassSchema::performance(
     "Win32_PerfFormattedData_PerfDisk_PhysicalDisk",
     "Win32_PerfFormattedData",
-    FORMATTED_DISK_COUNTERS,
+    &FORMATTED_DISK_COUNTERS,
 );
 
 impl Class for PerfFormattedPhysicalDisk {

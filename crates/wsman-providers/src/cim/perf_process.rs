@@ -13,7 +13,7 @@ use wsman_proto::cim::{Instance, Value};
 use super::perf::{filetime_now, filetime_of_unix};
 use super::process::Viewer;
 use super::procfs::{self, Stat, HUNDRED_NS_PER_TICK};
-use super::schema::ClassSchema;
+use super::schema::{merged, ClassSchema, Property, WIN32_PERF};
 use super::{Class, Instances};
 use crate::{Context, Filter};
 
@@ -101,17 +101,11 @@ fn instance_names(names: &[&str]) -> Vec<String> {
 /// `Win32_PerfRawData_PerfProc_Process`, keyed by Name.
 pub struct PerfProcProcess;
 
-const PERF_PROC_PROCESS: ClassSchema = ClassSchema::performance(
-    "Win32_PerfRawData_PerfProc_Process",
-    "Win32_PerfRawData",
+const PERF_PROC_PROCESS_PROPERTIES: [Property; 37] = merged(
+    WIN32_PERF,
     &[
-        ("Caption", "string"),
         ("CreatingProcessID", "uint32"),
-        ("Description", "string"),
         ("ElapsedTime", "uint64"),
-        ("Frequency_Object", "uint64"),
-        ("Frequency_PerfTime", "uint64"),
-        ("Frequency_Sys100NS", "uint64"),
         ("HandleCount", "uint32"),
         ("IDProcess", "uint32"),
         ("IODataBytesPersec", "uint64"),
@@ -122,7 +116,6 @@ const PERF_PROC_PROCESS: ClassSchema = ClassSchema::performance(
         ("IOReadOperationsPersec", "uint64"),
         ("IOWriteBytesPersec", "uint64"),
         ("IOWriteOperationsPersec", "uint64"),
-        ("Name", "string"),
         ("PageFaultsPersec", "uint32"),
         ("PageFileBytes", "uint64"),
         ("PageFileBytesPeak", "uint64"),
@@ -134,15 +127,18 @@ const PERF_PROC_PROCESS: ClassSchema = ClassSchema::performance(
         ("PriorityBase", "uint32"),
         ("PrivateBytes", "uint64"),
         ("ThreadCount", "uint32"),
-        ("Timestamp_Object", "uint64"),
-        ("Timestamp_PerfTime", "uint64"),
-        ("Timestamp_Sys100NS", "uint64"),
         ("VirtualBytes", "uint64"),
         ("VirtualBytesPeak", "uint64"),
         ("WorkingSet", "uint64"),
         ("WorkingSetPeak", "uint64"),
         ("WorkingSetPrivate", "uint64"),
     ],
+);
+
+const PERF_PROC_PROCESS: ClassSchema = ClassSchema::performance(
+    "Win32_PerfRawData_PerfProc_Process",
+    "Win32_PerfRawData",
+    &PERF_PROC_PROCESS_PROPERTIES,
 );
 
 impl Class for PerfProcProcess {

@@ -598,12 +598,9 @@ fn terminate(class: &Process, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Answe
 
 /// Windows' Win32_Process.Create return values.
 mod create_return {
-    pub(super) const SUCCESS: u32 = 0;
-    pub(super) use super::super::ACCESS_DENIED;
+    pub(super) use super::super::{ACCESS_DENIED, INVALID_PARAMETER, SUCCESS, UNKNOWN_FAILURE};
     pub(super) const INSUFFICIENT_PRIVILEGE: u32 = 3;
-    pub(super) const UNKNOWN_FAILURE: u32 = 8;
     pub(super) const PATH_NOT_FOUND: u32 = 9;
-    pub(super) const INVALID_PARAMETER: u32 = 21;
 }
 
 /// `Create` (a static method: no selectors): `/bin/sh -c CommandLine` as the caller's Linux

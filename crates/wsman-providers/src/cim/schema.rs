@@ -132,6 +132,20 @@ pub const LOGICAL_DEVICE: &[Property] = &[
     ("SystemName", "string"),
 ];
 
+/// The properties of Windows' `Win32_Perf`, from which every performance class, raw or
+/// formatted, derives.
+pub const WIN32_PERF: &[Property] = &[
+    ("Caption", "string"),
+    ("Description", "string"),
+    ("Frequency_Object", "uint64"),
+    ("Frequency_PerfTime", "uint64"),
+    ("Frequency_Sys100NS", "uint64"),
+    ("Name", "string"),
+    ("Timestamp_Object", "uint64"),
+    ("Timestamp_PerfTime", "uint64"),
+    ("Timestamp_Sys100NS", "uint64"),
+];
+
 /// Two property lists, each in Windows' order (names compared without case), merged into one
 /// in that order: a class declared as the properties it shares with another (its parent's)
 /// and its own, so that the shared ones are written once. `N` is the sum of the lengths

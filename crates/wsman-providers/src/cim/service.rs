@@ -27,16 +27,13 @@ const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 /// Windows' Win32_Service method return values (the ValueMap of StartService and its
 /// siblings).
 mod return_value {
-    pub(super) const SUCCESS: u32 = 0;
+    pub(super) use super::super::{ACCESS_DENIED, INVALID_PARAMETER, SUCCESS, UNKNOWN_FAILURE};
     pub(super) const NOT_SUPPORTED: u32 = 1;
-    pub(super) use super::super::ACCESS_DENIED;
     pub(super) const CANNOT_ACCEPT_CONTROL: u32 = 5;
     pub(super) const REQUEST_TIMEOUT: u32 = 7;
-    pub(super) const UNKNOWN_FAILURE: u32 = 8;
     pub(super) const ALREADY_RUNNING: u32 = 10;
     pub(super) const DEPENDENCY_FAILURE: u32 = 13;
     pub(super) const DISABLED: u32 = 14;
-    pub(super) const INVALID_PARAMETER: u32 = 21;
 }
 
 /// The host's service manager, connected on first use.
