@@ -58,7 +58,8 @@ pub struct Numeric {
     pub max_readable: Option<i64>,
 }
 
-/// The live thresholds the BMC reports readable.
+/// A numeric sensor's thresholds in its reading's unit, `None` where it has none readable:
+/// the BMC's live ones, in IPMI's names (CIM's Fatal is IPMI's Non-Recoverable).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Thresholds {
     pub lower_non_critical: Option<i64>,

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wsman_ipmi::{Bmc, Numeric, SensorKind};
+use wsman_ipmi::{Bmc, Numeric, SensorKind, Thresholds};
 use wsman_proto::cim::{CimDateTime, Instance, MethodInput, Value};
 use wsman_proto::Fault;
 
@@ -334,26 +334,33 @@ pub(super) fn sensor_instance(s: &wsman_ipmi::Sensor, system: &str) -> Instance 
         SensorKind::Threshold(n) => {
             let (state, health) = threshold_state(n);
             let (units, scale) = base_units(n.base_unit, n.percentage);
-            let t = &n.thresholds;
-            base.with("BaseUnits", units)
+            let base = base
+                .with("BaseUnits", units)
                 .with("CurrentReading", n.reading)
                 .with("CurrentState", state)
                 .with("HealthState", health)
                 .with("IsLinear", n.linear)
-                .with("LowerThresholdCritical", t.lower_critical)
-                .with("LowerThresholdFatal", t.lower_non_recoverable)
-                .with("LowerThresholdNonCritical", t.lower_non_critical)
                 .with("MaxReadable", n.max_readable)
                 .with("MinReadable", n.min_readable)
                 .with("NominalReading", n.nominal)
                 .with("PossibleStates", THRESHOLD_STATES.to_vec())
                 .with("RateUnits", u16::from(n.rate_unit))
-                .with("UnitModifier", n.exponent + scale)
-                .with("UpperThresholdCritical", t.upper_critical)
-                .with("UpperThresholdFatal", t.upper_non_recoverable)
-                .with("UpperThresholdNonCritical", t.upper_non_critical)
+                .with("UnitModifier", n.exponent + scale);
+            with_thresholds(base, &n.thresholds)
         }
     }
+}
+
+/// CIM_NumericSensor's threshold properties, a BMC's or the kernel's alike (the instance is
+/// put in WMI's order when it is completed).
+fn with_thresholds(instance: Instance, t: &Thresholds) -> Instance {
+    instance
+        .with("LowerThresholdCritical", t.lower_critical)
+        .with("LowerThresholdFatal", t.lower_non_recoverable)
+        .with("LowerThresholdNonCritical", t.lower_non_critical)
+        .with("UpperThresholdCritical", t.upper_critical)
+        .with("UpperThresholdFatal", t.upper_non_recoverable)
+        .with("UpperThresholdNonCritical", t.upper_non_critical)
 }
 
 /// DSP1009's state of a sysfs sensor from its reading against its thresholds (the kernel's
@@ -367,7 +374,7 @@ fn sysfs_state(s: &SysfsSensor) -> (&'static str, u16) {
     let above = |limit: Option<i64>| limit.is_some_and(|l| r > l);
     let below = |limit: Option<i64>| limit.is_some_and(|l| r < l);
     match () {
-        _ if above(t.upper_fatal) => ("Upper Fatal", 30),
+        _ if above(t.upper_non_recoverable) => ("Upper Fatal", 30),
         _ if above(t.upper_critical) => ("Upper Critical", 25),
         _ if below(t.lower_critical) => ("Lower Critical", 25),
         _ if above(t.upper_non_critical) => ("Upper Non-Critical", 10),
@@ -382,8 +389,7 @@ pub(super) fn sysfs_sensor_instance(s: &SysfsSensor, system: &str) -> Instance {
     let class = "CIM_NumericSensor";
     let (units, modifier) = s.quantity.units();
     let (state, health) = sysfs_state(s);
-    let t = &s.thresholds;
-    Instance::new(class, NAMESPACE)
+    let instance = Instance::new(class, NAMESPACE)
         .with("BaseUnits", units)
         .with("Caption", s.name.clone())
         .with_key("CreationClassName", class)
@@ -394,9 +400,6 @@ pub(super) fn sysfs_sensor_instance(s: &SysfsSensor, system: &str) -> Instance {
         .with("EnabledState", 2u16)
         .with("HealthState", health)
         .with("IsLinear", true)
-        .with("LowerThresholdCritical", t.lower_critical)
-        .with("LowerThresholdFatal", Value::Null)
-        .with("LowerThresholdNonCritical", t.lower_non_critical)
         .with("MaxReadable", Value::Null)
         .with("MinReadable", Value::Null)
         .with("Name", s.name.clone())
@@ -408,10 +411,8 @@ pub(super) fn sysfs_sensor_instance(s: &SysfsSensor, system: &str) -> Instance {
         .with("SensorType", s.quantity.sensor_type())
         .with_key("SystemCreationClassName", SYSTEM_CLASS)
         .with_key("SystemName", system)
-        .with("UnitModifier", modifier)
-        .with("UpperThresholdCritical", t.upper_critical)
-        .with("UpperThresholdFatal", t.upper_fatal)
-        .with("UpperThresholdNonCritical", t.upper_non_critical)
+        .with("UnitModifier", modifier);
+    with_thresholds(instance, &s.thresholds)
 }
 
 /// Every sensor of the host: the BMC's (threshold ones only when `numeric_only`), then the

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use wsman_ipmi::Thresholds;
+
 /// Most hwmon chips or thermal zones read.
 const MAX_CHIPS: usize = 256;
 /// Most directory entries looked at in one chip or zone directory.
@@ -101,16 +103,6 @@ impl Quantity {
             Quantity::Fan => (19, 0),
         }
     }
-}
-
-/// Thresholds of one sensor, in its sysfs unit, named as CIM_NumericSensor names them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Thresholds {
-    pub lower_non_critical: Option<i64>,
-    pub lower_critical: Option<i64>,
-    pub upper_non_critical: Option<i64>,
-    pub upper_critical: Option<i64>,
-    pub upper_fatal: Option<i64>,
 }
 
 /// One numeric sensor read from sysfs.
@@ -214,7 +206,8 @@ pub fn hwmon_sensors(root: &Path) -> Vec<SysfsSensor> {
                     lower_critical: at("lcrit"),
                     upper_non_critical: at("max"),
                     upper_critical: at("crit"),
-                    upper_fatal: at("emergency"),
+                    upper_non_recoverable: at("emergency"),
+                    ..Thresholds::default()
                 },
                 Quantity::Fan => Thresholds {
                     lower_non_critical: at("min"),
@@ -226,7 +219,7 @@ pub fn hwmon_sensors(root: &Path) -> Vec<SysfsSensor> {
                     lower_critical: at("lcrit"),
                     upper_non_critical: at("max"),
                     upper_critical: at("crit"),
-                    upper_fatal: None,
+                    ..Thresholds::default()
                 },
             };
             out.push(SysfsSensor {
@@ -274,7 +267,7 @@ pub fn thermal_zones(root: &Path) -> Vec<SysfsSensor> {
                 trips.entry(trip_type).or_default().push(temp);
             }
             let lowest = |t: &str| trips.get(t).and_then(|v| v.iter().min().copied());
-            thresholds.upper_fatal = lowest("critical");
+            thresholds.upper_non_recoverable = lowest("critical");
             thresholds.upper_critical = lowest("hot");
             thresholds.upper_non_critical = lowest("passive");
             Some(SysfsSensor {
