@@ -321,3 +321,66 @@ impl<F: Future> Future for WhenWoken<F> {
         self.future.as_mut().poll(&mut Context::from_waker(&waker))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A future that counts its polls and is ready once `ready` is set; it keeps the waker
+    /// of its last poll.
+    #[derive(Default)]
+    struct Probe {
+        polls: AtomicUsize,
+        ready: AtomicBool,
+        waker: Mutex<Option<Waker>>,
+    }
+
+    struct Polled<'a>(&'a Probe);
+
+    impl Future for Polled<'_> {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            self.0.polls.fetch_add(1, Ordering::SeqCst);
+            if self.0.ready.load(Ordering::SeqCst) {
+                return Poll::Ready(());
+            }
+            *self.0.waker.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    /// The task's waker: counts its wakes.
+    #[derive(Default)]
+    struct Task(AtomicUsize);
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_future_beside_the_connection_is_polled_at_first_and_when_it_woke() {
+        let probe = Probe::default();
+        let task = Arc::new(Task::default());
+        let waker = Waker::from(Arc::clone(&task));
+        let mut cx = Context::from_waker(&waker);
+        let mut beside = WhenWoken::new(Polled(&probe));
+        // The task wakes again and again for the connection's requests: polled once.
+        for _ in 0..5 {
+            assert!(Pin::new(&mut beside).poll(&mut cx).is_pending());
+        }
+        assert_eq!(probe.polls.load(Ordering::SeqCst), 1);
+        // It wakes (the service stops): the task is woken, and its next poll reaches it.
+        probe.ready.store(true, Ordering::SeqCst);
+        let woken = probe.waker.lock().unwrap().take().expect("a waker");
+        woken.wake();
+        assert_eq!(task.0.load(Ordering::SeqCst), 1);
+        assert!(Pin::new(&mut beside).poll(&mut cx).is_ready());
+        assert_eq!(probe.polls.load(Ordering::SeqCst), 2);
+    }
+}
