@@ -11,6 +11,9 @@
 #   IDENTIFY_BASELINE_BIN_DIR=DIR IDENTIFY_ROUNDS=3 benches/identify.sh
 #       # also DIR/wsmand (an older build) beside the first, and IDENTIFY_ROUNDS rounds at 32
 #       # connections of bare, wsmand and the baseline in turn; medians of the ratios printed
+#   IDENTIFY_INSTRUCTIONS=1 IDENTIFY_BIN_DIR=DIR benches/identify.sh
+#       # instead of wrk: the servers under callgrind, instructions per kept-alive Identify at 32
+#       # connections (benches/identify_instructions.py), which the host's load does not move
 #
 # scripts/test.sh runs only its smoke mode: figures depend on the machine; the ratios are what to
 # compare.
@@ -39,9 +42,15 @@ else
 fi
 
 scratch_dir wsmand-bench
+# The servers' command prefix: callgrind in the instructions mode, its dumps in $WORK.
+UNDER=()
+if [ -n "${IDENTIFY_INSTRUCTIONS:-}" ]; then
+    command -v callgrind_control >/dev/null 2>&1 || ensure_packages valgrind
+    UNDER=(valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.%p")
+fi
 
 step "starting bare-responder and wsmand on loopback"
-"$RELEASE/bare-responder" >"$WORK/bare.out" 2>"$WORK/bare.log" &
+"${UNDER[@]}" "$RELEASE/bare-responder" >"$WORK/bare.out" 2>"$WORK/bare.log" &
 BARE_PID=$!
 PIDS+=("$BARE_PID")
 for _ in $(seq 1 100); do
@@ -65,7 +74,7 @@ Transport = "HTTP"
 Port = $WSMAND_PORT
 TOML
 printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin >/dev/null
-env "${UNIT_ENV[@]}" "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
+env "${UNIT_ENV[@]}" "${UNDER[@]}" "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
 WSMAND_PID=$!
 PIDS+=("$WSMAND_PID")
 wait_for_port "$WSMAND_PORT" "$WSMAND_PID" "$WORK"/*.log
@@ -80,7 +89,7 @@ if [ -n "${IDENTIFY_BASELINE_BIN_DIR:-}" ]; then
     cp -r "$CONFIG" "$BASELINE_CONFIG"
     BASELINE_PORT="$(free_port)"
     sed -i "s/^Port = .*/Port = $BASELINE_PORT/" "$BASELINE_CONFIG/config.toml"
-    env "${UNIT_ENV[@]}" "$IDENTIFY_BASELINE_BIN_DIR/wsmand" --config-dir "$BASELINE_CONFIG" \
+    env "${UNIT_ENV[@]}" "${UNDER[@]}" "$IDENTIFY_BASELINE_BIN_DIR/wsmand" --config-dir "$BASELINE_CONFIG" \
         2>"$WORK/baseline.log" &
     BASELINE_PID=$!
     PIDS+=("$BASELINE_PID")
@@ -101,6 +110,17 @@ if [ "$status" != 200 ]; then
     echo "sanity check failed: wsmand answered Identify with HTTP $status" >&2
     cat "$WORK/wsmand.log" >&2
     exit 1
+fi
+
+if [ -n "${IDENTIFY_INSTRUCTIONS:-}" ]; then
+    step "instructions per kept-alive Identify, 32 connections (callgrind, user space)"
+    for server in "bare hyper:$BARE_PORT:$BARE_PID" "wsmand:$WSMAND_PORT:$WSMAND_PID" \
+        ${BASELINE_PORT:+"baseline:$BASELINE_PORT:$BASELINE_PID"}; do
+        IFS=: read -r name port pid <<<"$server"
+        echo "$name: $(python3 "$ROOT/benches/identify_instructions.py" "$port" \
+            "$WSMAN_BENCH_AUTH" 32 "$pid" "$WORK/callgrind.$pid.1")"
+    done
+    exit 0
 fi
 
 # cpu_ticks PID [START_THREADS_FILE] -> "TOTAL LATER": clock ticks of user+system CPU of the

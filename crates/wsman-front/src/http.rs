@@ -11,10 +11,15 @@
 //! and costs a request two atomic writes, which is what a kept-alive connection's many small
 //! requests (WinRM's Identify, Receive polls) want.
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
+
+use futures_util::task::AtomicWaker;
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -243,14 +248,14 @@ async fn serve_with<S>(
                 }
                 break;
             }
-            changed = stop.changed() => {
+            changed = WhenWoken::new(stop.changed()) => {
                 if changed.is_err() || *stop.borrow() {
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.as_mut().await;
                     break;
                 }
             }
-            () = watchdog.as_mut(), if watched => {
+            () = WhenWoken::new(watchdog.as_mut()), if watched => {
                 let now = Instant::now();
                 match activity.head_deadline(limits.read_timeout) {
                     Some(deadline) if deadline <= now => {
@@ -262,5 +267,120 @@ async fn serve_with<S>(
                 }
             }
         }
+    }
+}
+
+/// A future polled only once it has woken its task (and at its first poll). `select!` polls
+/// every branch whenever the task wakes: beside a connection, which wakes for every request,
+/// the stop watch (a lock in its `Notified`) and the watchdog timer, which almost never wake,
+/// cost a register of the task's waker and a flag instead.
+struct WhenWoken<F> {
+    future: Pin<Box<F>>,
+    wake: Arc<WakeFlag>,
+}
+
+/// The waker [`WhenWoken`] lends its future: it sets the flag, then wakes the task.
+#[derive(Default)]
+struct WakeFlag {
+    woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl<F: Future> WhenWoken<F> {
+    fn new(future: F) -> Self {
+        let wake = Arc::new(WakeFlag::default());
+        wake.woken.store(true, Ordering::Relaxed);
+        Self {
+            future: Box::pin(future),
+            wake,
+        }
+    }
+}
+
+impl<F: Future> Future for WhenWoken<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // Registered before the flag is read: a wake in between is not lost.
+        self.wake.task.register(cx.waker());
+        if !self.wake.woken.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        let waker = Waker::from(Arc::clone(&self.wake));
+        self.future.as_mut().poll(&mut Context::from_waker(&waker))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A future that counts its polls and is ready once `ready` is set; it keeps the waker
+    /// of its last poll.
+    #[derive(Default)]
+    struct Probe {
+        polls: AtomicUsize,
+        ready: AtomicBool,
+        waker: Mutex<Option<Waker>>,
+    }
+
+    struct Polled<'a>(&'a Probe);
+
+    impl Future for Polled<'_> {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            self.0.polls.fetch_add(1, Ordering::SeqCst);
+            if self.0.ready.load(Ordering::SeqCst) {
+                return Poll::Ready(());
+            }
+            *self.0.waker.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    /// The task's waker: counts its wakes.
+    #[derive(Default)]
+    struct Task(AtomicUsize);
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_future_beside_the_connection_is_polled_at_first_and_when_it_woke() {
+        let probe = Probe::default();
+        let task = Arc::new(Task::default());
+        let waker = Waker::from(Arc::clone(&task));
+        let mut cx = Context::from_waker(&waker);
+        let mut beside = WhenWoken::new(Polled(&probe));
+        // The task wakes again and again for the connection's requests: polled once.
+        for _ in 0..5 {
+            assert!(Pin::new(&mut beside).poll(&mut cx).is_pending());
+        }
+        assert_eq!(probe.polls.load(Ordering::SeqCst), 1);
+        // It wakes (the service stops): the task is woken, and its next poll reaches it.
+        probe.ready.store(true, Ordering::SeqCst);
+        let woken = probe.waker.lock().unwrap().take().expect("a waker");
+        woken.wake();
+        assert_eq!(task.0.load(Ordering::SeqCst), 1);
+        assert!(Pin::new(&mut beside).poll(&mut cx).is_ready());
+        assert_eq!(probe.polls.load(Ordering::SeqCst), 2);
     }
 }

@@ -77,6 +77,15 @@ impl Histogram {
         self.sum += seconds;
     }
 
+    /// Adds `other`'s observations to these.
+    fn add(&mut self, other: &Histogram) {
+        for (bucket, count) in self.buckets.iter_mut().zip(other.buckets) {
+            *bucket += count;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+    }
+
     /// The exposition lines of histogram `name` for one set of `labels` (`k="v",...`): the
     /// buckets summed, `+Inf`, the sum and the count.
     fn render(&self, out: &mut String, name: &str, labels: &str) {
@@ -91,10 +100,13 @@ impl Histogram {
     }
 }
 
+/// What was recorded, by action label found by its address: the labels are this crate's
+/// static strings, so a request costs no string compare (one text at two addresses has two
+/// rows, summed when rendered).
 #[derive(Debug, Default)]
 struct Recorded {
-    requests: BTreeMap<(&'static str, u16), u64>,
-    latency: BTreeMap<&'static str, Histogram>,
+    requests: Vec<((&'static str, u16), u64)>,
+    latency: Vec<(&'static str, Histogram)>,
     receive_bytes: u64,
 }
 
@@ -130,12 +142,26 @@ impl Metrics {
         body_bytes: u64,
     ) {
         let mut recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
-        *recorded.requests.entry((action, status)).or_insert(0) += 1;
-        recorded
-            .latency
-            .entry(action)
-            .or_default()
-            .observe(elapsed.as_secs_f64());
+        let requests = &mut recorded.requests;
+        match requests
+            .iter_mut()
+            .find(|((label, code), _)| std::ptr::eq(*label, action) && *code == status)
+        {
+            Some((_, count)) => *count += 1,
+            None => requests.push(((action, status), 1)),
+        }
+        let latency = &mut recorded.latency;
+        let at = match latency
+            .iter()
+            .position(|(label, _)| std::ptr::eq(*label, action))
+        {
+            Some(at) => at,
+            None => {
+                latency.push((action, Histogram::default()));
+                latency.len() - 1
+            }
+        };
+        latency[at].1.observe(elapsed.as_secs_f64());
         if action == "Receive" && status == 200 {
             recorded.receive_bytes = recorded.receive_bytes.saturating_add(body_bytes);
         }
@@ -143,15 +169,18 @@ impl Metrics {
 
     /// The exposition text: what was recorded, then `gauges`.
     pub fn render(&self, gauges: &Gauges) -> String {
-        let recorded = {
+        let mut requests = BTreeMap::<(&str, u16), u64>::new();
+        let mut latency = BTreeMap::<&str, Histogram>::new();
+        let receive_bytes = {
             let guard = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
-            (
-                guard.requests.clone(),
-                guard.latency.clone(),
-                guard.receive_bytes,
-            )
+            for (key, count) in &guard.requests {
+                *requests.entry(*key).or_insert(0) += count;
+            }
+            for (action, histogram) in &guard.latency {
+                latency.entry(action).or_default().add(histogram);
+            }
+            guard.receive_bytes
         };
-        let (requests, latency, receive_bytes) = recorded;
         let mut out = String::with_capacity(4096);
         two_label_family(
             &mut out,
@@ -268,7 +297,9 @@ mod tests {
         let metrics = Metrics::default();
         metrics.record_request("Get", 200, Duration::from_micros(300), 10);
         metrics.record_request("Get", 200, Duration::from_millis(20), 10);
-        metrics.record_request("Get", 500, Duration::from_secs(500), 10);
+        // The same label at another address counts with it.
+        let get: &'static str = String::from("Get").leak();
+        metrics.record_request(get, 500, Duration::from_secs(500), 10);
         metrics.record_request("Receive", 200, Duration::from_millis(1), 1000);
         metrics.record_request("Receive", 500, Duration::from_millis(1), 7);
         let text = metrics.render(&Gauges::default());

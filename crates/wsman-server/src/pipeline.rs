@@ -150,11 +150,18 @@ async fn process(
     let headers = &parts.headers;
     g.method(&parts.method)?;
     let (endpoint, anonymous_path) = g.path(parts.uri.path())?;
-    g.one_authorization(headers)?;
+    let authorization = g.one_authorization(headers)?;
     let media = g.media_type(headers)?;
-    let declared = g.declared_size(headers)?;
+    let declared = g.declared_size(&incoming)?;
     let admission = g
-        .authentication(headers, &media, declared, anonymous_path, incoming)
+        .authentication(
+            headers,
+            authorization,
+            &media,
+            declared,
+            anonymous_path,
+            incoming,
+        )
         .await?;
     let (admitted, incoming) = match admission {
         Admission::Admitted(admitted, incoming) => (admitted, incoming),

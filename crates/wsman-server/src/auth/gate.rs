@@ -36,16 +36,16 @@ pub enum Outcome {
     Refused,
 }
 
-/// Authenticate the request whose headers are `headers` on `conn`.
+/// Authenticate the request whose headers are `headers` on `conn`; `authorization` is their
+/// one Authorization value (looked up once, by the guard before: every later step reads it).
 pub async fn authenticate(
     shared: &Shared,
     conn: &Connection,
     headers: &HeaderMap,
+    authorization: Option<&HeaderValue>,
     settings: &ServiceSettings,
 ) -> Outcome {
     let services = &shared.auth;
-    // Looked up once: every later step reads this value.
-    let authorization = headers.get(AUTHORIZATION);
     let mut handshake = None;
     // The fast path of every request after the first on a connection: the Authorization
     // value is the one verified earlier (constant-time compare) and Basic is still allowed

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::Method;
 use wsman_events::sldc;
 use wsman_proto::charset::Encoding;
@@ -73,15 +73,14 @@ pub(super) struct Plain {
     wire_length: usize,
 }
 
-/// What the `parse` guard found. Not boxed: it is moved once, and a box would be one more
-/// allocation for every request.
-#[allow(clippy::large_enum_variant)]
+/// What the `parse` guard found. The parsed request is boxed: the known Identify, which
+/// allocates nothing else, is then not copied at the size of a request at every move.
 pub(super) enum Parsed {
     /// An Identify whose very bytes (and Content-Type) parsed as one before under this
     /// configuration ([`crate::identify::IdentifyCache`]): not parsed again; with its answer,
     /// found in the same look.
     KnownIdentify(Encoding, Bytes),
-    Request(ParsedRequest),
+    Request(Box<ParsedRequest>),
 }
 
 /// The request as the `parse` guard read it.
@@ -110,11 +109,16 @@ impl Guards<'_> {
     }
 
     /// A second Authorization header is ambiguous: we would read the first, a proxy or log
-    /// reader might read the last and see another identity. 400.
-    pub(super) fn one_authorization(&mut self, headers: &HeaderMap) -> Result<(), ServiceError> {
+    /// reader might read the last and see another identity. 400. The one value, if any, goes
+    /// on to authentication.
+    pub(super) fn one_authorization<'h>(
+        &mut self,
+        headers: &'h HeaderMap,
+    ) -> Result<Option<&'h HeaderValue>, ServiceError> {
         let mut values = headers.get_all(hyper::header::AUTHORIZATION).iter();
-        if values.nth(1).is_none() {
-            return Ok(());
+        let first = values.next();
+        if values.next().is_none() {
+            return Ok(first);
         }
         let remote = self.conn.remote;
         if self.shared.auth.refusal_log.admit(remote) {
@@ -152,11 +156,8 @@ impl Guards<'_> {
     }
 
     /// A Content-Length over MaxEnvelopeSizekb is 413 before any body byte is read.
-    pub(super) fn declared_size(
-        &mut self,
-        headers: &HeaderMap,
-    ) -> Result<Option<u64>, ServiceError> {
-        body::check_content_length(headers, self.settings.max_envelope_bytes())
+    pub(super) fn declared_size(&mut self, body: &Incoming) -> Result<Option<u64>, ServiceError> {
+        body::check_declared(body, self.settings.max_envelope_bytes())
     }
 
     /// Authentication from the headers alone ([`gate::authenticate`]). Refused requests have
@@ -166,6 +167,7 @@ impl Guards<'_> {
     pub(super) async fn authentication(
         &mut self,
         headers: &HeaderMap,
+        authorization: Option<&HeaderValue>,
         media: &Media<'_>,
         declared: Option<u64>,
         anonymous_path: bool,
@@ -174,7 +176,9 @@ impl Guards<'_> {
         let (shared, conn, settings) = (self.shared, self.conn, self.settings);
         let limit = settings.max_envelope_bytes();
         let timeout = settings.body_read_timeout();
-        let admitted = match gate::authenticate(shared, conn, headers, settings).await {
+        let admitted = match gate::authenticate(shared, conn, headers, authorization, settings)
+            .await
+        {
             Outcome::Authenticated {
                 principal,
                 by_context,
@@ -365,11 +369,11 @@ impl Guards<'_> {
         } else {
             crate::metrics::action_label(&request.operation.action)
         };
-        Ok(Parsed::Request(ParsedRequest {
+        Ok(Parsed::Request(Box::new(ParsedRequest {
             request,
             encoding,
             wire_length: plain.wire_length,
-        }))
+        })))
     }
 
     /// Identify at the WS-Management endpoint: any authenticated user. Anything else goes on.
@@ -389,7 +393,7 @@ impl Guards<'_> {
                 let body = self.shared.identify.response(self.settings, encoding);
                 ControlFlow::Break(Answer::Encoded { body, encoding })
             }
-            Parsed::Request(parsed) => ControlFlow::Continue(parsed),
+            Parsed::Request(parsed) => ControlFlow::Continue(*parsed),
         }
     }
 
