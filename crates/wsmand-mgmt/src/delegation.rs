@@ -46,6 +46,13 @@ pub enum Decision {
     },
 }
 
+impl Decision {
+    /// Whether the answer allows (the pages only ask yes or no).
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allowed { .. })
+    }
+}
+
 /// The roles, read once at start, with each host's groups.
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
@@ -233,10 +240,9 @@ mod tests {
             policy.decide(manager, "web1", &service, Action::Change),
             Decision::Denied { rule } if rule.starts_with("role web-readers rule 2 (Deny")
         ));
-        assert!(matches!(
-            policy.decide(manager, "web1", &cim_class("Win32_Process"), Action::Change),
-            Decision::Allowed { .. }
-        ));
+        assert!(policy
+            .decide(manager, "web1", &cim_class("Win32_Process"), Action::Change)
+            .is_allowed());
         assert!(matches!(
             policy.decide(manager, "db1", &service, Action::Read),
             Decision::Denied { rule } if rule == "default (no rule allows it)"
@@ -254,10 +260,7 @@ mod tests {
         ));
         let os_alice = who("alice", "os");
         let os_alice = ungrouped(&os_alice);
-        assert!(matches!(
-            policy.sees_host(os_alice, "web1"),
-            Decision::Allowed { .. }
-        ));
+        assert!(policy.sees_host(os_alice, "web1").is_allowed());
         // os-group:NAME: OS users whose login groups include NAME, never a manager user.
         let policy_with_group = Policy::new(
             &parse(
@@ -278,10 +281,7 @@ mod tests {
                 groups,
             };
             assert_eq!(
-                matches!(
-                    policy_with_group.sees_host(subject, "db1"),
-                    Decision::Allowed { .. }
-                ),
+                policy_with_group.sees_host(subject, "db1").is_allowed(),
                 allowed,
                 "{kind} {groups:?}"
             );

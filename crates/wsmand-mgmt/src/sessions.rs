@@ -10,6 +10,8 @@ use rand::RngCore as _;
 use subtle::ConstantTimeEq as _;
 use wsman_principal::{OwnerKey, Principal, PrincipalKind};
 
+use crate::delegation::Subject;
+
 /// The console's own account store (its manager users), the store its manager accounts'
 /// principals name, so that such an account is never taken for the OS user of its name.
 pub const CONSOLE_ACCOUNTS: &str = "managers";
@@ -64,6 +66,14 @@ impl Session {
     /// The user's name within its store (the OS or the console's accounts).
     pub fn user(&self) -> &str {
         self.owner.principal().name()
+    }
+
+    /// The user as the delegation rules see them.
+    pub fn subject(&self) -> Subject<'_> {
+        Subject {
+            principal: self.owner.principal(),
+            groups: &self.groups,
+        }
     }
 }
 

@@ -9,12 +9,12 @@ use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;
 use wsman_config::mgmt::Action;
 
-use super::answer::{error, html, json, respond};
+use super::answer::{error, html, json, redirect};
 use super::host_pages::Asker;
 use super::{Answer, AppState};
 use crate::bulk::{Grant, NotRun, Target, Work, MAX_COMMAND, MAX_HOSTS};
 use crate::bulk_pages;
-use crate::delegation::{cim_class, Decision, Subject};
+use crate::delegation::{cim_class, Decision};
 use crate::form::Form;
 use crate::pages::Viewer;
 use crate::route::ServiceAction;
@@ -22,24 +22,12 @@ use crate::route::ServiceAction;
 /// The hosts the asker sees, in name order.
 fn visible_hosts(state: &AppState, asker: Asker<'_>) -> Vec<String> {
     let live = state.live.now();
-    let subject = subject(asker);
+    let subject = asker.session.subject();
     live.fleet
         .hosts()
         .map(|h| h.config.name.clone())
-        .filter(|name| {
-            matches!(
-                live.policy.sees_host(subject, name),
-                Decision::Allowed { .. }
-            )
-        })
+        .filter(|name| live.policy.sees_host(subject, name).is_allowed())
         .collect()
-}
-
-fn subject<'a>(asker: Asker<'a>) -> Subject<'a> {
-    Subject {
-        principal: asker.session.owner.principal(),
-        groups: &asker.session.groups,
-    }
 }
 
 /// `GET /bulk`.
@@ -126,7 +114,10 @@ pub(super) fn start(
     let targets: Vec<Target> = hosts
         .into_iter()
         .map(|name| {
-            let target = match live.policy.decide(subject(asker), &name, &resource, action) {
+            let target = match live
+                .policy
+                .decide(asker.session.subject(), &name, &resource, action)
+            {
                 Decision::Allowed { run_as, .. } => live
                     .fleet
                     .get_as(&name, run_as.as_deref())
@@ -183,11 +174,7 @@ pub(super) fn start(
             &serde_json::json!({ "job": id, "page": format!("/bulk/{id}") }),
         );
     }
-    let mut answer = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
-    if let Ok(location) = HeaderValue::from_str(&format!("/bulk/{id}")) {
-        answer.headers_mut().insert(header::LOCATION, location);
-    }
-    answer
+    redirect(&format!("/bulk/{id}"))
 }
 
 /// `GET /bulk/ID`: the job's progress (only its own user's).

@@ -3,33 +3,27 @@
 //! resource, audited with the host's answer. Done: back to the page, which says so; refused:
 //! the page again with the row open, the value typed and the host's message in place.
 
-use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;
 use wsman_config::mgmt::Action;
 
-use super::answer::{error, html, json, read_json, respond};
+use super::answer::{error, html, json, read_json, redirect};
 use super::host_pages::{authorize, Asker};
 use super::{Answer, AppState};
 use crate::config_edit::{self, container_of, Editing, View};
-use crate::delegation::{Decision, Subject, CONFIG_URI};
+use crate::delegation::CONFIG_URI;
 use crate::form::Form;
 use crate::pages::Viewer;
 
 /// Whether the asker may change `host`'s configuration (asked of the policy, not audited:
 /// it only decides whether the page offers the edit links).
 fn may_change(state: &AppState, asker: Asker<'_>, host: &str) -> bool {
-    let subject = Subject {
-        principal: asker.session.owner.principal(),
-        groups: &asker.session.groups,
-    };
-    matches!(
-        state
-            .live
-            .now()
-            .policy
-            .decide(subject, host, CONFIG_URI, Action::Change),
-        Decision::Allowed { .. }
-    )
+    let subject = asker.session.subject();
+    let decision = state
+        .live
+        .now()
+        .policy
+        .decide(subject, host, CONFIG_URI, Action::Change);
+    decision.is_allowed()
 }
 
 /// The page, `?edit=PATH` opening that row, `?done=PATH` saying it was set.
@@ -109,16 +103,8 @@ pub(super) async fn set(
     );
     match (result, asker.json_wanted) {
         (Ok(()), true) => json(StatusCode::OK, &serde_json::json!({ "set": path })),
-        (Ok(()), false) => {
-            let mut answer = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
-            // `path` is a known container's path and an XML name: nothing to escape.
-            if let Ok(location) =
-                HeaderValue::from_str(&format!("/hosts/{name}/config?done={path}"))
-            {
-                answer.headers_mut().insert(header::LOCATION, location);
-            }
-            answer
-        }
+        // `path` is a known container's path and an XML name: nothing to escape.
+        (Ok(()), false) => redirect(&format!("/hosts/{name}/config?done={path}")),
         (Err(refused), true) => json(
             StatusCode::BAD_REQUEST,
             &serde_json::json!({ "error": refused.message, "detail": refused.whole }),

@@ -4,26 +4,17 @@
 
 use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;
-use wsman_config::mgmt::Action;
 
 use super::answer::{error, html, json, EVENTS_CSP};
 use super::host_pages::Asker;
 use super::{Answer, AppState};
-use crate::delegation::{Decision, Subject};
 use crate::event_pages::{self, EventsPage, Notice};
 use crate::event_search::Search;
 use crate::event_store::{self, Scope, ScopeError};
 use crate::form::Form;
-use crate::manage::{Managed, EVERY_HOST, MANAGE_RESOURCE};
+use crate::manage::{may_manage, Managed};
 use crate::pages::Viewer;
 use crate::sessions::audit_name;
-
-fn subject<'a>(asker: &Asker<'a>) -> Subject<'a> {
-    Subject {
-        principal: asker.session.owner.principal(),
-        groups: &asker.session.groups,
-    }
-}
 
 /// Why a viewer has no scope: refused (the answer: 403, audited on the collector), or no store.
 enum NoScope {
@@ -37,7 +28,7 @@ fn scope_or_refusal(
     asker: Asker<'_>,
     managed: &Managed,
 ) -> Result<Scope, NoScope> {
-    match event_store::scope(managed, subject(&asker)) {
+    match event_store::scope(managed, asker.session.subject()) {
         Ok(scope) => Ok(scope),
         Err(ScopeError::NoStore) => Err(NoScope::NoStore(ScopeError::NoStore.to_string())),
         Err(ScopeError::Denied { host, rule }) => {
@@ -98,12 +89,7 @@ fn views(
 }
 
 fn is_manager(asker: Asker<'_>, managed: &Managed) -> bool {
-    matches!(
-        managed
-            .policy
-            .decide(subject(&asker), EVERY_HOST, MANAGE_RESOURCE, Action::Manage),
-        Decision::Allowed { .. }
-    )
+    may_manage(&managed.policy, asker.session.subject()).is_allowed()
 }
 
 /// The Events page (or its JSON) for the search in `raw_query`, with `notice` (what saving or

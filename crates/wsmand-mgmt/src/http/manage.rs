@@ -20,11 +20,7 @@ use crate::route::Manage;
 /// The settings now in force, or the refusal (403, audited) when the asker may not manage.
 fn allowed(state: &AppState, asker: Asker<'_>) -> Result<MgmtSettings, Box<Answer>> {
     let live = state.live.now();
-    let subject = Subject {
-        principal: asker.session.owner.principal(),
-        groups: &asker.session.groups,
-    };
-    match may_manage(&live.policy, subject) {
+    match may_manage(&live.policy, asker.session.subject()) {
         Decision::Allowed { .. } => Ok(live.settings.clone()),
         Decision::Denied { rule } => {
             state.audit.record_by(
@@ -184,11 +180,10 @@ fn end_what_is_no_longer_allowed(state: &AppState) -> usize {
             groups: &grant.groups,
         };
         live.fleet.get(host).is_none()
-            || !matches!(
-                live.policy
-                    .decide(subject, host, &grant.resource, grant.action),
-                Decision::Allowed { .. }
-            )
+            || !live
+                .policy
+                .decide(subject, host, &grant.resource, grant.action)
+                .is_allowed()
     };
     state.terminals.end_where(ended)
         + state.event_streams.end_where(ended)
