@@ -128,6 +128,15 @@ pub(super) struct Asker<'a> {
     pub(super) json_wanted: bool,
 }
 
+/// What a session's page or change is answered from: the service, the page's header (the
+/// user, the CSRF token) and who asks.
+#[derive(Clone, Copy)]
+pub(super) struct Ctx<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) viewer: &'a Viewer<'a>,
+    pub(super) asker: Asker<'a>,
+}
+
 /// The configured host `name` as the delegation rules let the asker use it for `action` on
 /// `resource` (through the allowing role's run-as account), or the answer: 404 for a host
 /// not in the configuration, 403 for a refusal, audited with the rule that decided.
