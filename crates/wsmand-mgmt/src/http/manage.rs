@@ -50,27 +50,20 @@ pub(super) fn page(cx: Ctx<'_>, route: Manage, raw_query: &str) -> Answer {
             &serde_json::json!({ "hosts": settings.hosts, "roles": settings.roles }),
         );
     }
+    let viewer = cx.viewer;
     let markup = match &route {
         Manage::Index => {
             let query = crate::table::TableQuery::parse(raw_query);
-            manage_pages::index(cx.viewer, &settings, &query)
+            manage_pages::index(viewer, &settings, &query)
         }
-        Manage::Host(None) => {
-            manage_pages::host_form(cx.viewer, None, &HostFields::default(), None)
-        }
+        Manage::Host(None) => manage_pages::host_form(viewer, None, &HostFields::default(), None),
         Manage::Host(Some(name)) => match settings.hosts.iter().find(|h| h.name == *name) {
-            Some(host) => {
-                manage_pages::host_form(cx.viewer, Some(name), &HostFields::of(host), None)
-            }
+            Some(host) => manage_pages::host_form(viewer, Some(name), &HostFields::of(host), None),
             None => return missing("no such host in the configuration"),
         },
-        Manage::Role(None) => {
-            manage_pages::role_form(cx.viewer, None, &RoleFields::default(), None)
-        }
+        Manage::Role(None) => manage_pages::role_form(viewer, None, &RoleFields::default(), None),
         Manage::Role(Some(name)) => match settings.roles.iter().find(|r| r.name == *name) {
-            Some(role) => {
-                manage_pages::role_form(cx.viewer, Some(name), &RoleFields::of(role), None)
-            }
+            Some(role) => manage_pages::role_form(viewer, Some(name), &RoleFields::of(role), None),
             None => return missing("no such role in the configuration"),
         },
         Manage::TestHost(_)
