@@ -578,6 +578,22 @@ pub(crate) fn os_release_pretty_name() -> String {
         .expect("PRETTY_NAME")
 }
 
+/// The second PAM test user, in no admin group, and its password
+/// (`WSMAN_TEST_PAM_PLAIN_USER`, `WSMAN_TEST_PAM_PLAIN_PASSWORD`); `None`, with the reason
+/// printed, when they are not set.
+pub(crate) fn plain_pam_user() -> Option<(String, String)> {
+    match (
+        std::env::var("WSMAN_TEST_PAM_PLAIN_USER"),
+        std::env::var("WSMAN_TEST_PAM_PLAIN_PASSWORD"),
+    ) {
+        (Ok(user), Ok(password)) if !user.is_empty() => Some((user, password)),
+        _ => {
+            eprintln!("skipped: set WSMAN_TEST_PAM_PLAIN_USER and _PLAIN_PASSWORD");
+            None
+        }
+    }
+}
+
 /// The PAM test user and password (`WSMAN_TEST_PAM_USER`, `WSMAN_TEST_PAM_PASSWORD`) when this
 /// process is root, as the PAM helper keeps root only when the service starts as root; `None`,
 /// with the reason printed, otherwise.
