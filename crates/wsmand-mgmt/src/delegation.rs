@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use wsman_config::mgmt::{Action, DelegationRule, Effect, MgmtSettings, Role};
 use wsman_principal::{Principal, PrincipalKind};
 
-use crate::sessions::manager_account;
+use crate::sessions::{manager_account, Session};
 
 /// WMI's root/cimv2 as a resource URI prefix.
 pub const CIMV2: &str = wsman_proto::ns::WMI_CIMV2_PREFIX;
@@ -44,6 +44,16 @@ pub enum Decision {
         /// The deciding rule, or that none allowed it.
         rule: String,
     },
+}
+
+impl Session {
+    /// The user as the delegation rules see them.
+    pub fn subject(&self) -> Subject<'_> {
+        Subject {
+            principal: self.owner.principal(),
+            groups: &self.groups,
+        }
+    }
 }
 
 impl Decision {

@@ -10,8 +10,6 @@ use rand::RngCore as _;
 use subtle::ConstantTimeEq as _;
 use wsman_principal::{OwnerKey, Principal, PrincipalKind};
 
-use crate::delegation::Subject;
-
 /// The console's own account store (its manager users), the store its manager accounts'
 /// principals name, so that such an account is never taken for the OS user of its name.
 pub const CONSOLE_ACCOUNTS: &str = "managers";
@@ -66,14 +64,6 @@ impl Session {
     /// The user's name within its store (the OS or the console's accounts).
     pub fn user(&self) -> &str {
         self.owner.principal().name()
-    }
-
-    /// The user as the delegation rules see them.
-    pub fn subject(&self) -> Subject<'_> {
-        Subject {
-            principal: self.owner.principal(),
-            groups: &self.groups,
-        }
     }
 }
 
