@@ -82,13 +82,6 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
-/// The hosts of a hosts file's text: one per line, `#` starts a comment, blank lines ignored.
-pub fn parse_hosts_file(text: &str) -> Vec<String> {
-    numbered_hosts(text)
-        .map(|(_, host)| host.to_owned())
-        .collect()
-}
-
 /// The entries of a hosts file's text with their line numbers (from 1).
 fn numbered_hosts(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines()

@@ -86,11 +86,6 @@ impl CertMapping {
             .into_iter()
             .any(|name| pattern_matches(&self.subject, name))
     }
-
-    /// True when the mapping applies to `resource_uri`.
-    pub fn uri_matches(&self, resource_uri: &str) -> bool {
-        pattern_matches(&self.uri, resource_uri)
-    }
 }
 
 /// `*` alone matches all; `*x` a suffix; `x*` a prefix; otherwise equality. Without case.

@@ -95,20 +95,6 @@ pub struct ServiceConfig {
     pub max_subscriptions_per_user: u32,
 }
 
-impl ServiceConfig {
-    /// True when `Service/IPv4Filter` (or `IPv6Filter`, by family) lets a listener use `ip`.
-    /// A filter that does not parse (only possible through a hand-written file that bypassed
-    /// validation) allows nothing.
-    pub fn ip_filter_allows(&self, ip: std::net::IpAddr) -> bool {
-        let text = if ip.is_ipv6() {
-            &self.ipv6_filter
-        } else {
-            &self.ipv4_filter
-        };
-        crate::IpFilter::parse(text, ip.is_ipv6()).is_ok_and(|f| f.allows(ip))
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServiceAuth {
@@ -299,11 +285,6 @@ impl Config {
     /// `Service/EnumerationTimeoutms` as a duration: idle lifetime of an enumeration context.
     pub fn enumeration_timeout(&self) -> Duration {
         Duration::from_millis(u64::from(self.service.enumeration_timeout_ms))
-    }
-
-    /// `Service/MaxPacketRetrievalTimeSeconds`: the time allowed to receive one request.
-    pub fn max_packet_retrieval_time(&self) -> Duration {
-        Duration::from_secs(u64::from(self.service.max_packet_retrieval_time_seconds))
     }
 
     /// What the server should bind: the enabled configured listeners, then the compatibility

@@ -54,11 +54,6 @@ impl ConfigResource {
             Self::Plugin => "PlugInConfiguration",
         }
     }
-
-    /// Listeners and certificate mappings are enumerable.
-    pub fn is_enumerable(self) -> bool {
-        matches!(self, Self::Listener | Self::CertMapping | Self::Plugin)
-    }
 }
 
 /// The config resource a resource URI names, compared without case after

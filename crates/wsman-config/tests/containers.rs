@@ -141,15 +141,15 @@ fn invalid_values_name_setting_and_value() {
         "<p:IPv4Filter>127.0.0.1</p:IPv4Filter>",
     )
     .unwrap();
-    assert!(s
-        .config()
-        .service
-        .ip_filter_allows("127.0.0.1".parse().unwrap()));
-    assert!(!s
-        .config()
-        .service
-        .ip_filter_allows("10.0.0.1".parse().unwrap()));
-    assert!(s.config().service.ip_filter_allows("::1".parse().unwrap()));
+    // The filters as the server reads them: each family's text through `IpFilter`.
+    let service = &s.config().service;
+    let allows = |ip: &str, text: &str| {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        wsman_config::IpFilter::parse(text, ip.is_ipv6()).is_ok_and(|f| f.allows(ip))
+    };
+    assert!(allows("127.0.0.1", &service.ipv4_filter));
+    assert!(!allows("10.0.0.1", &service.ipv4_filter));
+    assert!(allows("::1", &service.ipv6_filter));
     // Wrong root element and wrong namespace.
     assert!(put_leaves(&mut s, SERVICE, "Client", "").is_err());
     let f = s

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use wsman_config::mgmt::{Action, DelegationRule, Effect, MgmtSettings, Role};
 use wsman_principal::{Principal, PrincipalKind};
 
-use crate::sessions::manager_account;
+use crate::sessions::{manager_account, Session};
 
 /// WMI's root/cimv2 as a resource URI prefix.
 pub const CIMV2: &str = wsman_proto::ns::WMI_CIMV2_PREFIX;
@@ -44,6 +44,23 @@ pub enum Decision {
         /// The deciding rule, or that none allowed it.
         rule: String,
     },
+}
+
+impl Session {
+    /// The user as the delegation rules see them.
+    pub fn subject(&self) -> Subject<'_> {
+        Subject {
+            principal: self.owner.principal(),
+            groups: &self.groups,
+        }
+    }
+}
+
+impl Decision {
+    /// Whether the answer allows (the pages only ask yes or no).
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allowed { .. })
+    }
 }
 
 /// The roles, read once at start, with each host's groups.
@@ -233,10 +250,9 @@ mod tests {
             policy.decide(manager, "web1", &service, Action::Change),
             Decision::Denied { rule } if rule.starts_with("role web-readers rule 2 (Deny")
         ));
-        assert!(matches!(
-            policy.decide(manager, "web1", &cim_class("Win32_Process"), Action::Change),
-            Decision::Allowed { .. }
-        ));
+        assert!(policy
+            .decide(manager, "web1", &cim_class("Win32_Process"), Action::Change)
+            .is_allowed());
         assert!(matches!(
             policy.decide(manager, "db1", &service, Action::Read),
             Decision::Denied { rule } if rule == "default (no rule allows it)"
@@ -254,10 +270,7 @@ mod tests {
         ));
         let os_alice = who("alice", "os");
         let os_alice = ungrouped(&os_alice);
-        assert!(matches!(
-            policy.sees_host(os_alice, "web1"),
-            Decision::Allowed { .. }
-        ));
+        assert!(policy.sees_host(os_alice, "web1").is_allowed());
         // os-group:NAME: OS users whose login groups include NAME, never a manager user.
         let policy_with_group = Policy::new(
             &parse(
@@ -278,10 +291,7 @@ mod tests {
                 groups,
             };
             assert_eq!(
-                matches!(
-                    policy_with_group.sees_host(subject, "db1"),
-                    Decision::Allowed { .. }
-                ),
+                policy_with_group.sees_host(subject, "db1").is_allowed(),
                 allowed,
                 "{kind} {groups:?}"
             );

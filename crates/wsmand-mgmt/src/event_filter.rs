@@ -140,11 +140,7 @@ impl EventFilter {
             self.from.clone(),
             self.to.clone(),
         ];
-        PARAMETERS
-            .into_iter()
-            .zip(values)
-            .filter_map(|(name, value)| value.map(|v| (name, v)))
-            .collect()
+        crate::form::set_fields(PARAMETERS, values)
     }
 }
 

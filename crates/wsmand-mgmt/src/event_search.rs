@@ -211,11 +211,7 @@ impl Search {
             self.to.clone(),
             self.text.clone(),
         ];
-        PARAMETERS
-            .into_iter()
-            .zip(values)
-            .filter_map(|(name, value)| value.map(|v| (name, v)))
-            .collect()
+        crate::form::set_fields(PARAMETERS, values)
     }
 
     /// [`Search::parameters`] as a URL query (no `?`), the page added when past the first.

@@ -65,10 +65,6 @@ pub enum ScopeError {
     },
 }
 
-fn allowed(decision: &Decision) -> bool {
-    matches!(decision, Decision::Allowed { .. })
-}
-
 /// The viewer's [`Scope`] under the hosts and roles of `managed`.
 pub fn scope(managed: &Managed, subject: Subject<'_>) -> Result<Scope, ScopeError> {
     let policy = &managed.policy;
@@ -108,10 +104,16 @@ pub fn scope(managed: &Managed, subject: Subject<'_>) -> Result<Scope, ScopeErro
     let hosts = managed
         .fleet
         .hosts()
-        .filter(|h| allowed(&policy.decide(subject, &h.config.name, EVENT_LOG_URI, Action::Read)))
+        .filter(|h| {
+            policy
+                .decide(subject, &h.config.name, EVENT_LOG_URI, Action::Read)
+                .is_allowed()
+        })
         .map(|h| (h.config.name.clone(), h.config.groups.clone()))
         .collect();
-    let whole_fleet = allowed(&policy.decide(subject, EVERY_HOST, EVENT_LOG_URI, Action::Read));
+    let whole_fleet = policy
+        .decide(subject, EVERY_HOST, EVENT_LOG_URI, Action::Read)
+        .is_allowed();
     Ok(Scope {
         collector_name,
         collector,

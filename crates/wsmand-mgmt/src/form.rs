@@ -66,6 +66,19 @@ impl Form {
     }
 }
 
+/// The fields of a page's query that are set (`values` in the order of `names`), each with
+/// its name: what a page's links keep.
+pub fn set_fields<const N: usize>(
+    names: [&'static str; N],
+    values: [Option<String>; N],
+) -> Vec<(&'static str, String)> {
+    names
+        .into_iter()
+        .zip(values)
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
+        .collect()
+}
+
 fn hex(digit: u8) -> Option<u8> {
     match digit {
         b'0'..=b'9' => Some(digit - b'0'),

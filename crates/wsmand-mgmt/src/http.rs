@@ -41,7 +41,7 @@ mod manage;
 mod upgrade;
 
 use answer::{cookie, error, html, json, redirect, respond, wants_json, with_headers, with_viewer};
-use host_pages::{host_page, terminal_page, visible_audit, Asker};
+use host_pages::{host_page, terminal_page, visible_audit, Asker, Ctx};
 use upgrade::{open_event_stream, open_terminal, SocketUpgrade};
 
 /// The session cookie. `__Host-`: the browser keeps it only if Secure, host-only, Path=/.
@@ -332,6 +332,11 @@ async fn with_session(
         user: session.user(),
         csrf: &session.csrf,
     };
+    let cx = Ctx {
+        state,
+        viewer: &viewer,
+        asker: request.asker(),
+    };
     match (method, route) {
         (&Method::GET, Route::Root) => redirect("/fleet"),
         (&Method::GET, Route::Fleet) => {
@@ -365,38 +370,18 @@ async fn with_session(
             graphs::samples(state, request.asker(), &name, request.query)
         }
         (&Method::GET, Route::Config(name)) => {
-            Box::pin(config_set::page(
-                state,
-                &viewer,
-                request.asker(),
-                &name,
-                request.query,
-            ))
-            .await
+            Box::pin(config_set::page(cx, &name, request.query)).await
         }
         (&Method::GET, Route::FleetEvents) => {
-            Box::pin(events_search::page(
-                state,
-                &viewer,
-                request.asker(),
-                request.query,
-                None,
-            ))
-            .await
+            Box::pin(events_search::page(cx, request.query, None)).await
         }
         (&Method::GET, Route::EventsTail) => {
             Box::pin(events_search::tail(state, request.asker(), request.query)).await
         }
-        (&Method::GET, Route::StoredEvent(id)) => {
-            Box::pin(events_search::stored(state, &viewer, request.asker(), id)).await
-        }
-        (&Method::GET, Route::Bulk) => bulk::form_page(state, &viewer, request.asker()),
-        (&Method::GET, Route::BulkJob(id)) => {
-            bulk::job_page(state, &viewer, request.asker(), id, request.query)
-        }
-        (&Method::GET, Route::Manage(page)) => {
-            manage::page(state, &viewer, request.asker(), page, request.query)
-        }
+        (&Method::GET, Route::StoredEvent(id)) => Box::pin(events_search::stored(cx, id)).await,
+        (&Method::GET, Route::Bulk) => bulk::form_page(cx),
+        (&Method::GET, Route::BulkJob(id)) => bulk::job_page(cx, id, request.query),
+        (&Method::GET, Route::Manage(page)) => manage::page(cx, page, request.query),
         (&Method::GET, Route::Terminal(name)) => {
             terminal_page(state, &viewer, &name, request.asker())
         }

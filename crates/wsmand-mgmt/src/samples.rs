@@ -34,8 +34,6 @@ use crate::manage::Live;
 const CIMV2: &str = wsman_proto::ns::WMI_CIMV2_PREFIX;
 /// What the graphs cover.
 pub const WINDOW: Duration = Duration::from_secs(3600);
-/// The interval when `mgmt.toml` sets none.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// `DriveType` of a local fixed disk.
 const LOCAL_DISK: &str = "3";
 /// How often a host's facts are read again (at least once per round at a longer interval):
@@ -636,6 +634,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The interval `mgmt.toml` gives when it sets none.
+    fn default_interval() -> Duration {
+        let seconds = wsman_config::mgmt::MgmtSettings::default().sample_interval_seconds;
+        Duration::from_secs(u64::from(seconds))
+    }
+
     fn instance(properties: &[(&str, &str)]) -> Element {
         let mut out = Element::new(None, "Instance");
         for (name, value) in properties {
@@ -687,7 +691,7 @@ mod tests {
     /// Hosts added while the service runs get a series; removed ones give theirs back.
     #[test]
     fn the_series_follow_the_configured_hosts() {
-        let samples = Samples::new(["a", "b"].into_iter(), DEFAULT_INTERVAL);
+        let samples = Samples::new(["a", "b"].into_iter(), default_interval());
         samples.follow(["b", "c"].into_iter());
         assert!(samples.series("a").is_none());
         assert!(samples.series("b").is_some() && samples.series("c").is_some());
@@ -698,7 +702,7 @@ mod tests {
 
     #[test]
     fn an_unreachable_host_adds_no_point() {
-        let samples = Samples::new(["h"].into_iter(), DEFAULT_INTERVAL);
+        let samples = Samples::new(["h"].into_iter(), default_interval());
         let down = || Read {
             at: 5,
             cpu: Err(ReadError::new("refused", false)),
@@ -735,7 +739,7 @@ mod tests {
 
     #[test]
     fn a_host_refusing_every_class_is_reachable_without_points() {
-        let samples = Samples::new(["w"].into_iter(), DEFAULT_INTERVAL);
+        let samples = Samples::new(["w"].into_iter(), default_interval());
         let fault = || Err(ReadError::new("the class is not found", true));
         samples.record(
             "w",
@@ -754,7 +758,7 @@ mod tests {
 
     #[test]
     fn the_network_rate_is_the_counter_difference_over_the_host_clock() {
-        let samples = Samples::new(["h"].into_iter(), DEFAULT_INTERVAL);
+        let samples = Samples::new(["h"].into_iter(), default_interval());
         let counter = |bytes, timestamp| Read {
             at: timestamp / 10_000_000,
             cpu: Ok(None),

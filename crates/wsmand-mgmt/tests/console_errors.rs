@@ -128,12 +128,7 @@ fn every_page_keeps_the_header_refusals_and_errors_included() {
     assert_eq!(page(&service, Some(&manager), "/fleet").status, 200);
     // Without a session: the way to log in, never a logout.
     let anonymous = page(&service, None, "/no/such/page");
-    assert_eq!(anonymous.status, 404);
-    assert!(
-        anonymous.body.contains(r#"href="/login""#),
-        "{}",
-        anonymous.body
-    );
+    anonymous.assert_shows(404, &[r#"href="/login""#]);
     assert!(!anonymous.body.contains("/logout"));
     // The JSON form of a refusal is unchanged.
     let json = service.get_json(&reader, "/hosts/host0/terminal");

@@ -96,12 +96,7 @@ fn without_a_store_the_page_says_what_to_add() {
     let service = start(false);
     let (manager, _) = service.manager_session();
     let page = service.page(&manager, "/events");
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(
-        page.body.contains("no host is in the group event-store"),
-        "{}",
-        page.body
-    );
+    page.assert_shows(200, &["no host is in the group event-store"]);
 }
 
 #[test]
@@ -121,12 +116,11 @@ fn a_saved_view_is_shared_and_deleted_only_by_its_author_or_a_manager() {
     assert_eq!(saved.status, 200, "{}", saved.body);
     // Every user sees it, its name as text, its search as checked.
     let page = service.page(&manager.0, "/events");
-    assert!(
-        page.body.contains(
-            r#"<a href="/events?channel=Security&amp;eventid=4625">Failed &lt;logons&gt;</a> (saved by events-viewer)"#
-        ),
-        "{}",
-        page.body
+    page.assert_shows(
+        200,
+        &[
+            r#"<a href="/events?channel=Security&amp;eventid=4625">Failed &lt;logons&gt;</a> (saved by events-viewer)"#,
+        ],
     );
     // The file beside mgmt.toml holds it for the next start.
     let file = std::fs::read_to_string(service.dir.path().join("mgmt-event-views.json"))

@@ -102,16 +102,12 @@ fn samples_come_from_the_host_and_follow_the_pages_rules() {
         assert!(latest[host]["cpu"].as_f64().is_some(), "{host}: {latest}");
     }
     let page = service.page(&session, "/fleet?sort=memory&dir=desc");
-    assert_eq!(page.status, 200);
-    assert!(
-        page.body.contains("<ul class=\"health-counts\""),
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body.contains("<strong>2</strong> reachable"),
-        "{}",
-        page.body
+    page.assert_shows(
+        200,
+        &[
+            "<ul class=\"health-counts\"",
+            "<strong>2</strong> reachable",
+        ],
     );
     assert!(page.body.contains("href=\"?sort=memory\""), "{}", page.body);
     assert!(page.body.contains("Memory ▼"), "{}", page.body);

@@ -50,6 +50,21 @@ fn posted(
     reply
 }
 
+/// The second manager user of these tests.
+const OTHER: (&str, &str) = ("console-other", "Other-Pass-4-Console!");
+
+/// A console as `layout` says, with [`OTHER`] as a further manager user; and the sessions of
+/// the first manager and of [`OTHER`], logged in in that order.
+fn with_other(layout: Layout<'_>) -> (Service, (String, String), (String, String)) {
+    let service = Service::start_layout(&Layout {
+        managers: &[OTHER],
+        ..layout
+    });
+    let first = service.manager_session();
+    let other = service.session_of(OTHER.0, OTHER.1);
+    (service, first, other)
+}
+
 #[test]
 fn managing_needs_a_manage_rule_on_every_host() {
     // Everything on every host, and manage on one host only: not enough to edit the roles.
@@ -94,17 +109,8 @@ fn managing_needs_a_manage_rule_on_every_host() {
         before,
         "the file is unchanged"
     );
-    let denied = service
-        .audit(&session.0)
-        .into_iter()
-        .filter(|r| {
-            r["event"] == "denied"
-                && r["detail"]
-                    .as_str()
-                    .is_some_and(|d| d.starts_with("manage "))
-        })
-        .count();
-    assert_eq!(denied, 4, "each refusal is audited");
+    let denied = service.audited(&session.0, "denied", "manage ");
+    assert_eq!(denied.len(), 4, "each refusal is audited");
 }
 
 #[test]
@@ -185,6 +191,11 @@ fn a_stored_password_goes_only_where_it_was_given_and_leaves_with_its_host() {
         ..Layout::default()
     });
     let session = service.manager_session();
+    // host0's form posted with these fields.
+    let save_host0 = |name: &str, url: &str, password: &str| {
+        let fields = host_fields(name, url, password);
+        post_fields(&service, &session, "/manage/hosts/host0", &fields)
+    };
     let file = service.dir.path().join("mgmt.toml");
     let before = std::fs::read(&file).expect("mgmt.toml");
     let daemon_url = format!("http://127.0.0.1:{}/wsman", service.daemons[0].2);
@@ -195,12 +206,7 @@ fn a_stored_password_goes_only_where_it_was_given_and_leaves_with_its_host() {
         "http://127.0.0.1:{}/wsman",
         listener.local_addr().unwrap().port()
     );
-    let moved = post_fields(
-        &service,
-        &session,
-        "/manage/hosts/host0",
-        &host_fields("host0", &elsewhere, ""),
-    );
+    let moved = save_host0("host0", &elsewhere, "");
     assert_eq!(moved.status, 400, "{}", moved.body);
     assert!(
         moved.json()["error"].as_str().unwrap().contains("Password"),
@@ -224,23 +230,10 @@ fn a_stored_password_goes_only_where_it_was_given_and_leaves_with_its_host() {
     );
     // Typed again, the change is made, and the audit names both Urls.
     let other_name = format!("http://localhost:{}/wsman", service.daemons[0].2);
-    let typed = post_fields(
-        &service,
-        &session,
-        "/manage/hosts/host0",
-        &host_fields("host0", &other_name, wsman_test::SERVICE_PASSWORD),
-    );
+    let typed = save_host0("host0", &other_name, wsman_test::SERVICE_PASSWORD);
     assert_eq!(typed.status, 200, "{}", typed.body);
-    let change = service
-        .audit(&session.0)
-        .into_iter()
-        .find(|r| {
-            r["event"] == "manage"
-                && r["detail"]
-                    .as_str()
-                    .is_some_and(|d| d.starts_with("change host host0"))
-        })
-        .expect("the change is audited");
+    let changes = service.audited(&session.0, "manage", "change host host0");
+    let change = changes.first().expect("the change is audited");
     let detail = change["detail"].as_str().unwrap();
     assert!(
         detail.contains(&daemon_url) && detail.contains(&other_name),
@@ -249,19 +242,9 @@ fn a_stored_password_goes_only_where_it_was_given_and_leaves_with_its_host() {
     let stored = service.dir.path().join("mgmt-passwords");
     assert!(stored.join("host0").is_file());
     // Renamed: the password again, and the old name's file is gone.
-    let renamed = post_fields(
-        &service,
-        &session,
-        "/manage/hosts/host0",
-        &host_fields("web", &other_name, ""),
-    );
+    let renamed = save_host0("web", &other_name, "");
     assert_eq!(renamed.status, 400, "{}", renamed.body);
-    let renamed = post_fields(
-        &service,
-        &session,
-        "/manage/hosts/host0",
-        &host_fields("web", &other_name, wsman_test::SERVICE_PASSWORD),
-    );
+    let renamed = save_host0("web", &other_name, wsman_test::SERVICE_PASSWORD);
     assert_eq!(renamed.status, 200, "{}", renamed.body);
     assert!(
         !stored.join("host0").exists(),
@@ -312,13 +295,11 @@ fn a_users_running_jobs_are_bounded_and_a_dropped_job_is_cancelled() {
                  Actions = [\"read\", \"change\", \"shell\"]\n\
                  [[Role.Rule]]\nEffect = \"Deny\"\nHosts = [\"host1\"]\nResources = [\"*\"]\n\
                  Actions = [\"shell\"]\n";
-    let service = Service::start_layout(&Layout {
+    let (service, session, other) = with_other(Layout {
         hosts: 2,
         roles: Some(roles),
-        managers: &[("console-other", "Other-Pass-4-Console!")],
         ..Layout::default()
     });
-    let session = service.manager_session();
     let seconds = format!("9{}", std::process::id());
     let sleep = format!("sleep {seconds}");
     let command = format!("command={sleep}");
@@ -343,7 +324,6 @@ fn a_users_running_jobs_are_bounded_and_a_dropped_job_is_cancelled() {
     );
     // Another user's 32 jobs (refused on host1, so finished at once) push the four out of
     // the kept jobs: their commands end on the host, well before their own 60 s deadline.
-    let other = service.session_of("console-other", "Other-Pass-4-Console!");
     for _ in 0..32 {
         let started = start(&other, "host1");
         assert_eq!(started.status, 202, "{}", started.body);
@@ -371,15 +351,12 @@ fn a_policy_change_ends_what_it_no_longer_allows_and_a_manager_ends_sessions() {
     );
     // The hosts' account runs as the PAM test user (see Service::for_terminals).
     let user = std::env::var("WSMAN_TEST_PAM_USER").unwrap_or_else(|_| "wsmantest".into());
-    let service = Service::start_layout(&Layout {
+    let (service, admin, other) = with_other(Layout {
         roles: Some(&roles),
-        managers: &[("console-other", "Other-Pass-4-Console!")],
         run_as: &user,
         editable: true,
         ..Layout::default()
     });
-    let admin = service.manager_session();
-    let other = service.session_of("console-other", "Other-Pass-4-Console!");
     let seconds = format!("9{}", std::process::id());
     let sleep = format!("sleep {seconds}");
     terminal::runtime().block_on(async {
@@ -402,15 +379,8 @@ fn a_policy_change_ends_what_it_no_longer_allows_and_a_manager_ends_sessions() {
         );
         terminal::wait_for_process(&sleep, false);
     });
-    let change = service
-        .audit(&admin.0)
-        .into_iter()
-        .find(|r| {
-            r["detail"]
-                .as_str()
-                .is_some_and(|d| d.starts_with("remove role ops"))
-        })
-        .expect("audited");
+    let changes = service.audited(&admin.0, "manage", "remove role ops");
+    let change = changes.first().expect("audited");
     assert!(
         change["detail"].as_str().unwrap().contains("2 terminal(s)"),
         "{change}"
@@ -442,14 +412,11 @@ fn with_no_hosts_a_user_sees_only_their_own_console_records() {
     let roles = "[[Role]]\nName = \"readers\"\nMembers = [\"console-admin\"]\n\
                  [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
                  Actions = [\"read\"]\n";
-    let service = Service::start_layout(&Layout {
+    let (service, reader, other) = with_other(Layout {
         hosts: 0,
         roles: Some(roles),
-        managers: &[("console-other", "Other-Pass-4-Console!")],
         ..Layout::default()
     });
-    let reader = service.manager_session();
-    let other = service.session_of("console-other", "Other-Pass-4-Console!");
     let users = |session: &str| -> Vec<String> {
         service
             .audit(session)
@@ -530,13 +497,10 @@ fn the_fleet_shows_no_figure_a_deny_rule_refuses() {
         Resources = [\"http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_LogicalDisk\", \
         \"http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Processor\"]\n\
         Actions = [\"read\"]\n";
-    let service = Service::start_layout(&Layout {
+    let (service, admin, other) = with_other(Layout {
         roles: Some(roles),
-        managers: &[("console-other", "Other-Pass-4-Console!")],
         ..Layout::default()
     });
-    let admin = service.manager_session();
-    let other = service.session_of("console-other", "Other-Pass-4-Console!");
     let all = service.fleet_sampled(&admin.0).json();
     // The host's fullest disk was read, and is shown to the reader of everything.
     assert!(all["latest"]["host0"]["disk_free"].is_number(), "{all}");

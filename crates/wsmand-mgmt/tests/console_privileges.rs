@@ -110,19 +110,11 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn os_logins_go_through_the_privileged_pam_helper() {
-    let (Ok(admin), Ok(admin_password), Ok(plain), Ok(plain_password)) = (
-        std::env::var("WSMAN_TEST_PAM_USER"),
-        std::env::var("WSMAN_TEST_PAM_PASSWORD"),
-        std::env::var("WSMAN_TEST_PAM_PLAIN_USER"),
-        std::env::var("WSMAN_TEST_PAM_PLAIN_PASSWORD"),
-    ) else {
-        eprintln!("skipped: set WSMAN_TEST_PAM_USER/_PASSWORD and _PLAIN_USER/_PASSWORD");
+    let (Some((admin, admin_password)), Some((plain, plain_password))) =
+        (pam_user_as_root(), plain_pam_user())
+    else {
         return;
     };
-    if !nix_is_root() {
-        eprintln!("skipped: the PAM helper keeps root only when the service starts as root");
-        return;
-    }
     assert!(os_groups(&admin).iter().any(|g| g == "wsmand-admins"));
     assert!(!os_groups(&plain).iter().any(|g| g == "wsmand-admins"));
     let mut service = Service::start(1, "Credentials = \"os\"\nOsLoginGroup = \"wsmand-admins\"");
@@ -273,11 +265,8 @@ fn the_pam_helper_answers_only_its_protocol() {
 
 #[test]
 fn a_role_sees_only_its_group_and_runs_as_its_account_on_the_host() {
-    let (Ok(admin), Ok(plain)) = (
-        std::env::var("WSMAN_TEST_PAM_USER"),
-        std::env::var("WSMAN_TEST_PAM_PLAIN_USER"),
-    ) else {
-        eprintln!("skipped: set WSMAN_TEST_PAM_USER and WSMAN_TEST_PAM_PLAIN_USER");
+    let (Some((admin, _)), Some((plain, _))) = (wsman_test::pam_credentials(), plain_pam_user())
+    else {
         return;
     };
     // host0 is in group web and has a second account, svc-ops, run as the plain test user.

@@ -118,11 +118,13 @@ pub(super) fn read_json<T, E: std::fmt::Display>(
     }
 }
 
-pub(super) fn redirect(to: &'static str) -> Answer {
+/// 303 to `to`, a path of this service (a path that is not a valid header value, which the
+/// callers' paths never are, goes without its Location).
+pub(super) fn redirect(to: &str) -> Answer {
     let mut response = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
-    response
-        .headers_mut()
-        .insert(header::LOCATION, HeaderValue::from_static(to));
+    if let Ok(location) = HeaderValue::from_str(to) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
     response
 }
 

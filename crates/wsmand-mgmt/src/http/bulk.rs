@@ -9,44 +9,31 @@ use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;
 use wsman_config::mgmt::Action;
 
-use super::answer::{error, html, json, respond};
-use super::host_pages::Asker;
+use super::answer::{error, html, json, redirect};
+use super::host_pages::{Asker, Ctx};
 use super::{Answer, AppState};
 use crate::bulk::{Grant, NotRun, Target, Work, MAX_COMMAND, MAX_HOSTS};
 use crate::bulk_pages;
-use crate::delegation::{cim_class, Decision, Subject};
+use crate::delegation::{cim_class, Decision};
 use crate::form::Form;
-use crate::pages::Viewer;
 use crate::route::ServiceAction;
 
 /// The hosts the asker sees, in name order.
 fn visible_hosts(state: &AppState, asker: Asker<'_>) -> Vec<String> {
     let live = state.live.now();
-    let subject = subject(asker);
+    let subject = asker.session.subject();
     live.fleet
         .hosts()
         .map(|h| h.config.name.clone())
-        .filter(|name| {
-            matches!(
-                live.policy.sees_host(subject, name),
-                Decision::Allowed { .. }
-            )
-        })
+        .filter(|name| live.policy.sees_host(subject, name).is_allowed())
         .collect()
 }
 
-fn subject<'a>(asker: Asker<'a>) -> Subject<'a> {
-    Subject {
-        principal: asker.session.owner.principal(),
-        groups: &asker.session.groups,
-    }
-}
-
 /// `GET /bulk`.
-pub(super) fn form_page(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>) -> Answer {
+pub(super) fn form_page(cx: Ctx<'_>) -> Answer {
     html(
         StatusCode::OK,
-        bulk_pages::form(viewer, &visible_hosts(state, asker), None),
+        bulk_pages::form(cx.viewer, &visible_hosts(cx.state, cx.asker), None),
     )
 }
 
@@ -89,18 +76,13 @@ fn read_work(form: &Form) -> Result<Work, FormRefused> {
 }
 
 /// `POST /bulk`: the job started, then its page.
-pub(super) fn start(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
-    form: &Form,
-) -> Answer {
-    let hosts: Vec<String> = visible_hosts(state, asker)
+pub(super) fn start(cx: Ctx<'_>, form: &Form) -> Answer {
+    let hosts: Vec<String> = visible_hosts(cx.state, cx.asker)
         .into_iter()
         .filter(|name| form.get(&format!("host.{name}")).is_some())
         .collect();
     let refused = |why: &str| {
-        if asker.json_wanted {
+        if cx.asker.json_wanted {
             return json(
                 StatusCode::BAD_REQUEST,
                 &serde_json::json!({ "error": why }),
@@ -108,7 +90,7 @@ pub(super) fn start(
         }
         html(
             StatusCode::BAD_REQUEST,
-            bulk_pages::form(viewer, &visible_hosts(state, asker), Some(why)),
+            bulk_pages::form(cx.viewer, &visible_hosts(cx.state, cx.asker), Some(why)),
         )
     };
     let work = match read_work(form) {
@@ -122,94 +104,91 @@ pub(super) fn start(
         Work::Command(_) => (wsman_client::shell::CMD_SHELL_URI.to_owned(), Action::Shell),
         Work::Service(..) => (cim_class("Win32_Service"), Action::Change),
     };
-    let live = state.live.now();
+    let live = cx.state.live.now();
     let targets: Vec<Target> = hosts
         .into_iter()
         .map(|name| {
-            let target = match live.policy.decide(subject(asker), &name, &resource, action) {
-                Decision::Allowed { run_as, .. } => live
-                    .fleet
-                    .get_as(&name, run_as.as_deref())
-                    .cloned()
-                    .ok_or(NotRun::NoRunAs),
-                Decision::Denied { rule } => {
-                    state.audit.record_on(
-                        asker.peer.ip(),
-                        &asker.session.owner,
-                        "denied",
-                        &name,
-                        &format!("{name}: {} {resource}: by {rule}", action.name()),
-                    );
-                    Err(NotRun::Denied {
-                        action: action.name(),
-                        host: name.clone(),
-                        rule: rule.to_string(),
-                    })
-                }
-            };
+            let target =
+                match live
+                    .policy
+                    .decide(cx.asker.session.subject(), &name, &resource, action)
+                {
+                    Decision::Allowed { run_as, .. } => live
+                        .fleet
+                        .get_as(&name, run_as.as_deref())
+                        .cloned()
+                        .ok_or(NotRun::NoRunAs),
+                    Decision::Denied { rule } => {
+                        cx.state.audit.record_on(
+                            cx.asker.peer.ip(),
+                            &cx.asker.session.owner,
+                            "denied",
+                            &name,
+                            &format!("{name}: {} {resource}: by {rule}", action.name()),
+                        );
+                        Err(NotRun::Denied {
+                            action: action.name(),
+                            host: name.clone(),
+                            rule: rule.to_string(),
+                        })
+                    }
+                };
             (name, target)
         })
         .collect();
-    let audit = Arc::clone(&state.audit);
-    let (ip, owner) = (asker.peer.ip(), asker.session.owner.clone());
+    let audit = Arc::clone(&cx.state.audit);
+    let (ip, owner) = (cx.asker.peer.ip(), cx.asker.session.owner.clone());
     let grant = Grant {
-        owner: asker.session.owner.clone(),
-        groups: asker.session.groups.clone(),
+        owner: cx.asker.session.owner.clone(),
+        groups: cx.asker.session.groups.clone(),
         resource,
         action,
     };
-    let started = state.jobs.start(grant, work, targets, move |host, detail| {
-        audit.record_on(ip, &owner, "action", host, detail);
-    });
+    let started = cx
+        .state
+        .jobs
+        .start(grant, work, targets, move |host, detail| {
+            audit.record_on(ip, &owner, "action", host, detail);
+        });
     let id = match started {
         Ok(id) => id,
         Err(refused) => {
-            state.audit.record_by(
-                asker.peer.ip(),
-                &asker.session.owner,
+            cx.state.audit.record_by(
+                cx.asker.peer.ip(),
+                &cx.asker.session.owner,
                 "refused",
                 &format!("job: {refused}"),
             );
             return error(
-                asker.json_wanted,
+                cx.asker.json_wanted,
                 StatusCode::TOO_MANY_REQUESTS,
                 &refused.to_string(),
             );
         }
     };
-    if asker.json_wanted {
+    if cx.asker.json_wanted {
         return json(
             StatusCode::ACCEPTED,
             &serde_json::json!({ "job": id, "page": format!("/bulk/{id}") }),
         );
     }
-    let mut answer = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
-    if let Ok(location) = HeaderValue::from_str(&format!("/bulk/{id}")) {
-        answer.headers_mut().insert(header::LOCATION, location);
-    }
-    answer
+    redirect(&format!("/bulk/{id}"))
 }
 
 /// `GET /bulk/ID`: the job's progress (only its own user's).
-pub(super) fn job_page(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
-    id: u64,
-    raw_query: &str,
-) -> Answer {
-    let Some(job) = state.jobs.get(id, &asker.session.owner) else {
+pub(super) fn job_page(cx: Ctx<'_>, id: u64, raw_query: &str) -> Answer {
+    let Some(job) = cx.state.jobs.get(id, &cx.asker.session.owner) else {
         return error(
-            asker.json_wanted,
+            cx.asker.json_wanted,
             StatusCode::NOT_FOUND,
             "no such job (of yours)",
         );
     };
-    if asker.json_wanted {
+    if cx.asker.json_wanted {
         return json(StatusCode::OK, &job);
     }
     let refreshing = !job.finished() && !raw_query.contains("static=1");
-    let mut answer = html(StatusCode::OK, bulk_pages::job(viewer, &job, refreshing));
+    let mut answer = html(StatusCode::OK, bulk_pages::job(cx.viewer, &job, refreshing));
     if refreshing {
         answer
             .headers_mut()

@@ -6,7 +6,7 @@ use hyper::header;
 use hyper::StatusCode;
 
 use super::answer::{error, html, json, posted_form, redirect, set_cookie};
-use super::host_pages::{authorize, Asker};
+use super::host_pages::{authorize, Asker, Ctx};
 use super::{Answer, AppState, SessionRequest, SESSION_COOKIE};
 use crate::delegation::cim_class;
 use crate::form::Form;
@@ -33,21 +33,18 @@ pub(super) async fn change(
         csrf: &request.session.csrf,
     };
     let asker = request.asker();
+    let cx = Ctx {
+        state,
+        viewer: &viewer,
+        asker,
+    };
     let done = match route {
         Route::Logout => return logout(state, request),
-        Route::Config(name) => {
-            return Box::pin(super::config_set::set(state, &viewer, asker, &form, &name)).await
-        }
-        Route::Bulk => return super::bulk::start(state, &viewer, asker, &form),
-        Route::SaveEventView => {
-            return Box::pin(super::events_search::save(state, &viewer, asker, &form)).await
-        }
-        Route::RemoveEventView => {
-            return Box::pin(super::events_search::remove(state, &viewer, asker, &form)).await
-        }
-        Route::Manage(page) => {
-            return Box::pin(super::manage::post(state, &viewer, asker, &form, page)).await
-        }
+        Route::Config(name) => return Box::pin(super::config_set::set(cx, &form, &name)).await,
+        Route::Bulk => return super::bulk::start(cx, &form),
+        Route::SaveEventView => return Box::pin(super::events_search::save(cx, &form)).await,
+        Route::RemoveEventView => return Box::pin(super::events_search::remove(cx, &form)).await,
+        Route::Manage(page) => return Box::pin(super::manage::post(cx, &form, page)).await,
         route => match host_action(state, asker, route).await {
             Ok(done) => done,
             Err(answer) => return *answer,

@@ -3,49 +3,36 @@
 //! resource, audited with the host's answer. Done: back to the page, which says so; refused:
 //! the page again with the row open, the value typed and the host's message in place.
 
-use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;
 use wsman_config::mgmt::Action;
 
-use super::answer::{error, html, json, read_json, respond};
-use super::host_pages::{authorize, Asker};
+use super::answer::{error, html, json, read_json, redirect};
+use super::host_pages::{authorize, Asker, Ctx};
 use super::{Answer, AppState};
 use crate::config_edit::{self, container_of, Editing, View};
-use crate::delegation::{Decision, Subject, CONFIG_URI};
+use crate::delegation::CONFIG_URI;
 use crate::form::Form;
-use crate::pages::Viewer;
 
 /// Whether the asker may change `host`'s configuration (asked of the policy, not audited:
 /// it only decides whether the page offers the edit links).
 fn may_change(state: &AppState, asker: Asker<'_>, host: &str) -> bool {
-    let subject = Subject {
-        principal: asker.session.owner.principal(),
-        groups: &asker.session.groups,
-    };
-    matches!(
-        state
-            .live
-            .now()
-            .policy
-            .decide(subject, host, CONFIG_URI, Action::Change),
-        Decision::Allowed { .. }
-    )
+    let subject = asker.session.subject();
+    let decision = state
+        .live
+        .now()
+        .policy
+        .decide(subject, host, CONFIG_URI, Action::Change);
+    decision.is_allowed()
 }
 
 /// The page, `?edit=PATH` opening that row, `?done=PATH` saying it was set.
-pub(super) async fn page(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
-    name: &str,
-    raw_query: &str,
-) -> Answer {
-    let host = match authorize(state, asker, name, CONFIG_URI, Action::Read) {
+pub(super) async fn page(cx: Ctx<'_>, name: &str, raw_query: &str) -> Answer {
+    let host = match authorize(cx.state, cx.asker, name, CONFIG_URI, Action::Read) {
         Ok(host) => host,
         Err(answer) => return *answer,
     };
     let rows = host.config().await;
-    if asker.json_wanted {
+    if cx.asker.json_wanted {
         return read_json(&rows, |rows| serde_json::json!({ "config": rows }));
     }
     let query = Form::parse(raw_query.as_bytes()).unwrap_or_default();
@@ -58,7 +45,7 @@ pub(super) async fn page(
     };
     let editing_value = edit.and_then(current);
     let view = View {
-        may_change: may_change(state, asker, name),
+        may_change: may_change(cx.state, cx.asker, name),
         editing: edit
             .zip(editing_value.as_deref())
             .map(|(path, value)| Editing {
@@ -70,19 +57,13 @@ pub(super) async fn page(
     };
     html(
         StatusCode::OK,
-        config_edit::page(viewer, name, &host.switches(), &rows, &view),
+        config_edit::page(cx.viewer, name, &host.switches(), &rows, &view),
     )
 }
 
 /// `POST /hosts/NAME/config` with `path` and `value`: `winrm set` of that one setting.
-pub(super) async fn set(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
-    form: &Form,
-    name: &str,
-) -> Answer {
-    let host = match authorize(state, asker, name, CONFIG_URI, Action::Change) {
+pub(super) async fn set(cx: Ctx<'_>, form: &Form, name: &str) -> Answer {
+    let host = match authorize(cx.state, cx.asker, name, CONFIG_URI, Action::Change) {
         Ok(host) => host,
         Err(answer) => return *answer,
     };
@@ -90,7 +71,7 @@ pub(super) async fn set(
     let value = form.get("value").unwrap_or("");
     let Some((container, leaf)) = container_of(path) else {
         return error(
-            asker.json_wanted,
+            cx.asker.json_wanted,
             StatusCode::BAD_REQUEST,
             "no such setting, or not one winrm set changes",
         );
@@ -100,25 +81,17 @@ pub(super) async fn set(
         Ok(()) => "done".to_owned(),
         Err(refused) => format!("refused: {}", refused.whole),
     };
-    state.audit.record_on(
-        asker.peer.ip(),
-        &asker.session.owner,
+    cx.state.audit.record_on(
+        cx.asker.peer.ip(),
+        &cx.asker.session.owner,
         "action",
         name,
         &format!("{name}: winrm set {path} = {value:?}: {outcome}"),
     );
-    match (result, asker.json_wanted) {
+    match (result, cx.asker.json_wanted) {
         (Ok(()), true) => json(StatusCode::OK, &serde_json::json!({ "set": path })),
-        (Ok(()), false) => {
-            let mut answer = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
-            // `path` is a known container's path and an XML name: nothing to escape.
-            if let Ok(location) =
-                HeaderValue::from_str(&format!("/hosts/{name}/config?done={path}"))
-            {
-                answer.headers_mut().insert(header::LOCATION, location);
-            }
-            answer
-        }
+        // `path` is a known container's path and an XML name: nothing to escape.
+        (Ok(()), false) => redirect(&format!("/hosts/{name}/config?done={path}")),
         (Err(refused), true) => json(
             StatusCode::BAD_REQUEST,
             &serde_json::json!({ "error": refused.message, "detail": refused.whole }),
@@ -136,7 +109,7 @@ pub(super) async fn set(
             };
             html(
                 StatusCode::BAD_REQUEST,
-                config_edit::page(viewer, name, &host.switches(), &rows, &view),
+                config_edit::page(cx.viewer, name, &host.switches(), &rows, &view),
             )
         }
     }

@@ -4,26 +4,16 @@
 
 use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;
-use wsman_config::mgmt::Action;
 
 use super::answer::{error, html, json, EVENTS_CSP};
-use super::host_pages::Asker;
+use super::host_pages::{Asker, Ctx};
 use super::{Answer, AppState};
-use crate::delegation::{Decision, Subject};
 use crate::event_pages::{self, EventsPage, Notice};
 use crate::event_search::Search;
 use crate::event_store::{self, Scope, ScopeError};
 use crate::form::Form;
-use crate::manage::{Managed, EVERY_HOST, MANAGE_RESOURCE};
-use crate::pages::Viewer;
+use crate::manage::{may_manage, Managed};
 use crate::sessions::audit_name;
-
-fn subject<'a>(asker: &Asker<'a>) -> Subject<'a> {
-    Subject {
-        principal: asker.session.owner.principal(),
-        groups: &asker.session.groups,
-    }
-}
 
 /// Why a viewer has no scope: refused (the answer: 403, audited on the collector), or no store.
 enum NoScope {
@@ -37,7 +27,7 @@ fn scope_or_refusal(
     asker: Asker<'_>,
     managed: &Managed,
 ) -> Result<Scope, NoScope> {
-    match event_store::scope(managed, subject(&asker)) {
+    match event_store::scope(managed, asker.session.subject()) {
         Ok(scope) => Ok(scope),
         Err(ScopeError::NoStore) => Err(NoScope::NoStore(ScopeError::NoStore.to_string())),
         Err(ScopeError::Denied { host, rule }) => {
@@ -98,24 +88,13 @@ fn views(
 }
 
 fn is_manager(asker: Asker<'_>, managed: &Managed) -> bool {
-    matches!(
-        managed
-            .policy
-            .decide(subject(&asker), EVERY_HOST, MANAGE_RESOURCE, Action::Manage),
-        Decision::Allowed { .. }
-    )
+    may_manage(&managed.policy, asker.session.subject()).is_allowed()
 }
 
 /// The Events page (or its JSON) for the search in `raw_query`, with `notice` (what saving or
 /// deleting a view did) at the top.
-pub(super) async fn page(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
-    raw_query: &str,
-    notice: Option<Notice>,
-) -> Answer {
-    let managed = state.live.now();
+pub(super) async fn page(cx: Ctx<'_>, raw_query: &str, notice: Option<Notice>) -> Answer {
+    let managed = cx.state.live.now();
     let mut search = Search::parse(raw_query);
     let mut shown = EventsPage {
         search: &Search::default(),
@@ -125,10 +104,10 @@ pub(super) async fn page(
         results: None,
         histogram: None,
         cursor: None,
-        views: views(state, asker, &managed),
+        views: views(cx.state, cx.asker, &managed),
         notice,
     };
-    let scope = match scope_or_refusal(state, asker, &managed) {
+    let scope = match scope_or_refusal(cx.state, cx.asker, &managed) {
         Ok(scope) => Some(scope),
         Err(NoScope::Refused(refused)) => return *refused,
         Err(NoScope::NoStore(problem)) => {
@@ -149,7 +128,7 @@ pub(super) async fn page(
             event_store::histogram(collector, &search, computers),
             event_store::cursor(collector),
         );
-        if asker.json_wanted {
+        if cx.asker.json_wanted {
             return match (results, histogram) {
                 (Ok((events, more)), Ok(buckets)) => json(
                     StatusCode::OK,
@@ -174,7 +153,7 @@ pub(super) async fn page(
         shown.histogram = Some(histogram);
         shown.cursor = cursor.ok();
     }
-    if asker.json_wanted {
+    if cx.asker.json_wanted {
         return error(
             true,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -182,7 +161,7 @@ pub(super) async fn page(
         );
     }
     shown.search = &search;
-    let mut answer = html(StatusCode::OK, event_pages::events(viewer, &shown));
+    let mut answer = html(StatusCode::OK, event_pages::events(cx.viewer, &shown));
     // The page's script (`/assets/search.js`) and its polls of the live tail.
     answer.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
@@ -236,18 +215,17 @@ pub(super) async fn tail(state: &AppState, asker: Asker<'_>, raw_query: &str) ->
 
 /// One stored event's full XML, if it is of a host the viewer may read (else 404, as an event
 /// that does not exist: which ids exist is not told).
-pub(super) async fn stored(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
-    id: u64,
-) -> Answer {
-    let managed = state.live.now();
-    let scope = match scope_or_refusal(state, asker, &managed) {
+pub(super) async fn stored(cx: Ctx<'_>, id: u64) -> Answer {
+    let managed = cx.state.live.now();
+    let scope = match scope_or_refusal(cx.state, cx.asker, &managed) {
         Ok(scope) => scope,
         Err(NoScope::Refused(refused)) => return *refused,
         Err(NoScope::NoStore(problem)) => {
-            return error(asker.json_wanted, StatusCode::SERVICE_UNAVAILABLE, &problem)
+            return error(
+                cx.asker.json_wanted,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &problem,
+            )
         }
     };
     let (computers, _) = event_store::computers(&scope, &managed, &Search::default());
@@ -255,20 +233,20 @@ pub(super) async fn stored(
         Ok(event) => {
             let computer = crate::event_search::computer_of(&event).unwrap_or_default();
             if !event_store::covers(computers.as_deref(), &computer) {
-                state.audit.record_on(
-                    asker.peer.ip(),
-                    &asker.session.owner,
+                cx.state.audit.record_on(
+                    cx.asker.peer.ip(),
+                    &cx.asker.session.owner,
                     "denied",
                     &scope.collector_name,
                     &format!("stored event {id}: of {computer:?}, no host the user may read"),
                 );
-                return error(asker.json_wanted, StatusCode::NOT_FOUND, "no such event");
+                return error(cx.asker.json_wanted, StatusCode::NOT_FOUND, "no such event");
             }
             Ok(crate::event_search::readable_xml(&event))
         }
         Err(error) => Err(error),
     };
-    if asker.json_wanted {
+    if cx.asker.json_wanted {
         return match xml {
             Ok(xml) => json(StatusCode::OK, &serde_json::json!({ "id": id, "xml": xml })),
             Err(error) => json(
@@ -284,27 +262,23 @@ pub(super) async fn stored(
     };
     html(
         status,
-        event_pages::stored_event(viewer, id, &xml, "/events"),
+        event_pages::stored_event(cx.viewer, id, &xml, "/events"),
     )
 }
 
 /// `POST /events/views`: the search in the form's `query` saved as `name` by the viewer, who
 /// must be one who may use the Events page; then the page of that search, saying so.
-pub(super) async fn save(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
-    form: &Form,
-) -> Answer {
-    let managed = state.live.now();
-    if let Err(NoScope::Refused(refused)) = scope_or_refusal(state, asker, &managed) {
+pub(super) async fn save(cx: Ctx<'_>, form: &Form) -> Answer {
+    let managed = cx.state.live.now();
+    if let Err(NoScope::Refused(refused)) = scope_or_refusal(cx.state, cx.asker, &managed) {
         return *refused;
     }
     let query = form.get("query").unwrap_or("");
     let search = Search::parse(query);
     let name = form.get("name").unwrap_or("");
-    let principal = asker.session.owner.principal();
-    let saved = state
+    let principal = cx.asker.session.owner.principal();
+    let saved = cx
+        .state
         .event_views
         .create(principal, &audit_name(principal), name, &search);
     let done = match saved {
@@ -321,22 +295,18 @@ pub(super) async fn save(
             StatusCode::BAD_REQUEST,
         )),
     };
-    view_changed(state, viewer, asker, &search.query_string(1), done).await
+    view_changed(cx, &search.query_string(1), done).await
 }
 
 /// `POST /events/views/remove`: the view `name` deleted, by its author or a manager.
-pub(super) async fn remove(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
-    form: &Form,
-) -> Answer {
-    let managed = state.live.now();
+pub(super) async fn remove(cx: Ctx<'_>, form: &Form) -> Answer {
+    let managed = cx.state.live.now();
     let name = form.get("name").unwrap_or("");
-    let manager = is_manager(asker, &managed);
-    let removed = state
+    let manager = is_manager(cx.asker, &managed);
+    let removed = cx
+        .state
         .event_views
-        .remove(name, asker.session.owner.principal(), manager);
+        .remove(name, cx.asker.session.owner.principal(), manager);
     let done = match removed {
         Ok(()) => Ok((
             format!("deleted the view {name:?}"),
@@ -352,15 +322,13 @@ pub(super) async fn remove(
             },
         )),
     };
-    view_changed(state, viewer, asker, "", done).await
+    view_changed(cx, "", done).await
 }
 
 /// A change to the saved views `done` (its audit line and notice; when refused, the status
 /// too): audited, then told on the page of `query`, with that status where the page is fine.
 async fn view_changed(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
+    cx: Ctx<'_>,
     query: &str,
     done: Result<(String, String), (String, String, StatusCode)>,
 ) -> Answer {
@@ -368,10 +336,10 @@ async fn view_changed(
         Ok((line, notice)) => ("event view", line, Notice::Done(notice), StatusCode::OK),
         Err((line, notice, status)) => ("refused", line, Notice::Refused(notice), status),
     };
-    state
+    cx.state
         .audit
-        .record_by(asker.peer.ip(), &asker.session.owner, action, &line);
-    let mut answer = page(state, viewer, asker, query, Some(notice)).await;
+        .record_by(cx.asker.peer.ip(), &cx.asker.session.owner, action, &line);
+    let mut answer = page(cx, query, Some(notice)).await;
     if answer.status() == StatusCode::OK {
         *answer.status_mut() = status;
     }

@@ -98,10 +98,7 @@ pub(super) async fn host_page(
             let now = crate::samples::seconds_now();
             let (mut summary, _, sampled) =
                 crate::fleet_health::summary_of(&host.config, status, now);
-            let subject = Subject {
-                principal: asker.session.owner.principal(),
-                groups: &asker.session.groups,
-            };
+            let subject = asker.session.subject();
             hide_refused(&state.live.now().policy, subject, &mut summary, None);
             if json_wanted {
                 let mut answer = serde_json::json!(summary);
@@ -131,6 +128,15 @@ pub(super) struct Asker<'a> {
     pub(super) json_wanted: bool,
 }
 
+/// What a session's page or change is answered from: the service, the page's header (the
+/// user, the CSRF token) and who asks.
+#[derive(Clone, Copy)]
+pub(super) struct Ctx<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) viewer: &'a Viewer<'a>,
+    pub(super) asker: Asker<'a>,
+}
+
 /// The configured host `name` as the delegation rules let the asker use it for `action` on
 /// `resource` (through the allowing role's run-as account), or the answer: 404 for a host
 /// not in the configuration, 403 for a refusal, audited with the rule that decided.
@@ -150,10 +156,7 @@ pub(super) fn authorize(
             "no such host in the configuration",
         )));
     }
-    let subject = Subject {
-        principal: asker.session.owner.principal(),
-        groups: &asker.session.groups,
-    };
+    let subject = asker.session.subject();
     let refuse = |rule: &str| {
         state.audit.record_on(
             asker.peer.ip(),
@@ -186,17 +189,9 @@ pub(super) fn authorize(
 /// is nobody's), and to whoever a rule lets read every host (`Hosts = ["*"]`; not merely each host
 /// configured now, which with no hosts would be everyone).
 pub(super) fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::audit::AuditRecord> {
-    let subject = Subject {
-        principal: session.owner.principal(),
-        groups: &session.groups,
-    };
+    let subject = session.subject();
     let live = state.live.now();
-    let reads = |host: &str| {
-        matches!(
-            live.policy.sees_host(subject, host),
-            Decision::Allowed { .. }
-        )
-    };
+    let reads = |host: &str| live.policy.sees_host(subject, host).is_allowed();
     let whole_fleet = reads(crate::manage::EVERY_HOST);
     state
         .audit
@@ -221,20 +216,16 @@ pub(super) fn fleet_page(
     raw_query: &str,
 ) -> Answer {
     use crate::fleet_health::{self as health, Row};
-    let subject = Subject {
-        principal: session.owner.principal(),
-        groups: &session.groups,
-    };
+    let subject = session.subject();
     let live = state.live.now();
     let now = crate::samples::seconds_now();
     let shown: Vec<_> = live
         .fleet
         .hosts()
         .filter(|host| {
-            matches!(
-                live.policy.sees_host(subject, &host.config.name),
-                Decision::Allowed { .. }
-            )
+            live.policy
+                .sees_host(subject, &host.config.name)
+                .is_allowed()
         })
         .map(|host| {
             let status = state.samples.status(&host.config.name);
@@ -289,10 +280,9 @@ fn hide_refused(
 ) {
     let host = summary.name.clone();
     let reads = |class: &str| {
-        matches!(
-            policy.decide(subject, &host, &cim_class(class), Action::Read),
-            Decision::Allowed { .. }
-        )
+        policy
+            .decide(subject, &host, &cim_class(class), Action::Read)
+            .is_allowed()
     };
     if !reads("Win32_Service") {
         summary.failed_services = None;

@@ -8,23 +8,18 @@ use maud::Markup;
 use wsman_config::mgmt::{EntryChange, ManagedHost, MgmtSettings, Role};
 
 use super::answer::{error, html, json, read_json, redirect};
-use super::host_pages::Asker;
+use super::host_pages::{Asker, Ctx};
 use super::{Answer, AppState};
 use crate::delegation::{Decision, Subject};
 use crate::form::Form;
 use crate::manage::{comma_list as list, may_manage, parse_rules, ChangeError, MANAGE_RESOURCE};
 use crate::manage_pages::{self, HostFields, RoleFields};
-use crate::pages::Viewer;
 use crate::route::Manage;
 
 /// The settings now in force, or the refusal (403, audited) when the asker may not manage.
 fn allowed(state: &AppState, asker: Asker<'_>) -> Result<MgmtSettings, Box<Answer>> {
     let live = state.live.now();
-    let subject = Subject {
-        principal: asker.session.owner.principal(),
-        groups: &asker.session.groups,
-    };
-    match may_manage(&live.policy, subject) {
+    match may_manage(&live.policy, asker.session.subject()) {
         Decision::Allowed { .. } => Ok(live.settings.clone()),
         Decision::Denied { rule } => {
             state.audit.record_by(
@@ -43,24 +38,19 @@ fn allowed(state: &AppState, asker: Asker<'_>) -> Result<MgmtSettings, Box<Answe
 }
 
 /// `GET /manage/...`: the hosts and roles, or a form.
-pub(super) fn page(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
-    route: Manage,
-    raw_query: &str,
-) -> Answer {
-    let settings = match allowed(state, asker) {
+pub(super) fn page(cx: Ctx<'_>, route: Manage, raw_query: &str) -> Answer {
+    let settings = match allowed(cx.state, cx.asker) {
         Ok(settings) => settings,
         Err(answer) => return *answer,
     };
-    let missing = |what: &str| error(asker.json_wanted, StatusCode::NOT_FOUND, what);
-    if asker.json_wanted {
+    let missing = |what: &str| error(cx.asker.json_wanted, StatusCode::NOT_FOUND, what);
+    if cx.asker.json_wanted {
         return json(
             StatusCode::OK,
             &serde_json::json!({ "hosts": settings.hosts, "roles": settings.roles }),
         );
     }
+    let viewer = cx.viewer;
     let markup = match &route {
         Manage::Index => {
             let query = crate::table::TableQuery::parse(raw_query);
@@ -91,37 +81,29 @@ pub(super) fn page(
 }
 
 /// `POST /manage/...` (the form already checked for its Origin and CSRF token).
-pub(super) async fn post(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
-    form: &Form,
-    route: Manage,
-) -> Answer {
-    let settings = match allowed(state, asker) {
+pub(super) async fn post(cx: Ctx<'_>, form: &Form, route: Manage) -> Answer {
+    let settings = match allowed(cx.state, cx.asker) {
         Ok(settings) => settings,
         Err(answer) => return *answer,
     };
     match route {
         Manage::Index => error(
-            asker.json_wanted,
+            cx.asker.json_wanted,
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed here",
         ),
-        Manage::TestHost(name) => test_host(state, viewer, asker, &name).await,
-        Manage::Host(was) => save_host(state, viewer, asker, form, &settings, was).await,
-        Manage::Role(was) => save_role(state, viewer, asker, form, was).await,
+        Manage::TestHost(name) => test_host(cx, &name).await,
+        Manage::Host(was) => save_host(cx, form, &settings, was).await,
+        Manage::Role(was) => save_role(cx, form, was).await,
         Manage::RemoveHost(name) => {
-            let change = EntryChange::RemoveHost(name.clone());
             let what = format!("remove host {name}");
-            apply(state, asker, &change, &what, removal_refused(asker)).await
+            remove(cx, EntryChange::RemoveHost(name), &what).await
         }
         Manage::RemoveRole(name) => {
-            let change = EntryChange::RemoveRole(name.clone());
             let what = format!("remove role {name}");
-            apply(state, asker, &change, &what, removal_refused(asker)).await
+            remove(cx, EntryChange::RemoveRole(name), &what).await
         }
-        Manage::EndSessions => end_sessions(state, asker, form),
+        Manage::EndSessions => end_sessions(cx.state, cx.asker, form),
     }
 }
 
@@ -184,11 +166,10 @@ fn end_what_is_no_longer_allowed(state: &AppState) -> usize {
             groups: &grant.groups,
         };
         live.fleet.get(host).is_none()
-            || !matches!(
-                live.policy
-                    .decide(subject, host, &grant.resource, grant.action),
-                Decision::Allowed { .. }
-            )
+            || !live
+                .policy
+                .decide(subject, host, &grant.resource, grant.action)
+                .is_allowed()
     };
     state.terminals.end_where(ended)
         + state.event_streams.end_where(ended)
@@ -198,22 +179,24 @@ fn end_what_is_no_longer_allowed(state: &AppState) -> usize {
 /// Makes `change`, audits it with its outcome, and answers with the manager page (or JSON);
 /// refused, with what `refused` makes of why.
 async fn apply(
-    state: &AppState,
-    asker: Asker<'_>,
+    cx: Ctx<'_>,
     change: &EntryChange,
     what: &str,
     refused: impl FnOnce(&str) -> Answer,
 ) -> Answer {
-    match change_audited(state, asker, change, what).await {
-        Ok(()) if asker.json_wanted => json(StatusCode::OK, &serde_json::json!({ "done": what })),
+    match change_audited(cx.state, cx.asker, change, what).await {
+        Ok(()) if cx.asker.json_wanted => {
+            json(StatusCode::OK, &serde_json::json!({ "done": what }))
+        }
         Ok(()) => redirect("/manage"),
         Err(why) => refused(&why.to_string()),
     }
 }
 
-/// A refused removal: 409 with why.
-fn removal_refused(asker: Asker<'_>) -> impl FnOnce(&str) -> Answer + '_ {
-    move |why| error(asker.json_wanted, StatusCode::CONFLICT, why)
+/// A host or role removed; refused: 409 with why.
+async fn remove(cx: Ctx<'_>, change: EntryChange, what: &str) -> Answer {
+    let refused = |why: &str| error(cx.asker.json_wanted, StatusCode::CONFLICT, why);
+    apply(cx, &change, what, refused).await
 }
 
 /// A refused form: 400 with why, as JSON or as the form again (`form`) with why in place.
@@ -269,9 +252,7 @@ fn field(form: &Form, name: &str) -> String {
 }
 
 async fn save_host(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
+    cx: Ctx<'_>,
     form: &Form,
     settings: &MgmtSettings,
     was: Option<String>,
@@ -289,8 +270,8 @@ async fn save_host(
         .as_deref()
         .and_then(|name| settings.hosts.iter().find(|h| h.name == name));
     let refused = |why: &str| {
-        form_refused(asker, why, || {
-            manage_pages::host_form(viewer, was.as_deref(), &fields, Some(why))
+        form_refused(cx.asker, why, || {
+            manage_pages::host_form(cx.viewer, was.as_deref(), &fields, Some(why))
         })
     };
     if was.is_some() && saved.is_none() {
@@ -320,11 +301,11 @@ async fn save_host(
         return refused(&format!("Url: {error}"));
     }
     if let Some(saved) = saved {
-        if let Some(why) = password_needed(state, saved, &entry, password) {
+        if let Some(why) = password_needed(cx.state, saved, &entry, password) {
             // A refusal (rate-limited per address), naming the Url the password would go to.
-            state.audit.record_by(
-                asker.peer.ip(),
-                &asker.session.owner,
+            cx.state.audit.record_by(
+                cx.asker.peer.ip(),
+                &cx.asker.session.owner,
                 "refused",
                 &format!(
                     "change host {}, Url {} -> {}: {why}",
@@ -335,7 +316,7 @@ async fn save_host(
         }
     }
     if !password.is_empty() {
-        match state.live.store_password(&entry.name, password) {
+        match cx.state.live.store_password(&entry.name, password) {
             Ok(path) => entry.password_file = path,
             Err(error) => return refused(&error.to_string()),
         }
@@ -348,7 +329,7 @@ async fn save_host(
         was: was.clone(),
         entry,
     };
-    apply(state, asker, &change, &what, refused).await
+    apply(cx, &change, &what, refused).await
 }
 
 /// Why the host `saved`, to become `entry`, needs its password typed again (`None`: it may
@@ -380,13 +361,7 @@ fn password_needed(
     }
 }
 
-async fn save_role(
-    state: &AppState,
-    viewer: &Viewer<'_>,
-    asker: Asker<'_>,
-    form: &Form,
-    was: Option<String>,
-) -> Answer {
+async fn save_role(cx: Ctx<'_>, form: &Form, was: Option<String>) -> Answer {
     let fields = RoleFields {
         name: field(form, "name"),
         members: field(form, "members"),
@@ -394,8 +369,8 @@ async fn save_role(
         rules: form.get("rules").unwrap_or("").to_owned(),
     };
     let refused = |why: &str| {
-        form_refused(asker, why, || {
-            manage_pages::role_form(viewer, was.as_deref(), &fields, Some(why))
+        form_refused(cx.asker, why, || {
+            manage_pages::role_form(cx.viewer, was.as_deref(), &fields, Some(why))
         })
     };
     if fields.name.is_empty() {
@@ -416,15 +391,15 @@ async fn save_role(
         was: was.clone(),
         entry,
     };
-    apply(state, asker, &change, &what, refused).await
+    apply(cx, &change, &what, refused).await
 }
 
 /// Connects to a configured host and asks Identify; audited.
-async fn test_host(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>, name: &str) -> Answer {
-    let live = state.live.now();
+async fn test_host(cx: Ctx<'_>, name: &str) -> Answer {
+    let live = cx.state.live.now();
     let Some(host) = live.fleet.get(name).cloned() else {
         return error(
-            asker.json_wanted,
+            cx.asker.json_wanted,
             StatusCode::NOT_FOUND,
             "no such host in the configuration",
         );
@@ -436,17 +411,17 @@ async fn test_host(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>, name
     };
     // A record of the console's settings (not about the host): kept visible once the host
     // is removed, as its adding and removing are.
-    state.audit.record_by(
-        asker.peer.ip(),
-        &asker.session.owner,
+    cx.state.audit.record_by(
+        cx.asker.peer.ip(),
+        &cx.asker.session.owner,
         "manage",
         &format!("{name}: test: {outcome}"),
     );
-    if asker.json_wanted {
+    if cx.asker.json_wanted {
         return read_json(&result, |product| serde_json::json!({ "reached": product }));
     }
     html(
         StatusCode::OK,
-        manage_pages::tested(viewer, name, &host.switches(), &result),
+        manage_pages::tested(cx.viewer, name, &host.switches(), &result),
     )
 }

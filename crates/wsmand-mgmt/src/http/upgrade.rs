@@ -30,7 +30,7 @@ pub(super) struct SocketUpgrade<'a> {
 
 /// What one kind of console WebSocket is checked against and reserved in, beyond the checks
 /// every upgrade passes.
-struct SocketKind<'a> {
+struct SocketKind<'a, Q, E> {
     /// How its refusals and audit records name it.
     name: &'static str,
     /// The resource and action the delegation rules must allow on the host.
@@ -42,6 +42,8 @@ struct SocketKind<'a> {
     already_open: &'static str,
     /// Why one over the bounds is refused (429).
     too_many: &'static str,
+    /// Its query's parser.
+    parse_query: fn(&str) -> Result<Q, E>,
 }
 
 /// An upgrade query: each kind has its own, and every one carries the session's CSRF token
@@ -147,8 +149,7 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
     state: &'a AppState,
     socket: SocketUpgrade<'a>,
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
-    kind: &SocketKind<'_>,
-    parse_query: impl FnOnce(&str) -> Result<Q, E>,
+    kind: &SocketKind<'_, Q, E>,
 ) -> Result<CheckedUpgrade<'a, Q>, Box<Answer>> {
     let SocketUpgrade {
         peer,
@@ -174,7 +175,7 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
             "cross-origin or missing Origin",
         ));
     }
-    let query = match parse_query(query) {
+    let query = match (kind.parse_query)(query) {
         Ok(query) => query,
         Err(error) => return Err(refuse(StatusCode::BAD_REQUEST, &format!("query: {error}"))),
     };
@@ -247,14 +248,9 @@ pub(super) async fn open_terminal(
         slots: &state.terminals,
         already_open: "this session already has a terminal on this host",
         too_many: "too many terminals open",
+        parse_query: crate::terminal_proto::parse_query,
     };
-    let upgrade = match check_upgrade(
-        state,
-        socket,
-        on_upgrade,
-        &kind,
-        crate::terminal_proto::parse_query,
-    ) {
+    let upgrade = match check_upgrade(state, socket, on_upgrade, &kind) {
         Ok(upgrade) => upgrade,
         Err(answer) => return *answer,
     };
@@ -352,14 +348,9 @@ pub(super) async fn open_event_stream(
         slots: &state.event_streams,
         already_open: "this session already has an event stream on this host",
         too_many: "too many event streams open",
+        parse_query: crate::event_stream::parse_query,
     };
-    let upgrade = match check_upgrade(
-        state,
-        socket,
-        on_upgrade,
-        &kind,
-        crate::event_stream::parse_query,
-    ) {
+    let upgrade = match check_upgrade(state, socket, on_upgrade, &kind) {
         Ok(upgrade) => upgrade,
         Err(answer) => return *answer,
     };

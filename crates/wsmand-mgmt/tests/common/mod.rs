@@ -329,6 +329,19 @@ impl Service {
         audit.json()["audit"].as_array().expect("audit").clone()
     }
 
+    /// The audit records `session` may see of `event` whose detail starts with `detail`.
+    pub(crate) fn audited(
+        &self,
+        session: &str,
+        event: &str,
+        detail: &str,
+    ) -> Vec<serde_json::Value> {
+        let of = |r: &serde_json::Value| {
+            r["event"] == event && r["detail"].as_str().is_some_and(|d| d.starts_with(detail))
+        };
+        self.audit(session).into_iter().filter(of).collect()
+    }
+
     /// The page at `path` as the browser of `session` loads it (HTML).
     pub(crate) fn page(&self, session: &str, path: &str) -> Reply {
         self.curl(&[
@@ -432,6 +445,15 @@ impl Reply {
 
     pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// Panics, showing the body, unless the answer has `status` and its body holds each of
+    /// `texts`.
+    pub(crate) fn assert_shows(&self, status: u16, texts: &[&str]) {
+        assert_eq!(self.status, status, "{}", self.body);
+        for text in texts {
+            assert!(self.body.contains(text), "{text:?} not in {}", self.body);
+        }
     }
 }
 
@@ -554,6 +576,22 @@ pub(crate) fn os_release_pretty_name() -> String {
         .find_map(|l| l.strip_prefix("PRETTY_NAME="))
         .map(|v| v.trim_matches('"').to_owned())
         .expect("PRETTY_NAME")
+}
+
+/// The second PAM test user, in no admin group, and its password
+/// (`WSMAN_TEST_PAM_PLAIN_USER`, `WSMAN_TEST_PAM_PLAIN_PASSWORD`); `None`, with the reason
+/// printed, when they are not set.
+pub(crate) fn plain_pam_user() -> Option<(String, String)> {
+    match (
+        std::env::var("WSMAN_TEST_PAM_PLAIN_USER"),
+        std::env::var("WSMAN_TEST_PAM_PLAIN_PASSWORD"),
+    ) {
+        (Ok(user), Ok(password)) if !user.is_empty() => Some((user, password)),
+        _ => {
+            eprintln!("skipped: set WSMAN_TEST_PAM_PLAIN_USER and _PLAIN_PASSWORD");
+            None
+        }
+    }
 }
 
 /// The PAM test user and password (`WSMAN_TEST_PAM_USER`, `WSMAN_TEST_PAM_PASSWORD`) when this
