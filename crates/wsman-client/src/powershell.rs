@@ -461,13 +461,3 @@ impl PipelineResult {
         !self.errors.is_empty() || matches!(self.end, Some(PipelineEnd::Failed(_)))
     }
 }
-
-/// Opens a pool, runs `script`, collects what it wrote, closes the pool (also when the run
-/// fails).
-pub async fn run_script(client: &Client, script: &str) -> Result<PipelineResult, ClientError> {
-    let pool = RunspacePool::open(client, &PowerShellOptions::default()).await?;
-    let result = async { pool.run(script).await?.collect().await }.await;
-    let closed = pool.close().await;
-    let result = result?;
-    closed.map(|()| result)
-}
