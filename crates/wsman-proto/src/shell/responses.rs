@@ -38,7 +38,10 @@ fn invalid(element: &'static str, value: &str) -> ResponseError {
 }
 
 /// `rsp:{name}`: `body` itself, or its child (the element or the `s:Body` holding it).
-pub(super) fn first<'a>(body: &'a Element, name: &'static str) -> Result<&'a Element, ResponseError> {
+pub(super) fn first<'a>(
+    body: &'a Element,
+    name: &'static str,
+) -> Result<&'a Element, ResponseError> {
     if is_rsp(body, name) {
         return Ok(body);
     }
