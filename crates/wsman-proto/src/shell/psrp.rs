@@ -116,8 +116,6 @@ pub mod message_type {
     }
 }
 
-/// MS-PSRP's PIPELINE_STATE message type.
-pub const PIPELINE_STATE: u32 = message_type::PIPELINE_STATE;
 /// `Destination` of a message to the client.
 pub const TO_CLIENT: u32 = 1;
 /// `Destination` of a message to the server.

@@ -34,7 +34,6 @@ pub mod pool_state {
 
 /// Pipeline states (MS-PSRP 2.2.3.5) a client acts on.
 pub mod pipeline_state {
-    pub const RUNNING: i32 = 1;
     pub const STOPPED: i32 = 3;
     pub const COMPLETED: i32 = 4;
     pub const FAILED: i32 = 5;
