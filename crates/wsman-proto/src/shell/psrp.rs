@@ -561,7 +561,10 @@ fn track(
             }
             open.insert(object, Open { next: 1, kind });
         }
-        return Ok((Some(kind), header.end && kind == message_type::PIPELINE_STATE));
+        return Ok((
+            Some(kind),
+            header.end && kind == message_type::PIPELINE_STATE,
+        ));
     }
     let entry = open.get_mut(&object).ok_or_else(|| out_of_order(0))?;
     if entry.next != header.fragment_id {
