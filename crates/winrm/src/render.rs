@@ -3,19 +3,11 @@
 
 use std::fmt::Write as _;
 
+use wsman_cli::windows_text;
 use wsman_proto::ns;
 use wsman_proto::xml::{escape_attr, escape_text, Element, Node, XML_NS};
 
 use crate::args::Format;
-
-fn has_element_children(e: &Element) -> bool {
-    e.elements().next().is_some()
-}
-
-/// Render one element (a response body, an enumeration item) as Windows text.
-pub(crate) fn text(e: &Element) -> String {
-    wsman_cli::windows_text(e)
-}
 
 /// Render one element as XML with the prefixes it arrived with (generated ones where it had
 /// none); `pretty` indents child elements.
@@ -94,7 +86,7 @@ fn write_xml(
         String::new()
     };
     let _ = write!(out, "{pad}<{qname}{decls}{attrs}");
-    let element_children = has_element_children(e);
+    let element_children = e.elements().next().is_some();
     if e.children.is_empty() {
         out.push_str("/>");
     } else if element_children && pretty {
@@ -128,7 +120,7 @@ fn write_xml(
 /// Render a result in the chosen format (text ends with a newline; XML gets one added).
 pub(crate) fn render(e: &Element, format: Format) -> String {
     match format {
-        Format::Text => text(e),
+        Format::Text => windows_text(e),
         Format::Xml => {
             let mut s = xml(e, false);
             s.push('\n');
@@ -152,7 +144,7 @@ pub(crate) fn render_items(items: &[Element], format: Format) -> String {
                 if i > 0 {
                     out.push('\n');
                 }
-                out.push_str(&text(item));
+                out.push_str(&windows_text(item));
             }
         }
         Format::Xml | Format::PrettyXml => {
@@ -186,7 +178,7 @@ mod tests {
             <cfg:CertificateThumbprint></cfg:CertificateThumbprint>\
             <cfg:ListeningOn>127.0.0.1</cfg:ListeningOn><cfg:ListeningOn>::1</cfg:ListeningOn></cfg:Listener>");
         assert_eq!(
-            text(&e),
+            windows_text(&e),
             "Listener\n    Address = *\n    Transport = HTTP\n    Port = 5985\n    Hostname\n    Enabled = true\n    \
              URLPrefix = wsman\n    CertificateThumbprint\n    ListeningOn = 127.0.0.1, ::1\n"
         );
@@ -198,7 +190,7 @@ mod tests {
             <x:AllowUnencrypted Source=\"GPO\">false</x:AllowUnencrypted><x:Install xsi:nil=\"true\"/>\
             <x:Ref><w:SelectorSet><w:Selector Name=\"Address\">*</w:Selector><w:Selector Name=\"Transport\">HTTPS</w:Selector></w:SelectorSet></x:Ref></x:R>");
         assert_eq!(
-            text(&e),
+            windows_text(&e),
             "R\n    AllowUnencrypted = false [Source=\"GPO\"]\n    Install = null\n    Ref\n        SelectorSet\n            \
              Selector: Address = *, Transport = HTTPS\n"
         );
@@ -315,7 +307,7 @@ Config
     #[test]
     fn get_config_renders_like_windows() {
         assert_eq!(
-            text(&body_of_fixture("config/get-config.response.xml")),
+            windows_text(&body_of_fixture("config/get-config.response.xml")),
             EXPECTED
         );
     }
@@ -323,7 +315,7 @@ Config
     #[test]
     fn identify_renders_like_windows() {
         assert_eq!(
-            text(&body_of_fixture("identify/identify.response.anonymous.server2012r2.xml")),
+            windows_text(&body_of_fixture("identify/identify.response.anonymous.server2012r2.xml")),
             "IdentifyResponse\n    ProtocolVersion = http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\n    \
              ProductVendor = Microsoft Corporation\n    ProductVersion = OS: 0.0.0 SP: 0.0 Stack: 3.0\n"
         );
@@ -337,7 +329,7 @@ Config
         assert_eq!(parse(&out, &Limits::default()).ok(), Some(body.clone()));
         assert_eq!(
             parse(&xml(&body, true), &Limits::default())
-                .map(|e| text(&e))
+                .map(|e| windows_text(&e))
                 .ok(),
             Some(EXPECTED.to_owned())
         );

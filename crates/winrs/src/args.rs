@@ -8,9 +8,8 @@
 //! `winrm` (wsman-cli).
 
 use wsman_cli::switches::find;
-use wsman_cli::ConnectionSwitches;
 
-pub(crate) use crate::switches::{DetachSwitches, FanOutSwitches, ShellSwitches};
+pub(crate) use crate::switches::ShellSwitches;
 use crate::switches::{Parsing, CONNECTION, DETACHED, FAN_OUT, SHELL};
 
 /// What the user typed wrong (exit code 250): the one error both commands report.
@@ -23,10 +22,8 @@ pub(crate) fn usage(message: impl Into<String>) -> UsageError {
 /// A command line to run remotely.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Invocation {
-    pub(crate) connection: ConnectionSwitches,
-    pub(crate) shell: ShellSwitches,
-    pub(crate) fan_out: FanOutSwitches,
-    pub(crate) detached: DetachSwitches,
+    /// The switches as parsed (`help` is false: `-?` is [`Parsed::Help`]).
+    pub(crate) switches: Parsing,
     /// Empty with -attach and -list.
     pub(crate) command: String,
     pub(crate) arguments: Vec<String>,
@@ -121,10 +118,7 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
     };
     state.connection.check()?;
     Ok(Parsed::Run(Box::new(Invocation {
-        connection: state.connection,
-        shell: state.shell,
-        fan_out: state.fan_out,
-        detached: state.detached,
+        switches: state,
         command,
         arguments: iter.collect(),
     })))
@@ -167,7 +161,7 @@ mod tests {
             "-l",
             "/",
         ]);
-        let c = &i.connection;
+        let c = &i.switches.connection;
         assert_eq!(c.remote.as_deref(), Some("https://h:5986/wsman"));
         assert_eq!(
             (c.username.as_deref(), c.password.as_deref()),
@@ -176,7 +170,7 @@ mod tests {
         assert_eq!(c.auth, Some(AuthChoice::Basic));
         assert!(c.use_ssl && c.skip_ca_check && c.skip_cn_check);
         assert_eq!(c.timeout_ms, Some(5000));
-        let s = &i.shell;
+        let s = &i.switches.shell;
         assert_eq!(s.directory.as_deref(), Some("/tmp"));
         assert_eq!(
             s.environment,
@@ -196,12 +190,12 @@ mod tests {
         let i = run(&[
             "-R:host", "-un", "-d:/x", "-nop", "-cp:437", "-noe", "-ssl", "-t:100", "cmd",
         ]);
-        assert_eq!(i.connection.remote.as_deref(), Some("host"));
-        assert!(i.connection.unencrypted && i.connection.use_ssl);
-        assert_eq!(i.connection.timeout_ms, Some(100));
-        assert_eq!(i.shell.directory.as_deref(), Some("/x"));
-        assert!(i.shell.no_profile && i.shell.no_echo);
-        assert_eq!(i.shell.codepage, Some(437));
+        assert_eq!(i.switches.connection.remote.as_deref(), Some("host"));
+        assert!(i.switches.connection.unencrypted && i.switches.connection.use_ssl);
+        assert_eq!(i.switches.connection.timeout_ms, Some(100));
+        assert_eq!(i.switches.shell.directory.as_deref(), Some("/x"));
+        assert!(i.switches.shell.no_profile && i.switches.shell.no_echo);
+        assert_eq!(i.switches.shell.codepage, Some(437));
     }
 
     #[test]
@@ -209,7 +203,7 @@ mod tests {
         let i = run(&["-r:h", "/bin/sh", "-c", "echo -r:x -u:y"]);
         assert_eq!(i.command, "/bin/sh");
         assert_eq!(i.arguments, vec!["-c", "echo -r:x -u:y"]);
-        assert_eq!(i.connection.username, None);
+        assert_eq!(i.switches.connection.username, None);
         let i = run(&["-r:h", "--", "-weird-program", "-?"]);
         assert_eq!(i.command, "-weird-program");
         assert_eq!(i.arguments, vec!["-?"]);
@@ -221,11 +215,16 @@ mod tests {
     #[test]
     fn remote_values_keep_colons() {
         assert_eq!(
-            run(&["-r:[::1]:5985", "x"]).connection.remote.as_deref(),
+            run(&["-r:[::1]:5985", "x"])
+                .switches
+                .connection
+                .remote
+                .as_deref(),
             Some("[::1]:5985")
         );
         assert_eq!(
             run(&["-r:http://h:1/wsman", "x"])
+                .switches
                 .connection
                 .remote
                 .as_deref(),
@@ -244,7 +243,7 @@ mod tests {
     #[test]
     fn empty_password_is_allowed() {
         let i = run(&["-r:h", "-u:x", "-p:", "true"]);
-        assert_eq!(i.connection.password.as_deref(), Some(""));
+        assert_eq!(i.switches.connection.password.as_deref(), Some(""));
     }
 
     #[test]
@@ -290,23 +289,26 @@ mod tests {
         .unwrap() else {
             panic!("not a run")
         };
-        assert!(i.connection.use_ssl);
-        assert_eq!(i.connection.certificate.as_deref(), Some("c.pem"));
+        assert!(i.switches.connection.use_ssl);
+        assert_eq!(i.switches.connection.certificate.as_deref(), Some("c.pem"));
         let Parsed::Run(i) = p(&["-r:h", "-usessl", "-transport:http", "-u:x", "x"]).unwrap()
         else {
             panic!("not a run")
         };
-        assert!(!i.connection.use_ssl);
-        assert_eq!(i.connection.effective_auth(), AuthChoice::Negotiate);
+        assert!(!i.switches.connection.use_ssl);
+        assert_eq!(
+            i.switches.connection.effective_auth(),
+            AuthChoice::Negotiate
+        );
     }
 
     #[test]
     fn powershell_takes_the_command_line_as_its_script() {
         let i = run(&["-r:h", "-ps", "Get-Date;", "Write-Output", "-x"]);
-        assert!(i.shell.powershell);
+        assert!(i.switches.shell.powershell);
         assert_eq!(i.command, "Get-Date;");
         assert_eq!(i.arguments, ["Write-Output", "-x"]);
-        assert!(run(&["-POWERSHELL", "x"]).shell.powershell);
+        assert!(run(&["-POWERSHELL", "x"]).switches.shell.powershell);
         for bad in [
             &["-ps", "-pty", "x"][..],
             &["-ps", "-detach", "x"],

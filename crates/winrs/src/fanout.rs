@@ -34,7 +34,7 @@ fn targets(
     hosts
         .into_iter()
         .map(|host| {
-            let endpoint = inv.connection.endpoint(&host)?;
+            let endpoint = inv.switches.connection.endpoint(&host)?;
             Ok(Target::new(host, endpoint, options.clone()))
         })
         .collect()
@@ -64,7 +64,7 @@ async fn read_stdin_once() -> Result<Vec<u8>, Failure> {
 }
 
 fn fan_out_options(inv: &Invocation, stdin: Vec<u8>) -> FanOutOptions {
-    let s = &inv.fan_out;
+    let s = &inv.switches.fan_out;
     let mut o = FanOutOptions::default();
     o.stdin = stdin.into();
     if let Some(n) = s.parallel {
@@ -142,7 +142,7 @@ pub(crate) async fn run(
 ) -> Result<u8, Failure> {
     let targets = targets(inv, hosts, &options)?;
     let stdin = read_stdin_once().await?;
-    let form = inv.fan_out.output.unwrap_or_default();
+    let form = inv.switches.fan_out.output.unwrap_or_default();
     let mut interrupt = signal(SignalKind::interrupt())
         .map_err(|e| Failure::local(format!("cannot handle signals: {e}")))?;
     let start = Instant::now();
@@ -151,8 +151,8 @@ pub(crate) async fn run(
         targets,
         &inv.command,
         &inv.arguments,
-        &shell_options(&inv.shell),
-        &command_options(&inv.shell),
+        &shell_options(&inv.switches.shell),
+        &command_options(&inv.switches.shell),
         &fan_out_options(inv, stdin),
     );
     let mut progress = ProgressLine {
@@ -171,7 +171,7 @@ pub(crate) async fn run(
                         Ok(_) => tally.nonzero += 1,
                         Err(_) => tally.errors += 1,
                     }
-                    write_result(&host, form, inv.fan_out.raw_output)?;
+                    write_result(&host, form, inv.switches.fan_out.raw_output)?;
                     progress.draw(results.progress(), start);
                 }
                 None => break false,

@@ -29,7 +29,7 @@ use session::Ending;
 const DEFAULT_REMOTE: &str = "localhost";
 
 fn client_options(inv: &Invocation) -> Result<ClientOptions, Failure> {
-    let c = &inv.connection;
+    let c = &inv.switches.connection;
     let wants_password =
         c.username.is_some() && c.password.is_none() && c.auth != Some(AuthChoice::None);
     if wants_password && !std::io::stdin().is_terminal() {
@@ -50,11 +50,11 @@ fn client_options(inv: &Invocation) -> Result<ClientOptions, Failure> {
 /// The hosts of a fan-out run, or `None` for the one host of a plain run (`-r:HOST` without
 /// `-output:`, exactly as before fan-out existed).
 fn fan_out_hosts(inv: &Invocation) -> Result<Option<Vec<String>>, Failure> {
-    let remote = inv.connection.remote.as_deref().unwrap_or(DEFAULT_REMOTE);
+    let remote = remote(inv);
     let groups = targets::read_groups(&config_dir(None))?;
     Ok(match targets::resolve(remote, &groups)? {
         Remote::Many(hosts) => Some(hosts),
-        Remote::Single(host) => inv.fan_out.output.map(|_| vec![host]),
+        Remote::Single(host) => inv.switches.fan_out.output.map(|_| vec![host]),
         _ => None,
     })
 }
@@ -65,15 +65,22 @@ enum Finish {
     Many(u8),
 }
 
+/// `-r:` as given, or the default host.
+fn remote(inv: &Invocation) -> &str {
+    inv.switches
+        .connection
+        .remote
+        .as_deref()
+        .unwrap_or(DEFAULT_REMOTE)
+}
+
 fn run(inv: Invocation) -> Result<Finish, Failure> {
     let hosts = fan_out_hosts(&inv)?;
     let options = client_options(&inv)?;
+    let (shell, d) = (&inv.switches.shell, &inv.switches.detached);
     let endpoint = match &hosts {
         Some(_) => None,
-        None => Some(
-            inv.connection
-                .endpoint(inv.connection.remote.as_deref().unwrap_or(DEFAULT_REMOTE))?,
-        ),
+        None => Some(inv.switches.connection.endpoint(remote(&inv))?),
     };
     // One host: a current-thread runtime (no worker threads to start, no wake-ups handed
     // between threads; stdin is read on the blocking pool either way). A fan-out seals and
@@ -90,29 +97,26 @@ fn run(inv: Invocation) -> Result<Finish, Failure> {
     .map_err(|e| Failure::local(format!("cannot start the runtime: {e}")))?;
     let result = runtime.block_on(async {
         match (hosts, endpoint) {
-            (Some(_), _)
-                if inv.detached.list || inv.detached.detach || inv.detached.attach.is_some() =>
-            {
+            (Some(_), _) if d.list || d.detach || d.attach.is_some() => {
                 Err(Failure::local("-detach, -attach: and -list take one host"))
             }
-            (Some(_), _) if inv.shell.pty => Err(Failure::local("-pty takes one host")),
-            (Some(_), _) if inv.shell.powershell => Err(Failure::local("-ps takes one host")),
+            (Some(_), _) if shell.pty => Err(Failure::local("-pty takes one host")),
+            (Some(_), _) if shell.powershell => Err(Failure::local("-ps takes one host")),
             (Some(hosts), _) => fanout::run(&inv, hosts, options).await.map(Finish::Many),
             (None, Some(endpoint)) => {
                 let client = Client::new(endpoint, options)?;
-                let d = &inv.detached;
                 let ending = if d.list {
                     session::list(&client).await
                 } else if let Some(shell_id) = &d.attach {
                     session::attach(&client, shell_id).await
-                } else if inv.shell.powershell {
+                } else if shell.powershell {
                     let script = powershell::script(&inv.command, &inv.arguments);
                     powershell::run(&client, &script).await
                 } else if d.detach {
                     let idle = d.idle_timeout_ms.map(std::time::Duration::from_millis);
-                    session::detach(&client, &inv.shell, &inv.command, &inv.arguments, idle).await
+                    session::detach(&client, shell, &inv.command, &inv.arguments, idle).await
                 } else {
-                    session::run(&client, &inv.shell, &inv.command, &inv.arguments).await
+                    session::run(&client, shell, &inv.command, &inv.arguments).await
                 };
                 ending.map(Finish::One)
             }

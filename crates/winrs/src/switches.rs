@@ -68,7 +68,7 @@ pub(crate) struct DetachSwitches {
 }
 
 /// What the switches are parsed into.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Parsing {
     pub(crate) connection: ConnectionSwitches,
     pub(crate) shell: ShellSwitches,

@@ -343,14 +343,14 @@ impl Client {
     }
 
     /// Send any request built from `header` with `body` (serialised XML, may be empty) and
-    /// return the body element of the answer. The building block of every operation.
+    /// return the body element of the answer (the first of [`Client::send_for_body`]'s). The
+    /// building block of every operation.
     pub async fn send(
         &self,
         header: &RequestHeader,
         body: &str,
     ) -> Result<Option<Element>, ClientError> {
-        let reply = self.send_raw(header, body).await?;
-        response::interpret(&reply, Some(&header.message_id))
+        Ok(self.send_for_body(header, body).await?.into_iter().next())
     }
 
     /// [`Client::send`] without reading the answer: the HTTP reply as the transport returned

@@ -134,22 +134,17 @@ mod tests {
     }
 
     #[test]
-    fn refusals() {
-        for bad in [
-            "",
-            "h:0",
-            "h:70000",
-            "h:x",
-            "[::1",
-            "[zz]:1",
-            "ftp://h",
-            "http://u@h",
-            "a b",
-            "http://h/p?x=1",
-            "fe80::1:99999x",
-        ] {
-            assert!(Endpoint::parse(bad, false).is_err(), "{bad:?} accepted");
+    fn refusals_name_the_input_and_the_reason() {
+        // The parser's refusals are tested with it (`wsman_safe::http`); here, what this
+        // front end makes of one, and the forms only `-r:` is known for.
+        for bad in ["h:x", "fe80::1:99999x", "ftp://h"] {
+            match Endpoint::parse(bad, false) {
+                Err(ClientError::InvalidEndpoint { input, reason }) => {
+                    assert_eq!(input, bad);
+                    assert!(!reason.is_empty(), "{bad:?}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
         }
-        assert!(Endpoint::parse("http://h", true).is_err());
     }
 }

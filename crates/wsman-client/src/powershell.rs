@@ -24,7 +24,6 @@
 //! [`wsman_proto::shell::psrp_client`]. The pool offers the server no host: a script that
 //! prompts (Read-Host, confirmations) fails on the server instead of waiting for an answer.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -43,7 +42,7 @@ use wsman_proto::xml::Writer;
 
 use crate::client::{Client, Resource};
 use crate::error::ClientError;
-use crate::shell::is_timed_out;
+use crate::shell::{is_timed_out, EventQueue};
 
 /// The streams of records besides output.
 pub use wsman_proto::shell::psrp_client::RecordStream;
@@ -296,8 +295,7 @@ impl RunspacePool {
             pid,
             sequence_id: 0,
             defragmenter: Defragmenter::default(),
-            pending: VecDeque::new(),
-            finished: false,
+            events: EventQueue::new(),
         })
     }
 
@@ -316,8 +314,7 @@ pub struct Pipeline {
     pid: Uuid,
     sequence_id: u64,
     defragmenter: Defragmenter,
-    pending: VecDeque<PsOutput>,
-    finished: bool,
+    events: EventQueue<PsOutput>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -370,11 +367,8 @@ impl Pipeline {
     /// The next event; `Ok(None)` after [`PsOutput::Finished`].
     pub async fn next(&mut self) -> Result<Option<PsOutput>, ClientError> {
         loop {
-            if let Some(event) = self.pending.pop_front() {
-                return Ok(Some(event));
-            }
-            if self.finished {
-                return Ok(None);
+            if let Some(next) = self.events.next() {
+                return Ok(next);
             }
             let (data, done) = self
                 .shared
@@ -385,7 +379,7 @@ impl Pipeline {
                 let event = PsEvent::from_message(&message).map_err(psrp_error)?;
                 self.absorb(event)?;
             }
-            if done && !self.finished {
+            if done && !self.events.is_finished() {
                 return Err(psrp_error("the pipeline ended without its state"));
             }
         }
@@ -393,10 +387,8 @@ impl Pipeline {
 
     fn absorb(&mut self, event: PsEvent) -> Result<(), ClientError> {
         match event {
-            PsEvent::Output { text, .. } => self.pending.push_back(PsOutput::Output(text)),
-            PsEvent::Record { stream, text, .. } => {
-                self.pending.push_back(PsOutput::Record { stream, text })
-            }
+            PsEvent::Output { text, .. } => self.events.push(PsOutput::Output(text)),
+            PsEvent::Record { stream, text, .. } => self.events.push(PsOutput::Record { stream, text }),
             PsEvent::PipelineState { pid, report } if pid == self.pid => {
                 let end = match report.state {
                     pipeline_state::COMPLETED => PipelineEnd::Completed,
@@ -405,8 +397,7 @@ impl Pipeline {
                     // Running and the like: not an end (Windows sends none of them).
                     _ => return Ok(()),
                 };
-                self.pending.push_back(PsOutput::Finished(end));
-                self.finished = true;
+                self.events.finish(PsOutput::Finished(end));
             }
             PsEvent::HostCall { .. } => {
                 return Err(psrp_error(
@@ -460,14 +451,4 @@ impl PipelineResult {
     pub fn had_errors(&self) -> bool {
         !self.errors.is_empty() || matches!(self.end, Some(PipelineEnd::Failed(_)))
     }
-}
-
-/// Opens a pool, runs `script`, collects what it wrote, closes the pool (also when the run
-/// fails).
-pub async fn run_script(client: &Client, script: &str) -> Result<PipelineResult, ClientError> {
-    let pool = RunspacePool::open(client, &PowerShellOptions::default()).await?;
-    let result = async { pool.run(script).await?.collect().await }.await;
-    let closed = pool.close().await;
-    let result = result?;
-    closed.map(|()| result)
 }

@@ -44,6 +44,7 @@ use crate::error::ClientError;
 
 mod output;
 
+pub(crate) use output::EventQueue;
 pub use output::OutputReader;
 
 /// Whether a `TERM` value is one [`Terminal::term`] may carry (a terminfo name).

@@ -102,7 +102,6 @@ pub mod code {
     pub const EVENTING_DELIVERY_MODE_REQUESTED_UNAVAILABLE: u32 = 2150858782;
     pub const EVENTING_INVALID_EXPIRATION_TIME: u32 = 2150858783;
     pub const EVENTING_FILTERING_REQUESTED_UNAVAILABLE: u32 = 2150858786;
-    pub const EVENTING_SOURCE_UNABLE_TO_PROCESS: u32 = 2150858787;
     pub const EVENTING_UNABLE_TO_RENEW: u32 = 2150858788;
     pub const EVENTING_INVALID_MESSAGE: u32 = 2150858789;
     pub const INVALID_BOOKMARK: u32 = 2150858808;
@@ -110,17 +109,14 @@ pub mod code {
     pub const EVT_CHANNEL_NOT_FOUND: u32 = 15007;
     pub const OPERATION_TIMED_OUT: u32 = 2150858793;
     pub const CHARACTER_SET: u32 = 2150858828;
-    pub const CONCURRENCY: u32 = 2150858802;
     pub const ALREADY_EXISTS: u32 = 2150858803;
     /// ERROR_WSMAN_DELIVERY_REFUSED (0x80338034).
     pub const DELIVERY_REFUSED: u32 = 2150858804;
-    pub const INVALID_OPTIONS: u32 = 2150858809;
     pub const INVALID_PARAMETER: u32 = 2150858810;
     pub const INVALID_SELECTORS: u32 = 2150858813;
     pub const QUOTA_LIMIT: u32 = 2150858815;
     pub const SCHEMA_VALIDATION_ERROR: u32 = 2150858817;
     pub const UNSUPPORTED_FEATURE: u32 = 2150858818;
-    pub const INVALID_XML: u32 = 2150858819;
     pub const MAX_ENVELOPE_SIZE_EXCEEDED: u32 = 2150858824;
     pub const OPTIONS_NOT_SUPPORTED: u32 = 2150858833;
     pub const OPTIONS_INVALID_VALUE: u32 = 2150858835;
@@ -198,11 +194,6 @@ impl Fault {
             }
             _ => ns::action::FAULT_WSMAN,
         }
-    }
-
-    /// True for the WinRS long-poll answer "nothing yet" (logged at debug, not as an error).
-    pub fn is_timeout(&self) -> bool {
-        self.wsman_code == code::OPERATION_TIMED_OUT
     }
 
     pub fn access_denied() -> Self {

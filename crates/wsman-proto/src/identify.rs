@@ -1,9 +1,7 @@
 //! Identify (DSP0226 §11, reference §8): no addressing headers, empty `s:Header`.
 
-use std::fmt::Write as _;
-
 use crate::ns;
-use crate::xml::escape_text;
+use crate::xml::Writer;
 
 /// What an Identify response reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,41 +14,21 @@ pub struct IdentifyInfo {
 
 /// The IdentifyResponse envelope.
 pub fn response(info: &IdentifyInfo) -> String {
-    let mut out = String::with_capacity(1024);
-    let _ = write!(
-        out,
-        "<s:Envelope xmlns:s=\"{}\"><s:Header/><s:Body><wsmid:IdentifyResponse xmlns:wsmid=\"{}\">",
-        ns::SOAP,
-        ns::IDENTITY
-    );
-    let _ = write!(
-        out,
-        "<wsmid:ProtocolVersion>{}</wsmid:ProtocolVersion>",
-        ns::WSMAN
-    );
-    let _ = write!(
-        out,
-        "<wsmid:ProductVendor>{}</wsmid:ProductVendor>",
-        escape_text(&info.product_vendor)
-    );
-    let _ = write!(
-        out,
-        "<wsmid:ProductVersion>{}</wsmid:ProductVersion>",
-        escape_text(&info.product_version)
-    );
+    let mut w = Writer::new();
+    w.start("s:Envelope", &[("xmlns:s", ns::SOAP)]);
+    w.start("s:Header", &[]).end();
+    w.start("s:Body", &[]);
+    w.start("wsmid:IdentifyResponse", &[("xmlns:wsmid", ns::IDENTITY)]);
+    w.leaf("wsmid:ProtocolVersion", &[], ns::WSMAN);
+    w.leaf("wsmid:ProductVendor", &[], &info.product_vendor);
+    w.leaf("wsmid:ProductVersion", &[], &info.product_version);
     if !info.security_profiles.is_empty() {
-        out.push_str("<wsmid:SecurityProfiles>");
+        w.start("wsmid:SecurityProfiles", &[]);
         for p in &info.security_profiles {
-            let _ = write!(
-                out,
-                "<wsmid:SecurityProfileName>{}</wsmid:SecurityProfileName>",
-                escape_text(p)
-            );
+            w.leaf("wsmid:SecurityProfileName", &[], p);
         }
-        out.push_str("</wsmid:SecurityProfiles>");
     }
-    out.push_str("</wsmid:IdentifyResponse></s:Body></s:Envelope>");
-    out
+    w.finish()
 }
 
 /// The Identify request a client sends.

@@ -267,7 +267,6 @@ pub mod action {
     pub const SUBSCRIBE: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe";
     pub const SUBSCRIBE_RESPONSE: &str =
         "http://schemas.xmlsoap.org/ws/2004/08/eventing/SubscribeResponse";
-    pub const RENEW: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Renew";
     pub const UNSUBSCRIBE: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Unsubscribe";
     pub const UNSUBSCRIBE_RESPONSE: &str =
         "http://schemas.xmlsoap.org/ws/2004/08/eventing/UnsubscribeResponse";

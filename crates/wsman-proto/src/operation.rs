@@ -90,21 +90,6 @@ impl Action {
         }
         Self::Other(a.to_owned())
     }
-
-    /// Whether this is one of the operations a WS-Transfer/WS-Enumeration resource answers.
-    pub fn is_transfer_or_enumeration(&self) -> bool {
-        matches!(
-            self,
-            Self::Get
-                | Self::Put
-                | Self::Create
-                | Self::Delete
-                | Self::Enumerate
-                | Self::Pull
-                | Self::Release
-                | Self::Invoke(_)
-        )
-    }
 }
 
 /// The method of a custom action on the request's class, when `action` is one.

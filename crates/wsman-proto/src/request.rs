@@ -1,11 +1,10 @@
 //! Building request envelopes (the client side), with the prefixes Windows clients use.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::duration;
 use crate::ns;
-use crate::xml::{escape_attr, escape_text};
+use crate::xml::Writer;
 
 /// Everything a request header can say. Build with [`RequestHeader::new`] and fill fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,98 +56,63 @@ impl RequestHeader {
 
 /// A complete request envelope with `body` (already-serialised XML, may be empty).
 pub fn envelope(h: &RequestHeader, body: &str) -> String {
-    let mut out = String::with_capacity(1024 + body.len());
-    out.push_str("<s:Envelope");
-    for (p, uri) in ns::WINDOWS_PREFIXES {
-        let _ = write!(out, " xmlns:{p}=\"{uri}\"");
-    }
-    out.push_str("><s:Header>");
-    let _ = write!(out, "<a:To>{}</a:To>", escape_text(&h.to));
-    let _ = write!(
-        out,
-        "<w:ResourceURI s:mustUnderstand=\"true\">{}</w:ResourceURI>",
-        escape_text(&h.resource_uri)
-    );
+    let must = ("s:mustUnderstand", "true");
+    let may = ("s:mustUnderstand", "false");
+    let decls: Vec<(String, &str)> = ns::WINDOWS_PREFIXES
+        .iter()
+        .map(|(p, uri)| (format!("xmlns:{p}"), *uri))
+        .collect();
+    let decls: Vec<(&str, &str)> = decls.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let mut w = Writer::new();
+    w.start("s:Envelope", &decls).start("s:Header", &[]);
+    w.leaf("a:To", &[], &h.to);
+    w.leaf("w:ResourceURI", &[must], &h.resource_uri);
     if let Some(machine) = &h.machine_id {
-        let _ = write!(
-            out,
-            "<m:MachineID xmlns:m=\"{}\" s:mustUnderstand=\"false\">{}</m:MachineID>",
-            ns::MACHINE_ID,
-            escape_text(machine)
-        );
+        w.leaf("m:MachineID", &[("xmlns:m", ns::MACHINE_ID), may], machine);
     }
-    let _ = write!(
-        out,
-        "<a:ReplyTo><a:Address s:mustUnderstand=\"true\">{}</a:Address></a:ReplyTo>",
-        ns::ANONYMOUS
-    );
-    let _ = write!(
-        out,
-        "<a:Action s:mustUnderstand=\"true\">{}</a:Action>",
-        escape_text(&h.action)
-    );
+    w.start("a:ReplyTo", &[]);
+    w.leaf("a:Address", &[must], ns::ANONYMOUS).end();
+    w.leaf("a:Action", &[must], &h.action);
     if let Some(m) = h.max_envelope_size {
-        let _ = write!(
-            out,
-            "<w:MaxEnvelopeSize s:mustUnderstand=\"true\">{m}</w:MaxEnvelopeSize>"
-        );
+        w.leaf("w:MaxEnvelopeSize", &[must], &m.to_string());
     }
-    let _ = write!(
-        out,
-        "<a:MessageID>{}</a:MessageID>",
-        escape_text(&h.message_id)
-    );
+    w.leaf("a:MessageID", &[], &h.message_id);
     if let Some(l) = &h.locale {
-        let _ = write!(
-            out,
-            "<w:Locale xml:lang=\"{}\" s:mustUnderstand=\"false\"/><p:DataLocale xml:lang=\"{}\" s:mustUnderstand=\"false\"/>",
-            escape_attr(l),
-            escape_attr(l)
-        );
+        w.start("w:Locale", &[("xml:lang", l), may]).end();
+        w.start("p:DataLocale", &[("xml:lang", l), may]).end();
     }
     if let Some(s) = &h.session_id {
-        let _ = write!(
-            out,
-            "<p:SessionId s:mustUnderstand=\"false\">{}</p:SessionId>",
-            escape_text(s)
-        );
+        w.leaf("p:SessionId", &[may], s);
     }
     if let Some(id) = &h.operation_id {
-        let _ = write!(
-            out,
-            "<p:OperationID s:mustUnderstand=\"false\">{}</p:OperationID><p:SequenceId s:mustUnderstand=\"false\">1</p:SequenceId>",
-            escape_text(id)
-        );
+        w.leaf("p:OperationID", &[may], id);
+        w.leaf("p:SequenceId", &[may], "1");
     }
     if let Some(id) = &h.subscription_identifier {
-        let _ = write!(out, "<e:Identifier>{}</e:Identifier>", escape_text(id));
+        w.leaf("e:Identifier", &[], id);
     }
     if let Some(t) = h.operation_timeout {
-        let _ = write!(
-            out,
-            "<w:OperationTimeout>{}</w:OperationTimeout>",
-            duration::format(t)
-        );
+        w.leaf("w:OperationTimeout", &[], &duration::format(t));
     }
     if !h.selectors.is_empty() {
-        out.push_str("<w:SelectorSet>");
-        crate::transfer::write_selectors(&mut out, &h.selectors);
-        out.push_str("</w:SelectorSet>");
+        let mut set = String::new();
+        crate::transfer::write_selectors(&mut set, &h.selectors);
+        w.start("w:SelectorSet", &[]).raw(&set).end();
     }
     if !h.options.is_empty() {
-        out.push_str("<w:OptionSet>");
-        for (n, v, must) in &h.options {
-            let mc = if *must { " MustComply=\"true\"" } else { "" };
-            let _ = write!(
-                out,
-                "<w:Option Name=\"{}\"{mc}>{}</w:Option>",
-                escape_attr(n),
-                escape_text(v)
-            );
+        w.start("w:OptionSet", &[]);
+        for (name, value, must_comply) in &h.options {
+            let mut attrs = vec![("Name", name.as_str())];
+            if *must_comply {
+                attrs.push(("MustComply", "true"));
+            }
+            w.leaf("w:Option", &attrs, value);
         }
-        out.push_str("</w:OptionSet>");
+        w.end();
     }
-    out.push_str("</s:Header>");
-    crate::response::close_envelope(&mut out, "<s:Body/>", body);
-    out
+    w.end().start("s:Body", &[]);
+    if !body.is_empty() {
+        w.raw(body);
+    }
+    w.finish()
 }

@@ -62,21 +62,11 @@ pub fn envelope(header: &ResponseHeader<'_>, body: &str) -> String {
     let mut out = String::with_capacity(1024 + body.len());
     open_envelope(&mut out);
     write_header(&mut out, header);
-    close_envelope(&mut out, "<s:Body></s:Body>", body);
+    // An empty body is written `<s:Body></s:Body>`, as Windows writes it.
+    out.push_str("<s:Body>");
+    out.push_str(body);
+    out.push_str(ENVELOPE_END);
     out
-}
-
-/// The body and the envelope's end, after the header; `empty` is how an empty body is written
-/// (a response's `<s:Body></s:Body>` as Windows writes it, a request's `<s:Body/>`).
-pub(crate) fn close_envelope(out: &mut String, empty: &str, body: &str) {
-    if body.is_empty() {
-        out.push_str(empty);
-    } else {
-        out.push_str("<s:Body>");
-        out.push_str(body);
-        out.push_str("</s:Body>");
-    }
-    out.push_str("</s:Envelope>");
 }
 
 /// Spare capacity a large body should be rendered with so that [`envelope_owned`] can wrap it

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use wsman_proto::ns;
-use wsman_proto::shell::responses as resp;
 use wsman_proto::shell::{
     self, CommandItem, CommandLine, CommandResponse, CommandStateValue, CreateResponse, Receive,
     ReceiveResponse, Send, ShellCreate, ShellDescription, Signal, SignalCode, StreamData,
@@ -107,7 +106,6 @@ proptest! {
     fn send_round_trips(streams in proptest::collection::vec((word(), id(), proptest::collection::vec(any::<u8>(), 0..64), any::<bool>()), 1..4)) {
         let s = Send::new(streams.into_iter().map(|(n, c, d, e)| StreamData::new(&n, c.as_deref(), d, e)).collect());
         prop_assert_eq!(Send::parse(Some(&reparse(&s.to_xml()))).unwrap(), s);
-        prop_assert!(resp::is_send_response(&in_body(&resp::send_response())));
     }
 
     #[test]
@@ -145,7 +143,6 @@ proptest! {
         };
         let s = Signal::new(command_id.as_deref(), code);
         prop_assert_eq!(Signal::parse(Some(&reparse(&s.to_xml()))).unwrap(), s);
-        prop_assert!(resp::is_signal_response(&in_body(&resp::signal_response())));
     }
 
     #[test]

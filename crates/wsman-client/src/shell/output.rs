@@ -32,8 +32,7 @@ use crate::error::ClientError;
 pub struct OutputReader {
     exchange: Arc<ReceiveExchange>,
     sequence_id: u64,
-    pending: VecDeque<Output>,
-    finished: bool,
+    events: EventQueue<Output>,
     /// The Receive already sent for `sequence_id`, if any.
     ahead: Option<Ahead>,
 }
@@ -43,7 +42,7 @@ impl std::fmt::Debug for OutputReader {
         f.debug_struct("OutputReader")
             .field("command_id", &self.exchange.command_id)
             .field("sequence_id", &self.sequence_id)
-            .field("finished", &self.finished)
+            .field("finished", &self.events.is_finished())
             .finish_non_exhaustive()
     }
 }
@@ -283,8 +282,7 @@ impl OutputReader {
                 command_id,
             }),
             sequence_id: 0,
-            pending: VecDeque::new(),
-            finished: false,
+            events: EventQueue::new(),
             ahead: None,
         }
     }
@@ -292,11 +290,8 @@ impl OutputReader {
     /// The next event; `Ok(None)` after [`Output::Exited`] was returned.
     pub async fn next(&mut self) -> Result<Option<Output>, ClientError> {
         loop {
-            if let Some(event) = self.pending.pop_front() {
-                return Ok(Some(event));
-            }
-            if self.finished {
-                return Ok(None);
+            if let Some(next) = self.events.next() {
+                return Ok(next);
             }
             self.receive_once().await?;
         }
@@ -312,7 +307,7 @@ impl OutputReader {
         self.sequence_id += 1;
         self.ahead = fetched.next;
         self.absorb(fetched.response)?;
-        if self.finished {
+        if self.events.is_finished() {
             self.ahead = None;
         }
         Ok(())
@@ -327,7 +322,7 @@ impl OutputReader {
         };
         for part in received.streams {
             if ours(&part.command_id) && !part.data.is_empty() {
-                self.pending.push_back(Output::Data {
+                self.events.push(Output::Data {
                     stream: part.name,
                     data: part.data,
                 });
@@ -338,10 +333,50 @@ impl OutputReader {
                 let exit_code = exit_code.ok_or_else(|| {
                     ClientError::protocol("the command is done but the response has no ExitCode")
                 })?;
-                self.pending.push_back(Output::Exited { exit_code });
-                self.finished = true;
+                self.events.finish(Output::Exited { exit_code });
             }
         }
         Ok(())
+    }
+}
+
+/// Events decoded from the answers, handed out one at a time; after the last one
+/// ([`EventQueue::finish`]) nothing more is read. A command's output and a PowerShell
+/// pipeline's are both read this way.
+#[derive(Debug)]
+pub(crate) struct EventQueue<T> {
+    queue: VecDeque<T>,
+    finished: bool,
+}
+
+impl<T> EventQueue<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            queue: VecDeque::new(),
+            finished: false,
+        }
+    }
+
+    /// The next event (`Some(None)` once the last was handed out), or `None` while more must
+    /// be read.
+    pub(crate) fn next(&mut self) -> Option<Option<T>> {
+        match self.queue.pop_front() {
+            Some(event) => Some(Some(event)),
+            None => self.finished.then_some(None),
+        }
+    }
+
+    pub(crate) fn push(&mut self, event: T) {
+        self.queue.push_back(event);
+    }
+
+    /// Queue the last event.
+    pub(crate) fn finish(&mut self, last: T) {
+        self.queue.push_back(last);
+        self.finished = true;
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished
     }
 }

@@ -116,8 +116,6 @@ pub mod message_type {
     }
 }
 
-/// MS-PSRP's PIPELINE_STATE message type.
-pub const PIPELINE_STATE: u32 = message_type::PIPELINE_STATE;
 /// `Destination` of a message to the client.
 pub const TO_CLIENT: u32 = 1;
 /// `Destination` of a message to the server.
@@ -563,7 +561,10 @@ fn track(
             }
             open.insert(object, Open { next: 1, kind });
         }
-        return Ok((Some(kind), header.end && kind == PIPELINE_STATE));
+        return Ok((
+            Some(kind),
+            header.end && kind == message_type::PIPELINE_STATE,
+        ));
     }
     let entry = open.get_mut(&object).ok_or_else(|| out_of_order(0))?;
     if entry.next != header.fragment_id {
@@ -574,7 +575,7 @@ fn track(
     if header.end {
         open.remove(&object);
     }
-    Ok((None, header.end && kind == PIPELINE_STATE))
+    Ok((None, header.end && kind == message_type::PIPELINE_STATE))
 }
 
 #[cfg(test)]

@@ -30,13 +30,10 @@ pub const MAX_PARTIAL: usize = MAX_OPEN;
 /// Runspace pool states (MS-PSRP 2.2.3.4) a client acts on.
 pub mod pool_state {
     pub const OPENED: i32 = 2;
-    pub const CLOSED: i32 = 3;
-    pub const BROKEN: i32 = 5;
 }
 
 /// Pipeline states (MS-PSRP 2.2.3.5) a client acts on.
 pub mod pipeline_state {
-    pub const RUNNING: i32 = 1;
     pub const STOPPED: i32 = 3;
     pub const COMPLETED: i32 = 4;
     pub const FAILED: i32 = 5;

@@ -75,7 +75,7 @@ fn packets_parse_as_pwsh_writes_them() {
 
 #[test]
 fn a_pipeline_ends_with_the_last_fragment_of_its_state_message() {
-    let state = message(PIPELINE_STATE, b"<Obj/>");
+    let state = message(message_type::PIPELINE_STATE, b"<Obj/>");
     let output = message(0x0004_1004, b"<S>1</S>");
     let mut stream = fragment(1, 0, true, true, &output);
     stream.extend(fragment(2, 0, true, false, &state[..20]));
@@ -94,7 +94,7 @@ fn a_pipeline_ends_with_the_last_fragment_of_its_state_message() {
         kinds,
         [
             (Some(0x0004_1004), false),
-            (Some(PIPELINE_STATE), false),
+            (Some(message_type::PIPELINE_STATE), false),
             (None, true)
         ]
     );
@@ -155,7 +155,11 @@ fn each_message_type_decodes_and_encodes_as_psrpcore_does() {
         }
         let last = fragments.last().unwrap();
         assert!(last.header.end);
-        assert_eq!(last.ends_pipeline, kind == PIPELINE_STATE, "{name}");
+        assert_eq!(
+            last.ends_pipeline,
+            kind == message_type::PIPELINE_STATE,
+            "{name}"
+        );
         let message = Message::parse(&whole).unwrap();
         assert_eq!(message.message_type, kind);
         assert_eq!(message.destination, destination, "{name}");
@@ -304,7 +308,13 @@ fn a_fragment_with_the_last_id_is_not_split() {
 
 #[test]
 fn renumbering_rewrites_only_the_ids() {
-    let mut f = fragment(1, 0, true, true, &message(PIPELINE_STATE, b"<Obj/>"));
+    let mut f = fragment(
+        1,
+        0,
+        true,
+        true,
+        &message(message_type::PIPELINE_STATE, b"<Obj/>"),
+    );
     let before = f.clone();
     renumber(&mut f, 9, 2);
     let h = FragmentHeader::parse(&f).unwrap();

@@ -12,7 +12,7 @@ use crate::ns;
 use crate::xml::{Element, Writer};
 
 use super::requests::parse_duration;
-use super::responses::ResponseError;
+use super::responses::{first, ResponseError};
 
 /// `rsp:BufferMode`: what the server does with output while no client is connected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,14 +218,7 @@ impl ConnectResponse {
 
     /// Parse `rsp:ConnectResponse` (the element or the `s:Body` holding it).
     pub fn parse(body: &Element) -> Result<Self, ResponseError> {
-        let r = if is_rsp(body, "ConnectResponse") {
-            body
-        } else {
-            body.child(ns::SHELL, "ConnectResponse")
-                .ok_or(ResponseError::Missing {
-                    element: "ConnectResponse",
-                })?
-        };
+        let r = first(body, "ConnectResponse")?;
         let streams = |name: &str| {
             r.child(ns::SHELL, name)
                 .map(|e| words(&e.text()))

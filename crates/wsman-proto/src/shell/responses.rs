@@ -37,7 +37,11 @@ fn invalid(element: &'static str, value: &str) -> ResponseError {
     }
 }
 
-fn first<'a>(body: &'a Element, name: &'static str) -> Result<&'a Element, ResponseError> {
+/// `rsp:{name}`: `body` itself, or its child (the element or the `s:Body` holding it).
+pub(super) fn first<'a>(
+    body: &'a Element,
+    name: &'static str,
+) -> Result<&'a Element, ResponseError> {
     if is_rsp(body, name) {
         return Ok(body);
     }
@@ -305,16 +309,6 @@ fn empty_response(qname: &str) -> String {
     let mut w = Writer::new();
     w.start(qname, &[rsp_decl()]);
     w.finish()
-}
-
-/// Whether `body` (the `s:Body`) holds `rsp:SendResponse`.
-pub fn is_send_response(body: &Element) -> bool {
-    first(body, "SendResponse").is_ok()
-}
-
-/// Whether `body` (the `s:Body`) holds `rsp:SignalResponse`.
-pub fn is_signal_response(body: &Element) -> bool {
-    first(body, "SignalResponse").is_ok()
 }
 
 /// `rsp:CommandState`.
