@@ -161,16 +161,9 @@ impl Command {
             .take()
             .map(pipe::Sender::from_owned_fd)
             .transpose();
-        let stdout = child
-            .stdout
-            .take()
-            .map(pipe::Receiver::from_owned_fd)
-            .transpose();
-        let stderr = child
-            .stderr
-            .take()
-            .map(pipe::Receiver::from_owned_fd)
-            .transpose();
+        let receiver = |fd: Option<_>| fd.map(pipe::Receiver::from_owned_fd).transpose();
+        let stdout = receiver(child.stdout.take());
+        let stderr = receiver(child.stderr.take());
         let (stdin, stdout, stderr) = match (stdin, stdout, stderr) {
             (Ok(stdin), Ok(stdout), Ok(stderr)) => (stdin, stdout, stderr),
             (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
