@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::shell::lock;
+use crate::lock;
 use crate::types::ShellOwner;
 
 /// The tracing target of every audit record.

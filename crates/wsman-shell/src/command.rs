@@ -21,8 +21,8 @@ use wsman_os::process::{
 
 use crate::error::ShellError;
 use crate::input::{write_input, Input, Queued};
+use crate::lock;
 use crate::output::{pump, Output};
-use crate::shell::lock;
 use crate::terminal::{MasterIo, TerminalControl, END_OF_INPUT};
 use crate::types::{
     CommandInfo, CommandState, ReceiveOutcome, ReceiveOutput, ReceiveRequest, SendOutcome,

@@ -19,7 +19,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 use tokio::time::{timeout_at, Instant};
 
-use crate::shell::lock;
+use crate::lock;
 
 /// Whether a Send was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

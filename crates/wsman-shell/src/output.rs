@@ -16,7 +16,7 @@ use tokio::sync::{watch, Notify};
 use wsman_buffers::BufferPool;
 
 use crate::base64_queue::Base64Queue;
-use crate::shell::lock;
+use crate::lock;
 use crate::types::OutputChunk;
 use crate::user_output::UserOutput;
 

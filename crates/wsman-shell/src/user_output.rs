@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::Notify;
 
-use crate::shell::lock;
+use crate::lock;
 
 /// The output bytes one user's commands hold, and the most they may.
 #[derive(Debug)]

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use sha1::{Digest, Sha1};
+
 use crate::process;
 
 /// The service account every harness config dir gets (run-as root: an administrator).
@@ -205,7 +207,8 @@ impl ConfigDir {
             "127.0.0.1".to_owned(),
         ])
         .expect("generate self-signed certificate");
-        let thumbprint = crate::client_certs::thumbprint(generated.cert.der());
+        let digest = Sha1::digest(generated.cert.der());
+        let thumbprint: String = digest.iter().map(|b| format!("{b:02X}")).collect();
         self.write_raw(&format!("certs/{thumbprint}.crt"), &generated.cert.pem());
         let key = self.write_raw(
             &format!("certs/{thumbprint}.key"),

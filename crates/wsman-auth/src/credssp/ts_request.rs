@@ -8,7 +8,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::ntlm::der;
-use crate::ntlm::verify::utf16le;
+use crate::ntlm::utf16le;
 
 /// The largest TSRequest accepted: a handshake leg carries an NTLM or Kerberos token (a few
 /// KiB at most with a PAC) plus 32-byte hashes; 64 KiB leaves room and bounds memory.

@@ -15,7 +15,7 @@ use super::message::{
     FLAG_OEM, FLAG_REQUEST_TARGET, FLAG_SEAL, FLAG_SIGN, FLAG_TARGET_INFO, FLAG_TARGET_TYPE_SERVER,
     FLAG_UNICODE, FLAG_VERSION,
 };
-use super::verify::utf16le;
+use super::utf16le;
 
 /// The client requests we grant when asked (and only then). Not granted: LM_KEY (NTLMv1
 /// session keys), DATAGRAM, IDENTIFY, ANONYMOUS.

@@ -13,6 +13,7 @@ use super::message::{
     FLAG_EXTENDED_SESSION_SECURITY, FLAG_KEY_EXCH, MIC_OFFSET,
 };
 use super::server_challenge;
+use super::utf16le;
 use super::{CbtHardening, ChannelBindingPolicy, NtHash, NtlmError};
 
 pub(crate) type HmacMd5 = Hmac<Md5>;
@@ -38,11 +39,6 @@ pub(crate) fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 16]> {
     let mut out = Zeroizing::new([0u8; 16]);
     out.copy_from_slice(&mac.finalize().into_bytes());
     out
-}
-
-/// A string as UTF-16LE, the encoding of NTLM's and CredSSP's Unicode fields.
-pub(crate) fn utf16le(text: &str) -> Vec<u8> {
-    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
 }
 
 /// NTOWFv2 = HMAC_MD5(NT hash, UTF-16LE(UPPERCASE(user) ‖ domain)).
