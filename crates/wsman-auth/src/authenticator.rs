@@ -137,21 +137,13 @@ impl Authenticator {
     /// and PAM may take longer, so async callers use `spawn_blocking`.
     pub fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
         let store = AccountStore::open(Arc::clone(&self.accounts))?;
-        self.authenticate_in(&store, credentials)
+        self.authenticate_from(&store, credentials, None)
     }
 
     /// [`Self::authenticate`] against a store the caller already holds (a daemon keeps one
-    /// parsed store while the file is unchanged instead of reading it per check).
-    pub fn authenticate_in(
-        &self,
-        store: &AccountStore,
-        credentials: &Credentials,
-    ) -> Result<Identity, AuthError> {
-        self.authenticate_from(store, credentials, None)
-    }
-
-    /// [`Self::authenticate_in`] for a client at `client`: the system check is told where the
-    /// login comes from ([`PasswordChecker::check_from`]).
+    /// parsed store while the file is unchanged instead of reading it per check), for a client
+    /// at `client`: the system check is told where the login comes from
+    /// ([`PasswordChecker::check_from`]).
     pub fn authenticate_from(
         &self,
         store: &AccountStore,

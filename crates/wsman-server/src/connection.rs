@@ -105,7 +105,7 @@ impl Connection {
 
     /// The authentication state, locked.
     pub fn auth_state(&self) -> MutexGuard<'_, AuthState> {
-        self.auth.lock().unwrap_or_else(|p| p.into_inner())
+        AuthState::lock(&self.auth)
     }
 
     /// What a handshake may know of this connection.

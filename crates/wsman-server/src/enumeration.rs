@@ -359,15 +359,6 @@ impl EnumerationStore {
         Self::default()
     }
 
-    /// A store with other limits than [`ContextLimits::default`].
-    pub fn with_limits(limits: ContextLimits) -> Self {
-        Self {
-            entries: Mutex::default(),
-            limits,
-            refusals: quota::QuotaRefusals::default(),
-        }
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         // A panic while holding the lock cannot leave the map inconsistent (single inserts
         // and removals), so a poisoned lock is still usable.

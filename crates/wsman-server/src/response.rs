@@ -4,7 +4,7 @@
 //! context.
 
 use std::net::SocketAddr;
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex};
 
 use bytes::Bytes;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
@@ -30,10 +30,6 @@ pub struct Negotiated {
 pub struct AnswerContext {
     pub encoding: Encoding,
     pub machine: String,
-}
-
-fn lock(auth: &Mutex<AuthState>) -> MutexGuard<'_, AuthState> {
-    auth.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Adds the Negotiate headers, and seals the body when the request was sealed (faults too).
@@ -68,7 +64,7 @@ pub fn finish_negotiated(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/soap+xml;charset=UTF-8")
         .to_owned();
-    let sealed = lock(auth).seal_parts(&original_type, &plain);
+    let sealed = AuthState::lock(auth).seal_parts(&original_type, &plain);
     match sealed.map(|(content_type, body)| (HeaderValue::from_str(&content_type), body)) {
         Ok((Ok(content_type), body)) => {
             parts.headers.insert(CONTENT_TYPE, content_type);
@@ -79,7 +75,7 @@ pub fn finish_negotiated(
         }
         Ok((Err(_), _)) | Err(_) => {
             tracing::error!(remote = %remote, "sealing the response failed: closing the connection");
-            lock(auth).reset();
+            AuthState::lock(auth).reset();
             let mut failed = base_response(StatusCode::INTERNAL_SERVER_ERROR, Bytes::new());
             failed
                 .headers_mut()

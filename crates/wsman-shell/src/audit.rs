@@ -13,9 +13,10 @@
 //! not tell a Kerberos user from the service account of the same name.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::lock;
 use crate::types::ShellOwner;
 
 /// The tracing target of every audit record.
@@ -215,7 +216,7 @@ struct StartGate {
 impl StartFirst {
     /// Writes `end` now when the start is recorded, or right after it otherwise.
     pub(crate) fn after_start(&self, end: impl FnOnce() + Send + 'static) {
-        let mut gate = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut gate = lock(&self.0);
         if gate.started {
             drop(gate);
             end();
@@ -227,7 +228,7 @@ impl StartFirst {
     /// The start is recorded: writes an end that came before it.
     pub(crate) fn started(&self) {
         let held = {
-            let mut gate = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut gate = lock(&self.0);
             gate.started = true;
             gate.held.take()
         };

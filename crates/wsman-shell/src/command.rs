@@ -1,6 +1,6 @@
 //! One running command: its process, stdin, output and Receive state.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::task::AbortHandle;
@@ -21,6 +21,7 @@ use wsman_os::process::{
 
 use crate::error::ShellError;
 use crate::input::{write_input, Input, Queued};
+use crate::lock;
 use crate::output::{pump, Output};
 use crate::terminal::{MasterIo, TerminalControl, END_OF_INPUT};
 use crate::types::{
@@ -161,16 +162,9 @@ impl Command {
             .take()
             .map(pipe::Sender::from_owned_fd)
             .transpose();
-        let stdout = child
-            .stdout
-            .take()
-            .map(pipe::Receiver::from_owned_fd)
-            .transpose();
-        let stderr = child
-            .stderr
-            .take()
-            .map(pipe::Receiver::from_owned_fd)
-            .transpose();
+        let receiver = |fd: Option<_>| fd.map(pipe::Receiver::from_owned_fd).transpose();
+        let stdout = receiver(child.stdout.take());
+        let stderr = receiver(child.stderr.take());
         let (stdin, stdout, stderr) = match (stdin, stdout, stderr) {
             (Ok(stdin), Ok(stdout), Ok(stderr)) => (stdin, stdout, stderr),
             (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
@@ -284,10 +278,7 @@ impl Command {
             waiter_output.end_all();
             // The master's last descriptors: the writer's and the command's own.
             waiter_input.hang_up();
-            waiter_terminal
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
+            lock(&waiter_terminal).take();
             drop(login);
             on_finished(code, started.elapsed(), waiter_output.bytes_out());
         });
@@ -313,7 +304,7 @@ impl Command {
     /// Sets the window size of the command's terminal; `Ok(false)` when it has none (it runs
     /// on pipes, or has exited).
     pub(crate) fn resize(&self, size: wsman_os::terminal::WindowSize) -> std::io::Result<bool> {
-        match &*self.terminal.lock().unwrap_or_else(PoisonError::into_inner) {
+        match &*lock(&self.terminal) {
             Some(control) => control.resize(size).map(|()| true),
             None => Ok(false),
         }
@@ -470,7 +461,7 @@ impl Command {
         if self.has_exited() {
             return;
         }
-        let typed = match &*self.terminal.lock().unwrap_or_else(PoisonError::into_inner) {
+        let typed = match &*lock(&self.terminal) {
             Some(control) if signal == ProcessSignal::Interrupt => Some(control.interrupt()),
             Some(control) if signal == ProcessSignal::Quit => Some(control.quit()),
             _ => None,
@@ -523,7 +514,7 @@ impl Command {
     /// the pumps and the stdin writer (dropping the pipes).
     pub(crate) async fn finish(&self, limit: Duration) {
         let _ = tokio::time::timeout(limit, self.output.wait_exit()).await;
-        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        let tasks = std::mem::take(&mut *lock(&self.tasks));
         for task in tasks.pumps.iter().chain(&tasks.writer) {
             task.abort();
         }

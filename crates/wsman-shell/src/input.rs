@@ -13,11 +13,13 @@
 //! queued before it was written.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 use tokio::time::{timeout_at, Instant};
+
+use crate::lock;
 
 /// Whether a Send was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,12 +72,8 @@ impl Input {
     /// An input whose pipe is missing: everything sent is discarded.
     pub(crate) fn closed(capacity: usize) -> Self {
         let input = Self::new(capacity);
-        input.lock().closed = true;
+        lock(&input.state).closed = true;
         input
-    }
-
-    fn lock(&self) -> MutexGuard<'_, InputState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The most bytes the queue holds.
@@ -85,7 +83,7 @@ impl Input {
 
     /// The most bytes ever waiting in the queue.
     pub(crate) fn peak_queued(&self) -> usize {
-        self.lock().peak
+        lock(&self.state).peak
     }
 
     /// Queues `data` (and End when `end`) whole, waiting for room until
@@ -99,7 +97,7 @@ impl Input {
             tokio::pin!(room);
             room.as_mut().enable();
             {
-                let mut state = self.lock();
+                let mut state = lock(&self.state);
                 if state.ended {
                     return Queued::AlreadyEnded;
                 }
@@ -127,14 +125,14 @@ impl Input {
     /// The command's terminal is gone (its process exited): the writer lets go of its
     /// descriptor, and queued and future input is discarded.
     pub(crate) fn hang_up(&self) {
-        self.lock().ended = true;
+        lock(&self.state).ended = true;
         self.close();
         self.arrived.notify_one();
     }
 
     /// Marks the pipe gone: queued and future input is discarded.
     fn close(&self) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         state.closed = true;
         state.chunks.clear();
         state.queued = 0;
@@ -158,7 +156,7 @@ pub(crate) async fn write_input<W>(
         tokio::pin!(arrived);
         arrived.as_mut().enable();
         let next = {
-            let mut state = input.lock();
+            let mut state = lock(&input.state);
             match state.chunks.pop_front() {
                 Some(chunk) => Some(chunk),
                 None if state.ended => break,
@@ -175,12 +173,12 @@ pub(crate) async fn write_input<W>(
             input.close();
             return;
         }
-        let mut state = input.lock();
+        let mut state = lock(&input.state);
         state.queued = state.queued.saturating_sub(chunk.len());
         drop(state);
         input.space.notify_waiters();
     }
-    let hung_up = input.lock().closed;
+    let hung_up = lock(&input.state).closed;
     if !end_of_input.is_empty() && !hung_up {
         let _ = pipe.write_all(end_of_input).await;
     }

@@ -149,3 +149,12 @@ pub use types::{
 };
 pub use wsman_os::cgroup::{CgroupSupport, LimitMechanism};
 pub use wsman_principal::{OwnerKey, Principal, PrincipalKind};
+
+/// The crate's one lock of its state: a panic while a lock was held cannot leave the state
+/// half-changed in a way later calls trip on, so a poisoned lock is still used. Here, above
+/// every module, so that any of them can call it.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

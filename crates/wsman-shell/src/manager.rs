@@ -26,8 +26,9 @@ use crate::audit;
 use crate::command::{kill_trees_blocking, Buffers, Command, Seat};
 use crate::error::ShellError;
 use crate::ids::{canonical_id, new_id};
+use crate::lock;
 use crate::output::STREAM_NAMES;
-use crate::shell::{lock, Attachment, Busy, Shell, KILL_WAIT};
+use crate::shell::{Attachment, Busy, Shell, KILL_WAIT};
 use wsman_principal::OwnerKey;
 
 use crate::types::{

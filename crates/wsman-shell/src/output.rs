@@ -8,7 +8,7 @@
 //! a full pipe) and the daemon's memory does not grow.
 
 use std::os::fd::AsFd;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -16,6 +16,7 @@ use tokio::sync::{watch, Notify};
 use wsman_buffers::BufferPool;
 
 use crate::base64_queue::Base64Queue;
+use crate::lock;
 use crate::types::OutputChunk;
 use crate::user_output::UserOutput;
 
@@ -159,19 +160,15 @@ impl Output {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, OutputState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Records the exit code of the command's main process.
     pub(crate) fn set_exit(&self, exit_code: i32) {
-        self.lock().exit_code = Some(exit_code);
+        lock(&self.state).exit_code = Some(exit_code);
         self.exited.send_replace(true);
         self.changed.notify_waiters();
     }
 
     pub(crate) fn exit_code(&self) -> Option<i32> {
-        self.lock().exit_code
+        lock(&self.state).exit_code
     }
 
     /// Waits until the main process has exited.
@@ -182,7 +179,7 @@ impl Output {
 
     /// Ends every stream (after a kill, the pumps are aborted).
     pub(crate) fn end_all(&self) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         for stream in &mut state.streams {
             stream.eof = true;
         }
@@ -192,12 +189,12 @@ impl Output {
 
     /// Whether the process exited and every pipe reached its end.
     pub(crate) fn is_finished(&self) -> bool {
-        let state = self.lock();
+        let state = lock(&self.state);
         state.exit_code.is_some() && state.streams.iter().all(|stream| stream.eof)
     }
 
     pub(crate) fn bytes_out(&self) -> u64 {
-        self.lock()
+        lock(&self.state)
             .streams
             .iter()
             .map(|stream| stream.produced)
@@ -205,7 +202,7 @@ impl Output {
     }
 
     pub(crate) fn peak_buffered(&self) -> usize {
-        self.lock()
+        lock(&self.state)
             .streams
             .iter()
             .map(|stream| stream.peak)
@@ -225,7 +222,7 @@ impl Output {
             notified.as_mut().enable();
             user_freed.as_mut().enable();
             {
-                let state = self.lock();
+                let state = lock(&self.state);
                 let Some(stream) = state.streams.get(index) else {
                     return 0;
                 };
@@ -250,7 +247,7 @@ impl Output {
 
     /// Appends what one read returned; `full`: the read filled its buffer.
     fn push(&self, index: usize, data: &[u8], full: bool) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         let Some(stream) = state.streams.get_mut(index) else {
             return;
         };
@@ -267,7 +264,7 @@ impl Output {
     }
 
     pub(crate) fn finish_stream(&self, index: usize) {
-        if let Some(stream) = self.lock().streams.get_mut(index) {
+        if let Some(stream) = lock(&self.state).streams.get_mut(index) {
             stream.eof = true;
             stream.flowing = false;
         }
@@ -281,7 +278,7 @@ impl Output {
     /// and an envelope) while a command prints flat out; a command that pauses, even for a
     /// moment, is answered at once as before.
     pub(crate) fn worth_waiting(&self, requested: &[usize], max_bytes: usize) -> bool {
-        let state = self.lock();
+        let state = lock(&self.state);
         if state.exit_code.is_some() {
             return false;
         }
@@ -311,7 +308,7 @@ impl Output {
     /// lost output put on one; clients that stop at the first `End` lost the rest of the
     /// other stream when one ended early.
     pub(crate) fn take(&self, requested: &[usize], max_bytes: usize, hold: bool) -> Taken {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         let mut taken = Taken::default();
         let mut budget = max_bytes;
         for &index in requested {
@@ -368,7 +365,7 @@ impl Output {
 
     /// The client acknowledged a held response: free its bytes.
     pub(crate) fn release(&self, held: &[(usize, usize)]) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         for &(index, count) in held {
             if let Some(stream) = state.streams.get_mut(index) {
                 stream.held = stream.held.saturating_sub(count);
@@ -472,11 +469,11 @@ mod tests {
         for _ in 0..10 {
             output.push(0, &[7; 99], false);
         }
-        assert_eq!(output.lock().streams[0].pending.len(), 990);
+        assert_eq!(lock(&output.state).streams[0].pending.len(), 990);
         let taken = output.take(&[0], 2000, false);
         assert_eq!(taken.chunks[0].len, 990);
         assert_eq!(taken.chunks[0].decoded(), vec![7; 990]);
-        assert!(output.lock().streams[0].pending.is_empty());
+        assert!(lock(&output.state).streams[0].pending.is_empty());
     }
 
     /// Whether the pump of `output`'s stream `index` would wait for room now.

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use wsman_os::cgroup::ShellCgroup;
@@ -12,6 +12,7 @@ use crate::audit;
 use crate::command::{kill_trees_blocking, Command};
 use crate::error::ShellError;
 use crate::ids::canonical_id;
+use crate::lock;
 use crate::output::STREAM_NAMES;
 use crate::types::{ShellInfo, ShellOptions, ShellOwner, ShellState};
 
@@ -50,10 +51,6 @@ pub(crate) struct Attachment {
     pub(crate) client_session: Option<String>,
     /// Set by Disconnect: the idle timeout that applies now, and since when.
     pub(crate) disconnected: Option<(Duration, Instant)>,
-}
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shell {

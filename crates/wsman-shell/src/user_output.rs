@@ -8,9 +8,11 @@
 //! is full, and the daemon's memory stops growing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::Notify;
+
+use crate::lock;
 
 /// The output bytes one user's commands hold, and the most they may.
 #[derive(Debug)]
@@ -30,24 +32,20 @@ impl UserOutput {
         }
     }
 
-    fn used_now(&self) -> MutexGuard<'_, usize> {
-        self.used.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Bytes the user's commands may still buffer.
     pub(crate) fn room(&self) -> usize {
-        self.limit.saturating_sub(*self.used_now())
+        self.limit.saturating_sub(*lock(&self.used))
     }
 
     /// Bytes the user's commands buffer now.
     #[cfg(test)]
     pub(crate) fn used(&self) -> usize {
-        *self.used_now()
+        *lock(&self.used)
     }
 
     /// A command's buffers went from `before` to `after` bytes.
     pub(crate) fn moved(&self, before: usize, after: usize) {
-        let mut used = self.used_now();
+        let mut used = lock(&self.used);
         *used = used.saturating_add(after).saturating_sub(before);
         drop(used);
         if after < before {
@@ -65,7 +63,7 @@ pub(crate) struct UserOutputs {
 impl UserOutputs {
     /// `user`'s budget (made with `limit` when none of the user's commands is running).
     pub(crate) fn for_user(&self, user: &str, limit: usize) -> Arc<UserOutput> {
-        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut users = lock(&self.users);
         if let Some(budget) = users.get(user).and_then(Weak::upgrade) {
             return budget;
         }

@@ -63,6 +63,15 @@ pub fn thumbprint(der: &[u8]) -> String {
 impl TestCa {
     /// A new self-signed CA named `name`.
     pub fn new(name: &str) -> Self {
+        Self::signed_by(name, None)
+    }
+
+    /// A CA named `name` that this one signs (an intermediate).
+    pub fn intermediate(&self, name: &str) -> Self {
+        Self::signed_by(name, Some(self))
+    }
+
+    fn signed_by(name: &str, issuer: Option<&TestCa>) -> Self {
         let key = rcgen::KeyPair::generate().expect("CA key");
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
         params
@@ -73,7 +82,11 @@ impl TestCa {
             rcgen::KeyUsagePurpose::KeyCertSign,
             rcgen::KeyUsagePurpose::DigitalSignature,
         ];
-        let cert = params.self_signed(&key).expect("self-signed CA");
+        let cert = match issuer {
+            None => params.self_signed(&key),
+            Some(issuer) => issuer.sign(params, &key),
+        }
+        .expect("CA certificate");
         let thumbprint = thumbprint(cert.der());
         Self {
             cert,
@@ -85,6 +98,20 @@ impl TestCa {
     /// The CA certificate as PEM.
     pub fn pem(&self) -> String {
         self.cert.pem()
+    }
+
+    /// The CA certificate (for a chain that carries it).
+    pub fn certificate(&self) -> &rcgen::Certificate {
+        &self.cert
+    }
+
+    /// The certificate of `params` for `key`, signed by this CA.
+    pub fn sign(
+        &self,
+        params: rcgen::CertificateParams,
+        key: &rcgen::KeyPair,
+    ) -> Result<rcgen::Certificate, rcgen::Error> {
+        params.signed_by(key, &self.cert, &self.key)
     }
 
     /// Turns on certificate authentication in `config` with an HTTPS listener on `https_port`
@@ -130,9 +157,7 @@ impl TestCa {
             params.not_before = rcgen::date_time_ymd(2020, 1, 1);
             params.not_after = rcgen::date_time_ymd(2090, 1, 1);
         }
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .expect("sign client certificate");
+        let cert = self.sign(params, &key).expect("sign client certificate");
         std::fs::create_dir_all(dir).expect("client certificate dir");
         let files = ClientFiles {
             certificate: dir.join(format!("{name}.crt")),

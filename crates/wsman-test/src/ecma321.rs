@@ -47,11 +47,6 @@ impl Ecma321Writer {
         self.push(u32::from(byte), 8);
     }
 
-    /// Bits written so far.
-    pub fn bit_len(&self) -> usize {
-        self.bits.len()
-    }
-
     /// End of Record, `padding` zero bits (which must reach a byte boundary), then `length`
     /// as a little-endian u32 when given: the bytes.
     pub fn end(mut self, padding: usize, length: Option<u32>) -> Vec<u8> {

@@ -11,13 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use roxmltree::{Document, Node};
+use wsman_proto::ns::{ADDRESSING, SOAP, WSCIM_COMMON as CIM_COMMON, WSMAN, WSMAN_FAULT, XSI};
 
-const SOAP: &str = "http://www.w3.org/2003/05/soap-envelope";
-const ADDRESSING: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing";
-const WSMAN: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd";
-const WSMAN_FAULT: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault";
-const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
-const CIM_COMMON: &str = "http://schemas.dmtf.org/wbem/wscim/1/common";
 /// Resource URIs whose elements are instances (their children are properties): WMI classes
 /// and DMTF CIM classes.
 const INSTANCE_NAMESPACES: [&str; 2] = [

@@ -8,6 +8,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::ntlm::der;
+use crate::ntlm::utf16le;
 
 /// The largest TSRequest accepted: a handshake leg carries an NTLM or Kerberos token (a few
 /// KiB at most with a PAC) plus 32-byte hashes; 64 KiB leaves room and bounds memory.
@@ -303,10 +304,6 @@ fn read_nego_data(field: &[u8]) -> Result<Vec<Vec<u8>>, DecodeError> {
         return Err(DecodeError::Malformed("empty NegoData"));
     }
     Ok(tokens)
-}
-
-fn utf16le(text: &str) -> Vec<u8> {
-    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
 }
 
 fn from_utf16le(bytes: &[u8]) -> Result<String, DecodeError> {

@@ -152,11 +152,6 @@ impl NegotiateAcceptor {
         self.attempted_user.as_deref()
     }
 
-    /// Whether the handshake is under way (a CHALLENGE went out, no result yet).
-    pub fn in_progress(&self) -> bool {
-        matches!(self.state, State::InProgress { .. })
-    }
-
     /// One leg. Any error finishes the acceptor: it is never stepped again.
     pub fn step(
         &mut self,

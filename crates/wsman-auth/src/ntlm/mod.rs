@@ -184,5 +184,10 @@ impl NtlmError {
     }
 }
 
+/// A string as UTF-16LE, the encoding of NTLM's and CredSSP's Unicode fields.
+pub(crate) fn utf16le(text: &str) -> Vec<u8> {
+    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
 #[cfg(test)]
 mod tests;

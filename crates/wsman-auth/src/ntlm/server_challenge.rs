@@ -15,6 +15,7 @@ use super::message::{
     FLAG_OEM, FLAG_REQUEST_TARGET, FLAG_SEAL, FLAG_SIGN, FLAG_TARGET_INFO, FLAG_TARGET_TYPE_SERVER,
     FLAG_UNICODE, FLAG_VERSION,
 };
+use super::utf16le;
 
 /// The client requests we grant when asked (and only then). Not granted: LM_KEY (NTLMv1
 /// session keys), DATAGRAM, IDENTIFY, ANONYMOUS.
@@ -139,10 +140,6 @@ fn netbios_name(host_name: &str) -> String {
     } else {
         name
     }
-}
-
-fn utf16le(text: &str) -> Vec<u8> {
-    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
 }
 
 fn push_av_pair(out: &mut Vec<u8>, id: u16, value: &[u8]) {

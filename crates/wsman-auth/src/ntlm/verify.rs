@@ -13,6 +13,7 @@ use super::message::{
     FLAG_EXTENDED_SESSION_SECURITY, FLAG_KEY_EXCH, MIC_OFFSET,
 };
 use super::server_challenge;
+use super::utf16le;
 use super::{CbtHardening, ChannelBindingPolicy, NtHash, NtlmError};
 
 pub(crate) type HmacMd5 = Hmac<Md5>;
@@ -20,8 +21,7 @@ pub(crate) type HmacMd5 = Hmac<Md5>;
 /// NT hash of a password: MD4(UTF-16LE(password)) (MS-NLMP 3.3.1).
 pub fn nt_hash_of_password(password: &str) -> NtHash {
     use md4::{Digest, Md4};
-    let utf16: Zeroizing<Vec<u8>> =
-        Zeroizing::new(password.encode_utf16().flat_map(u16::to_le_bytes).collect());
+    let utf16 = Zeroizing::new(utf16le(password));
     let mut hash = Zeroizing::new([0u8; 16]);
     hash.copy_from_slice(&Md4::digest(&*utf16));
     NtHash(hash)
@@ -39,10 +39,6 @@ pub(crate) fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 16]> {
     let mut out = Zeroizing::new([0u8; 16]);
     out.copy_from_slice(&mac.finalize().into_bytes());
     out
-}
-
-fn utf16le(text: &str) -> Vec<u8> {
-    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
 }
 
 /// NTOWFv2 = HMAC_MD5(NT hash, UTF-16LE(UPPERCASE(user) ‖ domain)).

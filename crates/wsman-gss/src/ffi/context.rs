@@ -63,10 +63,26 @@ fn channel_bindings(application_data: &[u8]) -> sys::gss_channel_bindings_struct
     }
 }
 
-fn is_error(major: sys::OM_uint32) -> bool {
-    // Routine and calling errors; supplementary bits alone (e.g. a duplicate token) are
-    // reported separately by each caller.
-    major & 0xffff_0000 != 0
+impl StepOutput {
+    /// A handshake call's result: its output token (taken, so freed on failure too), then
+    /// routine and calling errors as failures; supplementary bits alone (e.g. a duplicate
+    /// token) are reported separately by each caller.
+    fn of(
+        major: sys::OM_uint32,
+        minor: sys::OM_uint32,
+        output: &mut sys::gss_buffer_desc,
+        flags: u32,
+    ) -> Result<Self, CallError> {
+        let token = take_buffer(output, false);
+        if major & 0xffff_0000 != 0 {
+            return Err(CallError::status(major, minor));
+        }
+        Ok(Self {
+            complete: major & sys::_GSS_S_CONTINUE_NEEDED == 0,
+            token,
+            flags,
+        })
+    }
 }
 
 impl GssContext {
@@ -100,11 +116,9 @@ impl GssContext {
     ) -> Result<StepOutput, CallError> {
         let mut input = input_buffer(token);
         let mut output = empty_buffer();
-        let mut cb = channel_bindings(bindings.unwrap_or_default());
-        let cb_ptr: sys::gss_channel_bindings_t = match bindings {
-            Some(_) => &mut cb,
-            None => ptr::null_mut(),
-        };
+        let mut cb = bindings.map(channel_bindings);
+        let cb_ptr: sys::gss_channel_bindings_t =
+            cb.as_mut().map_or(ptr::null_mut(), ptr::from_mut);
         let mut minor: sys::OM_uint32 = 0;
         let mut flags: sys::OM_uint32 = 0;
         let mut delegated: sys::gss_cred_id_t = ptr::null_mut();
@@ -130,15 +144,7 @@ impl GssContext {
         if !delegated.is_null() {
             release(delegated);
         }
-        let token = take_buffer(&mut output, false);
-        if is_error(major) {
-            return Err(CallError::status(major, minor));
-        }
-        Ok(StepOutput {
-            complete: major & sys::_GSS_S_CONTINUE_NEEDED == 0,
-            token,
-            flags,
-        })
+        StepOutput::of(major, minor, &mut output, flags)
     }
 
     /// One `gss_init_sec_context` step.
@@ -151,17 +157,12 @@ impl GssContext {
         bindings: Option<&[u8]>,
         token: Option<&[u8]>,
     ) -> Result<StepOutput, CallError> {
-        let mut input = input_buffer(token.unwrap_or_default());
-        let input_ptr: sys::gss_buffer_t = match token {
-            Some(_) => &mut input,
-            None => ptr::null_mut(),
-        };
+        let mut input = token.map(input_buffer);
+        let input_ptr: sys::gss_buffer_t = input.as_mut().map_or(ptr::null_mut(), ptr::from_mut);
         let mut output = empty_buffer();
-        let mut cb = channel_bindings(bindings.unwrap_or_default());
-        let cb_ptr: sys::gss_channel_bindings_t = match bindings {
-            Some(_) => &mut cb,
-            None => ptr::null_mut(),
-        };
+        let mut cb = bindings.map(channel_bindings);
+        let cb_ptr: sys::gss_channel_bindings_t =
+            cb.as_mut().map_or(ptr::null_mut(), ptr::from_mut);
         let mut mech_oid = match mech {
             Mech::Krb5 => oid(&KRB5_OID),
             Mech::Spnego => oid(&SPNEGO_OID),
@@ -188,15 +189,7 @@ impl GssContext {
                 ptr::null_mut(),
             )
         };
-        let token = take_buffer(&mut output, false);
-        if is_error(major) {
-            return Err(CallError::status(major, minor));
-        }
-        Ok(StepOutput {
-            complete: major & sys::_GSS_S_CONTINUE_NEEDED == 0,
-            token,
-            flags,
-        })
+        StepOutput::of(major, minor, &mut output, flags)
     }
 
     /// The names and mechanism of the established context.

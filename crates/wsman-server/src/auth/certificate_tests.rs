@@ -2,41 +2,10 @@ use std::path::Path;
 
 use rustls::pki_types::CertificateDer;
 use wsman_auth::IdentityKind;
+use wsman_test::client_certs::TestCa;
+use wsman_test::ConfigDir;
 
 use super::*;
-
-/// A throwaway CA: its certificate, key and thumbprint.
-struct Ca {
-    cert: rcgen::Certificate,
-    key: rcgen::KeyPair,
-    thumbprint: String,
-}
-
-fn ca(name: &str) -> Ca {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let cert = params.self_signed(&key).unwrap();
-    let thumbprint = wsman_config::certs::thumbprint_of_der(cert.der());
-    Ca {
-        cert,
-        key,
-        thumbprint,
-    }
-}
-
-fn install(dir: &Path, ca: &Ca) {
-    let certs = dir.join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::write(certs.join(format!("{}.crt", ca.thumbprint)), ca.cert.pem()).unwrap();
-}
 
 struct Client {
     upn: &'static str,
@@ -50,7 +19,7 @@ const ALICE: Client = Client {
     expired: false,
 };
 
-fn client(issuer: &Ca, spec: &Client) -> CertificateDer<'static> {
+fn client(issuer: &TestCa, spec: &Client) -> CertificateDer<'static> {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params
@@ -69,11 +38,10 @@ fn client(issuer: &Ca, spec: &Client) -> CertificateDer<'static> {
         params.not_before = rcgen::date_time_ymd(2001, 1, 1);
         params.not_after = rcgen::date_time_ymd(2002, 1, 1);
     }
-    let cert = params.signed_by(&key, &issuer.cert, &issuer.key).unwrap();
-    cert.der().clone()
+    issuer.sign(params, &key).unwrap().der().clone()
 }
 
-fn mapping(issuer: &Ca, subject: &str, user: &str) -> CertMapping {
+fn mapping(issuer: &TestCa, subject: &str, user: &str) -> CertMapping {
     CertMapping::new(issuer.thumbprint.clone(), subject, "*", user)
 }
 
@@ -109,9 +77,9 @@ fn header_is_refused_over_http_or_when_disabled() {
 
 #[test]
 fn mapped_certificate_authenticates_as_the_user() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = ca("Test CA");
-    install(dir.path(), &ca);
+    let dir = ConfigDir::new();
+    let ca = TestCa::new("Test CA");
+    ca.install(&dir);
     let chain = [client(&ca, &ALICE)];
     let (principal, uris) = run(dir.path(), &chain, &[mapping(&ca, "*@example", "root")]).unwrap();
     assert_eq!(principal.identity, Identity::linux_user("root"));
@@ -134,9 +102,9 @@ fn mapped_certificate_authenticates_as_the_user() {
 
 #[test]
 fn service_accounts_act_as_their_run_as_user() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = ca("Test CA");
-    install(dir.path(), &ca);
+    let dir = ConfigDir::new();
+    let ca = TestCa::new("Test CA");
+    ca.install(&dir);
     let mut store = wsman_config::accounts::load(dir.path()).unwrap();
     store.add("svc", "pw", Some("nobody".into())).unwrap();
     let chain = [client(&ca, &ALICE)];
@@ -148,11 +116,11 @@ fn service_accounts_act_as_their_run_as_user() {
 
 #[test]
 fn refusals() {
-    let dir = tempfile::tempdir().unwrap();
-    let mapped = ca("Mapped CA");
-    let other = ca("Other CA");
-    install(dir.path(), &mapped);
-    install(dir.path(), &other);
+    let dir = ConfigDir::new();
+    let mapped = TestCa::new("Mapped CA");
+    let other = TestCa::new("Other CA");
+    mapped.install(&dir);
+    other.install(&dir);
     let good = [client(&mapped, &ALICE)];
     let map = [mapping(&mapped, "*@example", "root")];
 
@@ -221,28 +189,17 @@ fn refusals() {
 
 #[test]
 fn issuer_must_sign_directly() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = ca("Root CA");
-    install(dir.path(), &root);
+    let dir = ConfigDir::new();
+    let root = TestCa::new("Root CA");
+    root.install(&dir);
     // An intermediate signed by the root, which signs the client.
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Intermediate");
-    let cert = params.signed_by(&key, &root.cert, &root.key).unwrap();
-    let intermediate = Ca {
-        thumbprint: wsman_config::certs::thumbprint_of_der(cert.der()),
-        cert,
-        key,
-    };
+    let intermediate = root.intermediate("Intermediate");
     let chain = [
         client(&intermediate, &ALICE),
-        intermediate.cert.der().clone(),
+        intermediate.certificate().der().clone(),
     ];
     assert!(run(dir.path(), &chain, &[mapping(&root, "*", "root")]).is_err());
-    install(dir.path(), &intermediate);
+    intermediate.install(&dir);
     assert!(run(dir.path(), &chain, &[mapping(&intermediate, "*", "root")]).is_ok());
 }
 

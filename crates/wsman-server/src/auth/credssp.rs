@@ -69,11 +69,6 @@ impl CredSspHandshake {
         }
     }
 
-    /// Whether `token` opens a handshake rather than continuing one.
-    pub fn is_initial_token(token: &[u8]) -> bool {
-        CredSspAcceptor::is_initial_token(token)
-    }
-
     fn acceptor(&mut self) -> Result<&mut CredSspAcceptor, SetupError> {
         if let Some(ref mut acceptor) = self.acceptor {
             return Ok(acceptor);

@@ -9,7 +9,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hyper::header::HeaderValue;
 use wsman_auth::authorization::TokenScheme;
+use wsman_auth::credssp::CredSspAcceptor;
 use wsman_auth::negotiate_route::{route_initial_token, NegotiateMechanism};
+use wsman_auth::ntlm::NegotiateAcceptor;
 
 use super::credssp::CredSspHandshake;
 use super::kerberos::KerberosHandshake;
@@ -80,25 +82,21 @@ fn route(
     scheme: TokenScheme,
     token: &[u8],
 ) -> Route {
-    if scheme == TokenScheme::CredSsp {
-        if !super::credssp::enabled(settings) {
-            return Route::Refuse("CredSSP is not enabled (Service/Auth/CredSSP)");
-        }
-        if !CredSspHandshake::is_initial_token(token) {
-            return Route::Continue(Mechanism::CredSsp);
-        }
-        let kerberos = services
-            .kerberos_enabled(settings)
-            .then(|| services.kerberos())
-            .flatten();
-        return Route::Start(Box::new(CredSspHandshake::new(kerberos)));
-    }
     let kerberos = services
         .kerberos_enabled(settings)
         .then(|| services.kerberos())
         .flatten();
+    if scheme == TokenScheme::CredSsp {
+        if !super::credssp::enabled(settings) {
+            return Route::Refuse("CredSSP is not enabled (Service/Auth/CredSSP)");
+        }
+        if !CredSspAcceptor::is_initial_token(token) {
+            return Route::Continue(Mechanism::CredSsp);
+        }
+        return Route::Start(Box::new(CredSspHandshake::new(kerberos)));
+    }
     let ntlm = || {
-        if NtlmHandshake::is_initial_token(token) {
+        if NegotiateAcceptor::is_initial_token(token) {
             Route::Start(Box::new(NtlmHandshake::new(channel, settings)))
         } else {
             Route::Continue(Mechanism::Ntlm)
@@ -137,10 +135,6 @@ fn route(
     }
 }
 
-fn lock(state: &Mutex<AuthState>) -> std::sync::MutexGuard<'_, AuthState> {
-    state.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// One handshake leg for `token` (already base64-decoded) under `scheme` on the connection
 /// whose state is `state`.
 pub async fn run(
@@ -152,14 +146,14 @@ pub async fn run(
     token: Vec<u8>,
 ) -> Leg {
     let remote = channel.remote;
-    let pending = lock(state).pending();
+    let pending = AuthState::lock(state).pending();
     let (handshake, initial) = match route(services, pending, channel, settings, scheme, &token) {
         Route::Start(handshake) => {
             // A new Authorization header restarts authentication on this connection.
-            lock(state).reset();
+            AuthState::lock(state).reset();
             (handshake, true)
         }
-        Route::Continue(mechanism) => match lock(state).take_handshake(mechanism) {
+        Route::Continue(mechanism) => match AuthState::lock(state).take_handshake(mechanism) {
             Some(handshake) => (handshake, false),
             None => {
                 services.login_throttle.record_failure(
@@ -176,7 +170,7 @@ pub async fn run(
             }
         },
         Route::Refuse(reason) => {
-            lock(state).reset();
+            AuthState::lock(state).reset();
             if services.refusal_log.admit(remote) {
                 tracing::warn!(remote = %remote, scheme = scheme.name(), reason, "401: authentication refused");
             }
@@ -225,7 +219,7 @@ async fn drive(
     let done = match step {
         Step::Continue(out) => {
             let challenge = header(scheme, &out);
-            *lock(state) = AuthState::Handshake(handshake);
+            *AuthState::lock(state) = AuthState::Handshake(handshake);
             return challenge.map_or(Leg::Refused, Leg::Continue);
         }
         Step::Complete(done) => done,
@@ -294,7 +288,7 @@ async fn drive(
         }
     }
     let principal = Arc::new(principal);
-    *lock(state) = AuthState::Established {
+    *AuthState::lock(state) = AuthState::Established {
         principal: Arc::clone(&principal),
         sealer: done.sealer,
     };
@@ -458,17 +452,27 @@ mod tests {
             vec![vec![9]],
             "the token reached the step"
         );
-        assert_eq!(lock(&state).pending(), Some(Mechanism::Kerberos));
+        assert_eq!(AuthState::lock(&state).pending(), Some(Mechanism::Kerberos));
 
         // The next leg takes the handshake from the state, never another engine's.
-        assert!(lock(&state).take_handshake(Mechanism::Ntlm).is_none());
-        assert_eq!(lock(&state).pending(), None, "a mismatched token drops it");
+        assert!(AuthState::lock(&state)
+            .take_handshake(Mechanism::Ntlm)
+            .is_none());
+        assert_eq!(
+            AuthState::lock(&state).pending(),
+            None,
+            "a mismatched token drops it"
+        );
         let (handshake, _) = scripted(vec![Step::Continue(vec![1]), completed("alice")]);
-        *lock(&state) = AuthState::Handshake(handshake);
-        let pending = lock(&state).take_handshake(Mechanism::Kerberos).unwrap();
+        *AuthState::lock(&state) = AuthState::Handshake(handshake);
+        let pending = AuthState::lock(&state)
+            .take_handshake(Mechanism::Kerberos)
+            .unwrap();
         let leg = drive_once(&services, &state, TokenScheme::Kerberos, pending, false, 8).await;
         assert!(matches!(leg, Leg::Continue(_)));
-        let pending = lock(&state).take_handshake(Mechanism::Kerberos).unwrap();
+        let pending = AuthState::lock(&state)
+            .take_handshake(Mechanism::Kerberos)
+            .unwrap();
         let leg = drive_once(&services, &state, TokenScheme::Kerberos, pending, false, 7).await;
         let Leg::Authenticated {
             principal,
@@ -481,10 +485,12 @@ mod tests {
         // An empty final token is the bare scheme name.
         assert_eq!(final_header.unwrap(), "Kerberos");
         assert_eq!(
-            lock(&state).context_principal().map(|p| p.to_string()),
+            AuthState::lock(&state)
+                .context_principal()
+                .map(|p| p.to_string()),
             Some("alice".to_owned())
         );
-        assert!(lock(&state)
+        assert!(AuthState::lock(&state)
             .seal_parts("application/soap+xml", &[b"x"])
             .is_ok());
     }
@@ -504,7 +510,7 @@ mod tests {
         let leg = drive_once(&services, &state, TokenScheme::Kerberos, handshake, true, 1).await;
         assert!(matches!(leg, Leg::Refused));
         assert_eq!(services.login_throttle.failures(ip), 1);
-        assert_eq!(lock(&state).pending(), None);
+        assert_eq!(AuthState::lock(&state).pending(), None);
 
         // Malformed input is logged, not counted; a reply token still goes back in a 401.
         let refusal = Refusal {
@@ -518,7 +524,7 @@ mod tests {
         };
         assert_eq!(reply, "CredSSP qw==");
         assert_eq!(services.login_throttle.failures(ip), 1);
-        assert!(lock(&state).context_principal().is_none());
+        assert!(AuthState::lock(&state).context_principal().is_none());
 
         // A password delegated to us is checked like Basic: refused here, and counted.
         let (handshake, _) = scripted(vec![Step::Complete(Completed {
@@ -530,7 +536,7 @@ mod tests {
         let leg = drive_once(&services, &state, TokenScheme::CredSsp, handshake, true, 1).await;
         assert!(matches!(leg, Leg::Refused));
         assert_eq!(services.login_throttle.failures(ip), 2);
-        assert!(lock(&state).context_principal().is_none());
+        assert!(AuthState::lock(&state).context_principal().is_none());
     }
 
     #[tokio::test]

@@ -36,11 +36,6 @@ impl NtlmHandshake {
             acceptor: NegotiateAcceptor::new(policy, &host_short_name()),
         }
     }
-
-    /// Whether `token` opens a handshake (a NEGOTIATE message) rather than continuing one.
-    pub fn is_initial_token(token: &[u8]) -> bool {
-        NegotiateAcceptor::is_initial_token(token)
-    }
 }
 
 impl Handshake for NtlmHandshake {

@@ -2,7 +2,7 @@
 //! handshake under way, or an established security context with the sealer of its MS-WSMV
 //! bodies. Any new Authorization value replaces the state; a failed unseal drops it.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use bytes::Bytes;
 use wsman_auth::sealing::{self, MessageSealer, SealError, UnsealedBody};
@@ -40,6 +40,12 @@ impl std::fmt::Debug for AuthState {
 }
 
 impl AuthState {
+    /// A connection's state, locked. A panic while it was held cannot leave it half-changed
+    /// (every change is one assignment), so a poisoned lock is still usable.
+    pub fn lock(state: &Mutex<Self>) -> MutexGuard<'_, Self> {
+        state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Forget everything (a failed unseal, or a new Authorization value).
     pub fn reset(&mut self) {
         *self = Self::Anonymous;

@@ -17,6 +17,16 @@ fn items(n: usize) -> Pending {
     Pending::Rendered((0..n).map(|i| format!("<i>{i}</i>")).collect())
 }
 
+/// A store with `limits` (the service's are [`ContextLimits::default`]); the time and idle
+/// timeout used.
+fn bounded(limits: ContextLimits) -> (EnumerationStore, Instant, Duration) {
+    let store = EnumerationStore {
+        limits,
+        ..EnumerationStore::default()
+    };
+    (store, Instant::now(), Duration::from_secs(60))
+}
+
 /// A store holding one context of alice's with `n` items; the time and idle timeout used.
 fn store_with_alices(n: usize) -> (EnumerationStore, String, Instant, Duration) {
     let store = EnumerationStore::new();
@@ -104,14 +114,11 @@ async fn idle_contexts_expire_and_release_works() {
 /// users still open theirs.
 #[test]
 fn store_is_bounded_per_user_without_evicting() {
-    let limits = ContextLimits {
+    let (store, now, t) = bounded(ContextLimits {
         per_user: 3,
         total: 5,
         ..ContextLimits::default()
-    };
-    let store = EnumerationStore::with_limits(limits);
-    let now = Instant::now();
-    let t = Duration::from_secs(60);
+    });
     let mut alices = Vec::new();
     for _ in 0..3 {
         alices.push(store.insert(&key("alice"), items(1), 1, now, t, None));
@@ -137,13 +144,10 @@ fn store_is_bounded_per_user_without_evicting() {
 /// The bytes of rendered items count against the budget.
 #[test]
 fn store_is_bounded_in_bytes() {
-    let limits = ContextLimits {
+    let (store, now, t) = bounded(ContextLimits {
         per_user_bytes: 1000,
         ..ContextLimits::default()
-    };
-    let store = EnumerationStore::with_limits(limits);
-    let now = Instant::now();
-    let t = Duration::from_secs(60);
+    });
     // 10 items of 8 bytes and 32 of overhead: 400 bytes.
     assert!(store
         .insert(&key("alice"), items(10), 10, now, t, None)

@@ -46,20 +46,17 @@ pub fn envelope(action: &str, uri: &str, headers: &str, body: &str) -> String {
     )
 }
 
-pub const GET: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Get";
-pub const PUT: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Put";
-pub const CREATE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create";
-pub const CONFIG_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";
-pub const LISTENER_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/listener";
-
-/// The WinRS cmd shell's resource URI and the actions the shell tests send.
-pub const CMD: &str = wsman_proto::shell::uri::CMD;
-pub const DELETE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete";
-pub const ENUMERATE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate";
-pub const COMMAND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
-pub const SEND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send";
-pub const RECEIVE: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive";
-pub const SIGNAL: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal";
+/// The actions and resource URIs the tests send (each test binary uses some).
+#[allow(unused_imports)]
+pub use wsman_proto::ns::action::{
+    CREATE, DELETE, ENUMERATE, GET, PUT, SHELL_COMMAND as COMMAND, SHELL_RECEIVE as RECEIVE,
+    SHELL_SEND as SEND, SHELL_SIGNAL as SIGNAL,
+};
+#[allow(unused_imports)]
+pub use wsman_proto::{
+    ns::{config::LISTENER as LISTENER_URI, CONFIG as CONFIG_URI},
+    shell::uri::CMD,
+};
 
 pub struct TestService {
     pub dir: tempfile::TempDir,

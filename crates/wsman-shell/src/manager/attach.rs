@@ -10,7 +10,8 @@ use super::ShellManager;
 use crate::audit;
 use crate::error::ShellError;
 use crate::ids::canonical_id;
-use crate::shell::{lock, Attachment, Shell};
+use crate::lock;
+use crate::shell::{Attachment, Shell};
 use crate::types::ShellInfo;
 
 impl ShellManager {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use wsman_os::cgroup::CgroupSupport;
 
 use super::{remove_shell, Inner};
-use crate::shell::lock;
+use crate::lock;
 
 /// Ends shells idle longer than their IdleTimeOut or older than
 /// MaxShellRunTime, and reaps abandoned children. Stops when the manager is gone.

@@ -29,7 +29,7 @@ use crate::audit;
 use crate::command::wait_for_exit;
 use crate::error::ShellError;
 use crate::ids::new_id;
-use crate::shell::lock;
+use crate::lock;
 use crate::types::{ShellLimits, ShellOwner};
 
 /// A process started by [`ShellManager::launch`].

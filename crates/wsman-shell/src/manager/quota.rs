@@ -10,7 +10,8 @@ use wsman_principal::OwnerKey;
 
 use super::{Inner, ShellManager};
 use crate::error::ShellError;
-use crate::shell::{lock, Shell};
+use crate::lock;
+use crate::shell::Shell;
 use crate::types::ShellLimits;
 
 #[derive(Debug, Default)]

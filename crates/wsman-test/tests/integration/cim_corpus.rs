@@ -12,14 +12,13 @@
 
 use std::collections::BTreeSet;
 
-use wsman_proto::ns::action;
+use wsman_proto::ns::{self, action, ENUMERATION};
 use wsman_test::shape::{self, Answer, InstanceShape, Kind};
 use wsman_test::soap;
 use wsman_test::Fixture;
 
-const WMI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
+const WMI: &str = ns::WMI_CIMV2_PREFIX;
 const PROCESS: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process";
-const ENUMERATION: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration";
 
 /// Win32_Process properties wsmand sends nil although Windows has a value: Linux has no
 /// counterpart (`docs/windows-quirks.md`, "Win32_Process values against the recorded Windows

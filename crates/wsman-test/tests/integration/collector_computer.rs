@@ -9,7 +9,7 @@
 use wsman_test::SERVICE_ACCOUNT;
 
 use crate::collector::{
-    acknowledged, batch, collector_with, deliver, enumerate, event, lines, text, SECOND,
+    batch, collector_with, deliver, deliver_acknowledged, enumerate, event, lines, text, SECOND,
 };
 
 /// `subscription` with the explicit map letting the tests' forwarders, Basic accounts of bare
@@ -89,14 +89,7 @@ fn decoys_and_other_domains_are_refused_and_the_explicit_map_admits_a_full_name(
 
     // The name the map gives it: stored.
     let mapped = event(5, MAPPED, "mapped");
-    acknowledged(
-        &deliver(
-            port,
-            &offer,
-            &batch(&offer, 5, std::slice::from_ref(&mapped), true),
-        ),
-        5,
-    );
+    deliver_acknowledged(port, &offer, 5, std::slice::from_ref(&mapped));
 
     let file = output.join("wef").join(format!("{SERVICE_ACCOUNT}.xml"));
     assert_eq!(lines(&file), [mapped], "only the accepted event");

@@ -14,8 +14,8 @@ use wsman_test::postgres::{self, Postgres};
 use wsman_test::{wec_database_env, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT};
 
 use crate::collector::{
-    acknowledged, batch, deliver, deliver_as, enumerate, enumerate_as, event, SECOND,
-    SECOND_PASSWORD,
+    acknowledged, batch, deliver, deliver_acknowledged, deliver_as, enumerate, enumerate_as, event,
+    SECOND, SECOND_PASSWORD,
 };
 
 struct Collector {
@@ -79,23 +79,14 @@ fn two_collectors_share_bookmarks_and_a_stopped_database_acks_nothing() {
 
     let offer = enumerate(a.port);
     assert_eq!(offer.bookmark, None);
-    acknowledged(
-        &deliver(a.port, &offer, &batch(&offer, 1, &events[0..10], true)),
-        1,
-    );
+    deliver_acknowledged(a.port, &offer, 1, &events[0..10]);
 
     // The forwarder moves to B: B offers the bookmark A stored, and takes the next batch.
     let offer = enumerate(b.port);
     assert_eq!(offer.bookmark, Some(10));
-    acknowledged(
-        &deliver(b.port, &offer, &batch(&offer, 2, &events[10..20], true)),
-        2,
-    );
+    deliver_acknowledged(b.port, &offer, 2, &events[10..20]);
     // A replay of what A stored is acknowledged by B and not written again.
-    acknowledged(
-        &deliver(b.port, &offer, &batch(&offer, 1, &events[0..10], true)),
-        1,
-    );
+    deliver_acknowledged(b.port, &offer, 1, &events[0..10]);
     assert_eq!(enumerate(a.port).bookmark, Some(20));
 
     // The database goes down: nothing is acknowledged, the collector keeps serving.
@@ -119,10 +110,7 @@ fn two_collectors_share_bookmarks_and_a_stopped_database_acks_nothing() {
     assert!(a.daemon.is_running());
     // Back up: the forwarder's resend lands, and B sees where it got to.
     server.start_again();
-    acknowledged(
-        &deliver(a.port, &offer, &batch(&offer, 3, &events[20..30], true)),
-        3,
-    );
+    deliver_acknowledged(a.port, &offer, 3, &events[20..30]);
     assert_eq!(enumerate(b.port).bookmark, Some(30));
     assert_eq!(
         server.psql(&format!(
@@ -229,10 +217,7 @@ fn a_frozen_collector_holds_no_other_forwarder_and_its_batch_is_stored_at_most_t
         .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
         .collect();
     let offer_a = enumerate(a.port);
-    acknowledged(
-        &deliver(a.port, &offer_a, &batch(&offer_a, 1, &events[0..10], true)),
-        1,
-    );
+    deliver_acknowledged(a.port, &offer_a, 1, &events[0..10]);
 
     // A's delivery of the next batch waits for the forwarder's claim, held by the test; A is
     // frozen while it waits, then the test lets go: PostgreSQL grants the claim to A's

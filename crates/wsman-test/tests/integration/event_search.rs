@@ -8,19 +8,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use wsman_proto::ns::action::{DELETE, ENUMERATE, GET, PULL};
+use wsman_proto::ns::event_store::{CURSOR, DIALECT, EVENTS, HISTOGRAM};
 use wsman_test::postgres::Postgres;
 use wsman_test::{wec_database_env, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::collector::{deliver_acknowledged, enumerate};
 
-const EVENTS: &str = "urn:wsmand:event-store/Event";
-const HISTOGRAM: &str = "urn:wsmand:event-store/Histogram";
-const CURSOR: &str = "urn:wsmand:event-store/Cursor";
-const DIALECT: &str = "urn:wsmand:event-store:search";
-const ENUMERATE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate";
-const PULL: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Pull";
-const GET: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Get";
-const DELETE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete";
 /// An account that is no administrator: RootSDDL does not let it read.
 const READER: &str = "store-reader";
 const READER_PASSWORD: &str = "Store-Reader-Pass-5!";

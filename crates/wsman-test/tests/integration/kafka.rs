@@ -22,8 +22,8 @@ use serde_json::Value;
 use wsman_test::{Fixture, SERVICE_ACCOUNT};
 
 use crate::collector::{
-    acknowledged, batch, check_config_refuses, collector_with, deliver, deliver_acknowledged,
-    enumerate, numbered_events, post, resend_until_acknowledged,
+    batch, check_config_refuses, collector_with, deliver, deliver_acknowledged, enumerate,
+    numbered_events, post, resend_until_acknowledged,
 };
 
 const TOPIC: &str = "wec-kafka";
@@ -145,10 +145,7 @@ fn acknowledged_events_are_in_the_topic_in_order_per_host_across_a_broker_outage
     let offer = enumerate(port);
     let events = numbered_events(50);
     for (message, chunk) in (1..=3).zip(events[0..30].chunks(10)) {
-        acknowledged(
-            &deliver(port, &offer, &batch(&offer, message, chunk, true)),
-            message,
-        );
+        deliver_acknowledged(port, &offer, message, chunk);
     }
 
     // The broker stops answering for longer than message_timeout_ms: 503, nothing stored.

@@ -115,11 +115,6 @@ impl PowerShellBridge {
         *self.pwsh.write().unwrap_or_else(PoisonError::into_inner) = path;
     }
 
-    /// Bridged shells alive (tests and diagnostics).
-    pub fn session_count(&self) -> usize {
-        self.lock().len()
-    }
-
     /// The ResourceURI of a bridged shell and its pipelines with whether each has ended
     /// (Enumerate); `None` for a shell the bridge does not serve.
     pub(super) fn inventory(&self, shell_id: &str) -> Option<(String, Vec<(String, bool)>)> {

@@ -103,9 +103,16 @@ impl ShellService {
         budget: Budget,
     ) -> Result<(&'static str, String), Fault> {
         match request.operation.resource {
+            // The PowerShell plug-in ([`psrp`]): its `protocolversion` option is PSRP's, not a
+            // WinRS option.
             Resource::Shell(PowerShell) => {
-                self.powershell_operate(request, caller, address, budget)
-                    .await
+                let op = psrp::Op {
+                    manager: &self.manager,
+                    request,
+                    caller,
+                    budget,
+                };
+                self.powershell.operate(&op, address).await
             }
             Resource::Shell(resource) => {
                 self.winrs_operate(request, resource, caller, address, budget)
@@ -166,24 +173,6 @@ impl ShellService {
             }
             _ => Err(not_supported(request)),
         }
-    }
-
-    /// A request of the PowerShell plug-in ([`psrp`]): its `protocolversion` option is
-    /// PSRP's, not a WinRS option.
-    async fn powershell_operate(
-        &self,
-        request: &Request,
-        caller: &Caller,
-        address: &str,
-        budget: Budget,
-    ) -> Result<(&'static str, String), Fault> {
-        let op = psrp::Op {
-            manager: &self.manager,
-            request,
-            caller,
-            budget,
-        };
-        self.powershell.operate(&op, address).await
     }
 
     /// Whether `request` is a Receive of the cmd shell, which [`Self::receive_envelope`]
