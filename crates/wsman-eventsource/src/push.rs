@@ -335,8 +335,8 @@ fn admit(
 /// Sends what the scheduler says is due, one message at a time, until nothing is; the
 /// subscription's end or a failed delivery stops it. While a batch travels, the next one, when
 /// the scheduler already knows it ([`Scheduler::next_after_ack`]), is made on a blocking
-/// thread: its encoding and SLDC compression were half of the forwarder's part of each round
-/// trip. It is used only when it is what the scheduler hands out after the acknowledgement, and
+/// thread: its encoding and SLDC compression are most of the forwarder's CPU per batch, and
+/// were on every round trip. It is used only when it is what the scheduler hands out after the acknowledgement, and
 /// its bookmark is the one after the acknowledged batch: nothing is sent or recorded earlier
 /// than before, and one message is in flight at a time as before.
 async fn deliver_due(
