@@ -115,7 +115,6 @@ const END_OPERATION_TIMEOUT: Duration = Duration::from_millis(500);
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// Everything the task needs from the Subscribe.
-#[derive(Clone)]
 pub(crate) struct Plan {
     pub id: String,
     pub mode: DeliveryMode,
@@ -333,12 +332,9 @@ fn admit(
 }
 
 /// Sends what the scheduler says is due, one message at a time, until nothing is; the
-/// subscription's end or a failed delivery stops it. While a batch travels, the next one, when
-/// the scheduler already knows it ([`Scheduler::next_after_ack`]), is made on a blocking
-/// thread: its encoding and SLDC compression are most of the forwarder's CPU per batch, and
-/// were on every round trip. It is used only when it is what the scheduler hands out after the acknowledgement, and
-/// its bookmark is the one after the acknowledged batch: nothing is sent or recorded earlier
-/// than before, and one message is in flight at a time as before.
+/// subscription's end or a failed delivery stops it. After each acknowledgement the events read
+/// while the batch travelled join the queue, so the next batch is full rather than what was
+/// left of the last read.
 async fn deliver_due(
     plan: &mut Plan,
     subscriber: &dyn Subscriber,
@@ -347,16 +343,8 @@ async fn deliver_due(
     feed: &mut LiveFeed,
     backlog: &mut VecDeque<Pending>,
 ) -> Result<(), Stopped> {
-    let mut made: Option<Message> = None;
     while let Some(due) = scheduler.poll(now()) {
-        let message = match made.take() {
-            Some(message) if message.due == due && message.base == plan.bookmark => message,
-            _ => Message::make(plan, &plan.bookmark, due),
-        };
-        let making = scheduler.next_after_ack().map(|events| {
-            let (plan, base) = (plan.clone(), message.bookmark.clone());
-            tokio::task::spawn_blocking(move || Message::make(&plan, &base, Due::Batch(events)))
-        });
+        let message = Message::make(plan, &plan.bookmark, due);
         let queued = scheduler.queued();
         match deliver_reading(plan, subscriber, message, link, feed, queued, backlog).await {
             Delivery::Taken(bookmark) => {
@@ -376,9 +364,6 @@ async fn deliver_due(
         // Events read while it travelled join the queue now: the next batch is full instead of
         // what was left of the last read.
         admit(plan, scheduler, backlog)?;
-        if let Some(making) = making {
-            made = making.await.ok();
-        }
     }
     Ok(())
 }
@@ -450,10 +435,7 @@ enum Delivery {
 
 /// One delivery message, made and ready to send.
 struct Message {
-    /// What the scheduler handed out.
-    due: Due,
-    /// The bookmark it was made after, and the one after its events.
-    base: BookmarkList,
+    /// The bookmark after its events.
     bookmark: BookmarkList,
     message_id: String,
     body: Vec<u8>,
@@ -509,8 +491,6 @@ impl Message {
             (body, None)
         };
         Message {
-            due,
-            base: base.clone(),
             bookmark,
             message_id,
             body,
@@ -532,7 +512,6 @@ async fn deliver(
         body,
         content_type,
         content_encoding,
-        ..
     } = message;
     tokio::select! {
         sent = send_with_retry(plan, subscriber, body, content_type, content_encoding, &message_id) => {
