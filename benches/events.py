@@ -14,6 +14,7 @@ import http.client
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
+import xml.parsers.expat
 from pathlib import Path
 
 EVENT_LOG = "http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog"
@@ -118,36 +119,71 @@ class Session:
         self.path = parts.path
         self.auth = auth
 
-    def post(self, data: bytes) -> tuple[int, ET.Element]:
+    def post_raw(self, data: bytes) -> tuple[int, bytes]:
         headers = {"Authorization": self.auth, "Content-Type": "application/soap+xml;charset=UTF-8"}
         self.connection.request("POST", self.path, body=data, headers=headers)
         response = self.connection.getresponse()
-        return response.status, ET.fromstring(response.read())
+        return response.status, response.read()
+
+    def post(self, data: bytes) -> tuple[int, ET.Element]:
+        status, body = self.post_raw(data)
+        return status, ET.fromstring(body)
 
 
-def pull(url: str, auth: str, batch: int) -> None:
-    """Subscribe from the earliest event, pull until a pull comes back empty; print the count and
-    the seconds the pulls took."""
+# What the pull loop reads of a PullResponse without building its tree (ElementTree took more
+# CPU per event than wsmand spends making it): the context for the next pull, the events, and
+# the number `export` wrote in each event's message.
+CONTEXT = re.compile(rb"<(?:\w+:)?EnumerationContext>([^<]*)</(?:\w+:)?EnumerationContext>")
+EVENT_START = re.compile(rb"<Event[ >]")
+MESSAGE_NUMBER = re.compile(rb"<Data Name='MESSAGE'>event (\d+) ")
+
+
+def pulled_events(body: bytes) -> list[int]:
+    """The message numbers of a PullResponse's events, after checking the envelope is
+    well-formed XML (expat, no tree) and that every event has exactly one."""
+    xml.parsers.expat.ParserCreate().Parse(body, True)
+    numbers = [int(n) for n in MESSAGE_NUMBER.findall(body)]
+    events = len(EVENT_START.findall(body))
+    if events != len(numbers):
+        sys.exit(f"{events} events but {len(numbers)} bench messages in one PullResponse")
+    return numbers
+
+
+def pull(url: str, auth: str, batch: int, expected: int) -> None:
+    """Subscribe from the earliest event, pull until a pull comes back empty; check that events
+    0 to `expected` - 1 of `export` each arrived exactly once; print the count, the seconds the
+    pulls took and this client's own CPU seconds over them (wsmand's are measured apart)."""
     query = '<QueryList><Query Id="0"><Select Path="Application">*</Select></Query></QueryList>'
     session = Session(url, auth)
     status, answer = session.post(recorded_subscribe(url, query))
     context = answer.findtext(".//n:EnumerationContext", namespaces=NS)
     if status != 200 or not context:
         sys.exit(f"Subscribe failed: HTTP {status}")
+    seen = bytearray(expected)
     events = 0
     start = time.monotonic()
+    cpu_start = time.process_time()
     while True:
         body = (
             f"<n:Pull><n:EnumerationContext>{context}</n:EnumerationContext>"
             f"<n:MaxTime>PT1S</n:MaxTime><n:MaxElements>{batch}</n:MaxElements></n:Pull>"
         )
-        status, answer = session.post(envelope(url, "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Pull", body))
+        status, answer = session.post_raw(envelope(url, "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Pull", body))
         if status != 200:
             break
-        events += len(answer.findall(".//n:Items/ev:Event", NS))
+        for number in pulled_events(answer):
+            if number >= expected or seen[number]:
+                sys.exit(f"event {number} pulled twice or not written")
+            seen[number] = 1
+            events += 1
+        found = CONTEXT.search(answer)
+        if found:
+            context = found[1].decode()
     # The last pull waited its MaxTime for nothing: not part of the delivery.
     elapsed = time.monotonic() - start - 1.0
-    print(f"events={events} seconds={elapsed:.3f}")
+    cpu = time.process_time() - cpu_start
+    missing = expected - events
+    print(f"events={events} missing={missing} seconds={elapsed:.3f} client_cpu={cpu:.3f}")
 
 
 if __name__ == "__main__":
@@ -156,4 +192,4 @@ if __name__ == "__main__":
     elif sys.argv[1] == "paced":
         paced(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
     else:
-        pull(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        pull(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))

@@ -82,10 +82,15 @@ impl Bits<'_> {
             return Some(0);
         }
         let first = self.position / 8;
-        let mut window = [0u8; 8];
-        let available = self.bytes.len().saturating_sub(first).min(8);
-        window[..available].copy_from_slice(&self.bytes[first..first + available]);
-        let word = u64::from_be_bytes(window);
+        let word = match self.bytes.get(first..first + 8) {
+            Some(eight) => u64::from_be_bytes(eight.try_into().unwrap_or([0; 8])),
+            None => {
+                let mut window = [0u8; 8];
+                let available = self.bytes.len() - first;
+                window[..available].copy_from_slice(&self.bytes[first..]);
+                u64::from_be_bytes(window)
+            }
+        };
         // At most 7 bits before and 32 taken: within the 64.
         let shift = 64 - self.position % 8 - count;
         Some(((word >> shift) & ((1u64 << count) - 1)) as u32)
@@ -134,6 +139,40 @@ impl History {
         self.next = (self.next + 1) % HISTORY;
         Ok(())
     }
+
+    /// The `count` bytes of a copy pointer to `from`, checked against `limit` once. A copy
+    /// may read what it writes (a source that starts before the write position and runs into
+    /// it repeats itself), so that one, and one that wraps around the ring, go byte after
+    /// byte, as the standard has it; any other is one move.
+    fn copy(
+        &mut self,
+        mut from: usize,
+        count: usize,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), SldcError> {
+        if out.len() + count > limit {
+            return Err(SldcError::TooLarge(limit));
+        }
+        let next = self.next;
+        let repeats = from < next && from + count > next;
+        if !repeats && from + count <= HISTORY && next + count <= HISTORY {
+            self.buffer.copy_within(from..from + count, next);
+            out.extend_from_slice(&self.buffer[next..next + count]);
+            self.next = (next + count) % HISTORY;
+            return Ok(());
+        }
+        let start = out.len();
+        out.resize(start + count, 0);
+        for slot in &mut out[start..] {
+            let byte = self.buffer[from];
+            *slot = byte;
+            self.buffer[self.next] = byte;
+            self.next = (self.next + 1) % HISTORY;
+            from = (from + 1) % HISTORY;
+        }
+        Ok(())
+    }
 }
 
 /// Decompress `input`, producing at most `limit` bytes.
@@ -152,6 +191,15 @@ pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, SldcError> {
         if bits.remaining() < 9 {
             // A stream ends with End of Record (or End Marker); running out first is a cut.
             return Err(SldcError::Truncated(bits.position));
+        }
+        if scheme == Scheme::Compressed {
+            // The whole symbol from one read where the stream holds the longest one.
+            if let Some(window) = bits.peek(LONGEST_SYMBOL) {
+                if window >> (LONGEST_SYMBOL - 9) != CONTROL_PREFIX {
+                    compressed_symbol(window, &mut bits, &mut history, &mut out, limit)?;
+                    continue;
+                }
+            }
         }
         let at = bits.position;
         if bits.peek(9) == Some(CONTROL_PREFIX) {
@@ -196,16 +244,46 @@ pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, SldcError> {
                     continue;
                 }
                 let count = read_match_count(&mut bits)?;
-                let mut from = bits.read(10)? as usize;
-                for _ in 0..count {
-                    let byte = history.buffer[from];
-                    history.push(byte, &mut out, limit)?;
-                    from = (from + 1) % HISTORY;
-                }
+                let from = bits.read(10)? as usize;
+                history.copy(from, count, &mut out, limit)?;
             }
         }
     }
     Ok(out)
+}
+
+/// Bits of the longest Scheme 1 symbol: a copy pointer with the longest match count (1, 4 + 8,
+/// 10).
+const LONGEST_SYMBOL: usize = 23;
+
+/// Decodes the Scheme 1 literal or copy pointer at the top of `window` (the next
+/// [`LONGEST_SYMBOL`] bits, not a control symbol), and moves past it. The same code as the
+/// bit-by-bit reads below it in [`decompress`], taken from one word: those reads were most of
+/// the collector's decoding time.
+fn compressed_symbol(
+    window: u32,
+    bits: &mut Bits<'_>,
+    history: &mut History,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<(), SldcError> {
+    let top = window << (32 - LONGEST_SYMBOL);
+    if top >> 31 == 0 {
+        bits.position += 9;
+        return history.push((top >> 23) as u8, out, limit);
+    }
+    // The match count's prefix: up to four 1-bits, ended by a 0 unless there are four.
+    let ones = (!(top << 1)).leading_zeros().min(4);
+    let (prefix, width) = if ones == 4 {
+        (4, 8)
+    } else {
+        (ones + 1, ones + 1)
+    };
+    let after = top << (1 + prefix);
+    let count = (2usize << ones) + (after >> (32 - width)) as usize;
+    let from = ((after << width) >> 22) as usize;
+    bits.position += (1 + prefix + width + 10) as usize;
+    history.copy(from, count, out, limit)
 }
 
 /// Most zero bytes read as padding after the byte boundary that follows End of Record: with the

@@ -44,6 +44,27 @@ fn a_stream_written_from_the_standard_decodes() {
     ));
 }
 
+/// A copy pointer whose source and destination both wrap around the 1,024-byte history and
+/// overlap (the source starts two bytes behind the write position): the standard copies byte
+/// after byte, so the two bytes before it repeat. 1,022 literals, then a copy of 8 from 1,020.
+#[test]
+fn a_copy_that_wraps_the_history_and_reads_what_it_writes_repeats() {
+    let literal = |i: usize| (i % 251) as u8;
+    let mut bits = String::from("111111111 0101 ");
+    for i in 0..1022 {
+        bits.push_str(&format!("0 {:08b} ", literal(i)));
+    }
+    // Match count 8: 110 000; position 1020 in ten bits.
+    bits.push_str(&format!("1 110000 {:010b} ", 1020));
+    bits.push_str("111111111 1111");
+    let decoded = sldc::decompress(&pack(&bits), 4096).unwrap();
+    let mut expected: Vec<u8> = (0..1022).map(literal).collect();
+    for i in 0..8 {
+        expected.push(literal(1020 + i % 2));
+    }
+    assert_eq!(decoded, expected);
+}
+
 #[test]
 fn the_limit_holds() {
     assert_eq!(

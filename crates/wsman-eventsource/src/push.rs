@@ -251,54 +251,20 @@ pub(crate) async fn run(
                 }
             }
         }
-        while let Some(front) = backlog.front() {
-            let size = front.xml.len();
-            if size > plan.settings.max_batch_bytes {
-                backlog.pop_front();
-                if plan.policy == EnvelopePolicy::CancelSubscription {
-                    tracing::warn!(subscription = %plan.id, size, "an event does not fit one delivery: the subscription is cancelled, as it asked");
-                    break 'delivery Stopped::DeliveryFailure;
-                }
-                tracing::warn!(subscription = %plan.id, size, "an event does not fit one delivery: skipped");
-                continue;
-            }
-            if !scheduler.has_room(size) {
-                break;
-            }
-            if let Some(event) = backlog.pop_front() {
-                if let Err(error) = scheduler.push(event) {
-                    // has_room said yes and the size was checked: not reached.
-                    tracing::error!(subscription = %plan.id, %error, "event not queued");
-                }
-            }
+        if let Err(stopped) = admit(&plan, &mut scheduler, &mut backlog) {
+            break 'delivery stopped;
         }
-        while let Some(due) = scheduler.poll(now()) {
-            let queued = scheduler.queued();
-            let delivery = deliver_reading(
-                &plan,
-                subscriber.as_ref(),
-                &due,
-                &mut link,
-                &mut feed,
-                queued,
-                &mut backlog,
-            )
-            .await;
-            match delivery {
-                Delivery::Taken(bookmark) => {
-                    let delivered = scheduler.acked(now());
-                    if !delivered.is_empty() {
-                        plan.bookmark = bookmark;
-                        (link.delivered)(&delivered);
-                        tracing::debug!(subscription = %plan.id, events = delivered.len(), "events delivered");
-                    }
-                }
-                Delivery::Failed => {
-                    scheduler.failed();
-                    break 'delivery Stopped::DeliveryFailure;
-                }
-                Delivery::Ended => break 'delivery Stopped::Ended,
-            }
+        if let Err(stopped) = deliver_due(
+            &mut plan,
+            subscriber.as_ref(),
+            &mut scheduler,
+            &mut link,
+            &mut feed,
+            &mut backlog,
+        )
+        .await
+        {
+            break 'delivery stopped;
         }
         // Events read while the last batch was in flight go to the scheduler at once (the next
         // turn of the loop) when it has room for them; otherwise it is full and nothing is due
@@ -333,13 +299,82 @@ pub(crate) async fn run(
     stopped
 }
 
+/// Moves events of `backlog` into the scheduler while it has room, in order; an event larger
+/// than a delivery is skipped, or ends the subscription when its `MaxEnvelopeSize` policy says
+/// so.
+fn admit(
+    plan: &Plan,
+    scheduler: &mut Scheduler,
+    backlog: &mut VecDeque<Pending>,
+) -> Result<(), Stopped> {
+    while let Some(front) = backlog.front() {
+        let size = front.xml.len();
+        if size > plan.settings.max_batch_bytes {
+            backlog.pop_front();
+            if plan.policy == EnvelopePolicy::CancelSubscription {
+                tracing::warn!(subscription = %plan.id, size, "an event does not fit one delivery: the subscription is cancelled, as it asked");
+                return Err(Stopped::DeliveryFailure);
+            }
+            tracing::warn!(subscription = %plan.id, size, "an event does not fit one delivery: skipped");
+            continue;
+        }
+        if !scheduler.has_room(size) {
+            break;
+        }
+        if let Some(event) = backlog.pop_front() {
+            if let Err(error) = scheduler.push(event) {
+                // has_room said yes and the size was checked: not reached.
+                tracing::error!(subscription = %plan.id, %error, "event not queued");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends what the scheduler says is due, one message at a time, until nothing is; the
+/// subscription's end or a failed delivery stops it. After each acknowledgement the events read
+/// while the batch travelled join the queue, so the next batch is full rather than what was
+/// left of the last read.
+async fn deliver_due(
+    plan: &mut Plan,
+    subscriber: &dyn Subscriber,
+    scheduler: &mut Scheduler,
+    link: &mut Link,
+    feed: &mut LiveFeed,
+    backlog: &mut VecDeque<Pending>,
+) -> Result<(), Stopped> {
+    while let Some(due) = scheduler.poll(now()) {
+        let message = Message::make(plan, &plan.bookmark, due);
+        let queued = scheduler.queued();
+        match deliver_reading(plan, subscriber, message, link, feed, queued, backlog).await {
+            Delivery::Taken(bookmark) => {
+                let delivered = scheduler.acked(now());
+                if !delivered.is_empty() {
+                    plan.bookmark = bookmark;
+                    (link.delivered)(&delivered);
+                    tracing::debug!(subscription = %plan.id, events = delivered.len(), "events delivered");
+                }
+            }
+            Delivery::Failed => {
+                scheduler.failed();
+                return Err(Stopped::DeliveryFailure);
+            }
+            Delivery::Ended => return Err(Stopped::Ended),
+        }
+        // Events read while it travelled join the queue now: the next batch is full instead of
+        // what was left of the last read.
+        admit(plan, scheduler, backlog)?;
+    }
+    Ok(())
+}
+
 /// [`deliver`], and while the subscriber takes the batch (its round trip is mostly the
 /// collector's fsyncs), the journal is read for the next ones, within the same bounds: what the
 /// scheduler holds (`queued`, this batch included), and one read more.
 async fn deliver_reading(
     plan: &Plan,
     subscriber: &dyn Subscriber,
-    due: &Due,
+    message: Message,
     link: &mut Link,
     feed: &mut LiveFeed,
     queued: usize,
@@ -351,9 +386,9 @@ async fn deliver_reading(
         0
     };
     if want == 0 {
-        return deliver(plan, subscriber, due, link).await;
+        return deliver(plan, subscriber, message, link).await;
     }
-    let sending = deliver(plan, subscriber, due, link);
+    let sending = deliver(plan, subscriber, message, link);
     let (delivery, read) = tokio::join!(sending, feed.next_batch(want, MAX_SCAN, None));
     // A failed read is tried again at the next turn of the loop.
     take_read(&plan.id, read, backlog, now());
@@ -398,50 +433,86 @@ enum Delivery {
     Ended,
 }
 
-async fn deliver(plan: &Plan, subscriber: &dyn Subscriber, due: &Due, link: &mut Link) -> Delivery {
-    let message_id = new_message_id();
-    let operation_id = new_message_id();
-    let events: &[Pending] = match due {
-        Due::Batch(events) => events,
-        Due::Heartbeat => &[],
-    };
-    let mut bookmark = plan.bookmark.clone();
-    for event in events.iter().filter(|e| !e.channel.is_empty()) {
-        bookmark.advance(&event.channel, event.record_id);
-    }
-    // Each delivery is an operation of its own: a new OperationID and SequenceId 1, as
-    // Windows' forwarders send them.
-    let headers = DeliveryHeaders {
-        session_id: Some(&plan.session_id),
-        max_envelope_size: plan.max_envelope,
-        // As Windows: the bookmark with events only, and only once it names a log (the
-        // EventID 111 batch of a new subscription carries none; heartbeats never do).
-        bookmark: (plan.send_bookmarks
-            && matches!(due, Due::Batch(_))
-            && bookmark.positions().next().is_some())
-        .then_some(&bookmark),
-        ack_requested: plan.mode != DeliveryMode::Push,
-        ..DeliveryHeaders::new(
-            &plan.notify_to,
-            &message_id,
-            &operation_id,
-            &plan.machine_id,
-        )
-    };
-    let xml = match due {
-        Due::Batch(_) => {
-            let xmls: Vec<&str> = events.iter().map(|e| e.xml.as_str()).collect();
-            delivery::events_envelope(&headers, &xmls, plan.embedding)
+/// One delivery message, made and ready to send.
+struct Message {
+    /// The bookmark after its events.
+    bookmark: BookmarkList,
+    message_id: String,
+    body: Vec<u8>,
+    content_type: &'static str,
+    content_encoding: Option<&'static str>,
+}
+
+impl Message {
+    /// The message of `due` after the bookmark `base`: its envelope, encoded and compressed as
+    /// the subscription asked.
+    fn make(plan: &Plan, base: &BookmarkList, due: Due) -> Message {
+        let message_id = new_message_id();
+        let operation_id = new_message_id();
+        let events: &[Pending] = match &due {
+            Due::Batch(events) => events,
+            Due::Heartbeat => &[],
+        };
+        let mut bookmark = base.clone();
+        for event in events.iter().filter(|e| !e.channel.is_empty()) {
+            bookmark.advance(&event.channel, event.record_id);
         }
-        Due::Heartbeat => delivery::heartbeat_envelope(&headers),
-    };
-    let (body, content_type) = delivery::encode(&xml, plan.utf16);
-    // Compressed after encoding, as Windows does: the stream holds the UTF-16 bytes.
-    let (body, content_encoding) = if plan.sldc {
-        (wsman_events::sldc::compress(&body), Some(SLDC_ENCODING))
-    } else {
-        (body, None)
-    };
+        // Each delivery is an operation of its own: a new OperationID and SequenceId 1, as
+        // Windows' forwarders send them.
+        let headers = DeliveryHeaders {
+            session_id: Some(&plan.session_id),
+            max_envelope_size: plan.max_envelope,
+            // As Windows: the bookmark with events only, and only once it names a log (the
+            // EventID 111 batch of a new subscription carries none; heartbeats never do).
+            bookmark: (plan.send_bookmarks
+                && matches!(due, Due::Batch(_))
+                && bookmark.positions().next().is_some())
+            .then_some(&bookmark),
+            ack_requested: plan.mode != DeliveryMode::Push,
+            ..DeliveryHeaders::new(
+                &plan.notify_to,
+                &message_id,
+                &operation_id,
+                &plan.machine_id,
+            )
+        };
+        let xml = match &due {
+            Due::Batch(_) => {
+                let xmls: Vec<&str> = events.iter().map(|e| e.xml.as_str()).collect();
+                delivery::events_envelope(&headers, &xmls, plan.embedding)
+            }
+            Due::Heartbeat => delivery::heartbeat_envelope(&headers),
+        };
+        let (body, content_type) = delivery::encode(&xml, plan.utf16);
+        // Compressed after encoding, as Windows does: the stream holds the UTF-16 bytes.
+        let (body, content_encoding) = if plan.sldc {
+            (wsman_events::sldc::compress(&body), Some(SLDC_ENCODING))
+        } else {
+            (body, None)
+        };
+        Message {
+            bookmark,
+            message_id,
+            body,
+            content_type,
+            content_encoding,
+        }
+    }
+}
+
+async fn deliver(
+    plan: &Plan,
+    subscriber: &dyn Subscriber,
+    message: Message,
+    link: &mut Link,
+) -> Delivery {
+    let Message {
+        bookmark,
+        message_id,
+        body,
+        content_type,
+        content_encoding,
+    } = message;
     tokio::select! {
         sent = send_with_retry(plan, subscriber, body, content_type, content_encoding, &message_id) => {
             if sent { Delivery::Taken(bookmark) } else { Delivery::Failed }
