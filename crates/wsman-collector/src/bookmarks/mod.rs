@@ -240,6 +240,10 @@ fn list_from_rows(rows: impl IntoIterator<Item = (String, i64)>) -> Option<Bookm
     any.then_some(list)
 }
 
+/// The tables [`BookmarkStore::forget`] deletes a forwarder's rows from, and whether a row
+/// there makes it known (a refusal alone does not).
+const FORGET: [(&str, bool); 3] = [("refusal", false), ("bookmark", true), ("client", true)];
+
 /// A record id as the databases store it (signed 64-bit); ids beyond are kept at the maximum.
 fn stored_record(record: u64) -> i64 {
     i64::try_from(record).unwrap_or(i64::MAX)

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use wsman_events::{BookmarkList, Timestamp};
 
 use super::group::GroupCommit;
@@ -371,22 +371,12 @@ impl BookmarkStore for SqliteStore {
     /// Forget `client` in `subscription` (an operator resetting a forwarder).
     fn forget(&self, client: &str, subscription: &str) -> Result<bool, StoreError> {
         let connection = lock(&self.writer);
-        connection.execute(
-            "DELETE FROM refusal WHERE client = ?1 AND subscription = ?2",
-            params![client, subscription],
-        )?;
-        let removed = connection.execute(
-            "DELETE FROM bookmark WHERE client = ?1 AND subscription = ?2",
-            params![client, subscription],
-        )?;
-        let known = connection
-            .query_row(
-                "DELETE FROM client WHERE client = ?1 AND subscription = ?2 RETURNING client",
-                params![client, subscription],
-                |row| row.get::<_, String>(0),
-            )
-            .optional()?;
-        Ok(removed > 0 || known.is_some())
+        let mut known = false;
+        for (table, knows) in super::FORGET {
+            let sql = format!("DELETE FROM {table} WHERE client = ?1 AND subscription = ?2");
+            known |= connection.execute(&sql, params![client, subscription])? > 0 && knows;
+        }
+        Ok(known)
     }
 }
 

@@ -293,6 +293,19 @@ pub(crate) fn client_tls(
     client_key: Option<&str>,
     server_name: &str,
 ) -> Result<(Arc<ClientConfig>, ServerName<'static>), TlsSetupError> {
+    let client = client_config(ca_file, client_certificate, client_key)?;
+    let name = ServerName::try_from(server_name.to_owned())
+        .map_err(|_| TlsSetupError::ServerName(server_name.to_owned()))?;
+    Ok((Arc::new(client), name))
+}
+
+/// The TLS client configuration of [`client_tls`], for a client that names the server itself
+/// (the PostgreSQL bookmark store's).
+pub(crate) fn client_config(
+    ca_file: Option<&str>,
+    client_certificate: Option<&str>,
+    client_key: Option<&str>,
+) -> Result<ClientConfig, TlsSetupError> {
     let mut roots = RootCertStore::empty();
     match ca_file {
         Some(path) => {
@@ -307,7 +320,7 @@ pub(crate) fn client_tls(
             .with_safe_default_protocol_versions()
             .map_err(TlsSetupError::Tls)?
             .with_root_certificates(roots);
-    let client = match (client_certificate, client_key) {
+    Ok(match (client_certificate, client_key) {
         (Some(chain), Some(key_path)) => {
             let key: PrivateKeyDer<'static> =
                 rustls_pemfile::private_key(&mut read_pem(key_path)?.as_slice())
@@ -320,10 +333,7 @@ pub(crate) fn client_tls(
                 .map_err(refused(chain))?
         }
         _ => builder.with_no_client_auth(),
-    };
-    let name = ServerName::try_from(server_name.to_owned())
-        .map_err(|_| TlsSetupError::ServerName(server_name.to_owned()))?;
-    Ok((Arc::new(client), name))
+    })
 }
 
 /// A connection to `address` (the first of its addresses that answers within
