@@ -39,7 +39,7 @@ use super::{
     list_from_rows, stored_record, BookmarkStore, Claim, ClientState, PostgresSettings, StoreError,
 };
 use crate::event_store::postgres::Pending;
-use crate::event_store::{self, EventStore};
+use crate::event_store::{self, record::cut, EventStore};
 use crate::outputs::tcp::client_config;
 
 /// The schema version this build writes; older ones are migrated at start.
@@ -410,6 +410,20 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// The rows of `sql` about `subscription` (its `$1`), each made a `T` by `of`.
+    fn of_subscription<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        subscription: &str,
+        of: fn(&tokio_postgres::Row) -> T,
+    ) -> Result<Vec<T>, StoreError> {
+        let subscription = subscription.to_owned();
+        self.run(|pool| async move {
+            let rows = pool.with(async |c| c.query(sql, &[&subscription]).await);
+            Ok(rows.await?.iter().map(of).collect())
+        })
+    }
+
     /// Run `work` on the store's runtime and wait for it ([`Database::run`]).
     fn run<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
     where
@@ -455,41 +469,25 @@ impl PostgresStore {
     }
 }
 
-/// A transaction holding a forwarder's claim ([`CLAIM`]), open on its own connection until
-/// committed; dropped, the connection is closed and the server rolls back.
-struct PostgresClaim<'a> {
-    store: &'a PostgresStore,
-    connection: Pooled,
-    client: String,
-    subscription: String,
-    stored: Option<BookmarkList>,
-}
-
-impl Claim for PostgresClaim<'_> {
-    fn stored(&self) -> Option<&BookmarkList> {
-        self.stored.as_ref()
-    }
-
-    fn commit(
-        self: Box<Self>,
+impl PostgresStore {
+    /// The merge that ends a claim: in the transaction ([`CLAIM`]) `connection` holds open
+    /// since the claim (dropped uncommitted, the connection is closed and the server rolls
+    /// back).
+    fn commit_claim(
+        &self,
+        connection: Pooled,
+        (client, subscription): (String, String),
         delivered: &BookmarkList,
         at: Timestamp,
     ) -> Result<BookmarkList, StoreError> {
-        let PostgresClaim {
-            store,
-            connection,
-            client,
-            subscription,
-            ..
-        } = *self;
         let delivered = rows_of(delivered);
         let at = at.unix_micros();
-        let pending = store.pending(&client, &subscription);
+        let pending = self.pending(&client, &subscription);
         let retain = pending
             .as_ref()
             .filter(|p| p.retain)
             .map(|p| p.settings.clone());
-        let stored = store.run(|_| async move {
+        let stored = self.run(|_| async move {
             let stored = merge_statements(
                 &*connection,
                 &client,
@@ -504,7 +502,7 @@ impl Claim for PostgresClaim<'_> {
             Ok(stored)
         })?;
         if let Some(settings) = retain {
-            store.retain_in_background(settings);
+            self.retain_in_background(settings);
         }
         Ok(stored)
     }
@@ -552,11 +550,7 @@ fn rows_of(delivered: &BookmarkList) -> (Vec<String>, Vec<i64>) {
 }
 
 impl BookmarkStore for PostgresStore {
-    fn claim<'a>(
-        &'a self,
-        client: &str,
-        subscription: &str,
-    ) -> Result<Box<dyn Claim + 'a>, StoreError> {
+    fn claim<'a>(&'a self, client: &str, subscription: &str) -> Result<Claim<'a>, StoreError> {
         if let Some(events) = self.events.get() {
             // What an earlier delivery of the pair left without a commit (it was answered
             // 503): what the forwarder sends again replaces it.
@@ -575,13 +569,13 @@ impl BookmarkStore for PostgresStore {
             let stored = list_of(&rows);
             Ok((connection, stored))
         })?;
-        Ok(Box::new(PostgresClaim {
-            store: self,
-            connection,
-            client: client.to_owned(),
-            subscription: subscription.to_owned(),
+        let pair = (client.to_owned(), subscription.to_owned());
+        Ok(Claim {
             stored,
-        }))
+            commit: Box::new(move |delivered, at| {
+                self.commit_claim(connection, pair, delivered, at)
+            }),
+        })
     }
 
     fn load(&self, client: &str, subscription: &str) -> Result<Option<BookmarkList>, StoreError> {
@@ -626,25 +620,16 @@ impl BookmarkStore for PostgresStore {
     }
 
     fn clients(&self, subscription: &str) -> Result<Vec<ClientState>, StoreError> {
-        let subscription = subscription.to_owned();
-        self.run(|pool| async move {
-            let sql = "SELECT client, last_event, last_heartbeat FROM wec_client
-                WHERE subscription = $1 ORDER BY client";
-            let rows = pool
-                .with(async |c| c.query(sql, &[&subscription]).await)
-                .await?;
-            Ok(rows
-                .iter()
-                .map(|row| ClientState {
-                    client: row.get(0),
-                    last_event: row
-                        .get::<_, Option<i64>>(1)
-                        .map(Timestamp::from_unix_micros),
-                    last_heartbeat: row
-                        .get::<_, Option<i64>>(2)
-                        .map(Timestamp::from_unix_micros),
-                })
-                .collect())
+        let sql = "SELECT client, last_event, last_heartbeat FROM wec_client
+            WHERE subscription = $1 ORDER BY client";
+        self.of_subscription(sql, subscription, |row| ClientState {
+            client: row.get(0),
+            last_event: row
+                .get::<_, Option<i64>>(1)
+                .map(Timestamp::from_unix_micros),
+            last_heartbeat: row
+                .get::<_, Option<i64>>(2)
+                .map(Timestamp::from_unix_micros),
         })
     }
 
@@ -656,7 +641,10 @@ impl BookmarkStore for PostgresStore {
         at: Timestamp,
     ) -> Result<(), StoreError> {
         let (client, subscription) = (client.to_owned(), subscription.to_owned());
-        let (reason, at) = (super::bounded_reason(reason).to_owned(), at.unix_micros());
+        let (reason, at) = (
+            cut(reason, super::MAX_REFUSAL_REASON).to_owned(),
+            at.unix_micros(),
+        );
         self.run(|pool| async move {
             let sql = "INSERT INTO wec_refusal (client, subscription, at, reason)
                 VALUES ($1, $2, $3, $4) ON CONFLICT (client, subscription)
@@ -668,21 +656,12 @@ impl BookmarkStore for PostgresStore {
     }
 
     fn refusals(&self, subscription: &str) -> Result<Vec<super::RefusedDelivery>, StoreError> {
-        let subscription = subscription.to_owned();
-        self.run(|pool| async move {
-            let sql = "SELECT client, at, reason FROM wec_refusal
-                WHERE subscription = $1 ORDER BY client";
-            let rows = pool
-                .with(async |c| c.query(sql, &[&subscription]).await)
-                .await?;
-            Ok(rows
-                .iter()
-                .map(|row| super::RefusedDelivery {
-                    client: row.get(0),
-                    at: Timestamp::from_unix_micros(row.get(1)),
-                    reason: row.get(2),
-                })
-                .collect())
+        let sql =
+            "SELECT client, at, reason FROM wec_refusal WHERE subscription = $1 ORDER BY client";
+        self.of_subscription(sql, subscription, |row| super::RefusedDelivery {
+            client: row.get(0),
+            at: Timestamp::from_unix_micros(row.get(1)),
+            reason: row.get(2),
         })
     }
 
@@ -731,8 +710,8 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(store_of_one_connection(&server, dir.path()));
-        let beat = |store: &Arc<PostgresStore>, i: i64| {
-            let store = Arc::clone(store);
+        let beat = |i: u32| {
+            let (store, i) = (Arc::clone(&store), i64::from(i));
             std::thread::spawn(move || {
                 let at = Timestamp::from_unix_micros(1_000_000 + i);
                 store
@@ -741,19 +720,7 @@ mod tests {
             })
         };
         let claim = store.claim("holder", "wef").unwrap();
-        let first = beat(&store, 0);
-        while !store.heartbeats.is_committing() {
-            std::thread::yield_now();
-        }
-        let rest: Vec<_> = (1..64).map(|i| beat(&store, i)).collect();
-        while store.heartbeats.waiting() < 63 {
-            std::thread::yield_now();
-        }
-        drop(claim);
-        first.join().unwrap();
-        for thread in rest {
-            thread.join().unwrap();
-        }
+        store.heartbeats.hold_then_group(63, beat, || drop(claim));
         assert_eq!(store.heartbeat_commits(), 2, "64 heartbeats in two commits");
         let clients = store.clients("wef").unwrap();
         assert_eq!(clients.len(), 32);
