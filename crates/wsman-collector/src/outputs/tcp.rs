@@ -446,19 +446,6 @@ pub struct TcpConfig {
     pub max_backoff_ms: u32,
 }
 
-/// Why a TCP output's settings are refused (the files are read when it starts).
-pub fn check_tcp(config: &TcpConfig) -> Result<(), OutputSettingError> {
-    check_host_port("tcp output: address", &config.address)?;
-    check_tls_settings("tcp", config.tls, &config.tls_files())?;
-    check_timeouts(
-        "tcp",
-        config.connect_timeout_ms,
-        ("write_timeout_ms", config.write_timeout_ms),
-        config.max_backoff_ms,
-    )?;
-    Ok(())
-}
-
 impl TcpConfig {
     fn tls_files(&self) -> TlsFiles<'_> {
         TlsFiles {
@@ -480,8 +467,17 @@ impl OutputType for TcpConfig {
         self.format != OutputFormat::Raw
     }
 
+    /// Why a TCP output's settings are refused (the files are read when it starts).
     fn check(&self) -> Result<(), OutputSettingError> {
-        check_tcp(self)
+        check_host_port("tcp output: address", &self.address)?;
+        check_tls_settings("tcp", self.tls, &self.tls_files())?;
+        check_timeouts(
+            "tcp",
+            self.connect_timeout_ms,
+            ("write_timeout_ms", self.write_timeout_ms),
+            self.max_backoff_ms,
+        )?;
+        Ok(())
     }
 
     fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {
