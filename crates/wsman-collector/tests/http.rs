@@ -244,6 +244,21 @@ fn hec_outputs(dir: &Path, receiver: &Receiver, settings: &str) -> Outputs {
     )
 }
 
+/// A receiver and an HTTP output to it (`http://ADDRESS{path}`, then `settings`, TOML lines),
+/// without secrets; the directory lives as long as the output.
+fn plain_http(path: &str, settings: &str) -> (tempfile::TempDir, Receiver, Outputs) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start(None);
+    let outputs = outputs(
+        secrets(dir.path(), &[]),
+        &format!(
+            "[[outputs]]\ntype = \"http\"\nurl = \"http://{}{path}\"\n{settings}",
+            receiver.address
+        ),
+    );
+    (dir, receiver, outputs)
+}
+
 fn events(records: std::ops::RangeInclusive<u64>) -> Vec<ReceivedEvent> {
     records.map(|n| logon(n, CLIENT)).collect()
 }
@@ -546,14 +561,9 @@ data_stream = "logs-windows.forwarded-default"
 /// status, type and reason.
 #[test]
 fn bulk_items_rejected_for_load_are_told_from_items_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(None);
-    let outputs = outputs(
-        secrets(dir.path(), &[]),
-        &format!(
-            "[[outputs]]\ntype = \"http\"\npreset = \"elastic_bulk\"\nurl = \"http://{}\"\ndata_stream = \"logs-windows.forwarded-default\"\n",
-            receiver.address
-        ),
+    let (_dir, receiver, outputs) = plain_http(
+        "",
+        "preset = \"elastic_bulk\"\ndata_stream = \"logs-windows.forwarded-default\"\n",
     );
     receiver.reply(200, &fixture("bulk-item-failures.json"));
     let error = write(&outputs, CLIENT, &events(1..=3))
@@ -573,20 +583,8 @@ fn bulk_items_rejected_for_load_are_told_from_items_refused() {
 
 #[test]
 fn a_receiver_that_never_answers_fails_the_batch_at_the_timeout() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(None);
-    let outputs = outputs(
-        secrets(dir.path(), &[]),
-        &format!(
-            r#"[[outputs]]
-type = "http"
-url = "http://{}/ingest"
-format = "json"
-request_timeout_ms = 300
-"#,
-            receiver.address
-        ),
-    );
+    let (_dir, receiver, outputs) =
+        plain_http("/ingest", "format = \"json\"\nrequest_timeout_ms = 300\n");
     let batch = events(1..=2);
     receiver.otherwise(Reply::Stall);
     let stalled = write(&outputs, CLIENT, &batch)
@@ -716,15 +714,7 @@ fn a_stored_subscription_reaches_only_listed_destinations() {
 /// OpenWEC's `CHANGELOG.md` says replaces `Principal` in `RawJson`, `Json` and `Nxlog`.
 #[test]
 fn openwec_raw_json_lines_have_openwecs_structure() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(None);
-    let outputs = outputs(
-        secrets(dir.path(), &[]),
-        &format!(
-            "[[outputs]]\ntype = \"http\"\nurl = \"http://{}/wec\"\nformat = \"openwec_raw_json\"\n",
-            receiver.address
-        ),
-    );
+    let (_dir, receiver, outputs) = plain_http("/wec", "format = \"openwec_raw_json\"\n");
     let batch = events(7..=8);
     receiver.reply(200, "");
     // Written as the collector writes: from a blocking-pool thread of a tokio runtime.
@@ -809,15 +799,7 @@ fn openwec_nxlog_records_have_nxlogs_fields() {
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
     assert_eq!(batch.len(), expected.len());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(None);
-    let outputs = outputs(
-        secrets(dir.path(), &[]),
-        &format!(
-            "[[outputs]]\ntype = \"http\"\nurl = \"http://{}/wec\"\nformat = \"openwec_nxlog\"\n",
-            receiver.address
-        ),
-    );
+    let (_dir, receiver, outputs) = plain_http("/wec", "format = \"openwec_nxlog\"\n");
     receiver.reply(200, "");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let written = runtime.block_on(async move {

@@ -128,12 +128,25 @@ impl Hec {
         path
     }
 
-    fn headers(&self, authorization: &HeaderValue) -> Vec<(HeaderName, HeaderValue)> {
+    /// A POST of `body` (`content_type`) to `path_and_query`, with the token and the channel.
+    fn post(
+        &self,
+        authorization: &HeaderValue,
+        path_and_query: String,
+        content_type: &'static str,
+        body: Bytes,
+    ) -> Exchange {
         let mut headers = vec![(hyper::header::AUTHORIZATION, authorization.clone())];
         if let Ok(channel) = HeaderValue::from_str(&self.channel) {
             headers.push((HeaderName::from_static(CHANNEL_HEADER), channel));
         }
-        headers
+        headers.push((CONTENT_TYPE, HeaderValue::from_static(content_type)));
+        Exchange {
+            method: Method::POST,
+            path_and_query,
+            headers,
+            body,
+        }
     }
 
     /// Send the events' lines; return when HEC has them indexed (with `ack`) or accepted.
@@ -144,17 +157,8 @@ impl Hec {
         body: Bytes,
         timeout: Duration,
     ) -> Result<(), HecError> {
-        let mut headers = self.headers(authorization);
-        headers.push((CONTENT_TYPE, HeaderValue::from_static("text/plain")));
-        let answer = client.send(
-            Exchange {
-                method: Method::POST,
-                path_and_query: self.raw_path(),
-                headers,
-                body,
-            },
-            timeout,
-        )?;
+        let raw = self.post(authorization, self.raw_path(), "text/plain", body);
+        let answer = client.send(raw, timeout)?;
         let status = success(answer)?;
         if !self.ack {
             return Ok(());
@@ -179,17 +183,9 @@ impl Hec {
             query_value(&self.channel)
         );
         loop {
-            let mut headers = self.headers(authorization);
-            headers.push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
-            let answer = client.send(
-                Exchange {
-                    method: Method::POST,
-                    path_and_query: path.clone(),
-                    headers,
-                    body: Bytes::from(format!("{{\"acks\":[{ack_id}]}}")),
-                },
-                timeout,
-            )?;
+            let body = Bytes::from(format!("{{\"acks\":[{ack_id}]}}"));
+            let query = self.post(authorization, path.clone(), "application/json", body);
+            let answer = client.send(query, timeout)?;
             if answer.status != StatusCode::OK {
                 return Err(refusal(answer));
             }
