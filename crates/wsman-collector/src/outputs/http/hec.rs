@@ -159,7 +159,7 @@ impl Hec {
     ) -> Result<(), HecError> {
         let raw = self.post(authorization, self.raw_path(), "text/plain", body);
         let answer = client.send(raw, timeout)?;
-        let status = success(answer)?;
+        let status = success(&answer)?;
         if !self.ack {
             return Ok(());
         }
@@ -185,14 +185,7 @@ impl Hec {
         loop {
             let body = Bytes::from(format!("{{\"acks\":[{ack_id}]}}"));
             let query = self.post(authorization, path.clone(), "application/json", body);
-            let answer = client.send(query, timeout)?;
-            if answer.status != StatusCode::OK {
-                return Err(refusal(answer));
-            }
-            let acks: Acks =
-                serde_json::from_slice(&answer.body).map_err(|_| HecError::Unreadable {
-                    status: answer.status,
-                })?;
+            let acks: Acks = ok_json(&client.send(query, timeout)?)?;
             if acks.acks.get(&ack_id.to_string()) == Some(&true) {
                 return Ok(());
             }
@@ -210,14 +203,8 @@ impl Hec {
 }
 
 /// HEC's status object of a 200 with code 0, or why not.
-fn success(answer: Answer) -> Result<Status, HecError> {
-    if answer.status != StatusCode::OK {
-        return Err(refusal(answer));
-    }
-    let status: Status =
-        serde_json::from_slice(&answer.body).map_err(|_| HecError::Unreadable {
-            status: answer.status,
-        })?;
+fn success(answer: &Answer) -> Result<Status, HecError> {
+    let status: Status = ok_json(answer)?;
     if status.code != 0 {
         return Err(HecError::Refused {
             status: answer.status,
@@ -228,8 +215,18 @@ fn success(answer: Answer) -> Result<Status, HecError> {
     Ok(status)
 }
 
+/// The JSON body of a 200 answer, or why not: HEC's refusal, or a body that does not read.
+fn ok_json<T: serde::de::DeserializeOwned>(answer: &Answer) -> Result<T, HecError> {
+    if answer.status != StatusCode::OK {
+        return Err(refusal(answer));
+    }
+    serde_json::from_slice(&answer.body).map_err(|_| HecError::Unreadable {
+        status: answer.status,
+    })
+}
+
 /// The error of an answer that is not a success (HEC's code and text when the body has them).
-fn refusal(answer: Answer) -> HecError {
+fn refusal(answer: &Answer) -> HecError {
     match serde_json::from_slice::<Status>(&answer.body) {
         Ok(status) => HecError::Refused {
             status: answer.status,
