@@ -156,20 +156,24 @@ fn generated(what: Generate) -> anyhow::Result<Vec<u8>> {
     use clap::CommandFactory;
     let mut command = Cli::command();
     let mut out = Vec::new();
-    let shell = match what {
+    match what {
         Generate::Man => {
             // Section 8: a system administration daemon.
             clap_mangen::Man::new(command)
                 .section("8")
                 .render(&mut out)
                 .context("cannot render the man page")?;
-            return Ok(out);
         }
-        Generate::Bash => clap_complete::Shell::Bash,
-        Generate::Zsh => clap_complete::Shell::Zsh,
-        Generate::Fish => clap_complete::Shell::Fish,
-    };
-    clap_complete::generate(shell, &mut command, "wsmand", &mut out);
+        Generate::Bash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut command, "wsmand", &mut out)
+        }
+        Generate::Zsh => {
+            clap_complete::generate(clap_complete::Shell::Zsh, &mut command, "wsmand", &mut out)
+        }
+        Generate::Fish => {
+            clap_complete::generate(clap_complete::Shell::Fish, &mut command, "wsmand", &mut out)
+        }
+    }
     Ok(out)
 }
 
