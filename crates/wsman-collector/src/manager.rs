@@ -34,30 +34,9 @@ pub enum DeliveryAuth {
     Basic { https: bool },
 }
 
-/// What one subscription item needs besides the subscription.
-#[derive(Clone, Debug)]
-pub struct Offer<'a> {
-    /// `scheme://host:port` + URL prefix the forwarder addressed (`https://c:5986/wsman`).
-    pub base: &'a str,
-    pub auth: &'a DeliveryAuth,
-    /// The forwarder's stored position, if it delivered before.
-    pub bookmark: Option<&'a BookmarkList>,
-    pub message_id: &'a str,
-    pub operation_id: &'a str,
-}
-
 /// The delivery address of `subscription` under `base`.
 pub fn delivery_address(base: &str, subscription: &Subscription) -> String {
     format!("{base}/subscriptions/{}/1", subscription.identifier)
-}
-
-/// One `m:Subscription` item.
-pub fn subscription_item(subscription: &Subscription, offer: &Offer<'_>) -> String {
-    ItemTemplate::new(subscription, offer.base, offer.auth).render(
-        offer.bookmark,
-        offer.message_id,
-        offer.operation_id,
-    )
 }
 
 /// An `m:Subscription` item rendered once for one subscription version, delivery base and
@@ -174,10 +153,4 @@ fn subscribe_request(
         name: Some(subscription.name.clone()),
         compress_sldc: true,
     }
-}
-
-/// The EnumerateResponse body of an answer that fits one envelope: the items, an empty
-/// context and EndOfSequence (a larger answer is paged by the server, with a context).
-pub fn enumerate_response_body(items: &[String]) -> String {
-    wsman_proto::enumeration::enumerate_response(None, Some(items), true)
 }

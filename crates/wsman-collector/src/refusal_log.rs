@@ -8,106 +8,100 @@
 //! refusal and interval ([`SubscriptionRefusalLog`]). The rules are the one [`RefusalLog`]'s;
 //! this is the collector's policy: its intervals and bounds.
 
+use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-use wsman_proto::refusal_log::{RefusalLimits, RefusalLog};
+use wsman_proto::refusal_log::{LeftOut, RefusalLimits, RefusalLog};
 
-/// Rate limit for the log lines of refused delivery bodies, per forwarder.
+/// Lines in all per interval, whatever the log.
+pub const TOTAL_LINES: u32 = 200;
+
+/// What one of the collector's refusal logs keys its lines by, and how its summaries read.
+pub trait Refusals {
+    /// Keys with a window of their own; past it, the others share one.
+    const MAX_KEYS: usize;
+    /// The kind the refusals are counted under.
+    const KIND: &'static str;
+    /// The summary line of a window that ended with refusals left out.
+    fn summary(left: &LeftOut<String>);
+}
+
+/// Refused delivery bodies, keyed by forwarder.
 #[derive(Debug)]
-pub struct BodyRefusalLog {
-    log: RefusalLog<String>,
-}
+pub enum Bodies {}
 
-impl Default for BodyRefusalLog {
-    fn default() -> Self {
-        BodyRefusalLog::new(Duration::from_secs(60))
-    }
-}
-
-impl BodyRefusalLog {
-    /// Forwarders with a window of their own; past it, the others share one.
-    pub const MAX_FORWARDERS: usize = 4096;
-    /// Lines in all per interval.
-    pub const TOTAL_LINES: u32 = 200;
-
-    pub fn new(interval: Duration) -> Self {
-        BodyRefusalLog {
-            log: RefusalLog::new(RefusalLimits {
-                interval,
-                per_key: 1,
-                total: Self::TOTAL_LINES,
-                max_keys: Self::MAX_FORWARDERS,
-            }),
-        }
-    }
-
-    /// Whether a refusal of `forwarder`'s body may be logged now: `Some(n)` with the number of
-    /// its refusals left out since its last line, or `None` (counted for the next line).
-    pub fn admit(&self, forwarder: &str) -> Option<u64> {
-        self.admit_at(forwarder, Instant::now())
-    }
-
-    fn admit_at(&self, forwarder: &str, now: Instant) -> Option<u64> {
-        let key = forwarder.to_owned();
-        let admission = self.log.admit(key.clone(), "refused", now);
-        for left in admission
-            .ended
-            .iter()
-            .filter(|l| l.key.as_ref() != Some(&key))
-        {
-            let who = left.key.as_deref().unwrap_or("(other forwarders)");
-            tracing::warn!(forwarder = %who.replace('\u{0}', " "), count = left.count, seconds = left.over.as_secs(), "collector: more deliveries refused (not logged one by one)");
-        }
-        admission.log.then(|| admission.left_out_of(&key))
+impl Refusals for Bodies {
+    const MAX_KEYS: usize = 4096;
+    const KIND: &'static str = "refused";
+    fn summary(left: &LeftOut<String>) {
+        let who = left.key.as_deref().unwrap_or("(other forwarders)");
+        tracing::warn!(forwarder = %who.replace('\u{0}', " "), count = left.count, seconds = left.over.as_secs(), "collector: more deliveries refused (not logged one by one)");
     }
 }
 
 /// Subscriptions refused when a set is read (a file, or a shared store's row, that does not
-/// pass), logged once per refusal and interval: every move of a shared store's generation
-/// (polled every 2 s; whoever can write the table can move it) reads the set again, and the
-/// same refused row would otherwise be logged at each.
+/// pass), keyed by the refusal's text: every move of a shared store's generation (polled every
+/// 2 s; whoever can write the table can move it) reads the set again, and the same refused row
+/// would otherwise be logged at each.
 #[derive(Debug)]
-pub struct SubscriptionRefusalLog {
-    log: RefusalLog<String>,
-}
+pub enum Subscriptions {}
 
-impl Default for SubscriptionRefusalLog {
-    fn default() -> Self {
-        SubscriptionRefusalLog::new(Duration::from_secs(60))
+impl Refusals for Subscriptions {
+    const MAX_KEYS: usize = 1024;
+    const KIND: &'static str = "not loaded";
+    fn summary(left: &LeftOut<String>) {
+        let which = left.key.as_deref().unwrap_or("(other refusals)");
+        tracing::warn!(refusal = %which, count = left.count, seconds = left.over.as_secs(), "collector: subscriptions refused again (not logged one by one)");
     }
 }
 
-impl SubscriptionRefusalLog {
-    /// Refusals with a window of their own; past it, the others share one.
-    pub const MAX_REFUSALS: usize = 1024;
+/// Rate limit for the log lines of refused delivery bodies, per forwarder.
+pub type BodyRefusalLog = RefusalLines<Bodies>;
+/// Rate limit for the log lines of refused subscriptions, per refusal.
+pub type SubscriptionRefusalLog = RefusalLines<Subscriptions>;
 
+/// One of the collector's refusal logs: a line per key and interval.
+#[derive(Debug)]
+pub struct RefusalLines<R: Refusals> {
+    log: RefusalLog<String>,
+    refusals: PhantomData<R>,
+}
+
+impl<R: Refusals> Default for RefusalLines<R> {
+    fn default() -> Self {
+        RefusalLines::new(Duration::from_secs(60))
+    }
+}
+
+impl<R: Refusals> RefusalLines<R> {
     pub fn new(interval: Duration) -> Self {
-        SubscriptionRefusalLog {
+        RefusalLines {
             log: RefusalLog::new(RefusalLimits {
                 interval,
                 per_key: 1,
-                total: BodyRefusalLog::TOTAL_LINES,
-                max_keys: Self::MAX_REFUSALS,
+                total: TOTAL_LINES,
+                max_keys: R::MAX_KEYS,
             }),
+            refusals: PhantomData,
         }
     }
 
-    /// Whether `refusal` (its text: the subscription and why) may be logged now: `Some(n)` with
-    /// the times it was left out since its last line, or `None`.
-    pub fn admit(&self, refusal: &str) -> Option<u64> {
-        self.admit_at(refusal, Instant::now())
+    /// Whether a refusal of `key` (a forwarder, a refusal's text) may be logged now: `Some(n)`
+    /// with the number of its refusals left out since its last line, or `None` (counted for
+    /// the next line).
+    pub fn admit(&self, key: &str) -> Option<u64> {
+        self.admit_at(key, Instant::now())
     }
 
-    fn admit_at(&self, refusal: &str, now: Instant) -> Option<u64> {
-        let key = refusal.to_owned();
-        let admission = self.log.admit(key.clone(), "not loaded", now);
+    fn admit_at(&self, key: &str, now: Instant) -> Option<u64> {
+        let key = key.to_owned();
+        let admission = self.log.admit(key.clone(), R::KIND, now);
         for left in admission
             .ended
             .iter()
             .filter(|l| l.key.as_ref() != Some(&key))
         {
-            let which = left.key.as_deref().unwrap_or("(other refusals)");
-            tracing::warn!(refusal = %which, count = left.count, seconds = left.over.as_secs(), "collector: subscriptions refused again (not logged one by one)");
+            R::summary(left);
         }
         admission.log.then(|| admission.left_out_of(&key))
     }
@@ -159,10 +153,10 @@ mod tests {
     fn the_table_is_bounded() {
         let log = BodyRefusalLog::new(Duration::from_secs(60));
         let start = Instant::now();
-        for i in 0..BodyRefusalLog::MAX_FORWARDERS + 10 {
+        for i in 0..Bodies::MAX_KEYS + 10 {
             log.admit_at(&format!("host{i}"), start);
         }
-        assert!(log.log.tracked() <= BodyRefusalLog::MAX_FORWARDERS + 1);
+        assert!(log.log.tracked() <= Bodies::MAX_KEYS + 1);
         // Once the interval is over, old entries make room again.
         assert_eq!(
             log.admit_at("newcomer", start + Duration::from_secs(61)),

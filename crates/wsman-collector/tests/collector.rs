@@ -6,11 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use wsman_collector::ingest::{self, DeliveryError, DeliveryKind, Sender};
-use wsman_collector::manager::{self, DeliveryAuth, Offer};
+use wsman_collector::manager::{self, DeliveryAuth, ItemTemplate};
 use wsman_collector::output::{self, FileOutputs};
 use wsman_collector::subscriptions::{self, OutputConfig, OutputFormat};
 use wsman_events::delivery::{self, DeliveryHeaders, Embedding};
 use wsman_events::{parse_subscribe, BookmarkList, ContentFormat, DeliveryMode};
+use wsman_proto::enumeration::enumerate_response;
 use wsman_proto::{parse_request, xml};
 
 const QUERY: &str = r#"<QueryList><Query Id="0"><Select Path="Security">*[System[(EventID=4624)]]</Select><Select Path="Application">*</Select></Query></QueryList>"#;
@@ -131,17 +132,18 @@ fn the_enumerate_answer_matches_its_golden_file_and_reads_back_as_a_subscribe() 
     let mut bookmark = BookmarkList::new();
     bookmark.advance("Security", 4711);
     let auth = DeliveryAuth::Kerberos;
-    let item = manager::subscription_item(
+    let item = ItemTemplate::new(
         &subscription,
-        &Offer {
-            base: "http://collector.example.com:5985/wsman",
-            auth: &auth,
-            bookmark: Some(&bookmark),
-            message_id: "uuid:00000000-0000-0000-0000-000000000001",
-            operation_id: "uuid:00000000-0000-0000-0000-000000000002",
-        },
+        "http://collector.example.com:5985/wsman",
+        &auth,
+    )
+    .render(
+        Some(&bookmark),
+        "uuid:00000000-0000-0000-0000-000000000001",
+        "uuid:00000000-0000-0000-0000-000000000002",
     );
-    let body = manager::enumerate_response_body(std::slice::from_ref(&item));
+    // An answer that fits one envelope: the items, an empty context and EndOfSequence.
+    let body = enumerate_response(None, Some(std::slice::from_ref(&item)), true);
     let golden = include_str!("fixtures/enumerate-response-body.xml").trim();
     assert_eq!(
         body,
@@ -190,16 +192,12 @@ fn the_enumerate_answer_matches_its_golden_file_and_reads_back_as_a_subscribe() 
     let auth = DeliveryAuth::Certificate {
         issuers: vec!["4ab167dfcbbda8d6225889b05937112062ea1152".to_owned()],
     };
-    let item = manager::subscription_item(
+    let item = ItemTemplate::new(
         &subscription,
-        &Offer {
-            base: "https://collector.example.com:5986/wsman",
-            auth: &auth,
-            bookmark: None,
-            message_id: "uuid:1",
-            operation_id: "uuid:2",
-        },
-    );
+        "https://collector.example.com:5986/wsman",
+        &auth,
+    )
+    .render(None, "uuid:1", "uuid:2");
     let root = xml::parse(&item, &xml::Limits::default()).unwrap();
     let request = parse_request(
         &root.elements().nth(1).unwrap().to_xml(),

@@ -232,16 +232,35 @@ fn outputs(secrets_dir: PathBuf, output: &str) -> Outputs {
     outputs
 }
 
-/// A Splunk HEC output to `receiver`, its token the secret `hec` in `dir`, with `settings`
-/// (TOML lines) after the ones every HEC test sets.
-fn hec_outputs(dir: &Path, receiver: &Receiver, settings: &str) -> Outputs {
-    outputs(
-        secrets(dir, &[("hec", HEC_TOKEN)]),
+/// A receiver and an HTTP output to it (`http://ADDRESS{path}`, then `settings`, TOML lines),
+/// with the secrets `secrets`; the directory lives as long as the output.
+fn http_output(
+    secrets_of: &[(&str, &str)],
+    path: &str,
+    settings: &str,
+) -> (tempfile::TempDir, Receiver, Outputs) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start(None);
+    let outputs = outputs(
+        secrets(dir.path(), secrets_of),
         &format!(
-            "[[outputs]]\ntype = \"http\"\npreset = \"splunk_hec\"\nurl = \"http://{}\"\ntoken_secret = \"hec\"\n{settings}",
+            "[[outputs]]\ntype = \"http\"\nurl = \"http://{}{path}\"\n{settings}",
             receiver.address
         ),
-    )
+    );
+    (dir, receiver, outputs)
+}
+
+/// A Splunk HEC output to a receiver, its token the secret `hec`, with `settings` (TOML lines)
+/// after the ones every HEC test sets.
+fn hec(settings: &str) -> (tempfile::TempDir, Receiver, Outputs) {
+    let settings = format!("preset = \"splunk_hec\"\ntoken_secret = \"hec\"\n{settings}");
+    http_output(&[("hec", HEC_TOKEN)], "", &settings)
+}
+
+/// The error of a write of `batch` that must fail (`why`: what the test expects).
+fn error_of(outputs: &Outputs, batch: &[ReceivedEvent], why: &str) -> String {
+    write(outputs, CLIENT, batch).expect_err(why).to_string()
 }
 
 fn events(records: std::ops::RangeInclusive<u64>) -> Vec<ReceivedEvent> {
@@ -255,15 +274,9 @@ fn lines(events: &[ReceivedEvent]) -> String {
 
 #[test]
 fn hec_sends_the_published_raw_request_and_waits_for_the_indexer_acknowledgement() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(None);
-    let outputs = hec_outputs(
-        dir.path(),
-        &receiver,
-        &format!(
-            "channel = \"{HEC_CHANNEL}\"\nsourcetype = \"splunkd_access\"\nindex = \"main\"\n"
-        ),
-    );
+    let (_dir, receiver, outputs) = hec(&format!(
+        "channel = \"{HEC_CHANNEL}\"\nsourcetype = \"splunkd_access\"\nindex = \"main\"\n"
+    ));
     // Splunk's success with ackId 7; Splunk's ack answer, which does not name 7 (not yet);
     // then 7 true, in that answer's shape.
     receiver.reply(200, &fixture("hec-ack-id.json"));
@@ -324,9 +337,7 @@ fn hec_sends_the_published_raw_request_and_waits_for_the_indexer_acknowledgement
 /// failing (8, 9), the batch then resent. Code 14 also as the ack endpoint's answer.
 #[test]
 fn hec_answers_of_splunks_status_code_table_are_read_as_the_table_says() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(None);
-    let outputs = hec_outputs(dir.path(), &receiver, "max_backoff_ms = 100\n");
+    let (_dir, receiver, outputs) = hec("max_backoff_ms = 100\n");
     let batch = events(1..=2);
     let table = fixture("hec-status-codes.tsv");
     let mut rows = 0;
@@ -349,7 +360,7 @@ fn hec_answers_of_splunks_status_code_table_are_read_as_the_table_says() {
         // Past a wait for an earlier "busy", the request is made.
         let refused = loop {
             receiver.reply(status.parse().expect("status"), &answer);
-            let error = write(&outputs, CLIENT, &batch).expect_err(text).to_string();
+            let error = error_of(&outputs, &batch, text);
             if !error.contains("next attempt in") {
                 break error;
             }
@@ -369,9 +380,7 @@ fn hec_answers_of_splunks_status_code_table_are_read_as_the_table_says() {
         receiver.lock().replies.clear();
         receiver.reply(200, &fixture("hec-ack-id.json"));
         receiver.reply(400, r#"{"text":"ACK is disabled","code":14}"#);
-        let error = write(&outputs, CLIENT, &batch)
-            .expect_err("ack off")
-            .to_string();
+        let error = error_of(&outputs, &batch, "ack off");
         if !error.contains("next attempt in") {
             assert!(
                 error.contains("enable it in Splunk, or set ack = false"),
@@ -389,16 +398,12 @@ fn hec_answers_of_splunks_status_code_table_are_read_as_the_table_says() {
 /// after cannot come after it.)
 #[test]
 fn a_busy_hec_is_left_alone_for_a_while() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(None);
-    let outputs = hec_outputs(dir.path(), &receiver, "max_backoff_ms = 60000\n");
+    let (_dir, receiver, outputs) = hec("max_backoff_ms = 60000\n");
     let batch = events(1..=2);
     receiver.otherwise(Reply::Answer(503, fixture("hec-busy.json")));
     let mut answered = 0;
     while answered < 6 {
-        let error = write(&outputs, CLIENT, &batch)
-            .expect_err("busy")
-            .to_string();
+        let error = error_of(&outputs, &batch, "busy");
         if error.contains("Server is busy (code 9)") {
             answered += 1;
         } else {
@@ -407,9 +412,7 @@ fn a_busy_hec_is_left_alone_for_a_while() {
         }
     }
     assert_eq!(receiver.requests().len(), 6);
-    let waiting = write(&outputs, CLIENT, &batch)
-        .expect_err("in the wait")
-        .to_string();
+    let waiting = error_of(&outputs, &batch, "in the wait");
     assert!(
         waiting.contains("asked to slow down; next attempt in"),
         "{waiting}"
@@ -419,15 +422,11 @@ fn a_busy_hec_is_left_alone_for_a_while() {
 
 #[test]
 fn hec_refusals_and_a_missing_acknowledgement_are_answered_503() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(None);
-    let outputs = hec_outputs(dir.path(), &receiver, "ack_timeout_ms = 300\n");
+    let (_dir, receiver, outputs) = hec("ack_timeout_ms = 300\n");
     let batch = events(1..=2);
     let refused = |status: u16, answer: &str| {
         receiver.reply(status, answer);
-        let error = write(&outputs, CLIENT, &batch)
-            .expect_err("refused")
-            .to_string();
+        let error = error_of(&outputs, &batch, "refused");
         assert!(!error.contains(HEC_TOKEN), "{error}");
         error
     };
@@ -476,9 +475,7 @@ data_stream = "logs-windows.forwarded-default"
     let batch = events(1..=3);
     // The published answer with failed actions: two items 404, one created.
     receiver.reply(200, &fixture("bulk-failed-actions.json"));
-    let failed = write(&outputs, CLIENT, &batch)
-        .expect_err("items failed")
-        .to_string();
+    let failed = error_of(&outputs, &batch, "items failed");
     assert!(
         failed.contains("2 of 3 events not stored")
             && failed.contains("404 document_missing_exception: [_doc][5]: document missing"),
@@ -486,9 +483,7 @@ data_stream = "logs-windows.forwarded-default"
     );
     // The whole request refused (429).
     receiver.reply(429, &fixture("bulk-rejected.json"));
-    let rejected = write(&outputs, CLIENT, &batch)
-        .expect_err("429")
-        .to_string();
+    let rejected = error_of(&outputs, &batch, "429");
     assert!(
         rejected.contains("429") && rejected.contains("es_rejected_execution_exception"),
         "{rejected}"
@@ -546,19 +541,13 @@ data_stream = "logs-windows.forwarded-default"
 /// status, type and reason.
 #[test]
 fn bulk_items_rejected_for_load_are_told_from_items_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(None);
-    let outputs = outputs(
-        secrets(dir.path(), &[]),
-        &format!(
-            "[[outputs]]\ntype = \"http\"\npreset = \"elastic_bulk\"\nurl = \"http://{}\"\ndata_stream = \"logs-windows.forwarded-default\"\n",
-            receiver.address
-        ),
+    let (_dir, receiver, outputs) = http_output(
+        &[],
+        "",
+        "preset = \"elastic_bulk\"\ndata_stream = \"logs-windows.forwarded-default\"\n",
     );
     receiver.reply(200, &fixture("bulk-item-failures.json"));
-    let error = write(&outputs, CLIENT, &events(1..=3))
-        .expect_err("two items failed")
-        .to_string();
+    let error = error_of(&outputs, &events(1..=3), "two items failed");
     assert!(
         error.contains("2 of 3 events not stored")
             && error.contains("1 rejected for load, resent later with backoff (the first: 429 es_rejected_execution_exception: rejected execution of coordinating operation)")
@@ -573,25 +562,14 @@ fn bulk_items_rejected_for_load_are_told_from_items_refused() {
 
 #[test]
 fn a_receiver_that_never_answers_fails_the_batch_at_the_timeout() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(None);
-    let outputs = outputs(
-        secrets(dir.path(), &[]),
-        &format!(
-            r#"[[outputs]]
-type = "http"
-url = "http://{}/ingest"
-format = "json"
-request_timeout_ms = 300
-"#,
-            receiver.address
-        ),
+    let (_dir, receiver, outputs) = http_output(
+        &[],
+        "/ingest",
+        "format = \"json\"\nrequest_timeout_ms = 300\n",
     );
     let batch = events(1..=2);
     receiver.otherwise(Reply::Stall);
-    let stalled = write(&outputs, CLIENT, &batch)
-        .expect_err("no answer")
-        .to_string();
+    let stalled = error_of(&outputs, &batch, "no answer");
     assert!(
         stalled.contains("no complete answer within 300 ms"),
         "{stalled}"
@@ -599,9 +577,7 @@ request_timeout_ms = 300
     receiver.lock().otherwise = None;
     // An answer past the 8 MiB bound is refused, not buffered.
     receiver.reply(200, &"x".repeat(8 * 1024 * 1024 + 1));
-    let large = write(&outputs, CLIENT, &batch)
-        .expect_err("too large")
-        .to_string();
+    let large = error_of(&outputs, &batch, "too large");
     assert!(large.contains("larger than 8388608 bytes"), "{large}");
     receiver.reply(500, "");
     write(&outputs, CLIENT, &batch).expect_err("500 is not stored");
@@ -716,15 +692,7 @@ fn a_stored_subscription_reaches_only_listed_destinations() {
 /// OpenWEC's `CHANGELOG.md` says replaces `Principal` in `RawJson`, `Json` and `Nxlog`.
 #[test]
 fn openwec_raw_json_lines_have_openwecs_structure() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(None);
-    let outputs = outputs(
-        secrets(dir.path(), &[]),
-        &format!(
-            "[[outputs]]\ntype = \"http\"\nurl = \"http://{}/wec\"\nformat = \"openwec_raw_json\"\n",
-            receiver.address
-        ),
-    );
+    let (_dir, receiver, outputs) = http_output(&[], "/wec", "format = \"openwec_raw_json\"\n");
     let batch = events(7..=8);
     receiver.reply(200, "");
     // Written as the collector writes: from a blocking-pool thread of a tokio runtime.
@@ -809,15 +777,7 @@ fn openwec_nxlog_records_have_nxlogs_fields() {
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
     assert_eq!(batch.len(), expected.len());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(None);
-    let outputs = outputs(
-        secrets(dir.path(), &[]),
-        &format!(
-            "[[outputs]]\ntype = \"http\"\nurl = \"http://{}/wec\"\nformat = \"openwec_nxlog\"\n",
-            receiver.address
-        ),
-    );
+    let (_dir, receiver, outputs) = http_output(&[], "/wec", "format = \"openwec_nxlog\"\n");
     receiver.reply(200, "");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let written = runtime.block_on(async move {

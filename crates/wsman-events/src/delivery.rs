@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use wsman_proto::charset::{self, Encoding};
 use wsman_proto::xml::{escape_text, Element};
-use wsman_proto::{duration, ns, Request};
+use wsman_proto::{duration, ns};
 
 use crate::bookmark::BookmarkList;
 use crate::subscribe::EndpointReference;
@@ -164,17 +164,6 @@ pub fn encode(xml: &str, utf16: bool) -> (Vec<u8>, &'static str) {
         Encoding::Utf8
     };
     (charset::encode(xml, encoding), encoding.content_type())
-}
-
-/// Whether `reply` acknowledges the delivery with `message_id`: action `Ack`, `RelatesTo` the
-/// delivery's message id.
-pub fn is_ack_of(reply: &Request, message_id: &str) -> bool {
-    reply.action.as_deref() == Some(ACK_ACTION)
-        && reply
-            .headers
-            .iter()
-            .find(|h| h.is(ns::ADDRESSING, "RelatesTo"))
-            .is_some_and(|r| r.trimmed_text() == message_id)
 }
 
 /// The acknowledgement a subscriber sends for a delivery.

@@ -14,11 +14,6 @@ const PROVIDER_NAMESPACE: [u8; 16] = [
 ];
 
 impl Guid {
-    /// The GUID whose bytes are these, in Windows' layout.
-    pub const fn from_windows_bytes(bytes: [u8; 16]) -> Guid {
-        Guid(bytes)
-    }
-
     /// The GUID ETW derives from a provider name (what .NET's EventSource and TraceLogging
     /// compute: SHA-1 over a fixed namespace and the upper-cased name in big-endian UTF-16,
     /// version 5). A journal identifier thereby gets the GUID a Windows tool would expect for a

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use wsman_events::delivery::{
-    self, ack_envelope, events_envelope, heartbeat_envelope, is_ack_of, subscription_end_envelope,
+    self, ack_envelope, events_envelope, heartbeat_envelope, subscription_end_envelope,
     DeliveryHeaders, Embedding, EndStatus,
 };
 use wsman_events::subscribe::{EnvelopePolicy, Expires, StartAt};
@@ -301,8 +301,16 @@ fn events_batches_carry_what_the_subscriber_asked_for() {
         headers.message_id,
         "uuid:00000000-0000-0000-0000-000000000003",
     ));
-    assert!(is_ack_of(&ack, headers.message_id));
-    assert!(!is_ack_of(&ack, "uuid:other"));
+    // An acknowledgement: action Ack, RelatesTo the delivery's message id.
+    assert_eq!(ack.action.as_deref(), Some(delivery::ACK_ACTION));
+    let relates_to = ack
+        .headers
+        .iter()
+        .find(|h| h.is(ns::ADDRESSING, "RelatesTo"));
+    assert_eq!(
+        relates_to.map(Element::trimmed_text).as_deref(),
+        Some(headers.message_id)
+    );
 }
 
 /// DSP0226's `wst:IssuedTokens` header: the subscriber's certificate thumbprint for NotifyTo.

@@ -156,7 +156,6 @@ struct Reading {
 /// The event source.
 pub struct EventSource {
     journal: Journal,
-    program: PathBuf,
     mapping: Mapping,
     limits: Limits,
     /// Shared with the push tasks, which advance their subscription's bookmark.
@@ -169,7 +168,6 @@ impl EventSource {
     pub fn new(journal: Journal, mapping: Mapping, limits: Limits) -> EventSource {
         EventSource {
             journal,
-            program: PathBuf::from("journalctl"),
             mapping,
             limits,
             subscriptions: Arc::new(std::sync::Mutex::new(HashMap::new())),
@@ -189,12 +187,6 @@ impl EventSource {
     /// (none by default).
     pub fn with_credential_subscribers(mut self, hosts: CredentialSubscribers) -> EventSource {
         self.credential_subscribers = hosts;
-        self
-    }
-
-    /// Read the journal with another journalctl (tests, or a non-default install).
-    pub fn with_program(mut self, program: PathBuf) -> EventSource {
-        self.program = program;
         self
     }
 
@@ -257,7 +249,7 @@ impl EventSource {
         }
         let feed = Feed {
             journal: self.journal.clone(),
-            program: self.program.clone(),
+            program: PathBuf::from("journalctl"),
             position,
             selection: selection(request, readable, &self.mapping),
             owner: caller.owner.to_string(),

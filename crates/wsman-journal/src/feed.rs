@@ -155,18 +155,8 @@ impl Feed {
 
     /// Up to `max_items` selected events after the position, reading at most `max_entries`
     /// journal entries; when none is selected and `wait` is given, waits up to that long for new
-    /// entries. The position moves past every entry read.
-    pub async fn next_batch(
-        &mut self,
-        max_items: usize,
-        max_entries: usize,
-        wait: Option<Duration>,
-    ) -> Result<Vec<SelectedEvent>, Error> {
-        self.next_batch_by(max_items, max_entries, wait, None).await
-    }
-
-    /// [`next_batch`](Self::next_batch) that stops at `deadline` (a request's
-    /// OperationTimeout): the query runs in the owner's bulk turns, never on the async
+    /// entries. The position moves past every entry read. It stops at `deadline` (a request's
+    /// OperationTimeout), if any: the query runs in the owner's bulk turns, never on the async
     /// workers, waiting for a turn counts against the deadline, and
     /// the position moves only past the entries it decided, so the next read resumes there.
     /// Stopped with events selected, those are the batch; with none, [`Error::TimedOut`].
@@ -558,7 +548,7 @@ impl LiveFeed {
         }
     }
 
-    /// As [`Feed::next_batch`]: up to `max_items` selected events, reading at most
+    /// As [`Feed::next_batch_by`]: up to `max_items` selected events, reading at most
     /// `max_entries` entries. Waits up to `wait` (none: not at all) for the first one; after
     /// it, takes only what is already in the journal. A reader that failed or ended is
     /// started again from the position at the next call.

@@ -69,7 +69,7 @@ fn feeds_select_after_their_position_and_wait_for_more() {
             position: start.clone(),
             selection: selection(errors, &["Application"]),
         };
-        let first = feed.next_batch(1, 10_000, None).await.unwrap();
+        let first = feed.next_batch_by(1, 10_000, None, None).await.unwrap();
         assert_eq!(first.len(), 1);
         assert!(first[0].xml.contains("app error one"));
         assert_eq!(first[0].channel, "Application");
@@ -80,17 +80,17 @@ fn feeds_select_after_their_position_and_wait_for_more() {
             .await;
         assert!(matches!(late, Err(wsman_journal::Error::TimedOut)), "{late:?}");
         assert_eq!(feed.position, saved);
-        let rest = feed.next_batch(10, 10_000, None).await.unwrap();
+        let rest = feed.next_batch_by(10, 10_000, None, None).await.unwrap();
         let texts: Vec<bool> = rest.iter().map(|e| e.xml.contains("app error two")).collect();
         assert_eq!(texts, [true], "only the second app error: info and sshd are not selected");
-        assert!(feed.next_batch(10, 10_000, None).await.unwrap().is_empty());
+        assert!(feed.next_batch_by(10, 10_000, None, None).await.unwrap().is_empty());
 
         // A new feed from the saved position continues exactly there.
         let mut again = Feed {
             position: saved,
             ..feed.clone()
         };
-        let resumed = again.next_batch(10, 10_000, None).await.unwrap();
+        let resumed = again.next_batch_by(10, 10_000, None, None).await.unwrap();
         assert_eq!(resumed.len(), 1);
         assert_eq!(resumed[0].record_id, rest[0].record_id);
 
@@ -100,7 +100,7 @@ fn feeds_select_after_their_position_and_wait_for_more() {
             selection: selection(errors, &["Application", "Security", "System"]),
             ..feed.clone()
         };
-        let all = admin.next_batch(10, 10_000, None).await.unwrap();
+        let all = admin.next_batch_by(10, 10_000, None, None).await.unwrap();
         let channels: Vec<&str> = all.iter().map(|e| e.channel.as_str()).collect();
         assert_eq!(channels, ["Application", "Security", "Application"]);
 
@@ -112,12 +112,12 @@ fn feeds_select_after_their_position_and_wait_for_more() {
                 command.status().expect("logger runs")
             })
         };
-        let late = feed.next_batch(10, 10_000, Some(Duration::from_secs(20))).await.unwrap();
+        let late = feed.next_batch_by(10, 10_000, Some(Duration::from_secs(20)), None).await.unwrap();
         assert!(logger.join().unwrap().success());
         assert_eq!(late.len(), 1);
         assert!(late[0].xml.contains("late error"));
         // And a wait with nothing to come ends empty at its deadline.
-        let none = feed.next_batch(10, 10_000, Some(Duration::from_millis(300))).await.unwrap();
+        let none = feed.next_batch_by(10, 10_000, Some(Duration::from_millis(300)), None).await.unwrap();
         assert!(none.is_empty());
     });
 }
@@ -243,7 +243,7 @@ fn a_pull_reads_the_journal_in_process_in_order_across_chunks() {
             selection: selection(everything, &["Application"]),
         };
         let first = feed
-            .next_batch(500, 10_000, None)
+            .next_batch_by(500, 10_000, None, None)
             .await
             .expect("an in-process read");
         assert_eq!(record_ids(&first), (1..=500).collect::<Vec<u64>>());
@@ -253,16 +253,20 @@ fn a_pull_reads_the_journal_in_process_in_order_across_chunks() {
             ..feed.clone()
         };
         let rest = feed
-            .next_batch(500, 10_000, None)
+            .next_batch_by(500, 10_000, None, None)
             .await
             .expect("an in-process read");
         assert_eq!(record_ids(&rest), (501..=700).collect::<Vec<u64>>());
-        assert!(feed.next_batch(500, 10_000, None).await.unwrap().is_empty());
+        assert!(feed
+            .next_batch_by(500, 10_000, None, None)
+            .await
+            .unwrap()
+            .is_empty());
         // At most max_entries entries are read: the position stops after them.
-        let bounded = again.next_batch(500, 30, None).await.unwrap();
+        let bounded = again.next_batch_by(500, 30, None, None).await.unwrap();
         assert_eq!(bounded.first().map(|e| e.record_id), Some(501));
         assert_eq!(bounded.len(), 30);
-        let next = again.next_batch(1, 10_000, None).await.unwrap();
+        let next = again.next_batch_by(1, 10_000, None, None).await.unwrap();
         assert_eq!(next.first().map(|e| e.record_id), Some(531));
     });
 }

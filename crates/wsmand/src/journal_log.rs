@@ -135,11 +135,7 @@ fn cut(value: &str, at: usize) -> std::borrow::Cow<'_, str> {
     if value.len() <= at {
         return value.into();
     }
-    let mut end = at;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &value[..end]).into()
+    format!("{}…", &value[..value.floor_char_boundary(at)]).into()
 }
 
 /// A journal field name: upper case, `_` for anything but letters and digits, no leading `_`

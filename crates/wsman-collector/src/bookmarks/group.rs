@@ -97,16 +97,28 @@ impl<C, O> GroupCommit<C, O> {
         }
     }
 
-    /// A commit is under way (for tests that hold one to make a group).
+    /// For tests: a group of `1 + rest` writes, made without depending on timing. `submit(0)`
+    /// starts a commit that the caller holds until `release`; `submit(1..=rest)` arrive while
+    /// it is under way and wait for the next one; every thread is joined.
     #[cfg(test)]
-    pub(super) fn is_committing(&self) -> bool {
-        lock(&self.waiting).committing
-    }
-
-    /// Writes waiting for the next commit.
-    #[cfg(test)]
-    pub(super) fn waiting(&self) -> usize {
-        lock(&self.waiting).members.len()
+    pub(super) fn hold_then_group(
+        &self,
+        rest: u32,
+        submit: impl Fn(u32) -> std::thread::JoinHandle<()>,
+        release: impl FnOnce(),
+    ) {
+        let first = submit(0);
+        while !lock(&self.waiting).committing {
+            std::thread::yield_now();
+        }
+        let rest: Vec<_> = (1..=rest).map(submit).collect();
+        while lock(&self.waiting).members.len() < rest.len() {
+            std::thread::yield_now();
+        }
+        release();
+        for thread in std::iter::once(first).chain(rest) {
+            thread.join().expect("a member panicked");
+        }
     }
 }
 
@@ -168,19 +180,7 @@ mod tests {
                 assert_eq!(outcome, value * 10);
             })
         };
-        let first = submit(0);
-        while !group.is_committing() {
-            std::thread::yield_now();
-        }
-        let rest: Vec<_> = (1..64).map(submit).collect();
-        while group.waiting() < 63 {
-            std::thread::yield_now();
-        }
-        release.send(()).unwrap();
-        first.join().unwrap();
-        for thread in rest {
-            thread.join().unwrap();
-        }
+        group.hold_then_group(63, submit, || release.send(()).unwrap());
         let commits = lock(&commits);
         assert_eq!(commits.len(), 2, "64 writes in two commits: {commits:?}");
         assert_eq!(commits[0], vec![0]);
@@ -208,19 +208,7 @@ mod tests {
                 })
             })
         };
-        let first = submit(0);
-        while !group.is_committing() {
-            std::thread::yield_now();
-        }
-        let rest: Vec<_> = (1..10).map(submit).collect();
-        while group.waiting() < 9 {
-            std::thread::yield_now();
-        }
-        release.send(()).unwrap();
-        first.join().unwrap();
-        for thread in rest {
-            thread.join().unwrap();
-        }
+        group.hold_then_group(9, submit, || release.send(()).unwrap());
         let sizes = lock(&sizes);
         assert_eq!(sizes[0], 1);
         assert!(sizes.iter().all(|&n| n <= 4), "{sizes:?}");

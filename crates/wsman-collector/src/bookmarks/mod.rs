@@ -58,15 +58,6 @@ pub struct RefusedDelivery {
 /// Longest reason kept of a refusal (it quotes what the forwarder sent).
 pub const MAX_REFUSAL_REASON: usize = 512;
 
-/// `reason` cut to [`MAX_REFUSAL_REASON`] bytes at a character boundary.
-fn bounded_reason(reason: &str) -> &str {
-    let mut end = reason.len().min(MAX_REFUSAL_REASON);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    &reason[..end]
-}
-
 /// Longest slack a heartbeat may arrive late by and still count (see [`heartbeat_window`]).
 pub const MAX_HEARTBEAT_SLACK: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -169,54 +160,50 @@ pub trait BookmarkStore: Send + Sync + std::fmt::Debug {
     /// store (a claim not had in time) has written nothing. The default reads, then merges:
     /// enough for a store only one collector uses (its deliveries of one forwarder are already
     /// one at a time).
-    fn claim<'a>(
-        &'a self,
-        client: &str,
-        subscription: &str,
-    ) -> Result<Box<dyn Claim + 'a>, StoreError> {
-        Ok(Box::new(LoadThenMerge {
-            stored: self.load(client, subscription)?,
-            store: self,
-            client: client.to_owned(),
-            subscription: subscription.to_owned(),
-        }))
+    fn claim<'a>(&'a self, client: &str, subscription: &str) -> Result<Claim<'a>, StoreError> {
+        Claim::load_then_merge(self, client, subscription)
     }
 }
 
 /// One delivery's hold on a forwarder's bookmark ([`BookmarkStore::claim`]); dropped without
 /// [`Claim::commit`], nothing is stored and the hold ends.
-pub trait Claim {
-    /// The bookmark stored when the claim was taken.
-    fn stored(&self) -> Option<&BookmarkList>;
-
-    /// [`BookmarkStore::merge`] of `delivered`, ending the claim.
-    fn commit(
-        self: Box<Self>,
-        delivered: &BookmarkList,
-        at: Timestamp,
-    ) -> Result<BookmarkList, StoreError>;
-}
-
-/// The default claim: no hold, a merge at the end.
-struct LoadThenMerge<'a, S: BookmarkStore + ?Sized> {
-    store: &'a S,
-    client: String,
-    subscription: String,
+pub struct Claim<'a> {
     stored: Option<BookmarkList>,
+    commit: Box<CommitClaim<'a>>,
 }
 
-impl<S: BookmarkStore + ?Sized> Claim for LoadThenMerge<'_, S> {
-    fn stored(&self) -> Option<&BookmarkList> {
+/// What ends a claim: the store's merge of what was delivered.
+type CommitClaim<'a> =
+    dyn FnOnce(&BookmarkList, Timestamp) -> Result<BookmarkList, StoreError> + 'a;
+
+impl<'a> Claim<'a> {
+    /// The default claim: no hold, a merge into `store` at the end.
+    fn load_then_merge<S: BookmarkStore + ?Sized>(
+        store: &'a S,
+        client: &str,
+        subscription: &str,
+    ) -> Result<Claim<'a>, StoreError> {
+        let (client, subscription) = (client.to_owned(), subscription.to_owned());
+        Ok(Claim {
+            stored: store.load(&client, &subscription)?,
+            commit: Box::new(move |delivered, at| {
+                store.merge(&client, &subscription, delivered, at)
+            }),
+        })
+    }
+
+    /// The bookmark stored when the claim was taken.
+    pub fn stored(&self) -> Option<&BookmarkList> {
         self.stored.as_ref()
     }
 
-    fn commit(
-        self: Box<Self>,
+    /// [`BookmarkStore::merge`] of `delivered`, ending the claim.
+    pub fn commit(
+        self,
         delivered: &BookmarkList,
         at: Timestamp,
     ) -> Result<BookmarkList, StoreError> {
-        self.store
-            .merge(&self.client, &self.subscription, delivered, at)
+        (self.commit)(delivered, at)
     }
 }
 
@@ -239,6 +226,10 @@ fn list_from_rows(rows: impl IntoIterator<Item = (String, i64)>) -> Option<Bookm
     }
     any.then_some(list)
 }
+
+/// The tables [`BookmarkStore::forget`] deletes a forwarder's rows from, and whether a row
+/// there makes it known (a refusal alone does not).
+const FORGET: [(&str, bool); 3] = [("refusal", false), ("bookmark", true), ("client", true)];
 
 /// A record id as the databases store it (signed 64-bit); ids beyond are kept at the maximum.
 fn stored_record(record: u64) -> i64 {

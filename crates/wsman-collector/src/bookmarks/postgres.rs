@@ -30,7 +30,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 pub use subscriptions::{check as check_subscription, Change, PutError, StoredSubscription};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Transaction};
 use wsman_events::{BookmarkList, Timestamp};
 
 use super::group::GroupCommit;
@@ -38,7 +39,8 @@ use super::{
     list_from_rows, stored_record, BookmarkStore, Claim, ClientState, PostgresSettings, StoreError,
 };
 use crate::event_store::postgres::Pending;
-use crate::event_store::{self, EventStore};
+use crate::event_store::{self, record::cut, EventStore};
+use crate::outputs::tcp::client_config;
 
 /// The schema version this build writes; older ones are migrated at start.
 /// 2: the subscriptions ([`subscriptions::SCHEMA`]).
@@ -208,16 +210,18 @@ fn session_options(existing: Option<&str>, statement_timeout: std::time::Duratio
     }
 }
 
-pub(crate) fn postgres_error(error: tokio_postgres::Error) -> StoreError {
-    // The `Display` of a server error is its message only; with the source (the server's
-    // detail, or the I/O error) it says why. Neither carries the password.
-    let mut text = error.to_string();
-    if let Some(db) = error.as_db_error() {
-        text = format!("{} ({})", db.message(), db.code().code());
-    } else if let Some(source) = std::error::Error::source(&error) {
-        text = format!("{text}: {source}");
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> StoreError {
+        // The `Display` of a server error is its message only; with the source (the server's
+        // detail, or the I/O error) it says why. Neither carries the password.
+        let mut text = error.to_string();
+        if let Some(db) = error.as_db_error() {
+            text = format!("{} ({})", db.message(), db.code().code());
+        } else if let Some(source) = std::error::Error::source(&error) {
+            text = format!("{text}: {source}");
+        }
+        StoreError::Postgres(text)
     }
-    StoreError::Postgres(text)
 }
 
 impl Pool {
@@ -233,22 +237,12 @@ impl Pool {
                 ))
             })?
             .map_err(|_| StoreError::Unavailable("pool closed".to_owned()))?;
-        loop {
-            let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            match idle {
-                Some(client) if client.is_closed() => continue,
-                Some(client) => {
-                    return Ok(Pooled {
-                        client: Some(client),
-                        pool: Arc::clone(self),
-                        _permit: permit,
-                        reusable: false,
-                    })
-                }
-                None => break,
-            }
-        }
-        let client = self.connect().await?;
+        let idle = std::iter::from_fn(|| self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop())
+            .find(|client| !client.is_closed());
+        let client = match idle {
+            Some(client) => client,
+            None => self.connect().await?,
+        };
         Ok(Pooled {
             client: Some(client),
             pool: Arc::clone(self),
@@ -264,30 +258,12 @@ impl Pool {
                 self.settings.describe()
             ))
         };
+        let config = &self.settings.connection;
         let connecting = async {
-            let client: Result<Client, StoreError> = match &self.tls {
-                Some(tls) => {
-                    let (client, connection) = self
-                        .settings
-                        .connection
-                        .connect(tls.clone())
-                        .await
-                        .map_err(postgres_error)?;
-                    tokio::spawn(drive(connection));
-                    Ok(client)
-                }
-                None => {
-                    let (client, connection) = self
-                        .settings
-                        .connection
-                        .connect(tokio_postgres::NoTls)
-                        .await
-                        .map_err(postgres_error)?;
-                    tokio::spawn(drive(connection));
-                    Ok(client)
-                }
-            };
-            client
+            match &self.tls {
+                Some(tls) => connect_with(config, tls.clone()).await,
+                None => connect_with(config, tokio_postgres::NoTls).await,
+            }
         };
         match tokio::time::timeout(self.settings.connect_timeout, connecting).await {
             Ok(Ok(client)) => Ok(client),
@@ -298,47 +274,87 @@ impl Pool {
             ))),
         }
     }
-}
 
-/// Run a connection until it ends; the client sees it closed and the pool drops it.
-async fn drive<S, T>(connection: tokio_postgres::Connection<S, T>)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    if let Err(error) = connection.await {
-        tracing::warn!(%error, "bookmark store: PostgreSQL connection closed");
+    /// `work` on a connection of the pool, outside a transaction; the connection serves again
+    /// only if it succeeded.
+    pub(crate) async fn with<T>(
+        self: &Arc<Self>,
+        work: impl AsyncFnOnce(&Client) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let connection = self.get().await?;
+        let value = work(&connection).await?;
+        connection.reuse();
+        Ok(value)
     }
-}
 
-fn tls_config(settings: &PostgresSettings) -> Result<rustls::ClientConfig, StoreError> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &settings.ca_file {
-        Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
-            for certificate in rustls_pemfile::certs(&mut pem.as_slice()) {
-                let certificate = certificate
-                    .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
-                roots
-                    .add(certificate)
-                    .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
-            }
-            if roots.is_empty() {
-                return Err(StoreError::Unavailable(format!(
-                    "{}: no PEM certificate",
-                    path.display()
-                )));
-            }
+    /// `work` in a transaction on a connection of the pool, committed when it succeeded and
+    /// `keep` holds of its outcome; else rolled back (a change found not to apply leaves
+    /// nothing) and the connection closed.
+    pub(crate) async fn transaction<T>(
+        self: &Arc<Self>,
+        keep: impl FnOnce(&T) -> bool,
+        work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.get().await?;
+        let transaction = connection.transaction().await?;
+        let value = work(&transaction).await?;
+        if keep(&value) {
+            transaction.commit().await?;
+            connection.reuse();
         }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Ok(value)
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+}
+
+/// Create `schemas` under the advisory lock, so that collectors starting together do not race
+/// on `CREATE TABLE`.
+async fn create_schema(transaction: &Transaction<'_>, schemas: &[&str]) -> Result<(), StoreError> {
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        .await?;
+    for schema in schemas {
+        transaction.batch_execute(schema).await?;
+    }
+    Ok(())
+}
+
+/// Record this build's schema version, or refuse a newer one, or migrate an older one.
+async fn migrate(transaction: &Transaction<'_>) -> Result<(), StoreError> {
+    let version: Option<i32> = transaction
+        .query_opt("SELECT max(version) FROM wec_schema", &[])
+        .await?
+        .and_then(|row| row.get(0));
+    let statement = match version {
+        None => "INSERT INTO wec_schema (version) VALUES ($1)",
+        Some(v) if v > SCHEMA_VERSION => {
+            return Err(StoreError::Postgres(format!(
+                "the database's schema is version {v}, newer than this collector's \
+                 {SCHEMA_VERSION}: upgrade wsmand"
+            )));
+        }
+        // Migrations from older versions go here, one step each. 1 to 2: the subscriptions'
+        // tables, created with the rest.
+        Some(v) if v < SCHEMA_VERSION => "UPDATE wec_schema SET version = $1",
+        Some(_) => return Ok(()),
+    };
+    transaction.execute(statement, &[&SCHEMA_VERSION]).await?;
+    Ok(())
+}
+
+/// A client of `config` over `tls`, its connection run until it ends (the client then sees it
+/// closed and the pool drops it).
+async fn connect_with<T>(config: &tokio_postgres::Config, tls: T) -> Result<Client, StoreError>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "bookmark store: PostgreSQL connection closed");
+        }
+    });
+    Ok(client)
 }
 
 impl PostgresStore {
@@ -356,9 +372,13 @@ impl PostgresStore {
         connection.options(&options);
         let tls = if settings.tls {
             connection.ssl_mode(tokio_postgres::config::SslMode::Require);
-            Some(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
-                settings,
-            )?))
+            let ca_file = settings
+                .ca_file
+                .as_deref()
+                .map(std::path::Path::to_string_lossy);
+            let config = client_config(ca_file.as_deref(), None, None)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            Some(tokio_postgres_rustls::MakeRustlsConnect::new(config))
         } else {
             connection.ssl_mode(tokio_postgres::config::SslMode::Disable);
             None
@@ -380,53 +400,28 @@ impl PostgresStore {
             runtime: Some(runtime),
         };
         store.run(|pool| async move {
-            let mut client = pool.get().await?;
-            let transaction = client.transaction().await.map_err(postgres_error)?;
-            transaction
-                .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-                .await
-                .map_err(postgres_error)?;
-            transaction
-                .batch_execute(SCHEMA)
-                .await
-                .map_err(postgres_error)?;
-            transaction
-                .batch_execute(subscriptions::SCHEMA)
-                .await
-                .map_err(postgres_error)?;
-            let version: Option<i32> = transaction
-                .query_opt("SELECT max(version) FROM wec_schema", &[])
-                .await
-                .map_err(postgres_error)?
-                .and_then(|row| row.get(0));
-            match version {
-                None => {
-                    transaction
-                        .execute("INSERT INTO wec_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])
-                        .await
-                        .map_err(postgres_error)?;
-                }
-                Some(v) if v > SCHEMA_VERSION => {
-                    return Err(StoreError::Postgres(format!(
-                        "the database's schema is version {v}, newer than this collector's {SCHEMA_VERSION}: upgrade wsmand"
-                    )));
-                }
-                // Migrations from older versions go here, one step each. 1 to 2: the
-                // subscriptions' tables, created above.
-                Some(v) if v < SCHEMA_VERSION => {
-                    transaction
-                        .execute("UPDATE wec_schema SET version = $1", &[&SCHEMA_VERSION])
-                        .await
-                        .map_err(postgres_error)?;
-                }
-                Some(_) => {}
-            }
-            transaction.commit().await.map_err(postgres_error)?;
-            client.reuse();
-            Ok(())
+            let work = async |transaction: &Transaction<'_>| {
+                create_schema(transaction, &[SCHEMA, subscriptions::SCHEMA]).await?;
+                migrate(transaction).await
+            };
+            pool.transaction(|_| true, work).await
         })?;
         tracing::info!(database = %store.pool.settings.describe(), pool = store.pool.settings.pool_size, "collector bookmarks in PostgreSQL");
         Ok(store)
+    }
+
+    /// The rows of `sql` about `subscription` (its `$1`), each made a `T` by `of`.
+    fn of_subscription<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        subscription: &str,
+        of: fn(&tokio_postgres::Row) -> T,
+    ) -> Result<Vec<T>, StoreError> {
+        let subscription = subscription.to_owned();
+        self.run(|pool| async move {
+            let rows = pool.with(async |c| c.query(sql, &[&subscription]).await);
+            Ok(rows.await?.iter().map(of).collect())
+        })
     }
 
     /// Run `work` on the store's runtime and wait for it ([`Database::run`]).
@@ -454,12 +449,9 @@ impl PostgresStore {
         let subscriptions: Vec<String> = beats.iter().map(|b| b.subscription.clone()).collect();
         let times: Vec<i64> = beats.iter().map(|b| b.at).collect();
         let written = self.run(|pool| async move {
-            let connection = pool.get().await?;
-            connection
-                .execute(NOTE_HEARTBEATS, &[&clients, &subscriptions, &times])
-                .await
-                .map_err(postgres_error)?;
-            connection.reuse();
+            let params: [&(dyn ToSql + Sync); 3] = [&clients, &subscriptions, &times];
+            pool.with(async |c| c.execute(NOTE_HEARTBEATS, &params).await)
+                .await?;
             Ok(())
         });
         if written.is_ok() {
@@ -477,41 +469,25 @@ impl PostgresStore {
     }
 }
 
-/// A transaction holding a forwarder's claim ([`CLAIM`]), open on its own connection until
-/// committed; dropped, the connection is closed and the server rolls back.
-struct PostgresClaim<'a> {
-    store: &'a PostgresStore,
-    connection: Pooled,
-    client: String,
-    subscription: String,
-    stored: Option<BookmarkList>,
-}
-
-impl Claim for PostgresClaim<'_> {
-    fn stored(&self) -> Option<&BookmarkList> {
-        self.stored.as_ref()
-    }
-
-    fn commit(
-        self: Box<Self>,
+impl PostgresStore {
+    /// The merge that ends a claim: in the transaction ([`CLAIM`]) `connection` holds open
+    /// since the claim (dropped uncommitted, the connection is closed and the server rolls
+    /// back).
+    fn commit_claim(
+        &self,
+        connection: Pooled,
+        (client, subscription): (String, String),
         delivered: &BookmarkList,
         at: Timestamp,
     ) -> Result<BookmarkList, StoreError> {
-        let PostgresClaim {
-            store,
-            connection,
-            client,
-            subscription,
-            ..
-        } = *self;
         let delivered = rows_of(delivered);
         let at = at.unix_micros();
-        let pending = store.pending(&client, &subscription);
+        let pending = self.pending(&client, &subscription);
         let retain = pending
             .as_ref()
             .filter(|p| p.retain)
             .map(|p| p.settings.clone());
-        let stored = store.run(|_| async move {
+        let stored = self.run(|_| async move {
             let stored = merge_statements(
                 &*connection,
                 &client,
@@ -521,15 +497,12 @@ impl Claim for PostgresClaim<'_> {
                 pending.as_ref(),
             )
             .await?;
-            connection
-                .batch_execute("COMMIT")
-                .await
-                .map_err(postgres_error)?;
+            connection.batch_execute("COMMIT").await?;
             connection.reuse();
             Ok(stored)
         })?;
         if let Some(settings) = retain {
-            store.retain_in_background(settings);
+            self.retain_in_background(settings);
         }
         Ok(stored)
     }
@@ -548,22 +521,15 @@ async fn merge_statements(
 ) -> Result<BookmarkList, StoreError> {
     connection
         .execute(MERGE, &[&client, &subscription, &channels, &records])
-        .await
-        .map_err(postgres_error)?;
+        .await?;
     connection
         .execute(NOTE_EVENT, &[&client, &subscription, &at])
-        .await
-        .map_err(postgres_error)?;
+        .await?;
     if let Some(events) = events {
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        event_store::postgres::insert(connection, events, now)
-            .await
-            .map_err(postgres_error)?;
+        event_store::postgres::insert(connection, events, now).await?;
     }
-    let rows = connection
-        .query(LOAD, &[&client, &subscription])
-        .await
-        .map_err(postgres_error)?;
+    let rows = connection.query(LOAD, &[&client, &subscription]).await?;
     Ok(list_of(&rows).unwrap_or_default())
 }
 
@@ -584,11 +550,7 @@ fn rows_of(delivered: &BookmarkList) -> (Vec<String>, Vec<i64>) {
 }
 
 impl BookmarkStore for PostgresStore {
-    fn claim<'a>(
-        &'a self,
-        client: &str,
-        subscription: &str,
-    ) -> Result<Box<dyn Claim + 'a>, StoreError> {
+    fn claim<'a>(&'a self, client: &str, subscription: &str) -> Result<Claim<'a>, StoreError> {
         if let Some(events) = self.events.get() {
             // What an earlier delivery of the pair left without a commit (it was answered
             // 503): what the forwarder sends again replaces it.
@@ -597,39 +559,31 @@ impl BookmarkStore for PostgresStore {
         let (owned_client, owned_subscription) = (client.to_owned(), subscription.to_owned());
         let (connection, stored) = self.run(|pool| async move {
             let connection = pool.get().await?;
-            connection
-                .batch_execute("BEGIN")
-                .await
-                .map_err(postgres_error)?;
+            connection.batch_execute("BEGIN").await?;
             connection
                 .execute(CLAIM, &[&owned_client, &owned_subscription])
-                .await
-                .map_err(postgres_error)?;
+                .await?;
             let rows = connection
                 .query(LOAD, &[&owned_client, &owned_subscription])
-                .await
-                .map_err(postgres_error)?;
+                .await?;
             let stored = list_of(&rows);
             Ok((connection, stored))
         })?;
-        Ok(Box::new(PostgresClaim {
-            store: self,
-            connection,
-            client: client.to_owned(),
-            subscription: subscription.to_owned(),
+        let pair = (client.to_owned(), subscription.to_owned());
+        Ok(Claim {
             stored,
-        }))
+            commit: Box::new(move |delivered, at| {
+                self.commit_claim(connection, pair, delivered, at)
+            }),
+        })
     }
 
     fn load(&self, client: &str, subscription: &str) -> Result<Option<BookmarkList>, StoreError> {
         let (client, subscription) = (client.to_owned(), subscription.to_owned());
         self.run(|pool| async move {
-            let connection = pool.get().await?;
-            let rows = connection
-                .query(LOAD, &[&client, &subscription])
-                .await
-                .map_err(postgres_error)?;
-            connection.reuse();
+            let rows = pool
+                .with(async |c| c.query(LOAD, &[&client, &subscription]).await)
+                .await?;
             Ok(list_of(&rows))
         })
     }
@@ -646,20 +600,11 @@ impl BookmarkStore for PostgresStore {
         let at = at.unix_micros();
         let pending = self.pending(&client, &subscription);
         self.run(|pool| async move {
-            let mut connection = pool.get().await?;
-            let transaction = connection.transaction().await.map_err(postgres_error)?;
-            let stored = merge_statements(
-                &transaction,
-                &client,
-                &subscription,
-                delivered,
-                at,
-                pending.as_ref(),
-            )
-            .await?;
-            transaction.commit().await.map_err(postgres_error)?;
-            connection.reuse();
-            Ok(stored)
+            let work = async |transaction: &Transaction<'_>| {
+                let (client, subscription, events) = (&client, &subscription, pending.as_ref());
+                merge_statements(transaction, client, subscription, delivered, at, events).await
+            };
+            pool.transaction(|_| true, work).await
         })
     }
 
@@ -675,30 +620,16 @@ impl BookmarkStore for PostgresStore {
     }
 
     fn clients(&self, subscription: &str) -> Result<Vec<ClientState>, StoreError> {
-        let subscription = subscription.to_owned();
-        self.run(|pool| async move {
-            let connection = pool.get().await?;
-            let rows = connection
-                .query(
-                    "SELECT client, last_event, last_heartbeat FROM wec_client
-                     WHERE subscription = $1 ORDER BY client",
-                    &[&subscription],
-                )
-                .await
-                .map_err(postgres_error)?;
-            connection.reuse();
-            Ok(rows
-                .iter()
-                .map(|row| ClientState {
-                    client: row.get(0),
-                    last_event: row
-                        .get::<_, Option<i64>>(1)
-                        .map(Timestamp::from_unix_micros),
-                    last_heartbeat: row
-                        .get::<_, Option<i64>>(2)
-                        .map(Timestamp::from_unix_micros),
-                })
-                .collect())
+        let sql = "SELECT client, last_event, last_heartbeat FROM wec_client
+            WHERE subscription = $1 ORDER BY client";
+        self.of_subscription(sql, subscription, |row| ClientState {
+            client: row.get(0),
+            last_event: row
+                .get::<_, Option<i64>>(1)
+                .map(Timestamp::from_unix_micros),
+            last_heartbeat: row
+                .get::<_, Option<i64>>(2)
+                .map(Timestamp::from_unix_micros),
         })
     }
 
@@ -710,75 +641,44 @@ impl BookmarkStore for PostgresStore {
         at: Timestamp,
     ) -> Result<(), StoreError> {
         let (client, subscription) = (client.to_owned(), subscription.to_owned());
-        let (reason, at) = (super::bounded_reason(reason).to_owned(), at.unix_micros());
+        let (reason, at) = (
+            cut(reason, super::MAX_REFUSAL_REASON).to_owned(),
+            at.unix_micros(),
+        );
         self.run(|pool| async move {
-            let connection = pool.get().await?;
-            connection
-                .execute(
-                    "INSERT INTO wec_refusal (client, subscription, at, reason) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (client, subscription)
-                     DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason",
-                    &[&client, &subscription, &at, &reason],
-                )
-                .await
-                .map_err(postgres_error)?;
-            connection.reuse();
+            let sql = "INSERT INTO wec_refusal (client, subscription, at, reason)
+                VALUES ($1, $2, $3, $4) ON CONFLICT (client, subscription)
+                DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason";
+            let params: [&(dyn ToSql + Sync); 4] = [&client, &subscription, &at, &reason];
+            pool.with(async |c| c.execute(sql, &params).await).await?;
             Ok(())
         })
     }
 
     fn refusals(&self, subscription: &str) -> Result<Vec<super::RefusedDelivery>, StoreError> {
-        let subscription = subscription.to_owned();
-        self.run(|pool| async move {
-            let connection = pool.get().await?;
-            let rows = connection
-                .query(
-                    "SELECT client, at, reason FROM wec_refusal WHERE subscription = $1 ORDER BY client",
-                    &[&subscription],
-                )
-                .await
-                .map_err(postgres_error)?;
-            connection.reuse();
-            Ok(rows
-                .iter()
-                .map(|row| super::RefusedDelivery {
-                    client: row.get(0),
-                    at: Timestamp::from_unix_micros(row.get(1)),
-                    reason: row.get(2),
-                })
-                .collect())
+        let sql =
+            "SELECT client, at, reason FROM wec_refusal WHERE subscription = $1 ORDER BY client";
+        self.of_subscription(sql, subscription, |row| super::RefusedDelivery {
+            client: row.get(0),
+            at: Timestamp::from_unix_micros(row.get(1)),
+            reason: row.get(2),
         })
     }
 
     fn forget(&self, client: &str, subscription: &str) -> Result<bool, StoreError> {
         let (client, subscription) = (client.to_owned(), subscription.to_owned());
         self.run(|pool| async move {
-            let mut connection = pool.get().await?;
-            let transaction = connection.transaction().await.map_err(postgres_error)?;
-            transaction
-                .execute(
-                    "DELETE FROM wec_refusal WHERE client = $1 AND subscription = $2",
-                    &[&client, &subscription],
-                )
-                .await
-                .map_err(postgres_error)?;
-            let removed = transaction
-                .execute(
-                    "DELETE FROM wec_bookmark WHERE client = $1 AND subscription = $2",
-                    &[&client, &subscription],
-                )
-                .await
-                .map_err(postgres_error)?;
-            let known = transaction
-                .execute(
-                    "DELETE FROM wec_client WHERE client = $1 AND subscription = $2",
-                    &[&client, &subscription],
-                )
-                .await
-                .map_err(postgres_error)?;
-            transaction.commit().await.map_err(postgres_error)?;
-            connection.reuse();
-            Ok(removed > 0 || known > 0)
+            let work = async |transaction: &Transaction<'_>| {
+                let mut known = false;
+                for (table, knows) in super::FORGET {
+                    let sql =
+                        format!("DELETE FROM wec_{table} WHERE client = $1 AND subscription = $2");
+                    let removed = transaction.execute(&sql, &[&client, &subscription]).await?;
+                    known |= knows && removed > 0;
+                }
+                Ok(known)
+            };
+            pool.transaction(|_| true, work).await
         })
     }
 }
@@ -810,8 +710,8 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(store_of_one_connection(&server, dir.path()));
-        let beat = |store: &Arc<PostgresStore>, i: i64| {
-            let store = Arc::clone(store);
+        let beat = |i: u32| {
+            let (store, i) = (Arc::clone(&store), i64::from(i));
             std::thread::spawn(move || {
                 let at = Timestamp::from_unix_micros(1_000_000 + i);
                 store
@@ -820,19 +720,7 @@ mod tests {
             })
         };
         let claim = store.claim("holder", "wef").unwrap();
-        let first = beat(&store, 0);
-        while !store.heartbeats.is_committing() {
-            std::thread::yield_now();
-        }
-        let rest: Vec<_> = (1..64).map(|i| beat(&store, i)).collect();
-        while store.heartbeats.waiting() < 63 {
-            std::thread::yield_now();
-        }
-        drop(claim);
-        first.join().unwrap();
-        for thread in rest {
-            thread.join().unwrap();
-        }
+        store.heartbeats.hold_then_group(63, beat, || drop(claim));
         assert_eq!(store.heartbeat_commits(), 2, "64 heartbeats in two commits");
         let clients = store.clients("wef").unwrap();
         assert_eq!(clients.len(), 32);

@@ -16,15 +16,15 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use wsman_events::{BookmarkList, Timestamp};
 
 use super::group::GroupCommit;
 use super::{
-    bounded_reason, list_from_rows, stored_record, BookmarkStore, ClientState, RefusedDelivery,
-    StoreError,
+    list_from_rows, stored_record, BookmarkStore, Claim, ClientState, RefusedDelivery, StoreError,
+    MAX_REFUSAL_REASON,
 };
-use crate::event_store::EventStore;
+use crate::event_store::{record::cut, EventStore};
 
 /// The most writes one group commit carries; the rest wait for the next.
 const MAX_GROUP: usize = 256;
@@ -194,6 +194,19 @@ impl SqliteStore {
         Ok(events)
     }
 
+    /// The rows of `sql` about `subscription` (its `?1`), each made a `T` by `of`.
+    fn of_subscription<T>(
+        &self,
+        sql: &str,
+        subscription: &str,
+        of: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let connection = lock(&self.reader);
+        let mut statement = connection.prepare_cached(sql)?;
+        let rows = statement.query_map(params![subscription], of)?;
+        rows.collect::<Result<_, _>>().map_err(StoreError::from)
+    }
+
     /// Add `change` to the waiting group and return once a commit that holds it is durable
     /// (or failed).
     fn write(&self, change: Change) -> Outcome {
@@ -266,20 +279,11 @@ impl SqliteStore {
 impl BookmarkStore for SqliteStore {
     /// The default claim, after dropping the events an earlier delivery of the pair left
     /// without a commit (it was answered 503; what the forwarder sends again replaces them).
-    fn claim<'a>(
-        &'a self,
-        client: &str,
-        subscription: &str,
-    ) -> Result<Box<dyn super::Claim + 'a>, StoreError> {
+    fn claim<'a>(&'a self, client: &str, subscription: &str) -> Result<Claim<'a>, StoreError> {
         if let Some(events) = self.events.get() {
             events.discard_pending(client, subscription);
         }
-        Ok(Box::new(super::LoadThenMerge {
-            stored: self.load(client, subscription)?,
-            store: self,
-            client: client.to_owned(),
-            subscription: subscription.to_owned(),
-        }))
+        Claim::load_then_merge(self, client, subscription)
     }
 
     /// The stored bookmark of `client` in `subscription`, if any.
@@ -320,11 +324,9 @@ impl BookmarkStore for SqliteStore {
 
     /// Every forwarder of `subscription` with its last event and heartbeat, by name.
     fn clients(&self, subscription: &str) -> Result<Vec<ClientState>, StoreError> {
-        let connection = lock(&self.reader);
-        let mut statement = connection.prepare_cached(
-            "SELECT client, last_event, last_heartbeat FROM client WHERE subscription = ?1 ORDER BY client",
-        )?;
-        let rows = statement.query_map(params![subscription], |row| {
+        let sql = "SELECT client, last_event, last_heartbeat FROM client
+            WHERE subscription = ?1 ORDER BY client";
+        self.of_subscription(sql, subscription, |row| {
             Ok(ClientState {
                 client: row.get(0)?,
                 last_event: row
@@ -334,8 +336,7 @@ impl BookmarkStore for SqliteStore {
                     .get::<_, Option<i64>>(2)?
                     .map(Timestamp::from_unix_micros),
             })
-        })?;
-        rows.collect::<Result<_, _>>().map_err(StoreError::from)
+        })
     }
 
     fn refused(
@@ -348,45 +349,31 @@ impl BookmarkStore for SqliteStore {
         lock(&self.writer).execute(
             "INSERT INTO refusal (client, subscription, at, reason) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (client, subscription) DO UPDATE SET at = excluded.at, reason = excluded.reason",
-            params![client, subscription, at.unix_micros(), bounded_reason(reason)],
+            params![client, subscription, at.unix_micros(), cut(reason, MAX_REFUSAL_REASON)],
         )?;
         Ok(())
     }
 
     fn refusals(&self, subscription: &str) -> Result<Vec<RefusedDelivery>, StoreError> {
-        let connection = lock(&self.reader);
-        let mut statement = connection.prepare_cached(
-            "SELECT client, at, reason FROM refusal WHERE subscription = ?1 ORDER BY client",
-        )?;
-        let rows = statement.query_map(params![subscription], |row| {
+        let sql = "SELECT client, at, reason FROM refusal WHERE subscription = ?1 ORDER BY client";
+        self.of_subscription(sql, subscription, |row| {
             Ok(RefusedDelivery {
                 client: row.get(0)?,
                 at: Timestamp::from_unix_micros(row.get(1)?),
                 reason: row.get(2)?,
             })
-        })?;
-        rows.collect::<Result<_, _>>().map_err(StoreError::from)
+        })
     }
 
     /// Forget `client` in `subscription` (an operator resetting a forwarder).
     fn forget(&self, client: &str, subscription: &str) -> Result<bool, StoreError> {
         let connection = lock(&self.writer);
-        connection.execute(
-            "DELETE FROM refusal WHERE client = ?1 AND subscription = ?2",
-            params![client, subscription],
-        )?;
-        let removed = connection.execute(
-            "DELETE FROM bookmark WHERE client = ?1 AND subscription = ?2",
-            params![client, subscription],
-        )?;
-        let known = connection
-            .query_row(
-                "DELETE FROM client WHERE client = ?1 AND subscription = ?2 RETURNING client",
-                params![client, subscription],
-                |row| row.get::<_, String>(0),
-            )
-            .optional()?;
-        Ok(removed > 0 || known.is_some())
+        let mut known = false;
+        for (table, knows) in super::FORGET {
+            let sql = format!("DELETE FROM {table} WHERE client = ?1 AND subscription = ?2");
+            known |= connection.execute(&sql, params![client, subscription])? > 0 && knows;
+        }
+        Ok(known)
     }
 }
 
@@ -406,8 +393,8 @@ mod tests {
         let path = dir.path().join("wec.sqlite");
         let store = Arc::new(SqliteStore::open(&path).unwrap());
         let at = Timestamp::from_unix_micros(1_000_000);
-        let merge = |store: &Arc<SqliteStore>, i: u64| {
-            let store = Arc::clone(store);
+        let merge = |i: u32| {
+            let (store, i) = (Arc::clone(&store), u64::from(i));
             std::thread::spawn(move || {
                 let mut list = BookmarkList::new();
                 list.advance("Security", 100 + i);
@@ -419,19 +406,7 @@ mod tests {
             })
         };
         let writer = lock(&store.writer);
-        let first = merge(&store, 0);
-        while !store.group.is_committing() {
-            std::thread::yield_now();
-        }
-        let rest: Vec<_> = (1..64).map(|i| merge(&store, i)).collect();
-        while store.group.waiting() < 63 {
-            std::thread::yield_now();
-        }
-        drop(writer);
-        first.join().unwrap();
-        for thread in rest {
-            thread.join().unwrap();
-        }
+        store.group.hold_then_group(63, merge, || drop(writer));
         assert_eq!(store.commits(), 2, "64 merges in two commits");
         let reopened = SqliteStore::open(&path).unwrap();
         for i in 0..64 {

@@ -191,15 +191,6 @@ async fn ensure_partition(
         .await
 }
 
-/// Retention now, in a transaction of its own on `connection` (after a commit).
-pub(crate) async fn retain(
-    connection: &impl GenericClient,
-    settings: &StoreSettings,
-) -> Result<Vec<i64>, tokio_postgres::Error> {
-    let now = Timestamp::from_system_time(std::time::SystemTime::now());
-    retain_as_of(connection, now, settings).await
-}
-
 /// Drop the partitions whose period ended longer than the age limit before `now`, then the
 /// oldest while the partitions take more than the size limit (a partition still being written
 /// is kept). Returns the partitions dropped, as the period (of `partition_seconds`) each began.

@@ -39,11 +39,7 @@ pub struct StoreRecord {
 
 /// `text` cut to at most `max` bytes at a character boundary.
 pub fn cut(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    &text[..text.floor_char_boundary(max)]
 }
 
 /// The words of `text` (runs of letters and digits), lower-case, appended to `out` separated

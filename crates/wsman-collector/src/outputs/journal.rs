@@ -422,25 +422,6 @@ fn default_syslog_identifier() -> String {
     "wsmand-wec".to_owned()
 }
 
-/// Why a journal output's settings are refused.
-pub fn check_journal(config: &JournalConfig) -> Result<(), OutputSettingError> {
-    if !config.socket.starts_with('/') {
-        return Err(OutputSettingError::RelativeJournalSocket(
-            config.socket.clone(),
-        ));
-    }
-    let identifier = &config.syslog_identifier;
-    if identifier.is_empty() || identifier.len() > 64 || identifier.chars().any(char::is_control) {
-        return Err(OutputSettingError::SyslogIdentifier(identifier.clone()));
-    }
-    check_range(
-        "journal output: send_timeout_ms",
-        config.send_timeout_ms,
-        100..=600_000,
-    )?;
-    Ok(())
-}
-
 impl OutputType for JournalConfig {
     const KIND: &'static str = "journal";
     type Pool = ();
@@ -450,8 +431,26 @@ impl OutputType for JournalConfig {
         true
     }
 
+    /// Why a journal output's settings are refused.
     fn check(&self) -> Result<(), OutputSettingError> {
-        check_journal(self)
+        if !self.socket.starts_with('/') {
+            return Err(OutputSettingError::RelativeJournalSocket(
+                self.socket.clone(),
+            ));
+        }
+        let identifier = &self.syslog_identifier;
+        if identifier.is_empty()
+            || identifier.len() > 64
+            || identifier.chars().any(char::is_control)
+        {
+            return Err(OutputSettingError::SyslogIdentifier(identifier.clone()));
+        }
+        check_range(
+            "journal output: send_timeout_ms",
+            self.send_timeout_ms,
+            100..=600_000,
+        )?;
+        Ok(())
     }
 
     fn admit(&self, _: &OutputsPolicy) -> Result<(), PolicyError> {

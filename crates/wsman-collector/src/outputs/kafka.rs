@@ -498,50 +498,6 @@ pub fn check_topic_template(template: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
-/// Why a Kafka output's settings are refused.
-pub fn check_kafka(config: &KafkaConfig) -> Result<(), OutputSettingError> {
-    if config.brokers.is_empty() {
-        return Err(OutputSettingError::NoBrokers);
-    }
-    for broker in &config.brokers {
-        check_host_port("kafka output: broker", broker)?;
-    }
-    check_topic_template(&config.topic).map_err(|e| OutputSettingError::Setting {
-        kind: "kafka",
-        source: Box::new(e),
-    })?;
-    check_range(
-        "kafka output: message_timeout_ms",
-        config.message_timeout_ms,
-        1_000..=3_600_000,
-    )?;
-    check_range(
-        "kafka output: queue_max_messages",
-        config.queue_max_messages,
-        1..=10_000_000,
-    )?;
-    check_range(
-        "kafka output: queue_max_kbytes",
-        config.queue_max_kbytes,
-        1..=2_097_151,
-    )?;
-    for key in config.properties.0.keys() {
-        check_property(key)?;
-    }
-    for (key, name) in &config.secrets {
-        if !KAFKA_SECRET_PROPERTIES.contains(&key.as_str()) {
-            return Err(OutputSettingError::NotASecretProperty(key.clone()));
-        }
-        if config.properties.0.contains_key(key) {
-            return Err(OutputSettingError::SecretTwice(key.clone()));
-        }
-        if !valid_name(name) {
-            return Err(OutputSettingError::SecretName(name.clone()));
-        }
-    }
-    Ok(())
-}
-
 /// Why the librdkafka property `key` may not be set by a subscription.
 pub fn check_property(key: &str) -> Result<(), OutputSettingError> {
     if KAFKA_FIXED_PROPERTIES.contains(&key) {
@@ -598,8 +554,48 @@ impl OutputType for KafkaConfig {
         self.format != OutputFormat::Raw
     }
 
+    /// Why a Kafka output's settings are refused.
     fn check(&self) -> Result<(), OutputSettingError> {
-        check_kafka(self)
+        if self.brokers.is_empty() {
+            return Err(OutputSettingError::NoBrokers);
+        }
+        for broker in &self.brokers {
+            check_host_port("kafka output: broker", broker)?;
+        }
+        check_topic_template(&self.topic).map_err(|e| OutputSettingError::Setting {
+            kind: "kafka",
+            source: Box::new(e),
+        })?;
+        check_range(
+            "kafka output: message_timeout_ms",
+            self.message_timeout_ms,
+            1_000..=3_600_000,
+        )?;
+        check_range(
+            "kafka output: queue_max_messages",
+            self.queue_max_messages,
+            1..=10_000_000,
+        )?;
+        check_range(
+            "kafka output: queue_max_kbytes",
+            self.queue_max_kbytes,
+            1..=2_097_151,
+        )?;
+        for key in self.properties.0.keys() {
+            check_property(key)?;
+        }
+        for (key, name) in &self.secrets {
+            if !KAFKA_SECRET_PROPERTIES.contains(&key.as_str()) {
+                return Err(OutputSettingError::NotASecretProperty(key.clone()));
+            }
+            if self.properties.0.contains_key(key) {
+                return Err(OutputSettingError::SecretTwice(key.clone()));
+            }
+            if !valid_name(name) {
+                return Err(OutputSettingError::SecretName(name.clone()));
+            }
+        }
+        Ok(())
     }
 
     fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {

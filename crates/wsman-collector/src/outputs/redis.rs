@@ -340,42 +340,6 @@ fn default_wait_timeout() -> u32 {
     1_000
 }
 
-/// Why a Redis output's settings are refused.
-pub fn check_redis(config: &RedisConfig) -> Result<(), OutputSettingError> {
-    let endpoint = crate::resp::Endpoint::parse(&config.url.0)?;
-    if let Some(name) = &config.password_secret {
-        if !valid_name(name) {
-            return Err(OutputSettingError::SecretName(name.clone()));
-        }
-        if endpoint.password.is_some() {
-            return Err(OutputSettingError::RedisPasswordTwice);
-        }
-    }
-    let literal = config
-        .key
-        .replace("{subscription}", "s")
-        .replace("{client}", "c");
-    if literal.is_empty() || config.key.len() > 512 || config.key.contains(['\r', '\n']) {
-        return Err(OutputSettingError::RedisKey(config.key.clone()));
-    }
-    check_range("redis output: wait_replicas", config.wait_replicas, 0..=64)?;
-    check_range(
-        "redis output: wait_timeout_ms",
-        config.wait_timeout_ms,
-        1..=600_000,
-    )?;
-    check_timeouts(
-        "redis",
-        config.connect_timeout_ms,
-        ("reply_timeout_ms", config.reply_timeout_ms),
-        config.max_backoff_ms,
-    )?;
-    if config.wait_replicas > 0 && config.reply_timeout_ms <= config.wait_timeout_ms {
-        return Err(OutputSettingError::ReplyBeforeWait);
-    }
-    Ok(())
-}
-
 /// Why a Redis output did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisStartError {
@@ -394,8 +358,40 @@ impl OutputType for RedisConfig {
         self.format != OutputFormat::Raw
     }
 
+    /// Why a Redis output's settings are refused.
     fn check(&self) -> Result<(), OutputSettingError> {
-        check_redis(self)
+        let endpoint = crate::resp::Endpoint::parse(&self.url.0)?;
+        if let Some(name) = &self.password_secret {
+            if !valid_name(name) {
+                return Err(OutputSettingError::SecretName(name.clone()));
+            }
+            if endpoint.password.is_some() {
+                return Err(OutputSettingError::RedisPasswordTwice);
+            }
+        }
+        let literal = self
+            .key
+            .replace("{subscription}", "s")
+            .replace("{client}", "c");
+        if literal.is_empty() || self.key.len() > 512 || self.key.contains(['\r', '\n']) {
+            return Err(OutputSettingError::RedisKey(self.key.clone()));
+        }
+        check_range("redis output: wait_replicas", self.wait_replicas, 0..=64)?;
+        check_range(
+            "redis output: wait_timeout_ms",
+            self.wait_timeout_ms,
+            1..=600_000,
+        )?;
+        check_timeouts(
+            "redis",
+            self.connect_timeout_ms,
+            ("reply_timeout_ms", self.reply_timeout_ms),
+            self.max_backoff_ms,
+        )?;
+        if self.wait_replicas > 0 && self.reply_timeout_ms <= self.wait_timeout_ms {
+            return Err(OutputSettingError::ReplyBeforeWait);
+        }
+        Ok(())
     }
 
     fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {

@@ -293,6 +293,19 @@ pub(crate) fn client_tls(
     client_key: Option<&str>,
     server_name: &str,
 ) -> Result<(Arc<ClientConfig>, ServerName<'static>), TlsSetupError> {
+    let client = client_config(ca_file, client_certificate, client_key)?;
+    let name = ServerName::try_from(server_name.to_owned())
+        .map_err(|_| TlsSetupError::ServerName(server_name.to_owned()))?;
+    Ok((Arc::new(client), name))
+}
+
+/// The TLS client configuration of [`client_tls`], for a client that names the server itself
+/// (the PostgreSQL bookmark store's).
+pub(crate) fn client_config(
+    ca_file: Option<&str>,
+    client_certificate: Option<&str>,
+    client_key: Option<&str>,
+) -> Result<ClientConfig, TlsSetupError> {
     let mut roots = RootCertStore::empty();
     match ca_file {
         Some(path) => {
@@ -307,7 +320,7 @@ pub(crate) fn client_tls(
             .with_safe_default_protocol_versions()
             .map_err(TlsSetupError::Tls)?
             .with_root_certificates(roots);
-    let client = match (client_certificate, client_key) {
+    Ok(match (client_certificate, client_key) {
         (Some(chain), Some(key_path)) => {
             let key: PrivateKeyDer<'static> =
                 rustls_pemfile::private_key(&mut read_pem(key_path)?.as_slice())
@@ -320,10 +333,7 @@ pub(crate) fn client_tls(
                 .map_err(refused(chain))?
         }
         _ => builder.with_no_client_auth(),
-    };
-    let name = ServerName::try_from(server_name.to_owned())
-        .map_err(|_| TlsSetupError::ServerName(server_name.to_owned()))?;
-    Ok((Arc::new(client), name))
+    })
 }
 
 /// A connection to `address` (the first of its addresses that answers within
@@ -436,19 +446,6 @@ pub struct TcpConfig {
     pub max_backoff_ms: u32,
 }
 
-/// Why a TCP output's settings are refused (the files are read when it starts).
-pub fn check_tcp(config: &TcpConfig) -> Result<(), OutputSettingError> {
-    check_host_port("tcp output: address", &config.address)?;
-    check_tls_settings("tcp", config.tls, &config.tls_files())?;
-    check_timeouts(
-        "tcp",
-        config.connect_timeout_ms,
-        ("write_timeout_ms", config.write_timeout_ms),
-        config.max_backoff_ms,
-    )?;
-    Ok(())
-}
-
 impl TcpConfig {
     fn tls_files(&self) -> TlsFiles<'_> {
         TlsFiles {
@@ -470,8 +467,17 @@ impl OutputType for TcpConfig {
         self.format != OutputFormat::Raw
     }
 
+    /// Why a TCP output's settings are refused (the files are read when it starts).
     fn check(&self) -> Result<(), OutputSettingError> {
-        check_tcp(self)
+        check_host_port("tcp output: address", &self.address)?;
+        check_tls_settings("tcp", self.tls, &self.tls_files())?;
+        check_timeouts(
+            "tcp",
+            self.connect_timeout_ms,
+            ("write_timeout_ms", self.write_timeout_ms),
+            self.max_backoff_ms,
+        )?;
+        Ok(())
     }
 
     fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {

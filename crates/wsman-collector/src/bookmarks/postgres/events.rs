@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use super::{postgres_error, Pool, PostgresStore, SCHEMA_LOCK};
+use super::{create_schema, Pool, PostgresStore};
 use crate::bookmarks::StoreError;
 use wsman_events::Timestamp;
 
-use crate::event_store::postgres::{Connections, DatabaseError, Param, Pending};
+use crate::event_store::postgres::{retain_as_of, Connections, DatabaseError, Param, Pending};
 use crate::event_store::{self, EventStore, StoreSettings};
 
 impl PostgresStore {
@@ -30,19 +30,9 @@ impl PostgresStore {
         }
         let database = self.database()?;
         database.run(|pool| async move {
-            let mut client = pool.get().await?;
-            let transaction = client.transaction().await.map_err(postgres_error)?;
-            transaction
-                .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+            let schema = [event_store::postgres::SCHEMA];
+            pool.transaction(|_| true, async |t| create_schema(t, &schema).await)
                 .await
-                .map_err(postgres_error)?;
-            transaction
-                .batch_execute(event_store::postgres::SCHEMA)
-                .await
-                .map_err(postgres_error)?;
-            transaction.commit().await.map_err(postgres_error)?;
-            client.reuse();
-            Ok(())
         })?;
         let events = Arc::new(EventStore::postgres(Arc::new(database), settings));
         Ok(Arc::clone(self.events.get_or_init(|| events)))
@@ -58,16 +48,12 @@ impl PostgresStore {
         let timeout = database.pool.settings.statement_timeout;
         let pool = Arc::clone(&database.pool);
         database.handle.spawn(async move {
-            let work = async {
-                let connection = pool.get().await?;
-                event_store::postgres::retain(&*connection, &settings)
-                    .await
-                    .map_err(postgres_error)?;
-                connection.reuse();
-                Ok::<_, StoreError>(())
-            };
+            let work = pool.with(async |c| {
+                let now = Timestamp::from_system_time(std::time::SystemTime::now());
+                retain_as_of(c, now, &settings).await
+            });
             match tokio::time::timeout(timeout, work).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(_)) => {}
                 Ok(Err(error)) => tracing::error!(%error, "event store: retention failed"),
                 Err(_) => tracing::error!("event store: retention did not end in time"),
             }
@@ -129,29 +115,19 @@ impl Connections for Database {
         params: Vec<Param>,
     ) -> Result<Vec<tokio_postgres::Row>, DatabaseError> {
         self.run(|pool| async move {
-            let connection = pool.get().await?;
             let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
                 .iter()
                 .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
                 .collect();
-            let rows = connection
-                .query(&sql, &refs)
-                .await
-                .map_err(postgres_error)?;
-            connection.reuse();
-            Ok(rows)
+            pool.with(async |c| c.query(&sql, &refs).await).await
         })
         .map_err(DatabaseError::from)
     }
 
     fn retain(&self, now: Timestamp, settings: StoreSettings) -> Result<Vec<i64>, DatabaseError> {
         self.run(|pool| async move {
-            let connection = pool.get().await?;
-            let dropped = event_store::postgres::retain_as_of(&*connection, now, &settings)
+            pool.with(async |c| retain_as_of(c, now, &settings).await)
                 .await
-                .map_err(postgres_error)?;
-            connection.reuse();
-            Ok(dropped)
         })
         .map_err(DatabaseError::from)
     }

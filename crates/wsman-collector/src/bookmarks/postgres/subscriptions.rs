@@ -22,7 +22,9 @@
 
 use std::path::PathBuf;
 
-use super::{postgres_error, PostgresStore};
+use tokio_postgres::Transaction;
+
+use super::PostgresStore;
 use crate::bookmarks::StoreError;
 use crate::output_policy::OutputsPolicy;
 use crate::subscriptions::{
@@ -44,17 +46,21 @@ pub(super) const SCHEMA: &str = "
         ON CONFLICT DO NOTHING;
 ";
 
+const GENERATION: &str = "SELECT generation FROM wec_subscription_generation";
+
 const BUMP: &str =
     "UPDATE wec_subscription_generation SET generation = generation + 1 RETURNING generation";
 
 /// Move the subscription generation within `transaction`: the new value is the revision of
 /// what the transaction changes, and nodes see it once the transaction commits.
-async fn next_generation(transaction: &tokio_postgres::Transaction<'_>) -> Result<i64, StoreError> {
-    Ok(transaction
-        .query_one(BUMP, &[])
-        .await
-        .map_err(postgres_error)?
-        .get(0))
+async fn next_generation(transaction: &Transaction<'_>) -> Result<i64, StoreError> {
+    Ok(transaction.query_one(BUMP, &[]).await?.get(0))
+}
+
+/// Whether a change was made: only then is its transaction, with the generation it moved,
+/// committed.
+fn done(change: &Change) -> bool {
+    matches!(change, Change::Done(_))
 }
 
 /// One stored subscription as `wsmand wec` lists it.
@@ -121,13 +127,8 @@ impl PostgresStore {
     /// The generation of the stored subscriptions: it changes with every change to them.
     pub fn subscription_generation(&self) -> Result<i64, StoreError> {
         self.run(|pool| async move {
-            let connection = pool.get().await?;
-            let row = connection
-                .query_one("SELECT generation FROM wec_subscription_generation", &[])
-                .await
-                .map_err(postgres_error)?;
-            connection.reuse();
-            Ok(row.get(0))
+            let row = pool.with(async |c| c.query_one(GENERATION, &[]).await);
+            Ok(row.await?.get(0))
         })
     }
 
@@ -141,21 +142,15 @@ impl PostgresStore {
                 .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()
-                .await
-                .map_err(postgres_error)?;
-            let generation: i64 = transaction
-                .query_one("SELECT generation FROM wec_subscription_generation", &[])
-                .await
-                .map_err(postgres_error)?
-                .get(0);
+                .await?;
+            let generation: i64 = transaction.query_one(GENERATION, &[]).await?.get(0);
             let rows = transaction
                 .query(
                     "SELECT name, definition, revision FROM wec_subscription ORDER BY name LIMIT $1",
                     &[&limit],
                 )
-                .await
-                .map_err(postgres_error)?;
-            transaction.commit().await.map_err(postgres_error)?;
+                .await?;
+            transaction.commit().await?;
             connection.reuse();
             let stored = rows
                 .iter()
@@ -200,22 +195,18 @@ impl PostgresStore {
         check(name, definition, &self.pool.settings.outputs)?;
         let (name, definition) = (name.to_owned(), definition.to_owned());
         let limit = i64::try_from(MAX_SUBSCRIPTIONS).unwrap_or(i64::MAX);
-        let outcome = self.run(move |pool| async move {
-            let mut connection = pool.get().await?;
-            let transaction = connection.transaction().await.map_err(postgres_error)?;
-            let generation = next_generation(&transaction).await?;
+        let work = async move |transaction: &Transaction<'_>| {
+            let generation = next_generation(transaction).await?;
             let exists = transaction
                 .query_opt("SELECT 1 FROM wec_subscription WHERE name = $1", &[&name])
-                .await
-                .map_err(postgres_error)?
+                .await?
                 .is_some();
             if exists && !replace {
                 return Ok(Some(Change::Exists));
             }
             let count: i64 = transaction
                 .query_one("SELECT count(*) FROM wec_subscription", &[])
-                .await
-                .map_err(postgres_error)?
+                .await?
                 .get(0);
             if !exists && count >= limit {
                 return Ok(None);
@@ -227,12 +218,11 @@ impl PostgresStore {
                          revision = EXCLUDED.revision",
                     &[&name, &definition, &generation],
                 )
-                .await
-                .map_err(postgres_error)?;
-            transaction.commit().await.map_err(postgres_error)?;
-            connection.reuse();
+                .await?;
             Ok(Some(Change::Done(generation)))
-        })?;
+        };
+        let done = |outcome: &Option<Change>| outcome.as_ref().is_some_and(done);
+        let outcome = self.run(|pool| async move { pool.transaction(done, work).await })?;
         outcome.ok_or(PutError::TooMany)
     }
 
@@ -241,16 +231,9 @@ impl PostgresStore {
     pub fn set_subscription_enabled(&self, name: &str, enabled: bool) -> Result<Change, PutError> {
         let owned = name.to_owned();
         let current = self.run(move |pool| async move {
-            let connection = pool.get().await?;
-            let row = connection
-                .query_opt(
-                    "SELECT definition FROM wec_subscription WHERE name = $1",
-                    &[&owned],
-                )
-                .await
-                .map_err(postgres_error)?;
-            connection.reuse();
-            Ok(row.map(|r| r.get::<_, String>(0)))
+            let sql = "SELECT definition FROM wec_subscription WHERE name = $1";
+            let row = pool.with(async |c| c.query_opt(sql, &[&owned]).await);
+            Ok(row.await?.map(|r| r.get::<_, String>(0)))
         })?;
         let Some(current) = current else {
             return Ok(Change::Missing);
@@ -258,10 +241,8 @@ impl PostgresStore {
         let changed = subscriptions::with_enabled(&current, enabled);
         check(name, &changed, &self.pool.settings.outputs)?;
         let (name, expected) = (name.to_owned(), current);
-        self.run(move |pool| async move {
-            let mut connection = pool.get().await?;
-            let transaction = connection.transaction().await.map_err(postgres_error)?;
-            let generation = next_generation(&transaction).await?;
+        let work = async move |transaction: &Transaction<'_>| {
+            let generation = next_generation(transaction).await?;
             // Only over the text it was computed from: a change made in between wins, and
             // this one is reported missing rather than undoing it.
             let updated = transaction
@@ -270,36 +251,32 @@ impl PostgresStore {
                      WHERE name = $1 AND definition = $4",
                     &[&name, &changed, &generation, &expected],
                 )
-                .await
-                .map_err(postgres_error)?;
-            if updated == 0 {
-                return Ok(Change::Missing);
-            }
-            transaction.commit().await.map_err(postgres_error)?;
-            connection.reuse();
-            Ok(Change::Done(generation))
-        })
-        .map_err(PutError::from)
+                .await?;
+            Ok(if updated == 0 {
+                Change::Missing
+            } else {
+                Change::Done(generation)
+            })
+        };
+        let changed = self.run(|pool| async move { pool.transaction(done, work).await });
+        Ok(changed?)
     }
 
     /// Remove stored subscription `name` (its forwarders' bookmarks stay: a subscription
     /// created again under the name resumes them).
     pub fn delete_subscription(&self, name: &str) -> Result<Change, StoreError> {
         let name = name.to_owned();
-        self.run(move |pool| async move {
-            let mut connection = pool.get().await?;
-            let transaction = connection.transaction().await.map_err(postgres_error)?;
-            let generation = next_generation(&transaction).await?;
+        let work = async move |transaction: &Transaction<'_>| {
+            let generation = next_generation(transaction).await?;
             let removed = transaction
                 .execute("DELETE FROM wec_subscription WHERE name = $1", &[&name])
-                .await
-                .map_err(postgres_error)?;
-            if removed == 0 {
-                return Ok(Change::Missing);
-            }
-            transaction.commit().await.map_err(postgres_error)?;
-            connection.reuse();
-            Ok(Change::Done(generation))
-        })
+                .await?;
+            Ok(if removed == 0 {
+                Change::Missing
+            } else {
+                Change::Done(generation)
+            })
+        };
+        self.run(|pool| async move { pool.transaction(done, work).await })
     }
 }

@@ -128,12 +128,25 @@ impl Hec {
         path
     }
 
-    fn headers(&self, authorization: &HeaderValue) -> Vec<(HeaderName, HeaderValue)> {
+    /// A POST of `body` (`content_type`) to `path_and_query`, with the token and the channel.
+    fn post(
+        &self,
+        authorization: &HeaderValue,
+        path_and_query: String,
+        content_type: &'static str,
+        body: Bytes,
+    ) -> Exchange {
         let mut headers = vec![(hyper::header::AUTHORIZATION, authorization.clone())];
         if let Ok(channel) = HeaderValue::from_str(&self.channel) {
             headers.push((HeaderName::from_static(CHANNEL_HEADER), channel));
         }
-        headers
+        headers.push((CONTENT_TYPE, HeaderValue::from_static(content_type)));
+        Exchange {
+            method: Method::POST,
+            path_and_query,
+            headers,
+            body,
+        }
     }
 
     /// Send the events' lines; return when HEC has them indexed (with `ack`) or accepted.
@@ -144,18 +157,9 @@ impl Hec {
         body: Bytes,
         timeout: Duration,
     ) -> Result<(), HecError> {
-        let mut headers = self.headers(authorization);
-        headers.push((CONTENT_TYPE, HeaderValue::from_static("text/plain")));
-        let answer = client.send(
-            Exchange {
-                method: Method::POST,
-                path_and_query: self.raw_path(),
-                headers,
-                body,
-            },
-            timeout,
-        )?;
-        let status = success(answer)?;
+        let raw = self.post(authorization, self.raw_path(), "text/plain", body);
+        let answer = client.send(raw, timeout)?;
+        let status = success(&answer)?;
         if !self.ack {
             return Ok(());
         }
@@ -179,24 +183,9 @@ impl Hec {
             query_value(&self.channel)
         );
         loop {
-            let mut headers = self.headers(authorization);
-            headers.push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
-            let answer = client.send(
-                Exchange {
-                    method: Method::POST,
-                    path_and_query: path.clone(),
-                    headers,
-                    body: Bytes::from(format!("{{\"acks\":[{ack_id}]}}")),
-                },
-                timeout,
-            )?;
-            if answer.status != StatusCode::OK {
-                return Err(refusal(answer));
-            }
-            let acks: Acks =
-                serde_json::from_slice(&answer.body).map_err(|_| HecError::Unreadable {
-                    status: answer.status,
-                })?;
+            let body = Bytes::from(format!("{{\"acks\":[{ack_id}]}}"));
+            let query = self.post(authorization, path.clone(), "application/json", body);
+            let acks: Acks = ok_json(&client.send(query, timeout)?)?;
             if acks.acks.get(&ack_id.to_string()) == Some(&true) {
                 return Ok(());
             }
@@ -214,14 +203,8 @@ impl Hec {
 }
 
 /// HEC's status object of a 200 with code 0, or why not.
-fn success(answer: Answer) -> Result<Status, HecError> {
-    if answer.status != StatusCode::OK {
-        return Err(refusal(answer));
-    }
-    let status: Status =
-        serde_json::from_slice(&answer.body).map_err(|_| HecError::Unreadable {
-            status: answer.status,
-        })?;
+fn success(answer: &Answer) -> Result<Status, HecError> {
+    let status: Status = ok_json(answer)?;
     if status.code != 0 {
         return Err(HecError::Refused {
             status: answer.status,
@@ -232,8 +215,18 @@ fn success(answer: Answer) -> Result<Status, HecError> {
     Ok(status)
 }
 
+/// The JSON body of a 200 answer, or why not: HEC's refusal, or a body that does not read.
+fn ok_json<T: serde::de::DeserializeOwned>(answer: &Answer) -> Result<T, HecError> {
+    if answer.status != StatusCode::OK {
+        return Err(refusal(answer));
+    }
+    serde_json::from_slice(&answer.body).map_err(|_| HecError::Unreadable {
+        status: answer.status,
+    })
+}
+
 /// The error of an answer that is not a success (HEC's code and text when the body has them).
-fn refusal(answer: Answer) -> HecError {
+fn refusal(answer: &Answer) -> HecError {
     match serde_json::from_slice::<Status>(&answer.body) {
         Ok(status) => HecError::Refused {
             status: answer.status,
