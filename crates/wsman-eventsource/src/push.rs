@@ -344,7 +344,7 @@ async fn deliver_due(
     backlog: &mut VecDeque<Pending>,
 ) -> Result<(), Stopped> {
     while let Some(due) = scheduler.poll(now()) {
-        let message = Message::make(plan, &plan.bookmark, due);
+        let message = Message::make(plan, &due);
         let queued = scheduler.queued();
         match deliver_reading(plan, subscriber, message, link, feed, queued, backlog).await {
             Delivery::Taken(bookmark) => {
@@ -444,16 +444,16 @@ struct Message {
 }
 
 impl Message {
-    /// The message of `due` after the bookmark `base`: its envelope, encoded and compressed as
-    /// the subscription asked.
-    fn make(plan: &Plan, base: &BookmarkList, due: Due) -> Message {
+    /// The message of `due` after the subscription's bookmark: its envelope, encoded and
+    /// compressed as the subscription asked.
+    fn make(plan: &Plan, due: &Due) -> Message {
         let message_id = new_message_id();
         let operation_id = new_message_id();
-        let events: &[Pending] = match &due {
+        let events: &[Pending] = match due {
             Due::Batch(events) => events,
             Due::Heartbeat => &[],
         };
-        let mut bookmark = base.clone();
+        let mut bookmark = plan.bookmark.clone();
         for event in events.iter().filter(|e| !e.channel.is_empty()) {
             bookmark.advance(&event.channel, event.record_id);
         }
@@ -476,7 +476,7 @@ impl Message {
                 &plan.machine_id,
             )
         };
-        let xml = match &due {
+        let xml = match due {
             Due::Batch(_) => {
                 let xmls: Vec<&str> = events.iter().map(|e| e.xml.as_str()).collect();
                 delivery::events_envelope(&headers, &xmls, plan.embedding)
