@@ -101,6 +101,13 @@ pub trait MessageSealer: Send {
         Ok(())
     }
 
+    /// Whether [`MessageSealer::unwrap_in_place`] decrypts where the bytes lie (NTLM) rather
+    /// than through a buffer of its own: a caller with a pooled buffer keeps
+    /// [`MessageSealer::unwrap_into`] for the others, which costs them no fresh memory.
+    fn decrypts_in_place(&self) -> bool {
+        false
+    }
+
     /// [`MessageSealer::unwrap`] where the ciphertext lies (e.g. the received body itself):
     /// returns the range of `data` that holds the plaintext. On failure no plaintext is left
     /// in `data`. The default unwraps into a new buffer and copies the plaintext over the

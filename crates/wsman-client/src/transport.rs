@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use wsman_buffers::BufferPool;
 
-use wsman_auth::sealing::{self, MessageSealer};
+use wsman_auth::sealing::{self, MessageSealer, UnsealedLabels};
 
 use crate::credssp::CredSspHandshake;
 use crate::endpoint::{Endpoint, Scheme};
@@ -577,29 +577,12 @@ impl Transport {
             match sealer {
                 Some(sealer) if sealed_reply => {
                     let content_type = reply.content_type.as_deref().unwrap_or_default();
-                    // Decrypted where it was read (a pooled buffer for a Receive answer): the
-                    // body is the only copy of the plaintext.
-                    let mut body =
-                        match std::mem::replace(&mut reply.body, ReplyBody::Pooled(Vec::new())) {
-                            ReplyBody::Pooled(buffer) => buffer,
-                            ReplyBody::Shared(bytes) => bytes.to_vec(),
-                        };
-                    let unsealed = sealing::unseal_body_in_place(
-                        sealer.as_mut(),
-                        content_type,
-                        &mut body,
-                        self.max_response_bytes,
-                    );
-                    let (labels, plain) = match unsealed {
-                        Ok(unsealed) => unsealed,
-                        Err(e) => {
-                            self.bodies.give_back(body);
-                            return Err(ClientError::protocol(format!(
-                                "cannot decrypt the response: {e}"
-                            )));
-                        }
+                    let (labels, body) = if sealer.decrypts_in_place() {
+                        self.unseal_in_place(sealer.as_mut(), content_type, &mut reply.body)?
+                    } else {
+                        self.unseal_into_pooled(sealer.as_mut(), content_type, &reply.body)?
                     };
-                    reply.body = ReplyBody::Shared(self.bodies.lend(body).slice(plain));
+                    reply.body = ReplyBody::Shared(body);
                     reply.content_type = Some(labels.original_content_type);
                 }
                 Some(_) if !reply.body.is_empty() => {
@@ -619,6 +602,65 @@ impl Transport {
             }
         }
         Ok((reply, true))
+    }
+
+    /// A sealed reply decrypted where it was read (a pooled buffer for a Receive answer):
+    /// the body is the only copy of the plaintext.
+    fn unseal_in_place(
+        &self,
+        sealer: &mut dyn MessageSealer,
+        content_type: &str,
+        body: &mut ReplyBody,
+    ) -> Result<(UnsealedLabels, Bytes), ClientError> {
+        let mut buffer = match std::mem::replace(body, ReplyBody::Pooled(Vec::new())) {
+            ReplyBody::Pooled(buffer) => buffer,
+            ReplyBody::Shared(bytes) => bytes.to_vec(),
+        };
+        match sealing::unseal_body_in_place(
+            sealer,
+            content_type,
+            &mut buffer,
+            self.max_response_bytes,
+        ) {
+            Ok((labels, plain)) => Ok((labels, self.bodies.lend(buffer).slice(plain))),
+            Err(e) => {
+                self.bodies.give_back(buffer);
+                Err(Self::undecryptable(&e))
+            }
+        }
+    }
+
+    /// A sealed reply decrypted into a pooled buffer, for sealers that decrypt through a
+    /// buffer of their own: a Receive answer costs no fresh memory either way.
+    fn unseal_into_pooled(
+        &self,
+        sealer: &mut dyn MessageSealer,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<(UnsealedLabels, Bytes), ClientError> {
+        let mut plain = if body.len() >= POOLED_BODY_MIN {
+            self.bodies.take(body.len())
+        } else {
+            Vec::new()
+        };
+        let labels = sealing::unseal_body_into(
+            sealer,
+            content_type,
+            body,
+            self.max_response_bytes,
+            &mut plain,
+        )
+        .map_err(|e| Self::undecryptable(&e))?;
+        let plain = if plain.len() >= POOLED_BODY_MIN {
+            self.bodies.lend(plain)
+        } else {
+            Bytes::from(plain)
+        };
+        Ok((labels, plain))
+    }
+
+    fn undecryptable(error: &sealing::SealError) -> ClientError {
+        ClientError::protocol(format!("cannot decrypt the response: {error}"))
     }
 
     /// The handshake of a connection-oriented scheme on a new connection: empty-body POSTs

@@ -136,6 +136,10 @@ impl MessageSealer for NtlmSeal {
             .map_err(|e| SealError::Unwrap(e.to_string()))
     }
 
+    fn decrypts_in_place(&self) -> bool {
+        true
+    }
+
     fn unwrap_in_place(
         &mut self,
         header: &[u8],
