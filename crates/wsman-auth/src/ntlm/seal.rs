@@ -57,6 +57,8 @@ pub(crate) enum UnsealError {
 /// Plaintext handled per step of a fused pass (HMAC, copy, RC4): small enough that the block
 /// is still in L1 when the second and third pass over it run.
 const BLOCK: usize = 8 * 1024;
+/// [`BLOCK`], for the benchmark of the algorithms alone ([`super::speed`]).
+pub(crate) const SEAL_BLOCK: usize = BLOCK;
 
 /// The name of the HMAC's helper thread for a large message (see [`wsman_mac_beside`]: from
 /// [`PARALLEL_MIN`] bytes on, the HMAC runs beside RC4, which costs about the same per byte).
