@@ -27,7 +27,7 @@ fi
 BEFORE="${SEALED_BEFORE_DIR:?set SEALED_BEFORE_DIR to the release directory of the build to compare with}"
 AFTER="${SEALED_AFTER_DIR:-}"
 if [ -z "$AFTER" ]; then
-    bench_binaries -p wsmand -p winrs
+    bench_binaries -p wsmand -p winrs -p auth-bench
     AFTER="$BENCH_BIN"
 fi
 for dir in "$BEFORE" "$AFTER"; do
