@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use wsman_buffers::BufferPool;
 
-use wsman_auth::sealing::{self, MessageSealer, UnsealedLabels};
+use wsman_auth::sealing::{self, MessageSealer};
 
 use crate::credssp::CredSspHandshake;
 use crate::endpoint::{Endpoint, Scheme};
@@ -55,24 +55,8 @@ pub(crate) struct HttpReply {
     pub(crate) body: ReplyBody,
 }
 
-/// A reply's body: shared bytes, or a pooled buffer of this client's own, kept writable so
-/// that a sealed answer is decrypted where it was read (see [`Transport::open`]).
-#[derive(Debug)]
-pub(crate) enum ReplyBody {
-    Shared(Bytes),
-    Pooled(Vec<u8>),
-}
-
-impl std::ops::Deref for ReplyBody {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            Self::Shared(bytes) => bytes,
-            Self::Pooled(buffer) => buffer,
-        }
-    }
-}
+mod unseal;
+pub(crate) use unseal::ReplyBody;
 
 /// The next request of a chain (the next Receive of a command's output), for
 /// [`Transport::post_then`].
@@ -602,65 +586,6 @@ impl Transport {
             }
         }
         Ok((reply, true))
-    }
-
-    /// A sealed reply decrypted where it was read (a pooled buffer for a Receive answer):
-    /// the body is the only copy of the plaintext.
-    fn unseal_in_place(
-        &self,
-        sealer: &mut dyn MessageSealer,
-        content_type: &str,
-        body: &mut ReplyBody,
-    ) -> Result<(UnsealedLabels, Bytes), ClientError> {
-        let mut buffer = match std::mem::replace(body, ReplyBody::Pooled(Vec::new())) {
-            ReplyBody::Pooled(buffer) => buffer,
-            ReplyBody::Shared(bytes) => bytes.to_vec(),
-        };
-        match sealing::unseal_body_in_place(
-            sealer,
-            content_type,
-            &mut buffer,
-            self.max_response_bytes,
-        ) {
-            Ok((labels, plain)) => Ok((labels, self.bodies.lend(buffer).slice(plain))),
-            Err(e) => {
-                self.bodies.give_back(buffer);
-                Err(Self::undecryptable(&e))
-            }
-        }
-    }
-
-    /// A sealed reply decrypted into a pooled buffer, for sealers that decrypt through a
-    /// buffer of their own: a Receive answer costs no fresh memory either way.
-    fn unseal_into_pooled(
-        &self,
-        sealer: &mut dyn MessageSealer,
-        content_type: &str,
-        body: &[u8],
-    ) -> Result<(UnsealedLabels, Bytes), ClientError> {
-        let mut plain = if body.len() >= POOLED_BODY_MIN {
-            self.bodies.take(body.len())
-        } else {
-            Vec::new()
-        };
-        let labels = sealing::unseal_body_into(
-            sealer,
-            content_type,
-            body,
-            self.max_response_bytes,
-            &mut plain,
-        )
-        .map_err(|e| Self::undecryptable(&e))?;
-        let plain = if plain.len() >= POOLED_BODY_MIN {
-            self.bodies.lend(plain)
-        } else {
-            Bytes::from(plain)
-        };
-        Ok((labels, plain))
-    }
-
-    fn undecryptable(error: &sealing::SealError) -> ClientError {
-        ClientError::protocol(format!("cannot decrypt the response: {error}"))
     }
 
     /// The handshake of a connection-oriented scheme on a new connection: empty-body POSTs
