@@ -183,9 +183,11 @@ case_argv() {
 }
 
 # OpenSSL's single-thread speed of one algorithm (`openssl speed` arguments), in MB/s of
-# 10^6 bytes, from its table in 1000s of bytes per second; "n/a" when it cannot run it.
+# 10^6 bytes, from its table in 1000s of bytes per second; "n/a" when it cannot run it. By
+# CPU time (no -elapsed): on a shared host the wall time counts other processes' turns, and
+# ours is the best of short rounds, which few of them interrupt.
 openssl_speed() {
-    openssl speed -elapsed -seconds "$(bench_value 2 1)" -bytes 16384 "$@" 2>/dev/null |
+    openssl speed -seconds "$(bench_value 2 1)" -bytes 16384 "$@" 2>/dev/null |
         awk 'END { if (!found) print "n/a" } /^(md5|RC4|hmac\(md5\)) / { v = $NF; sub(/k$/, "", v); printf "%.0f\n", v / 1000; found = 1 }'
 }
 
