@@ -27,7 +27,7 @@ fi
 BEFORE="${SEALED_BEFORE_DIR:?set SEALED_BEFORE_DIR to the release directory of the build to compare with}"
 AFTER="${SEALED_AFTER_DIR:-}"
 if [ -z "$AFTER" ]; then
-    bench_binaries -p wsmand -p winrs
+    bench_binaries -p wsmand -p winrs -p auth-bench
     AFTER="$BENCH_BIN"
 fi
 for dir in "$BEFORE" "$AFTER"; do
@@ -43,7 +43,7 @@ for pair in $(seq "$PAIRS"); do
         if [ "$side" = before ]; then dir="$BEFORE"; else dir="$AFTER"; fi
         step "pair $pair, $side ($dir)"
         SEALED_BIN_DIR="$dir" bash "$ROOT/benches/sealed.sh" 2>&1 |
-            sed -n -e '/^load average/p' -e '/^| /p'
+            sed -n -e '/^load average/p' -e '/^RC4: /p' -e '/^HMAC-MD5: /p' -e '/^| /p'
     done
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -60,5 +60,6 @@ pub use connection::ConnectionAuth;
 pub use initiator::{ClientCredentials, InitiatorError, NegotiateInitiator, TokenForm};
 pub use sealing::{
     is_sealed_content_type, seal_body, seal_body_parts, seal_body_parts_into, unseal_body,
-    unseal_body_into, MessageSealer, SealError, SealedBody, UnsealedBody, UnsealedLabels,
+    unseal_body_in_place, unseal_body_into, MessageSealer, SealError, SealedBody, UnsealedBody,
+    UnsealedLabels,
 };

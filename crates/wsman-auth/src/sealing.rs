@@ -100,6 +100,34 @@ pub trait MessageSealer: Send {
         out.extend_from_slice(&plain);
         Ok(())
     }
+
+    /// Whether [`MessageSealer::unwrap_in_place`] decrypts where the bytes lie (NTLM) rather
+    /// than through a buffer of its own: a caller with a pooled buffer keeps
+    /// [`MessageSealer::unwrap_into`] for the others, which costs them no fresh memory.
+    fn decrypts_in_place(&self) -> bool {
+        false
+    }
+
+    /// [`MessageSealer::unwrap`] where the ciphertext lies (e.g. the received body itself):
+    /// returns the range of `data` that holds the plaintext. On failure no plaintext is left
+    /// in `data`. The default unwraps into a new buffer and copies the plaintext over the
+    /// start of `data`; NTLM decrypts in place, so the body is the only copy.
+    fn unwrap_in_place(
+        &mut self,
+        header: &[u8],
+        data: &mut [u8],
+    ) -> Result<std::ops::Range<usize>, SealError> {
+        let mut plain = self.unwrap(header, data)?;
+        let Some(target) = data.get_mut(..plain.len()) else {
+            plain.zeroize();
+            return Err(SealError::Unwrap(
+                "plaintext longer than its ciphertext".to_owned(),
+            ));
+        };
+        target.copy_from_slice(&plain);
+        plain.zeroize();
+        Ok(0..target.len())
+    }
 }
 
 /// The four sealing methods of a [`MessageSealer`] over an established GSS context (the
@@ -848,6 +876,10 @@ fn normalise_original_type(content_type: &str) -> Result<String, SealError> {
 fn truncated(text: &str) -> String {
     text.chars().take(80).collect()
 }
+
+#[path = "sealing_in_place.rs"]
+mod in_place;
+pub use in_place::unseal_body_in_place;
 
 #[cfg(test)]
 #[path = "sealing_tests.rs"]

@@ -52,8 +52,11 @@ pub(crate) struct HttpReply {
     pub(crate) status: u16,
     pub(crate) content_type: Option<String>,
     pub(crate) www_authenticate: Vec<String>,
-    pub(crate) body: Bytes,
+    pub(crate) body: ReplyBody,
 }
+
+mod unseal;
+pub(crate) use unseal::ReplyBody;
 
 /// The next request of a chain (the next Receive of a command's output), for
 /// [`Transport::post_then`].
@@ -558,28 +561,12 @@ impl Transport {
             match sealer {
                 Some(sealer) if sealed_reply => {
                     let content_type = reply.content_type.as_deref().unwrap_or_default();
-                    // Decrypted into a pooled buffer, like a large plain reply is read into
-                    // one: a Receive answer costs no fresh memory either way.
-                    let mut plain = if reply.body.len() >= POOLED_BODY_MIN {
-                        self.bodies.take(reply.body.len())
+                    let (labels, body) = if sealer.decrypts_in_place() {
+                        self.unseal_in_place(sealer.as_mut(), content_type, &mut reply.body)?
                     } else {
-                        Vec::new()
+                        self.unseal_into_pooled(sealer.as_mut(), content_type, &reply.body)?
                     };
-                    let labels = sealing::unseal_body_into(
-                        sealer.as_mut(),
-                        content_type,
-                        &reply.body,
-                        self.max_response_bytes,
-                        &mut plain,
-                    )
-                    .map_err(|e| {
-                        ClientError::protocol(format!("cannot decrypt the response: {e}"))
-                    })?;
-                    reply.body = if plain.len() >= POOLED_BODY_MIN {
-                        self.bodies.lend(plain)
-                    } else {
-                        Bytes::from(plain)
-                    };
+                    reply.body = ReplyBody::Shared(body);
                     reply.content_type = Some(labels.original_content_type);
                 }
                 Some(_) if !reply.body.is_empty() => {
@@ -737,7 +724,12 @@ impl Transport {
             // The body was not read: the connection is dropped, never reused.
             return Err(self.too_large());
         }
-        let body = self.read_body(response.into_body(), declared).await?;
+        let sealed = content_type
+            .as_deref()
+            .is_some_and(sealing::is_sealed_content_type);
+        let body = self
+            .read_body(response.into_body(), declared, sealed)
+            .await?;
         let reply = HttpReply {
             status,
             content_type,
@@ -754,7 +746,8 @@ impl Transport {
         &self,
         mut body: hyper::body::Incoming,
         declared: Option<u64>,
-    ) -> Result<Bytes, ClientError> {
+        sealed: bool,
+    ) -> Result<ReplyBody, ClientError> {
         let declared = declared.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
         let pooled = declared >= POOLED_BODY_MIN;
         let mut buffer = if pooled {
@@ -786,8 +779,10 @@ impl Transport {
                 Err(e)
             }
             (Err(e), false) => Err(e),
-            (Ok(()), true) => Ok(self.bodies.lend(buffer)),
-            (Ok(()), false) => Ok(Bytes::from(buffer)),
+            // A sealed answer stays writable until it is decrypted (see `open`).
+            (Ok(()), true) if sealed => Ok(ReplyBody::Pooled(buffer)),
+            (Ok(()), true) => Ok(ReplyBody::Shared(self.bodies.lend(buffer))),
+            (Ok(()), false) => Ok(ReplyBody::Shared(Bytes::from(buffer))),
         }
     }
 

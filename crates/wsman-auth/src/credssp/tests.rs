@@ -352,3 +352,37 @@ fn malformed_multi_group_bodies_are_refused_without_panic() {
     let spnego = sealed.content_type.replace("CredSSP", "SPNEGO");
     assert!(crate::sealing::parse_sealed_groups(&spnego, &sealed.body, limit).is_err());
 }
+
+/// Bodies of several TLS-record groups (rustls seals them) unsealed where they lie: the
+/// plaintexts of the groups are moved together and are the plaintext the unseal into a
+/// buffer gives (the unfused composition) for the same message sealed again.
+#[test]
+fn multi_group_bodies_unseal_in_place_as_into_a_buffer() {
+    let (result, client) = exchange(client("svc", PASSWORD));
+    let mut server_sealer = result.unwrap().sealer;
+    let mut client_sealer = client.complete().unwrap();
+    for size in [1usize, 16 * 1024, 16 * 1024 + 1, 50 * 1024 + 3] {
+        let plain: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+        let soap = "application/soap+xml;charset=UTF-8";
+        let first = seal_body(client_sealer.as_mut(), soap, &plain).unwrap();
+        let opened = unseal_body(
+            server_sealer.as_mut(),
+            &first.content_type,
+            &first.body,
+            1 << 20,
+        )
+        .unwrap();
+        let second = seal_body(client_sealer.as_mut(), soap, &plain).unwrap();
+        let mut body = second.body;
+        let (labels, range) = crate::sealing::unseal_body_in_place(
+            server_sealer.as_mut(),
+            &second.content_type,
+            &mut body,
+            1 << 20,
+        )
+        .unwrap();
+        assert_eq!(labels.original_content_type, soap);
+        assert_eq!(body[range], opened.plain[..], "{size}");
+        assert_eq!(opened.plain, plain);
+    }
+}

@@ -37,6 +37,8 @@ pub mod message;
 mod rc4;
 pub(crate) mod seal;
 pub(crate) mod server_challenge;
+#[doc(hidden)]
+pub mod speed;
 pub mod spnego;
 pub mod verify;
 

@@ -57,6 +57,8 @@ pub(crate) enum UnsealError {
 /// Plaintext handled per step of a fused pass (HMAC, copy, RC4): small enough that the block
 /// is still in L1 when the second and third pass over it run.
 const BLOCK: usize = 8 * 1024;
+/// [`BLOCK`], for the benchmark of the algorithms alone ([`super::speed`]).
+pub(crate) const SEAL_BLOCK: usize = BLOCK;
 
 /// The name of the HMAC's helper thread for a large message (see [`wsman_mac_beside`]: from
 /// [`PARALLEL_MIN`] bytes on, the HMAC runs beside RC4, which costs about the same per byte).
@@ -134,6 +136,20 @@ impl MessageSealer for NtlmSeal {
     ) -> Result<(), SealError> {
         NtlmSeal::unwrap_into(self, header, ciphertext, out)
             .map_err(|e| SealError::Unwrap(e.to_string()))
+    }
+
+    fn decrypts_in_place(&self) -> bool {
+        true
+    }
+
+    fn unwrap_in_place(
+        &mut self,
+        header: &[u8],
+        data: &mut [u8],
+    ) -> Result<std::ops::Range<usize>, SealError> {
+        NtlmSeal::unwrap_in_place(self, header, data)
+            .map_err(|e| SealError::Unwrap(e.to_string()))?;
+        Ok(0..data.len())
     }
 
     /// The ciphertext is written straight into the body, after a placeholder for the
@@ -264,6 +280,24 @@ impl NtlmSeal {
         ciphertext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), UnsealError> {
+        let first = out.len();
+        out.extend_from_slice(ciphertext);
+        let result = self.unwrap_in_place(signature, &mut out[first..]);
+        if result.is_err() {
+            out.truncate(first);
+        }
+        result
+    }
+
+    /// [`NtlmSeal::unwrap`] where the ciphertext lies: `data` becomes the plaintext (NTLM
+    /// keeps the length). The checks come first (signature length, version, sequence number),
+    /// the checksum is compared after the whole message is decrypted, and on failure `data`
+    /// is wiped, so no plaintext of a refused message is left for anyone to use.
+    pub(crate) fn unwrap_in_place(
+        &mut self,
+        signature: &[u8],
+        data: &mut [u8],
+    ) -> Result<(), UnsealError> {
         let signature: &[u8; SIGNATURE_LEN] = signature
             .try_into()
             .map_err(|_| UnsealError::SignatureLength)?;
@@ -278,30 +312,24 @@ impl NtlmSeal {
             return Err(UnsealError::Sequence);
         }
         recv.seq = recv.seq.wrapping_add(1);
-        let first = out.len();
-        let mac = if ciphertext.len() >= PARALLEL_MIN {
+        let mac = if data.len() >= PARALLEL_MIN {
             // A pipeline: this thread decrypts block after block and hands each to a helper
             // thread that feeds it to the HMAC while the next one is decrypted.
-            out.extend_from_slice(ciphertext);
             let keyed = recv.mac(seq);
             let rc4 = &mut recv.rc4;
             decrypt_then_mac(
                 HELPER_NAME,
                 || keyed.clone(),
-                &mut out[first..],
+                data,
                 |block| rc4.apply(block),
                 &[],
             )
         } else {
-            // One pass per block: copy, decrypt where it landed, MAC the plaintext while it
-            // is still in L1.
+            // One pass per block: decrypt, then MAC the plaintext while it is still in L1.
             let mut mac = recv.mac(seq);
-            out.reserve(ciphertext.len());
-            for block in ciphertext.chunks(BLOCK) {
-                let start = out.len();
-                out.extend_from_slice(block);
-                recv.rc4.apply(&mut out[start..]);
-                mac.update(&out[start..]);
+            for block in data.chunks_mut(BLOCK) {
+                recv.rc4.apply(block);
+                mac.update(block);
             }
             mac
         };
@@ -314,8 +342,7 @@ impl NtlmSeal {
         if bool::from(digest[0..8].ct_eq(checksum.as_ref())) {
             Ok(())
         } else {
-            out[first..].zeroize();
-            out.truncate(first);
+            data.zeroize();
             Err(UnsealError::Checksum)
         }
     }

@@ -428,3 +428,87 @@ fn sealing_matches_the_previous_implementation_byte_for_byte() {
         }
     }
 }
+
+/// Decrypting in place is the unseal into a buffer, byte for byte and check for check: the
+/// same plaintexts from the same messages on two contexts of one key (the unfused
+/// composition), over sizes around every block and the two-thread threshold.
+#[test]
+fn unwrapping_in_place_is_unwrapping_into_a_buffer() {
+    let key = [0x5au8; 16];
+    let mut sender = NtlmSeal::new(&key, Role::Client, 1);
+    let mut in_place = NtlmSeal::new(&key, Role::Server, 1);
+    let mut into = NtlmSeal::new(&key, Role::Server, 1);
+    for (index, len) in edge_sizes().into_iter().enumerate() {
+        let plain = message(len, index as u8);
+        let (sig, ct) = sender.wrap(&plain);
+        let mut out = b"kept".to_vec();
+        into.unwrap_into(&sig, &ct, &mut out).unwrap();
+        let mut data = ct.clone();
+        in_place.unwrap_in_place(&sig, &mut data).unwrap();
+        assert_eq!(data, out[4..], "{len} bytes");
+        assert_eq!(data, plain, "{len} bytes");
+    }
+    // A replay is refused by both, before any byte is touched.
+    let (sig, ct) = sender.wrap(b"once");
+    let mut data = ct.clone();
+    in_place.unwrap_in_place(&sig, &mut data).unwrap();
+    let mut again = ct.clone();
+    assert_eq!(
+        in_place.unwrap_in_place(&sig, &mut again),
+        Err(UnsealError::Sequence)
+    );
+    assert_eq!(again, ct);
+}
+
+/// sspi (an implementation of NTLM that is not ours) seals whole MS-WSMV bodies; ours opens
+/// them where they lie, small and pipelined, and a flipped byte anywhere in the ciphertext or
+/// the signature is refused with no plaintext left in the body.
+#[test]
+fn bodies_sealed_by_sspi_unseal_in_place() {
+    use crate::sealing::{parse_sealed_body, seal_body, unseal_body_in_place};
+    const SOAP: &str = "application/soap+xml;charset=UTF-8";
+    for form in [TokenForm::RawNtlm, TokenForm::Spnego] {
+        let mut s = handshake(form);
+        for (index, &len) in SIZES.iter().enumerate() {
+            let plain = message(len, index as u8);
+            let sealed = seal_body(s.client_ref.as_mut(), SOAP, &plain).unwrap();
+            let mut body = sealed.body.clone();
+            let (labels, range) =
+                unseal_body_in_place(s.server.as_mut(), &sealed.content_type, &mut body, 1 << 20)
+                    .unwrap();
+            assert_eq!(labels.original_content_type, SOAP);
+            assert_eq!(body[range], plain[..], "{form:?}, {len} bytes");
+        }
+        for len in [4096, 3 * PIPELINE_BLOCK + 7] {
+            let plain = message(len, 3);
+            let sealed = seal_body(s.client_ref.as_mut(), SOAP, &plain).unwrap();
+            let parts = parse_sealed_body(&sealed.content_type, &sealed.body, 1 << 20).unwrap();
+            let ciphertext_at =
+                sealed.body.len() - parts.ciphertext.len() - "--Encrypted Boundary--\r\n".len();
+            let signature_at = ciphertext_at - SIGNATURE_LEN;
+            for position in [signature_at + 5, ciphertext_at, ciphertext_at + len - 1] {
+                let mut fresh = handshake(form);
+                let mut body = seal_body(fresh.client_ref.as_mut(), SOAP, &plain)
+                    .unwrap()
+                    .body;
+                body[position] ^= 0x01;
+                let refused = unseal_body_in_place(
+                    fresh.server.as_mut(),
+                    &sealed.content_type,
+                    &mut body,
+                    1 << 20,
+                );
+                assert!(
+                    refused.is_err(),
+                    "{form:?}: flipped byte {position} accepted"
+                );
+                assert!(
+                    body[ciphertext_at..ciphertext_at + len]
+                        .iter()
+                        .all(|&b| b == 0),
+                    "{form:?}: plaintext left after a refusal"
+                );
+            }
+        }
+    }
+}

@@ -183,7 +183,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ),
     ("bare-responder", &[]),
     ("shell-bench", &["wsman-client"]),
-    ("auth-bench", &["wsman-client"]),
+    ("auth-bench", &["wsman-client", "wsman-auth"]),
     ("enum-bench", &["wsman-client"]),
     ("fleet-load", &["wsman-events", "wsman-proto"]),
 ];
