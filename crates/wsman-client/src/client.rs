@@ -215,9 +215,9 @@ impl Client {
     /// A client for `endpoint` (another address on the same server, as a collector's delivery
     /// addresses are) with this one's settings and TLS configuration, and a pool of its own.
     /// Why: a TLS configuration holds the parsed roots and a session cache of 256 entries
-    /// (about 45 KiB with one CA file, more with the system's bundle); a forwarder makes a
-    /// client for every subscription, and building it again for each was a third of an idle
-    /// subscription's memory (docs/benchmarks-history.md). The roots, certificate and key are
+    /// (about 15 KiB with one CA file, more with the system's bundle); a forwarder makes three
+    /// clients for every subscription, and building it for each was 46 of an idle
+    /// subscription's 160 KiB (docs/benchmarks-history.md). The roots, certificate and key are
     /// the ones read when this client was made; the TLS session cache is shared.
     pub fn for_endpoint(&self, endpoint: Endpoint) -> Result<Self, ClientError> {
         check_policy(&endpoint, &self.options)?;

@@ -38,8 +38,8 @@ fn held_per_client(clients: usize, make: impl Fn(usize) -> Client) -> isize {
 
 /// Subscriptions' clients made from the collector's client share its TLS configuration: the
 /// parsed roots and the 256-entry session cache are not built again for each. One made with
-/// `Client::new` (what each subscription had) holds about 45 KiB; one made for another address
-/// a few KiB (its pool, endpoint and options).
+/// `Client::new` (what each of a subscription's three clients was) holds about 17 KiB; one made
+/// for another address a few KiB (its pool, endpoint and options).
 #[test]
 fn a_client_for_another_address_of_the_collector_holds_no_tls_configuration_of_its_own() {
     let dir = tempfile::tempdir().unwrap();
