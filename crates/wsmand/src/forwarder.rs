@@ -294,27 +294,26 @@ impl Connector for CollectorConnector {
         to: &EndpointReference,
         authentication: &[AuthenticationProfile],
     ) -> Result<Box<dyn Subscriber>, DeliveryError> {
-        let ours = match &self.client.options().auth {
+        let auth = &self.client.options().auth;
+        let ours = match auth {
             Auth::Certificate => "client certificate",
             Auth::Kerberos(_) => "Kerberos",
             _ => "Basic",
         };
         let accepted = authentication.is_empty()
-            || authentication
-                .iter()
-                .any(|p| match &self.client.options().auth {
-                    Auth::Certificate => {
-                        p.profile == PROFILE_MUTUAL
-                            && (p.issuer_thumbprints.is_empty()
-                                || self.issuer_ca.as_ref().is_some_and(|ours| {
-                                    p.issuer_thumbprints
-                                        .iter()
-                                        .any(|t| t.eq_ignore_ascii_case(ours))
-                                }))
-                    }
-                    Auth::Kerberos(_) => p.profile.ends_with("/spnego-kerberos"),
-                    _ => p.profile == PROFILE_BASIC_HTTPS || p.profile == PROFILE_BASIC_HTTP,
-                });
+            || authentication.iter().any(|p| match auth {
+                Auth::Certificate => {
+                    p.profile == PROFILE_MUTUAL
+                        && (p.issuer_thumbprints.is_empty()
+                            || self.issuer_ca.as_ref().is_some_and(|ours| {
+                                p.issuer_thumbprints
+                                    .iter()
+                                    .any(|t| t.eq_ignore_ascii_case(ours))
+                            }))
+                }
+                Auth::Kerberos(_) => p.profile.ends_with("/spnego-kerberos"),
+                _ => p.profile == PROFILE_BASIC_HTTPS || p.profile == PROFILE_BASIC_HTTP,
+            });
         if !accepted {
             return Err(ConnectError::Policy(ours.to_owned()).into());
         }
