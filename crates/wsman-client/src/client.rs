@@ -209,6 +209,31 @@ impl Client {
             Scheme::Https => Some(tls::client_config(&options.tls)?),
             Scheme::Http => None,
         };
+        Self::with_tls(endpoint, options, tls)
+    }
+
+    /// A client for `endpoint` (another address on the same server, as a collector's delivery
+    /// addresses are) with this one's settings and TLS configuration, and a pool of its own.
+    /// Why: a TLS configuration holds the parsed roots and a session cache of 256 entries
+    /// (about 15 KiB with one CA file, more with the system's bundle); a forwarder makes three
+    /// clients for every subscription, and building it for each was 46 of an idle
+    /// subscription's 160 KiB (docs/benchmarks-history.md). The roots, certificate and key are
+    /// the ones read when this client was made; the TLS session cache is shared.
+    pub fn for_endpoint(&self, endpoint: Endpoint) -> Result<Self, ClientError> {
+        check_policy(&endpoint, &self.options)?;
+        let tls = match (endpoint.scheme, self.transport.tls()) {
+            (Scheme::Https, Some(tls)) => Some(tls),
+            (Scheme::Https, None) => Some(tls::client_config(&self.options.tls)?),
+            (Scheme::Http, _) => None,
+        };
+        Self::with_tls(endpoint, self.options.clone(), tls)
+    }
+
+    fn with_tls(
+        endpoint: Endpoint,
+        options: ClientOptions,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Self, ClientError> {
         let connection_auth = match &options.auth {
             Auth::Negotiate(negotiate) => ConnectionAuth::Negotiate(negotiate.clone()),
             Auth::Kerberos(kerberos) => ConnectionAuth::Kerberos(kerberos.clone()),

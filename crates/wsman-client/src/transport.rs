@@ -198,6 +198,11 @@ impl Transport {
         })
     }
 
+    /// The TLS configuration of an HTTPS endpoint (shared, not copied).
+    pub(crate) fn tls(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.tls.clone()
+    }
+
     /// Close every idle connection; requests in flight finish on theirs, which are then
     /// closed too instead of going back to the pool.
     pub(crate) fn disconnect(&self) {

@@ -267,7 +267,9 @@ fn client_options(config: &CollectorConfig) -> anyhow::Result<ClientOptions> {
 /// Opens the collector's delivery addresses with the configured authentication, when the
 /// subscription's policy accepts it and the address is on the configured collector's host.
 struct CollectorConnector {
-    options: ClientOptions,
+    /// The collector's client (a fork of the refresh task's): each subscription's client is
+    /// made from it, sharing its TLS configuration instead of building one each.
+    client: Client,
     issuer_ca: Option<String>,
     /// The host of the configured `Server=`: the only one the forwarder's credentials go to.
     /// A collector names the delivery addresses (NotifyTo, EndTo), so without this one that
@@ -292,13 +294,14 @@ impl Connector for CollectorConnector {
         to: &EndpointReference,
         authentication: &[AuthenticationProfile],
     ) -> Result<Box<dyn Subscriber>, DeliveryError> {
-        let ours = match &self.options.auth {
+        let auth = &self.client.options().auth;
+        let ours = match auth {
             Auth::Certificate => "client certificate",
             Auth::Kerberos(_) => "Kerberos",
             _ => "Basic",
         };
         let accepted = authentication.is_empty()
-            || authentication.iter().any(|p| match &self.options.auth {
+            || authentication.iter().any(|p| match auth {
                 Auth::Certificate => {
                     p.profile == PROFILE_MUTUAL
                         && (p.issuer_thumbprints.is_empty()
@@ -322,7 +325,10 @@ impl Connector for CollectorConnector {
             }
             .into());
         }
-        let client = Client::new(endpoint, self.options.clone()).map_err(ConnectError::from)?;
+        let client = self
+            .client
+            .for_endpoint(endpoint)
+            .map_err(ConnectError::from)?;
         Ok(Box::new(HttpSubscriber::new(client)))
     }
 }
@@ -528,12 +534,13 @@ impl Supervisor {
             let options = client_options(&collector)
                 .with_context(|| format!("collector {}", collector.server))?;
             let endpoint = Endpoint::parse(&collector.server, false)?;
-            let connector = CollectorConnector {
-                options: options.clone(),
-                issuer_ca: collector.issuer_ca.clone(),
-                collector_host: endpoint.host.clone(),
-            };
+            let collector_host = endpoint.host.clone();
             let client = Client::new(endpoint, options)?;
+            let connector = CollectorConnector {
+                client: client.fork()?,
+                issuer_ca: collector.issuer_ca.clone(),
+                collector_host,
+            };
             prepared.push((collector, client, connector));
         }
         Ok(prepared
