@@ -425,7 +425,11 @@ fn pulls_of_any_size_get_every_event_once_in_order_while_the_journal_grows() {
             let (events, bookmark) = pulled(&response);
             assert!(!events.is_empty() && events.len() <= max as usize);
             got.extend(events.iter().map(|(record, _, _)| *record));
-            assert_eq!(bookmark, got.last().copied(), "the bookmark is at the last event");
+            assert_eq!(
+                bookmark,
+                got.last().copied(),
+                "the bookmark is at the last event"
+            );
         }
         // The journal grows between pulls, 20 entries at a time.
         if pulls % 4 == 0 && added < 100 {
