@@ -64,13 +64,14 @@ impl JournalDir {
     /// [`JournalDir::from_entries_before_now`], into the same file while the daemon may be
     /// reading it: their sequence numbers follow on, their times after the earlier ones (one
     /// millisecond apart, counted from `age` before now).
-    pub fn append_before_now(&self, age: Duration, before: usize, entries: &[Entry<'_>]) {
+    pub fn append_before_now(&self, age: Duration, before: usize, entries: &[Vec<(&str, &str)>]) {
+        let entries: Vec<Entry<'_>> = entries.iter().map(Vec::as_slice).collect();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64);
         let first = now - age.as_micros() as u64;
         let input = self.dir.path().join(format!("entries-{before}.export"));
-        std::fs::write(&input, export_text(first, before as u64, entries))
+        std::fs::write(&input, export_text(first, before as u64, &entries))
             .expect("write the export text");
         write_journal(&self.path(), &input);
     }
