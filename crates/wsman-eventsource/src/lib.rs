@@ -29,6 +29,7 @@ use wsman_events::subscribe::{Expires, StartAt};
 use wsman_events::{BookmarkList, DeliveryMode, Mapping, SubscribeRequest, Timestamp};
 use wsman_journal::feed::{Feed, Position, SelectedEvent, Selection};
 use wsman_journal::Journal;
+use wsman_work::{Ahead, MAKE_AHEAD_TIME};
 
 /// The logs this source has.
 pub const LOGS: [&str; 4] = [APPLICATION, LINUX_JOURNAL, SECURITY, SYSTEM];
@@ -136,6 +137,9 @@ struct Subscription {
     send_bookmarks: bool,
     bookmark: BookmarkList,
     delivery: Delivery,
+    /// A Pull subscription's next events being read while its subscriber reads the last
+    /// ones: ends with the subscription (Release, Unsubscribe, expiry).
+    read_ahead: Option<Ahead<()>>,
 }
 
 /// How a subscription's events leave.
@@ -146,11 +150,88 @@ enum Delivery {
     Push(#[allow(dead_code)] watch::Sender<()>),
 }
 
-/// A subscription's reader and the events it read that a pull could not carry yet (they go
-/// first next time, so a small envelope never loses an event).
+/// A subscription's reader and the events it read that a pull could not carry yet, or read
+/// ahead of the next pull (they go first next time, in order, so a small envelope or a
+/// smaller MaxElements never loses an event).
 struct Reading {
     feed: Feed,
     pending: VecDeque<SelectedEvent>,
+}
+
+impl Reading {
+    /// Up to `max_elements` events whose XML together takes at most `max_bytes`, the waiting
+    /// ones first, then read after them (waiting up to `wait` when none is waiting).
+    async fn take(
+        &mut self,
+        max_elements: usize,
+        max_bytes: usize,
+        max_scan: usize,
+        wait: Duration,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<SelectedEvent>, SourceError> {
+        let Reading { feed, pending } = self;
+        if pending.len() < max_elements {
+            // Wait for new entries only when nothing is waiting to be delivered.
+            let wait = pending.is_empty().then_some(wait);
+            let read = feed
+                .next_batch_by(max_elements - pending.len(), max_scan, wait, deadline)
+                .await;
+            match read {
+                Ok(read) => pending.extend(read),
+                // Out of time with events waiting: those are delivered.
+                Err(wsman_journal::Error::TimedOut) if !pending.is_empty() => {}
+                Err(wsman_journal::Error::TimedOut) => return Err(SourceError::TimedOut),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let mut events = Vec::new();
+        let mut bytes = 0usize;
+        while events.len() < max_elements {
+            let Some(next) = pending.front() else {
+                break;
+            };
+            if bytes.saturating_add(next.xml.len()) > max_bytes {
+                if events.is_empty() {
+                    return Err(SourceError::EventTooLarge(next.xml.len()));
+                }
+                break;
+            }
+            bytes += next.xml.len();
+            events.extend(pending.pop_front());
+        }
+        Ok(events)
+    }
+
+    /// Read the next `max_elements` events (less what is waiting) into `pending`, what is in
+    /// the journal now, without waiting for more, for at most [`MAKE_AHEAD_TIME`]: the next
+    /// pull's read, made while the subscriber reads this pull's answer (a pull of 500 events
+    /// spent most of its time reading them while the client sat idle, then the client parsed
+    /// them while the server sat idle). One batch at most, the size of the last pull's; the
+    /// bookmark moves only as a pull hands events out.
+    fn ahead(
+        reading: &Arc<Mutex<Reading>>,
+        max_elements: usize,
+        max_scan: usize,
+    ) -> Option<Ahead<()>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let reading = Arc::clone(reading);
+        Some(Ahead::spawn_on(&runtime, async move {
+            let until = Instant::now() + MAKE_AHEAD_TIME;
+            let mut reading = reading.lock().await;
+            let Reading { feed, pending } = &mut *reading;
+            if pending.len() >= max_elements {
+                return;
+            }
+            // Stopped with nothing, or failed: the next pull reads from the same position
+            // and meets the error itself.
+            let read = feed
+                .next_batch_by(max_elements - pending.len(), max_scan, None, Some(until))
+                .await;
+            if let Ok(read) = read {
+                pending.extend(read);
+            }
+        }))
+    }
 }
 
 /// The event source.
@@ -284,6 +365,7 @@ impl EventSource {
                 send_bookmarks: request.send_bookmarks,
                 bookmark,
                 delivery,
+                read_ahead: None,
             },
         );
         tracing::info!(subscription = %id, user = %caller.user, "event subscription created");
@@ -433,45 +515,11 @@ impl EventSource {
             }
         };
         let max_elements = max_elements.clamp(1, self.limits.max_pull_items);
-        let events = {
-            let mut reading = reading.lock().await;
-            let Reading { feed, pending } = &mut *reading;
-            if pending.len() < max_elements {
-                // Wait for new entries only when nothing is waiting to be delivered.
-                let wait = pending.is_empty().then_some(wait);
-                let read = feed
-                    .next_batch_by(
-                        max_elements - pending.len(),
-                        self.limits.max_pull_scan,
-                        wait,
-                        deadline,
-                    )
-                    .await;
-                match read {
-                    Ok(read) => pending.extend(read),
-                    // Out of time with events waiting: those are delivered.
-                    Err(wsman_journal::Error::TimedOut) if !pending.is_empty() => {}
-                    Err(wsman_journal::Error::TimedOut) => return Err(SourceError::TimedOut),
-                    Err(error) => return Err(error.into()),
-                }
-            }
-            let mut events = Vec::new();
-            let mut bytes = 0usize;
-            while events.len() < max_elements {
-                let Some(next) = pending.front() else {
-                    break;
-                };
-                if bytes.saturating_add(next.xml.len()) > max_bytes {
-                    if events.is_empty() {
-                        return Err(SourceError::EventTooLarge(next.xml.len()));
-                    }
-                    break;
-                }
-                bytes += next.xml.len();
-                events.extend(pending.pop_front());
-            }
-            events
-        };
+        let max_scan = self.limits.max_pull_scan;
+        let mut guard = reading.lock().await;
+        let events = guard
+            .take(max_elements, max_bytes, max_scan, wait, deadline)
+            .await?;
         let mut subscriptions = self.lock();
         let Some(subscription) = subscriptions.get_mut(id) else {
             // Ended while this pull read: what was read is still delivered.
@@ -488,6 +536,13 @@ impl EventSource {
         let bookmark = subscription
             .send_bookmarks
             .then(|| subscription.bookmark.clone());
+        if !events.is_empty() {
+            // Replaced while this pull holds the reading: the read ahead it replaces has
+            // either ended or not started (it waits for the reading), so its end loses nothing.
+            subscription.read_ahead = Reading::ahead(&reading, max_elements, max_scan);
+        }
+        drop(subscriptions);
+        drop(guard);
         Ok(Pulled { events, bookmark })
     }
 
@@ -618,3 +673,6 @@ fn drop_off_the_async_worker<T: Send + 'static>(value: T) {
         Err(_) => drop(value),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -24,7 +24,7 @@ use wsman_proto::budget::{Budget, Expired};
 use wsman_proto::Fault;
 use wsman_providers::{Item, ItemSource};
 
-use wsman_work::{Lane, WorkPool};
+use wsman_work::{Ahead, Lane, WorkPool, MAKE_AHEAD_TIME};
 
 pub use quota::ContextLimits;
 use quota::{Held, ITEM_OVERHEAD};
@@ -35,9 +35,6 @@ const TRIM_AFTER_BYTES: usize = 1 << 20;
 /// Steps counted for making one item (a provider may read the host for it): the budget's
 /// clock is read at least every [`wsman_proto::budget::CHECK_EVERY`] / 64 items.
 const STEPS_PER_ITEM: u64 = 64;
-
-/// How long making the next batch ahead may take, out of any request's time.
-const MAKE_AHEAD_TIME: Duration = Duration::from_secs(2);
 
 /// Renders one item of a lazy enumeration within a budget; `Ok(None)`: the filter leaves it
 /// out; `Err(Expired)`: the budget ran out before it was decided (the item is kept for later).
@@ -156,10 +153,11 @@ impl Pending {
     }
 }
 
-/// A context's items in the store: ready, or being made ahead on the blocking pool.
+/// A context's items in the store: ready, or being made ahead on the blocking pool (the job
+/// ends when the slot is dropped: released, expired).
 pub enum Slot {
     Ready(Pending),
-    MakingAhead(tokio::task::JoinHandle<Result<Pending, Fault>>),
+    MakingAhead(Ahead<Result<Pending, Fault>>),
 }
 
 impl Slot {
@@ -170,7 +168,7 @@ impl Slot {
         match (pending, next, tokio::runtime::Handle::try_current()) {
             (Pending::Lazy(mut lazy), Some((max_items, bytes)), Ok(runtime)) => {
                 let owner = owner.to_string();
-                Self::MakingAhead(runtime.spawn(async move {
+                Self::MakingAhead(Ahead::spawn_on(&runtime, async move {
                     let until = Instant::now() + MAKE_AHEAD_TIME;
                     let pool = WorkPool::shared();
                     let Ok(turn) = pool.wait_turn(Lane::Bulk, &owner, until).await else {
@@ -191,7 +189,7 @@ impl Slot {
     pub async fn ready(self) -> Result<Pending, Fault> {
         match self {
             Self::Ready(pending) => Ok(pending),
-            Self::MakingAhead(job) => job.await.unwrap_or_else(|join| {
+            Self::MakingAhead(job) => job.ready().await.unwrap_or_else(|join| {
                 Err(Fault::internal_error(format!(
                     "The provider failed while making the next items: {join}. "
                 )))
@@ -573,12 +571,8 @@ fn dispose(gone: Vec<(usize, Slot)>) {
     }
     let bytes: usize = gone.iter().map(|(b, _)| b).sum();
     let work = move || {
-        // A lazy context being made ahead finishes on the blocking pool and is dropped there.
-        for (_, slot) in gone {
-            if let Slot::MakingAhead(job) = slot {
-                job.abort();
-            }
-        }
+        // A lazy context being made ahead: its job ends as its slot is dropped.
+        drop(gone);
         if bytes >= TRIM_AFTER_BYTES {
             wsman_os::allocator::trim_free_memory();
         }

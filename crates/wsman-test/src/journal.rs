@@ -28,21 +28,7 @@ impl JournalDir {
     /// `first_usec`), `__MONOTONIC_TIMESTAMP` and a fixed `_BOOT_ID`; their sequence numbers
     /// (the events' EventRecordID) are 1, 2, 3, ... in order.
     pub fn from_entries(first_usec: u64, entries: &[Entry<'_>]) -> Option<JournalDir> {
-        let mut export = String::new();
-        for (i, fields) in entries.iter().enumerate() {
-            let i = i as u64;
-            export.push_str(&format!(
-                "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50\n",
-                first_usec + i * 1000,
-                1_000_000 + i * 1000
-            ));
-            for (name, value) in fields.iter() {
-                assert!(!value.contains('\n'), "export values here are single lines");
-                export.push_str(&format!("{name}={value}\n"));
-            }
-            export.push('\n');
-        }
-        Self::from_export(&export)
+        Self::from_export(&export_text(first_usec, 0, entries))
     }
 
     /// [`JournalDir::from_entries`] with the first entry `age` before now: a recent journal.
@@ -70,22 +56,63 @@ impl JournalDir {
         std::fs::write(&input, export).expect("write the export text");
         let output = dir.path().join("journal");
         std::fs::create_dir(&output).expect("create the journal's directory");
-        process::run_ok(
-            Command::new(JOURNAL_REMOTE)
-                .arg(format!(
-                    "--output={}",
-                    output.join("fixture.journal").display()
-                ))
-                .arg("--compress=no")
-                .arg(&input),
-            Duration::from_secs(60),
-            "systemd-journal-remote",
-        );
+        write_journal(&output, &input);
         Some(JournalDir { dir })
+    }
+
+    /// Add `entries` after the `before` entries of a journal made by
+    /// [`JournalDir::from_entries_before_now`], into the same file while the daemon may be
+    /// reading it: their sequence numbers follow on, their times after the earlier ones (one
+    /// millisecond apart, counted from `age` before now).
+    pub fn append_before_now(&self, age: Duration, before: usize, entries: &[Vec<(&str, &str)>]) {
+        let entries: Vec<Entry<'_>> = entries.iter().map(Vec::as_slice).collect();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let first = now - age.as_micros() as u64;
+        let input = self.dir.path().join(format!("entries-{before}.export"));
+        std::fs::write(&input, export_text(first, before as u64, &entries))
+            .expect("write the export text");
+        write_journal(&self.path(), &input);
     }
 
     /// The directory to hand `journalctl --directory` (and `wsmand --journal-directory`).
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("journal")
     }
+}
+
+/// The export text of `entries`, the first numbered `first_index` (its timestamps).
+fn export_text(first_usec: u64, first_index: u64, entries: &[Entry<'_>]) -> String {
+    let mut export = String::new();
+    for (i, fields) in entries.iter().enumerate() {
+        let i = first_index + i as u64;
+        export.push_str(&format!(
+            "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50\n",
+            first_usec + i * 1000,
+            1_000_000 + i * 1000
+        ));
+        for (name, value) in fields.iter() {
+            assert!(!value.contains('\n'), "export values here are single lines");
+            export.push_str(&format!("{name}={value}\n"));
+        }
+        export.push('\n');
+    }
+    export
+}
+
+/// Write the entries of the export text `input` into the journal file of `directory`
+/// (created, or appended to).
+fn write_journal(directory: &Path, input: &Path) {
+    process::run_ok(
+        Command::new(JOURNAL_REMOTE)
+            .arg(format!(
+                "--output={}",
+                directory.join("fixture.journal").display()
+            ))
+            .arg("--compress=no")
+            .arg(input),
+        Duration::from_secs(60),
+        "systemd-journal-remote",
+    );
 }

@@ -23,6 +23,9 @@
 //! OperationTimeout. Turns are granted in order of asking (tokio's semaphores are fair).
 #![forbid(unsafe_code)]
 
+mod ahead;
+pub use ahead::{Ahead, MAKE_AHEAD_TIME};
+
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;

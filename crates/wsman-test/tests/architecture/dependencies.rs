@@ -89,6 +89,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-config",
             "wsman-principal",
             "wsman-safe",
+            "wsman-work",
         ],
     ),
     (

@@ -93,7 +93,16 @@ pub(crate) fn source_with_env(
     adjust: impl FnOnce(&mut ConfigDir),
     env: &[(&str, &str)],
 ) -> Option<Source> {
-    let journal = journal()?;
+    Some(source_over(journal()?, https, adjust, env))
+}
+
+/// [`source_with_env`] over `journal`.
+fn source_over(
+    journal: JournalDir,
+    https: bool,
+    adjust: impl FnOnce(&mut ConfigDir),
+    env: &[(&str, &str)],
+) -> Source {
     let port = free_port();
     let mut config = ConfigDir::new();
     config.listener(ListenerSpec::http(port));
@@ -120,13 +129,13 @@ pub(crate) fn source_with_env(
         directory.to_str().expect("a UTF-8 path"),
     ));
     let daemon = Daemon::start_with_env(&config, &ports, &env);
-    Some(Source {
+    Source {
         daemon,
         config,
         port,
         https_port,
         journal,
-    })
+    }
 }
 
 impl Source {
@@ -354,6 +363,98 @@ fn subscribe_pull_in_order_with_bookmarks_then_unsubscribe() {
     let gone = source.post(&pull_request(&context, 1, None));
     expect_fault(&gone, "InvalidEnumerationContext");
     source.expect_gone(&identifier);
+}
+
+/// Entries `from..to` of the read-ahead journal: Application events of about 1 KB, each
+/// message naming its number.
+fn numbered_entries(from: usize, to: usize) -> Vec<Vec<(&'static str, String)>> {
+    (from..to)
+        .map(|i| {
+            vec![
+                ("SYSLOG_IDENTIFIER", "ahead".to_owned()),
+                ("PRIORITY", "6".to_owned()),
+                ("MESSAGE", format!("event {i} {}", "x".repeat(1000))),
+            ]
+        })
+        .collect()
+}
+
+fn as_entries<'a>(owned: &'a [Vec<(&'static str, String)>]) -> Vec<Vec<(&'a str, &'a str)>> {
+    owned
+        .iter()
+        .map(|e| e.iter().map(|(n, v)| (*n, v.as_str())).collect())
+        .collect()
+}
+
+/// The server reads a Pull subscription's next events ahead while the client reads the last
+/// ones. Pulls of varying MaxElements, some in envelopes too small for what was read ahead,
+/// while entries are added to the journal, get every event once, in order, each answer's
+/// bookmark at its last event; a Release ends the subscription and what it read ahead.
+#[test]
+fn pulls_of_any_size_get_every_event_once_in_order_while_the_journal_grows() {
+    let age = Duration::from_secs(60);
+    let first = numbered_entries(0, 40);
+    let Some(journal) = JournalDir::from_entries_before_now(age, &as_entries(&first)) else {
+        return;
+    };
+    let source = source_over(journal, false, |_| {}, &[]);
+    let (_, context) = subscribed(&source.post(&subscribe_request(APPLICATION, "")));
+    // (MaxElements, MaxEnvelopeSize): an 8 KiB envelope carries two of these events, fewer
+    // than the pull before read ahead.
+    let plan = [
+        (5, None),
+        (1, None),
+        (12, Some(8192)),
+        (3, None),
+        (20, None),
+        (7, Some(8192)),
+        (2, None),
+        (30, None),
+    ];
+    let (mut got, mut added, mut pulls) = (Vec::new(), 40, 0);
+    while got.len() < 100 {
+        assert!(pulls < 300, "{} events after {pulls} pulls", got.len());
+        let (max, envelope) = plan[pulls % plan.len()];
+        pulls += 1;
+        let response = source.post(&pull_request(&context, max, envelope));
+        if response.status != 200 {
+            // Nothing new within MaxTime: only once every entry written so far arrived.
+            expect_fault(&response, "TimedOut");
+            assert_eq!(got.len(), added, "a pull timed out with events left");
+        } else {
+            let (events, bookmark) = pulled(&response);
+            assert!(!events.is_empty() && events.len() <= max as usize);
+            got.extend(events.iter().map(|(record, _, _)| *record));
+            assert_eq!(
+                bookmark,
+                got.last().copied(),
+                "the bookmark is at the last event"
+            );
+        }
+        // The journal grows between pulls, 20 entries at a time.
+        if pulls % 4 == 0 && added < 100 {
+            let more = numbered_entries(added, added + 20);
+            source
+                .journal
+                .append_before_now(age, added, &as_entries(&more));
+            added += 20;
+        }
+    }
+    let expected: Vec<u64> = (1..=100).collect();
+    assert_eq!(got, expected, "every event once, in journal order");
+
+    let release = soap::request(
+        action::RELEASE,
+        EVENT_LOG_URI,
+        &[],
+        &format!("<n:Release><n:EnumerationContext>{context}</n:EnumerationContext></n:Release>"),
+    );
+    let released = source.post(&release);
+    assert_eq!(released.status, 200, "{}", released.describe());
+    expect_fault(
+        &source.post(&pull_request(&context, 5, None)),
+        "InvalidEnumerationContext",
+    );
 }
 
 #[test]
