@@ -99,17 +99,21 @@ where
         if seen > limit {
             return Err(ServiceError::PayloadTooLarge { limit });
         }
-        if !keep || data.is_empty() {
-            continue;
-        }
-        match first.take() {
-            None if buffer.is_empty() => first = Some(data),
-            None => buffer.extend_from_slice(&data),
-            Some(earlier) => {
-                buffer.reserve(capacity.max(earlier.len() + data.len()));
-                buffer.extend_from_slice(&earlier);
-                buffer.extend_from_slice(&data);
+        if keep && !data.is_empty() {
+            match first.take() {
+                None if buffer.is_empty() => first = Some(data),
+                None => buffer.extend_from_slice(&data),
+                Some(earlier) => {
+                    buffer.reserve(capacity.max(earlier.len() + data.len()));
+                    buffer.extend_from_slice(&earlier);
+                    buffer.extend_from_slice(&data);
+                }
             }
+        }
+        // A body that says it has ended (hyper's, once its Content-Length is read) is not
+        // asked again for a frame it has not got.
+        if body.is_end_stream() {
+            break;
         }
     }
     Ok(first.unwrap_or_else(|| buffer.freeze()))
@@ -206,6 +210,47 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(read.as_ptr(), single.as_ptr(), "one frame: not copied");
+    }
+
+    /// One frame, then the end said by `is_end_stream` (as hyper's body says it once its
+    /// Content-Length is read); asked for a frame after that, it fails.
+    struct SaysItEnded(Option<Bytes>);
+
+    impl Body for SaysItEnded {
+        type Data = Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+            Poll::Ready(Some(match self.0.take() {
+                Some(data) => Ok(Frame::data(data)),
+                None => Err(std::io::Error::other("polled after its end")),
+            }))
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.0.is_none()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_said_it_ended_is_not_polled_again() {
+        let envelope = Bytes::from_static(b"<s:Envelope/>");
+        let read = read_limited(
+            SaysItEnded(Some(envelope.clone())),
+            1024,
+            Some(13),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(read.ok(), Some(envelope));
+        let drained = drain_limited(
+            SaysItEnded(Some(Bytes::from_static(b"abc"))),
+            3,
+            Duration::from_secs(1),
+        );
+        assert!(drained.await.is_ok());
     }
 
     #[tokio::test]

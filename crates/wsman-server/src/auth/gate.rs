@@ -49,26 +49,26 @@ pub async fn authenticate(
     let mut handshake = None;
     // The fast path of every request after the first on a connection: the Authorization
     // value is the one verified earlier (constant-time compare) and Basic is still allowed
-    // here; found under the same lock that checks the state.
-    let mut cached = None;
-    if let Some((scheme, token)) = token_header(authorization, shared, settings) {
-        let channel = conn.channel();
-        match leg::run(services, &conn.auth, &channel, settings, scheme, token).await {
-            Leg::Continue(challenge) => return Outcome::Challenge(challenge),
-            Leg::Refused => return Outcome::Refused,
-            Leg::Authenticated {
-                principal,
-                final_header,
-            } => handshake = Some((principal, final_header)),
-        }
-    } else if let Some(value) = authorization {
-        // Any other Authorization header restarts authentication on this connection, unless
-        // it is the Basic value verified earlier.
-        let mut state = conn.auth_state();
-        if !matches!(*state, AuthState::Basic(_)) {
-            state.reset();
-        } else if settings.challenge_config(conn.transport).basic_allowed() {
-            cached = state.basic_principal(value.as_bytes());
+    // here. Such a value is never a token scheme's, so it is looked at first.
+    let cached = verified_basic(conn, authorization, settings);
+    if cached.is_none() {
+        if let Some((scheme, token)) = token_header(authorization, shared, settings) {
+            let channel = conn.channel();
+            match leg::run(services, &conn.auth, &channel, settings, scheme, token).await {
+                Leg::Continue(challenge) => return Outcome::Challenge(challenge),
+                Leg::Refused => return Outcome::Refused,
+                Leg::Authenticated {
+                    principal,
+                    final_header,
+                } => handshake = Some((principal, final_header)),
+            }
+        } else if authorization.is_some() {
+            // Any other Authorization header restarts authentication on this connection; on
+            // a Basic connection its value is checked below and replaces the verified one.
+            let mut state = conn.auth_state();
+            if !matches!(*state, AuthState::Basic(_)) {
+                state.reset();
+            }
         }
     }
     if let Some((principal, final_header)) = handshake {
@@ -103,6 +103,25 @@ pub async fn authenticate(
         handshake_completed: false,
         final_header: None,
     }
+}
+
+/// The principal of the Basic value verified earlier on this connection when `authorization`
+/// is byte for byte that value and Basic is still allowed here (constant-time compare, under
+/// the lock that reads the state). Looked at first: it is every kept-alive request of a Basic
+/// client, and such a value is never a token scheme's.
+fn verified_basic(
+    conn: &Connection,
+    authorization: Option<&HeaderValue>,
+    settings: &ServiceSettings,
+) -> Option<Arc<Principal>> {
+    let value = authorization?;
+    let state = conn.auth_state();
+    if !matches!(*state, AuthState::Basic(_))
+        || !settings.challenge_config(conn.transport).basic_allowed()
+    {
+        return None;
+    }
+    state.basic_principal(value.as_bytes())
 }
 
 /// A Negotiate/NTLM/Kerberos/CredSSP Authorization header, when one of them is enabled: its

@@ -58,7 +58,7 @@ pub(super) fn wants_anonymous_identify(headers: &HeaderMap) -> bool {
 /// The Content-Type nearly every client sends (Windows, pywinrm, pypsrp): recognised by one
 /// compare, it is SOAP, not sealed, and UTF-8, which is what the general readers below find
 /// in it, each at a cost on every request.
-const COMMON_SOAP_TYPE: &str = "application/soap+xml;charset=UTF-8";
+pub(super) const COMMON_SOAP_TYPE: &str = "application/soap+xml;charset=UTF-8";
 /// The charset of [`COMMON_SOAP_TYPE`].
 const COMMON_SOAP_CHARSET: &str = "UTF-8";
 

@@ -134,10 +134,16 @@ impl Guards<'_> {
         &mut self,
         headers: &'h HeaderMap,
     ) -> Result<Media<'h>, ServiceError> {
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let value = headers.get(CONTENT_TYPE);
+        // The type most clients send, byte for byte, is known to be visible ASCII: it is
+        // taken without checking each byte again (`to_str`); any other value is checked.
+        if value.is_some_and(|v| v.as_bytes() == decode::COMMON_SOAP_TYPE.as_bytes()) {
+            return Ok(Media {
+                content_type: decode::COMMON_SOAP_TYPE,
+                sealed: false,
+            });
+        }
+        let content_type = value.and_then(|v| v.to_str().ok()).unwrap_or("");
         let common_type = is_common_soap_type(content_type);
         let sealed = !common_type && wsman_auth::sealing::is_sealed_content_type(content_type);
         // No Content-Type at all is taken as SOAP (its charset then comes from a byte-order
