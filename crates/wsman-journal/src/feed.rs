@@ -212,8 +212,21 @@ impl Feed {
         follow: bool,
         deadline: Option<Instant>,
     ) -> Result<Vec<SelectedEvent>, Error> {
+        let source = self.source(follow).await?;
+        self.read_from(source, max_items, max_entries, follow, deadline)
+            .await
+    }
+
+    /// [`read`](Self::read) from the reader it chose.
+    async fn read_from(
+        &mut self,
+        mut source: Source,
+        max_items: usize,
+        max_entries: usize,
+        follow: bool,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<SelectedEvent>, Error> {
         let (max_items, max_entries) = (max_items.max(1), max_entries.max(1));
-        let mut source = self.source(follow).await?;
         let now = Timestamp::from_system_time(SystemTime::now());
         let mut selected = Vec::new();
         let mut read = 0usize;
@@ -238,12 +251,17 @@ impl Feed {
                     let Ok(gathered) = gathered else {
                         return stopped(selected);
                     };
-                    let (chunk, ended) = gathered?;
-                    Entries::Read(chunk, ended)
+                    match gathered {
+                        Ok((chunk, ended)) => Entries::Read(chunk, ended),
+                        Err(error) => return failed(selected, error),
+                    }
                 }
             };
             let wanted = max_items - selected.len();
-            let decided = self.decide(entries, wanted, now, deadline).await?;
+            let decided = match self.decide(entries, wanted, now, deadline).await {
+                Ok(decided) => decided,
+                Err(error) => return failed(selected, error),
+            };
             read += decided.read;
             selected.extend(decided.selected);
             if let (Source::InProcess(slot), Some(follower)) = (&mut source, decided.follower) {
@@ -461,6 +479,17 @@ async fn gather(reader: &mut Reader, want: usize) -> Result<(Vec<JournalEntry>, 
     Ok((chunk, false))
 }
 
+/// A read that failed after it selected events: those are the batch, for the position is
+/// already past them (an error here would lose them), and before the entries that failed, so
+/// the next read meets the failure itself.
+fn failed(selected: Vec<SelectedEvent>, error: Error) -> Result<Vec<SelectedEvent>, Error> {
+    if selected.is_empty() {
+        return Err(error);
+    }
+    tracing::debug!(%error, "a journal read failed after it selected events: those are delivered first");
+    Ok(selected)
+}
+
 /// A read stopped at its deadline: what it selected, or [`Error::TimedOut`] when nothing.
 fn stopped(selected: Vec<SelectedEvent>) -> Result<Vec<SelectedEvent>, Error> {
     if selected.is_empty() {
@@ -661,3 +690,7 @@ impl LiveFeed {
         matches!(self.follower, Some(Following::InProcess(_)))
     }
 }
+
+#[cfg(test)]
+#[path = "feed_tests.rs"]
+mod tests;

@@ -1,0 +1,81 @@
+//! A read that fails part way: what it selected before the failure is delivered, not lost
+//! behind the error, and the next read meets the failure itself.
+
+use super::*;
+use wsman_events::{ContentFormat, Mapping, QueryList};
+
+/// A journalctl that writes 300 entries and then fails (as one does on a journal file it
+/// cannot read past), and fails at once when asked to read on after a cursor.
+fn failing_journalctl(dir: &std::path::Path) -> std::path::PathBuf {
+    let program = dir.join("journalctl");
+    let script = r#"#!/bin/sh
+for arg in "$@"; do
+    case "$arg" in --after-cursor=*) echo "journal file corrupted" >&2; exit 1 ;; esac
+done
+i=1
+while [ "$i" -le 300 ]; do
+    printf '__CURSOR=s=feed;i=%x;b=b;m=%x;t=%x;x=x\n__REALTIME_TIMESTAMP=%d\nSYSLOG_IDENTIFIER=wsman-fail\nPRIORITY=3\nMESSAGE=message %d\n\n' "$i" "$i" "$i" "$((1700000000000000 + i))" "$i"
+    i=$((i + 1))
+done
+echo "journal file corrupted" >&2
+exit 1
+"#;
+    std::fs::write(&program, script).expect("the script is written");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755))
+        .expect("the script is executable");
+    program
+}
+
+/// A read through the program from the feed's position (as `source` picks when libsystemd
+/// cannot open the journal).
+async fn through_program(feed: &Feed) -> Source {
+    let reader = Reader::start(&feed.query(false), ExportLimits::default())
+        .await
+        .expect("the program starts");
+    Source::Journalctl(Box::new(reader))
+}
+
+#[test]
+fn a_read_that_fails_after_selecting_delivers_what_it_selected_and_the_next_read_fails() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let everything =
+        r#"<QueryList><Query Id="0"><Select Path="Application">*</Select></Query></QueryList>"#;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let mut feed = Feed {
+            journal: Journal::Directory(dir.path().to_owned()),
+            program: failing_journalctl(dir.path()),
+            owner: "reader".into(),
+            position: Position::Oldest,
+            selection: Selection {
+                query: Some(Arc::new(QueryList::parse(everything).expect("parses"))),
+                logs: vec!["Application".to_owned()],
+                format: ContentFormat::Raw,
+                mapping: Mapping::default(),
+            },
+        };
+        // The first chunk (256 entries) is decided and the position moves past it; reading the
+        // second chunk fails. The 256 events are the batch.
+        let source = through_program(&feed).await;
+        let first = feed
+            .read_from(source, 500, 10_000, false, None)
+            .await
+            .expect("the events selected before the failure");
+        let ids: Vec<u64> = first.iter().map(|e| e.record_id).collect();
+        assert_eq!(ids, (1..=256).collect::<Vec<u64>>());
+        assert!(first[255].xml.contains("message 256"));
+        assert!(
+            matches!(&feed.position, Position::After(cursor) if cursor.contains("i=100;")),
+            "the position is right after the 256th entry: {:?}",
+            feed.position
+        );
+        // The next read starts there and meets the failure itself.
+        let source = through_program(&feed).await;
+        let next = feed.read_from(source, 500, 10_000, false, None).await;
+        assert!(matches!(next, Err(Error::Failed { .. })), "{next:?}");
+    });
+}
