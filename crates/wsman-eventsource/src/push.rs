@@ -115,7 +115,6 @@ const END_OPERATION_TIMEOUT: Duration = Duration::from_millis(500);
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// Everything the task needs from the Subscribe.
-#[derive(Clone)]
 pub(crate) struct Plan {
     pub id: String,
     pub mode: DeliveryMode,
@@ -336,14 +335,6 @@ fn admit(
 /// subscription's end or a failed delivery stops it. After each acknowledgement the events read
 /// while the batch travelled join the queue, so the next batch is full rather than what was
 /// left of the last read.
-///
-/// While a batch travels, the next one, when the scheduler already knows it
-/// ([`Scheduler::next_after_ack`]), is made on a blocking thread: its envelope, UTF-16 and SLDC
-/// are most of the forwarder's CPU per batch, and made after the Ack they were on every round
-/// trip, while the collector decodes, parses and syncs the batch before. The message made ahead
-/// is sent only when it is what the scheduler hands out after the Ack and was made after the
-/// bookmark the Ack left: nothing is sent or recorded earlier than before, and one message is in
-/// flight at a time as before.
 async fn deliver_due(
     plan: &mut Plan,
     subscriber: &dyn Subscriber,
@@ -352,16 +343,8 @@ async fn deliver_due(
     feed: &mut LiveFeed,
     backlog: &mut VecDeque<Pending>,
 ) -> Result<(), Stopped> {
-    let mut made: Option<Message> = None;
     while let Some(due) = scheduler.poll(now()) {
-        let message = match made.take() {
-            Some(message) if message.due == due && message.base == plan.bookmark => message,
-            _ => Message::make(plan, &plan.bookmark, due),
-        };
-        let making = scheduler.next_after_ack().map(|events| {
-            let (plan, base) = (plan.clone(), message.bookmark.clone());
-            tokio::task::spawn_blocking(move || Message::make(&plan, &base, Due::Batch(events)))
-        });
+        let message = Message::make(plan, &due);
         let queued = scheduler.queued();
         match deliver_reading(plan, subscriber, message, link, feed, queued, backlog).await {
             Delivery::Taken(bookmark) => {
@@ -381,9 +364,6 @@ async fn deliver_due(
         // Events read while it travelled join the queue now: the next batch is full instead of
         // what was left of the last read.
         admit(plan, scheduler, backlog)?;
-        if let Some(making) = making {
-            made = making.await.ok();
-        }
     }
     Ok(())
 }
@@ -455,10 +435,7 @@ enum Delivery {
 
 /// One delivery message, made and ready to send.
 struct Message {
-    /// What the scheduler handed out.
-    due: Due,
-    /// The bookmark it was made after, and the one after its events.
-    base: BookmarkList,
+    /// The bookmark after its events.
     bookmark: BookmarkList,
     message_id: String,
     body: Vec<u8>,
@@ -467,17 +444,16 @@ struct Message {
 }
 
 impl Message {
-    /// The message of `due` after the bookmark `base` (the subscription's, or that of the batch
-    /// in flight when made ahead): its envelope, encoded and compressed as the subscription
-    /// asked.
-    fn make(plan: &Plan, base: &BookmarkList, due: Due) -> Message {
+    /// The message of `due` after the subscription's bookmark: its envelope, encoded and
+    /// compressed as the subscription asked.
+    fn make(plan: &Plan, due: &Due) -> Message {
         let message_id = new_message_id();
         let operation_id = new_message_id();
-        let events: &[Pending] = match &due {
+        let events: &[Pending] = match due {
             Due::Batch(events) => events,
             Due::Heartbeat => &[],
         };
-        let mut bookmark = base.clone();
+        let mut bookmark = plan.bookmark.clone();
         for event in events.iter().filter(|e| !e.channel.is_empty()) {
             bookmark.advance(&event.channel, event.record_id);
         }
@@ -489,7 +465,7 @@ impl Message {
             // As Windows: the bookmark with events only, and only once it names a log (the
             // EventID 111 batch of a new subscription carries none; heartbeats never do).
             bookmark: (plan.send_bookmarks
-                && matches!(&due, Due::Batch(_))
+                && matches!(due, Due::Batch(_))
                 && bookmark.positions().next().is_some())
             .then_some(&bookmark),
             ack_requested: plan.mode != DeliveryMode::Push,
@@ -500,7 +476,7 @@ impl Message {
                 &plan.machine_id,
             )
         };
-        let xml = match &due {
+        let xml = match due {
             Due::Batch(_) => {
                 let xmls: Vec<&str> = events.iter().map(|e| e.xml.as_str()).collect();
                 delivery::events_envelope(&headers, &xmls, plan.embedding)
@@ -515,8 +491,6 @@ impl Message {
             (body, None)
         };
         Message {
-            due,
-            base: base.clone(),
             bookmark,
             message_id,
             body,
@@ -538,7 +512,6 @@ async fn deliver(
         body,
         content_type,
         content_encoding,
-        ..
     } = message;
     tokio::select! {
         sent = send_with_retry(plan, subscriber, body, content_type, content_encoding, &message_id) => {
