@@ -181,17 +181,41 @@ impl Scheduler {
         self.heartbeat_in_flight = false;
     }
 
+    /// The batch [`poll`](Self::poll) hands out right after the one in flight is
+    /// acknowledged, when that one is due whatever the time (full, or its next event would not
+    /// fit); so a caller can make its message while the one in flight travels. Events pushed
+    /// meanwhile go behind it and do not change it. `None` when no batch is in flight, or the
+    /// next one would wait for more events or for its latency.
+    pub fn next_after_ack(&self) -> Option<Vec<Pending>> {
+        if self.in_flight == 0 {
+            return None;
+        }
+        let (count, fits_all) = self.batch_size_from(self.in_flight);
+        let due = count > 0 && (count >= self.settings.max_items || !fits_all);
+        due.then(|| {
+            self.queue
+                .range(self.in_flight..self.in_flight + count)
+                .cloned()
+                .collect()
+        })
+    }
+
     /// How many events from the front make the next batch, and whether the whole queue fits.
     fn batch_size(&self) -> (usize, bool) {
+        self.batch_size_from(0)
+    }
+
+    /// [`batch_size`](Self::batch_size) of the queue from its `first` event.
+    fn batch_size_from(&self, first: usize) -> (usize, bool) {
         let mut bytes = 0usize;
         let mut count = 0usize;
-        for event in self.queue.iter().take(self.settings.max_items) {
+        for event in self.queue.iter().skip(first).take(self.settings.max_items) {
             if bytes + event.xml.len() > self.settings.max_batch_bytes {
                 return (count, false);
             }
             bytes += event.xml.len();
             count += 1;
         }
-        (count, count == self.queue.len())
+        (count, first + count == self.queue.len())
     }
 }

@@ -115,6 +115,7 @@ const END_OPERATION_TIMEOUT: Duration = Duration::from_millis(500);
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// Everything the task needs from the Subscribe.
+#[derive(Clone)]
 pub(crate) struct Plan {
     pub id: String,
     pub mode: DeliveryMode,
@@ -335,6 +336,14 @@ fn admit(
 /// subscription's end or a failed delivery stops it. After each acknowledgement the events read
 /// while the batch travelled join the queue, so the next batch is full rather than what was
 /// left of the last read.
+///
+/// While a batch travels, the next one, when the scheduler already knows it
+/// ([`Scheduler::next_after_ack`]), is made on a blocking thread: its envelope, UTF-16 and SLDC
+/// are most of the forwarder's CPU per batch, and made after the Ack they were on every round
+/// trip, while the collector decodes, parses and syncs the batch before. The message made ahead
+/// is sent only when it is what the scheduler hands out after the Ack and was made after the
+/// bookmark the Ack left: nothing is sent or recorded earlier than before, and one message is in
+/// flight at a time as before.
 async fn deliver_due(
     plan: &mut Plan,
     subscriber: &dyn Subscriber,
@@ -343,8 +352,16 @@ async fn deliver_due(
     feed: &mut LiveFeed,
     backlog: &mut VecDeque<Pending>,
 ) -> Result<(), Stopped> {
+    let mut made: Option<Message> = None;
     while let Some(due) = scheduler.poll(now()) {
-        let message = Message::make(plan, &due);
+        let message = match made.take() {
+            Some(message) if message.due == due && message.base == plan.bookmark => message,
+            _ => Message::make(plan, &plan.bookmark, due),
+        };
+        let making = scheduler.next_after_ack().map(|events| {
+            let (plan, base) = (plan.clone(), message.bookmark.clone());
+            tokio::task::spawn_blocking(move || Message::make(&plan, &base, Due::Batch(events)))
+        });
         let queued = scheduler.queued();
         match deliver_reading(plan, subscriber, message, link, feed, queued, backlog).await {
             Delivery::Taken(bookmark) => {
@@ -364,6 +381,9 @@ async fn deliver_due(
         // Events read while it travelled join the queue now: the next batch is full instead of
         // what was left of the last read.
         admit(plan, scheduler, backlog)?;
+        if let Some(making) = making {
+            made = making.await.ok();
+        }
     }
     Ok(())
 }
@@ -435,7 +455,10 @@ enum Delivery {
 
 /// One delivery message, made and ready to send.
 struct Message {
-    /// The bookmark after its events.
+    /// What the scheduler handed out.
+    due: Due,
+    /// The bookmark it was made after, and the one after its events.
+    base: BookmarkList,
     bookmark: BookmarkList,
     message_id: String,
     body: Vec<u8>,
@@ -444,16 +467,17 @@ struct Message {
 }
 
 impl Message {
-    /// The message of `due` after the subscription's bookmark: its envelope, encoded and
-    /// compressed as the subscription asked.
-    fn make(plan: &Plan, due: &Due) -> Message {
+    /// The message of `due` after the bookmark `base` (the subscription's, or that of the batch
+    /// in flight when made ahead): its envelope, encoded and compressed as the subscription
+    /// asked.
+    fn make(plan: &Plan, base: &BookmarkList, due: Due) -> Message {
         let message_id = new_message_id();
         let operation_id = new_message_id();
-        let events: &[Pending] = match due {
+        let events: &[Pending] = match &due {
             Due::Batch(events) => events,
             Due::Heartbeat => &[],
         };
-        let mut bookmark = plan.bookmark.clone();
+        let mut bookmark = base.clone();
         for event in events.iter().filter(|e| !e.channel.is_empty()) {
             bookmark.advance(&event.channel, event.record_id);
         }
@@ -465,7 +489,7 @@ impl Message {
             // As Windows: the bookmark with events only, and only once it names a log (the
             // EventID 111 batch of a new subscription carries none; heartbeats never do).
             bookmark: (plan.send_bookmarks
-                && matches!(due, Due::Batch(_))
+                && matches!(&due, Due::Batch(_))
                 && bookmark.positions().next().is_some())
             .then_some(&bookmark),
             ack_requested: plan.mode != DeliveryMode::Push,
@@ -476,7 +500,7 @@ impl Message {
                 &plan.machine_id,
             )
         };
-        let xml = match due {
+        let xml = match &due {
             Due::Batch(_) => {
                 let xmls: Vec<&str> = events.iter().map(|e| e.xml.as_str()).collect();
                 delivery::events_envelope(&headers, &xmls, plan.embedding)
@@ -491,6 +515,8 @@ impl Message {
             (body, None)
         };
         Message {
+            due,
+            base: base.clone(),
             bookmark,
             message_id,
             body,
@@ -512,6 +538,7 @@ async fn deliver(
         body,
         content_type,
         content_encoding,
+        ..
     } = message;
     tokio::select! {
         sent = send_with_retry(plan, subscriber, body, content_type, content_encoding, &message_id) => {
