@@ -35,6 +35,8 @@
 # instructions per batch (user space only: the kernel's part of a write, an fsync or a TLS
 # record is not in it). Unlike CPU seconds, the count does not move with the host's load. Past
 # 512 forwarders (the file output's open files) every batch also opens its file.
+# FLEET_CALLGRIND_DIR=DIR keeps the two counts there (fewer.callgrind, more.callgrind) for
+# callgrind_annotate.
 #
 # The last line: forwarders, events/s, p99 Ack, RSS, lost, duplicated, ratio to OpenWEC, the
 # storm's recovery time, lost and duplicated, and the store run's events/s and p99 Ack.
@@ -227,6 +229,12 @@ if [ -n "${FLEET_INSTRUCTIONS:-}" ]; then
     I_MORE="$(instructions_of "$WSMAND_PID" "$WORK/callgrind.$WSMAND_PID.2" more "$PORT" \
         "$WORK/listener.crt" "$WORK/wsmand-out" 3600 200000 --batches "$MORE" | tail -1)"
     cat "$WORK/fewer.count" "$WORK/more.count"
+    if [ -n "${FLEET_CALLGRIND_DIR:-}" ]; then
+        # The two counts kept for callgrind_annotate: fewer.callgrind and more.callgrind.
+        mkdir -p "$FLEET_CALLGRIND_DIR"
+        cp "$WORK/callgrind.$WSMAND_PID.1" "$FLEET_CALLGRIND_DIR/fewer.callgrind"
+        cp "$WORK/callgrind.$WSMAND_PID.2" "$FLEET_CALLGRIND_DIR/more.callgrind"
+    fi
     python3 - "$I_FEWER" "$I_MORE" "$FORWARDERS" "$FEWER" "$MORE" "$PER_BATCH" "$WORK/more.json" <<'PY'
 import json, sys
 fewer, more, forwarders, a, b, per_batch = (int(x) for x in sys.argv[1:7])
