@@ -28,6 +28,16 @@
 # 100k events and the load average at its end. BENCH_STORE_PERF=FILE: a `perf record -g` of
 # the store's collector, 15 s from 10 s into its run, written to FILE.
 #
+# The instructions mode (FLEET_INSTRUCTIONS=1, valgrind): instead of the runs above, the
+# collector runs under callgrind and BENCH_FORWARDERS (default 100) forwarders send 2 batches
+# each, then 6, paced to a batch every 5 s per forwarder and no heartbeat; the difference of
+# the collector's instruction counts over the 4 extra batches per forwarder is printed as
+# instructions per batch (user space only: the kernel's part of a write, an fsync or a TLS
+# record is not in it). Unlike CPU seconds, the count does not move with the host's load. Past
+# 512 forwarders (the file output's open files) every batch also opens its file.
+# FLEET_CALLGRIND_DIR=DIR keeps the two counts there (fewer.callgrind, more.callgrind) for
+# callgrind_annotate.
+#
 # The last line: forwarders, events/s, p99 Ack, RSS, lost, duplicated, ratio to OpenWEC, the
 # storm's recovery time, lost and duplicated, and the store run's events/s and p99 Ack.
 #
@@ -35,6 +45,7 @@
 #   BENCH_FORWARDERS=10000 BENCH_RATE=10000 BENCH_SECONDS=600 benches/collector-fleet.sh
 #   OPENWEC_BIN=/path/to/openwec/target/release/openwecd benches/collector-fleet.sh
 #   WSMAND_BIN=target/release/wsmand FLEET_LOAD_BIN=target/release/fleet-load benches/collector-fleet.sh
+#   FLEET_INSTRUCTIONS=1 WSMAND_BIN=... FLEET_LOAD_BIN=... benches/collector-fleet.sh
 #   BENCH_PROFILE=debug benches/collector-fleet.sh              # debug builds (figures not comparable)
 #   BENCH_STORE=postgres benches/collector-fleet.sh              # bookmarks in PostgreSQL
 #
@@ -70,6 +81,13 @@ case "$STORE" in
 sqlite | postgres) ;;
 *) echo "BENCH_STORE is sqlite or postgres, not $STORE" >&2; exit 2 ;;
 esac
+if [ -n "${FLEET_INSTRUCTIONS:-}" ]; then
+    # Paced so that batches arrive a few at a time under callgrind (a batch every 5 s per
+    # forwarder) and no heartbeat falls in the counted runs.
+    FORWARDERS="${BENCH_FORWARDERS:-100}"
+    RATE="${BENCH_RATE:-$((FORWARDERS * PER_BATCH / 5))}"
+    HEARTBEAT="${BENCH_HEARTBEAT:-3600}"
+fi
 # The storm's record ids start here, above any the first run can reach.
 STORM_FIRST=1000000000
 PROFILE="${BENCH_PROFILE:-release}"
@@ -123,11 +141,6 @@ if [ "$STORE" = postgres ]; then
     printf '[bookmarks]\nbackend = "postgres"\nconnection = "%s"\npassword_file = "%s"\npool_size = %s\n' \
         "$PG_CONNECTION" "$CONFIG/wec-db.password" "$POOL" >"$CONFIG/collector.toml"
 fi
-start_collector "$CONFIG" "$WORK/wec.sqlite" "$WORK/wsmand.log"
-WSMAND_PID=$COLLECTOR_PID
-sleep "$(bench_value 1 0.2)"
-RSS_BEFORE="$(awk '/^VmRSS:/ {print $2}' "/proc/$WSMAND_PID/status")"
-
 # fleet NAME PORT SERVER_CA OUT_DIR [SECONDS FIRST_RECORD FLEET-LOAD-ARGS...]: the fleet against
 # one collector; its JSON line in $WORK/NAME.json, then lost and duplicated (of the record ids
 # from FIRST_RECORD on) counted from OUT_DIR's files into $WORK/NAME.count.
@@ -188,6 +201,57 @@ pg_counts() {
 cpu_seconds() {
     awk -v tick="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / tick }' "/proc/$1/stat"
 }
+# callgrind's count of the collector's instructions (user space) while FLEET_LOAD_ARGS... run.
+instructions_of() {
+    local pid="$1" dump="$2"
+    shift 2
+    callgrind_control -z "$pid" >/dev/null
+    fleet "$@"
+    callgrind_control -d "$pid" >/dev/null
+    awk '/^(summary|totals):/ { print $2; exit }' "$dump"
+}
+
+# The instructions mode: the collector under callgrind, the same fleet twice with a different
+# number of batches per forwarder; the difference divided by the extra batches is what one
+# batch costs, the connections, handshakes and Enumerates of both runs cancelling out.
+if [ -n "${FLEET_INSTRUCTIONS:-}" ]; then
+    command -v callgrind_control >/dev/null 2>&1 || ensure_packages valgrind
+    FEWER=2 MORE=6
+    env "${UNIT_ENV[@]}" WSMAND_WEC_DATABASE="$WORK/wec.sqlite" valgrind --tool=callgrind \
+        --callgrind-out-file="$WORK/callgrind.%p" "$WSMAND" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
+    WSMAND_PID=$!
+    PIDS+=("$WSMAND_PID")
+    wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
+    # Every forwarder's file made and its bookmark row written before anything is counted.
+    fleet warm "$PORT" "$WORK/listener.crt" "$WORK/wsmand-out" 3600 1 --batches 1
+    I_FEWER="$(instructions_of "$WSMAND_PID" "$WORK/callgrind.$WSMAND_PID.1" fewer "$PORT" \
+        "$WORK/listener.crt" "$WORK/wsmand-out" 3600 100000 --batches "$FEWER" | tail -1)"
+    I_MORE="$(instructions_of "$WSMAND_PID" "$WORK/callgrind.$WSMAND_PID.2" more "$PORT" \
+        "$WORK/listener.crt" "$WORK/wsmand-out" 3600 200000 --batches "$MORE" | tail -1)"
+    cat "$WORK/fewer.count" "$WORK/more.count"
+    if [ -n "${FLEET_CALLGRIND_DIR:-}" ]; then
+        # The two counts kept for callgrind_annotate: fewer.callgrind and more.callgrind.
+        mkdir -p "$FLEET_CALLGRIND_DIR"
+        cp "$WORK/callgrind.$WSMAND_PID.1" "$FLEET_CALLGRIND_DIR/fewer.callgrind"
+        cp "$WORK/callgrind.$WSMAND_PID.2" "$FLEET_CALLGRIND_DIR/more.callgrind"
+    fi
+    python3 - "$I_FEWER" "$I_MORE" "$FORWARDERS" "$FEWER" "$MORE" "$PER_BATCH" "$WORK/more.json" <<'PY'
+import json, sys
+fewer, more, forwarders, a, b, per_batch = (int(x) for x in sys.argv[1:7])
+run = json.load(open(sys.argv[7]))
+batches = forwarders * (b - a)
+print(f"instructions per batch of {per_batch}: {(more - fewer) / batches:,.0f} "
+      f"({fewer:,} for {a} batches per forwarder, {more:,} for {b}; {forwarders} forwarders, "
+      f"p99 Ack {run['ack_ms_p99']:.1f} ms under callgrind)")
+PY
+    exit 0
+fi
+
+start_collector "$CONFIG" "$WORK/wec.sqlite" "$WORK/wsmand.log"
+WSMAND_PID=$COLLECTOR_PID
+sleep "$(bench_value 1 0.2)"
+RSS_BEFORE="$(awk '/^VmRSS:/ {print $2}' "/proc/$WSMAND_PID/status")"
+
 [ "$STORE" = postgres ] && PG_BEFORE="$(pg_counts)"
 CPU_BEFORE="$(cpu_seconds "$WSMAND_PID")"
 fleet wsmand "$PORT" "$WORK/listener.crt" "$WORK/wsmand-out"

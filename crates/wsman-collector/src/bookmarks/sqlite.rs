@@ -125,33 +125,41 @@ fn apply(connection: &Connection, change: &Change) -> Result<(), rusqlite::Error
             for (channel, record) in positions {
                 upsert.execute(params![client, subscription, channel, record])?;
             }
-            note_time(connection, "last_event", client, subscription, *at)?;
+            note_time(connection, NOTE_EVENT, client, subscription, *at)?;
         }
         Change::Heartbeat {
             client,
             subscription,
             at,
         } => {
-            note_time(connection, "last_heartbeat", client, subscription, *at)?;
+            note_time(connection, NOTE_HEARTBEAT, client, subscription, *at)?;
         }
     }
     Ok(())
 }
 
-/// Note `at` in the client's `column` (`last_event`, `last_heartbeat`), never moving it back.
+/// The upsert of [`note_time`] for a batch's time (`last_event`), never moving it back.
+const NOTE_EVENT: &str = "INSERT INTO client (client, subscription, last_event) VALUES (?1, ?2, ?3)
+     ON CONFLICT (client, subscription)
+     DO UPDATE SET last_event = max(coalesce(last_event, 0), excluded.last_event)";
+/// The upsert of [`note_time`] for a heartbeat's time (`last_heartbeat`), never moving it back.
+const NOTE_HEARTBEAT: &str =
+    "INSERT INTO client (client, subscription, last_heartbeat) VALUES (?1, ?2, ?3)
+     ON CONFLICT (client, subscription)
+     DO UPDATE SET last_heartbeat = max(coalesce(last_heartbeat, 0), excluded.last_heartbeat)";
+
+/// Note `at` in the client's row with `upsert` ([`NOTE_EVENT`], [`NOTE_HEARTBEAT`]). Why
+/// constants: the statement was formatted anew for every write of every delivery only to be
+/// found again in the statement cache.
 fn note_time(
     connection: &Connection,
-    column: &str,
+    upsert: &str,
     client: &str,
     subscription: &str,
     at: i64,
 ) -> Result<(), rusqlite::Error> {
     connection
-        .prepare_cached(&format!(
-            "INSERT INTO client (client, subscription, {column}) VALUES (?1, ?2, ?3)
-             ON CONFLICT (client, subscription)
-             DO UPDATE SET {column} = max(coalesce({column}, 0), excluded.{column})"
-        ))?
+        .prepare_cached(upsert)?
         .execute(params![client, subscription, at])?;
     Ok(())
 }

@@ -210,12 +210,7 @@ impl FileOutputs {
                 open.remove(&oldest);
             }
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let file = Arc::new(Mutex::new(
-            OpenOptions::new().create(true).append(true).open(path)?,
-        ));
+        let file = Arc::new(Mutex::new(open_creating_directories(path)?));
         open.insert(
             path.to_owned(),
             OpenFile {
@@ -224,6 +219,22 @@ impl FileOutputs {
             },
         );
         Ok(file)
+    }
+}
+
+/// `path` opened to append (created if need be), its directories created only when they are
+/// missing. Why not every time: past [`MAX_OPEN_FILES`] forwarders (a fleet) nearly every batch
+/// opens its file, and the directories exist after the first.
+fn open_creating_directories(path: &Path) -> std::io::Result<File> {
+    let open = || OpenOptions::new().create(true).append(true).open(path);
+    match open() {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            open()
+        }
+        opened => opened,
     }
 }
 
