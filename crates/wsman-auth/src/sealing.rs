@@ -426,16 +426,7 @@ pub fn unseal_body_into(
     plain: &mut Vec<u8>,
 ) -> Result<UnsealedLabels, SealError> {
     plain.clear();
-    let groups = parse_sealed_groups(content_type, body, max_plain)?;
-    let first = groups
-        .first()
-        .ok_or(SealError::Malformed("no encrypted group"))?;
-    if !sealer.accepts_protocol(first.protocol) {
-        return Err(SealError::ProtocolMismatch {
-            expected: sealer.protocol().to_owned(),
-            found: truncated(first.protocol),
-        });
-    }
+    let (labels, groups) = sealed_groups_for(&*sealer, content_type, body, max_plain)?;
     plain.reserve(groups.iter().map(|parts| parts.declared_length).sum());
     for parts in &groups {
         let start = plain.len();
@@ -454,10 +445,32 @@ pub fn unseal_body_into(
             return Err(e);
         }
     }
-    Ok(UnsealedLabels {
+    Ok(labels)
+}
+
+/// The framing of every group of a sealed body and the first group's labels, refused unless
+/// `sealer` speaks the body's protocol: the one place each way of unsealing checks it.
+pub(crate) fn sealed_groups_for<'a>(
+    sealer: &dyn MessageSealer,
+    content_type: &'a str,
+    body: &'a [u8],
+    max_plain: usize,
+) -> Result<(UnsealedLabels, Vec<SealedParts<'a>>), SealError> {
+    let groups = parse_sealed_groups(content_type, body, max_plain)?;
+    let first = groups
+        .first()
+        .ok_or(SealError::Malformed("no encrypted group"))?;
+    if !sealer.accepts_protocol(first.protocol) {
+        return Err(SealError::ProtocolMismatch {
+            expected: sealer.protocol().to_owned(),
+            found: truncated(first.protocol),
+        });
+    }
+    let labels = UnsealedLabels {
         protocol: first.protocol.to_owned(),
         original_content_type: first.original_content_type.to_owned(),
-    })
+    };
+    Ok((labels, groups))
 }
 
 /// Most groups in one `multipart/x-multi-encrypted` body (16 KiB each: 64 MiB, far beyond any

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use zeroize::Zeroize;
 
-use super::{parse_sealed_groups, truncated, MessageSealer, SealError, UnsealedLabels};
+use super::{sealed_groups_for, MessageSealer, SealError, UnsealedLabels};
 
 /// Where one group's pieces lie in the body, found before any byte is decrypted.
 struct Group {
@@ -69,16 +69,7 @@ fn locate(
     body: &[u8],
     max_plain: usize,
 ) -> Result<(UnsealedLabels, Vec<Group>), SealError> {
-    let parts = parse_sealed_groups(content_type, body, max_plain)?;
-    let first = parts
-        .first()
-        .ok_or(SealError::Malformed("no encrypted group"))?;
-    if !sealer.accepts_protocol(first.protocol) {
-        return Err(SealError::ProtocolMismatch {
-            expected: sealer.protocol().to_owned(),
-            found: truncated(first.protocol),
-        });
-    }
+    let (labels, parts) = sealed_groups_for(sealer, content_type, body, max_plain)?;
     let base = body.as_ptr() as usize;
     let range_of = |piece: &[u8]| {
         let at = piece.as_ptr() as usize - base;
@@ -92,9 +83,5 @@ fn locate(
             declared_length: part.declared_length,
         })
         .collect();
-    let labels = UnsealedLabels {
-        protocol: first.protocol.to_owned(),
-        original_content_type: first.original_content_type.to_owned(),
-    };
     Ok((labels, groups))
 }
