@@ -1,6 +1,7 @@
 //! The sealing's two algorithms timed alone, for the sealed-streaming benchmark: RC4 and
-//! HMAC-MD5 called as [`super::seal`] calls them, on one thread, so the benchmark can print
-//! them beside OpenSSL's (`openssl speed`) and the ceiling of sealed NTLM is visible.
+//! HMAC-MD5 called as the NTLM seal (`ntlm::seal`) calls them, on one thread, so the
+//! benchmark can print them beside OpenSSL's (`openssl speed`) and the ceiling of sealed NTLM
+//! is visible.
 
 use std::time::Instant;
 
