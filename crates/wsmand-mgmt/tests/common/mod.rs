@@ -551,14 +551,24 @@ pub(crate) fn console_log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("service.log")).unwrap_or_default()
 }
 
-/// Waits until the console `child` accepts connections on `port`; panics with its log (in its
-/// config dir `dir`) if it exits first or takes over 30 s.
+/// Waits until the console `child` says in its log (in its config dir `dir`) that it listens
+/// on `port` and accepts there; panics with its log if it exits first or takes over 30 s. A
+/// connect alone is not enough: when another process took the port between `free_port` and
+/// the console's bind, the console exits on its bind error while the connect reaches the other
+/// process, and the test would talk to it.
 pub(crate) fn wait_for_console(child: &mut Child, port: u16, dir: &Path) {
     let log = || console_log(dir);
+    let address = format!(":{port}");
     let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    loop {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("wsmand-mgmt exited ({status}): {}", log());
+        }
+        let listening = log()
+            .lines()
+            .any(|line| line.contains("listening (HTTPS)") && line.contains(&address));
+        if listening && TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
