@@ -23,6 +23,11 @@ fn at(ms: i64) -> Timestamp {
     Timestamp::from_unix_micros(ms * 1000)
 }
 
+/// The record ids of `events`, in order.
+fn ids(events: &[Pending]) -> Vec<u64> {
+    events.iter().map(|p| p.record_id).collect()
+}
+
 fn event(record_id: u64, size: usize, queued: Timestamp) -> Pending {
     Pending {
         xml: "x".repeat(size),
@@ -67,7 +72,7 @@ fn a_failed_batch_is_sent_again_first() {
         other => panic!("{other:?}"),
     };
     assert_eq!(first, again);
-    let delivered: Vec<u64> = s.acked(at(2)).iter().map(|p| p.record_id).collect();
+    let delivered = ids(&s.acked(at(2)));
     assert_eq!(delivered, [1, 2, 3, 4, 5]);
 }
 
@@ -133,7 +138,7 @@ proptest! {
                 Step::Wait(ms) => now += i64::from(ms),
                 Step::Ack => {
                     if let Some(sent) = in_flight.take() {
-                        let acked: Vec<u64> = s.acked(at(now)).iter().map(|p| p.record_id).collect();
+                        let acked = ids(&s.acked(at(now)));
                         prop_assert_eq!(acked.clone(), sent.unwrap_or_default());
                         delivered.extend(acked);
                         last_sent = now;
@@ -150,7 +155,7 @@ proptest! {
                     Some(Due::Batch(batch)) => {
                         prop_assert!(!batch.is_empty() && batch.len() <= cfg.max_items);
                         prop_assert!(batch.iter().map(|p| p.xml.len()).sum::<usize>() <= cfg.max_batch_bytes);
-                        in_flight = Some(Some(batch.iter().map(|p| p.record_id).collect()));
+                        in_flight = Some(Some(ids(&batch)));
                     }
                     Some(Due::Heartbeat) => {
                         prop_assert!(now - last_sent >= 2000);
@@ -241,12 +246,7 @@ fn nothing_is_named_ahead_of_a_batch_that_would_wait() {
     for id in 8..=10 {
         s.push(event(id, 10, at(0))).unwrap();
     }
-    let named: Vec<u64> = s
-        .next_after_ack()
-        .unwrap()
-        .iter()
-        .map(|p| p.record_id)
-        .collect();
+    let named = ids(&s.next_after_ack().unwrap());
     assert_eq!(named, [6, 7, 8, 9, 10]);
     // Pushed while in flight, behind the named batch: it does not change.
     s.push(event(11, 10, at(0))).unwrap();
@@ -257,11 +257,6 @@ fn nothing_is_named_ahead_of_a_batch_that_would_wait() {
         s.push(event(id, 150, at(0))).unwrap();
     }
     assert!(matches!(s.poll(at(0)), Some(Due::Batch(b)) if b.len() == 2));
-    let named: Vec<u64> = s
-        .next_after_ack()
-        .unwrap()
-        .iter()
-        .map(|p| p.record_id)
-        .collect();
+    let named = ids(&s.next_after_ack().unwrap());
     assert_eq!(named, [3, 4]);
 }

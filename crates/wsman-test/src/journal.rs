@@ -37,10 +37,7 @@ impl JournalDir {
         entries: &'a [Vec<(&'a str, &'a str)>],
     ) -> Option<JournalDir> {
         let refs: Vec<Entry<'a>> = entries.iter().map(Vec::as_slice).collect();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
-        Self::from_entries(now - age.as_micros() as u64, &refs)
+        Self::from_entries(usec_before_now(age), &refs)
     }
 
     /// The journal of an export-format text.
@@ -66,13 +63,12 @@ impl JournalDir {
     /// millisecond apart, counted from `age` before now).
     pub fn append_before_now(&self, age: Duration, before: usize, entries: &[Vec<(&str, &str)>]) {
         let entries: Vec<Entry<'_>> = entries.iter().map(Vec::as_slice).collect();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
-        let first = now - age.as_micros() as u64;
         let input = self.dir.path().join(format!("entries-{before}.export"));
-        std::fs::write(&input, export_text(first, before as u64, &entries))
-            .expect("write the export text");
+        std::fs::write(
+            &input,
+            export_text(usec_before_now(age), before as u64, &entries),
+        )
+        .expect("write the export text");
         write_journal(&self.path(), &input);
     }
 
@@ -80,6 +76,14 @@ impl JournalDir {
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("journal")
     }
+}
+
+/// `__REALTIME_TIMESTAMP` of the moment `age` before now.
+fn usec_before_now(age: Duration) -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    now - age.as_micros() as u64
 }
 
 /// The export text of `entries`, the first numbered `first_index` (its timestamps).
