@@ -284,7 +284,7 @@ impl Feed {
     async fn source(&self, follow: bool) -> Result<Source, Error> {
         let query = self.query(follow);
         if !follow {
-            match Follower::open(&query.journal, &query.start, ExportLimits::default()) {
+            match Follower::open_unwatched(&query.journal, &query.start, ExportLimits::default()) {
                 Ok(follower) => return Ok(Source::InProcess(Some(Box::new(follower)))),
                 Err(error @ Error::Invalid(_)) => return Err(error),
                 Err(error) => {
