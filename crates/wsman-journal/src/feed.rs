@@ -280,11 +280,13 @@ impl Feed {
     /// Where a read takes its entries: a following read (a pull that waits) follows with
     /// journalctl; any other read opens the journal in-process, libsystemd's cursor API with no
     /// process and no export text to write and parse again (a journalctl per pull cost more
-    /// than the pull's events), and with journalctl only where libsystemd cannot open it.
+    /// than the pull's events), and with journalctl only where libsystemd cannot open it. The
+    /// in-process reader is unwatched: it is closed after this read, and closing a watch waits
+    /// for the kernel (see [`Follower::open_unwatched`]).
     async fn source(&self, follow: bool) -> Result<Source, Error> {
         let query = self.query(follow);
         if !follow {
-            match Follower::open(&query.journal, &query.start, ExportLimits::default()) {
+            match Follower::open_unwatched(&query.journal, &query.start, ExportLimits::default()) {
                 Ok(follower) => return Ok(Source::InProcess(Some(Box::new(follower)))),
                 Err(error @ Error::Invalid(_)) => return Err(error),
                 Err(error) => {

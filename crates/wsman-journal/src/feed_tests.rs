@@ -1,5 +1,6 @@
 //! A read that fails part way: what it selected before the failure is delivered, not lost
-//! behind the error, and the next read meets the failure itself.
+//! behind the error, and the next read meets the failure itself. A pull's in-process read
+//! watches nothing.
 
 use super::*;
 use wsman_events::{ContentFormat, Mapping, QueryList};
@@ -77,5 +78,100 @@ fn a_read_that_fails_after_selecting_delivers_what_it_selected_and_the_next_read
         let source = through_program(&feed).await;
         let next = feed.read_from(source, 500, 10_000, false, None).await;
         assert!(matches!(next, Err(Error::Failed { .. })), "{next:?}");
+    });
+}
+
+/// The inotify descriptors of this process with a watch on `directory`: each watch is a line
+/// of the descriptor's fdinfo naming the watched inode and its device (in hex, the device as
+/// the kernel numbers it), so descriptors of other tests, on other directories, do not count.
+fn watching(directory: &std::path::Path) -> usize {
+    use std::os::unix::fs::MetadataExt as _;
+    let metadata = std::fs::metadata(directory).expect("the directory exists");
+    let dev = metadata.dev();
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let watch = format!(
+        " ino:{:x} sdev:{:x} ",
+        metadata.ino(),
+        (major << 20) | minor
+    );
+    std::fs::read_dir("/proc/self/fdinfo")
+        .expect("the process's descriptors")
+        .filter_map(Result::ok)
+        .filter(|fd| {
+            std::fs::read_to_string(fd.path()).is_ok_and(|info| {
+                info.lines()
+                    .any(|line| line.starts_with("inotify ") && line.contains(&watch))
+            })
+        })
+        .count()
+}
+
+/// A pull's read opens the journal for that read only, so it must not make an inotify
+/// descriptor: closing one waits for the kernel's RCU grace period, milliseconds in which the
+/// thread that drops the reader (the async worker) sat idle, every pull. It still reads every
+/// entry; a following reader (a push delivery, a forwarder) still watches.
+#[test]
+fn a_pulls_in_process_read_watches_nothing_and_reads_everything() {
+    let entries: Vec<Vec<(&str, &str)>> = (0..300)
+        .map(|_| {
+            vec![
+                ("SYSLOG_IDENTIFIER", "wsman-pull"),
+                ("PRIORITY", "3"),
+                ("MESSAGE", "pulled"),
+            ]
+        })
+        .collect();
+    let Some(journal) = wsman_test::journal::JournalDir::from_entries_before_now(
+        std::time::Duration::from_secs(60),
+        &entries,
+    ) else {
+        return;
+    };
+    let directory = journal.path();
+    let everything =
+        r#"<QueryList><Query Id="0"><Select Path="Application">*</Select></Query></QueryList>"#;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let mut feed = Feed {
+            journal: Journal::Directory(directory.clone()),
+            program: "journalctl".into(),
+            owner: "reader".into(),
+            position: Position::Oldest,
+            selection: Selection {
+                query: Some(Arc::new(QueryList::parse(everything).expect("parses"))),
+                logs: vec!["Application".to_owned()],
+                format: ContentFormat::Raw,
+                mapping: Mapping::default(),
+            },
+        };
+        let source = feed.source(false).await.expect("the journal opens");
+        assert!(
+            matches!(source, Source::InProcess(Some(_))),
+            "read in-process"
+        );
+        assert_eq!(
+            watching(&directory),
+            0,
+            "a pull's reader watches the journal"
+        );
+        let read = feed
+            .read_from(source, 1000, 10_000, false, None)
+            .await
+            .expect("the journal reads");
+        let ids: Vec<u64> = read.iter().map(|e| e.record_id).collect();
+        assert_eq!(ids, (1..=300).collect::<Vec<u64>>());
+        // What the count above would have seen, had the reader watched.
+        let follower = Follower::open(
+            &Journal::Directory(directory.clone()),
+            &Start::Oldest,
+            ExportLimits::default(),
+        )
+        .expect("the journal opens");
+        assert!(watching(&directory) >= 1, "a following reader watches");
+        drop(follower);
     });
 }

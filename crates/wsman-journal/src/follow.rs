@@ -25,8 +25,9 @@ const UNRELIABLE_POLL: Duration = Duration::from_millis(250);
 
 /// An in-process reader from a position, following the journal as it grows.
 pub struct Follower {
-    /// A duplicate of the journal's inotify descriptor, registered with tokio.
-    waker: AsyncFd<OwnedFd>,
+    /// A duplicate of the journal's inotify descriptor, registered with tokio; none for a
+    /// reader that only reads what is there ([`Follower::open_unwatched`]).
+    waker: Option<AsyncFd<OwnedFd>>,
     journal: SdJournal,
     limits: ExportLimits,
     /// After a cursor: the first entry landed on is skipped when it is the cursor's own.
@@ -37,7 +38,7 @@ pub struct Follower {
 impl std::fmt::Debug for Follower {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Follower")
-            .field("fd", &self.waker.get_ref().as_raw_fd())
+            .field("fd", &self.waker.as_ref().map(|w| w.get_ref().as_raw_fd()))
             .field("after_cursor", &self.after_cursor)
             .finish_non_exhaustive()
     }
@@ -48,6 +49,27 @@ impl Follower {
     /// first or from the tail is not what a staying reader does). Must run inside a tokio
     /// runtime with I/O enabled.
     pub fn open(journal: &Journal, start: &Start, limits: ExportLimits) -> Result<Follower, Error> {
+        Self::open_with(journal, start, limits, true)
+    }
+
+    /// [`Follower::open`] for a reader that reads what the journal holds and never waits (a
+    /// pull's read): it makes no inotify descriptor. A pull opens a reader for each read, and
+    /// closing an inotify descriptor waits for the kernel's RCU grace period: 10-25 ms in
+    /// which the closing thread (the async worker) sat idle, more than the pull's own work.
+    pub fn open_unwatched(
+        journal: &Journal,
+        start: &Start,
+        limits: ExportLimits,
+    ) -> Result<Follower, Error> {
+        Self::open_with(journal, start, limits, false)
+    }
+
+    fn open_with(
+        journal: &Journal,
+        start: &Start,
+        limits: ExportLimits,
+        watched: bool,
+    ) -> Result<Follower, Error> {
         let mut handle = match journal {
             Journal::System => SdJournal::open_system(),
             Journal::Directory(dir) => {
@@ -66,7 +88,10 @@ impl Follower {
             .set_data_threshold(limits.max_value.saturating_add(1))
             .map_err(Error::Open)?;
         // The descriptor first, so that nothing appended after the first read goes unnoticed.
-        let fd = handle.wake_fd().map_err(Error::Open)?;
+        let fd = watched
+            .then(|| handle.wake_fd())
+            .transpose()
+            .map_err(Error::Open)?;
         let reliable = handle.reliable_fd();
         let after_cursor = match start {
             Start::Oldest => {
@@ -88,8 +113,10 @@ impl Follower {
         // tokio deprecated the safe constructor because a generic `AsRawFd` may change or
         // close its descriptor while registered; an `OwnedFd` owned by the `AsyncFd` cannot.
         #[allow(deprecated)]
-        let waker =
-            AsyncFd::with_interest(fd, tokio::io::Interest::READABLE).map_err(Error::Open)?;
+        let waker = fd
+            .map(|fd| AsyncFd::with_interest(fd, tokio::io::Interest::READABLE))
+            .transpose()
+            .map_err(Error::Open)?;
         Ok(Follower {
             waker,
             journal: handle,
@@ -120,13 +147,19 @@ impl Follower {
 
     /// Waits until the journal changed or `until` passed, whichever is first; true when it
     /// changed (or may have: a journal without reliable notification is looked at again).
+    /// A reader opened unwatched has nothing to wait on: [`Error::Invalid`].
     pub async fn wait(&mut self, until: Instant) -> Result<bool, Error> {
+        let Some(waker) = &self.waker else {
+            return Err(Error::Invalid(
+                "a reader opened to read what is there does not follow the journal".to_owned(),
+            ));
+        };
         let until = if self.reliable {
             until
         } else {
             until.min(Instant::now() + UNRELIABLE_POLL)
         };
-        match tokio::time::timeout_at(until, self.waker.readable()).await {
+        match tokio::time::timeout_at(until, waker.readable()).await {
             Ok(ready) => {
                 ready.map_err(Error::Read)?.clear_ready();
                 // Drains the descriptor and takes in rotated, added or removed files.
