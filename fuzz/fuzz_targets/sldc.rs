@@ -14,7 +14,8 @@ use wsman_proto::charset::{self, Encoding};
 
 fuzz_target!(|data: &[u8]| {
     for declared in [None, Some("UTF-16"), Some("utf-16be")] {
-        let two_steps = sldc::decompress(data, 1 << 20).map(|plain| charset::decode(&plain, declared));
+        let two_steps =
+            sldc::decompress(data, 1 << 20).map(|plain| charset::decode(&plain, declared));
         assert_eq!(sldc::decompress_text(data, 1 << 20, declared), two_steps);
     }
     let text = String::from_utf8_lossy(data);
