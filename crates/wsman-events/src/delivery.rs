@@ -166,6 +166,18 @@ pub fn encode(xml: &str, utf16: bool) -> (Vec<u8>, &'static str) {
     (charset::encode(xml, encoding), encoding.content_type())
 }
 
+/// A body as [`encode`] writes it, compressed with SLDC ([`crate::sldc::compress`]): UTF-16 in
+/// the same pass as the compression, UTF-8 as it is; no encoded copy of the body is made.
+pub fn encode_compressed(xml: &str, utf16: bool) -> (Vec<u8>, &'static str) {
+    if utf16 {
+        let body = crate::sldc::compress_utf16le(xml);
+        (body, Encoding::Utf16Le.content_type())
+    } else {
+        let body = crate::sldc::compress(xml.as_bytes());
+        (body, Encoding::Utf8.content_type())
+    }
+}
+
 /// The acknowledgement a subscriber sends for a delivery.
 pub fn ack_envelope(delivery_message_id: &str, message_id: &str) -> String {
     format!(

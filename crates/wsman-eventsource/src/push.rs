@@ -507,12 +507,12 @@ impl Message {
             }
             Due::Heartbeat => delivery::heartbeat_envelope(&headers),
         };
-        let (body, content_type) = delivery::encode(&xml, plan.utf16);
         // Compressed after encoding, as Windows does: the stream holds the UTF-16 bytes.
-        let (body, content_encoding) = if plan.sldc {
-            (wsman_events::sldc::compress(&body), Some(SLDC_ENCODING))
+        let ((body, content_type), content_encoding) = if plan.sldc {
+            let compressed = delivery::encode_compressed(&xml, plan.utf16);
+            (compressed, Some(SLDC_ENCODING))
         } else {
-            (body, None)
+            (delivery::encode(&xml, plan.utf16), None)
         };
         Message {
             due,

@@ -95,6 +95,14 @@ fn utf16(b: &[u8], little_endian: bool) -> Result<String, DecodeError> {
     if !b.len().is_multiple_of(2) {
         return Err(DecodeError::Invalid("UTF-16"));
     }
+    let mut out = Vec::with_capacity(b.len() / 2);
+    utf16_into(b, little_endian, &mut out)?;
+    // Valid by construction (ASCII bytes and whole encoded chars): the check cannot fail.
+    String::from_utf8(out).map_err(|_| DecodeError::Invalid("UTF-16"))
+}
+
+/// Appends the UTF-8 of `b` (whole code units, surrogates paired within it) to `out`.
+fn utf16_into(b: &[u8], little_endian: bool, out: &mut Vec<u8>) -> Result<(), DecodeError> {
     // Where the low (ASCII) byte and the high byte of a code unit are.
     let (low, high) = if little_endian { (0, 1) } else { (1, 0) };
     let unit = |c: &[u8]| u16::from(c[low]) | (u16::from(c[high]) << 8);
@@ -105,7 +113,6 @@ fn utf16(b: &[u8], little_endian: bool) -> Result<String, DecodeError> {
     } else {
         0x80FF_80FF_80FF_80FF_80FF_80FF_80FF_80FF
     };
-    let mut out = Vec::with_capacity(b.len() / 2);
     let mut rest = b;
     while !rest.is_empty() {
         let mut ascii = 0;
@@ -133,8 +140,169 @@ fn utf16(b: &[u8], little_endian: bool) -> Result<String, DecodeError> {
         }
         rest = &rest[2 * wide..];
     }
-    // Valid by construction (ASCII bytes and whole encoded chars): the check cannot fail.
-    String::from_utf8(out).map_err(|_| DecodeError::Invalid("UTF-16"))
+    Ok(())
+}
+
+/// A body decoded as it arrives, a piece at a time: the same answer as [`decode`] of the whole
+/// body, for any split. Why: the collector decompresses a forwarder's batch (about 400 KB of
+/// UTF-16) in pieces of its 1 KB history, and converting each piece as it comes leaves no
+/// buffer of the whole UTF-16 body and no second pass over it. Errors wait for [`finish`]
+/// (`Decoder::finish`), so that whoever feeds the pieces reports its own errors first.
+pub struct Decoder<'c> {
+    charset: Option<&'c str>,
+    /// The first bytes, held until a byte-order mark can be told (three bytes or the end).
+    head: Vec<u8>,
+    state: State,
+    /// What to reserve for the output once the encoding is known.
+    capacity: usize,
+}
+
+enum State {
+    Undecided,
+    Utf8(Vec<u8>),
+    Utf16 {
+        little_endian: bool,
+        out: Vec<u8>,
+        /// The bytes of an incomplete code unit, or of a high surrogate waiting for its pair
+        /// (with the first byte of the next unit): at most three.
+        carry: Vec<u8>,
+    },
+    Failed(DecodeError),
+}
+
+impl<'c> Decoder<'c> {
+    /// A decoder for a body declared as `charset`, reserving `capacity` bytes of output.
+    pub fn new(charset: Option<&'c str>, capacity: usize) -> Self {
+        Decoder {
+            charset,
+            head: Vec::new(),
+            state: State::Undecided,
+            capacity,
+        }
+    }
+
+    /// The next piece of the body.
+    pub fn push(&mut self, mut piece: &[u8]) {
+        if let State::Undecided = self.state {
+            let take = (3 - self.head.len()).min(piece.len());
+            self.head.extend_from_slice(&piece[..take]);
+            piece = &piece[take..];
+            if self.head.len() < 3 {
+                return;
+            }
+            self.decide();
+        }
+        self.feed(piece);
+    }
+
+    /// The text and its encoding, or why the body is not text: [`decode`]'s answer.
+    pub fn finish(mut self) -> Result<(String, Encoding), DecodeError> {
+        if let State::Undecided = self.state {
+            self.decide();
+        }
+        match self.state {
+            State::Undecided => Err(DecodeError::Invalid("UTF-8")),
+            State::Failed(error) => Err(error),
+            State::Utf8(bytes) => String::from_utf8(bytes)
+                .map(|s| (s, Encoding::Utf8))
+                .map_err(|_| DecodeError::Invalid("UTF-8")),
+            State::Utf16 {
+                little_endian,
+                out,
+                carry,
+            } => {
+                if !carry.is_empty() {
+                    return Err(DecodeError::Invalid("UTF-16"));
+                }
+                let encoding = if little_endian {
+                    Encoding::Utf16Le
+                } else {
+                    Encoding::Utf16Be
+                };
+                // Valid by construction (ASCII bytes and whole encoded chars).
+                String::from_utf8(out)
+                    .map(|s| (s, encoding))
+                    .map_err(|_| DecodeError::Invalid("UTF-16"))
+            }
+        }
+    }
+
+    /// The encoding from the held first bytes, as [`decode`] chooses it; they are fed on.
+    fn decide(&mut self) {
+        let head = std::mem::take(&mut self.head);
+        let capacity = self.capacity;
+        let utf16 = |little_endian| State::Utf16 {
+            little_endian,
+            out: Vec::with_capacity(capacity),
+            carry: Vec::new(),
+        };
+        let (state, skip) = if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            (State::Utf8(Vec::with_capacity(capacity)), 3)
+        } else if head.starts_with(&[0xFF, 0xFE]) {
+            (utf16(true), 2)
+        } else if head.starts_with(&[0xFE, 0xFF]) {
+            (utf16(false), 2)
+        } else {
+            let state = match self.charset.map(|c| c.to_ascii_lowercase()) {
+                None => State::Utf8(Vec::with_capacity(capacity)),
+                Some(c) if c == "utf-8" || c == "utf8" => State::Utf8(Vec::with_capacity(capacity)),
+                Some(c) if c == "utf-16" || c == "utf-16le" => utf16(true),
+                Some(c) if c == "utf-16be" => utf16(false),
+                Some(other) => State::Failed(DecodeError::UnsupportedCharset(other)),
+            };
+            (state, 0)
+        };
+        self.state = state;
+        self.feed(&head[skip..]);
+    }
+
+    /// Converts what can be converted of `piece`; keeps an incomplete code unit or a high
+    /// surrogate at its end for the next piece.
+    fn feed(&mut self, mut piece: &[u8]) {
+        let failed = match &mut self.state {
+            State::Undecided | State::Failed(_) => return,
+            State::Utf8(bytes) => {
+                bytes.extend_from_slice(piece);
+                return;
+            }
+            State::Utf16 {
+                little_endian,
+                out,
+                carry,
+            } => {
+                let le = *little_endian;
+                let high_surrogate = |unit: &[u8]| {
+                    let top = if le { unit[1] } else { unit[0] };
+                    (0xD8..0xDC).contains(&top)
+                };
+                // The carry completed first: a code unit, or a surrogate pair (or a high
+                // surrogate and whatever follows it, refused as a pair would be).
+                let mut result = Ok(());
+                while !carry.is_empty() && !piece.is_empty() {
+                    carry.push(piece[0]);
+                    piece = &piece[1..];
+                    let whole = carry.len() == 4 || (carry.len() == 2 && !high_surrogate(carry));
+                    if whole {
+                        result = utf16_into(carry, le, out);
+                        carry.clear();
+                    }
+                }
+                if result.is_ok() && carry.is_empty() {
+                    let mut whole = piece.len() & !1;
+                    if whole >= 2 && high_surrogate(&piece[whole - 2..whole]) {
+                        whole -= 2;
+                    }
+                    result = utf16_into(&piece[..whole], le, out);
+                    carry.extend_from_slice(&piece[whole..]);
+                }
+                match result {
+                    Ok(()) => return,
+                    Err(error) => error,
+                }
+            }
+        };
+        self.state = State::Failed(failed);
+    }
 }
 
 /// Encode a response in the request's encoding (UTF-16 with a BOM, as Windows answers).
@@ -158,10 +326,10 @@ pub fn encode(xml: &str, encoding: Encoding) -> Vec<u8> {
     }
 }
 
-/// Append `xml` in UTF-16LE. Runs of ASCII (all of the markup and most event text) are
+/// Append `xml` in UTF-16LE (no byte-order mark). Runs of ASCII (all of the markup and most event text) are
 /// widened a run at a time, a loop the compiler vectorises; a forwarder encodes every batch it
 /// sends, and one code unit at a time this was 4% of its CPU.
-fn utf16le_into(xml: &str, out: &mut Vec<u8>) {
+pub fn utf16le_into(xml: &str, out: &mut Vec<u8>) {
     let bytes = xml.as_bytes();
     let mut at = 0;
     while at < bytes.len() {
@@ -186,6 +354,7 @@ fn utf16le_into(xml: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     proptest::proptest! {
         #[test]
@@ -218,6 +387,48 @@ mod tests {
             let be: Vec<u8> = units.iter().flat_map(|u| u.to_be_bytes()).collect();
             proptest::prop_assert_eq!(utf16(&le, true).ok(), expected.clone());
             proptest::prop_assert_eq!(utf16(&be, false).ok(), expected);
+        }
+    }
+
+    proptest::proptest! {
+        /// A body fed in pieces cut anywhere (inside a byte-order mark, a code unit or a
+        /// surrogate pair): the answer of decoding it whole, errors included.
+        #[test]
+        fn pieces_decode_as_the_whole(
+            units in proptest::collection::vec(proptest::prop_oneof![
+                8 => (0u16..0x80).prop_map(|u| vec![u]),
+                2 => (0x80u16..0x800).prop_map(|u| vec![u]),
+                1 => (0xD800u16..0xE000).prop_map(|u| vec![u]),
+                3 => (0xD800u16..0xDC00, 0xDC00u16..0xE000).prop_map(|(h, l)| vec![h, l]),
+                1 => (0xE000u16..=0xFFFF).prop_map(|u| vec![u]),
+                1 => proptest::strategy::Just(vec![0xFEFFu16]),
+                1 => proptest::strategy::Just(vec![0xBBEFu16]),
+            ], 0..40).prop_map(|pieces| pieces.concat()),
+            big_endian in proptest::bool::ANY,
+            odd in proptest::bool::ANY,
+            cuts in proptest::collection::vec(0usize..90, 0..6),
+            declared in proptest::prop_oneof![
+                proptest::strategy::Just(None), proptest::strategy::Just(Some("UTF-16")),
+                proptest::strategy::Just(Some("utf-16be")), proptest::strategy::Just(Some("utf-8")),
+                proptest::strategy::Just(Some("latin1")),
+            ],
+        ) {
+            let mut body: Vec<u8> = units
+                .iter()
+                .flat_map(|u| if big_endian { u.to_be_bytes() } else { u.to_le_bytes() })
+                .collect();
+            if odd {
+                body.push(0x3C);
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(body.len())).collect();
+            cuts.sort_unstable();
+            let mut decoder = Decoder::new(declared, 0);
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([body.len()]) {
+                decoder.push(&body[from..cut]);
+                from = cut;
+            }
+            proptest::prop_assert_eq!(decoder.finish(), decode(&body, declared));
         }
     }
 

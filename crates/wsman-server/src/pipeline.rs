@@ -41,7 +41,8 @@ pub const ANONYMOUS_PRODUCT_VERSION: &str = "OS: 0.0.0 SP: 0.0 Stack: 3.0";
 /// hundred bytes (Windows' own is under 1 KiB); anything an unauthenticated client sends is
 /// buffered and parsed before anyone is known, so it is kept this small. Larger: 413.
 pub const ANONYMOUS_BODY_LIMIT: u64 = 16 * 1024;
-/// Bodies up to this size are parsed on the async worker; larger ones on the blocking pool,
+/// Bodies up to this size (a decompressed body: its text) are parsed on the async worker;
+/// larger ones on the blocking pool,
 /// so that a few large envelopes (up to MaxEnvelopeSizekb, authenticated only) cannot hold
 /// the workers that serve every other connection.
 const PARSE_INLINE_LIMIT: usize = 64 * 1024;

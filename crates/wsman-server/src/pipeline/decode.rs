@@ -2,7 +2,7 @@
 //! its compression, and the envelope parsed from it.
 
 use hyper::header::{HeaderMap, HOST};
-use wsman_proto::charset::{self, Encoding};
+use wsman_proto::charset::{self, DecodeError, Encoding};
 use wsman_proto::xml::Limits;
 use wsman_proto::Request;
 
@@ -12,11 +12,7 @@ pub(super) fn decode_and_parse(
     bytes: &[u8],
     content_type: &str,
 ) -> Result<(Request, Encoding), ServiceError> {
-    let charset = if is_common_soap_type(content_type) {
-        Some(COMMON_SOAP_CHARSET)
-    } else {
-        charset::charset_param(content_type)
-    };
+    let charset = declared_charset(content_type);
     // The common case, UTF-8 without a BOM, is parsed in place; everything else (and any
     // invalid input, for its error) goes through `charset::decode`.
     if plain_utf8(bytes, charset) {
@@ -25,9 +21,25 @@ pub(super) fn decode_and_parse(
             return Ok((request, Encoding::Utf8));
         }
     }
-    let (text, encoding) = charset::decode(bytes, charset)?;
+    parse_text(charset::decode(bytes, charset))
+}
+
+/// The envelope parsed from a body's text, or the error of its decoding.
+pub(super) fn parse_text(
+    decoded: Result<(String, Encoding), DecodeError>,
+) -> Result<(Request, Encoding), ServiceError> {
+    let (text, encoding) = decoded?;
     let request = wsman_proto::parse_request(&text, &Limits::default())?;
     Ok((request, encoding))
+}
+
+/// The charset a body of `content_type` declares (its byte-order mark may still override it).
+pub(super) fn declared_charset(content_type: &str) -> Option<&str> {
+    if is_common_soap_type(content_type) {
+        Some(COMMON_SOAP_CHARSET)
+    } else {
+        charset::charset_param(content_type)
+    }
 }
 
 /// True when `charset::decode` would read `bytes` as UTF-8 as they are: no byte-order mark,

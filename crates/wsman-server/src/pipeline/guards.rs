@@ -9,11 +9,13 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::Method;
 use wsman_events::sldc;
-use wsman_proto::charset::Encoding;
+use wsman_proto::charset::{DecodeError, Encoding};
 use wsman_proto::identify::{self, IdentifyInfo};
 use wsman_proto::{Fault, Request};
 
-use super::decode::{self, decode_and_parse, host_header, is_common_soap_type, is_sldc};
+use super::decode::{
+    self, declared_charset, decode_and_parse, host_header, is_common_soap_type, is_sldc, parse_text,
+};
 use super::{
     is_soap_media_type, Answer, ANONYMOUS_BODY_LIMIT, ANONYMOUS_IDENTIFY_PATH,
     ANONYMOUS_PRODUCT_VERSION, PARSE_INLINE_LIMIT,
@@ -66,11 +68,29 @@ pub(super) enum Admission {
 
 /// The body as the `body` guard read it: unsealed, decompressed.
 pub(super) struct Plain {
-    bytes: Bytes,
+    body: PlainBody,
     /// The sealed body's own type, else the request's.
     content_type: Option<String>,
     /// The size as sent (unsealed, still compressed).
     wire_length: usize,
+}
+
+/// The bytes as they came, or a compressed body decompressed straight into its text (or why
+/// its bytes are no text in its charset), which no other step needs as bytes.
+enum PlainBody {
+    Bytes(Bytes),
+    Text(Result<(String, Encoding), DecodeError>),
+}
+
+/// `parse` on the blocking pool (a large body), its panic a 400 as before.
+async fn blocking(
+    parse: impl FnOnce() -> Result<(Request, Encoding), ServiceError> + Send + 'static,
+) -> Result<Result<(Request, Encoding), ServiceError>, ServiceError> {
+    tokio::task::spawn_blocking(parse)
+        .await
+        .map_err(|e| ServiceError::BadRequest {
+            reason: format!("the request could not be parsed: {e}"),
+        })
 }
 
 /// What the `parse` guard found. The parsed request is boxed: the known Identify, which
@@ -303,9 +323,11 @@ impl Guards<'_> {
         // bodies SLDC that are plain XML.
         let compressed =
             *endpoint != Endpoint::WsMan && is_sldc(headers) && !sldc::looks_uncompressed(&bytes);
-        let bytes = if compressed {
-            match sldc::decompress(&bytes, max_plain) {
-                Ok(plain) => Bytes::from(plain),
+        let body = if compressed {
+            // Into text at once: the charset as `parse` reads it.
+            let charset = declared_charset(content_type.as_deref().unwrap_or(media.content_type));
+            match sldc::decompress_text(&bytes, max_plain, charset) {
+                Ok(text) => PlainBody::Text(text),
                 Err(error) => {
                     let body = UnreadableBody {
                         reason: Refusal::BadSldc,
@@ -320,10 +342,10 @@ impl Guards<'_> {
                 }
             }
         } else {
-            bytes
+            PlainBody::Bytes(bytes)
         };
         Ok(Some(Plain {
-            bytes,
+            body,
             content_type,
             wire_length,
         }))
@@ -342,23 +364,31 @@ impl Guards<'_> {
         let content_type = plain.content_type.as_deref().unwrap_or(media.content_type);
         let identify = &self.shared.identify;
         let wsman = *endpoint == Endpoint::WsMan;
-        if wsman {
-            if let Some((encoding, body)) =
-                identify.known_request(self.settings, &plain.bytes, content_type)
-            {
-                *self.action = crate::metrics::IDENTIFY;
-                return Ok(Parsed::KnownIdentify(encoding, body));
+        // The bytes as they came, for the Identify cache.
+        let mut as_sent = None;
+        let parsed = match plain.body {
+            PlainBody::Bytes(bytes) => {
+                if wsman {
+                    if let Some((encoding, body)) =
+                        identify.known_request(self.settings, &bytes, content_type)
+                    {
+                        *self.action = crate::metrics::IDENTIFY;
+                        return Ok(Parsed::KnownIdentify(encoding, body));
+                    }
+                }
+                let parsed = if bytes.len() <= PARSE_INLINE_LIMIT {
+                    decode_and_parse(&bytes, content_type)
+                } else {
+                    let (bytes, content_type) = (bytes.clone(), content_type.to_owned());
+                    blocking(move || decode_and_parse(&bytes, &content_type)).await?
+                };
+                as_sent = Some(bytes);
+                parsed
             }
-        }
-        let parsed = if plain.bytes.len() <= PARSE_INLINE_LIMIT {
-            decode_and_parse(&plain.bytes, content_type)
-        } else {
-            let (bytes, content_type) = (plain.bytes.clone(), content_type.to_owned());
-            tokio::task::spawn_blocking(move || decode_and_parse(&bytes, &content_type))
-                .await
-                .map_err(|e| ServiceError::BadRequest {
-                    reason: format!("the request could not be parsed: {e}"),
-                })?
+            PlainBody::Text(Ok((text, encoding))) if text.len() > PARSE_INLINE_LIMIT => {
+                blocking(move || parse_text(Ok((text, encoding)))).await?
+            }
+            PlainBody::Text(text) => parse_text(text),
         };
         let (request, encoding) = parsed.inspect_err(|error| {
             let body = UnreadableBody {
@@ -370,7 +400,9 @@ impl Guards<'_> {
             self.shared.catalog.unreadable(endpoint, &body);
         })?;
         *self.action = if wsman && request.is_identify() {
-            identify.remember_request(self.settings, &plain.bytes, content_type, encoding);
+            if let Some(bytes) = &as_sent {
+                identify.remember_request(self.settings, bytes, content_type, encoding);
+            }
             crate::metrics::IDENTIFY
         } else {
             crate::metrics::action_label(&request.operation.action)
