@@ -11,7 +11,8 @@
 //! checks the sequence number and compares the checksum in constant time.
 //!
 //! The only copy of a message is the output buffer (the HMAC reads the plaintext where it
-//! lies, RC4 runs in place on the output): no temporary copies.
+//! lies, RC4 reads it there too and writes the ciphertext into the output): no temporary
+//! copies.
 
 use md5::{Digest, Md5};
 use subtle::ConstantTimeEq;
@@ -205,8 +206,8 @@ impl NtlmSeal {
     }
 
     /// Seals the concatenation of `parts`, appending the ciphertext to `out` (the only copy of
-    /// the message: each block is read once for the HMAC, copied once, and encrypted where it
-    /// lands); returns the 16-byte signature. The keystream encrypts the data first and the
+    /// the message: each byte is read once for the HMAC and once by RC4, which writes the
+    /// ciphertext where it lands); returns the 16-byte signature. The keystream encrypts the data first and the
     /// checksum after it, as MS-NLMP orders them.
     pub(crate) fn wrap_parts_into(
         &mut self,
@@ -229,11 +230,7 @@ impl NtlmSeal {
                 parts,
                 || {
                     for part in parts {
-                        for block in part.chunks(BLOCK) {
-                            let start = out.len();
-                            out.extend_from_slice(block);
-                            rc4.apply(&mut out[start..]);
-                        }
+                        rc4.apply_append(part, out);
                     }
                 },
             )
@@ -242,9 +239,7 @@ impl NtlmSeal {
             for part in parts {
                 for block in part.chunks(BLOCK) {
                     mac.update(block);
-                    let start = out.len();
-                    out.extend_from_slice(block);
-                    send.rc4.apply(&mut out[start..]);
+                    send.rc4.apply_append(block, out);
                 }
             }
             mac
