@@ -407,7 +407,9 @@ mod tests {
     async fn output_is_written_whole_and_in_order_to_its_stream() {
         let (mut out_reader, out_writer) = std::io::pipe().unwrap();
         let (mut err_reader, err_writer) = std::io::pipe().unwrap();
-        let local = LocalOutput::of(out_writer.into(), err_writer.into());
+        let file =
+            |writer: std::io::PipeWriter| std::fs::File::from(std::os::fd::OwnedFd::from(writer));
+        let local = LocalOutput::of(file(out_writer), file(err_writer));
         let readers = std::thread::spawn(move || {
             let (mut out, mut err) = (Vec::new(), Vec::new());
             let err_thread = std::thread::spawn(move || {
