@@ -47,16 +47,6 @@ impl Rc4 {
         state[usize::from((current as u8).wrapping_add(sj as u8))] as u8
     }
 
-    /// The next eight keystream bytes as one little-endian word (see the type's comment).
-    #[inline(always)]
-    fn next_word(state: &mut [u32; 256], i: &mut u8, j: &mut u8, si: &mut u32) -> u64 {
-        let mut stream = 0u64;
-        for shift in (0..64).step_by(8) {
-            stream |= u64::from(Self::next_byte(state, i, j, si)) << shift;
-        }
-        stream
-    }
-
     /// XORs the keystream into `data` in place. The indices live in locals so the compiler
     /// keeps them in registers instead of storing them back into `self` after every byte.
     pub(crate) fn apply(&mut self, data: &mut [u8]) {
@@ -65,36 +55,16 @@ impl Rc4 {
         let mut si = state[usize::from(i.wrapping_add(1))];
         let mut words = data.chunks_exact_mut(8);
         for word in &mut words {
-            let stream = Self::next_word(state, &mut i, &mut j, &mut si);
+            let mut stream = 0u64;
+            for shift in (0..64).step_by(8) {
+                stream |= u64::from(Self::next_byte(state, &mut i, &mut j, &mut si)) << shift;
+            }
             let mut bytes = [0u8; 8];
             bytes.copy_from_slice(word);
             word.copy_from_slice(&(u64::from_le_bytes(bytes) ^ stream).to_le_bytes());
         }
         for byte in words.into_remainder() {
             *byte ^= Self::next_byte(state, &mut i, &mut j, &mut si);
-        }
-        self.i = i;
-        self.j = j;
-    }
-
-    /// Appends `plain` XORed with the keystream to `out`: a copy of `plain` followed by
-    /// [`Rc4::apply`] over it, in one pass. Why: the sealing reads the response text where
-    /// it is kept (shared with a SequenceId replay) and the ciphertext is written once, into
-    /// the body, instead of copying the text there and encrypting the copy.
-    pub(crate) fn apply_append(&mut self, plain: &[u8], out: &mut Vec<u8>) {
-        out.reserve(plain.len());
-        let state = &mut self.state;
-        let (mut i, mut j) = (self.i, self.j);
-        let mut si = state[usize::from(i.wrapping_add(1))];
-        let mut words = plain.chunks_exact(8);
-        for word in &mut words {
-            let stream = Self::next_word(state, &mut i, &mut j, &mut si);
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(word);
-            out.extend_from_slice(&(u64::from_le_bytes(bytes) ^ stream).to_le_bytes());
-        }
-        for byte in words.remainder() {
-            out.push(byte ^ Self::next_byte(state, &mut i, &mut j, &mut si));
         }
         self.i = i;
         self.j = j;

@@ -11,8 +11,7 @@
 //! checks the sequence number and compares the checksum in constant time.
 //!
 //! The only copy of a message is the output buffer (the HMAC reads the plaintext where it
-//! lies, RC4 reads it there too and writes the ciphertext into the output): no temporary
-//! copies.
+//! lies, RC4 runs in place on the output): no temporary copies.
 
 use md5::{Digest, Md5};
 use subtle::ConstantTimeEq;
@@ -206,8 +205,8 @@ impl NtlmSeal {
     }
 
     /// Seals the concatenation of `parts`, appending the ciphertext to `out` (the only copy of
-    /// the message: each byte is read once for the HMAC and once by RC4, which writes the
-    /// ciphertext where it lands); returns the 16-byte signature. The keystream encrypts the data first and the
+    /// the message: each block is read once for the HMAC, copied once, and encrypted where it
+    /// lands); returns the 16-byte signature. The keystream encrypts the data first and the
     /// checksum after it, as MS-NLMP orders them.
     pub(crate) fn wrap_parts_into(
         &mut self,
@@ -230,7 +229,11 @@ impl NtlmSeal {
                 parts,
                 || {
                     for part in parts {
-                        rc4.apply_append(part, out);
+                        for block in part.chunks(BLOCK) {
+                            let start = out.len();
+                            out.extend_from_slice(block);
+                            rc4.apply(&mut out[start..]);
+                        }
                     }
                 },
             )
@@ -239,7 +242,9 @@ impl NtlmSeal {
             for part in parts {
                 for block in part.chunks(BLOCK) {
                     mac.update(block);
-                    send.rc4.apply_append(block, out);
+                    let start = out.len();
+                    out.extend_from_slice(block);
+                    send.rc4.apply(&mut out[start..]);
                 }
             }
             mac

@@ -359,46 +359,6 @@ fn rc4_matches_the_byte_at_a_time_keystream() {
     }
 }
 
-/// RC4 appending its output (the copy fused into the cipher, as the sealing calls it) against
-/// the unfused composition (copy, then [`Rc4::apply`] in place) and against the textbook
-/// byte-at-a-time loop, one keystream consumed in pieces of every edge size, appended after
-/// bytes already in the buffer.
-#[test]
-fn appending_rc4_is_copying_then_applying_it() {
-    for key_salt in 0..4u8 {
-        let key: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(29) ^ key_salt);
-        let mut fused = Rc4::new(&key);
-        let mut unfused = Rc4::new(&key);
-        let mut textbook = OldDirection::new(&key, b"", b"", 0);
-        textbook.state = std::array::from_fn(|i| i as u8);
-        let mut j = 0u8;
-        for i in 0..256 {
-            j = j.wrapping_add(textbook.state[i]).wrapping_add(key[i % 16]);
-            textbook.state.swap(i, usize::from(j));
-        }
-        for (index, len) in edge_sizes().into_iter().enumerate() {
-            let plain = message(len, index as u8 ^ key_salt);
-            let before = message(index % 13, 0xC3);
-            let mut appended = before.clone();
-            fused.apply_append(&plain, &mut appended);
-            let mut copied = before.clone();
-            copied.extend_from_slice(&plain);
-            unfused.apply(&mut copied[before.len()..]);
-            let mut reference = before.clone();
-            reference.extend_from_slice(&plain);
-            textbook.apply(&mut reference[before.len()..]);
-            assert_eq!(
-                appended, copied,
-                "key {key_salt}, piece {index} of {len} bytes"
-            );
-            assert_eq!(
-                appended, reference,
-                "key {key_salt}, piece {index} of {len} bytes"
-            );
-        }
-    }
-}
-
 /// Both directions, every size, the plaintext given whole and in uneven parts: the new seal
 /// must produce the old signature and ciphertext, and unseal what the old one sealed.
 #[test]
