@@ -259,19 +259,17 @@ async fn pump(
     received: &mut mpsc::Receiver<Event>,
     signals: &mut LocalSignals,
 ) -> Result<Ending, Failure> {
-    let mut stdout = tokio::io::stdout();
-    let mut stderr = tokio::io::stderr();
+    let local =
+        LocalOutput::new().map_err(|e| Failure::local(format!("cannot write the output: {e}")))?;
     let mut pressed = 0u32;
     loop {
         tokio::select! {
             event = received.recv() => match event {
                 Some(Ok(Some(Output::Data { stream, data }))) => {
-                    let result = if stream.eq_ignore_ascii_case("stderr") {
-                        write_all(&mut stderr, &data).await
-                    } else {
-                        write_all(&mut stdout, &data).await
-                    };
-                    result.map_err(|e| Failure::local(format!("cannot write the {stream} output: {e}")))?;
+                    let to_stderr = stream.eq_ignore_ascii_case("stderr");
+                    local.write(to_stderr, data).await.map_err(|e| {
+                        Failure::local(format!("cannot write the {stream} output: {e}"))
+                    })?;
                 }
                 Some(Ok(Some(Output::Exited { exit_code }))) => return Ok(Ending::Exited(exit_code)),
                 // Kinds of output this winrs does not know: nothing to show.
@@ -297,6 +295,53 @@ async fn pump(
                 }
             }
         }
+    }
+}
+
+/// winrs's own stdout and stderr for the remote command's output: each received buffer is
+/// written by a blocking-pool thread as it is, so the runtime stays free for the next Receive
+/// and for Ctrl-C. Why not `tokio::io::stdout()`: it copies every buffer into one of its own
+/// and writes through std's line-buffered stdout, which scans every byte for a newline, two
+/// passes over all the output that nothing needs (the command's bytes are written as they
+/// came, and each write is whole before the next starts, as before).
+struct LocalOutput {
+    stdout: std::sync::Arc<std::fs::File>,
+    stderr: std::sync::Arc<std::fs::File>,
+}
+
+impl LocalOutput {
+    /// Duplicates of descriptors 1 and 2 (std's own handles are left as they are).
+    fn new() -> std::io::Result<Self> {
+        use std::os::fd::AsFd;
+        let duplicate = |fd: std::os::fd::BorrowedFd<'_>| {
+            fd.try_clone_to_owned()
+                .map(|owned| std::sync::Arc::new(std::fs::File::from(owned)))
+        };
+        Ok(Self {
+            stdout: duplicate(std::io::stdout().as_fd())?,
+            stderr: duplicate(std::io::stderr().as_fd())?,
+        })
+    }
+
+    #[cfg(test)]
+    fn of(stdout: std::fs::File, stderr: std::fs::File) -> Self {
+        Self {
+            stdout: std::sync::Arc::new(stdout),
+            stderr: std::sync::Arc::new(stderr),
+        }
+    }
+
+    /// Writes all of `data` to stdout (or stderr), whole, before returning.
+    async fn write(&self, to_stderr: bool, data: Vec<u8>) -> std::io::Result<()> {
+        use std::io::Write;
+        let file = std::sync::Arc::clone(if to_stderr {
+            &self.stderr
+        } else {
+            &self.stdout
+        });
+        tokio::task::spawn_blocking(move || (&*file).write_all(&data))
+            .await
+            .map_err(std::io::Error::other)?
     }
 }
 
@@ -348,5 +393,47 @@ async fn forward_stdin(command: Command) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LocalOutput;
+    use std::io::Read;
+
+    /// Every byte of every buffer arrives, in order, on the stream it was meant for: buffers
+    /// with and without newlines, larger than a pipe holds, and empty.
+    #[tokio::test]
+    async fn output_is_written_whole_and_in_order_to_its_stream() {
+        let (mut out_reader, out_writer) = std::io::pipe().unwrap();
+        let (mut err_reader, err_writer) = std::io::pipe().unwrap();
+        let file =
+            |writer: std::io::PipeWriter| std::fs::File::from(std::os::fd::OwnedFd::from(writer));
+        let local = LocalOutput::of(file(out_writer), file(err_writer));
+        let readers = std::thread::spawn(move || {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let err_thread = std::thread::spawn(move || {
+                err_reader.read_to_end(&mut err).unwrap();
+                err
+            });
+            out_reader.read_to_end(&mut out).unwrap();
+            (out, err_thread.join().unwrap())
+        });
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut expected_out = Vec::new();
+        for data in [
+            b"no newline".to_vec(),
+            b"one\ntwo\n".to_vec(),
+            big.clone(),
+            Vec::new(),
+        ] {
+            expected_out.extend_from_slice(&data);
+            local.write(false, data).await.unwrap();
+        }
+        local.write(true, b"on stderr\n".to_vec()).await.unwrap();
+        drop(local);
+        let (out, err) = readers.join().unwrap();
+        assert_eq!(out, expected_out);
+        assert_eq!(err, b"on stderr\n");
     }
 }
