@@ -64,11 +64,13 @@ pub(crate) struct StreamBuffer {
     /// Delivered, awaiting acknowledgement; still counts against capacity.
     held: usize,
     eof: bool,
-    /// The command prints without pause: the last read from the pipe filled the read buffer
-    /// (it prints faster than it is read), or came within [`FLOW_GAP`] of the read before.
+    /// The last read from the pipe filled the read buffer: more is very likely waiting in
+    /// the pipe right now (the command prints faster than it is read).
     flowing: bool,
     /// When the last read from the pipe returned data.
     last_read: Option<Instant>,
+    /// The last read came within [`FLOW_GAP`] of the read before it.
+    back_to_back: bool,
     end_reported: bool,
     peak: usize,
     produced: u64,
@@ -130,6 +132,7 @@ impl Output {
                 eof: false,
                 flowing: false,
                 last_read: None,
+                back_to_back: false,
                 end_reported: false,
                 peak: 0,
                 produced: 0,
@@ -254,22 +257,15 @@ impl Output {
     }
 
     /// Appends what one read returned at `at`; `full`: the read filled its buffer.
-    ///
-    /// A read that did not fill its buffer still continues a flow when it came within
-    /// [`FLOW_GAP`] of the one before: a pump with a worker thread to itself (two async
-    /// workers) reads as soon as anything is in the pipe, so its reads rarely fill up however
-    /// fast the command prints, and without this every Receive would be answered with the
-    /// little one read brought (measured: 137 KiB a response against 370, 2.7 times the
-    /// responses, 1.7 times the daemon's CPU per GiB).
     fn push(&self, index: usize, data: &[u8], full: bool, at: Instant) {
         let mut state = lock(&self.state);
         let Some(stream) = state.streams.get_mut(index) else {
             return;
         };
-        let back_to_back = stream
+        stream.flowing = full;
+        stream.back_to_back = stream
             .last_read
             .is_some_and(|last| at.saturating_duration_since(last) <= FLOW_GAP);
-        stream.flowing = full || back_to_back;
         stream.last_read = Some(at);
         stream.produced += data.len() as u64;
         if !stream.declared {
@@ -286,17 +282,30 @@ impl Output {
         if let Some(stream) = lock(&self.state).streams.get_mut(index) {
             stream.eof = true;
             stream.flowing = false;
+            stream.back_to_back = false;
         }
         self.changed.notify_waiters();
     }
 
-    /// Whether a Receive that could answer now with some output should rather wait a moment
-    /// for more: a requested stream is flowing (see [`Output::push`]: the pipe holds more, or
-    /// more is on its way), less than `max_bytes` is buffered, and the buffer has room to
-    /// take more. Answering at once would send many small responses (each a round trip,
-    /// and an envelope) while a command prints flat out; a command that pauses, even for a
-    /// moment, is answered at once as before.
-    pub(crate) fn worth_waiting(&self, requested: &[usize], max_bytes: usize) -> bool {
+    /// Whether a Receive that could answer `now` with some output should rather wait a moment
+    /// for more: a requested stream is flowing, less than `max_bytes` is buffered, and the
+    /// buffer has room to take more. Answering at once would send many small responses (each
+    /// a round trip, and an envelope) while a command prints flat out; a command that pauses
+    /// for more than [`FLOW_GAP`] is answered at once as before.
+    ///
+    /// Flowing: the last read filled its buffer (the pipe holds more), or it came within
+    /// [`FLOW_GAP`] of the read before and `now` is within [`FLOW_GAP`] of it (more is on its
+    /// way). The second is what a pump with a worker thread to itself sees (two async
+    /// workers, or more on larger hosts): it reads as soon as anything is in the pipe, so its
+    /// reads rarely fill however fast the command prints, and with the first alone every
+    /// Receive was answered with the little one read brought (measured: 137 KiB an answer
+    /// against 370, 2.7 times the answers, 1.7 times the daemon's CPU per GiB).
+    pub(crate) fn worth_waiting(
+        &self,
+        requested: &[usize],
+        max_bytes: usize,
+        now: Instant,
+    ) -> bool {
         let state = lock(&self.state);
         if state.exit_code.is_some() {
             return false;
@@ -311,7 +320,11 @@ impl Output {
             if stream.used() >= self.capacity || stream.eof {
                 return false;
             }
-            flowing |= stream.flowing;
+            let flow_goes_on = stream.back_to_back
+                && stream
+                    .last_read
+                    .is_some_and(|last| now.saturating_duration_since(last) <= FLOW_GAP);
+            flowing |= stream.flowing || flow_goes_on;
         }
         flowing && pending < max_bytes
     }
@@ -495,26 +508,35 @@ mod tests {
 
     /// A pump on a worker of its own empties the pipe at every read, so no read fills its
     /// buffer: reads close together still make the stream flowing (a Receive waits a moment
-    /// to fill its response), and a read after a pause does not.
+    /// to fill its response) until the flow pauses, and a read after a pause does not.
     #[test]
     fn reads_close_together_flow_though_none_filled_its_buffer() {
+        const BIG: usize = 1 << 19;
         let output = Output::new([true, false], 1 << 20);
         let start = Instant::now();
-        output.push(0, &[1; 1000], false, start);
-        assert!(!output.worth_waiting(&[0], 1 << 19), "one read is no flow");
-        output.push(0, &[2; 1000], false, start + FLOW_GAP / 4);
-        assert!(output.worth_waiting(&[0], 1 << 19), "reads back to back");
+        let at = |gaps: f64| start + FLOW_GAP.mul_f64(gaps);
+        output.push(0, &[1; 1000], false, at(0.0));
         assert!(
-            !output.worth_waiting(&[0], 2000),
-            "the response is full already"
+            !output.worth_waiting(&[0], BIG, at(0.1)),
+            "one read is no flow"
         );
-        output.push(0, &[3; 1000], false, start + FLOW_GAP / 4 + FLOW_GAP * 3);
-        assert!(!output.worth_waiting(&[0], 1 << 19), "a read after a pause");
-        output.push(0, &[4; 1000], true, start + FLOW_GAP * 10);
+        output.push(0, &[2; 1000], false, at(0.25));
         assert!(
-            output.worth_waiting(&[0], 1 << 19),
-            "a full read, whenever it came"
+            output.worth_waiting(&[0], BIG, at(0.5)),
+            "reads back to back"
         );
+        assert!(
+            !output.worth_waiting(&[0], 2000, at(0.5)),
+            "the answer is full"
+        );
+        assert!(!output.worth_waiting(&[0], BIG, at(2.0)), "the flow paused");
+        output.push(0, &[3; 1000], false, at(3.0));
+        assert!(
+            !output.worth_waiting(&[0], BIG, at(3.1)),
+            "a read after a pause"
+        );
+        output.push(0, &[4; 1000], true, at(10.0));
+        assert!(output.worth_waiting(&[0], BIG, at(20.0)), "a full read");
     }
 
     /// Whether the pump of `output`'s stream `index` would wait for room now.
