@@ -506,9 +506,10 @@ const BLOCKING_WORK_AT_EXIT: std::time::Duration = std::time::Duration::from_sec
 /// the answers: a pump on a worker of its own empties the pipe at every read, so its reads
 /// never filled up, the stream never counted as flowing, and Receive answered with 137 KiB
 /// instead of 370 (2.7 times the answers, and each answer's CPU on both sides). The output
-/// now counts reads that come back to back as flowing (`wsman-shell`'s `Output::push`), so
-/// answers are full on any layout, and on hosts of more cores too, where the pump always has
-/// a worker of its own (docs/benchmarks-history.md, "the async workers on two cores").
+/// now counts reads that come back to back as flowing (`wsman-shell`'s
+/// `Output::worth_waiting`), so answers are full on any layout, and on hosts of more cores
+/// too, where the pump always has a worker of its own (docs/benchmarks-history.md, "the async
+/// workers on two cores").
 fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
     match configured.and_then(|value| value.trim().parse::<usize>().ok()) {
         Some(workers) if workers > 0 => workers,
