@@ -498,7 +498,10 @@ const BLOCKING_WORK_AT_EXIT: std::time::Duration = std::time::Duration::from_sec
 /// Why two on two cores, not one: one worker holds every request of the daemon to one core.
 /// Identify at 32 connections costs wsmand about 13 µs of CPU per request and the client
 /// beside it 8: one worker caps the daemon near 0.65x of a Tokio server on both cores, two
-/// near 0.8x, for the same CPU per request (13.1-15.4 µs on either layout, same runs). Two
+/// near 0.8x, for the same CPU per request (10.9-15.4 µs on either layout, same runs).
+/// Measured on 2 cores at load 2-4, rounds in turn: two workers 0.84x of the responder against
+/// 0.70x with one (and 0.78x against 0.69x, the same binary); 330 more instructions per
+/// request (18,085 against 17,755) for the scheduler's stealing and waking. Two
 /// workers cost a command streaming its output more: the pump reading the pipe and the task
 /// answering Receive run on different threads, a futex wake-up between them at most steps
 /// (`head -c 1G` through Receive: about 4,400 futex calls against 30, and about a quarter more
