@@ -170,7 +170,7 @@ fn start_with(
         &[
             ("WSMAND_PAM_SERVICE", service.name.as_str()),
             ("WSMAND_PAM_SESSIONS", sessions),
-            // One async worker, as on a one-core host: what blocks it blocks every request.
+            // One async worker, as on a two-core host: what blocks it blocks every request.
             ("TOKIO_WORKER_THREADS", "1"),
         ],
     );

@@ -489,34 +489,28 @@ async fn release_resident_memory(what: &'static str) {
 /// How long the stop waits for blocking work still running after serving has ended.
 const BLOCKING_WORK_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Async worker threads: one fewer than the cores, but two on two cores (one on one);
-/// `TOKIO_WORKER_THREADS` (a positive number) overrides, as it does for any Tokio program.
+/// Async worker threads: one fewer than the cores, at least one; `TOKIO_WORKER_THREADS`
+/// (a positive number) overrides, as it does for any Tokio program.
 ///
 /// Why not one per core: the commands of the daemon's shells and its blocking work (PAM,
-/// password hashing, Kerberos and CredSSP handshakes, on the blocking pool) need the cores too.
+/// password hashing, Kerberos and CredSSP handshakes, on the blocking pool) need the cores too,
+/// and the output of a running command passes between the pump and the Receive tasks, which on
+/// two workers means a futex wake-up between threads at nearly every step (`head -c 1G`
+/// through Receive: about 4,400 futex calls against 30).
 ///
-/// Why two on two cores, not one: one worker holds every request of the daemon to one core.
-/// Identify at 32 connections costs wsmand about 13 µs of CPU per request and the client
-/// beside it 8: one worker caps the daemon near 0.65x of a Tokio server on both cores, two
-/// near 0.8x, for the same CPU per request (10.9-15.4 µs on either layout, same runs).
-/// Measured on 2 cores at load 2-4, rounds in turn: two workers 0.84x of the responder against
-/// 0.70x with one (and 0.78x against 0.69x, the same binary); 330 more instructions per
-/// request (18,085 against 17,755) for the scheduler's stealing and waking. Two
-/// workers cost a command streaming its output more: the pump reading the pipe and the task
-/// answering Receive run on different threads, a futex wake-up between them at most steps
-/// (`head -c 1G` through Receive: about 4,400 futex calls against 30, and about a quarter more
-/// of the daemon's CPU per GiB). They once cost a quarter of the throughput too, but that was
-/// the answers: a pump on a worker of its own empties the pipe at every read, so its reads
-/// never filled up, the stream never counted as flowing, and Receive answered with 137 KiB
-/// instead of 370 (2.7 times the answers, and each answer's CPU on both sides). The output
-/// now counts reads that come back to back as flowing (`wsman-shell`'s
-/// `Output::worth_waiting`), so answers are full on any layout, and on hosts of more cores
-/// too, where the pump always has a worker of its own (docs/benchmarks-history.md, "the async
-/// workers on two cores").
+/// Measured on 2 cores at load 2-4 (docs/benchmarks-history.md, "the async workers on two
+/// cores"), two workers against one, same binary, runs in turn: Identify at 32 connections
+/// 0.78x of a bare hyper responder against 0.69x (0.84x against main's 0.70x in another run;
+/// one worker holds every request to one core, for the same CPU per request), but a command's
+/// output a quarter to a third slower: unsealed HTTP 699 against 949 MiB/s, NTLM-sealed HTTP
+/// 116 against 154 MB/s, HTTPS 278 against 398 MB/s, with about 35 % more daemon CPU per GiB.
+/// Streaming output is what users wait for, so 2 cores keep one worker; a host that serves
+/// mostly short requests may set `TOKIO_WORKER_THREADS=2`. A layout serving both would keep a
+/// command's pump and its Receive on one thread.
 fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
     match configured.and_then(|value| value.trim().parse::<usize>().ok()) {
         Some(workers) if workers > 0 => workers,
-        _ => cores.saturating_sub(1).max(cores.min(2)),
+        _ => cores.saturating_sub(1).max(1),
     }
 }
 
@@ -672,9 +666,7 @@ mod tests {
     #[test]
     fn one_core_is_left_to_the_shells_unless_configured() {
         assert_eq!(async_worker_threads(None, 1), 1);
-        // Two cores: both serve requests (see `async_worker_threads`).
-        assert_eq!(async_worker_threads(None, 2), 2);
-        assert_eq!(async_worker_threads(None, 3), 2);
+        assert_eq!(async_worker_threads(None, 2), 1);
         assert_eq!(async_worker_threads(None, 8), 7);
         assert_eq!(async_worker_threads(Some("4"), 2), 4);
         assert_eq!(async_worker_threads(Some(" 2 "), 8), 2);
