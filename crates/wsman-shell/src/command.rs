@@ -418,8 +418,11 @@ impl Command {
             let notified = self.output.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.output.worth_waiting(streams, request.max_bytes.max(1)) {
-                let now = tokio::time::Instant::now();
+            let now = tokio::time::Instant::now();
+            if self
+                .output
+                .worth_waiting(streams, request.max_bytes.max(1), now)
+            {
                 let until = *fill_deadline.get_or_insert(now + FILL_WAIT);
                 if now < until && now < deadline {
                     let _ = timeout_at(until.min(deadline), notified).await;

@@ -495,9 +495,18 @@ const BLOCKING_WORK_AT_EXIT: std::time::Duration = std::time::Duration::from_sec
 /// Why not one per core: the commands of the daemon's shells and its blocking work (PAM,
 /// password hashing, Kerberos and CredSSP handshakes, on the blocking pool) need the cores too,
 /// and the output of a running command passes between the pump and the Receive tasks, which on
-/// two workers means a futex wake-up between threads at nearly every step. On 2 cores a single
-/// worker streamed `head -c 1G` through Receive about a quarter faster, with a quarter less
-/// daemon CPU per GiB, and served 32 connections of Identify as fast (docs/benchmarks.md).
+/// two workers means a futex wake-up between threads at nearly every step (`head -c 1G`
+/// through Receive: about 4,400 futex calls against 30).
+///
+/// Measured on 2 cores at load 2-4 (docs/benchmarks-history.md, "the async workers on two
+/// cores"), two workers against one, same binary, runs in turn: Identify at 32 connections
+/// 0.78x of a bare hyper responder against 0.69x (0.84x against main's 0.70x in another run;
+/// one worker holds every request to one core, for the same CPU per request), but a command's
+/// output a quarter to a third slower: unsealed HTTP 699 against 949 MiB/s, NTLM-sealed HTTP
+/// 116 against 154 MB/s, HTTPS 278 against 398 MB/s, with about 35 % more daemon CPU per GiB.
+/// Streaming output is what users wait for, so 2 cores keep one worker; a host that serves
+/// mostly short requests may set `TOKIO_WORKER_THREADS=2`. A layout serving both would keep a
+/// command's pump and its Receive on one thread.
 fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
     match configured.and_then(|value| value.trim().parse::<usize>().ok()) {
         Some(workers) if workers > 0 => workers,
