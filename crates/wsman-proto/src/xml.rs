@@ -404,7 +404,7 @@ pub fn scan(input: &str, limits: &Limits, visitor: &mut impl Visitor) -> Result<
                 continue;
             }
             Event::Text(t) => {
-                let text = t.unescape().map_err(|e| malformed(&e))?;
+                let text = unescaped(input, &t, position)?;
                 if let Cow::Owned(unescaped) = &text {
                     check_chars(unescaped)?;
                 }
@@ -594,15 +594,33 @@ fn report_attribute(
             }
         }
     };
-    let value = attr.unescape_value().map_err(|e| XmlError::Malformed {
-        position: tag.position,
-        reason: e.to_string(),
-    })?;
+    let value = unescaped(tag.input, &attr.value, tag.position)?;
     if let Cow::Owned(unescaped) = &value {
         check_chars(unescaped)?;
     }
     visitor.attribute(ns, &input_text(tag.input, local.into_inner()), value);
     Ok(())
+}
+
+/// Text or an attribute value, `raw` as the reader cut it from `input`, with its references
+/// replaced: what the reader's own unescaping answers, refusals included, without checking
+/// again that a slice of `input` is UTF-8 (the reader would decode it first).
+fn unescaped<'i>(input: &'i str, raw: &'i [u8], position: u64) -> Result<Cow<'i, str>, XmlError> {
+    let malformed = |e: quick_xml::Error| XmlError::Malformed {
+        position,
+        reason: e.to_string(),
+    };
+    match input_text(input, raw) {
+        Cow::Borrowed(text) => quick_xml::escape::unescape(text).map_err(|e| malformed(e.into())),
+        // Not a slice of `input` (the reader never answers so): decoded strictly, as it would.
+        Cow::Owned(_) => {
+            let text = std::str::from_utf8(raw)
+                .map_err(|e| malformed(quick_xml::encoding::EncodingError::from(e).into()))?;
+            quick_xml::escape::unescape(text)
+                .map(|unescaped| Cow::Owned(unescaped.into_owned()))
+                .map_err(|e| malformed(e.into()))
+        }
+    }
 }
 
 /// Whether `needle` (not empty) occurs in `haystack`: its first byte looked for, then the rest.
