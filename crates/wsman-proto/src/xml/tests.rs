@@ -496,3 +496,27 @@ mod namespaces_agree_with_another_parser {
         }
     }
 }
+
+/// Text and attribute values are unescaped from the input's own text, without the reader's
+/// decoding step: every reference the reader's unescaping refuses is refused, in its words.
+#[test]
+fn references_are_refused_as_the_readers_unescaping_refuses_them() {
+    for reference in ["&bogus;", "&amp", "&#xZZ;", "&#;", "&#1114112;", "&;"] {
+        let expected = quick_xml::events::BytesText::from_escaped(format!("x{reference}"))
+            .unescape()
+            .unwrap_err()
+            .to_string();
+        for doc in [
+            format!("<a>x{reference}</a>"),
+            format!("<a v=\"x{reference}\"/>"),
+        ] {
+            match p(&doc) {
+                Err(XmlError::Malformed { reason, .. }) => assert_eq!(reason, expected, "{doc}"),
+                other => panic!("{doc}: {other:?}"),
+            }
+        }
+    }
+    // And what it accepts reads the same.
+    let e = p("<a v=\"&lt;&#65;&#x42;&quot;\">&gt;&#233;&amp;</a>").unwrap();
+    assert_eq!((e.attr("v"), e.text().as_str()), (Some("<AB\""), ">é&"));
+}
