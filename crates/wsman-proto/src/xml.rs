@@ -536,7 +536,9 @@ fn read_attributes(
         position: tag.position,
         reason: e.to_string(),
     };
-    let declares = memmem(tag.start.attributes_raw(), b"xmlns");
+    // A slice of the input: searched as text (the standard library's search runs many bytes
+    // at a time).
+    let declares = input_text(tag.input, tag.start.attributes_raw()).contains("xmlns");
     let mut declarations = 0usize;
     // The first name or value refused, held until the tag's shape has been checked whole.
     let mut refused = None;
@@ -621,17 +623,6 @@ fn unescaped<'i>(input: &'i str, raw: &'i [u8], position: u64) -> Result<Cow<'i,
                 .map_err(|e| malformed(e.into()))
         }
     }
-}
-
-/// Whether `needle` (not empty) occurs in `haystack`: its first byte looked for, then the rest.
-fn memmem(haystack: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, _)) = needle.split_first() else {
-        return true;
-    };
-    haystack
-        .iter()
-        .enumerate()
-        .any(|(at, &b)| b == first && haystack[at..].starts_with(needle))
 }
 
 /// The namespace URIs met so far in a document, as text. Why: the reader keeps a copy of
