@@ -629,7 +629,8 @@ fn unescaped<'i>(input: &'i str, raw: &'i [u8], position: u64) -> Result<Cow<'i,
 /// each declaration's URI, so the URI of every element and attribute would be checked as
 /// UTF-8 again where it is used (a document repeats a few URIs at nearly every element); here
 /// it is compared with the few already checked instead. Bounded: past [`Namespaces::KEPT`]
-/// URIs the last is replaced.
+/// URIs the last is replaced, and what is kept is at most the input's size (each URI kept is
+/// a different declaration of it).
 #[derive(Default)]
 struct Namespaces {
     known: Vec<String>,
