@@ -562,7 +562,7 @@ fn a_forwarder_inventing_channels_adds_no_rows_beyond_its_query() {
 fn each_event_is_one_line_whatever_line_breaks_it_holds() {
     for value in ["a\nb", "a\rb", "a\r\nb", "\nab", "ab\r", "ab"] {
         let sent = event(7, "web01.example.com").replace("alice", value);
-        let delivery = read_cdata_delivery(&[sent.clone()]);
+        let delivery = read_cdata_delivery(std::slice::from_ref(&sent));
         let expected = sent.replace('\r', "&#xD;").replace('\n', "&#xA;");
         assert_eq!(delivery.events[0].xml, expected, "{value:?}");
     }
