@@ -554,3 +554,16 @@ fn a_forwarder_inventing_channels_adds_no_rows_beyond_its_query() {
     assert!(channels.len() <= subscription.channels.len());
     assert_eq!(stored.position("Security"), Some(20_000));
 }
+
+/// An event is written on one line: a CR or an LF anywhere in its text (either alone, both, at
+/// the start or the end of a value) becomes a character reference, and an event with neither
+/// is written as it came.
+#[test]
+fn each_event_is_one_line_whatever_line_breaks_it_holds() {
+    for value in ["a\nb", "a\rb", "a\r\nb", "\nab", "ab\r", "ab"] {
+        let sent = event(7, "web01.example.com").replace("alice", value);
+        let delivery = read_cdata_delivery(std::slice::from_ref(&sent));
+        let expected = sent.replace('\r', "&#xD;").replace('\n', "&#xA;");
+        assert_eq!(delivery.events[0].xml, expected, "{value:?}");
+    }
+}

@@ -383,6 +383,7 @@ pub fn scan(input: &str, limits: &Limits, visitor: &mut impl Visitor) -> Result<
     let mut in_scope = 0usize;
     let mut root_seen = false;
     let mut count = 0usize;
+    let mut namespaces = Namespaces::default();
 
     let mut reader = NsReader::from_str(input);
     reader.config_mut().trim_text(false);
@@ -403,7 +404,7 @@ pub fn scan(input: &str, limits: &Limits, visitor: &mut impl Visitor) -> Result<
                 continue;
             }
             Event::Text(t) => {
-                let text = t.unescape().map_err(|e| malformed(&e))?;
+                let text = unescaped(input, &t, position)?;
                 if let Cow::Owned(unescaped) = &text {
                     check_chars(unescaped)?;
                 }
@@ -449,17 +450,23 @@ pub fn scan(input: &str, limits: &Limits, visitor: &mut impl Visitor) -> Result<
         {
             0
         } else {
-            read_attributes(&reader, &start, input, in_scope, limits, position, visitor)?
+            let tag = Tag {
+                reader: &reader,
+                start: &start,
+                input,
+                position,
+            };
+            read_attributes(&tag, in_scope, limits, &mut namespaces, visitor)?
         };
         // The element's own declarations are in scope for its name (the reader recorded them).
         let (resolved, local) = reader.resolve_element(start.name());
-        let ns = resolved_ns(resolved)?;
+        let ns = resolved_ns(resolved, &mut namespaces)?;
         let local = input_text(input, local.into_inner());
         let prefix = start
             .name()
             .prefix()
             .map(|p| input_text(input, p.into_inner()));
-        visitor.start(ns.as_deref(), &local, prefix.as_deref(), empty);
+        visitor.start(ns, &local, prefix.as_deref(), empty);
         if !empty {
             in_scope += declarations;
             declared.push(declarations);
@@ -494,29 +501,48 @@ fn scanned_text(
     }
 }
 
+/// A start tag being read: the reader (which has recorded its declarations), the tag and
+/// the input it is a slice of, and where it began (for the refusals).
+struct Tag<'r, 'a> {
+    reader: &'r NsReader<&'a [u8]>,
+    start: &'r quick_xml::events::BytesStart<'a>,
+    input: &'a str,
+    position: u64,
+}
+
 /// Reads the attributes of a start tag, reporting each to `visitor`; returns how many
 /// namespace declarations it made.
 ///
 /// The reader has recorded the tag's declarations already (one linear pass). Everything
 /// else is bounded before it costs more than linear time: the duplicate check costs the
-/// square of the attributes read so far, so the count is bounded while reading (a first pass
-/// that keeps nothing); resolving a name costs one look at each declaration in scope, so
-/// names are resolved only after the declarations are counted and bounded (a second pass).
-fn read_attributes<'a>(
-    reader: &NsReader<&'a [u8]>,
-    start: &quick_xml::events::BytesStart<'a>,
-    input: &str,
+/// square of the attributes read so far, so the count is bounded while reading; resolving a
+/// name costs one look at each declaration in scope, so a tag that declares namespaces has
+/// its names resolved only after its declarations are counted and bounded (a second pass).
+/// A tag that declares none (no `xmlns` in it: nearly every tag) resolves its names in the
+/// same pass that counts them, as the declarations in scope are already bounded by the
+/// elements above it.
+///
+/// Either way the refusals are the same and come in the same order: first the tag's shape
+/// (a malformed or repeated attribute, too many attributes, then too many declarations), then
+/// the first name or value refused (an unbound prefix, a bad escape, a forbidden character).
+fn read_attributes(
+    tag: &Tag<'_, '_>,
     in_scope: usize,
     limits: &Limits,
-    position: u64,
+    namespaces: &mut Namespaces,
     visitor: &mut impl Visitor,
 ) -> Result<usize, XmlError> {
     let malformed = |e: &dyn std::fmt::Display| XmlError::Malformed {
-        position,
+        position: tag.position,
         reason: e.to_string(),
     };
+    // A slice of the input: searched as text (the standard library's search runs many bytes
+    // at a time).
+    let declares = input_text(tag.input, tag.start.attributes_raw()).contains("xmlns");
     let mut declarations = 0usize;
-    for (read, attr) in start.attributes().with_checks(true).enumerate() {
+    // The first name or value refused, held until the tag's shape has been checked whole.
+    let mut refused = None;
+    for (read, attr) in tag.start.attributes().with_checks(true).enumerate() {
         let attr = attr.map_err(|e| malformed(&e))?;
         if read == limits.max_attributes {
             return Err(XmlError::TooManyAttributes {
@@ -525,6 +551,8 @@ fn read_attributes<'a>(
         }
         if attr.key.as_namespace_binding().is_some() {
             declarations += 1;
+        } else if !declares && refused.is_none() {
+            refused = report_attribute(tag, &attr, namespaces, visitor).err();
         }
     }
     if in_scope + declarations > limits.max_namespaces_in_scope {
@@ -532,32 +560,101 @@ fn read_attributes<'a>(
             limit: limits.max_namespaces_in_scope,
         });
     }
-    for attr in start.attributes().with_checks(false) {
-        let attr = attr.map_err(|e| malformed(&e))?;
-        if attr.key.as_namespace_binding().is_some() {
-            continue;
-        }
-        let (res, local) = reader.resolve_attribute(attr.key);
-        let ns = match res {
-            ResolveResult::Unbound => None,
-            ResolveResult::Bound(n) => Some(utf8_text(n.into_inner())),
-            ResolveResult::Unknown(p) => {
-                if p == b"xml" {
-                    Some(Cow::Borrowed(XML_NS))
-                } else {
-                    return Err(XmlError::UnboundPrefix {
-                        prefix: String::from_utf8_lossy(&p).into_owned(),
-                    });
-                }
+    if let Some(refused) = refused {
+        return Err(refused);
+    }
+    if declares {
+        for attr in tag.start.attributes().with_checks(false) {
+            let attr = attr.map_err(|e| malformed(&e))?;
+            if attr.key.as_namespace_binding().is_none() {
+                report_attribute(tag, &attr, namespaces, visitor)?;
             }
-        };
-        let value = attr.unescape_value().map_err(|e| malformed(&e))?;
-        if let Cow::Owned(unescaped) = &value {
-            check_chars(unescaped)?;
         }
-        visitor.attribute(ns.as_deref(), &input_text(input, local.into_inner()), value);
     }
     Ok(declarations)
+}
+
+/// One attribute of `tag` (not a declaration): its name resolved, its value unescaped and
+/// checked, reported to `visitor`.
+fn report_attribute(
+    tag: &Tag<'_, '_>,
+    attr: &quick_xml::events::attributes::Attribute<'_>,
+    namespaces: &mut Namespaces,
+    visitor: &mut impl Visitor,
+) -> Result<(), XmlError> {
+    let (res, local) = tag.reader.resolve_attribute(attr.key);
+    let ns = match res {
+        ResolveResult::Unbound => None,
+        ResolveResult::Bound(n) => Some(namespaces.text(n.into_inner())),
+        ResolveResult::Unknown(p) => {
+            if p == b"xml" {
+                Some(XML_NS)
+            } else {
+                return Err(XmlError::UnboundPrefix {
+                    prefix: String::from_utf8_lossy(&p).into_owned(),
+                });
+            }
+        }
+    };
+    let value = unescaped(tag.input, &attr.value, tag.position)?;
+    if let Cow::Owned(unescaped) = &value {
+        check_chars(unescaped)?;
+    }
+    visitor.attribute(ns, &input_text(tag.input, local.into_inner()), value);
+    Ok(())
+}
+
+/// Text or an attribute value, `raw` as the reader cut it from `input`, with its references
+/// replaced: what the reader's own unescaping answers, refusals included, without checking
+/// again that a slice of `input` is UTF-8 (the reader would decode it first).
+fn unescaped<'i>(input: &'i str, raw: &'i [u8], position: u64) -> Result<Cow<'i, str>, XmlError> {
+    let malformed = |e: quick_xml::Error| XmlError::Malformed {
+        position,
+        reason: e.to_string(),
+    };
+    match input_text(input, raw) {
+        Cow::Borrowed(text) => quick_xml::escape::unescape(text).map_err(|e| malformed(e.into())),
+        // Not a slice of `input` (the reader never answers so): decoded strictly, as it would.
+        Cow::Owned(_) => {
+            let text = std::str::from_utf8(raw)
+                .map_err(|e| malformed(quick_xml::encoding::EncodingError::from(e).into()))?;
+            quick_xml::escape::unescape(text)
+                .map(|unescaped| Cow::Owned(unescaped.into_owned()))
+                .map_err(|e| malformed(e.into()))
+        }
+    }
+}
+
+/// The namespace URIs met so far in a document, as text. Why: the reader keeps a copy of
+/// each declaration's URI, so the URI of every element and attribute would be checked as
+/// UTF-8 again where it is used (a document repeats a few URIs at nearly every element); here
+/// it is compared with the few already checked instead. Bounded: past [`Namespaces::KEPT`]
+/// URIs the last is replaced, and what is kept is at most the input's size (each URI kept is
+/// a different declaration of it).
+#[derive(Default)]
+struct Namespaces {
+    known: Vec<String>,
+}
+
+impl Namespaces {
+    /// URIs kept at most.
+    const KEPT: usize = 8;
+
+    /// `uri` (bytes the reader copied from a declaration) as text.
+    fn text(&mut self, uri: &[u8]) -> &str {
+        let index = match self.known.iter().position(|k| k.as_bytes() == uri) {
+            Some(index) => index,
+            None => {
+                let text = utf8_text(uri).into_owned();
+                if self.known.len() == Self::KEPT {
+                    self.known.pop();
+                }
+                self.known.push(text);
+                self.known.len() - 1
+            }
+        };
+        &self.known[index]
+    }
 }
 
 /// Refuse the characters XML 1.0 (production 2, `Char`) does not allow: C0 controls other
@@ -606,10 +703,13 @@ fn check_chars_between(text: &str, from: usize, to: usize) -> Result<(), XmlErro
     Ok(())
 }
 
-fn resolved_ns<'n>(res: ResolveResult<'n>) -> Result<Option<Cow<'n, str>>, XmlError> {
+fn resolved_ns<'s>(
+    res: ResolveResult<'_>,
+    namespaces: &'s mut Namespaces,
+) -> Result<Option<&'s str>, XmlError> {
     match res {
         ResolveResult::Unbound => Ok(None),
-        ResolveResult::Bound(n) => Ok(Some(utf8_text(n.into_inner()))),
+        ResolveResult::Bound(n) => Ok(Some(namespaces.text(n.into_inner()))),
         ResolveResult::Unknown(p) => Err(XmlError::UnboundPrefix {
             prefix: String::from_utf8_lossy(&p).into_owned(),
         }),

@@ -392,3 +392,131 @@ fn to_xml_keeps_the_source_prefixes_and_never_rebinds_one() {
         "<ns1:x xmlns:ns1=\"urn:one\"><ns2:y xmlns:ns2=\"urn:two\"/></ns1:x>"
     );
 }
+
+/// A tag's refusals come in one order however its attributes are read (in one pass when the
+/// tag declares no namespace, in two when it does): its shape first (a repeated attribute,
+/// too many, then too many declarations in scope), then the first name refused. A pass that
+/// refused names as it met them would answer `UnboundPrefix` in each of these.
+#[test]
+fn the_first_refusal_of_a_tag_is_its_shape_then_its_names() {
+    let repeated = |doc: &str| match p(doc) {
+        Err(XmlError::Malformed { reason, .. }) => reason.contains("duplicated attribute"),
+        _ => false,
+    };
+    assert!(repeated(r#"<a p:x="1" y="2" y="3"/>"#));
+    assert!(repeated(r#"<a xmlns:q="urn:q" p:x="1" y="2" y="3"/>"#));
+    let many: String = (0..64).map(|i| format!(" a{i}=\"{i}\"")).collect();
+    assert!(matches!(
+        p(&format!("<a p:x=\"1\"{many}/>")),
+        Err(XmlError::TooManyAttributes { limit: 64 })
+    ));
+    let level =
+        |l: usize| -> String { (0..50).map(|i| format!(" xmlns:l{l}n{i}=\"u\"")).collect() };
+    let doc = format!(
+        "<e{}><e{}><e{} p:x=\"1\"/></e></e>",
+        level(0),
+        level(1),
+        level(2)
+    );
+    assert!(matches!(
+        p(&doc),
+        Err(XmlError::TooManyNamespaces { limit: 128 })
+    ));
+    // Without a problem of shape, the name is what is refused, read in one pass or two.
+    for doc in [r#"<a y="1" p:x="1"/>"#, r#"<a xmlns:q="urn:q" p:x="1"/>"#] {
+        assert!(matches!(p(doc), Err(XmlError::UnboundPrefix { prefix }) if prefix == "p"));
+    }
+}
+
+/// Every element's and attribute's namespace is the one another parser (roxmltree) resolves,
+/// with more URIs in a document than the parser keeps as text (it keeps a few and checks the
+/// others again), in any order of use, redeclared below the root, as prefixes and as the
+/// default namespace.
+mod namespaces_agree_with_another_parser {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `(element URI, attribute URI, redeclare the default namespace)` per child: URIs by
+    /// number, of twelve.
+    fn document(children: &[(usize, usize, bool)]) -> String {
+        let declarations: String = (0..12)
+            .map(|i| format!(" xmlns:p{i}=\"urn:u{i}\""))
+            .collect();
+        let mut doc = format!("<p0:root{declarations}>");
+        for (index, &(element, attribute, default)) in children.iter().enumerate() {
+            if default {
+                doc += &format!(
+                    "<c{index} xmlns=\"urn:d{element}\" p{attribute}:a=\"{index}\" b=\"x\"><p{element}:in/></c{index}>"
+                );
+            } else {
+                doc += &format!("<p{element}:c{index} p{attribute}:a=\"{index}\"/>");
+            }
+        }
+        doc + "</p0:root>"
+    }
+
+    fn ours(element: &Element, out: &mut Vec<String>) {
+        out.push(format!("{:?} {}", element.ns, element.name));
+        for a in &element.attributes {
+            out.push(format!("@{:?} {}={}", a.ns, a.name, a.value));
+        }
+        for child in element.elements() {
+            ours(child, out);
+        }
+    }
+
+    fn theirs(node: roxmltree::Node<'_, '_>, out: &mut Vec<String>) {
+        let tag = node.tag_name();
+        out.push(format!(
+            "{:?} {}",
+            tag.namespace().map(str::to_owned),
+            tag.name()
+        ));
+        for a in node.attributes() {
+            out.push(format!(
+                "@{:?} {}={}",
+                a.namespace().map(str::to_owned),
+                a.name(),
+                a.value()
+            ));
+        }
+        for child in node.children().filter(roxmltree::Node::is_element) {
+            theirs(child, out);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn for_any_order_of_use(children in proptest::collection::vec((0..12usize, 0..12usize, any::<bool>()), 0..40)) {
+            let doc = document(&children);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            ours(&p(&doc).map_err(|e| TestCaseError::fail(format!("{e}: {doc}")))?, &mut a);
+            theirs(roxmltree::Document::parse(&doc).map_err(|e| TestCaseError::fail(e.to_string()))?.root_element(), &mut b);
+            prop_assert_eq!(a, b);
+        }
+    }
+}
+
+/// Text and attribute values are unescaped from the input's own text, without the reader's
+/// decoding step: every reference the reader's unescaping refuses is refused, in its words.
+#[test]
+fn references_are_refused_as_the_readers_unescaping_refuses_them() {
+    for reference in ["&bogus;", "&amp", "&#xZZ;", "&#;", "&#1114112;", "&;"] {
+        let expected = quick_xml::events::BytesText::from_escaped(format!("x{reference}"))
+            .unescape()
+            .unwrap_err()
+            .to_string();
+        for doc in [
+            format!("<a>x{reference}</a>"),
+            format!("<a v=\"x{reference}\"/>"),
+        ] {
+            match p(&doc) {
+                Err(XmlError::Malformed { reason, .. }) => assert_eq!(reason, expected, "{doc}"),
+                other => panic!("{doc}: {other:?}"),
+            }
+        }
+    }
+    // And what it accepts reads the same.
+    let e = p("<a v=\"&lt;&#65;&#x42;&quot;\">&gt;&#233;&amp;</a>").unwrap();
+    assert_eq!((e.attr("v"), e.text().as_str()), (Some("<AB\""), ">é&"));
+}
