@@ -146,8 +146,8 @@ fn utf16_into(b: &[u8], little_endian: bool, out: &mut Vec<u8>) -> Result<(), De
 /// A body decoded as it arrives, a piece at a time: the same answer as [`decode`] of the whole
 /// body, for any split. Why: the collector decompresses a forwarder's batch (about 400 KB of
 /// UTF-16) in pieces of its 1 KB history, and converting each piece as it comes leaves no
-/// buffer of the whole UTF-16 body and no second pass over it. Errors wait for [`finish`]
-/// (`Decoder::finish`), so that whoever feeds the pieces reports its own errors first.
+/// buffer of the whole UTF-16 body and no second pass over it. Errors wait for
+/// [`Decoder::finish`], so that whoever feeds the pieces reports its own errors first.
 pub struct Decoder<'c> {
     charset: Option<&'c str>,
     /// The first bytes, held until a byte-order mark can be told (three bytes or the end).

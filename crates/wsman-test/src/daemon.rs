@@ -93,9 +93,16 @@ impl Daemon {
         self.log_dir.path().join("stderr.log")
     }
 
-    /// Wait until 127.0.0.1:`port` accepts a connection (bounded).
+    /// Wait until this daemon listens on `port` (bounded): its own "listening" line for the
+    /// port, and 127.0.0.1:`port` accepting. Why the line: another test's server can take the
+    /// port between `free_port` and this daemon's bind; it accepts too, while this daemon has
+    /// exited on its bind error, and the test would talk to the other server.
     pub fn wait_for_port(&mut self, port: u16) {
-        self.wait_until(&format!("port {port} to accept"), || port_accepts(port));
+        let stderr = self.stderr_path();
+        self.wait_until(&format!("its listener on port {port}"), || {
+            let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+            listens_on(&log, port) && port_accepts(port)
+        });
     }
 
     /// Wait until 127.0.0.1:`port` refuses connections (a listener was removed), bounded.
@@ -174,10 +181,38 @@ impl Drop for Daemon {
 }
 
 /// True when a TCP connection to 127.0.0.1:`port` succeeds.
+/// Whether a daemon's log says it bound a listener on `port` (the server's "listening" line).
+fn listens_on(log: &str, port: u16) -> bool {
+    let suffix = format!(":{port}");
+    log.lines()
+        .filter_map(|line| line.split(" listening address=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .any(|address| address.ends_with(&suffix))
+}
+
 pub(crate) fn port_accepts(port: u16) -> bool {
     TcpStream::connect_timeout(
         &SocketAddr::from(([127, 0, 0, 1], port)),
         Duration::from_millis(200),
     )
     .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listens_on;
+
+    /// Lines as wsmand writes them: only a "listening" line for the port itself counts.
+    #[test]
+    fn only_the_daemons_own_listening_line_for_the_port_counts() {
+        let log = "2026-11-27T09:47:42.350356Z  INFO wsman_server::server: listening address=127.0.0.1:43561 transport=\"HTTP\" path=/wsman\n\
+                   2026-11-27T09:47:42.350521Z  INFO wsmand: listener ready address=IP:127.0.0.1 transport=\"HTTP\" socket=127.0.0.1:40241\n";
+        assert!(listens_on(log, 43561));
+        assert!(!listens_on(log, 40241), "listener ready is not the bind");
+        assert!(
+            !listens_on(log, 3561),
+            "a port that is only the end of another"
+        );
+        assert!(!listens_on("", 43561));
+    }
 }
