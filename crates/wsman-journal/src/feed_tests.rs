@@ -28,6 +28,32 @@ exit 1
     program
 }
 
+/// A feed of every entry of `journal` from the oldest, read through `program` where it is not
+/// read in-process.
+fn feed_of_everything(journal: Journal, program: std::path::PathBuf) -> Feed {
+    let everything =
+        r#"<QueryList><Query Id="0"><Select Path="Application">*</Select></Query></QueryList>"#;
+    Feed {
+        journal,
+        program,
+        owner: "reader".into(),
+        position: Position::Oldest,
+        selection: Selection {
+            query: Some(Arc::new(QueryList::parse(everything).expect("parses"))),
+            logs: vec!["Application".to_owned()],
+            format: ContentFormat::Raw,
+            mapping: Mapping::default(),
+        },
+    }
+}
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 /// A read through the program from the feed's position (as `source` picks when libsystemd
 /// cannot open the journal).
 async fn through_program(feed: &Feed) -> Source {
@@ -40,25 +66,12 @@ async fn through_program(feed: &Feed) -> Source {
 #[test]
 fn a_read_that_fails_after_selecting_delivers_what_it_selected_and_the_next_read_fails() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let everything =
-        r#"<QueryList><Query Id="0"><Select Path="Application">*</Select></Query></QueryList>"#;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = current_thread_runtime();
     runtime.block_on(async {
-        let mut feed = Feed {
-            journal: Journal::Directory(dir.path().to_owned()),
-            program: failing_journalctl(dir.path()),
-            owner: "reader".into(),
-            position: Position::Oldest,
-            selection: Selection {
-                query: Some(Arc::new(QueryList::parse(everything).expect("parses"))),
-                logs: vec!["Application".to_owned()],
-                format: ContentFormat::Raw,
-                mapping: Mapping::default(),
-            },
-        };
+        let mut feed = feed_of_everything(
+            Journal::Directory(dir.path().to_owned()),
+            failing_journalctl(dir.path()),
+        );
         // The first chunk (256 entries) is decided and the position moves past it; reading the
         // second chunk fails. The 256 events are the batch.
         let source = through_program(&feed).await;
@@ -129,25 +142,10 @@ fn a_pulls_in_process_read_watches_nothing_and_reads_everything() {
         return;
     };
     let directory = journal.path();
-    let everything =
-        r#"<QueryList><Query Id="0"><Select Path="Application">*</Select></Query></QueryList>"#;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = current_thread_runtime();
     runtime.block_on(async {
-        let mut feed = Feed {
-            journal: Journal::Directory(directory.clone()),
-            program: "journalctl".into(),
-            owner: "reader".into(),
-            position: Position::Oldest,
-            selection: Selection {
-                query: Some(Arc::new(QueryList::parse(everything).expect("parses"))),
-                logs: vec!["Application".to_owned()],
-                format: ContentFormat::Raw,
-                mapping: Mapping::default(),
-            },
-        };
+        let mut feed =
+            feed_of_everything(Journal::Directory(directory.clone()), "journalctl".into());
         let source = feed.source(false).await.expect("the journal opens");
         assert!(
             matches!(source, Source::InProcess(Some(_))),
