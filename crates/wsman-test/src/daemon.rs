@@ -181,11 +181,16 @@ impl Drop for Daemon {
 }
 
 /// True when a TCP connection to 127.0.0.1:`port` succeeds.
-/// Whether a daemon's log says it bound a listener on `port` (the server's "listening" line).
+/// Whether a daemon's log says it bound a listener on `port`: the server's "listening" line
+/// for a WS-Management listener, "metrics endpoint ready" for the metrics endpoint's.
 fn listens_on(log: &str, port: u16) -> bool {
     let suffix = format!(":{port}");
     log.lines()
-        .filter_map(|line| line.split(" listening address=").nth(1))
+        .filter_map(|line| {
+            line.split(" listening address=")
+                .nth(1)
+                .or_else(|| line.split(" metrics endpoint ready address=").nth(1))
+        })
         .filter_map(|rest| rest.split_whitespace().next())
         .any(|address| address.ends_with(&suffix))
 }
@@ -202,12 +207,14 @@ pub(crate) fn port_accepts(port: u16) -> bool {
 mod tests {
     use super::listens_on;
 
-    /// Lines as wsmand writes them: only a "listening" line for the port itself counts.
+    /// Lines as wsmand writes them: only a line of a bind on the port itself counts.
     #[test]
     fn only_the_daemons_own_listening_line_for_the_port_counts() {
         let log = "2026-11-27T09:47:42.350356Z  INFO wsman_server::server: listening address=127.0.0.1:43561 transport=\"HTTP\" path=/wsman\n\
                    2026-11-27T09:47:42.350521Z  INFO wsmand: listener ready address=IP:127.0.0.1 transport=\"HTTP\" socket=127.0.0.1:40241\n";
         assert!(listens_on(log, 43561));
+        let metrics = "2026-11-27T10:32:06.696739Z  INFO wsmand: metrics endpoint ready address=127.0.0.1:44885\n";
+        assert!(listens_on(metrics, 44885), "the metrics endpoint's line");
         assert!(!listens_on(log, 40241), "listener ready is not the bind");
         assert!(
             !listens_on(log, 3561),
