@@ -62,6 +62,20 @@ fn win32_process_get_and_wql_match_proc() {
 }
 
 /// The open files of `pid` as `ls` counts the entries of its fd directory.
+/// Whether `pid` is blocked in a sleep's system call: its exec and its program's start-up are
+/// over, so its open files no longer change.
+fn asleep(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|syscall| {
+        syscall
+            .split_whitespace()
+            .next()
+            .and_then(|number| number.parse::<libc::c_long>().ok())
+            .is_some_and(|number| {
+                number == libc::SYS_clock_nanosleep || number == libc::SYS_nanosleep
+            })
+    })
+}
+
 fn ls_fd_count(pid: u32) -> u64 {
     let out = Command::new("ls")
         .arg(format!("/proc/{pid}/fd"))
@@ -118,17 +132,19 @@ fn win32_process_handle_count_is_the_open_files() {
             .expect("start sh"),
     );
     let pid = child.pid();
-    // Wait for the exec (the name is then sleep): counting the shell's files before it would
-    // compare two different processes' tables. A loaded machine can take seconds to get there.
+    // Wait for sleep to sleep: counting the shell's files before the exec would compare two
+    // different processes' tables, and counting during sleep's start-up would catch the files
+    // it opens and closes (the locale's). A loaded machine can take seconds to get there.
     let execed = (0..6000).any(|_| {
-        let done =
-            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep");
+        let done = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.trim() == "sleep")
+            && asleep(pid);
         if !done {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         done
     });
-    assert!(execed, "the shell never exec'd sleep");
+    assert!(execed, "the shell never exec'd sleep, or sleep never slept");
     let expected = ls_fd_count(pid).to_string();
     let uri = format!("{WMI}Win32_Process");
 
