@@ -676,7 +676,10 @@ mod tests {
             let mut received = Vec::new();
             for _ in 0..3 {
                 until(&output, |state| state.streams[0].used() == CAPACITY).await;
-                assert!(!in_a_reactor(fd, inode), "the buffer is full: the pipe rests");
+                assert!(
+                    !in_a_reactor(fd, inode),
+                    "the buffer is full: the pipe rests"
+                );
                 received.extend(output.take(&[0], 1 << 20, false).chunks[0].decoded());
             }
             until(&output, |state| state.streams[0].used() == 500).await;
