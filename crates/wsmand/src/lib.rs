@@ -494,11 +494,12 @@ const BLOCKING_WORK_AT_EXIT: std::time::Duration = std::time::Duration::from_sec
 ///
 /// On two cores one worker holds every request to one core: Identify at 32 connections was
 /// 0.69-0.70x of a bare hyper responder with one worker against 0.78-0.84x with two
-/// (docs/benchmarks-history.md, "the async workers on two cores"). Two workers used to stream
-/// a command's output a quarter to a third slower, because the idle worker woke at every block
-/// the command wrote into a pipe whose buffer was full; a pipe now leaves the reactor while
-/// its buffer is full (`wsman_shell`'s pipe module), and the second worker's streaming is no
-/// slower than one worker's (the same history, "seventh pass: the workers and the pump").
+/// (docs/benchmarks-history.md, "the async workers on two cores"). Two workers used to cost a
+/// command's output streaming a quarter to a third of its speed on an idle host, much of it
+/// the idle worker woken at every block the command wrote into a pipe whose buffer was full;
+/// a pipe now leaves the reactor while its buffer is full (`wsman_shell`'s pipe module), which
+/// took 61 % of the daemon's `epoll_wait` returns per GiB away (the same history, "seventh
+/// pass: the workers and the pump", with the sealed stream still measured slightly behind).
 /// With more cores, one is left to the shells' commands and the blocking pool (PAM, password
 /// hashing, Kerberos and CredSSP handshakes).
 fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
