@@ -23,6 +23,7 @@ use crate::error::ShellError;
 use crate::input::{write_input, Input, Queued};
 use crate::lock;
 use crate::output::{pump, Output};
+use crate::pipe::QuietPipe;
 use crate::terminal::{MasterIo, TerminalControl, END_OF_INPUT};
 use crate::types::{
     CommandInfo, CommandState, ReceiveOutcome, ReceiveOutput, ReceiveRequest, SendOutcome,
@@ -162,7 +163,7 @@ impl Command {
             .take()
             .map(pipe::Sender::from_owned_fd)
             .transpose();
-        let receiver = |fd: Option<_>| fd.map(pipe::Receiver::from_owned_fd).transpose();
+        let receiver = |fd: Option<_>| fd.map(QuietPipe::new).transpose();
         let stdout = receiver(child.stdout.take());
         let stderr = receiver(child.stderr.take());
         let (stdin, stdout, stderr) = match (stdin, stdout, stderr) {

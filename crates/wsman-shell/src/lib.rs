@@ -134,6 +134,7 @@ mod ids;
 mod input;
 mod manager;
 mod output;
+mod pipe;
 mod shell;
 mod terminal;
 mod types;

@@ -18,6 +18,7 @@ use wsman_buffers::BufferPool;
 
 use crate::base64_queue::Base64Queue;
 use crate::lock;
+use crate::pipe::QuietPipe;
 use crate::types::OutputChunk;
 use crate::user_output::UserOutput;
 
@@ -221,6 +222,23 @@ impl Output {
             .unwrap_or(0)
     }
 
+    /// Bytes the pump of stream `index` may read now: the room left in the stream and in the
+    /// user's budget (0: none).
+    fn room(&self, index: usize) -> usize {
+        let state = lock(&self.state);
+        let Some(stream) = state.streams.get(index) else {
+            return 0;
+        };
+        if !stream.declared {
+            return MAX_READ_CHUNK;
+        }
+        let user_room = self.user.as_ref().map_or(usize::MAX, |user| user.room());
+        // Up to its guarantee a stream needs no share of the user's budget: reading
+        // one command never waits for another command's output to be received.
+        let allowed = user_room.max(GUARANTEED_BYTES.saturating_sub(stream.used()));
+        self.capacity.saturating_sub(stream.used()).min(allowed)
+    }
+
     /// Bytes the pump of stream `index` may read: the room left in the stream and in the
     /// user's budget, waiting until both have some.
     async fn wait_for_room(&self, index: usize) -> usize {
@@ -232,22 +250,12 @@ impl Output {
             tokio::pin!(notified, user_freed);
             notified.as_mut().enable();
             user_freed.as_mut().enable();
-            {
-                let state = lock(&self.state);
-                let Some(stream) = state.streams.get(index) else {
-                    return 0;
-                };
-                if !stream.declared {
-                    return MAX_READ_CHUNK;
-                }
-                let user_room = self.user.as_ref().map_or(usize::MAX, |user| user.room());
-                // Up to its guarantee a stream needs no share of the user's budget: reading
-                // one command never waits for another command's output to be received.
-                let allowed = user_room.max(GUARANTEED_BYTES.saturating_sub(stream.used()));
-                let room = self.capacity.saturating_sub(stream.used()).min(allowed);
-                if room > 0 {
-                    return room;
-                }
+            if lock(&self.state).streams.get(index).is_none() {
+                return 0;
+            }
+            let room = self.room(index);
+            if room > 0 {
+                return room;
             }
             tokio::select! {
                 _ = notified => {}
@@ -419,6 +427,23 @@ impl Drop for Output {
     }
 }
 
+/// What a pump reads: a command's pipe, or its terminal's master.
+pub(crate) trait Source: AsyncRead + AsFd + Unpin {
+    /// The pump waits for room in the buffer, not for the command: stop being woken by its
+    /// writes, where the source can (see [`crate::pipe`]).
+    fn rest(&mut self) {}
+}
+
+impl Source for QuietPipe {
+    fn rest(&mut self) {
+        self.unwatch();
+    }
+}
+
+/// A terminal's master keeps its registration (its reads are a person's session, not a
+/// stream to be moved fast).
+impl Source for crate::terminal::MasterIo {}
+
 /// After the main process exits, at most this much more is read from a pipe once the
 /// drain grace has passed: it covers whatever the process left in the pipe (64 KiB by
 /// default), while a background child that writes without pause cannot hold Done back.
@@ -432,7 +457,7 @@ const FINAL_DRAIN_BYTES: usize = 1024 * 1024;
 /// process wrote is lost even when a slow client kept the buffer full past the deadline.
 pub(crate) async fn pump<R>(output: Arc<Output>, index: usize, mut pipe: R, grace: Duration)
 where
-    R: AsyncRead + AsFd + Unpin,
+    R: Source,
 {
     let mut exited = output.exited.subscribe();
     let mut buffer = vec![0u8; READ_CHUNK.min(output.capacity)];
@@ -440,7 +465,14 @@ where
     let mut deadline: Option<Instant> = None;
     let mut final_drain_left = FINAL_DRAIN_BYTES;
     loop {
-        let room = output.wait_for_room(index).await;
+        let room = match output.room(index) {
+            0 => {
+                // The buffer is full: what the command writes meanwhile waits in the pipe.
+                pipe.rest();
+                output.wait_for_room(index).await
+            }
+            room => room,
+        };
         let want = room.min(buffer.len()).max(1);
         if deadline.is_none() && *exited.borrow_and_update() {
             deadline = Some(Instant::now() + grace);
@@ -577,6 +609,96 @@ mod tests {
         assert_eq!(user.used(), G);
         drop(second);
         assert_eq!(user.used(), 0);
+    }
+
+    /// Whether an epoll instance of this process watches descriptor `fd` of inode `inode`
+    /// (`/proc/self/fdinfo` of every eventpoll descriptor lists what it watches).
+    fn in_a_reactor(fd: i32, inode: u64) -> bool {
+        let entries = std::fs::read_dir("/proc/self/fd").unwrap();
+        entries.flatten().any(|entry| {
+            let is_epoll = std::fs::read_link(entry.path())
+                .is_ok_and(|target| target.to_string_lossy() == "anon_inode:[eventpoll]");
+            let info = std::fs::read_to_string(
+                std::path::Path::new("/proc/self/fdinfo").join(entry.file_name()),
+            );
+            is_epoll
+                && info.is_ok_and(|info| {
+                    info.lines().any(|line| {
+                        let words: Vec<&str> = line.split_whitespace().collect();
+                        words.first() == Some(&"tfd:")
+                            && words.get(1) == Some(&fd.to_string().as_str())
+                            && words.contains(&format!("ino:{inode:x}").as_str())
+                    })
+                })
+        })
+    }
+
+    /// Waits until `ready` holds of `output` (checked after every change of its output).
+    async fn until(output: &Output, ready: impl Fn(&OutputState) -> bool) {
+        loop {
+            let changed = output.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if ready(&lock(&output.state)) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// While the pipe is empty the pump waits for the command, its pipe in the reactor; while
+    /// the buffer is full the pump waits for room, not for the command, and the pipe is out of
+    /// the reactor (the command's writes wake no worker); once the buffer has room and the
+    /// pipe is empty again, the pump waits for the command again and misses nothing it writes.
+    /// The output arrives whole and in order through every change.
+    #[tokio::test]
+    async fn a_pipe_is_out_of_the_reactor_while_its_buffer_is_full() {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        const CAPACITY: usize = 1000;
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let pipe = QuietPipe::new(reader.into()).unwrap();
+        let fd = pipe.as_fd().as_raw_fd();
+        let inode = std::fs::File::from(pipe.as_fd().try_clone_to_owned().unwrap())
+            .metadata()
+            .unwrap()
+            .ino();
+        let output = Arc::new(Output::new([true, false], CAPACITY));
+        let data: Vec<u8> = (0..3 * CAPACITY + 500).map(|i| (i % 251) as u8).collect();
+        let pumping = tokio::spawn(pump(output.clone(), 0, pipe, Duration::from_secs(5)));
+        let run = async {
+            // Nothing written yet: the pump waits for the command, in the reactor.
+            while !in_a_reactor(fd, inode) {
+                tokio::task::yield_now().await;
+            }
+            writer.write_all(&data).unwrap();
+            let mut received = Vec::new();
+            for _ in 0..3 {
+                until(&output, |state| state.streams[0].used() == CAPACITY).await;
+                assert!(
+                    !in_a_reactor(fd, inode),
+                    "the buffer is full: the pipe rests"
+                );
+                received.extend(output.take(&[0], 1 << 20, false).chunks[0].decoded());
+            }
+            until(&output, |state| state.streams[0].used() == 500).await;
+            received.extend(output.take(&[0], 1 << 20, false).chunks[0].decoded());
+            assert_eq!(received, data);
+            // The pipe is empty: the pump waits for the command, in the reactor.
+            while !in_a_reactor(fd, inode) {
+                tokio::task::yield_now().await;
+            }
+            writer.write_all(b"more").unwrap();
+            until(&output, |state| state.streams[0].used() == 4).await;
+            assert_eq!(output.take(&[0], 100, false).chunks[0].decoded(), b"more");
+            drop(writer);
+            pumping.await.unwrap();
+            assert!(lock(&output.state).streams[0].eof);
+        };
+        tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .expect("the pump read everything");
     }
 
     #[test]
