@@ -489,24 +489,27 @@ async fn release_resident_memory(what: &'static str) {
 /// How long the stop waits for blocking work still running after serving has ended.
 const BLOCKING_WORK_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Async worker threads: one per core on one or two cores, one fewer than the cores above
-/// that; `TOKIO_WORKER_THREADS` (a positive number) overrides, as it does for any Tokio program.
+/// Async worker threads: one fewer than the cores, at least one; `TOKIO_WORKER_THREADS`
+/// (a positive number) overrides, as it does for any Tokio program.
 ///
-/// On two cores one worker holds every request to one core: Identify at 32 connections was
-/// 0.69-0.70x of a bare hyper responder with one worker against 0.78-0.84x with two
-/// (docs/benchmarks-history.md, "the async workers on two cores"). Two workers used to cost a
-/// command's output streaming a quarter to a third of its speed on an idle host, much of it
-/// the idle worker woken at every block the command wrote into a pipe whose buffer was full;
-/// a pipe now leaves the reactor while its buffer is full (`wsman_shell`'s pipe module), which
-/// took 61 % of the daemon's `epoll_wait` returns per GiB away (the same history, "seventh
-/// pass: the workers and the pump", with the sealed stream still measured slightly behind).
-/// With more cores, one is left to the shells' commands and the blocking pool (PAM, password
-/// hashing, Kerberos and CredSSP handshakes).
+/// Why not one per core: the commands of the daemon's shells and its blocking work (PAM,
+/// password hashing, Kerberos and CredSSP handshakes, on the blocking pool) need the cores too,
+/// and the output of a running command passes between the pump and the Receive tasks, which on
+/// two workers means a futex wake-up between threads at nearly every step.
+///
+/// Measured on 2 cores (docs/benchmarks-history.md, "the async workers on two cores"), two
+/// workers against one: Identify at 32 connections 0.78-0.84x of a bare hyper responder
+/// against 0.69-0.70x, but a command's output a quarter to a third slower on an idle host. A
+/// pipe now leaves the reactor while its buffer is full (`wsman_shell`'s pipe module), which
+/// took 61 % of the daemon's `epoll_wait` returns per GiB away, yet the NTLM-sealed stream with
+/// two workers was still measured slightly behind one ("seventh pass: the workers and the
+/// pump"). Streaming output is what users wait for, so 2 cores keep one worker until two are
+/// shown no slower on a quiet host; a host that serves mostly short requests may set
+/// `TOKIO_WORKER_THREADS=2`.
 fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
     match configured.and_then(|value| value.trim().parse::<usize>().ok()) {
         Some(workers) if workers > 0 => workers,
-        _ if cores <= 2 => cores.max(1),
-        _ => cores - 1,
+        _ => cores.saturating_sub(1).max(1),
     }
 }
 
@@ -660,14 +663,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_core_is_left_to_the_shells_above_two_unless_configured() {
-        assert_eq!(async_worker_threads(None, 0), 1);
+    fn one_core_is_left_to_the_shells_unless_configured() {
         assert_eq!(async_worker_threads(None, 1), 1);
-        assert_eq!(async_worker_threads(None, 2), 2);
-        assert_eq!(async_worker_threads(None, 3), 2);
+        assert_eq!(async_worker_threads(None, 2), 1);
         assert_eq!(async_worker_threads(None, 8), 7);
         assert_eq!(async_worker_threads(Some("4"), 2), 4);
-        assert_eq!(async_worker_threads(Some("1"), 2), 1);
         assert_eq!(async_worker_threads(Some(" 2 "), 8), 2);
         // Nonsense is ignored rather than fatal, as Tokio would refuse it.
         assert_eq!(async_worker_threads(Some("0"), 4), 3);
