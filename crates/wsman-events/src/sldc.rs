@@ -121,7 +121,7 @@ enum Scheme {
     Stored,
 }
 
-/// Where decoded bytes go, a piece at a time, each piece at most [`HISTORY`] bytes: a buffer
+/// Where decoded bytes go, a piece at a time, each piece at most about 31 KB: a buffer
 /// of the whole output ([`decompress`]), or a charset decoder that keeps only the text
 /// ([`decompress_text`]).
 pub trait Sink {
@@ -140,92 +140,178 @@ impl Sink for charset::Decoder<'_> {
     }
 }
 
-/// The 1,024-byte history every output byte passes through, and the only place a decoded
-/// byte is written: the bytes written since the last [`History::flush`] leave for the sink in
-/// one or two pieces before the ring could overwrite them.
-struct History {
-    buffer: [u8; HISTORY],
-    next: usize,
-    /// Bytes decoded so far (the output's length, checked against the limit).
-    produced: usize,
-    /// Bytes in the ring not yet given to the sink, ending at `next`.
-    unflushed: usize,
+/// The decoder's buffer is [`WINDOW`] bytes (and eight more, so that a word read or written
+/// at any index under [`WINDOW`] is within it); indexes are masked with `WINDOW - 1`, which
+/// they never exceed, so that the compiler sees them within the buffer.
+const WINDOW: usize = 32 * 1024;
+/// Bytes decoded between hand-overs to the sink, beyond the history kept: what leaves room in
+/// the window for two more symbols written in whole words (a copy may write up to 7 bytes
+/// past its end, which the next symbols overwrite).
+const PIECE: usize = 30 * 1024;
+const _: () = assert!(HISTORY + PIECE + 2 * MAX_MATCH + 8 <= WINDOW);
+
+/// For a copy from under 8 bytes back (the index), its first multiple of at least 8.
+const REPEAT_STEP: [usize; 8] = [8, 8, 8, 9, 8, 10, 12, 14];
+
+/// Every decoded byte, written once into a straight buffer instead of a ring: the standard's
+/// 1,024-byte history is the [`HISTORY`] bytes before `at`, and a byte's slot in that ring is
+/// its index modulo [`HISTORY`] (the history moves to the front only in whole multiples of
+/// it). So a copy pointer is a distance back, and a copy is a few word moves, not a byte at a
+/// time through a modulo: the collector decodes every compressed delivery.
+struct Output {
+    buffer: Box<[u8; WINDOW + 8]>,
+    /// Where the next byte goes (at least [`HISTORY`]; at most `HISTORY + PIECE` between
+    /// pairs of symbols).
+    at: usize,
+    /// The bytes from here to `at` have not gone to the sink.
+    unsent: usize,
+    /// Bytes given to the sink.
+    sent: usize,
+    limit: usize,
+    /// The value of `at` at which the output reaches `limit`: one comparison per symbol.
+    limit_at: usize,
 }
 
-impl History {
-    fn new() -> Self {
-        History {
-            buffer: [0; HISTORY],
-            next: 0,
-            produced: 0,
-            unflushed: 0,
+impl Output {
+    fn new(limit: usize) -> Self {
+        // The ring starts zeroed, as after a Reset.
+        Output {
+            buffer: Box::new([0; WINDOW + 8]),
+            at: HISTORY,
+            unsent: HISTORY,
+            sent: 0,
+            limit,
+            limit_at: HISTORY.saturating_add(limit),
         }
     }
 
-    /// Gives the bytes written since the last flush to `sink`, oldest first.
+    /// Bytes decoded so far (the output's length, checked against the limit).
+    fn produced(&self) -> usize {
+        self.sent + (self.at - self.unsent)
+    }
+
+    /// Gives the bytes written since the last hand-over to `sink`.
     fn flush(&mut self, sink: &mut impl Sink) {
-        let start = (self.next + HISTORY - self.unflushed) % HISTORY;
-        if start + self.unflushed <= HISTORY {
-            sink.write(&self.buffer[start..start + self.unflushed]);
-        } else {
-            sink.write(&self.buffer[start..]);
-            sink.write(&self.buffer[..self.next]);
-        }
-        self.unflushed = 0;
+        sink.write(&self.buffer[self.unsent..self.at]);
+        self.sent += self.at - self.unsent;
+        self.unsent = self.at;
     }
 
-    /// Zeroes the ring (Reset 1 or 2), after what it holds has gone to `sink`.
+    /// Once past a piece: hands it over and moves the history (and the bytes up to the next
+    /// multiple of [`HISTORY`]) to the front, so that the next two symbols have room.
+    #[inline(always)]
+    fn make_room(&mut self, sink: &mut impl Sink) {
+        if self.at > HISTORY + PIECE {
+            self.flush(sink);
+            let keep = (self.at / HISTORY - 1) * HISTORY;
+            self.buffer.copy_within(keep..self.at, 0);
+            self.at -= keep;
+            self.unsent = self.at;
+            self.limit_at -= keep;
+        }
+    }
+
+    /// Zeroes the history (Reset 1 or 2), after what it holds has gone to `sink`.
     fn reset(&mut self, sink: &mut impl Sink) {
         self.flush(sink);
-        self.buffer = [0; HISTORY];
-        self.next = 0;
+        self.buffer[..HISTORY].fill(0);
+        self.at = HISTORY;
+        self.unsent = HISTORY;
+        self.limit_at = HISTORY.saturating_add(self.limit - self.sent);
     }
 
-    fn push(&mut self, byte: u8, sink: &mut impl Sink, limit: usize) -> Result<(), SldcError> {
-        if self.produced >= limit {
-            return Err(SldcError::TooLarge(limit));
+    /// A literal byte at `at`.
+    #[inline(always)]
+    fn literal(&mut self, byte: u8, at: &mut usize) -> Result<(), SldcError> {
+        if *at >= self.limit_at {
+            return Err(SldcError::TooLarge(self.limit));
         }
-        if self.unflushed == HISTORY {
-            self.flush(sink);
-        }
-        self.buffer[self.next] = byte;
-        self.next = (self.next + 1) % HISTORY;
-        self.produced += 1;
-        self.unflushed += 1;
+        self.buffer[*at & (WINDOW - 1)] = byte;
+        *at += 1;
         Ok(())
     }
 
-    /// The `count` bytes of a copy pointer to `from`, checked against `limit` once. A copy
-    /// may read what it writes (a source that starts before the write position and runs into
-    /// it repeats itself), so that one, and one that wraps around the ring, go byte after
-    /// byte, as the standard has it; any other is one move.
-    fn copy(
+    /// Eight bytes from `source` to `target`, which is at least eight bytes after it.
+    #[inline(always)]
+    fn copy_word(&mut self, source: usize, target: usize) {
+        let (source, target) = (source & (WINDOW - 1), target & (WINDOW - 1));
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&self.buffer[source..source + 8]);
+        self.buffer[target..target + 8].copy_from_slice(&word);
+    }
+
+    /// The `count` bytes of a copy pointer to slot `from`, at `at`, checked against the limit
+    /// once. The source is `distance` bytes back (1 to [`HISTORY`]: the slot about to be
+    /// overwritten is the furthest), and a copy reads what it writes when it is longer than
+    /// that distance (the standard copies byte after byte, so the bytes repeat). Moved eight
+    /// bytes at a time from `step` back: the distance when at least 8, else its first
+    /// multiple of 8 or more once that many bytes are written one at a time (the bytes repeat
+    /// with that period too).
+    #[inline(always)]
+    fn copy(&mut self, from: usize, count: usize, at: &mut usize) -> Result<(), SldcError> {
+        let start = *at;
+        if start + count > self.limit_at {
+            return Err(SldcError::TooLarge(self.limit));
+        }
+        let distance = (start - from - 1) % HISTORY + 1;
+        let mut step = distance;
+        if distance < 8 {
+            step = REPEAT_STEP[distance];
+            for k in start..start + step.min(count) {
+                self.buffer[k & (WINDOW - 1)] = self.buffer[(k - distance) & (WINDOW - 1)];
+            }
+        }
+        // Most copies are of a few characters: one word, then a loop for the longer ones (a
+        // loop from the start costs them its vectorised preamble).
+        let mut done = step;
+        if distance >= 8 {
+            self.copy_word(start - step, start);
+            done = 8;
+        }
+        while done < count {
+            self.copy_word(start + done - step, start + done);
+            done += 8;
+        }
+        *at = start + count;
+        Ok(())
+    }
+
+    /// The Scheme 1 literal or copy pointer at the top of `window` (at least its 23 bits, not
+    /// a control symbol), written at `at`: its length in bits. The prefix code of the match
+    /// count is read by one lookup.
+    #[inline(always)]
+    fn symbol(&mut self, window: u64, at: &mut usize) -> Result<usize, SldcError> {
+        if window >> 63 == 0 {
+            self.literal((window >> 55) as u8, at)?;
+            return Ok(9);
+        }
+        let code = MATCH_CODES[((window >> 51) & 0xFFF) as usize];
+        let (count, length) = (usize::from(code >> 4), u32::from(code & 0xF));
+        let from = ((window << (1 + length)) >> 54) as usize;
+        self.copy(from, count, at)?;
+        Ok(11 + length as usize)
+    }
+
+    /// [`Output::literal`] one symbol at a time.
+    fn push(&mut self, byte: u8, sink: &mut impl Sink) -> Result<(), SldcError> {
+        let mut at = self.at;
+        self.literal(byte, &mut at)?;
+        self.at = at;
+        self.make_room(sink);
+        Ok(())
+    }
+
+    /// [`Output::copy`] one symbol at a time.
+    fn copy_one(
         &mut self,
-        mut from: usize,
+        from: usize,
         count: usize,
         sink: &mut impl Sink,
-        limit: usize,
     ) -> Result<(), SldcError> {
-        if self.produced + count > limit {
-            return Err(SldcError::TooLarge(limit));
-        }
-        if self.unflushed + count > HISTORY {
-            self.flush(sink);
-        }
-        self.produced += count;
-        self.unflushed += count;
-        let next = self.next;
-        let repeats = from < next && from + count > next;
-        if !repeats && from + count <= HISTORY && next + count <= HISTORY {
-            self.buffer.copy_within(from..from + count, next);
-            self.next = (next + count) % HISTORY;
-            return Ok(());
-        }
-        for _ in 0..count {
-            self.buffer[self.next] = self.buffer[from];
-            self.next = (self.next + 1) % HISTORY;
-            from = (from + 1) % HISTORY;
-        }
+        let mut at = self.at;
+        self.copy(from, count, &mut at)?;
+        self.at = at;
+        self.make_room(sink);
         Ok(())
     }
 }
@@ -261,21 +347,15 @@ fn decompress_into(input: &[u8], limit: usize, sink: &mut impl Sink) -> Result<(
         bytes: input,
         position: 0,
     };
-    let mut history = History::new();
+    let mut out = Output::new(limit);
     let mut scheme = Scheme::None;
     loop {
+        if scheme == Scheme::Compressed {
+            compressed_run(&mut bits, &mut out, sink)?;
+        }
         if bits.remaining() < 9 {
             // A stream ends with End of Record (or End Marker); running out first is a cut.
             return Err(SldcError::Truncated(bits.position));
-        }
-        if scheme == Scheme::Compressed {
-            // The whole symbol from one read where the stream holds the longest one.
-            if let Some(window) = bits.peek(LONGEST_SYMBOL) {
-                if window >> (LONGEST_SYMBOL - 9) != CONTROL_PREFIX {
-                    compressed_symbol(window, &mut bits, &mut history, sink, limit)?;
-                    continue;
-                }
-            }
         }
         let at = bits.position;
         if bits.peek(9) == Some(CONTROL_PREFIX) {
@@ -283,18 +363,18 @@ fn decompress_into(input: &[u8], limit: usize, sink: &mut impl Sink) -> Result<(
             let code = bits.read(4)?;
             match code {
                 END_OF_RECORD => {
-                    check_trailer(&bits, history.produced)?;
+                    check_trailer(&bits, out.produced())?;
                     break;
                 }
                 FLUSH | FILE_MARK => bits.skip_padding(),
                 SCHEME_1 => scheme = Scheme::Compressed,
                 SCHEME_2 => scheme = Scheme::Stored,
                 RESET_1 => {
-                    history.reset(sink);
+                    out.reset(sink);
                     scheme = Scheme::Compressed;
                 }
                 RESET_2 => {
-                    history.reset(sink);
+                    out.reset(sink);
                     scheme = Scheme::Stored;
                 }
                 END_MARKER => break,
@@ -311,56 +391,85 @@ fn decompress_into(input: &[u8], limit: usize, sink: &mut impl Sink) -> Result<(
                     // here was taken as one above).
                     bits.read(1)?;
                 }
-                history.push(byte as u8, sink, limit)?;
+                out.push(byte as u8, sink)?;
             }
+            // The last bytes of the stream, symbol by symbol (a cut is found where it is).
             Scheme::Compressed => {
                 if bits.read(1)? == 0 {
                     let byte = bits.read(8)?;
-                    history.push(byte as u8, sink, limit)?;
+                    out.push(byte as u8, sink)?;
                     continue;
                 }
                 let count = read_match_count(&mut bits)?;
                 let from = bits.read(10)? as usize;
-                history.copy(from, count, sink, limit)?;
+                out.copy_one(from, count, sink)?;
             }
         }
     }
-    history.flush(sink);
+    out.flush(sink);
     Ok(())
 }
 
-/// Bits of the longest Scheme 1 symbol: a copy pointer with the longest match count (1, 4 + 8,
-/// 10).
-const LONGEST_SYMBOL: usize = 23;
+/// The match count and the length of its code (`count << 4 | length`) for each value of the
+/// 12 bits after a copy pointer's 1: the prefix code of [`read_match_count`] read by one
+/// lookup. Values that start with 1111 1111 are not copy pointers but a control symbol.
+static MATCH_CODES: [u16; 4096] = match_codes();
 
-/// Decodes the Scheme 1 literal or copy pointer at the top of `window` (the next
-/// [`LONGEST_SYMBOL`] bits, not a control symbol), and moves past it. The same code as the
-/// bit-by-bit reads below it in [`decompress`], taken from one word: those reads were most of
-/// the collector's decoding time.
-fn compressed_symbol(
-    window: u32,
-    bits: &mut Bits<'_>,
-    history: &mut History,
-    sink: &mut impl Sink,
-    limit: usize,
-) -> Result<(), SldcError> {
-    let top = window << (32 - LONGEST_SYMBOL);
-    if top >> 31 == 0 {
-        bits.position += 9;
-        return history.push((top >> 23) as u8, sink, limit);
+const fn match_codes() -> [u16; 4096] {
+    let mut table = [0u16; 4096];
+    let mut bits = 0;
+    while bits < 4096 {
+        let mut ones = 0;
+        while ones < 4 && (bits >> (11 - ones)) & 1 == 1 {
+            ones += 1;
+        }
+        let (prefix, width) = if ones == 4 {
+            (4, 8)
+        } else {
+            (ones + 1, ones + 1)
+        };
+        let value = (bits >> (12 - prefix - width)) & ((1 << width) - 1);
+        table[bits] = (((2 << ones) + value) << 4 | (prefix + width)) as u16;
+        bits += 1;
     }
-    // The match count's prefix: up to four 1-bits, ended by a 0 unless there are four.
-    let ones = (!(top << 1)).leading_zeros().min(4);
-    let (prefix, width) = if ones == 4 {
-        (4, 8)
-    } else {
-        (ones + 1, ones + 1)
-    };
-    let after = top << (1 + prefix);
-    let count = (2usize << ones) + (after >> (32 - width)) as usize;
-    let from = ((after << width) >> 22) as usize;
-    bits.position += (1 + prefix + width + 10) as usize;
-    history.copy(from, count, sink, limit)
+    table
+}
+
+/// Scheme 1 literals and copy pointers, two from each 64-bit load (at least 57 bits of the
+/// stream, two symbols take at most 46), while eight bytes are left from the one under the
+/// position; stops before a control symbol, or where the stream's last bytes start (both read
+/// symbol by symbol in [`decompress_into`]). The same symbols as those reads, taken from
+/// words: bit-by-bit reads were most of the collector's decoding time.
+#[inline(always)]
+fn compressed_run(
+    bits: &mut Bits<'_>,
+    out: &mut Output,
+    sink: &mut impl Sink,
+) -> Result<(), SldcError> {
+    let bytes = bits.bytes;
+    let mut position = bits.position;
+    let mut at = out.at;
+    'run: while let Some(eight) = bytes.get(position / 8..position / 8 + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(eight);
+        let mut window = u64::from_be_bytes(word) << (position % 8);
+        for _ in 0..2 {
+            if window >> 55 == u64::from(CONTROL_PREFIX) {
+                break 'run;
+            }
+            let length = out.symbol(window, &mut at)?;
+            position += length;
+            window <<= length;
+        }
+        if at > HISTORY + PIECE {
+            out.at = at;
+            out.make_room(sink);
+            at = out.at;
+        }
+    }
+    out.at = at;
+    bits.position = position;
+    Ok(())
 }
 
 /// Most zero bytes read as padding after the byte boundary that follows End of Record: with the
