@@ -766,6 +766,8 @@ fn compress_window(
         let hashed = (longest >= 3).then(|| hash(position));
         if let Some(h) = hashed {
             let mut candidate = head[h];
+            // The byte a candidate must match to beat the best so far (the one at its length).
+            let mut expected = input[position];
             for _ in 0..CANDIDATES {
                 let from = candidate as usize;
                 // Strictly less than the history: a pointer to the slot about to be
@@ -774,7 +776,7 @@ fn compress_window(
                     break;
                 }
                 // A candidate that cannot beat the best so far differs at its length.
-                if input[from + best.0] == input[position + best.0] {
+                if input[from + best.0] == expected {
                     let length = common_prefix(
                         &input[from..from + longest],
                         &input[position..position + longest],
@@ -784,6 +786,7 @@ fn compress_window(
                         if length == longest {
                             break;
                         }
+                        expected = input[position + length];
                     }
                 }
                 // A chain runs back: a later position (or none) is a slot overwritten since.
