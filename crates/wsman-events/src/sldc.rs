@@ -577,8 +577,7 @@ impl BitWriter {
 
 /// The match count's code (`0x` 2–3, `10xx` 4–7, `110xxx` 8–15, `1110xxxx` 16–31,
 /// `1111xxxxxxxx` 32–271) and its width in bits.
-#[inline(always)]
-fn match_code(count: usize) -> (u32, u32) {
+const fn match_code(count: usize) -> (u32, u32) {
     let count = count as u32;
     match count {
         2..=3 => (count - 2, 2),
@@ -587,6 +586,21 @@ fn match_code(count: usize) -> (u32, u32) {
         16..=31 => (0b1110 << 4 | (count - 16), 8),
         _ => (0b1111 << 8 | (count - 32), 12),
     }
+}
+
+/// A copy pointer's leading 1 and match count's code (`bits << 4 | width`) for each count:
+/// one lookup where [`match_code`]'s ranges were a chain of comparisons.
+static COPY_CODES: [u32; MAX_MATCH + 1] = copy_codes();
+
+const fn copy_codes() -> [u32; MAX_MATCH + 1] {
+    let mut table = [0; MAX_MATCH + 1];
+    let mut count = 2;
+    while count <= MAX_MATCH {
+        let (code, width) = match_code(count);
+        table[count] = (1 << width | code) << 4 | (1 + width);
+        count += 1;
+    }
+    table
 }
 
 #[cfg(test)]
@@ -799,9 +813,9 @@ fn compress_window(
         }
         if best.0 >= 2 {
             // The copy pointer in one write: 1, the match count's code, the slot.
-            let (code, width) = match_code(best.0);
+            let code = COPY_CODES[best.0];
             let slot = (best.1 % HISTORY) as u32;
-            out.write((1 << width | code) << 10 | slot, 1 + width + 10);
+            out.write((code >> 4) << 10 | slot, (code & 0xF) + 10);
             // The start and the last two positions of a match go into the chain, not every
             // one: 440 against 314 MB/s on event XML, for 0.324 of the input against 0.310.
             let end = position + best.0;
@@ -889,6 +903,24 @@ mod tests {
                 position: 0,
             };
             assert_eq!(read_match_count(&mut bits).unwrap(), count);
+        }
+    }
+
+    /// The two tables, the compressor's (count to code) and the decoder's (code to count),
+    /// agree with the prefix code for every count, whatever bits follow the code.
+    #[test]
+    fn the_tables_of_match_codes_agree() {
+        for (count, &copy_code) in COPY_CODES.iter().enumerate().skip(2) {
+            let (code, width) = match_code(count);
+            assert_eq!(copy_code, (1 << width | code) << 4 | (1 + width));
+            for after in [0, 0xFFF] {
+                let twelve = (code << (12 - width)) | (after >> width);
+                let entry = MATCH_CODES[twelve as usize];
+                assert_eq!(
+                    (usize::from(entry >> 4), u32::from(entry & 0xF)),
+                    (count, width)
+                );
+            }
         }
     }
 }
