@@ -145,10 +145,10 @@ impl Sink for charset::Decoder<'_> {
 /// they never exceed, so that the compiler sees them within the buffer.
 const WINDOW: usize = 32 * 1024;
 /// Bytes decoded between hand-overs to the sink, beyond the history kept: what leaves room in
-/// the window for two more symbols written in whole words (a copy may write up to 7 bytes
+/// the window for three more symbols written in whole words (a copy may write up to 7 bytes
 /// past its end, which the next symbols overwrite).
 const PIECE: usize = 30 * 1024;
-const _: () = assert!(HISTORY + PIECE + 2 * MAX_MATCH + 8 <= WINDOW);
+const _: () = assert!(HISTORY + PIECE + 3 * MAX_MATCH + 8 <= WINDOW);
 
 /// For a copy from under 8 bytes back (the index), its first multiple of at least 8.
 const REPEAT_STEP: [usize; 8] = [8, 8, 8, 9, 8, 10, 12, 14];
@@ -160,8 +160,8 @@ const REPEAT_STEP: [usize; 8] = [8, 8, 8, 9, 8, 10, 12, 14];
 /// time through a modulo: the collector decodes every compressed delivery.
 struct Output {
     buffer: Box<[u8; WINDOW + 8]>,
-    /// Where the next byte goes (at least [`HISTORY`]; at most `HISTORY + PIECE` between
-    /// pairs of symbols).
+    /// Where the next byte goes (at least [`HISTORY`]; at most `HISTORY + PIECE` before the
+    /// symbols of a load).
     at: usize,
     /// The bytes from here to `at` have not gone to the sink.
     unsent: usize,
@@ -198,7 +198,7 @@ impl Output {
     }
 
     /// Once past a piece: hands it over and moves the history (and the bytes up to the next
-    /// multiple of [`HISTORY`]) to the front, so that the next two symbols have room.
+    /// multiple of [`HISTORY`]) to the front, so that the next three symbols have room.
     #[inline(always)]
     fn make_room(&mut self, sink: &mut impl Sink) {
         if self.at > HISTORY + PIECE {
@@ -435,8 +435,9 @@ const fn match_codes() -> [u16; 4096] {
     table
 }
 
-/// Scheme 1 literals and copy pointers, two from each 64-bit load (at least 57 bits of the
-/// stream, two symbols take at most 46), while eight bytes are left from the one under the
+/// Scheme 1 literals and copy pointers, two or three from each 64-bit load (at least 57 bits
+/// of the stream: two symbols take at most 46, and a third is read when the longest one
+/// still fits), while eight bytes are left from the one under the
 /// position; stops before a control symbol, or where the stream's last bytes start (both read
 /// symbol by symbol in [`decompress_into`]). The same symbols as those reads, taken from
 /// words: bit-by-bit reads were most of the collector's decoding time.
@@ -452,6 +453,7 @@ fn compressed_run(
     'run: while let Some(eight) = bytes.get(position / 8..position / 8 + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(eight);
+        let start = position;
         let mut window = u64::from_be_bytes(word) << (position % 8);
         for _ in 0..2 {
             if window >> 55 == u64::from(CONTROL_PREFIX) {
@@ -460,6 +462,14 @@ fn compressed_run(
             let length = out.symbol(window, &mut at)?;
             position += length;
             window <<= length;
+        }
+        // A third when the longest symbol still fits in the 57 bits.
+        if position - start <= 57 - 23 {
+            if window >> 55 == u64::from(CONTROL_PREFIX) {
+                break 'run;
+            }
+            let length = out.symbol(window, &mut at)?;
+            position += length;
         }
         if at > HISTORY + PIECE {
             out.at = at;
