@@ -380,3 +380,40 @@ fn element_json(element: &Element) -> Value {
     }
     Value::Object(object)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A batch that fills the disk midway (part of it written, then `ENOSPC`) is cut back to
+    /// where it began: the file holds no torn line. On a tmpfs of 8 KiB, so as root only.
+    #[test]
+    fn a_write_that_fills_the_disk_midway_is_cut_back() {
+        let uid = std::process::Command::new("id").arg("-u").output().unwrap();
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return;
+        }
+        struct Unmount<'a>(&'a Path);
+        impl Drop for Unmount<'_> {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("umount").arg(self.0).status();
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=8k,mode=0755", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(mounted.success());
+        let _unmount = Unmount(dir.path());
+        let files = FileOutputs::new();
+        let path = dir.path().join("fwd.xml");
+        files.append(&path, b"first batch\n").unwrap();
+        let error = files.append(&path, &[b'x'; 64 * 1024]).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::StorageFull, "{error}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"first batch\n");
+    }
+}
