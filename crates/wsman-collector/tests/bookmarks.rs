@@ -161,3 +161,54 @@ fn forwarders_are_active_alive_or_dead_by_the_heartbeat_interval() {
         ["active", "alive", "dead"]
     );
 }
+
+/// Set in the child [`a_commit_is_flushed_with_fdatasync`] runs under strace: the directory
+/// of the store it commits to.
+const FLUSH_CHILD: &str = "WSMAN_TEST_BOOKMARK_FLUSH_DIR";
+
+/// A bookmark commit is flushed with `fdatasync`, never `fsync` (the compiled-in SQLite is
+/// built with `HAVE_FDATASYNC`, `.cargo/config.toml`): this test runs itself again under
+/// strace to open a store and merge once, and counts the flushes. Without strace it says so
+/// and checks nothing.
+#[test]
+fn a_commit_is_flushed_with_fdatasync() {
+    if let Some(dir) = std::env::var_os(FLUSH_CHILD) {
+        let store = SqliteStore::open(&std::path::Path::new(&dir).join("wec.sqlite")).unwrap();
+        store
+            .merge("host", "sub", &list(&[("System", 1)]), at(1))
+            .unwrap();
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("flushes.strace");
+    let child = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=fsync,fdatasync", "-o"])
+        .arg(&trace)
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_commit_is_flushed_with_fdatasync",
+            "--test-threads=1",
+        ])
+        .env(FLUSH_CHILD, dir.path())
+        .stdout(std::process::Stdio::null())
+        .status();
+    let Ok(status) = child else {
+        eprintln!("no strace: the flushes of a commit are not counted");
+        return;
+    };
+    assert!(status.success(), "the traced merge failed");
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    let count = |call: &str| {
+        calls
+            .lines()
+            .filter(|line| {
+                line.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|c| c.starts_with(&format!("{call}(")))
+            })
+            .count()
+    };
+    assert!(count("fdatasync") >= 1, "{calls}");
+    assert_eq!(count("fsync"), 0, "{calls}");
+}

@@ -172,9 +172,12 @@ pub struct Claim<'a> {
     commit: Box<CommitClaim<'a>>,
 }
 
-/// What ends a claim: the store's merge of what was delivered.
-type CommitClaim<'a> =
-    dyn FnOnce(&BookmarkList, Timestamp) -> Result<BookmarkList, StoreError> + 'a;
+/// What ends a claim: the store's merge of what was delivered, durable when it returns `Ok`.
+/// Why nothing is returned: the delivery acknowledges once the merge is durable and reads
+/// nothing of the result, so a store need not read the bookmark back (SQLite did, one query per
+/// batch).
+pub(crate) type CommitClaim<'a> =
+    dyn FnOnce(&BookmarkList, Timestamp) -> Result<(), StoreError> + 'a;
 
 impl<'a> Claim<'a> {
     /// The default claim: no hold, a merge into `store` at the end.
@@ -187,7 +190,7 @@ impl<'a> Claim<'a> {
         Ok(Claim {
             stored: store.load(&client, &subscription)?,
             commit: Box::new(move |delivered, at| {
-                store.merge(&client, &subscription, delivered, at)
+                store.merge(&client, &subscription, delivered, at).map(drop)
             }),
         })
     }
@@ -197,12 +200,9 @@ impl<'a> Claim<'a> {
         self.stored.as_ref()
     }
 
-    /// [`BookmarkStore::merge`] of `delivered`, ending the claim.
-    pub fn commit(
-        self,
-        delivered: &BookmarkList,
-        at: Timestamp,
-    ) -> Result<BookmarkList, StoreError> {
+    /// Merge `delivered` as [`BookmarkStore::merge`] does, ending the claim; durable when it
+    /// returns `Ok`.
+    pub fn commit(self, delivered: &BookmarkList, at: Timestamp) -> Result<(), StoreError> {
         (self.commit)(delivered, at)
     }
 }

@@ -573,7 +573,7 @@ impl BookmarkStore for PostgresStore {
         Ok(Claim {
             stored,
             commit: Box::new(move |delivered, at| {
-                self.commit_claim(connection, pair, delivered, at)
+                self.commit_claim(connection, pair, delivered, at).map(drop)
             }),
         })
     }

@@ -52,6 +52,9 @@ enum Change {
         subscription: String,
         positions: Vec<(String, i64)>,
         at: i64,
+        /// Whether the bookmark as stored is read back after the commit: for
+        /// [`BookmarkStore::merge`], which returns it, not for a claim's commit.
+        read_back: bool,
     },
     Heartbeat {
         client: String,
@@ -116,6 +119,7 @@ fn apply(connection: &Connection, change: &Change) -> Result<(), rusqlite::Error
             subscription,
             positions,
             at,
+            ..
         } => {
             let mut upsert = connection.prepare_cached(
                 "INSERT INTO bookmark (client, subscription, channel, record_id) VALUES (?1, ?2, ?3, ?4)
@@ -161,6 +165,52 @@ fn note_time(
     connection
         .prepare_cached(upsert)?
         .execute(params![client, subscription, at])?;
+    Ok(())
+}
+
+/// The merge of `delivered` into the bookmark of `client` in `subscription`, at `at`.
+fn merge_change(
+    client: String,
+    subscription: String,
+    delivered: &BookmarkList,
+    at: Timestamp,
+    read_back: bool,
+) -> Change {
+    Change::Merge {
+        client,
+        subscription,
+        positions: delivered
+            .positions()
+            .map(|(channel, record)| (channel.to_owned(), stored_record(record)))
+            .collect(),
+        at: at.unix_micros(),
+        read_back,
+    }
+}
+
+/// Run `body` in one transaction on `connection` and commit it; on an error (or a panic) it is
+/// rolled back, as rusqlite's `Transaction` does. Why not that: it prepares `BEGIN` and
+/// `COMMIT` anew for every transaction, two parses per commit; these are cached statements.
+fn in_transaction(
+    connection: &Connection,
+    body: impl FnOnce(&Connection) -> Result<(), rusqlite::Error>,
+) -> Result<(), rusqlite::Error> {
+    /// Rolls back what is still open when dropped: after a failed statement or `COMMIT`, or a
+    /// panic, so the writer never keeps a transaction open into the next group.
+    struct RollBack<'c>(&'c Connection);
+    impl Drop for RollBack<'_> {
+        fn drop(&mut self) {
+            if !self.0.is_autocommit() {
+                if let Err(error) = self.0.execute_batch("ROLLBACK") {
+                    tracing::error!(%error, "bookmark store: rollback failed");
+                }
+            }
+        }
+    }
+    connection.prepare_cached("BEGIN")?.execute([])?;
+    let _open = RollBack(connection);
+    body(connection)?;
+    connection.prepare_cached("COMMIT")?.execute([])?;
     Ok(())
 }
 
@@ -227,13 +277,12 @@ impl SqliteStore {
         let mut connection = lock(&self.writer);
         let events = self.events.get();
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        let committed = (|| -> Result<(), rusqlite::Error> {
-            let transaction = connection.transaction()?;
+        let committed = in_transaction(&connection, |transaction| {
             // The group's events, inserted together: one read and one update of the id
             // counter per commit, not per delivery.
             let mut records = Vec::new();
             for change in changes {
-                apply(&transaction, change)?;
+                apply(transaction, change)?;
                 if let (
                     Some(events),
                     Change::Merge {
@@ -247,10 +296,10 @@ impl SqliteStore {
                 }
             }
             if let Some(events) = events {
-                events.insert(&transaction, &records, now)?;
+                events.insert(transaction, &records, now)?;
             }
-            transaction.commit()
-        })();
+            Ok(())
+        });
         match (&committed, events) {
             (Ok(()), Some(events)) => {
                 if let Err(error) = events.committed(&connection) {
@@ -276,22 +325,34 @@ impl SqliteStore {
                     Change::Merge {
                         client,
                         subscription,
+                        read_back: true,
                         ..
                     },
                 ) => load_on(&connection, client, subscription),
+                (Ok(()), Change::Merge { .. }) => Ok(None),
             })
             .collect()
     }
 }
 
 impl BookmarkStore for SqliteStore {
-    /// The default claim, after dropping the events an earlier delivery of the pair left
-    /// without a commit (it was answered 503; what the forwarder sends again replaces them).
+    /// The stored bookmark, and a commit that merges without reading the bookmark back (the
+    /// delivery does not use it), after dropping the events an earlier delivery of the pair
+    /// left without a commit (it was answered 503; what the forwarder sends again replaces
+    /// them). No hold: this store's deliveries of one forwarder are already one at a time.
     fn claim<'a>(&'a self, client: &str, subscription: &str) -> Result<Claim<'a>, StoreError> {
         if let Some(events) = self.events.get() {
             events.discard_pending(client, subscription);
         }
-        Claim::load_then_merge(self, client, subscription)
+        let stored = self.load(client, subscription)?;
+        let (client, subscription) = (client.to_owned(), subscription.to_owned());
+        Ok(Claim {
+            stored,
+            commit: Box::new(move |delivered, at| {
+                self.write(merge_change(client, subscription, delivered, at, false))
+                    .map(drop)
+            }),
+        })
     }
 
     /// The stored bookmark of `client` in `subscription`, if any.
@@ -308,16 +369,14 @@ impl BookmarkStore for SqliteStore {
         delivered: &BookmarkList,
         at: Timestamp,
     ) -> Result<BookmarkList, StoreError> {
-        let stored = self.write(Change::Merge {
-            client: client.to_owned(),
-            subscription: subscription.to_owned(),
-            positions: delivered
-                .positions()
-                .map(|(channel, record)| (channel.to_owned(), stored_record(record)))
-                .collect(),
-            at: at.unix_micros(),
-        })?;
-        Ok(stored.unwrap_or_default())
+        let change = merge_change(
+            client.to_owned(),
+            subscription.to_owned(),
+            delivered,
+            at,
+            true,
+        );
+        Ok(self.write(change)?.unwrap_or_default())
     }
 
     /// Note a heartbeat of `client` in `subscription`.
@@ -424,5 +483,97 @@ mod tests {
                 vec![("Security", 100 + i)]
             );
         }
+    }
+
+    /// The statements the writer connection ran while it was traced.
+    static WRITTEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    fn note_statement(event: rusqlite::trace::TraceEvent<'_>) {
+        if let rusqlite::trace::TraceEvent::Stmt(_, sql) = event {
+            lock(&WRITTEN).push(sql.to_owned());
+        }
+    }
+
+    /// A claim's commit writes the merge and reads nothing back (the delivery uses nothing
+    /// of it): the writer runs `BEGIN`, the upsert per log, the client's time and `COMMIT`,
+    /// no `SELECT`. The merge is in the file when the commit returns; `merge` itself still
+    /// returns the bookmark as stored.
+    #[test]
+    fn a_claims_commit_reads_nothing_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wec.sqlite");
+        let store = SqliteStore::open(&path).unwrap();
+        let at = Timestamp::from_unix_micros(1_000_000);
+        let mut list = BookmarkList::new();
+        list.advance("Security", 7);
+        list.advance("System", 3);
+        lock(&store.writer).trace_v2(
+            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+            Some(note_statement),
+        );
+        let claim = store.claim("fwd", "s").unwrap();
+        assert!(claim.stored().is_none());
+        claim.commit(&list, at).unwrap();
+        lock(&store.writer).trace_v2(rusqlite::trace::TraceEventCodes::empty(), None);
+        let ran = std::mem::take(&mut *lock(&WRITTEN));
+        assert_eq!(ran.first().map(String::as_str), Some("BEGIN"), "{ran:#?}");
+        assert_eq!(ran.last().map(String::as_str), Some("COMMIT"), "{ran:#?}");
+        assert_eq!(
+            ran.len(),
+            5,
+            "BEGIN, two upserts, the time, COMMIT: {ran:#?}"
+        );
+        assert!(
+            !ran.iter().any(|sql| sql.trim_start().starts_with("SELECT")),
+            "{ran:#?}"
+        );
+        let reopened = SqliteStore::open(&path).unwrap();
+        let stored = reopened.load("fwd", "s").unwrap().unwrap();
+        assert_eq!(
+            stored.positions().collect::<Vec<_>>(),
+            vec![("Security", 7), ("System", 3)]
+        );
+        let mut further = BookmarkList::new();
+        further.advance("System", 9);
+        let merged = store.merge("fwd", "s", &further, at).unwrap();
+        assert_eq!(
+            merged.positions().collect::<Vec<_>>(),
+            vec![("Security", 7), ("System", 9)]
+        );
+    }
+
+    /// What a failed or panicking transaction wrote is rolled back and the connection left
+    /// with no transaction open, so the next commit goes through (`BEGIN` inside an open
+    /// transaction would fail every group after).
+    #[test]
+    fn a_failed_transaction_is_rolled_back_and_the_next_commits() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch("CREATE TABLE t (v INTEGER)")
+            .unwrap();
+        let insert = |c: &Connection, v: i64| c.execute("INSERT INTO t VALUES (?1)", [v]).map(drop);
+        let failed = in_transaction(&connection, |c| {
+            insert(c, 1)?;
+            c.execute_batch("INSERT INTO missing VALUES (1)")
+        });
+        assert!(failed.is_err());
+        assert!(connection.is_autocommit());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            in_transaction(&connection, |c| {
+                insert(c, 2)?;
+                panic!("a commit that panics");
+            })
+        }));
+        assert!(panicked.is_err());
+        assert!(connection.is_autocommit());
+        in_transaction(&connection, |c| insert(c, 3)).unwrap();
+        let values: Vec<i64> = connection
+            .prepare("SELECT v FROM t")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(values, vec![3]);
     }
 }
