@@ -10,22 +10,21 @@
 //! event naming the lost record ids goes first: Windows is silent there; we are not.
 //!
 //! At least once, in order: the cursor (a `BookmarkList` per collector and subscription) is
-//! written only after the collector acknowledged the batch, to a new file that is fsynced and
-//! renamed over the old one, with the directory fsynced, so a crash leaves the old cursor or
-//! the new one. The write is off the delivery's path (`save_cursor`): the next batch goes
+//! written only after the collector acknowledged the batch, durably, so that a crash leaves the
+//! old cursor or the new one ([`crate::cursor`]: one of two slots written in place and
+//! `fdatasync`ed). The write is off the delivery's path (`save_cursor`): the next batch goes
 //! while the last acknowledged position reaches the disk, and positions acknowledged meanwhile
 //! are written together, the latest one. So a restart resends at most the batches acknowledged
-//! since the last write that finished (one write's time, two fsyncs), which the collector, whose
+//! since the last write that finished (one write's time, one flush), which the collector, whose
 //! bookmark moves with what it stored, drops as already stored; on the delivery's path these
 //! fsyncs were half of each batch's round trip.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use wsman_config::fsutil::write_atomic;
 use wsman_events::batch::Pending;
 use wsman_events::delivery::EndStatus;
 use wsman_events::event::EVENT_NS;
@@ -36,11 +35,11 @@ use wsman_journal::feed::{Feed, Position};
 use wsman_journal::{Journal, Query, Reader, Start};
 use wsman_proto::xml::escape_text;
 
+pub use crate::cursor::read_cursor;
+use crate::cursor::CursorFile;
 use crate::push::{self, Connector, EndNotice, Link, Subscriber};
 use crate::{SourceError, LOGS};
 
-/// Largest cursor file read back (a list of four logs takes a few hundred bytes).
-const MAX_CURSOR_FILE: u64 = 64 * 1024;
 /// Provider of Windows' subscription bookmark event (EventID 111).
 const FORWARDER_PROVIDER: &str = "Microsoft-Windows-EventForwarder";
 /// Provider of our own notices (entries lost before they were forwarded).
@@ -309,9 +308,6 @@ pub fn lost_event(computer: &str, first: u64, last: u64, now: Timestamp) -> Stri
     )
 }
 
-/// A cursor file's mode: what the service's umask (022) gave it before the writer set it.
-const CURSOR_MODE: u32 = 0o644;
-
 /// Writes the cursor each time `changes` moves, the latest position when several moved during
 /// one write, off the async workers; after the sender is dropped, writes the last position if
 /// it is not on disk yet, and ends. Positions only move forward, and one write finishes before
@@ -319,15 +315,26 @@ const CURSOR_MODE: u32 = 0o644;
 async fn save_cursor(file: PathBuf, key: String, mut changes: watch::Receiver<BookmarkList>) {
     let file = Arc::new(file);
     let mut written = changes.borrow_and_update().clone();
+    // Opened (read) at the first write, on the blocking pool; given back after each write.
+    let mut cursor: Option<CursorFile> = None;
     loop {
         let closed = changes.changed().await.is_err();
         let list = changes.borrow_and_update().clone();
         if list != written {
-            let (to, saved) = (file.clone(), list.clone());
-            let result = tokio::task::spawn_blocking(move || write_cursor(&to, &saved)).await;
+            let (to, saved, writer) = (file.clone(), list.clone(), cursor.take());
+            let result = tokio::task::spawn_blocking(move || {
+                let mut writer = writer.unwrap_or_else(|| CursorFile::open(&to));
+                let result = writer.write(&saved);
+                (writer, result)
+            })
+            .await;
             match result {
-                Ok(Ok(())) => written = list,
-                Ok(Err(error)) => {
+                Ok((writer, Ok(()))) => {
+                    cursor = Some(writer);
+                    written = list;
+                }
+                Ok((writer, Err(error))) => {
+                    cursor = Some(writer);
                     tracing::error!(subscription = %key, file = %file.display(), %error, "the forwarding cursor was not saved; a restart resends from the previous one");
                 }
                 Err(error) => {
@@ -338,53 +345,5 @@ async fn save_cursor(file: PathBuf, key: String, mut changes: watch::Receiver<Bo
         if closed {
             break;
         }
-    }
-}
-
-/// The saved cursor, if any.
-pub fn read_cursor(file: &Path) -> std::io::Result<Option<BookmarkList>> {
-    let opened = match std::fs::File::open(file) {
-        Ok(opened) => opened,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut std::io::Read::take(opened, MAX_CURSOR_FILE), &mut text)?;
-    BookmarkList::parse(&text)
-        .map(Some)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
-}
-
-/// Replace the cursor durably ([`write_atomic`]: a new file, fsynced, renamed over the old,
-/// the directory fsynced), creating its directory first.
-pub fn write_cursor(file: &Path, list: &BookmarkList) -> std::io::Result<()> {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    write_atomic(file, list.to_xml().as_bytes(), CURSOR_MODE)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The cursor is written into a directory made for it, replaced whole, and leaves no
-    /// temporary file beside it.
-    #[test]
-    fn cursor_replaced_whole_in_a_new_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("cursors/forwarder.bookmark");
-        let mut list = BookmarkList::new();
-        list.advance("System", 7);
-        write_cursor(&file, &list).unwrap();
-        list.advance("Application", 9);
-        write_cursor(&file, &list).unwrap();
-        let read = read_cursor(&file).unwrap().unwrap();
-        assert_eq!(read.position("System"), Some(7));
-        assert_eq!(read.position("Application"), Some(9));
-        let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["forwarder.bookmark"]);
     }
 }

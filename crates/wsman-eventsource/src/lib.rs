@@ -12,6 +12,7 @@
 //! eventing core's typed requests.
 #![forbid(unsafe_code)]
 
+pub mod cursor;
 pub mod forward;
 pub mod push;
 mod push_credentials;
