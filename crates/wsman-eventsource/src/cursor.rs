@@ -18,7 +18,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read as _};
-use std::os::unix::fs::FileExt as _;
+use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::Path;
 
 use wsman_events::BookmarkList;
@@ -80,7 +80,12 @@ impl CursorFile {
         match self.newest {
             Some(newest) => {
                 let sequence = newest + 1;
-                let file = OpenOptions::new().write(true).open(&self.path)?;
+                // The file is the service's own, in its state directory; a link put in its place
+                // is refused rather than followed (the whole-file writes refuse it too).
+                let file = OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&self.path)?;
                 file.write_all_at(&slot(sequence, text), slot_offset(sequence))?;
                 file.sync_data()?;
                 self.newest = Some(sequence);

@@ -98,3 +98,25 @@ fn a_position_too_long_for_a_slot_is_written_whole() {
     assert_eq!(position(&path), Some(2));
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 2 * SLOT as u64);
 }
+
+/// A link put where the cursor file was is not written through: the in-place write is refused,
+/// the file it points to keeps its bytes, and the next write replaces the link itself.
+#[test]
+fn a_link_in_the_cursors_place_is_not_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("elsewhere");
+    CursorFile::open(&target).write(&list(7)).unwrap();
+    let before = std::fs::read(&target).unwrap();
+    let path = dir.path().join("forwarder.bookmark");
+    std::os::unix::fs::symlink(&target, &path).unwrap();
+    let mut cursor = CursorFile::open(&path);
+    assert!(cursor.write(&list(8)).is_err());
+    assert_eq!(std::fs::read(&target).unwrap(), before);
+    cursor.write(&list(9)).unwrap();
+    assert!(!std::fs::symlink_metadata(&path)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(position(&path), Some(9));
+    assert_eq!(std::fs::read(&target).unwrap(), before);
+}
