@@ -134,17 +134,15 @@ impl Subscriber for Connection {
 /// worker for as long as it reads and renders. On one worker, as the daemon runs by default.
 #[test]
 fn the_request_is_written_before_the_journal_is_read_ahead() {
-    let entries: Vec<Vec<(&str, &str)>> = (0..60)
-        .map(|_| {
-            vec![
-                ("SYSLOG_IDENTIFIER", "app"),
-                ("PRIORITY", "3"),
-                ("MESSAGE", "m"),
-            ]
-        })
-        .collect();
-    let Some(journal) = JournalDir::from_entries_before_now(Duration::from_secs(60), &entries)
-    else {
+    let Some(journal) = JournalDir::repeated_before_now(
+        Duration::from_secs(60),
+        60,
+        &[
+            ("SYSLOG_IDENTIFIER", "app"),
+            ("PRIORITY", "3"),
+            ("MESSAGE", "m"),
+        ],
+    ) else {
         return;
     };
     let request = SubscribeRequest {

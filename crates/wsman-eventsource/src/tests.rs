@@ -52,17 +52,15 @@ fn reading_of(source: &EventSource, id: &str) -> Arc<Mutex<Reading>> {
 /// reading: no task is left behind reading for a subscription that is gone.
 #[test]
 fn a_read_ahead_ends_with_its_subscription() {
-    let entries: Vec<Vec<(&str, &str)>> = (0..6)
-        .map(|_| {
-            vec![
-                ("SYSLOG_IDENTIFIER", "app"),
-                ("PRIORITY", "3"),
-                ("MESSAGE", "m"),
-            ]
-        })
-        .collect();
-    let Some(journal) = JournalDir::from_entries_before_now(Duration::from_secs(60), &entries)
-    else {
+    let Some(journal) = JournalDir::repeated_before_now(
+        Duration::from_secs(60),
+        6,
+        &[
+            ("SYSLOG_IDENTIFIER", "app"),
+            ("PRIORITY", "3"),
+            ("MESSAGE", "m"),
+        ],
+    ) else {
         return;
     };
     let source = EventSource::new(

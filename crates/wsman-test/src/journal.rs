@@ -40,6 +40,15 @@ impl JournalDir {
         Self::from_entries(usec_before_now(age), &refs)
     }
 
+    /// [`JournalDir::from_entries_before_now`] of `count` copies of `entry`.
+    pub fn repeated_before_now(
+        age: Duration,
+        count: usize,
+        entry: &[(&str, &str)],
+    ) -> Option<JournalDir> {
+        Self::from_entries_before_now(age, &vec![entry.to_vec(); count])
+    }
+
     /// The journal of an export-format text.
     pub fn from_export(export: &str) -> Option<JournalDir> {
         if !Path::new(JOURNAL_REMOTE).exists() {
