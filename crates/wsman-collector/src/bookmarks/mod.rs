@@ -130,6 +130,19 @@ pub trait BookmarkStore: Send + Sync + std::fmt::Debug {
         at: Timestamp,
     ) -> Result<BookmarkList, StoreError>;
 
+    /// [`BookmarkStore::merge`] without the bookmark as stored: what a claim's commit needs
+    /// (the delivery acknowledges once the merge is durable and reads nothing of the result),
+    /// so a store may skip reading it back. Durable when it returns `Ok`.
+    fn merge_unread(
+        &self,
+        client: &str,
+        subscription: &str,
+        delivered: &BookmarkList,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.merge(client, subscription, delivered, at).map(drop)
+    }
+
     /// Note a heartbeat of `client` in `subscription`.
     fn heartbeat(&self, client: &str, subscription: &str, at: Timestamp) -> Result<(), StoreError>;
 
@@ -172,12 +185,9 @@ pub struct Claim<'a> {
     commit: Box<CommitClaim<'a>>,
 }
 
-/// What ends a claim: the store's merge of what was delivered, durable when it returns `Ok`.
-/// Why nothing is returned: the delivery acknowledges once the merge is durable and reads
-/// nothing of the result, so a store need not read the bookmark back (SQLite did, one query per
-/// batch).
-pub(crate) type CommitClaim<'a> =
-    dyn FnOnce(&BookmarkList, Timestamp) -> Result<(), StoreError> + 'a;
+/// What ends a claim: the store's merge of what was delivered, durable when it returns `Ok`
+/// (nothing is returned: see [`BookmarkStore::merge_unread`]).
+type CommitClaim<'a> = dyn FnOnce(&BookmarkList, Timestamp) -> Result<(), StoreError> + 'a;
 
 impl<'a> Claim<'a> {
     /// The default claim: no hold, a merge into `store` at the end.
@@ -190,7 +200,7 @@ impl<'a> Claim<'a> {
         Ok(Claim {
             stored: store.load(&client, &subscription)?,
             commit: Box::new(move |delivered, at| {
-                store.merge(&client, &subscription, delivered, at).map(drop)
+                store.merge_unread(&client, &subscription, delivered, at)
             }),
         })
     }
