@@ -223,20 +223,18 @@ impl Output {
     }
 
     /// Bytes the pump of stream `index` may read now: the room left in the stream and in the
-    /// user's budget (0: none).
-    fn room(&self, index: usize) -> usize {
+    /// user's budget (0: none; `None`: no such stream).
+    fn room(&self, index: usize) -> Option<usize> {
         let state = lock(&self.state);
-        let Some(stream) = state.streams.get(index) else {
-            return 0;
-        };
+        let stream = state.streams.get(index)?;
         if !stream.declared {
-            return MAX_READ_CHUNK;
+            return Some(MAX_READ_CHUNK);
         }
         let user_room = self.user.as_ref().map_or(usize::MAX, |user| user.room());
         // Up to its guarantee a stream needs no share of the user's budget: reading
         // one command never waits for another command's output to be received.
         let allowed = user_room.max(GUARANTEED_BYTES.saturating_sub(stream.used()));
-        self.capacity.saturating_sub(stream.used()).min(allowed)
+        Some(self.capacity.saturating_sub(stream.used()).min(allowed))
     }
 
     /// Bytes the pump of stream `index` may read: the room left in the stream and in the
@@ -250,12 +248,10 @@ impl Output {
             tokio::pin!(notified, user_freed);
             notified.as_mut().enable();
             user_freed.as_mut().enable();
-            if lock(&self.state).streams.get(index).is_none() {
-                return 0;
-            }
-            let room = self.room(index);
-            if room > 0 {
-                return room;
+            match self.room(index) {
+                None => return 0,
+                Some(0) => {}
+                Some(room) => return room,
             }
             tokio::select! {
                 _ = notified => {}
@@ -465,7 +461,7 @@ where
     let mut deadline: Option<Instant> = None;
     let mut final_drain_left = FINAL_DRAIN_BYTES;
     loop {
-        let room = match output.room(index) {
+        let room = match output.room(index).unwrap_or(0) {
             0 => {
                 // The buffer is full: what the command writes meanwhile waits in the pipe.
                 pipe.rest();
