@@ -685,18 +685,12 @@ pub fn check_chars(text: &str) -> Result<(), XmlError> {
 /// whole even when it ends past `to`.
 fn check_chars_between(text: &str, from: usize, to: usize) -> Result<(), XmlError> {
     let bytes = text.as_bytes();
-    for (i, &b) in bytes.iter().enumerate().take(to).skip(from) {
-        let forbidden = match b {
-            b'\t' | b'\n' | b'\r' => false,
-            0..0x20 => true,
-            // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
-            0xEF => {
-                bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
-            }
-            _ => false,
-        };
-        if forbidden {
-            let code = text[i..].chars().next().map_or(u32::from(b), u32::from);
+    for i in from..to.min(bytes.len()) {
+        if forbidden_at(bytes, i).is_some() {
+            let code = text[i..]
+                .chars()
+                .next()
+                .map_or(u32::from(bytes[i]), u32::from);
             return Err(XmlError::ForbiddenCharacter { code });
         }
     }
@@ -740,16 +734,15 @@ fn input_text<'i>(input: &'i str, bytes: &'i [u8]) -> Cow<'i, str> {
     }
 }
 
-/// Escape character data for element content. Control characters that XML 1.0 forbids even
-/// as character references (a process's command line can hold an ESC) become U+FFFD, as the
-/// event renderer does: a strict client's parser (pypsrp's, Windows' own) would otherwise
-/// reject the whole answer.
+/// Escape character data for element content. Characters XML 1.0 forbids even as character
+/// references (a process's command line can hold an ESC, a query string a U+FFFF) become
+/// U+FFFD, as the event renderer does: a strict client's parser (pypsrp's, Windows' own) would
+/// otherwise reject the whole answer.
 pub fn escape_text(s: &str) -> std::borrow::Cow<'_, str> {
     escape_with(s, |b| match b {
         b'<' => Some("&lt;"),
         b'>' => Some("&gt;"),
         b'&' => Some("&amp;"),
-        b if is_forbidden_control(b) => Some(REPLACEMENT),
         _ => None,
     })
 }
@@ -757,9 +750,21 @@ pub fn escape_text(s: &str) -> std::borrow::Cow<'_, str> {
 /// What stands for a character XML 1.0 cannot carry.
 const REPLACEMENT: &str = "\u{FFFD}";
 
-/// The C0 controls XML 1.0 excludes from `Char` (all but tab, line feed and carriage return).
-fn is_forbidden_control(byte: u8) -> bool {
-    matches!(byte, 0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F)
+/// The length in bytes of a character XML 1.0 excludes from `Char` that starts at `bytes[i]`:
+/// a C0 control other than tab, line feed and carriage return, or U+FFFE/U+FFFF (EF BF BE and
+/// EF BF BF in UTF-8; `&str` rules out surrogates). The one rule both the parser's check and
+/// the escapers call.
+fn forbidden_at(bytes: &[u8], i: usize) -> Option<usize> {
+    match bytes[i] {
+        b'\t' | b'\n' | b'\r' => None,
+        0..0x20 => Some(1),
+        0xEF if bytes.get(i + 1) == Some(&0xBF)
+            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) =>
+        {
+            Some(3)
+        }
+        _ => None,
+    }
 }
 
 /// Escape an attribute value (double-quoted).
@@ -772,26 +777,35 @@ pub fn escape_attr(s: &str) -> std::borrow::Cow<'_, str> {
         b'\n' => Some("&#10;"),
         b'\r' => Some("&#13;"),
         b'\t' => Some("&#9;"),
-        b if is_forbidden_control(b) => Some(REPLACEMENT),
         _ => None,
     })
 }
 
-/// Replaces the ASCII bytes `entity` maps, copying the runs between them whole. Scans bytes,
-/// not chars: every byte that needs escaping is ASCII, and ASCII bytes are always char
-/// boundaries in UTF-8, so slicing at them is sound.
+/// Replaces the ASCII bytes `entity` maps, and each character XML forbids by U+FFFD, copying
+/// the runs between them whole. Scans bytes, not chars: every byte that starts a change is
+/// ASCII or the lead byte 0xEF, both char boundaries in UTF-8, so slicing at them is sound.
 fn escape_with(s: &str, entity: impl Fn(u8) -> Option<&'static str>) -> std::borrow::Cow<'_, str> {
     let bytes = s.as_bytes();
-    let Some(first) = bytes.iter().position(|&b| entity(b).is_some()) else {
+    let change_at = |i: usize| -> Option<(&'static str, usize)> {
+        entity(bytes[i])
+            .map(|e| (e, 1))
+            .or_else(|| forbidden_at(bytes, i).map(|len| (REPLACEMENT, len)))
+    };
+    let Some(first) = (0..bytes.len()).find(|&i| change_at(i).is_some()) else {
         return std::borrow::Cow::Borrowed(s);
     };
     let mut out = String::with_capacity(s.len() + 8);
     let mut copied = 0;
-    for (index, &byte) in bytes.iter().enumerate().skip(first) {
-        if let Some(replacement) = entity(byte) {
-            out.push_str(&s[copied..index]);
-            out.push_str(replacement);
-            copied = index + 1;
+    let mut index = first;
+    while index < bytes.len() {
+        match change_at(index) {
+            Some((replacement, len)) => {
+                out.push_str(&s[copied..index]);
+                out.push_str(replacement);
+                index += len;
+                copied = index;
+            }
+            None => index += 1,
         }
     }
     out.push_str(&s[copied..]);

@@ -341,6 +341,7 @@ mod escaped_values_are_well_formed {
             .map(|c| match c {
                 '\t' | '\n' | '\r' => c,
                 c if (c as u32) < 0x20 => '\u{FFFD}',
+                '\u{FFFE}' | '\u{FFFF}' => '\u{FFFD}',
                 c => c,
             })
             .collect()
@@ -348,7 +349,7 @@ mod escaped_values_are_well_formed {
 
     proptest! {
         #[test]
-        fn for_another_parser(value in "[a-z<>&\"' \t\n\r\u{0}-\u{1F}\u{7F}é€😀]{0,80}") {
+        fn for_another_parser(value in "[a-z<>&\"' \t\n\r\u{0}-\u{1F}\u{7F}é€\u{FFFD}\u{FFFE}\u{FFFF}\u{EFBF}😀]{0,80}") {
             let document = format!(
                 "<a x=\"{}\">{}</a>",
                 escape_attr(&value),
@@ -371,6 +372,9 @@ mod escaped_values_are_well_formed {
 fn an_escape_in_a_command_line_is_replaced_not_written() {
     assert_eq!(escape_text("a\u{1b}[31mb"), "a\u{FFFD}[31mb");
     assert_eq!(escape_attr("\u{0}"), "\u{FFFD}");
+    // U+FFFF from a query string: found by the management fuzz target in the Events search.
+    assert_eq!(escape_text("5\u{FFFF}xt"), "5\u{FFFD}xt");
+    assert_eq!(escape_attr("\u{FFFE}\"\u{EFBF}"), "\u{FFFD}&quot;\u{EFBF}");
 }
 
 /// An element is written with the prefixes it came with (a reference parameter echoed as
