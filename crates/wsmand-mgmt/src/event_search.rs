@@ -546,7 +546,12 @@ mod tests {
         // find): named and left out, and the filter stays well-formed.
         let noncharacter = Search::parse("text=5\u{FFFF}xt=$;:");
         assert!(noncharacter.text.is_none(), "{:?}", noncharacter.text);
-        assert_eq!(noncharacter.problems.len(), 1, "{:?}", noncharacter.problems);
+        assert_eq!(
+            noncharacter.problems.len(),
+            1,
+            "{:?}",
+            noncharacter.problems
+        );
         assert!(parse(&noncharacter.filter_xml(None, None), &Limits::default()).is_ok());
     }
 
