@@ -15,6 +15,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 pub(super) struct GroupCommit<C, O> {
     waiting: Mutex<Waiting<C, O>>,
     max: usize,
+    /// Wake-ups sent, for tests.
+    #[cfg(test)]
+    wakes: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -51,6 +54,8 @@ impl<C, O> GroupCommit<C, O> {
                 committing: false,
             }),
             max: max.max(1),
+            #[cfg(test)]
+            wakes: Default::default(),
         }
     }
 
@@ -85,6 +90,7 @@ impl<C, O> GroupCommit<C, O> {
             let settle = Settle {
                 group: self,
                 members: &members,
+                leader: &mine,
             };
             let changes: Vec<&C> = members.iter().map(|m| &m.change).collect();
             let outcomes = commit(&changes);
@@ -129,6 +135,19 @@ impl<C, O> GroupCommit<C, O> {
 struct Settle<'a, C, O> {
     group: &'a GroupCommit<C, O>,
     members: &'a [Arc<Member<C, O>>],
+    /// The member whose thread commits: it waits on nothing, so it is not woken (a wake-up
+    /// is a system call even when nobody waits, and a lone forwarder's every commit made one).
+    leader: &'a Arc<Member<C, O>>,
+}
+
+impl<C, O> Settle<'_, C, O> {
+    fn wake(&self, member: &Member<C, O>) {
+        #[cfg(test)]
+        self.group
+            .wakes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        member.woken.notify_one();
+    }
 }
 
 impl<C, O> Drop for Settle<'_, C, O> {
@@ -142,11 +161,13 @@ impl<C, O> Drop for Settle<'_, C, O> {
             }
         }
         if let Some(next) = waiting.members.first() {
-            next.woken.notify_one();
+            self.wake(next);
         }
         drop(waiting);
         for member in self.members {
-            member.woken.notify_one();
+            if !Arc::ptr_eq(member, self.leader) {
+                self.wake(member);
+            }
         }
     }
 }
@@ -187,6 +208,21 @@ mod tests {
         let mut second = commits[1].clone();
         second.sort_unstable();
         assert_eq!(second, (1..64).collect::<Vec<_>>());
+    }
+
+    /// A write that finds no commit under way commits itself on its own thread and wakes
+    /// nobody: no other thread waits, and its own does not sleep.
+    #[test]
+    fn a_lone_write_wakes_no_thread() {
+        use std::sync::atomic::Ordering;
+        let group = GroupCommit::<u32, u32>::new(256);
+        for value in 0..3 {
+            assert_eq!(
+                group.submit(value, |c| c.iter().map(|c| **c + 1).collect()),
+                value + 1
+            );
+        }
+        assert_eq!(group.wakes.load(Ordering::Relaxed), 0);
     }
 
     /// A group is at most `max` writes: the rest wait for the commit after.
