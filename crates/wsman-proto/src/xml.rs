@@ -13,8 +13,7 @@ use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
 mod escape;
-use escape::forbidden_at;
-pub use escape::{escape_attr, escape_text};
+pub use escape::{escape_attr, escape_text, forbidden_at};
 
 /// Bounds applied while parsing untrusted XML. The total input size is bounded by the caller
 /// (the envelope limit); these bound the shape.

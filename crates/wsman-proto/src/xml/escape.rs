@@ -19,9 +19,9 @@ const REPLACEMENT: &str = "\u{FFFD}";
 
 /// The length in bytes of a character XML 1.0 excludes from `Char` that starts at `bytes[i]`:
 /// a C0 control other than tab, line feed and carriage return, or U+FFFE/U+FFFF (EF BF BE and
-/// EF BF BF in UTF-8; `&str` rules out surrogates). The one rule both the parser's check and
-/// the escapers call.
-pub(super) fn forbidden_at(bytes: &[u8], i: usize) -> Option<usize> {
+/// EF BF BF in UTF-8; `&str` rules out surrogates). The one rule the parser's check, these
+/// escapers and the event renderer's call. `i` must be in bounds.
+pub fn forbidden_at(bytes: &[u8], i: usize) -> Option<usize> {
     match bytes[i] {
         b'\t' | b'\n' | b'\r' => None,
         0..0x20 => Some(1),
