@@ -291,8 +291,8 @@ fn write_element(e: &Element, out: &mut String, scope: &mut Vec<(String, String)
     scope.truncate(depth);
 }
 
-/// The namespace bound to the `xml` prefix by definition.
-pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+/// The namespace bound to the `xml` prefix by definition (stated once, in [`crate::ns`]).
+pub const XML_NS: &str = crate::ns::XML;
 
 /// Parse a complete document into its root element, within `limits`.
 pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
