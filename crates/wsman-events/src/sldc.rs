@@ -127,7 +127,7 @@ enum Scheme {
     Stored,
 }
 
-/// Where decoded bytes go, a piece at a time, each piece at most about 31 KB: a buffer
+/// Where decoded bytes go, a piece at a time, each piece at most about 7 KB: a buffer
 /// of the whole output ([`decompress`]), or a charset decoder that keeps only the text
 /// ([`decompress_text`]).
 pub trait Sink {

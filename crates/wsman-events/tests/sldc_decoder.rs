@@ -406,9 +406,9 @@ fn overlapping_copies_at_every_distance_repeat_their_bytes() {
     }
 }
 
-/// Output well past the decoder's hand-overs to its sink (about 30 KiB each): long copies of
-/// every distance keep the history the ring would hold; and the limit, set at every byte
-/// around the first hand-over, is refused where it was.
+/// Output well past the decoder's hand-overs to its sink (about 6 KiB each; 30 KiB before):
+/// long copies of every distance keep the history the ring would hold; and the limit, set
+/// around the first hand-overs, is refused where it was.
 #[test]
 fn long_outputs_keep_the_history_across_hand_overs() {
     let mut symbols: Vec<Symbol> = (0..700).map(|i| Symbol::Literal((i % 253) as u8)).collect();
@@ -428,8 +428,9 @@ fn long_outputs_keep_the_history_across_hand_overs() {
     let plain = previous::decompress(&stream, usize::MAX).expect("the stream decodes");
     assert!(plain.len() > 100_000, "{} bytes", plain.len());
     agree(&stream, 1 << 20).unwrap();
-    for limit in (30 * 1024..32 * 1024)
+    for limit in (6 * 1024..8 * 1024)
         .step_by(61)
+        .chain((30 * 1024..32 * 1024).step_by(61))
         .chain([plain.len() - 1, plain.len()])
     {
         agree(&stream, limit).unwrap_or_else(|e| panic!("limit {limit}: {e}"));

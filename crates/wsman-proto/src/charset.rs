@@ -103,37 +103,56 @@ fn utf16(b: &[u8], little_endian: bool) -> Result<String, DecodeError> {
 
 /// Appends the UTF-8 of `b` (whole code units, surrogates paired within it) to `out`.
 fn utf16_into(b: &[u8], little_endian: bool, out: &mut Vec<u8>) -> Result<(), DecodeError> {
-    // Where the low (ASCII) byte and the high byte of a code unit are.
-    let (low, high) = if little_endian { (0, 1) } else { (1, 0) };
-    let unit = |c: &[u8]| u16::from(c[low]) | (u16::from(c[high]) << 8);
-    // Eight code units read as one 128-bit word (each unit a 16-bit lane, least significant
-    // byte first): all ASCII when no lane has a bit outside 0x007F, in the unit's byte order.
-    let not_ascii: u128 = if little_endian {
-        0xFF80_FF80_FF80_FF80_FF80_FF80_FF80_FF80
+    if little_endian {
+        utf16_ordered_into::<0>(b, out)
     } else {
-        0x80FF_80FF_80FF_80FF_80FF_80FF_80FF_80FF
+        utf16_ordered_into::<1>(b, out)
+    }
+}
+
+/// [`utf16_into`] for one byte order: `LOW` is the index of a code unit's low byte (0 in
+/// UTF-16LE, 1 in UTF-16BE), a constant so that the narrowing below compiles to shifts.
+///
+/// Blocks of 16 code units that are all ASCII (the markup and most event text) are read as
+/// four 64-bit words, tested at once and narrowed a word at a time with shifts and masks; the
+/// code units around a block that is not all ASCII go one at a time, and the others through
+/// `char::decode_utf16`. The collector narrows every batch it takes: a byte at a time, this
+/// was about 5 instructions per byte of UTF-16, a tenth of a fleet batch's user space.
+fn utf16_ordered_into<const LOW: usize>(b: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    // A bit outside 0x007F in any of a word's four code units (16-bit lanes, least
+    // significant byte first), in this byte order.
+    let not_ascii: u64 = if LOW == 0 {
+        0xFF80_FF80_FF80_FF80
+    } else {
+        0x80FF_80FF_80FF_80FF
     };
+    let is_ascii = |c: &[u8]| c[1 - LOW] == 0 && c[LOW] < 0x80;
+    let unit = |c: &[u8]| u16::from(c[LOW]) | (u16::from(c[1 - LOW]) << 8);
     let mut rest = b;
     while !rest.is_empty() {
-        let mut ascii = 0;
-        while let Some(block) = rest.get(2 * ascii..2 * ascii + 16) {
-            let mut word = [0u8; 16];
-            word.copy_from_slice(block);
-            if u128::from_le_bytes(word) & not_ascii != 0 {
+        while let Some((block, tail)) = rest.split_first_chunk::<32>() {
+            let words: [u64; 4] = std::array::from_fn(|i| {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(&block[8 * i..8 * i + 8]);
+                u64::from_le_bytes(word)
+            });
+            if (words[0] | words[1] | words[2] | words[3]) & not_ascii != 0 {
                 break;
             }
-            ascii += 8;
+            let mut narrow = [0u8; 16];
+            for (four, word) in narrow.chunks_exact_mut(4).zip(words) {
+                // The four ASCII bytes to the bottom byte of each lane, then side by side.
+                let word = word >> (8 * LOW);
+                let pairs = (word | (word >> 8)) & 0x0000_FFFF_0000_FFFF;
+                four.copy_from_slice(&((pairs | (pairs >> 16)) as u32).to_le_bytes());
+            }
+            out.extend_from_slice(&narrow);
+            rest = tail;
         }
-        ascii += rest[2 * ascii..]
-            .chunks_exact(2)
-            .take_while(|c| c[high] == 0 && c[low] < 0x80)
-            .count();
-        out.extend(rest[..2 * ascii].chunks_exact(2).map(|c| c[low]));
+        let ascii = rest.chunks_exact(2).take_while(|c| is_ascii(c)).count();
+        out.extend(rest[..2 * ascii].chunks_exact(2).map(|c| c[LOW]));
         rest = &rest[2 * ascii..];
-        let wide = rest
-            .chunks_exact(2)
-            .take_while(|c| c[high] != 0 || c[low] >= 0x80)
-            .count();
+        let wide = rest.chunks_exact(2).take_while(|c| !is_ascii(c)).count();
         for c in char::decode_utf16(rest[..2 * wide].chunks_exact(2).map(unit)) {
             let c = c.map_err(|_| DecodeError::Invalid("UTF-16"))?;
             out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
@@ -370,8 +389,9 @@ mod tests {
     proptest::proptest! {
         /// The run-at-a-time decoder agrees with the standard library's, one code unit at a
         /// time, on any sequence of code units (lone surrogates refused), in both byte orders;
-        /// and on long ASCII runs (read eight code units at a time) broken by a unit that is
-        /// not ASCII in its low byte (0x80) or its high byte (0x100) anywhere in a block.
+        /// and on long ASCII runs (narrowed sixteen code units at a time) broken by a unit
+        /// that is not ASCII in its low byte (0x80) or its high byte (0x100) anywhere in a
+        /// block.
         #[test]
         fn utf16_runs_equal_std(units in proptest::prop_oneof![
             proptest::collection::vec(proptest::prop_oneof![
@@ -388,6 +408,31 @@ mod tests {
             proptest::prop_assert_eq!(utf16(&le, true).ok(), expected.clone());
             proptest::prop_assert_eq!(utf16(&be, false).ok(), expected);
         }
+    }
+
+    /// Every byte of a narrowed block lands in its place: an ASCII text of three blocks and
+    /// some, each character different, with one code unit that is not ASCII (in either byte,
+    /// and a surrogate pair) at every position, in both byte orders.
+    #[test]
+    fn blocks_narrow_every_position() {
+        let ascii: Vec<u16> = (0..53u16).map(|i| 0x21 + (i * 7) % 0x5E).collect();
+        let others: [&[u16]; 5] = [&[0x80], &[0x100], &[0x7F80], &[0xFFFD], &[0xD83D, 0xDE00]];
+        for at in 0..=ascii.len() {
+            for other in others {
+                let mut units = ascii.clone();
+                units.splice(at..at, other.iter().copied());
+                let expected = String::from_utf16(&units).unwrap();
+                let le: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+                let be: Vec<u8> = units.iter().flat_map(|u| u.to_be_bytes()).collect();
+                assert_eq!(utf16(&le, true).unwrap(), expected, "LE, at {at}");
+                assert_eq!(utf16(&be, false).unwrap(), expected, "BE, at {at}");
+            }
+        }
+        let le: Vec<u8> = ascii.iter().flat_map(|u| u.to_le_bytes()).collect();
+        assert_eq!(
+            utf16(&le, true).unwrap(),
+            String::from_utf16(&ascii).unwrap()
+        );
     }
 
     proptest::proptest! {

@@ -28,7 +28,8 @@ pub const INTERACTIVE: &str = "http://schemas.microsoft.com/wbem/wsman/1/cim/int
 /// window element of the resize signal. A URN, because the project owns no schema host; the
 /// option names of the same extensions start with `WSMAND_`.
 pub const WSMAND_SHELL: &str = "urn:wsmand:shell";
-pub const XML: &str = crate::xml::XML_NS;
+/// The namespace bound to the `xml` prefix by definition.
+pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
 /// WS-Policy (2002/12): the `c:Policy` of a Subscribe's `e:NotifyTo`.
 pub const WS_POLICY: &str = "http://schemas.xmlsoap.org/ws/2002/12/policy";
 /// MS-WSMV 2.2.4.1: the authentication a subscriber accepts (`auth:Authentication`).

@@ -163,9 +163,14 @@ impl Element {
     /// Text with surrounding XML whitespace removed (URIs and GUIDs are often on their own
     /// lines in hand-written messages).
     pub fn trimmed_text(&self) -> String {
-        self.text()
-            .trim_matches(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n'))
-            .to_owned()
+        let text = self.text();
+        let trimmed = text.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n'));
+        // Nothing to trim (the usual case): the text as it is, not a second copy.
+        if trimmed.len() == text.len() {
+            text
+        } else {
+            trimmed.to_owned()
+        }
     }
 
     /// Value of the attribute with no namespace and this local name.
@@ -286,8 +291,8 @@ fn write_element(e: &Element, out: &mut String, scope: &mut Vec<(String, String)
     scope.truncate(depth);
 }
 
-/// The namespace bound to the `xml` prefix by definition.
-pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+/// The namespace bound to the `xml` prefix by definition (stated once, in [`crate::ns`]).
+pub const XML_NS: &str = crate::ns::XML;
 
 /// Parse a complete document into its root element, within `limits`.
 pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
@@ -545,8 +550,11 @@ fn read_attributes(
     let mut declarations = 0usize;
     // The first name or value refused, held until the tag's shape has been checked whole.
     let mut refused = None;
-    for (read, attr) in tag.start.attributes().with_checks(true).enumerate() {
+    let mut keys = Keys::default();
+    for (read, attr) in tag.start.attributes().with_checks(false).enumerate() {
         let attr = attr.map_err(|e| malformed(&e))?;
+        keys.check(tag.start, attr.key.0)
+            .map_err(|e| malformed(&e))?;
         if read == limits.max_attributes {
             return Err(XmlError::TooManyAttributes {
                 limit: limits.max_attributes,
@@ -575,6 +583,47 @@ fn read_attributes(
         }
     }
     Ok(declarations)
+}
+
+/// The keys of a tag's attributes read so far, to refuse a repeated one: the check the
+/// reader makes with `with_checks(true)`, the same error at the same positions, but without
+/// the reader's list of keys, an allocation for every tag with an attribute (a Windows event
+/// has four, a batch of ten some sixty). The first [`Keys::INLINE`] are kept in place, more
+/// (at most `Limits::max_attributes`, which is checked after each key) in a list.
+#[derive(Default)]
+struct Keys<'a> {
+    inline: [&'a [u8]; Keys::INLINE],
+    len: usize,
+    more: Vec<&'a [u8]>,
+}
+
+impl<'a> Keys<'a> {
+    const INLINE: usize = 16;
+
+    /// `key` (a slice of `tag`'s bytes, as the reader's attributes are) unless an earlier
+    /// attribute has it: then the reader's `Duplicated` error, with both keys' offsets in
+    /// the tag.
+    fn check(
+        &mut self,
+        tag: &'a [u8],
+        key: &'a [u8],
+    ) -> Result<(), quick_xml::events::attributes::AttrError> {
+        let offset = |k: &[u8]| k.as_ptr().addr().wrapping_sub(tag.as_ptr().addr());
+        let kept = &self.inline[..self.len.min(Self::INLINE)];
+        if let Some(previous) = kept.iter().chain(&self.more).find(|k| **k == key) {
+            return Err(quick_xml::events::attributes::AttrError::Duplicated(
+                offset(key),
+                offset(previous),
+            ));
+        }
+        if self.len < Self::INLINE {
+            self.inline[self.len] = key;
+        } else {
+            self.more.push(key);
+        }
+        self.len += 1;
+        Ok(())
+    }
 }
 
 /// One attribute of `tag` (not a declaration): its name resolved, its value unescaped and
@@ -631,13 +680,31 @@ fn unescaped<'i>(input: &'i str, raw: &'i [u8], position: u64) -> Result<Cow<'i,
 /// The namespace URIs met so far in a document, as text. Why: the reader keeps a copy of
 /// each declaration's URI, so the URI of every element and attribute would be checked as
 /// UTF-8 again where it is used (a document repeats a few URIs at nearly every element); here
-/// it is compared with the few already checked instead. Bounded: past [`Namespaces::KEPT`]
-/// URIs the last is replaced, and what is kept is at most the input's size (each URI kept is
-/// a different declaration of it).
+/// it is compared with the few already checked instead. A URI of [`WELL_KNOWN`] is kept as
+/// that constant, not copied: the collector reads every event of every batch (one or two
+/// URIs each), and the copy and its list were allocations of every event. Bounded: past
+/// [`Namespaces::KEPT`] URIs the last is replaced, and what is kept is at most the input's
+/// size (each URI kept is a different declaration of it).
 #[derive(Default)]
 struct Namespaces {
-    known: Vec<String>,
+    known: [Cow<'static, str>; Namespaces::KEPT],
+    len: usize,
 }
+
+/// The namespaces of WS-Management's messages and of Windows events: nearly every URI a
+/// document declares.
+const WELL_KNOWN: [&str; 10] = [
+    crate::ns::SOAP,
+    crate::ns::ADDRESSING,
+    crate::ns::WSMAN,
+    crate::ns::MS_WSMAN,
+    crate::ns::EVENTING,
+    crate::ns::ENUMERATION,
+    crate::ns::TRANSFER,
+    crate::ns::EVENT,
+    crate::ns::MACHINE_ID,
+    crate::ns::SUBSCRIPTION,
+];
 
 impl Namespaces {
     /// URIs kept at most.
@@ -645,15 +712,20 @@ impl Namespaces {
 
     /// `uri` (bytes the reader copied from a declaration) as text.
     fn text(&mut self, uri: &[u8]) -> &str {
-        let index = match self.known.iter().position(|k| k.as_bytes() == uri) {
+        let index = match self.known[..self.len]
+            .iter()
+            .position(|k| k.as_bytes() == uri)
+        {
             Some(index) => index,
             None => {
-                let text = utf8_text(uri).into_owned();
-                if self.known.len() == Self::KEPT {
-                    self.known.pop();
-                }
-                self.known.push(text);
-                self.known.len() - 1
+                let text = match WELL_KNOWN.iter().find(|k| k.as_bytes() == uri) {
+                    Some(known) => Cow::Borrowed(*known),
+                    None => Cow::Owned(utf8_text(uri).into_owned()),
+                };
+                let index = self.len.min(Self::KEPT - 1);
+                self.known[index] = text;
+                self.len = index + 1;
+                index
             }
         };
         &self.known[index]

@@ -528,3 +528,36 @@ fn references_are_refused_as_the_readers_unescaping_refuses_them() {
     let e = p("<a v=\"&lt;&#65;&#x42;&quot;\">&gt;&#233;&amp;</a>").unwrap();
     assert_eq!((e.attr("v"), e.text().as_str()), (Some("<AB\""), ">é&"));
 }
+
+/// A repeated attribute is refused with the reader's own error (its `with_checks(true)`), at
+/// the same positions, wherever the repeat is and however many attributes come before it (in
+/// place, and past the first sixteen, which the pass keeps in a list).
+#[test]
+fn a_repeated_attribute_is_the_readers_own_refusal() {
+    for before in [0usize, 1, 5, 14, 15, 16, 17, 30, 62] {
+        let others: String = (0..before).map(|i| format!(" a{i}=\"{i}\"")).collect();
+        for doc in [
+            format!("<e x=\"1\"{others} x=\"2\"/>"),
+            format!("<e{others} x=\"1\" x='2'>t</e>"),
+            format!("<e{others} p:x=\"1\" a0=\"2\" p:x=\"3\"/>"),
+        ] {
+            let mut reader = quick_xml::Reader::from_str(&doc);
+            let start = match reader.read_event().unwrap() {
+                Event::Start(start) | Event::Empty(start) => start,
+                other => panic!("{other:?}"),
+            };
+            let expected = start
+                .attributes()
+                .with_checks(true)
+                .find_map(Result::err)
+                .expect("the reader refuses it")
+                .to_string();
+            match parse(&doc, &Limits::default()) {
+                Err(XmlError::Malformed { reason, .. }) => assert_eq!(reason, expected, "{doc}"),
+                other => panic!("{doc}: {other:?}"),
+            }
+        }
+    }
+    let distinct: String = (0..40).map(|i| format!(" a{i}=\"{i}\"")).collect();
+    assert!(parse(&format!("<e{distinct}/>"), &Limits::default()).is_ok());
+}
