@@ -29,8 +29,8 @@ use common::browser::{
     Reaped,
 };
 use common::{
-    add_manager, console_log, os_release_pretty_name, spawn_console, start_daemon,
-    wait_for_console, write_host_password,
+    add_manager, console_log, os_release_pretty_name, start_console, start_daemon,
+    write_host_password,
 };
 
 const MANAGER: &str = "browser-admin";
@@ -104,11 +104,9 @@ impl Console {
             assert!(status.success(), "chown {SERVING_USER}");
         }
         add_manager(dir.path(), MANAGER, MANAGER_PASSWORD);
-        let child = spawn_console(dir.path());
-        let mut console = Self { child, port, dir };
         // A console denying 127.0.0.1 accepts and closes: the port is open all the same.
-        wait_for_console(&mut console.child, port, console.dir.path());
-        console
+        let (child, port) = start_console(dir.path(), port);
+        Self { child, port, dir }
     }
 
     fn log(&self) -> String {

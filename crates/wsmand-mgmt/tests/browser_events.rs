@@ -33,7 +33,7 @@ use common::browser::{
     artifacts_dir, browser_wanted, docs_images_dir, repo_root, run_script, start_windows_replay,
     Reaped,
 };
-use common::{add_manager, console_log, spawn_console, start_daemon, wait_for_console};
+use common::{add_manager, console_log, start_daemon};
 
 const ADMIN: &str = "events-admin";
 const ADMIN_PASSWORD: &str = "Events-Admin-4-Console!";
@@ -227,8 +227,7 @@ fn start_console(collector: u16, linux: u16, windows: u16) -> (tempfile::TempDir
     }
     add_manager(dir.path(), ADMIN, ADMIN_PASSWORD);
     add_manager(dir.path(), VIEWER, VIEWER_PASSWORD);
-    let mut child = spawn_console(dir.path());
-    wait_for_console(&mut child, port, dir.path());
+    let (child, port) = common::start_console(dir.path(), port);
     (dir, Reaped(child), port)
 }
 

@@ -457,3 +457,30 @@ fn assert_logged(service: &Service, texts: &[&str]) {
     let log = service.log();
     assert!(texts.iter().all(|text| log.contains(text)), "{log}");
 }
+
+/// A port taken between `free_port` and the console's bind (another test bound it): the
+/// console exits on its bind error, and the harness starts it again on another free port,
+/// its mgmt.toml rewritten (`common::start_console`), instead of failing the test.
+#[test]
+fn a_console_whose_port_is_taken_is_started_on_another() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(
+        dir.path().join("mgmt.toml"),
+        format!(
+            "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\n\
+             Certificate = \"auto\"\nCredentials = \"os\"\nUnspecifiedClients = \"Allow\"\n\
+             AllowedClients = []\nDeniedClients = []\nRequestLog = \"journal\"\n"
+        ),
+    )
+    .expect("write mgmt.toml");
+    let (mut child, listening) = start_console(dir.path(), port);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_ne!(listening, port);
+    let toml = std::fs::read_to_string(dir.path().join("mgmt.toml")).expect("mgmt.toml");
+    assert!(toml.contains(&format!("\nPort = {listening}\n")), "{toml}");
+    drop(taken);
+}

@@ -207,15 +207,13 @@ impl Service {
         if layout.editable && nix_is_root() {
             give_to_serving_user(&[dir.path(), &password_file]);
         }
-        let child = spawn_console(dir.path());
-        let mut service = Self {
+        let (child, port) = start_console(dir.path(), port);
+        Self {
             child,
             port,
             dir,
             daemons,
-        };
-        wait_for_console(&mut service.child, port, service.dir.path());
-        service
+        }
     }
 
     pub(crate) fn log(&self) -> String {
@@ -551,24 +549,55 @@ pub(crate) fn console_log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("service.log")).unwrap_or_default()
 }
 
-/// Waits until the console `child` says in its log (in its config dir `dir`) that it listens
-/// on `port` and accepts there; panics with its log if it exits first or takes over 30 s. A
-/// connect alone is not enough: when another process took the port between `free_port` and
-/// the console's bind, the console exits on its bind error while the connect reaches the other
-/// process, and the test would talk to it.
-pub(crate) fn wait_for_console(child: &mut Child, port: u16, dir: &Path) {
+/// Starts the console on the config dir `dir`, whose mgmt.toml says `Port = {port}`, and
+/// waits until it listens there; returns it and the port it
+/// listens on. Why more than one try: `free_port` names a port that was free when asked, and
+/// a test running beside this one may bind it before the console does. The console then
+/// exits on its bind error, and the same settings are started again on another free port
+/// (mgmt.toml's `Port` line rewritten), at most five times.
+pub(crate) fn start_console(dir: &Path, mut port: u16) -> (Child, u16) {
+    for _ in 0..5 {
+        let mut child = spawn_console(dir);
+        if listening_or_port_taken(&mut child, port, dir) {
+            return (child, port);
+        }
+        let _ = child.wait();
+        let path = dir.join("mgmt.toml");
+        let toml = std::fs::read_to_string(&path).expect("read mgmt.toml");
+        let line = format!("\nPort = {port}\n");
+        assert!(toml.contains(&line), "mgmt.toml has no Port = {port} line");
+        port = free_port();
+        let toml = toml.replacen(&line, &format!("\nPort = {port}\n"), 1);
+        std::fs::write(&path, toml).expect("write mgmt.toml");
+    }
+    panic!(
+        "five free ports were taken before the console bound them: {}",
+        console_log(dir)
+    );
+}
+
+/// True once the console `child` says in its log (in its config dir `dir`) that it listens on
+/// `port` and accepts there; false when it exited because another process had bound `port`;
+/// panics with its log on any other exit or after 30 s. A connect alone is not enough: when
+/// another process took the port, the connect reaches that process, and the test would talk
+/// to it.
+fn listening_or_port_taken(child: &mut Child, port: u16, dir: &Path) -> bool {
     let log = || console_log(dir);
     let address = format!(":{port}");
+    let taken = format!(":{port}: Address already in use");
     let start = Instant::now();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
+            if log().contains(&taken) {
+                return false;
+            }
             panic!("wsmand-mgmt exited ({status}): {}", log());
         }
         let listening = log()
             .lines()
             .any(|line| line.contains("listening (HTTPS)") && line.contains(&address));
         if listening && TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+            return true;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
