@@ -109,10 +109,25 @@ pub fn scratch_dir(prefix: &str, purpose: &str) -> tempfile::TempDir {
 
 /// A port that was free on 127.0.0.1 a moment ago: bind port 0, read the port, drop the socket.
 ///
-/// There is a small window in which another process could take it; tests accept that.
+/// Never the same port twice in one test process: the kernel may hand a port just released
+/// to the next bind of port 0, and the tests of one binary run side by side, so two of them
+/// could be given one port and the second server's bind fail. There is still a small window
+/// in which another process (or an outgoing connection's local port) takes it: the console's
+/// harness starts again on another port then (`wsmand-mgmt`'s `tests/common`).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local_addr").port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    // A port given before stays bound until the loop ends, so the next bind gets another.
+    let mut held = Vec::new();
+    loop {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local_addr").port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+        held.push(listener);
+    }
 }
 
 /// The switches of our CLIs (`winrm`, `winrs`) that reach the daemon listening on `port` as
@@ -141,5 +156,18 @@ pub fn pam_credentials() -> Option<(String, String)> {
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A thousand ports asked in a row are a thousand ports: without the record of those
+    /// given, the kernel hands a just-released port out again well within a thousand binds.
+    #[test]
+    fn free_port_never_gives_a_port_twice() {
+        let mut ports: Vec<u16> = (0..1000).map(|_| super::free_port()).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 1000);
     }
 }
