@@ -550,8 +550,7 @@ pub(crate) fn console_log(dir: &Path) -> String {
 }
 
 /// Starts the console on the config dir `dir`, whose mgmt.toml says `Port = {port}`, and
-/// waits until it listens there; returns it and the port it
-/// listens on. Why more than one try: `free_port` names a port that was free when asked, and
+/// waits until it listens there; returns it and the port it listens on. Why more than one try: `free_port` names a port that was free when asked, and
 /// a test running beside this one may bind it before the console does. The console then
 /// exits on its bind error, and the same settings are started again on another free port
 /// (mgmt.toml's `Port` line rewritten), at most five times.
