@@ -8,7 +8,8 @@
 //! interval with a count), (c) the PROXY header of a trusted balancer, (d) TLS handshake bounded
 //! by [`TLS_HANDSHAKE_TIMEOUT`] on HTTPS listeners, (e) HTTP/1.1 with keep-alive and a bounded
 //! head, then the request pipeline of [`crate::pipeline`]. Each connection owns its
-//! [`Connection`] state.
+//! [`Connection`] state. The accept loop admits; an admitted connection is served whole on one
+//! of the daemon's connection workers ([`crate::workers`]) when the listener has them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
