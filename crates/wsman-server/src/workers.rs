@@ -293,4 +293,34 @@ mod tests {
         let mut byte = [0u8; 1];
         assert_eq!(client.read(&mut byte).await.expect("closed"), 0);
     }
+
+    /// A blocking job that never ends on its own (a stuck PAM conversation) does not hold the
+    /// stop: each worker waits for its pool only up to its `at_exit`.
+    #[test]
+    fn stopping_the_workers_does_not_wait_for_stuck_blocking_work() {
+        let (workers, threads) =
+            ConnectionWorkers::start(2, "stuck", Duration::from_millis(50)).expect("workers");
+        let (release, stuck) = std::sync::mpsc::channel::<()>();
+        let stuck = Arc::new(std::sync::Mutex::new(stuck));
+        let (started, job_started) = std::sync::mpsc::channel();
+        for worker in &workers.workers {
+            let (stuck, started) = (Arc::clone(&stuck), started.clone());
+            worker.handle.spawn_blocking(move || {
+                let _ = started.send(());
+                let _ = stuck.lock().map(|receiver| receiver.recv());
+            });
+        }
+        for _ in &workers.workers {
+            job_started.recv().expect("the blocking jobs started");
+        }
+        let (stopped, has_stopped) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            threads.stop();
+            let _ = stopped.send(());
+        });
+        // Not a measure of speed: without the bound the stop would never return.
+        let returned = has_stopped.recv_timeout(Duration::from_secs(60)).is_ok();
+        drop(release);
+        assert!(returned, "the stop waited for blocking work without end");
+    }
 }
