@@ -541,7 +541,8 @@ fn event_source(
     )
 }
 
-/// Serve until SIGTERM or SIGINT; SIGHUP re-reads the configuration.
+/// Serve until SIGTERM or SIGINT; SIGHUP re-reads the configuration. The listeners hand their
+/// connections to `connection_workers` when given, else serve them on this runtime.
 pub async fn run_daemon(
     store: ConfigStore,
     verifier: Arc<CredentialVerifier>,
