@@ -104,6 +104,7 @@ pub mod settings;
 pub mod system;
 pub mod throttle;
 pub mod tls;
+pub mod workers;
 
 pub use auth::basic::CredentialVerifier;
 pub use auth::Principal;

@@ -8,7 +8,8 @@
 //! interval with a count), (c) the PROXY header of a trusted balancer, (d) TLS handshake bounded
 //! by [`TLS_HANDSHAKE_TIMEOUT`] on HTTPS listeners, (e) HTTP/1.1 with keep-alive and a bounded
 //! head, then the request pipeline of [`crate::pipeline`]. Each connection owns its
-//! [`Connection`] state.
+//! [`Connection`] state. The accept loop admits; an admitted connection is served whole on one
+//! of the daemon's connection workers ([`crate::workers`]) when the listener has them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::connection::{Connection, Shared};
 use crate::pipeline;
 use crate::proxy_header;
 use crate::settings::Transport;
+use crate::workers::ConnectionWorkers;
 use wsman_proto::proxy_protocol::Header;
 
 pub use wsman_front::http::TLS_HANDSHAKE_TIMEOUT;
@@ -57,6 +59,9 @@ pub struct ListenerRuntime {
     pub channel_binding: Option<[u8; 16]>,
     /// RFC 5929 application data of this listener's certificate (HTTPS), for Kerberos.
     pub end_point_binding: Option<Arc<[u8]>>,
+    /// Where admitted connections are served, each whole on one thread; `None`: on the
+    /// accept loop's own runtime (`tokio::spawn`).
+    pub workers: Option<Arc<ConnectionWorkers>>,
 }
 
 /// Accept until `stop` turns true; connections get the same signal to finish gracefully.
@@ -103,12 +108,20 @@ pub async fn accept_loop(
             );
             continue;
         };
-        let runtime = Arc::clone(&runtime);
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            serve_stream(stream, (remote, local), runtime, stop).await;
-            drop(slot);
-        });
+        let serve = {
+            let runtime = Arc::clone(&runtime);
+            let stop = stop.clone();
+            move |stream| async move {
+                serve_stream(stream, (remote, local), runtime, stop).await;
+                drop(slot);
+            }
+        };
+        match &runtime.workers {
+            Some(workers) => workers.serve(stream, serve),
+            None => {
+                tokio::spawn(serve(stream));
+            }
+        }
     }
     tracing::debug!(address = ?local, "listener stopped");
 }

@@ -29,6 +29,7 @@ use crate::engines::Services;
 use crate::server::{ListenerTable, Server, ServerParts};
 use crate::settings::ServiceSettings;
 use crate::system::settings_from_config;
+use crate::workers::ConnectionWorkers;
 
 /// How often the config files are checked for changes.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -63,6 +64,8 @@ pub struct Starting {
     apply_requests: mpsc::Receiver<ApplyRequest>,
     /// Made on first ask ([`Self::services`]).
     services: Option<Services>,
+    /// Where the listeners serve their connections ([`Self::serve_connections_on`]).
+    connection_workers: Option<Arc<ConnectionWorkers>>,
 }
 
 impl LiveService {
@@ -90,6 +93,7 @@ impl LiveService {
             control,
             apply_requests,
             services: None,
+            connection_workers: None,
         }
     }
 }
@@ -118,6 +122,12 @@ impl Starting {
             self.host_name.clone(),
         );
         ConfigProvider::new(backend)
+    }
+
+    /// Serve the listeners' connections on `workers`, each whole on one of their threads,
+    /// instead of on the runtime that runs the service.
+    pub fn serve_connections_on(&mut self, workers: Arc<ConnectionWorkers>) {
+        self.connection_workers = Some(workers);
     }
 
     /// What the engines share, made once before them: the enumeration contexts, and the
@@ -155,6 +165,7 @@ impl Starting {
             catalog,
             listener_table: self.table,
             services,
+            connection_workers: self.connection_workers,
         })
         .await;
         let _ = self.server_cell.set(Arc::downgrade(&server));

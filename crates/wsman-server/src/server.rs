@@ -22,6 +22,7 @@ use crate::engines::Services;
 use crate::listener::{accept_loop, ListenerRuntime};
 use crate::settings::{Listener, ServiceSettings, Transport};
 use crate::tls;
+use crate::workers::ConnectionWorkers;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
@@ -100,6 +101,9 @@ pub struct ServerParts {
     pub services: Services,
     /// Shared with the config provider, which reports ListeningOn from it.
     pub listener_table: Arc<ListenerTable>,
+    /// Where the listeners serve their connections (`None`: on the runtime of their accept
+    /// loops).
+    pub connection_workers: Option<Arc<ConnectionWorkers>>,
 }
 
 /// The running service.
@@ -113,6 +117,7 @@ pub struct Server {
     running: Mutex<HashMap<Binding, Running>>,
     /// What the engines share (the shells' limits follow the settings).
     services: Services,
+    connection_workers: Option<Arc<ConnectionWorkers>>,
 }
 
 impl Server {
@@ -149,6 +154,7 @@ impl Server {
             table: parts.listener_table,
             running: Mutex::new(HashMap::new()),
             services,
+            connection_workers: parts.connection_workers,
         });
         server.reconcile().await;
         server
@@ -371,6 +377,7 @@ impl Server {
             end_point_binding: leaf
                 .and_then(wsman_auth::channel_binding::tls_server_end_point)
                 .map(Arc::from),
+            workers: self.connection_workers.clone(),
         });
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, runtime, stop_rx));

@@ -28,6 +28,7 @@ use clap::Parser;
 use journal_log::JournalLayer;
 use tokio::sync::mpsc;
 use wsman_config::ConfigStore;
+use wsman_server::workers::ConnectionWorkers;
 use wsman_server::{CredentialVerifier, LiveService};
 
 /// Default configuration directory.
@@ -429,13 +430,17 @@ fn run_daemon_blocking(
         CredentialVerifier::new(dir, &pam.service).context("cannot set up PAM authentication")?,
     );
     let sessions = session_helper(&pam.service, pam.sessions)?;
-    let workers = async_worker_threads(
+    let workers = connection_workers(
         std::env::var("TOKIO_WORKER_THREADS").ok().as_deref(),
         std::thread::available_parallelism().map_or(1, usize::from),
     );
-    tracing::debug!(workers, "async worker threads");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
+    tracing::debug!(workers, "connection workers");
+    let (connection_workers, worker_threads) =
+        ConnectionWorkers::start(workers, "wsmand", BLOCKING_WORK_AT_EXIT)
+            .context("cannot start the connection workers")?;
+    // Everything but the connections: accept loops, signals, the collector's and the
+    // forwarder's tasks, the idle release. One thread is enough for them.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -450,11 +455,16 @@ fn run_daemon_blocking(
         metrics,
         wec_database,
         sessions,
+        Some(connection_workers),
     ));
     // Dropping a runtime waits without end for its blocking pool; a task still in there once
     // serving has ended (a journal wait, a PAM conversation, a stuck D-Bus call) must not hold
-    // the stop past what systemd or a Ctrl+C expects.
-    runtime.shutdown_timeout(BLOCKING_WORK_AT_EXIT);
+    // the stop past what systemd or a Ctrl+C expects. The workers' runtimes wait as long, at
+    // the same time as this one.
+    std::thread::scope(|scope| {
+        scope.spawn(|| worker_threads.stop());
+        runtime.shutdown_timeout(BLOCKING_WORK_AT_EXIT);
+    });
     served
 }
 
@@ -489,27 +499,23 @@ async fn release_resident_memory(what: &'static str) {
 /// How long the stop waits for blocking work still running after serving has ended.
 const BLOCKING_WORK_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Async worker threads: one fewer than the cores, at least one; `TOKIO_WORKER_THREADS`
-/// (a positive number) overrides, as it does for any Tokio program.
+/// Connection workers: one per core, at least one; `TOKIO_WORKER_THREADS` (a positive number)
+/// overrides, as it sets the async workers of any Tokio program.
 ///
-/// Why not one per core: the commands of the daemon's shells and its blocking work (PAM,
-/// password hashing, Kerberos and CredSSP handshakes, on the blocking pool) need the cores too,
-/// and the output of a running command passes between the pump and the Receive tasks, which on
-/// two workers means a futex wake-up between threads at nearly every step.
-///
-/// Measured on 2 cores (docs/benchmarks-history.md, "the async workers on two cores"), two
-/// workers against one: Identify at 32 connections 0.78-0.84x of a bare hyper responder
-/// against 0.69-0.70x, but a command's output a quarter to a third slower on an idle host. A
-/// pipe now leaves the reactor while its buffer is full (`wsman_shell`'s pipe module), which
-/// took 61 % of the daemon's `epoll_wait` returns per GiB away, yet the NTLM-sealed stream with
-/// two workers was still measured slightly behind one ("seventh pass: the workers and the
-/// pump"). Streaming output is what users wait for, so 2 cores keep one worker until two are
-/// shown no slower on a quiet host; a host that serves mostly short requests may set
-/// `TOKIO_WORKER_THREADS=2`.
-fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
+/// Each worker is a thread with its own current-thread runtime that serves whole the
+/// connections given to it ([`ConnectionWorkers`]): a command's pump and the Receive that reads
+/// its output run on the thread of their connection, so streaming output wakes no other thread,
+/// while connections are spread over every core. With one multi-thread runtime the choice was
+/// between one worker on 2 cores (Identify at 32 connections held to one core, 0.69-0.75x a bare
+/// hyper responder) and two (0.84x, but a command's output a quarter to a third slower: the
+/// runtime woke the second worker for each answer's socket events); docs/benchmarks-history.md,
+/// "the async workers on two cores" and "tenth pass: a connection served whole by one thread".
+/// The commands of the shells and the blocking work (PAM, password hashing, handshakes) run
+/// on other threads and share the cores with the workers, as they did with the async workers.
+fn connection_workers(configured: Option<&str>, cores: usize) -> usize {
     match configured.and_then(|value| value.trim().parse::<usize>().ok()) {
         Some(workers) if workers > 0 => workers,
-        _ => cores.saturating_sub(1).max(1),
+        _ => cores.max(1),
     }
 }
 
@@ -535,7 +541,8 @@ fn event_source(
     )
 }
 
-/// Serve until SIGTERM or SIGINT; SIGHUP re-reads the configuration.
+/// Serve until SIGTERM or SIGINT; SIGHUP re-reads the configuration. The listeners hand their
+/// connections to `connection_workers` when given, else serve them on this runtime.
 pub async fn run_daemon(
     store: ConfigStore,
     verifier: Arc<CredentialVerifier>,
@@ -543,6 +550,7 @@ pub async fn run_daemon(
     metrics: MetricsSwitches,
     wec_database: &Path,
     sessions: Option<wsman_os::process::SessionHelper>,
+    connection_workers: Option<Arc<ConnectionWorkers>>,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
@@ -605,6 +613,9 @@ pub async fn run_daemon(
         collector,
     };
     let (catalog, hardware) = catalog::build(&bmc_dir, &mut starting, engines);
+    if let Some(workers) = connection_workers {
+        starting.serve_connections_on(workers);
+    }
     let service = starting.start(catalog, verifier).await;
     if let Some(shells) = service.server().shells() {
         shells.manager().set_login_sessions(sessions);
@@ -663,15 +674,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_core_is_left_to_the_shells_unless_configured() {
-        assert_eq!(async_worker_threads(None, 1), 1);
-        assert_eq!(async_worker_threads(None, 2), 1);
-        assert_eq!(async_worker_threads(None, 8), 7);
-        assert_eq!(async_worker_threads(Some("4"), 2), 4);
-        assert_eq!(async_worker_threads(Some(" 2 "), 8), 2);
+    fn one_connection_worker_per_core_unless_configured() {
+        assert_eq!(connection_workers(None, 0), 1);
+        assert_eq!(connection_workers(None, 1), 1);
+        assert_eq!(connection_workers(None, 2), 2);
+        assert_eq!(connection_workers(None, 8), 8);
+        assert_eq!(connection_workers(Some("4"), 2), 4);
+        assert_eq!(connection_workers(Some(" 1 "), 8), 1);
         // Nonsense is ignored rather than fatal, as Tokio would refuse it.
-        assert_eq!(async_worker_threads(Some("0"), 4), 3);
-        assert_eq!(async_worker_threads(Some("many"), 4), 3);
+        assert_eq!(connection_workers(Some("0"), 4), 4);
+        assert_eq!(connection_workers(Some("many"), 4), 4);
     }
 
     #[test]

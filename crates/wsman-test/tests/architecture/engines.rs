@@ -51,6 +51,7 @@ const TOP: &[(&str, &str)] = &[
     ("system", "the settings read from the configuration"),
     ("throttle", "login throttling and unauthenticated pacing"),
     ("tls", "TLS"),
+    ("workers", "the connection workers"),
 ];
 
 /// The names at the top of `dir` (files without `.rs`, folders) that [`TOP`] does not list.

@@ -91,3 +91,71 @@ fn creating_an_existing_listener_is_already_exists() {
     );
     assert_ne!(created.code(), 0, "{}", created.describe());
 }
+
+/// Bytes each connection worker thread of the daemon `pid` has written (`/proc`'s per-thread
+/// `wchar`: an answer is written with `write`/`writev` by the thread that serves it).
+fn written_by_connection_workers(pid: u32) -> std::collections::BTreeMap<String, u64> {
+    let mut written = std::collections::BTreeMap::new();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the daemon's threads");
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let name = name.trim();
+        // `wsmand-conn-N`; its blocking threads are `wsmand-conn-N-b…` (the name is cut at 15).
+        if !name.starts_with("wsmand-conn-") || name.matches('-').count() != 2 {
+            continue;
+        }
+        let io = std::fs::read_to_string(path.join("io")).unwrap_or_default();
+        let wchar = io
+            .lines()
+            .find_map(|line| line.strip_prefix("wchar: "))
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .expect("wchar of a thread");
+        written.insert(name.to_owned(), wchar);
+    }
+    written
+}
+
+/// Kept-alive connections are served by the daemon's connection workers, one per core
+/// (`TOKIO_WORKER_THREADS=2` here): each connection's answers are all written by one worker
+/// thread, and connections open together are spread over the workers.
+#[test]
+fn kept_alive_connections_are_spread_over_the_connection_workers_one_thread_each() {
+    let fixture = Fixture::http_with_env(|_| {}, &[("TOKIO_WORKER_THREADS", "2")]);
+    let auth = fixture.service_auth();
+    let pid = fixture.daemon.pid();
+    let mut connections: Vec<_> = (0..3).map(|_| fixture.connect()).collect();
+    for connection in &mut connections {
+        assert_connection_serves(connection, &auth, "at first");
+    }
+    let workers = written_by_connection_workers(pid);
+    assert_eq!(workers.len(), 2, "two connection workers: {workers:?}");
+    let mut served_by: Vec<std::collections::BTreeSet<String>> = vec![Default::default(); 3];
+    for _ in 0..3 {
+        for (index, connection) in connections.iter_mut().enumerate() {
+            let before = written_by_connection_workers(pid);
+            assert_connection_serves(connection, &auth, "kept alive");
+            let after = written_by_connection_workers(pid);
+            let writers: Vec<&String> = after
+                .iter()
+                .filter(|(name, wchar)| before.get(*name) != Some(wchar))
+                .map(|(name, _)| name)
+                .collect();
+            assert_eq!(
+                writers.len(),
+                1,
+                "one worker wrote the answer: {before:?} {after:?}"
+            );
+            served_by[index].insert(writers[0].clone());
+        }
+    }
+    for (index, threads) in served_by.iter().enumerate() {
+        assert_eq!(threads.len(), 1, "connection {index} moved: {threads:?}");
+    }
+    let used: std::collections::BTreeSet<&String> = served_by.iter().flatten().collect();
+    assert_eq!(
+        used.len(),
+        2,
+        "three connections on one worker: {served_by:?}"
+    );
+}
