@@ -1,5 +1,5 @@
 //! The one-pass check of an event's text (`event_scan::check_text`) against the tree check
-//! (`xml::parse` then `ingest::check_tree`): the same answer, value or refusal, for generated
+//! (`xml::parse_full`, the full pass alone, then `ingest::check_tree`): the same answer, value or refusal, for generated
 //! events with decoy and doubled elements, namespace prefixes, CDATA, entities and comments,
 //! cut short or not, and for arbitrary XML-like text.
 
@@ -11,7 +11,7 @@ use wsman_proto::xml;
 const NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
 
 fn by_tree(text: &str) -> Result<EventFacts, EventError> {
-    xml::parse(text, &event_limits())
+    xml::parse_full(text, &event_limits())
         .map_err(EventError::NotXml)
         .and_then(|tree| check_tree(&tree))
 }

@@ -309,6 +309,14 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
     tree.root.ok_or(XmlError::NoRoot)
 }
 
+/// [`parse`] with the full pass only, never the plain one: the reference the plain pass is
+/// compared with in tests and fuzzing (the same tree, or the same refusal).
+pub fn parse_full(input: &str, limits: &Limits) -> Result<Element, XmlError> {
+    let mut tree = TreeBuilder::new();
+    scan(input, limits, &mut tree)?;
+    tree.root.ok_or(XmlError::NoRoot)
+}
+
 /// What one pass over a document ([`scan`]) reports, in document order. The names, namespaces
 /// and text are borrowed from the input (or the reader) whenever they can be: a visitor that
 /// keeps only a few values of a document allocates nothing for the rest.

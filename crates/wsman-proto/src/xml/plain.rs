@@ -117,6 +117,7 @@ impl<'a> Plain<'a> {
     }
 
     /// `</name>` exactly (from after its `</`), closing the innermost element: the index after it.
+    #[inline]
     fn end_tag(&mut self, from: usize) -> Option<usize> {
         let open = self.depth.checked_sub(1)?;
         let name = self.names[open];
@@ -164,9 +165,12 @@ impl<'a> Plain<'a> {
                 return None;
             }
             let value_start = key_end + 2;
-            let value_len = bytes[value_start..].iter().position(|&b| b == quote)?;
+            // The value ends at its quote; a `<` or `>` in it is not plain.
+            let value_len = bytes[value_start..]
+                .iter()
+                .position(|&b| b == quote || b == b'<' || b == b'>')?;
             let value = &input[value_start..value_start + value_len];
-            if value.bytes().any(|b| b == b'<' || b == b'>')
+            if bytes[value_start + value_len] != quote
                 || count == ATTRIBUTES
                 || count >= limits.max_attributes
                 || attributes[..count]
@@ -239,6 +243,7 @@ impl<'a> Plain<'a> {
     }
 
     /// The URI `prefix` is bound to (the default namespace's for the empty prefix).
+    #[inline]
     fn resolve(&self, prefix: &str) -> Option<&'a str> {
         self.bindings[..self.bound]
             .iter()
@@ -249,12 +254,14 @@ impl<'a> Plain<'a> {
 }
 
 /// `xmlns` or `xmlns:p`.
+#[inline]
 fn is_declaration(prefix: &str, key: &str) -> bool {
     (prefix.is_empty() && key == "xmlns") || prefix == "xmlns"
 }
 
 /// Text or an attribute value with its references replaced (and what they stand for
 /// checked), or `None` where the full pass would refuse it.
+#[inline]
 fn text<'i>(input: &'i str, raw: &'i str) -> Option<Cow<'i, str>> {
     if !raw.contains('&') {
         return Some(Cow::Borrowed(raw));
@@ -269,6 +276,7 @@ fn text<'i>(input: &'i str, raw: &'i str) -> Option<Cow<'i, str>> {
 /// A plain qualified name at `from`: (prefix, empty without one; local name; the index after
 /// it). Names are ASCII letters, digits, `_`, `-` and `.`, not starting with a digit, `-` or
 /// `.`; the prefix is neither `xml` nor `xmlns` for an element, as the caller checks.
+#[inline]
 fn qname(input: &str, from: usize) -> Option<(&str, &str, usize)> {
     let bytes = input.as_bytes();
     let first_end = name_end(bytes, from)?;
@@ -284,6 +292,7 @@ fn qname(input: &str, from: usize) -> Option<(&str, &str, usize)> {
 }
 
 /// The end of a plain name starting at `from`, or `None` when none starts there.
+#[inline]
 fn name_end(bytes: &[u8], from: usize) -> Option<usize> {
     let first = *bytes.get(from)?;
     if !(first.is_ascii_alphabetic() || first == b'_') {
