@@ -183,7 +183,12 @@ impl<'a> Plain<'a> {
             count += 1;
             at = value_start + value_len + 1;
         };
-        let declared = self.declare(&attributes[..count], limits)?;
+        // Most tags have no attribute: nothing to declare or report then.
+        let declared = if count == 0 {
+            0
+        } else {
+            self.declare(&attributes[..count], limits)?
+        };
         for &(key_prefix, key, value) in &attributes[..count] {
             if !is_declaration(key_prefix, key) {
                 let ns = match key_prefix {
@@ -243,7 +248,7 @@ impl<'a> Plain<'a> {
     }
 
     /// The URI `prefix` is bound to (the default namespace's for the empty prefix).
-    #[inline]
+    #[inline(always)]
     fn resolve(&self, prefix: &str) -> Option<&'a str> {
         self.bindings[..self.bound]
             .iter()
@@ -254,14 +259,14 @@ impl<'a> Plain<'a> {
 }
 
 /// `xmlns` or `xmlns:p`.
-#[inline]
+#[inline(always)]
 fn is_declaration(prefix: &str, key: &str) -> bool {
     (prefix.is_empty() && key == "xmlns") || prefix == "xmlns"
 }
 
 /// Text or an attribute value with its references replaced (and what they stand for
 /// checked), or `None` where the full pass would refuse it.
-#[inline]
+#[inline(always)]
 fn text<'i>(input: &'i str, raw: &'i str) -> Option<Cow<'i, str>> {
     if !raw.contains('&') {
         return Some(Cow::Borrowed(raw));
@@ -276,7 +281,7 @@ fn text<'i>(input: &'i str, raw: &'i str) -> Option<Cow<'i, str>> {
 /// A plain qualified name at `from`: (prefix, empty without one; local name; the index after
 /// it). Names are ASCII letters, digits, `_`, `-` and `.`, not starting with a digit, `-` or
 /// `.`; the prefix is neither `xml` nor `xmlns` for an element, as the caller checks.
-#[inline]
+#[inline(always)]
 fn qname(input: &str, from: usize) -> Option<(&str, &str, usize)> {
     let bytes = input.as_bytes();
     let first_end = name_end(bytes, from)?;
@@ -292,7 +297,7 @@ fn qname(input: &str, from: usize) -> Option<(&str, &str, usize)> {
 }
 
 /// The end of a plain name starting at `from`, or `None` when none starts there.
-#[inline]
+#[inline(always)]
 fn name_end(bytes: &[u8], from: usize) -> Option<usize> {
     let first = *bytes.get(from)?;
     if !(first.is_ascii_alphabetic() || first == b'_') {
