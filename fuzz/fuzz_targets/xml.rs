@@ -21,7 +21,8 @@ impl xml::Visitor for Log {
         self.0.push(format!("attribute {ns:?} {name:?} {value:?}"));
     }
     fn start(&mut self, ns: Option<&str>, name: &str, prefix: Option<&str>, empty: bool) {
-        self.0.push(format!("start {ns:?} {name:?} {prefix:?} {empty}"));
+        self.0
+            .push(format!("start {ns:?} {name:?} {prefix:?} {empty}"));
     }
     fn end(&mut self) {
         self.0.push("end".to_owned());
@@ -36,7 +37,11 @@ fn plain_agrees(text: &str, limits: &Limits) {
     let mut plain = Log::default();
     if xml::scan_plain(text, limits, &mut plain) {
         let mut full = Log::default();
-        assert_eq!(xml::scan(text, limits, &mut full), Ok(()), "the full pass refused it");
+        assert_eq!(
+            xml::scan(text, limits, &mut full),
+            Ok(()),
+            "the full pass refused it"
+        );
         assert_eq!(plain, full);
     }
 }

@@ -75,7 +75,11 @@ impl<'a> Plain<'a> {
         let mut at = 0usize;
         while at < bytes.len() {
             if bytes[at] != b'<' {
-                let end = input[at..].find('<').map_or(bytes.len(), |i| at + i);
+                // A byte loop: most runs of text are a few bytes, shorter than a search's set-up.
+                let end = bytes[at..]
+                    .iter()
+                    .position(|&b| b == b'<')
+                    .map_or(bytes.len(), |i| at + i);
                 let raw = &input[at..end];
                 if self.depth == 0 {
                     if !raw.bytes().all(is_space) {
@@ -268,7 +272,7 @@ fn is_declaration(prefix: &str, key: &str) -> bool {
 /// checked), or `None` where the full pass would refuse it.
 #[inline(always)]
 fn text<'i>(input: &'i str, raw: &'i str) -> Option<Cow<'i, str>> {
-    if !raw.contains('&') {
+    if !raw.as_bytes().contains(&b'&') {
         return Some(Cow::Borrowed(raw));
     }
     let text = unescaped(input, raw.as_bytes(), 0).ok()?;
