@@ -210,3 +210,31 @@ proptest! {
         plain(&input, &Limits::default());
     }
 }
+
+/// The eight-at-a-time search finds the first byte wherever it is (every position in and
+/// around a word, with the same byte again after it, among bytes that differ from it in one
+/// low bit or in the high bit, as UTF-8's do), and none where there is none.
+#[test]
+fn a_byte_is_found_at_every_position() {
+    for fill in [b'=', b';', 0xBC, 0xC3, 0xFF, 0x00] {
+        for len in 0..40 {
+            for at in 0..len {
+                for from in 0..=at {
+                    let mut bytes = vec![fill; len];
+                    bytes[at] = b'<';
+                    if at + 1 < len {
+                        bytes[at + 1] = 0xBD;
+                    }
+                    if at + 2 < len {
+                        bytes[at + 2] = b'<';
+                    }
+                    let found = super::find_byte(&bytes, from, b'<');
+                    assert_eq!(found, Some(at), "{fill} {len} {at} {from}");
+                }
+                assert_eq!(super::find_byte(&vec![fill; len], at, b'<'), None);
+            }
+        }
+    }
+    let cdata = "<a><![CDATA[]]><![CDATA[]>]]]]>x]]></a>";
+    assert!(plain(cdata, &Limits::default()));
+}
