@@ -148,47 +148,63 @@ fn trimmed(text: &str) -> &str {
 
 /// Check `text` as one event and read its Computer, Channel and record id: the same answer
 /// as parsing it ([`xml::parse`] with [`event_limits`]) and checking the tree.
+///
+/// The plain pass ([`xml::scan_plain`]) reads nearly every event a forwarder sends without
+/// quick-xml's reader; an event it gives up on is read again by the full pass with a fresh
+/// state, which makes every refusal (and its order) the full pass's own.
 pub fn check_text(text: &str) -> Result<EventFacts, EventError> {
+    let limits = event_limits();
     let mut scan = EventScan::default();
-    xml::scan(text, &event_limits(), &mut scan).map_err(EventError::NotXml)?;
-    if let Some(problem) = scan.not_an_event {
-        return Err(problem);
+    if !xml::scan_plain(text, &limits, &mut scan) {
+        scan = EventScan::default();
+        xml::scan(text, &limits, &mut scan).map_err(EventError::NotXml)?;
     }
-    if let Some(problem) = scan.system.problem {
-        return Err(problem);
-    }
-    if !scan.system.found {
-        return Err(EventError::NoSystem);
-    }
-    if !scan.system_first {
-        return Err(EventError::SystemNotFirst);
-    }
-    if let Some(problem) = scan.misplaced {
-        return Err(problem);
-    }
-    let [computer, channel, record] = scan.fields;
-    let [computer_text, channel_text, record_text] = scan.values;
-    if let Some(problem) = computer.problem {
-        return Err(problem);
-    }
-    let computer = trimmed(&computer_text);
-    if computer.is_empty() {
-        return Err(EventError::NoComputer);
-    }
-    if let Some(problem) = channel.problem.or(record.problem) {
-        return Err(problem);
-    }
-    // Kept as they came when nothing is trimmed (the usual case): no copy.
-    let keep = |text: String| {
-        if trimmed(&text).len() == text.len() {
-            text
-        } else {
-            trimmed(&text).to_owned()
+    scan.facts()
+}
+
+impl EventScan {
+    /// The answer of a document read whole: the tree check's first refusal, or the facts.
+    fn facts(self) -> Result<EventFacts, EventError> {
+        let scan = self;
+        if let Some(problem) = scan.not_an_event {
+            return Err(problem);
         }
-    };
-    Ok(EventFacts {
-        computer: keep(computer_text),
-        channel: keep(channel_text),
-        record_id: trimmed(&record_text).parse().ok(),
-    })
+        if let Some(problem) = scan.system.problem {
+            return Err(problem);
+        }
+        if !scan.system.found {
+            return Err(EventError::NoSystem);
+        }
+        if !scan.system_first {
+            return Err(EventError::SystemNotFirst);
+        }
+        if let Some(problem) = scan.misplaced {
+            return Err(problem);
+        }
+        let [computer, channel, record] = scan.fields;
+        let [computer_text, channel_text, record_text] = scan.values;
+        if let Some(problem) = computer.problem {
+            return Err(problem);
+        }
+        let computer = trimmed(&computer_text);
+        if computer.is_empty() {
+            return Err(EventError::NoComputer);
+        }
+        if let Some(problem) = channel.problem.or(record.problem) {
+            return Err(problem);
+        }
+        // Kept as they came when nothing is trimmed (the usual case): no copy.
+        let keep = |text: String| {
+            if trimmed(&text).len() == text.len() {
+                text
+            } else {
+                trimmed(&text).to_owned()
+            }
+        };
+        Ok(EventFacts {
+            computer: keep(computer_text),
+            channel: keep(channel_text),
+            record_id: trimmed(&record_text).parse().ok(),
+        })
+    }
 }

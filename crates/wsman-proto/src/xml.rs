@@ -13,10 +13,13 @@ use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
 mod escape;
+mod plain;
+mod tree;
 pub use escape::{escape_attr, escape_text, forbidden_at};
+pub use plain::scan_plain;
+use tree::TreeBuilder;
 
-/// Bounds applied while parsing untrusted XML. The total input size is bounded by the caller
-/// (the envelope limit); these bound the shape.
+/// Bounds applied while parsing untrusted XML (the caller bounds the input's size).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -296,12 +299,20 @@ pub const XML_NS: &str = crate::ns::XML;
 
 /// Parse a complete document into its root element, within `limits`.
 pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
-    let mut tree = TreeBuilder {
-        // Envelopes nest a few levels deep: start with room for them.
-        stack: Vec::with_capacity(8),
-        root: None,
-        pending: Vec::new(),
-    };
+    // Plain XML (nearly every envelope) is read without quick-xml's reader; what the plain
+    // pass gives up on is read again by the full pass, which gives every refusal.
+    let mut tree = TreeBuilder::new();
+    if !scan_plain(input, limits, &mut tree) {
+        tree = TreeBuilder::new();
+        scan(input, limits, &mut tree)?;
+    }
+    tree.root.ok_or(XmlError::NoRoot)
+}
+
+/// [`parse`] with the full pass only, never the plain one: the reference the plain pass is
+/// compared with in tests and fuzzing (the same tree, or the same refusal).
+pub fn parse_full(input: &str, limits: &Limits) -> Result<Element, XmlError> {
+    let mut tree = TreeBuilder::new();
     scan(input, limits, &mut tree)?;
     tree.root.ok_or(XmlError::NoRoot)
 }
@@ -320,65 +331,6 @@ pub trait Visitor {
     /// Character data of the innermost open element (text unescaped, or CDATA as it is). Text
     /// outside the root (whitespace only: anything else is refused) is not reported.
     fn text(&mut self, text: Cow<'_, str>);
-}
-
-/// Builds the tree [`parse`] returns.
-struct TreeBuilder {
-    stack: Vec<Element>,
-    root: Option<Element>,
-    /// The attributes of the element about to start.
-    pending: Vec<Attribute>,
-}
-
-impl TreeBuilder {
-    fn attach(&mut self, done: Element) {
-        match self.stack.last_mut() {
-            Some(parent) => parent.children.push(Node::Element(done)),
-            None => self.root = Some(done),
-        }
-    }
-}
-
-impl Visitor for TreeBuilder {
-    fn attribute(&mut self, ns: Option<&str>, name: &str, value: Cow<'_, str>) {
-        self.pending.push(Attribute {
-            ns: ns.map(str::to_owned),
-            name: name.to_owned(),
-            value: value.into_owned(),
-        });
-    }
-
-    fn start(&mut self, ns: Option<&str>, name: &str, prefix: Option<&str>, empty: bool) {
-        let element = Element {
-            ns: ns.map(str::to_owned),
-            name: name.to_owned(),
-            prefix: prefix.map(str::to_owned),
-            attributes: std::mem::take(&mut self.pending),
-            children: Vec::new(),
-        };
-        if empty {
-            self.attach(element);
-        } else {
-            self.stack.push(element);
-        }
-    }
-
-    fn end(&mut self) {
-        if let Some(done) = self.stack.pop() {
-            self.attach(done);
-        }
-    }
-
-    fn text(&mut self, text: Cow<'_, str>) {
-        if let Some(parent) = self.stack.last_mut() {
-            if let Some(Node::Text(prev)) = parent.children.last_mut() {
-                prev.push_str(&text);
-            } else {
-                // Owned text (CDATA, unescaped text) is moved into the tree, not copied again.
-                parent.children.push(Node::Text(text.into_owned()));
-            }
-        }
-    }
 }
 
 /// Read a complete document in one pass, within `limits`, reporting it to `visitor`: the same
