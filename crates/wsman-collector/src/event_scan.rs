@@ -149,17 +149,12 @@ fn trimmed(text: &str) -> &str {
 /// Check `text` as one event and read its Computer, Channel and record id: the same answer
 /// as parsing it ([`xml::parse`] with [`event_limits`]) and checking the tree.
 ///
-/// The plain pass ([`xml::scan_plain`]) reads nearly every event a forwarder sends without
-/// quick-xml's reader; an event it gives up on is read again by the full pass with a fresh
-/// state, which makes every refusal (and its order) the full pass's own.
+/// [`xml::scan_either`] reads nearly every event a forwarder sends with the plain pass, and
+/// the rest with the full pass into a fresh state, so every refusal is the full pass's own.
 pub fn check_text(text: &str) -> Result<EventFacts, EventError> {
-    let limits = event_limits();
-    let mut scan = EventScan::default();
-    if !xml::scan_plain(text, &limits, &mut scan) {
-        scan = EventScan::default();
-        xml::scan(text, &limits, &mut scan).map_err(EventError::NotXml)?;
-    }
-    scan.facts()
+    xml::scan_either(text, &event_limits(), EventScan::default)
+        .map_err(EventError::NotXml)?
+        .facts()
 }
 
 impl EventScan {

@@ -16,6 +16,7 @@ mod escape;
 mod plain;
 mod tree;
 pub use escape::{escape_attr, escape_text, forbidden_at};
+use plain::is_space;
 pub use plain::scan_plain;
 use tree::TreeBuilder;
 
@@ -299,14 +300,27 @@ pub const XML_NS: &str = crate::ns::XML;
 
 /// Parse a complete document into its root element, within `limits`.
 pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
-    // Plain XML (nearly every envelope) is read without quick-xml's reader; what the plain
-    // pass gives up on is read again by the full pass, which gives every refusal.
-    let mut tree = TreeBuilder::new();
-    if !scan_plain(input, limits, &mut tree) {
-        tree = TreeBuilder::new();
-        scan(input, limits, &mut tree)?;
+    scan_either(input, limits, TreeBuilder::new)?
+        .root
+        .ok_or(XmlError::NoRoot)
+}
+
+/// Reads `input` whole into a visitor made by `fresh`: plain XML (nearly every envelope and
+/// event) by the plain pass ([`scan_plain`]), without quick-xml's reader; a document the plain
+/// pass gives up on is read again by the full pass ([`scan`]) into a second, fresh visitor,
+/// which makes every refusal (and its order) the full pass's own. The one place that pairs the
+/// two passes, so no caller can forget the fresh visitor.
+pub fn scan_either<V: Visitor>(
+    input: &str,
+    limits: &Limits,
+    fresh: impl Fn() -> V,
+) -> Result<V, XmlError> {
+    let mut visitor = fresh();
+    if !scan_plain(input, limits, &mut visitor) {
+        visitor = fresh();
+        scan(input, limits, &mut visitor)?;
     }
-    tree.root.ok_or(XmlError::NoRoot)
+    Ok(visitor)
 }
 
 /// [`parse`] with the full pass only, never the plain one: the reference the plain pass is
@@ -402,12 +416,7 @@ pub fn scan(input: &str, limits: &Limits, visitor: &mut impl Visitor) -> Result<
             root_seen = true;
         }
         // Most elements of an envelope have no attributes at all: nothing to read then.
-        // (XML's whitespace, S: not `is_ascii_whitespace`, which also takes form feed.)
-        let declarations = if start
-            .attributes_raw()
-            .iter()
-            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-        {
+        let declarations = if start.attributes_raw().iter().all(|&b| is_space(b)) {
             0
         } else {
             let tag = Tag {

@@ -92,16 +92,6 @@ impl ConnectionWorkers {
         Ok((workers, threads))
     }
 
-    /// How many workers there are.
-    pub fn len(&self) -> usize {
-        self.workers.len()
-    }
-
-    /// Never true: there is at least one worker.
-    pub fn is_empty(&self) -> bool {
-        self.workers.is_empty()
-    }
-
     /// The worker with the fewest open connections, the search starting one further each time
     /// so that equal workers take connections in turn.
     fn pick(&self) -> usize {

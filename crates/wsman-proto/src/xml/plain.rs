@@ -363,8 +363,10 @@ const NAME: [bool; 256] = {
     table
 };
 
-/// XML's whitespace (S).
-fn is_space(b: u8) -> bool {
+/// XML's whitespace (S): not `is_ascii_whitespace`, which also takes form feed. Both passes
+/// use it.
+#[inline(always)]
+pub(super) fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
