@@ -15,6 +15,11 @@
 # same fleet runs against OpenWEC (TLS, SQLite, its Files output) in the same run, and the
 # ratio of events/s (wsmand / OpenWEC) is printed; where OpenWEC cannot hold the load the
 # fleet's failures say how far it got.
+# With BENCH_OPENWEC_TOGETHER=1 the two collectors run at the same time, each with its own
+# fleet of BENCH_FORWARDERS at BENCH_RATE, and their CPU is counted over the same seconds: on a
+# host whose speed drifts from minute to minute (a shared virtual machine: the same build's CPU
+# per 100k events moves by a fifth within an hour) the ratio then compares the two under the
+# same conditions, where runs one after the other compare two moments.
 #
 # The restart storm (BENCH_STORM_SECONDS, default 90; 0 skips it): the same fleet runs again
 # with fresh record ids; after BENCH_STORM_KILL_AT seconds the collector is SIGKILLed with every
@@ -76,6 +81,15 @@ HEARTBEAT="${BENCH_HEARTBEAT:-30}"
 STORM_SECONDS="${BENCH_STORM_SECONDS:-$(bench_value 90 5)}"
 STORM_KILL_AT="${BENCH_STORM_KILL_AT:-$(bench_value 30 2)}"
 STORE="${BENCH_STORE:-sqlite}"
+TOGETHER="${BENCH_OPENWEC_TOGETHER:-0}"
+case "$TOGETHER" in
+0 | 1) ;;
+*) echo "BENCH_OPENWEC_TOGETHER: 0 or 1, not $TOGETHER" >&2; exit 2 ;;
+esac
+if [ "$TOGETHER" = 1 ] && [ -z "${OPENWEC_BIN:-}" ]; then
+    echo "BENCH_OPENWEC_TOGETHER=1 needs OPENWEC_BIN" >&2
+    exit 2
+fi
 POOL="${BENCH_POOL:-8}"
 case "$STORE" in
 sqlite | postgres) ;;
@@ -247,14 +261,77 @@ PY
     exit 0
 fi
 
+# OpenWEC (TLS with the forwarders' CA, SQLite, its Files output) configured and started;
+# sets OPENWEC_PID and OPORT.
+start_openwec() {
+    local OPENWEC_CLI="${OPENWEC_CLI:-$(dirname "$OPENWEC_BIN")/openwec}"
+    step "OpenWEC ($OPENWEC_BIN): TLS with the forwarders' CA, SQLite, its Files output"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$WORK/openwec.key" -out "$WORK/openwec.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$WORK/openwec.ext"
+    openssl x509 -req -in "$WORK/openwec.csr" -CA "$WORK/ca/ca.crt" -CAkey "$WORK/ca/ca.key" \
+        -set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" -days 2 \
+        -extfile "$WORK/openwec.ext" -out "$WORK/openwec.crt" 2>/dev/null
+    OPORT="$(free_port)"
+    cat >"$WORK/openwec.toml" <<TOML
+[logging]
+verbosity = "warn"
+[database]
+type = "SQLite"
+path = "$WORK/openwec.sqlite"
+[[collectors]]
+hostname = "127.0.0.1"
+listen_address = "127.0.0.1"
+listen_port = $OPORT
+[collectors.authentication]
+type = "Tls"
+ca_certificate = "$WORK/ca/ca.crt"
+server_certificate = "$WORK/openwec.crt"
+server_private_key = "$WORK/openwec.key"
+TOML
+    mkdir -p "$WORK/openwec-subscriptions"
+    cat >"$WORK/openwec-subscriptions/fleet.toml" <<TOML
+uuid = "$(python3 -c 'import uuid; print(uuid.uuid4())')"
+name = "fleet"
+query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
+[options]
+enabled = true
+heartbeat_interval = $HEARTBEAT
+[[outputs]]
+driver = "Files"
+format = "Raw"
+config = { path = "$WORK/openwec-out/{client}/messages" }
+TOML
+    "$OPENWEC_CLI" -c "$WORK/openwec.toml" db init >/dev/null
+    "$OPENWEC_CLI" -c "$WORK/openwec.toml" subscriptions load "$WORK/openwec-subscriptions" >/dev/null
+    (ulimit -n "$(ulimit -Hn)"; exec "$OPENWEC_BIN" -c "$WORK/openwec.toml") >"$WORK/openwec.log" 2>&1 &
+    OPENWEC_PID=$!
+    PIDS+=("$OPENWEC_PID")
+    wait_for_port "$OPORT" "$OPENWEC_PID" "$WORK/openwec.log"
+}
+
 start_collector "$CONFIG" "$WORK/wec.sqlite" "$WORK/wsmand.log"
 WSMAND_PID=$COLLECTOR_PID
 sleep "$(bench_value 1 0.2)"
 RSS_BEFORE="$(awk '/^VmRSS:/ {print $2}' "/proc/$WSMAND_PID/status")"
 
 [ "$STORE" = postgres ] && PG_BEFORE="$(pg_counts)"
-CPU_BEFORE="$(cpu_seconds "$WSMAND_PID")"
-fleet wsmand "$PORT" "$WORK/listener.crt" "$WORK/wsmand-out"
+CPU_OPENWEC=""
+if [ "$TOGETHER" = 1 ]; then
+    # Both collectors at once, each with its own fleet, their CPU counted over the same
+    # seconds: what the host does to one it does to the other.
+    start_openwec
+    OPENWEC_BEFORE="$(cpu_seconds "$OPENWEC_PID")"
+    CPU_BEFORE="$(cpu_seconds "$WSMAND_PID")"
+    fleet openwec "$OPORT" "$WORK/ca/ca.crt" "$WORK/openwec-out" &
+    OPENWEC_FLEET=$!
+    fleet wsmand "$PORT" "$WORK/listener.crt" "$WORK/wsmand-out"
+    wait "$OPENWEC_FLEET"
+    CPU_OPENWEC="$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$OPENWEC_BEFORE" "$(cpu_seconds "$OPENWEC_PID")")"
+else
+    CPU_BEFORE="$(cpu_seconds "$WSMAND_PID")"
+    fleet wsmand "$PORT" "$WORK/listener.crt" "$WORK/wsmand-out"
+fi
 CPU_WSMAND="$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$CPU_BEFORE" "$(cpu_seconds "$WSMAND_PID")")"
 PG_LINE=""
 if [ "$STORE" = postgres ]; then
@@ -348,56 +425,14 @@ PY
     echo "$STORM"
 fi
 
-OPENWEC_EPS=""
-CPU_OPENWEC=""
-if [ -n "${OPENWEC_BIN:-}" ]; then
-    OPENWEC_CLI="${OPENWEC_CLI:-$(dirname "$OPENWEC_BIN")/openwec}"
-    step "OpenWEC ($OPENWEC_BIN): TLS with the forwarders' CA, SQLite, its Files output"
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
-        -keyout "$WORK/openwec.key" -out "$WORK/openwec.csr" 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$WORK/openwec.ext"
-    openssl x509 -req -in "$WORK/openwec.csr" -CA "$WORK/ca/ca.crt" -CAkey "$WORK/ca/ca.key" \
-        -set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" -days 2 \
-        -extfile "$WORK/openwec.ext" -out "$WORK/openwec.crt" 2>/dev/null
-    OPORT="$(free_port)"
-    cat >"$WORK/openwec.toml" <<TOML
-[logging]
-verbosity = "warn"
-[database]
-type = "SQLite"
-path = "$WORK/openwec.sqlite"
-[[collectors]]
-hostname = "127.0.0.1"
-listen_address = "127.0.0.1"
-listen_port = $OPORT
-[collectors.authentication]
-type = "Tls"
-ca_certificate = "$WORK/ca/ca.crt"
-server_certificate = "$WORK/openwec.crt"
-server_private_key = "$WORK/openwec.key"
-TOML
-    mkdir -p "$WORK/openwec-subscriptions"
-    cat >"$WORK/openwec-subscriptions/fleet.toml" <<TOML
-uuid = "$(python3 -c 'import uuid; print(uuid.uuid4())')"
-name = "fleet"
-query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
-[options]
-enabled = true
-heartbeat_interval = $HEARTBEAT
-[[outputs]]
-driver = "Files"
-format = "Raw"
-config = { path = "$WORK/openwec-out/{client}/messages" }
-TOML
-    "$OPENWEC_CLI" -c "$WORK/openwec.toml" db init >/dev/null
-    "$OPENWEC_CLI" -c "$WORK/openwec.toml" subscriptions load "$WORK/openwec-subscriptions" >/dev/null
-    (ulimit -n "$(ulimit -Hn)"; exec "$OPENWEC_BIN" -c "$WORK/openwec.toml") >"$WORK/openwec.log" 2>&1 &
-    OPENWEC_PID=$!
-    PIDS+=("$OPENWEC_PID")
-    wait_for_port "$OPORT" "$OPENWEC_PID" "$WORK/openwec.log"
+if [ -n "${OPENWEC_BIN:-}" ] && [ "$TOGETHER" = 0 ]; then
+    start_openwec
     CPU_BEFORE="$(cpu_seconds "$OPENWEC_PID")"
     fleet openwec "$OPORT" "$WORK/ca/ca.crt" "$WORK/openwec-out"
     CPU_OPENWEC="$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$CPU_BEFORE" "$(cpu_seconds "$OPENWEC_PID")")"
+fi
+OPENWEC_EPS=""
+if [ -n "${OPENWEC_BIN:-}" ]; then
     OPENWEC_EPS="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events_per_second"])' "$WORK/openwec.json")"
 else
     echo "no OPENWEC_BIN: wsmand's figures alone"

@@ -4,8 +4,8 @@
 //! Why the open-file limit counts: a connection is a file descriptor. A daemon past its
 //! `RLIMIT_NOFILE` cannot accept at all (`EMFILE`): the connection waits in the kernel's queue
 //! unanswered, and the daemon's own files (outputs, databases, shells' pipes) fail with it. So
-//! the cap in force is the smaller of MaxConnections and the limit less
-//! [`RESERVED_DESCRIPTORS`], and a connection past it is refused with 503 like any over
+//! the cap in force is the smaller of MaxConnections and the limit less the daemon's reserve
+//! ([`reserved_descriptors`]), and a connection past it is refused with 503 like any over
 //! MaxConnections. The daemon raises its soft limit to the hard one at start
 //! ([`raise_open_file_limit`]) and says so in the log when the limit is still below
 //! MaxConnections and the reserve. The count itself is the front door's
@@ -13,16 +13,29 @@
 
 use std::sync::Mutex;
 
+use wsman_collector::output as file_output;
 use wsman_front::slots::ConnectionSlots;
 
-/// Descriptors kept for the daemon's own use beside client connections: refusals being
-/// answered (512 at most), the collector's output files held open (512 at most), and the
-/// rest (listeners, databases, logs, shells' pipes).
+/// Descriptors kept for the daemon's own use beside client connections under the smallest
+/// limits: refusals being answered (512 at most), the collector's output files held open
+/// (512, [`file_output::MIN_OPEN_FILES`]), and the rest (listeners, databases, logs, shells'
+/// pipes).
 pub const RESERVED_DESCRIPTORS: u64 = 1280;
+
+/// Descriptors kept from connections under an open-file soft limit of `soft_limit`:
+/// [`RESERVED_DESCRIPTORS`], with the output files' share grown to what the collector holds
+/// open under that limit ([`file_output::max_open_files`]), so that connections and files
+/// together stay under it.
+pub fn reserved_descriptors(soft_limit: u64) -> u64 {
+    let files = u64::try_from(file_output::max_open_files(soft_limit)).unwrap_or(u64::MAX);
+    let min_files = file_output::MIN_OPEN_FILES as u64;
+    RESERVED_DESCRIPTORS.saturating_add(files.saturating_sub(min_files))
+}
 
 /// The connections an open-file soft limit leaves room for.
 pub fn descriptor_cap(soft_limit: u64) -> usize {
-    usize::try_from(soft_limit.saturating_sub(RESERVED_DESCRIPTORS)).unwrap_or(usize::MAX)
+    let left = soft_limit.saturating_sub(reserved_descriptors(soft_limit));
+    usize::try_from(left).unwrap_or(usize::MAX)
 }
 
 /// Sets the connection cap from the open-file limit, and says so when it is below
@@ -50,17 +63,19 @@ impl OpenFileLimit {
     fn set(&self, slots: &ConnectionSlots, soft: u64, max_connections: u32) {
         let cap = descriptor_cap(soft);
         slots.set_descriptor_cap(cap);
+        file_output::set_open_file_limit(soft);
         let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
         if *checked == Some((soft, max_connections)) {
             return;
         }
         *checked = Some((soft, max_connections));
-        let needed = u64::from(max_connections) + RESERVED_DESCRIPTORS;
+        let reserved = reserved_descriptors(soft);
+        let needed = u64::from(max_connections) + reserved;
         if soft < needed {
             tracing::warn!(
                 open_file_limit = soft,
                 max_connections,
-                reserved = RESERVED_DESCRIPTORS,
+                reserved,
                 connections = cap.min(max_connections as usize),
                 "the open-file limit (RLIMIT_NOFILE) is below MaxConnections and the daemon's own reserve: connections past the lower cap are refused (503); raise LimitNOFILE= in the unit (or ulimit -Hn) to at least {needed}"
             );
@@ -106,5 +121,21 @@ mod tests {
             300,
             "MaxConnections is the lower cap again"
         );
+    }
+
+    /// Past 2,048 the output files' share grows with the limit, and is kept from
+    /// connections: files and connections together never pass the limit.
+    #[test]
+    fn the_output_files_share_is_kept_from_connections() {
+        for soft in [1024, 2048, 5096, 20_000, 65_536, 1 << 20] {
+            let files = file_output::max_open_files(soft) as u64;
+            let others = RESERVED_DESCRIPTORS - file_output::MIN_OPEN_FILES as u64;
+            assert!(
+                descriptor_cap(soft) as u64 + files + others <= soft.max(RESERVED_DESCRIPTORS),
+                "{soft}"
+            );
+        }
+        assert_eq!(descriptor_cap(65_536), 65_536 - 768 - 16_384);
+        assert_eq!(descriptor_cap(2048), 2048 - 1280);
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod config;
 mod group;
+mod known;
 pub(crate) mod postgres;
 mod sqlite;
 
@@ -227,11 +228,11 @@ pub fn open(backend: &Backend) -> Result<Arc<dyn BookmarkStore>, StoreError> {
 }
 
 /// A bookmark list from stored (log, record id) rows; `None` when there are none.
-fn list_from_rows(rows: impl IntoIterator<Item = (String, i64)>) -> Option<BookmarkList> {
+fn list_from_rows<S: AsRef<str>>(rows: impl IntoIterator<Item = (S, i64)>) -> Option<BookmarkList> {
     let mut list = BookmarkList::new();
     let mut any = false;
     for (channel, record) in rows {
-        list.advance(&channel, u64::try_from(record).unwrap_or(0));
+        list.advance(channel.as_ref(), u64::try_from(record).unwrap_or(0));
         any = true;
     }
     any.then_some(list)

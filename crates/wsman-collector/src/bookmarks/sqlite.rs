@@ -10,7 +10,9 @@
 //! queue behind each other's fsyncs (the tail of the time to Ack). A merge joins the group
 //! that is waiting; the first of them commits the whole group in one transaction, one fsync,
 //! and every member returns only once that commit is durable: the same guarantee, fewer
-//! fsyncs. Reads go through a connection of their own, so they never wait behind a commit.
+//! fsyncs. Reads go through a connection of their own, so they never wait behind a commit;
+//! a delivery's claim is answered from the rows this process last committed when the writer
+//! is free to confirm that no other process wrote the file since ([`super::known`]).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +22,7 @@ use rusqlite::{params, Connection};
 use wsman_events::{BookmarkList, Timestamp};
 
 use super::group::GroupCommit;
+use super::known::Known;
 use super::{
     list_from_rows, stored_record, BookmarkStore, Claim, ClientState, RefusedDelivery, StoreError,
     MAX_REFUSAL_REASON,
@@ -37,6 +40,8 @@ type Outcome = Result<Option<BookmarkList>, StoreError>;
 pub struct SqliteStore {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    /// The rows last read or committed through the writer (taken after the writer's lock).
+    known: Mutex<Known>,
     group: GroupCommit<Change, Outcome>,
     /// Transactions committed (each one fsync), for the count of writes per commit.
     commits: AtomicU64,
@@ -104,12 +109,28 @@ fn load_on(
     client: &str,
     subscription: &str,
 ) -> Result<Option<BookmarkList>, StoreError> {
+    Ok(list_from_rows(rows_on(connection, client, subscription)?))
+}
+
+/// The pair's rows, (log, record id) by log.
+fn rows_on(
+    connection: &Connection,
+    client: &str,
+    subscription: &str,
+) -> Result<Vec<(String, i64)>, StoreError> {
     let mut statement = connection.prepare_cached(LOAD)?;
     let rows = statement.query_map(params![client, subscription], |row| {
         Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
     })?;
-    let rows = rows.collect::<Result<Vec<_>, _>>()?;
-    Ok(list_from_rows(rows))
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The writer's `PRAGMA data_version`: it changes when another connection (another process)
+/// has committed, never for the writer's own commits ([`super::known`]).
+fn data_version(writer: &Connection) -> Result<i64, rusqlite::Error> {
+    writer
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |row| row.get(0))
 }
 
 fn apply(connection: &Connection, change: &Change) -> Result<(), rusqlite::Error> {
@@ -231,6 +252,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
+            known: Mutex::default(),
             group: GroupCommit::new(MAX_GROUP),
             commits: AtomicU64::new(0),
             events: OnceLock::new(),
@@ -314,6 +336,18 @@ impl SqliteStore {
         }
         if committed.is_ok() {
             self.commits.fetch_add(1, Ordering::Relaxed);
+            let mut known = lock(&self.known);
+            for change in changes {
+                if let Change::Merge {
+                    client,
+                    subscription,
+                    positions,
+                    ..
+                } = change
+                {
+                    known.merged(client, subscription, positions);
+                }
+            }
         }
         changes
             .iter()
@@ -345,9 +379,28 @@ impl BookmarkStore for SqliteStore {
         Claim::load_then_merge(self, client, subscription)
     }
 
-    /// The stored bookmark of `client` in `subscription`, if any.
+    /// The stored bookmark of `client` in `subscription`, if any: from the rows known to the
+    /// writer when it is free and no other process wrote the file since (read through it,
+    /// whose page cache its own commits keep, when not known yet); through the reader while a
+    /// commit holds the writer, so a read never waits behind one.
     fn load(&self, client: &str, subscription: &str) -> Result<Option<BookmarkList>, StoreError> {
-        load_on(&lock(&self.reader), client, subscription)
+        let writer = match self.writer.try_lock() {
+            Ok(writer) => writer,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return load_on(&lock(&self.reader), client, subscription);
+            }
+        };
+        let version = data_version(&writer)?;
+        let mut known = lock(&self.known);
+        known.validate(version);
+        if let Some(rows) = known.get(client, subscription) {
+            return Ok(list_from_rows(rows.iter().map(|(c, r)| (c.as_str(), *r))));
+        }
+        let rows = rows_on(&writer, client, subscription)?;
+        let list = list_from_rows(rows.iter().map(|(c, r)| (c.as_str(), *r)));
+        known.insert(client, subscription, rows);
+        Ok(list)
     }
 
     /// Merge `delivered` into the stored bookmark (each log keeps the further position) and
@@ -443,6 +496,7 @@ impl BookmarkStore for SqliteStore {
     /// Forget `client` in `subscription` (an operator resetting a forwarder).
     fn forget(&self, client: &str, subscription: &str) -> Result<bool, StoreError> {
         let connection = lock(&self.writer);
+        lock(&self.known).forget(client, subscription);
         let mut known = false;
         for (table, knows) in super::FORGET {
             let sql = format!("DELETE FROM {table} WHERE client = ?1 AND subscription = ?2");
@@ -495,6 +549,8 @@ mod tests {
 
     /// The statements the writer connection ran while it was traced.
     static WRITTEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    /// Held by a test while it traces, so two tests' statements never mix in [`WRITTEN`].
+    static TRACING: Mutex<()> = Mutex::new(());
 
     fn note_statement(event: rusqlite::trace::TraceEvent<'_>) {
         if let rusqlite::trace::TraceEvent::Stmt(_, sql) = event {
@@ -515,12 +571,13 @@ mod tests {
         let mut list = BookmarkList::new();
         list.advance("Security", 7);
         list.advance("System", 3);
+        let claim = store.claim("fwd", "s").unwrap();
+        assert!(claim.stored().is_none());
+        let _tracing = lock(&TRACING);
         lock(&store.writer).trace_v2(
             rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
             Some(note_statement),
         );
-        let claim = store.claim("fwd", "s").unwrap();
-        assert!(claim.stored().is_none());
         claim.commit(&list, at).unwrap();
         lock(&store.writer).trace_v2(rusqlite::trace::TraceEventCodes::empty(), None);
         let ran = std::mem::take(&mut *lock(&WRITTEN));
@@ -548,6 +605,70 @@ mod tests {
             merged.positions().collect::<Vec<_>>(),
             vec![("Security", 7), ("System", 9)]
         );
+    }
+
+    /// A claim after this process's own commits is answered from the rows it committed,
+    /// without reading them again (the writer runs only `PRAGMA data_version`), and equals
+    /// what the file holds; after another process writes the file, the next claim reads it.
+    #[test]
+    fn claims_use_the_known_rows_until_another_process_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wec.sqlite");
+        let store = SqliteStore::open(&path).unwrap();
+        let at = Timestamp::from_unix_micros(1_000_000);
+        let list = |pairs: &[(&str, u64)]| pairs.iter().copied().collect::<BookmarkList>();
+        let positions = |l: Option<BookmarkList>| {
+            l.map(|l| {
+                l.positions()
+                    .map(|(c, r)| (c.to_owned(), r))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let claim = store.claim("fwd", "s").unwrap();
+        claim.commit(&list(&[("System", 3)]), at).unwrap();
+        store
+            .claim("fwd", "s")
+            .unwrap()
+            .commit(&list(&[("Security", 7), ("System", 2)]), at)
+            .unwrap();
+        let tracing = lock(&TRACING);
+        lock(&store.writer).trace_v2(
+            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+            Some(note_statement),
+        );
+        let claim = store.claim("fwd", "s").unwrap();
+        lock(&store.writer).trace_v2(rusqlite::trace::TraceEventCodes::empty(), None);
+        let ran = std::mem::take(&mut *lock(&WRITTEN));
+        drop(tracing);
+        assert_eq!(ran, vec!["PRAGMA data_version".to_owned()]);
+        let fresh = SqliteStore::open(&path).unwrap();
+        let in_file = positions(load_on(&lock(&fresh.reader), "fwd", "s").unwrap());
+        assert_eq!(positions(claim.stored().cloned()), in_file);
+        assert_eq!(
+            in_file,
+            Some(vec![("Security".to_owned(), 7), ("System".to_owned(), 3)])
+        );
+        assert_eq!(
+            format!("{:?}", claim.stored()),
+            format!("{:?}", load_on(&lock(&fresh.reader), "fwd", "s").unwrap()),
+            "the same list, its current log included"
+        );
+        drop(claim);
+
+        let other = Connection::open(&path).unwrap();
+        other
+            .execute(
+                "UPDATE bookmark SET record_id = 1 WHERE channel = 'Security'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(
+            positions(store.load("fwd", "s").unwrap()),
+            Some(vec![("Security".to_owned(), 1), ("System".to_owned(), 3)]),
+            "another process's write is seen"
+        );
+        assert!(store.forget("fwd", "s").unwrap());
+        assert_eq!(store.load("fwd", "s").unwrap().map(|_| ()), None);
     }
 
     /// What a failed or panicking transaction wrote is rolled back and the connection left

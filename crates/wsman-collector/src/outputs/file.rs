@@ -2,14 +2,15 @@
 //! JSON or Raw+JSON lines, and on disk (`fsync`) before the batch is acknowledged.
 //!
 //! Why keep files open: a forwarder sends a batch every few seconds, and opening, writing and
-//! closing each time costs more than the write. Open files are bounded ([`MAX_OPEN_FILES`]; the
-//! least recently used is closed), and [`FileOutputs::reopen`] (SIGHUP) closes them all so a
-//! rotated file is created anew.
+//! closing each time costs more than the write. Open files are bounded ([`max_open_files`] of
+//! the open-file limit; the least recently used are closed), and [`FileOutputs::reopen`]
+//! (SIGHUP) closes them all so a rotated file is created anew.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
@@ -21,8 +22,33 @@ use super::{Batch, Output, OutputFormat, OutputSettingError, OutputType, Pool};
 use crate::ingest::ReceivedEvent;
 use crate::output_policy::{OutputsPolicy, PolicyError};
 
-/// Most files held open at once.
-pub const MAX_OPEN_FILES: usize = 512;
+/// Files held open at least, whatever the open-file limit: what the daemon's reserve of
+/// descriptors always holds for them.
+pub const MIN_OPEN_FILES: usize = 512;
+
+/// Files the collector holds open under an open-file soft limit of `soft`: a quarter of it,
+/// at least [`MIN_OPEN_FILES`]. Why a share of the limit: a fleet has one file per
+/// forwarder (`{client}`), and with fewer held open than forwarders nearly every batch opens
+/// and closes its file (an `openat`, a `close` and a path walk per batch: about 4 % of the
+/// collector's CPU at 1,000 forwarders against 512). The daemon counts this share in the
+/// descriptors it keeps from connections (`wsman_server::connection_limit`), so files and
+/// connections together stay under the limit: with the unit's `LimitNOFILE=65536`, 16,384
+/// files beside 48,384 connections.
+pub fn max_open_files(soft: u64) -> usize {
+    usize::try_from(soft / 4)
+        .unwrap_or(usize::MAX)
+        .max(MIN_OPEN_FILES)
+}
+
+/// The bound in force ([`set_open_file_limit`]); the limit is the process's, so is this.
+static MAX_OPEN: AtomicUsize = AtomicUsize::new(MIN_OPEN_FILES);
+
+/// Hold up to [`max_open_files`]`(soft)` files open from now on (the daemon calls it with
+/// its soft open-file limit at start and at each reload; until then, [`MIN_OPEN_FILES`]).
+/// Files past a lowered bound are closed at the next open.
+pub fn set_open_file_limit(soft: u64) {
+    MAX_OPEN.store(max_open_files(soft), Ordering::Relaxed);
+}
 
 /// The settings of a file output (`OutputConfig::File`'s fields).
 pub struct FileSettings<'a> {
@@ -193,7 +219,7 @@ impl FileOutputs {
     }
 
     /// The open file of `path` (opened, and created with its directories, if need be; the
-    /// least recently used closed past [`MAX_OPEN_FILES`]).
+    /// least recently used closed past the bound, [`set_open_file_limit`]).
     fn open_file(&self, path: &Path) -> std::io::Result<Arc<Mutex<File>>> {
         let mut guard = self.lock();
         let (open, clock) = &mut *guard;
@@ -203,14 +229,9 @@ impl FileOutputs {
             entry.last_used = now;
             return Ok(Arc::clone(&entry.file));
         }
-        if open.len() >= MAX_OPEN_FILES {
-            if let Some(oldest) = open
-                .iter()
-                .min_by_key(|(_, f)| f.last_used)
-                .map(|(p, _)| p.clone())
-            {
-                open.remove(&oldest);
-            }
+        let max = MAX_OPEN.load(Ordering::Relaxed);
+        if open.len() >= max {
+            close_least_recently_used(open, max);
         }
         let file = Arc::new(Mutex::new(open_creating_directories(path)?));
         open.insert(
@@ -222,6 +243,22 @@ impl FileOutputs {
         );
         Ok(file)
     }
+}
+
+/// Close the least recently used quarter of the files past `max - 1` held open (at least
+/// one), so the map has room for one more. Why a quarter at once: finding the oldest is a
+/// pass over every entry (16,384 with the unit's limit), so one pass makes room for many
+/// opens rather than one.
+fn close_least_recently_used(open: &mut HashMap<PathBuf, OpenFile>, max: usize) {
+    if open.is_empty() {
+        return;
+    }
+    let over = (open.len() + 1).saturating_sub(max);
+    let close = over.max(max / 4).clamp(1, open.len());
+    let mut ages: Vec<u64> = open.values().map(|f| f.last_used).collect();
+    let (_, &mut newest_closed, _) = ages.select_nth_unstable(close - 1);
+    // Each open is its own clock tick: the ages are distinct, so this closes `close` files.
+    open.retain(|_, f| f.last_used > newest_closed);
 }
 
 /// `bytes` appended to `file` as `write_all` does, counting in `written` what reached it, the
@@ -243,7 +280,7 @@ fn write_counted(file: &mut File, bytes: &[u8], written: &mut u64) -> std::io::R
 }
 
 /// `path` opened to append (created if need be), its directories created only when they are
-/// missing. Why not every time: past [`MAX_OPEN_FILES`] forwarders (a fleet) nearly every batch
+/// missing. Why not every time: past [`max_open_files`] forwarders (a fleet) nearly every batch
 /// opens its file, and the directories exist after the first.
 fn open_creating_directories(path: &Path) -> std::io::Result<File> {
     let open = || OpenOptions::new().create(true).append(true).open(path);
@@ -415,5 +452,48 @@ mod tests {
         let error = files.append(&path, &[b'x'; 64 * 1024]).unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::StorageFull, "{error}");
         assert_eq!(std::fs::read(&path).unwrap(), b"first batch\n");
+    }
+
+    /// Past the bound, the least recently used quarter is closed in one pass, and a bound
+    /// lowered below what is open closes down to it: the newest files stay open.
+    #[test]
+    fn the_least_recently_used_files_are_closed_a_quarter_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = |ages: std::ops::RangeInclusive<u64>| -> HashMap<PathBuf, OpenFile> {
+            ages.map(|age| {
+                let path = dir.path().join(format!("{age}.xml"));
+                let file = open_creating_directories(&path).unwrap();
+                (
+                    path,
+                    OpenFile {
+                        file: Arc::new(Mutex::new(file)),
+                        last_used: age,
+                    },
+                )
+            })
+            .collect()
+        };
+        let left = |open: &HashMap<PathBuf, OpenFile>| {
+            let mut ages: Vec<u64> = open.values().map(|f| f.last_used).collect();
+            ages.sort_unstable();
+            ages
+        };
+        let mut open = map(1..=8);
+        close_least_recently_used(&mut open, 8);
+        assert_eq!(left(&open), (3..=8).collect::<Vec<_>>());
+        let mut open = map(1..=20);
+        close_least_recently_used(&mut open, 8);
+        assert_eq!(left(&open), (14..=20).collect::<Vec<_>>(), "room for one");
+        let mut open = map(1..=3);
+        close_least_recently_used(&mut open, 3);
+        assert_eq!(left(&open), vec![2, 3], "at least one");
+    }
+
+    /// A quarter of the open-file limit, never under the reserve's 512.
+    #[test]
+    fn open_files_are_a_quarter_of_the_limit_at_least_512() {
+        assert_eq!(max_open_files(1024), MIN_OPEN_FILES);
+        assert_eq!(max_open_files(20_000), 5_000);
+        assert_eq!(max_open_files(65_536), 16_384);
     }
 }
