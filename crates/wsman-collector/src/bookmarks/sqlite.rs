@@ -32,6 +32,9 @@ use crate::event_store::{record::cut, EventStore};
 /// The most writes one group commit carries; the rest wait for the next.
 const MAX_GROUP: usize = 256;
 
+/// Statements the writer keeps prepared (see [`SqliteStore::open`]).
+const WRITER_STATEMENTS: usize = 32;
+
 /// What one write returns: the bookmark as stored, for a merge.
 type Outcome = Result<Option<BookmarkList>, StoreError>;
 
@@ -247,6 +250,10 @@ impl SqliteStore {
         let writer = Connection::open(path)?;
         writer.busy_timeout(std::time::Duration::from_secs(10))?;
         writer.execute_batch(SCHEMA)?;
+        // The writer's statements, cached: a commit's (`BEGIN`, the upserts, `COMMIT`), a
+        // claim's (`LOAD`, `PRAGMA data_version`) and the event store's (a few per partition)
+        // come near rusqlite's default of 16, past which each would be parsed again.
+        writer.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
         let reader = Connection::open(path)?;
         reader.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(SqliteStore {
