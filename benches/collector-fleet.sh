@@ -261,10 +261,9 @@ PY
     exit 0
 fi
 
-# OpenWEC (TLS with the forwarders' CA, SQLite, its Files output) configured and started;
-# sets OPENWEC_PID and OPORT.
-start_openwec() {
-    local OPENWEC_CLI="${OPENWEC_CLI:-$(dirname "$OPENWEC_BIN")/openwec}"
+# OpenWEC (TLS with the forwarders' CA, SQLite, its Files output) configured and started, with
+# a server certificate of that CA; sets OPENWEC_PID and OPORT (scripts/lib.sh).
+start_fleet_openwec() {
     step "OpenWEC ($OPENWEC_BIN): TLS with the forwarders' CA, SQLite, its Files output"
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
         -keyout "$WORK/openwec.key" -out "$WORK/openwec.csr" 2>/dev/null
@@ -272,42 +271,8 @@ start_openwec() {
     openssl x509 -req -in "$WORK/openwec.csr" -CA "$WORK/ca/ca.crt" -CAkey "$WORK/ca/ca.key" \
         -set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" -days 2 \
         -extfile "$WORK/openwec.ext" -out "$WORK/openwec.crt" 2>/dev/null
-    OPORT="$(free_port)"
-    cat >"$WORK/openwec.toml" <<TOML
-[logging]
-verbosity = "warn"
-[database]
-type = "SQLite"
-path = "$WORK/openwec.sqlite"
-[[collectors]]
-hostname = "127.0.0.1"
-listen_address = "127.0.0.1"
-listen_port = $OPORT
-[collectors.authentication]
-type = "Tls"
-ca_certificate = "$WORK/ca/ca.crt"
-server_certificate = "$WORK/openwec.crt"
-server_private_key = "$WORK/openwec.key"
-TOML
-    mkdir -p "$WORK/openwec-subscriptions"
-    cat >"$WORK/openwec-subscriptions/fleet.toml" <<TOML
-uuid = "$(python3 -c 'import uuid; print(uuid.uuid4())')"
-name = "fleet"
-query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
-[options]
-enabled = true
-heartbeat_interval = $HEARTBEAT
-[[outputs]]
-driver = "Files"
-format = "Raw"
-config = { path = "$WORK/openwec-out/{client}/messages" }
-TOML
-    "$OPENWEC_CLI" -c "$WORK/openwec.toml" db init >/dev/null
-    "$OPENWEC_CLI" -c "$WORK/openwec.toml" subscriptions load "$WORK/openwec-subscriptions" >/dev/null
-    (ulimit -n "$(ulimit -Hn)"; exec "$OPENWEC_BIN" -c "$WORK/openwec.toml") >"$WORK/openwec.log" 2>&1 &
-    OPENWEC_PID=$!
-    PIDS+=("$OPENWEC_PID")
-    wait_for_port "$OPORT" "$OPENWEC_PID" "$WORK/openwec.log"
+    start_openwec "$WORK" "$WORK" "$WORK/ca/ca.crt" "$WORK/openwec.crt" "$WORK/openwec.key" \
+        fleet "$HEARTBEAT"
 }
 
 start_collector "$CONFIG" "$WORK/wec.sqlite" "$WORK/wsmand.log"
@@ -320,7 +285,7 @@ CPU_OPENWEC=""
 if [ "$TOGETHER" = 1 ]; then
     # Both collectors at once, each with its own fleet, their CPU counted over the same
     # seconds: what the host does to one it does to the other.
-    start_openwec
+    start_fleet_openwec
     OPENWEC_BEFORE="$(cpu_seconds "$OPENWEC_PID")"
     CPU_BEFORE="$(cpu_seconds "$WSMAND_PID")"
     fleet openwec "$OPORT" "$WORK/ca/ca.crt" "$WORK/openwec-out" &
@@ -426,7 +391,7 @@ PY
 fi
 
 if [ -n "${OPENWEC_BIN:-}" ] && [ "$TOGETHER" = 0 ]; then
-    start_openwec
+    start_fleet_openwec
     CPU_BEFORE="$(cpu_seconds "$OPENWEC_PID")"
     fleet openwec "$OPORT" "$WORK/ca/ca.crt" "$WORK/openwec-out"
     CPU_OPENWEC="$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$CPU_BEFORE" "$(cpu_seconds "$OPENWEC_PID")")"

@@ -105,43 +105,8 @@ TOML
     COLLECTORS=("wsmand $WSMAND_CPU_PID $WPORT $WORK/cpu-listener.crt")
 
     if [ -n "${OPENWEC_BIN:-}" ]; then
-        OPENWEC_CLI="${OPENWEC_CLI:-$(dirname "$OPENWEC_BIN")/openwec}"
         step "OpenWEC ($OPENWEC_BIN): TLS listener with the same CA, SQLite, a subscription with its Files output"
-        OPORT="$(free_port)"
-        cat >"$CPU/openwec.toml" <<TOML
-[logging]
-verbosity = "warn"
-[database]
-type = "SQLite"
-path = "$DATA/openwec.sqlite"
-[[collectors]]
-hostname = "127.0.0.1"
-listen_address = "127.0.0.1"
-listen_port = $OPORT
-[collectors.authentication]
-type = "Tls"
-ca_certificate = "$CPU/ca.crt"
-server_certificate = "$CPU/server.crt"
-server_private_key = "$CPU/server.key"
-TOML
-        mkdir -p "$CPU/openwec-subscriptions"
-        cat >"$CPU/openwec-subscriptions/files.toml" <<TOML
-uuid = "$(python3 -c 'import uuid; print(uuid.uuid4())')"
-name = "files"
-query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
-[options]
-enabled = true
-[[outputs]]
-driver = "Files"
-format = "Raw"
-config = { path = "$DATA/openwec-out/{client}/messages" }
-TOML
-        "$OPENWEC_CLI" -c "$CPU/openwec.toml" db init >/dev/null
-        "$OPENWEC_CLI" -c "$CPU/openwec.toml" subscriptions load "$CPU/openwec-subscriptions" >/dev/null
-        "$OPENWEC_BIN" -c "$CPU/openwec.toml" >"$CPU/openwec.log" 2>&1 &
-        OPENWEC_PID=$!
-        PIDS+=("$OPENWEC_PID")
-        wait_for_port "$OPORT" "$OPENWEC_PID" "$CPU/openwec.log"
+        start_openwec "$CPU" "$DATA" "$CPU/ca.crt" "$CPU/server.crt" "$CPU/server.key" files
         COLLECTORS+=("openwec $OPENWEC_PID $OPORT $CPU/ca.crt")
     else
         echo "no OPENWEC_BIN: wsmand's figures alone"

@@ -229,6 +229,58 @@ TOML
         WSMAND_CONFIG_DIR="$config" "$WSMAND" account add "$account" --password-stdin >/dev/null
 }
 
+# OpenWEC ($OPENWEC_BIN, built outside this project; its CLI `openwec` beside it or
+# OPENWEC_CLI) on a free loopback port with TLS: the forwarders' CA $3, the server's certificate
+# $4 and key $5, SQLite, one subscription named $6 (every Security event, heartbeat interval $7
+# seconds when given) writing its Files output (Raw) to $2/openwec-out/{client}/messages. Its
+# configuration and log go in $1, its database in $2; its soft open-file limit is raised to the
+# hard one. Sets OPENWEC_PID and OPORT.
+#   start_openwec CONF_DIR DATA_DIR CA_CERT SERVER_CERT SERVER_KEY NAME [HEARTBEAT]
+start_openwec() {
+    local conf="$1" data="$2" ca="$3" cert="$4" key="$5" name="$6" heartbeat="${7:-}"
+    local cli="${OPENWEC_CLI:-$(dirname "$OPENWEC_BIN")/openwec}"
+    OPORT="$(free_port)"
+    cat >"$conf/openwec.toml" <<TOML
+[logging]
+verbosity = "warn"
+[database]
+type = "SQLite"
+path = "$data/openwec.sqlite"
+[[collectors]]
+hostname = "127.0.0.1"
+listen_address = "127.0.0.1"
+listen_port = $OPORT
+[collectors.authentication]
+type = "Tls"
+ca_certificate = "$ca"
+server_certificate = "$cert"
+server_private_key = "$key"
+TOML
+    mkdir -p "$conf/openwec-subscriptions"
+    {
+        cat <<TOML
+uuid = "$(python3 -c 'import uuid; print(uuid.uuid4())')"
+name = "$name"
+query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
+[options]
+enabled = true
+TOML
+        [ -z "$heartbeat" ] || echo "heartbeat_interval = $heartbeat"
+        cat <<TOML
+[[outputs]]
+driver = "Files"
+format = "Raw"
+config = { path = "$data/openwec-out/{client}/messages" }
+TOML
+    } >"$conf/openwec-subscriptions/$name.toml"
+    "$cli" -c "$conf/openwec.toml" db init >/dev/null
+    "$cli" -c "$conf/openwec.toml" subscriptions load "$conf/openwec-subscriptions" >/dev/null
+    (ulimit -n "$(ulimit -Hn)"; exec "$OPENWEC_BIN" -c "$conf/openwec.toml") >"$conf/openwec.log" 2>&1 &
+    OPENWEC_PID=$!
+    PIDS+=("$OPENWEC_PID")
+    wait_for_port "$OPORT" "$OPENWEC_PID" "$conf/openwec.log"
+}
+
 # Start $WSMAND as the collector of the config dir $1 with the bookmark database $2, its stderr
 # in $3, the allocator settings of dist/wsmand.service (unit_environment first); waits for PORT
 # ($4, default $PORT) and sets COLLECTOR_PID.

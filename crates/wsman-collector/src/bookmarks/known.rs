@@ -15,8 +15,10 @@
 
 use std::collections::HashMap;
 
-/// A forwarder in a subscription: (client, subscription).
-type Pair = (String, String);
+/// A pair's rows as the file holds them: (log, record id), sorted by log as `LOAD`'s
+/// `ORDER BY channel` returns them (byte order, SQLite's BINARY collation); empty for a pair
+/// without rows.
+type Rows = Vec<(String, i64)>;
 
 /// Entries held at most; past it the map is emptied and fills again from the file. Why a
 /// bound: one entry per (forwarder, subscription) that delivered, and a fleet's names are
@@ -27,10 +29,9 @@ const MAX_ENTRIES: usize = 65_536;
 #[derive(Debug, Default)]
 pub(super) struct Known {
     version: Option<i64>,
-    /// Each pair's rows as the file holds them: (log, record id), sorted by log as `LOAD`'s
-    /// `ORDER BY channel` returns them (byte order, SQLite's BINARY collation); empty for a
-    /// pair without rows.
-    rows: HashMap<Pair, Vec<(String, i64)>>,
+    /// By subscription, then by client: looked up with the names as they come (a claim
+    /// and a commit per batch), with no key built for it.
+    rows: HashMap<String, HashMap<String, Rows>>,
 }
 
 impl Known {
@@ -44,28 +45,30 @@ impl Known {
 
     /// The rows of the pair, if known (call [`Known::validate`] first).
     pub(super) fn get(&self, client: &str, subscription: &str) -> Option<&[(String, i64)]> {
-        // A lookup by borrowed parts would need a key type of its own; the two copies are
-        // small beside the read they save.
-        self.rows
-            .get(&(client.to_owned(), subscription.to_owned()))
-            .map(Vec::as_slice)
+        self.rows.get(subscription)?.get(client).map(Vec::as_slice)
     }
 
     /// The pair's rows as just read from the file under `version`.
-    pub(super) fn insert(&mut self, client: &str, subscription: &str, rows: Vec<(String, i64)>) {
-        if self.rows.len() >= MAX_ENTRIES {
+    pub(super) fn insert(&mut self, client: &str, subscription: &str, rows: Rows) {
+        // Counted here only: a read that fills an entry, not every lookup.
+        if self.rows.values().map(HashMap::len).sum::<usize>() >= MAX_ENTRIES {
             self.rows.clear();
         }
         self.rows
-            .insert((client.to_owned(), subscription.to_owned()), rows);
+            .entry(subscription.to_owned())
+            .or_default()
+            .insert(client.to_owned(), rows);
     }
 
     /// A committed merge of `positions` into the pair, applied as the upsert applies it (a
     /// new log inserted in order, a known one kept at the larger record id). A pair not
     /// known stays unknown: its next read fills it.
     pub(super) fn merged(&mut self, client: &str, subscription: &str, positions: &[(String, i64)]) {
-        let key = (client.to_owned(), subscription.to_owned());
-        let Some(rows) = self.rows.get_mut(&key) else {
+        let Some(rows) = self
+            .rows
+            .get_mut(subscription)
+            .and_then(|clients| clients.get_mut(client))
+        else {
             return;
         };
         for (channel, record) in positions {
@@ -78,8 +81,9 @@ impl Known {
 
     /// The pair's rows were deleted or changed otherwise: read them again.
     pub(super) fn forget(&mut self, client: &str, subscription: &str) {
-        self.rows
-            .remove(&(client.to_owned(), subscription.to_owned()));
+        if let Some(clients) = self.rows.get_mut(subscription) {
+            clients.remove(client);
+        }
     }
 }
 

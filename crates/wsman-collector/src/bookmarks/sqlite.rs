@@ -565,6 +565,19 @@ mod tests {
         }
     }
 
+    /// What `body` returns, and the statements the writer of `store` ran meanwhile (one
+    /// traced section at a time: see [`TRACING`]).
+    fn traced<T>(store: &SqliteStore, body: impl FnOnce() -> T) -> (T, Vec<String>) {
+        let _tracing = lock(&TRACING);
+        lock(&store.writer).trace_v2(
+            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+            Some(note_statement),
+        );
+        let value = body();
+        lock(&store.writer).trace_v2(rusqlite::trace::TraceEventCodes::empty(), None);
+        (value, std::mem::take(&mut *lock(&WRITTEN)))
+    }
+
     /// A claim's commit writes the merge and reads nothing back (the delivery uses nothing
     /// of it): the writer runs `BEGIN`, the upsert per log, the client's time and `COMMIT`,
     /// no `SELECT`. The merge is in the file when the commit returns; `merge` itself still
@@ -580,14 +593,7 @@ mod tests {
         list.advance("System", 3);
         let claim = store.claim("fwd", "s").unwrap();
         assert!(claim.stored().is_none());
-        let _tracing = lock(&TRACING);
-        lock(&store.writer).trace_v2(
-            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
-            Some(note_statement),
-        );
-        claim.commit(&list, at).unwrap();
-        lock(&store.writer).trace_v2(rusqlite::trace::TraceEventCodes::empty(), None);
-        let ran = std::mem::take(&mut *lock(&WRITTEN));
+        let ((), ran) = traced(&store, || claim.commit(&list, at).unwrap());
         assert_eq!(ran.first().map(String::as_str), Some("BEGIN"), "{ran:#?}");
         assert_eq!(ran.last().map(String::as_str), Some("COMMIT"), "{ran:#?}");
         assert_eq!(
@@ -638,15 +644,7 @@ mod tests {
             .unwrap()
             .commit(&list(&[("Security", 7), ("System", 2)]), at)
             .unwrap();
-        let tracing = lock(&TRACING);
-        lock(&store.writer).trace_v2(
-            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
-            Some(note_statement),
-        );
-        let claim = store.claim("fwd", "s").unwrap();
-        lock(&store.writer).trace_v2(rusqlite::trace::TraceEventCodes::empty(), None);
-        let ran = std::mem::take(&mut *lock(&WRITTEN));
-        drop(tracing);
+        let (claim, ran) = traced(&store, || store.claim("fwd", "s").unwrap());
         assert_eq!(ran, vec!["PRAGMA data_version".to_owned()]);
         let fresh = SqliteStore::open(&path).unwrap();
         let in_file = positions(load_on(&lock(&fresh.reader), "fwd", "s").unwrap());
