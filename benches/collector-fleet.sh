@@ -20,6 +20,10 @@
 # host whose speed drifts from minute to minute (a shared virtual machine: the same build's CPU
 # per 100k events moves by a fifth within an hour) the ratio then compares the two under the
 # same conditions, where runs one after the other compare two moments.
+# Rounds started minutes apart on ext4 without a journal also measure the kernel's search for
+# a free inode: it passes over every inode deleted in the last 60 s (360 s while its table
+# block is dirty), and each run deletes its forwarders' files at its end. Between rounds, wait
+# or drop the page cache (as root: sync; echo 3 > /proc/sys/vm/drop_caches).
 #
 # The restart storm (BENCH_STORM_SECONDS, default 90; 0 skips it): the same fleet runs again
 # with fresh record ids; after BENCH_STORM_KILL_AT seconds the collector is SIGKILLed with every
@@ -48,6 +52,8 @@
 #
 #   benches/collector-fleet.sh                                  # 1,000 forwarders, 20 s
 #   BENCH_FORWARDERS=10000 BENCH_RATE=10000 BENCH_SECONDS=600 benches/collector-fleet.sh
+#   BENCH_OPENWEC_TOGETHER=1 OPENWEC_BIN=... BENCH_FORWARDERS=10000 BENCH_RATE=5000 BENCH_SECONDS=180 \
+#     BENCH_STORM_SECONDS=0 BENCH_STORE_OUTPUT=0 benches/collector-fleet.sh   # issue 49's fleet size
 #   OPENWEC_BIN=/path/to/openwec/target/release/openwecd benches/collector-fleet.sh
 #   WSMAND_BIN=target/release/wsmand FLEET_LOAD_BIN=target/release/fleet-load benches/collector-fleet.sh
 #   FLEET_INSTRUCTIONS=1 WSMAND_BIN=... FLEET_LOAD_BIN=... benches/collector-fleet.sh
