@@ -10,6 +10,10 @@ use wsman_principal::{Principal, PrincipalKind};
 
 use crate::sessions::{manager_account, Session};
 
+/// The host a decision for "every host" is asked for: only a rule whose `Hosts` holds `*`
+/// matches it. Never asked alone: [`Policy::everywhere`] adds every Deny of the subject's roles.
+pub const EVERY_HOST: &str = "*";
+
 /// WMI's root/cimv2 as a resource URI prefix.
 pub const CIMV2: &str = wsman_proto::ns::WMI_CIMV2_PREFIX;
 /// The `winrm/config` resource.
@@ -174,6 +178,34 @@ impl Policy {
                 "default (no rule allows it)".to_owned()
             },
         }
+    }
+
+    /// May `subject` do `action` with `resource` on every host, configured or not (the whole
+    /// fleet: every computer of the event store, the console's own records, its settings)?
+    /// Only when a rule allows it on `*` and no Deny of any of the subject's roles names the
+    /// resource and action on any host or group: a Deny on one host leaves no whole fleet,
+    /// only the hosts each decided one by one. The one answer to "everywhere": a decision on
+    /// [`EVERY_HOST`] alone would miss a Deny on `db1`.
+    pub fn everywhere(&self, subject: Subject<'_>, resource: &str, action: Action) -> Decision {
+        let roles = self.roles.iter().filter(|r| member(r, subject));
+        for role in roles {
+            for (index, rule) in role.rules.iter().enumerate() {
+                let names_it = rule.actions.contains(&action)
+                    && rule
+                        .resources
+                        .iter()
+                        .any(|r| r == "*" || resource.starts_with(r.as_str()));
+                if rule.effect == Effect::Deny && names_it {
+                    return Decision::Denied {
+                        rule: format!(
+                            "{} (a Deny leaves no whole fleet)",
+                            describe(role, index, rule)
+                        ),
+                    };
+                }
+            }
+        }
+        self.decide(subject, EVERY_HOST, resource, action)
     }
 
     /// Whether the fleet shows `host` to `subject`: it may read the host's operating system

@@ -11,12 +11,11 @@ use hyper::upgrade::Upgraded;
 use hyper::StatusCode;
 
 use super::answer::{error, origin_matches, respond};
-use super::host_pages::{authorize, Asker};
+use super::gate::OnHost;
 use super::{Answer, AppState};
 use crate::hosts::Host;
 use crate::sessions::{tokens_equal, Session};
 use crate::socket_bounds::{Relay, SocketContext};
-use wsman_config::mgmt::Action;
 
 /// One WebSocket upgrade request to a host's terminal or to its events page's live stream.
 pub(super) struct SocketUpgrade<'a> {
@@ -26,6 +25,9 @@ pub(super) struct SocketUpgrade<'a> {
     pub(super) headers: &'a HeaderMap,
     pub(super) query: &'a str,
     pub(super) host_name: String,
+    /// The host as the access table's decision admitted it (`gate`), before any of these
+    /// checks.
+    pub(super) on: OnHost,
 }
 
 /// What one kind of console WebSocket is checked against and reserved in, beyond the checks
@@ -33,9 +35,6 @@ pub(super) struct SocketUpgrade<'a> {
 struct SocketKind<'a, Q, E> {
     /// How its refusals and audit records name it.
     name: &'static str,
-    /// The resource and action the delegation rules must allow on the host.
-    resource: &'static str,
-    action: Action,
     /// Its slots: one per session and host, bounded per session and in the service.
     slots: &'a Arc<crate::socket_slots::Terminals>,
     /// Why a second one for the same session and host is refused (409).
@@ -158,6 +157,7 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
         headers,
         query,
         host_name,
+        on,
     } = socket;
     let refuse = |status: StatusCode, why: &str| {
         state.audit.record_on(
@@ -189,17 +189,16 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
         Ok(handshake) => handshake,
         Err((status, why)) => return Err(Box::new(with_version(*refuse(status, why)))),
     };
-    let asker = Asker {
-        peer,
-        session,
-        json_wanted: false,
-    };
-    let host = authorize(state, asker, &host_name, kind.resource, kind.action)?;
+    let OnHost {
+        host,
+        resource,
+        action,
+    } = on;
     let grant = crate::socket_slots::Grant {
         owner: session.owner.clone(),
         groups: session.groups.clone(),
-        resource: kind.resource.to_owned(),
-        action: kind.action,
+        resource,
+        action,
     };
     let slot = match kind.slots.reserve(session_id, &host_name, grant) {
         Ok(slot) => slot,
@@ -243,8 +242,6 @@ pub(super) async fn open_terminal(
 ) -> Answer {
     let kind = SocketKind {
         name: "terminal",
-        resource: wsman_client::shell::CMD_SHELL_URI,
-        action: Action::Shell,
         slots: &state.terminals,
         already_open: "this session already has a terminal on this host",
         too_many: "too many terminals open",
@@ -343,8 +340,6 @@ pub(super) async fn open_event_stream(
 ) -> Answer {
     let kind = SocketKind {
         name: "event stream",
-        resource: crate::event_stream::EVENT_LOG_URI,
-        action: Action::Read,
         slots: &state.event_streams,
         already_open: "this session already has an event stream on this host",
         too_many: "too many event streams open",

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub(crate) mod browser;
+pub(crate) mod forwarded;
 pub(crate) mod terminal;
 pub(crate) mod upgrade;
 
@@ -69,6 +70,8 @@ pub(crate) struct Layout<'a> {
     /// The config directory and the hosts' password file given to the serving user, as the
     /// docs say to do for editing from the page (as root only).
     pub(crate) editable: bool,
+    /// Further hosts, daemons the test started itself: (name, port, `Groups` list).
+    pub(crate) more_hosts: &'a [(&'a str, u16, &'a str)],
 }
 
 impl Default for Layout<'_> {
@@ -83,6 +86,7 @@ impl Default for Layout<'_> {
             managers: &[],
             accounts: &[],
             editable: false,
+            more_hosts: &[],
         }
     }
 }
@@ -197,6 +201,14 @@ impl Service {
                 (layout.host_lines)(index, dir.path())
             ));
             daemons.push((config, daemon, daemon_port));
+        }
+        for (name, daemon_port, groups) in layout.more_hosts {
+            toml.push_str(&format!(
+                "\n[[Host]]\nName = \"{name}\"\nUrl = \"http://127.0.0.1:{daemon_port}/wsman\"\n\
+                 Username = \"{SERVICE_ACCOUNT}\"\nPasswordFile = \"{}\"\nAllowUnencrypted = true\n\
+                 Groups = [{groups}]\n",
+                password_file.display(),
+            ));
         }
         toml.push('\n');
         toml.push_str(layout.roles.unwrap_or(ALL_POWERFUL_ROLE));
