@@ -113,10 +113,23 @@ pub(crate) fn rule_lists(rule: &DelegationRule) -> (String, String, String) {
 }
 
 impl Policy {
-    /// The roles of `settings`.
+    /// The roles of `settings`, each `os:NAME` member under the account's canonical name from
+    /// NSS (where NSS ignores case, `os:ALICE` is the account `alice`, whom a login as `ALICE`
+    /// becomes too); a name NSS does not know is kept as written.
     pub fn new(settings: &MgmtSettings) -> Self {
+        let mut roles = settings.roles.clone();
+        for member in roles.iter_mut().flat_map(|role| role.members.iter_mut()) {
+            let Some(name) = member.strip_prefix("os:").filter(|n| *n != "*") else {
+                continue;
+            };
+            if let Ok(Some(account)) = wsman_os::lookup_user(name) {
+                if account.name != name {
+                    *member = format!("os:{}", account.name);
+                }
+            }
+        }
         Self {
-            roles: settings.roles.clone(),
+            roles,
             groups: settings
                 .hosts
                 .iter()
@@ -350,6 +363,47 @@ mod tests {
         assert!(base(&role("\"web2\"", "")).is_err());
         assert!(base(&role("\"group:nope\"", "")).is_err());
         assert!(base(&role("\"web1\"", "RunAs = \"root\"")).is_err());
+    }
+
+    /// "Everywhere" holds only while no Deny of the subject's roles names the resource and
+    /// action on any host or group; a Deny of another resource or action leaves it.
+    #[test]
+    fn a_deny_anywhere_leaves_no_whole_fleet() {
+        let allow_all = "[[Role]]\nName = \"r\"\nMembers = [\"alice\"]\n[[Role.Rule]]\n\
+                         Effect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+                         Actions = [\"read\", \"change\"]\n";
+        let deny = |hosts: &str, resource: &str, action: &str| {
+            format!(
+                "{allow_all}[[Role.Rule]]\nEffect = \"Deny\"\nHosts = [\"{hosts}\"]\n\
+                 Resources = [\"{resource}\"]\nActions = [\"{action}\"]\n"
+            )
+        };
+        let service = cim_class("Win32_Service");
+        let alice = who("alice", "manager");
+        let alice = ungrouped(&alice);
+        for (text, everywhere) in [
+            (allow_all.to_owned(), true),
+            (deny("db1", &service, "read"), false),
+            (deny("group:web", "*", "read"), false),
+            (deny("db1", &service, "change"), true),
+            (deny("db1", CONFIG_URI, "read"), true),
+        ] {
+            let policy = Policy::new(&settings(&text));
+            assert_eq!(
+                policy
+                    .everywhere(alice, &service, Action::Read)
+                    .is_allowed(),
+                everywhere,
+                "{text}"
+            );
+            // Host by host, the same policy still allows web1.
+            assert!(
+                policy
+                    .decide(alice, "web1", &service, Action::Read)
+                    .is_allowed()
+                    || text.contains("group:web")
+            );
+        }
     }
 
     proptest! {
