@@ -11,14 +11,14 @@ use super::host_pages::{Asker, Ctx};
 use super::{Answer, AppState};
 use crate::event_pages::{self, EventsPage, Notice};
 use crate::event_search::Search;
-use crate::event_store::{self, Scope};
+use crate::event_store::{self, Scope, ScopeError};
 use crate::form::Form;
 use crate::manage::{may_manage, Managed};
 use crate::sessions::audit_name;
 
 /// The viewer's reach into the store as the access table's decision admitted it (`gate`):
 /// the scope, or why there is no store (the page says what to add).
-type Store = Result<Scope, String>;
+type Store = Result<Scope, ScopeError>;
 
 /// The hosts and groups the viewer may choose in the form.
 fn choices(scope: &Scope) -> Vec<String> {
@@ -84,7 +84,7 @@ pub(super) async fn page(
     let scope = match store {
         Ok(scope) => Some(scope),
         Err(problem) => {
-            shown.problem = Some(problem);
+            shown.problem = Some(problem.to_string());
             None
         }
     };
@@ -161,7 +161,7 @@ pub(super) async fn tail(state: &AppState, raw_query: &str, store: Store) -> Ans
     let search = Search::parse(raw_query);
     let scope = match store {
         Ok(scope) => scope,
-        Err(problem) => return error(true, StatusCode::SERVICE_UNAVAILABLE, &problem),
+        Err(problem) => return error(true, StatusCode::SERVICE_UNAVAILABLE, &problem.to_string()),
     };
     let (computers, _) = event_store::computers(&scope, &managed, &search);
     match event_store::tail(&scope.collector, &search, computers.as_deref(), after).await {
@@ -186,7 +186,7 @@ pub(super) async fn stored(cx: Ctx<'_>, id: u64, store: Store) -> Answer {
             return error(
                 cx.asker.json_wanted,
                 StatusCode::SERVICE_UNAVAILABLE,
-                &problem,
+                &problem.to_string(),
             )
         }
     };

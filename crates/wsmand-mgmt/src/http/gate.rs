@@ -27,7 +27,7 @@ pub(super) enum Admitted {
     Host(OnHost),
     /// The viewer's reach into the event store, or why there is no store (not a refusal: the
     /// page says what to add).
-    Store(Result<Scope, String>),
+    Store(Result<Scope, ScopeError>),
     /// The settings in force, to a user who may manage them.
     Manage(Box<MgmtSettings>),
 }
@@ -114,11 +114,11 @@ fn authorize(
 
 /// The viewer's scope of the event store; refused (403, audited on the collector) when the
 /// roles reach no collector's store.
-fn store(state: &AppState, asker: Asker<'_>) -> Result<Result<Scope, String>, Box<Answer>> {
+fn store(state: &AppState, asker: Asker<'_>) -> Result<Result<Scope, ScopeError>, Box<Answer>> {
     let managed = state.live.now();
     match event_store::scope(&managed, asker.session.subject()) {
         Ok(scope) => Ok(Ok(scope)),
-        Err(ScopeError::NoStore) => Ok(Err(ScopeError::NoStore.to_string())),
+        Err(ScopeError::NoStore) => Ok(Err(ScopeError::NoStore)),
         Err(ScopeError::Denied { host, rule }) => {
             state.audit.record_on(
                 asker.peer.ip(),
