@@ -101,7 +101,7 @@ pub fn need(route: &Route, method: &Method) -> Need {
 }
 
 /// One request of every route, each with the methods it serves: what the access matrix
-/// walks. The match in [`variant`] has no catch-all, so a new route does not compile until
+/// walks. The match in `variant` has no catch-all, so a new route does not compile until
 /// it is added here too.
 pub fn every_route(host: &str) -> Vec<(Method, Route)> {
     let h = || host.to_owned();
