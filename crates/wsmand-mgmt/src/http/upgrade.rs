@@ -17,6 +17,10 @@ use crate::hosts::Host;
 use crate::sessions::{tokens_equal, Session};
 use crate::socket_bounds::{Relay, SocketContext};
 
+/// How long a live stream's upgrade waits for the same session's older stream on the host to
+/// unsubscribe and free its place (it was told to end; the host's answer bounds the wait).
+const TAKE_OVER_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One WebSocket upgrade request to a host's terminal or to its events page's live stream.
 pub(super) struct SocketUpgrade<'a> {
     pub(super) peer: SocketAddr,
@@ -37,6 +41,9 @@ struct SocketKind<'a, Q, E> {
     name: &'static str,
     /// Its slots: one per session and host, bounded per session and in the service.
     slots: &'a Arc<crate::socket_slots::Terminals>,
+    /// Whether a second one of the same session on a host replaces the first (the events
+    /// page reloaded) rather than being refused (a terminal: its shell is not ended silently).
+    take_over: bool,
     /// Why a second one for the same session and host is refused (409).
     already_open: &'static str,
     /// Why one over the bounds is refused (429).
@@ -144,7 +151,7 @@ impl<Q> CheckedUpgrade<'_, Q> {
 /// the query, the CSRF token in it, a well-formed handshake, the delegation rules (404 for a
 /// host not configured) and a free slot. One function for every kind, so a check cannot be
 /// missed by one of them. Each refusal is audited (`refused`, or `denied` with the rule).
-fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
+async fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
     state: &'a AppState,
     socket: SocketUpgrade<'a>,
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
@@ -200,7 +207,14 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
         resource,
         action,
     };
-    let slot = match kind.slots.reserve(session_id, &host_name, grant) {
+    let reserved = if kind.take_over {
+        kind.slots
+            .reserve_taking_over(session_id, &host_name, grant, TAKE_OVER_WITHIN)
+            .await
+    } else {
+        kind.slots.reserve(session_id, &host_name, grant)
+    };
+    let slot = match reserved {
         Ok(slot) => slot,
         Err(crate::socket_slots::Refusal::AlreadyOpen) => {
             return Err(refuse(StatusCode::CONFLICT, kind.already_open))
@@ -242,12 +256,13 @@ pub(super) async fn open_terminal(
 ) -> Answer {
     let kind = SocketKind {
         name: "terminal",
+        take_over: false,
         slots: &state.terminals,
         already_open: "this session already has a terminal on this host",
         too_many: "too many terminals open",
         parse_query: crate::terminal_proto::parse_query,
     };
-    let upgrade = match check_upgrade(state, socket, on_upgrade, &kind) {
+    let upgrade = match check_upgrade(state, socket, on_upgrade, &kind).await {
         Ok(upgrade) => upgrade,
         Err(answer) => return *answer,
     };
@@ -340,12 +355,13 @@ pub(super) async fn open_event_stream(
 ) -> Answer {
     let kind = SocketKind {
         name: "event stream",
+        take_over: true,
         slots: &state.event_streams,
         already_open: "this session already has an event stream on this host",
         too_many: "too many event streams open",
         parse_query: crate::event_stream::parse_query,
     };
-    let upgrade = match check_upgrade(state, socket, on_upgrade, &kind) {
+    let upgrade = match check_upgrade(state, socket, on_upgrade, &kind).await {
         Ok(upgrade) => upgrade,
         Err(answer) => return *answer,
     };
