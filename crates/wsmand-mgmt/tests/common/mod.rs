@@ -69,6 +69,9 @@ pub(crate) struct Layout<'a> {
     /// The config directory and the hosts' password file given to the serving user, as the
     /// docs say to do for editing from the page (as root only).
     pub(crate) editable: bool,
+    /// The config directory's mode (root's when the tests run as root): 0755 lets the serving
+    /// user read it; 0700 keeps it root's alone, as a hardened host may.
+    pub(crate) config_dir_mode: u32,
 }
 
 impl Default for Layout<'_> {
@@ -83,6 +86,7 @@ impl Default for Layout<'_> {
             managers: &[],
             accounts: &[],
             editable: false,
+            config_dir_mode: 0o755,
         }
     }
 }
@@ -166,8 +170,11 @@ impl Service {
         let (hosts, extra, setup, run_as) =
             (layout.hosts, layout.extra, layout.setup, layout.run_as);
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod");
+        std::fs::set_permissions(
+            dir.path(),
+            std::fs::Permissions::from_mode(layout.config_dir_mode),
+        )
+        .expect("chmod");
         let port = free_port();
         let mut toml = format!(
             "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\nCertificate = \"auto\"\n\
