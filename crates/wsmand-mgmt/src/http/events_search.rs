@@ -250,7 +250,7 @@ pub(super) async fn save(cx: Ctx<'_>, form: &Form, store: Store) -> Answer {
         Err(e) => Err((
             format!("save a view: {e}"),
             e.to_string(),
-            StatusCode::BAD_REQUEST,
+            view_refusal_status(&e, StatusCode::BAD_REQUEST),
         )),
     };
     view_changed(cx, &search.query_string(1), done, store).await
@@ -273,14 +273,23 @@ pub(super) async fn remove(cx: Ctx<'_>, form: &Form, store: Store) -> Answer {
         Err(e) => Err((
             format!("delete a view: {e}"),
             e.to_string(),
-            match e {
-                crate::event_views::ViewError::NotYours(_) => StatusCode::FORBIDDEN,
-                crate::event_views::ViewError::NotFound(_) => StatusCode::NOT_FOUND,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            },
+            view_refusal_status(&e, StatusCode::INTERNAL_SERVER_ERROR),
         )),
     };
     view_changed(cx, "", done, store).await
+}
+
+/// The status of a refused change to the views: `otherwise` for what is not told apart. A
+/// console that cannot write its views answers 503: the request was right, the service's
+/// directory is not (said at its start).
+fn view_refusal_status(error: &crate::event_views::ViewError, otherwise: StatusCode) -> StatusCode {
+    use crate::event_views::ViewError;
+    match error {
+        ViewError::NotYours(_) => StatusCode::FORBIDDEN,
+        ViewError::NotFound(_) => StatusCode::NOT_FOUND,
+        ViewError::CannotSave(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => otherwise,
+    }
 }
 
 /// A change to the saved views `done` (its audit line and notice; when refused, the status

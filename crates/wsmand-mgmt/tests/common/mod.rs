@@ -72,6 +72,9 @@ pub(crate) struct Layout<'a> {
     pub(crate) editable: bool,
     /// Further hosts, daemons the test started itself: (name, port, `Groups` list).
     pub(crate) more_hosts: &'a [(&'a str, u16, &'a str)],
+    /// The config directory's mode (root's when the tests run as root): 0755 lets the serving
+    /// user read it; 0700 keeps it root's alone, as a hardened host may.
+    pub(crate) config_dir_mode: u32,
 }
 
 impl Default for Layout<'_> {
@@ -87,6 +90,7 @@ impl Default for Layout<'_> {
             accounts: &[],
             editable: false,
             more_hosts: &[],
+            config_dir_mode: 0o755,
         }
     }
 }
@@ -170,8 +174,11 @@ impl Service {
         let (hosts, extra, setup, run_as) =
             (layout.hosts, layout.extra, layout.setup, layout.run_as);
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod");
+        std::fs::set_permissions(
+            dir.path(),
+            std::fs::Permissions::from_mode(layout.config_dir_mode),
+        )
+        .expect("chmod");
         let port = free_port();
         let mut toml = format!(
             "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\nCertificate = \"auto\"\n\
