@@ -62,7 +62,13 @@ impl Default for StoreSettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventRow {
     pub id: i64,
+    /// The time it is ordered by: its `TimeCreated` when plausible, else its arrival
+    /// ([`record::ordering_time`]).
     pub time: Timestamp,
+    /// Its own `TimeCreated` when `time` is not it (made up: before 2000, or ahead of arrival).
+    pub event_time: Option<Timestamp>,
+    /// When it arrived at the store (`None` for events stored before this was kept, SQLite).
+    pub received: Option<Timestamp>,
     pub computer: String,
     pub channel: String,
     pub level: Option<i64>,
@@ -163,6 +169,7 @@ impl EventStore {
         connection.busy_timeout(Duration::from_secs(10))?;
         connection.execute_batch("PRAGMA journal_mode = WAL;")?;
         connection.execute_batch(sqlite::SCHEMA)?;
+        sqlite::upgrade(&connection, &settings)?;
         let known = sqlite::partitions(&connection)?.into_iter().collect();
         // Without its thread (none could start), the writer checkpoints as SQLite does.
         let checkpointer = sqlite::Checkpointer::start(Connection::open(path)?)

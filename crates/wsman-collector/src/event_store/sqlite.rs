@@ -29,7 +29,7 @@ pub(super) const SCHEMA: &str = "
 
 /// The columns a result reads, in [`row_of`]'s order.
 const COLUMNS: &str =
-    "id, time, computer, channel, level, event_id, provider, subscription, excerpt";
+    "id, time, computer, channel, level, event_id, provider, subscription, excerpt, event_time, arrived";
 
 fn partition_ddl(part: i64) -> String {
     let t = format!("ev_{part}");
@@ -38,7 +38,8 @@ fn partition_ddl(part: i64) -> String {
             id INTEGER PRIMARY KEY, time INTEGER NOT NULL,
             computer TEXT NOT NULL COLLATE NOCASE, channel TEXT NOT NULL COLLATE NOCASE,
             level INTEGER, event_id INTEGER, provider TEXT COLLATE NOCASE,
-            subscription TEXT NOT NULL, excerpt TEXT, xml TEXT NOT NULL);
+            subscription TEXT NOT NULL, excerpt TEXT, xml TEXT NOT NULL,
+            event_time INTEGER, arrived INTEGER);
          CREATE INDEX IF NOT EXISTS {t}_time ON {t} (time);
          CREATE INDEX IF NOT EXISTS {t}_computer ON {t} (computer, time);
          CREATE INDEX IF NOT EXISTS {t}_channel ON {t} (channel, time);
@@ -141,6 +142,42 @@ pub(super) fn partitions(connection: &Connection) -> rusqlite::Result<Vec<i64>> 
     parts.collect()
 }
 
+/// Bring partitions written before the store kept both times up to date, once (when they
+/// lack the `arrived` column): the columns added, and an event whose `TimeCreated` is
+/// implausible ([`super::record::ordering_time`]) ordered by the start of its partition's
+/// period (its arrival, to the partition) and its own time kept in `event_time`.
+pub(super) fn upgrade(connection: &Connection, settings: &StoreSettings) -> rusqlite::Result<()> {
+    for part in partitions(connection)? {
+        let has_arrived: bool = connection.query_row(
+            &format!("SELECT count(*) FROM pragma_table_info('ev_{part}') WHERE name = 'arrived'"),
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if has_arrived {
+            continue;
+        }
+        let start = part
+            .saturating_mul(settings.partition_seconds)
+            .saturating_mul(1_000_000);
+        let end = (part + 1)
+            .saturating_mul(settings.partition_seconds)
+            .saturating_mul(1_000_000);
+        let latest = Timestamp::from_unix_micros(end)
+            .saturating_add(super::record::LATEST_AHEAD)
+            .unix_micros();
+        let transaction = connection.unchecked_transaction()?;
+        transaction.execute_batch(&format!(
+            "ALTER TABLE ev_{part} ADD COLUMN event_time INTEGER;
+             ALTER TABLE ev_{part} ADD COLUMN arrived INTEGER;
+             UPDATE ev_{part} SET event_time = time, time = {start}
+                 WHERE time < {earliest} OR time > {latest};",
+            earliest = super::record::EARLIEST_PLAUSIBLE.unix_micros(),
+        ))?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
 /// Insert `records`, arrived at `now`, in the caller's transaction; `known` are the
 /// partitions known to exist (the one written is added).
 pub(super) fn insert(
@@ -161,8 +198,8 @@ pub(super) fn insert(
         .prepare_cached("SELECT next_id FROM store_meta")?
         .query_row([], |r| r.get(0))?;
     let mut event = connection.prepare_cached(&format!(
-        "INSERT INTO ev_{part} (id, time, computer, channel, level, event_id, provider, subscription, excerpt, xml)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        "INSERT INTO ev_{part} (id, time, computer, channel, level, event_id, provider, subscription, excerpt, xml, event_time, arrived)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
     ))?;
     let mut words = connection.prepare_cached(&format!(
         "INSERT INTO ev_{part}_fts (rowid, words) VALUES (?1, ?2)"
@@ -170,7 +207,7 @@ pub(super) fn insert(
     for (id, r) in (first..).zip(records) {
         event.execute(params![
             id,
-            r.time.unix_micros(),
+            r.ordered_at(now),
             r.computer,
             r.channel,
             r.level,
@@ -178,7 +215,9 @@ pub(super) fn insert(
             r.provider,
             r.subscription,
             r.excerpt,
-            r.xml
+            r.xml,
+            r.event_time.map(Timestamp::unix_micros),
+            now.unix_micros()
         ])?;
         if !r.words.is_empty() {
             words.execute(params![id, r.words])?;
@@ -361,6 +400,12 @@ fn row_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
         provider: row.get(6)?,
         subscription: row.get(7)?,
         excerpt: row.get(8)?,
+        event_time: row
+            .get::<_, Option<i64>>(9)?
+            .map(Timestamp::from_unix_micros),
+        received: row
+            .get::<_, Option<i64>>(10)?
+            .map(Timestamp::from_unix_micros),
     })
 }
 
@@ -627,6 +672,44 @@ mod tests {
         wal.push("-wal");
         let header = std::fs::read(wal).unwrap();
         header[16..20].try_into().unwrap()
+    }
+
+    /// A partition written before both times were kept gets the columns when the store is
+    /// opened, and its made-up times are ordered by the partition's start, kept as their own.
+    #[test]
+    fn an_older_partition_is_brought_up_to_date_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wec.sqlite");
+        let settings = StoreSettings::default();
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(SCHEMA).unwrap();
+        let part = 20_000;
+        old.execute_batch(&partition_ddl(part)).unwrap();
+        old.execute_batch(&format!(
+            "ALTER TABLE ev_{part} DROP COLUMN event_time; ALTER TABLE ev_{part} DROP COLUMN arrived;"
+        ))
+        .unwrap();
+        let start = part * settings.partition_seconds * 1_000_000;
+        let ancient = Timestamp::parse_system_time("1601-01-01T00:00:00Z").unwrap();
+        for (id, time) in [(1, start + 5), (2, ancient.unix_micros())] {
+            old.execute(
+                &format!("INSERT INTO ev_{part} (id, time, computer, channel, subscription, xml) VALUES (?1, ?2, 'w', 'c', 's', '<Event/>')"),
+                params![id, time],
+            )
+            .unwrap();
+        }
+        drop(old);
+        for _ in 0..2 {
+            let store = super::super::EventStore::open(&path, settings.clone()).unwrap();
+            let rows = store
+                .page(&Search::default(), Position::Newest, 10)
+                .unwrap();
+            let seen: Vec<_> = rows
+                .iter()
+                .map(|r| (r.id, r.time.unix_micros(), r.event_time))
+                .collect();
+            assert_eq!(seen, [(1, start + 5, None), (2, start, Some(ancient))]);
+        }
     }
 
     /// The writer's commits no longer checkpoint (well past SQLite's 1,000 pages, the WAL
