@@ -112,8 +112,9 @@ impl Checkpointer {
     /// outgrown its bound.
     /// A checkpoint the thread is running makes this one busy: it is tried again after the
     /// next commit.
-    pub(super) fn after_commit(&self, writer: &Connection) -> rusqlite::Result<()> {
-        if self.frames.load(std::sync::atomic::Ordering::Relaxed) < WAL_BOUND_FRAMES {
+    /// `over`: the WAL on disk has passed the store's bound for it (checkpointed here at once).
+    pub(super) fn after_commit(&self, writer: &Connection, over: bool) -> rusqlite::Result<()> {
+        if !over && self.frames.load(std::sync::atomic::Ordering::Relaxed) < WAL_BOUND_FRAMES {
             let _ = self.wake.try_send(());
             return Ok(());
         }
@@ -127,7 +128,7 @@ impl Checkpointer {
 
 /// What a passive checkpoint on `connection` found: whether another checkpoint kept it from
 /// running, and the frames in the WAL.
-fn checkpoint(connection: &Connection) -> rusqlite::Result<(bool, u64)> {
+pub(super) fn checkpoint(connection: &Connection) -> rusqlite::Result<(bool, u64)> {
     connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
         let busy = row.get::<_, i64>(0)? != 0;
         Ok((busy, u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0)))
@@ -230,26 +231,39 @@ pub(super) fn insert(
     Ok(())
 }
 
-/// Drop the partitions past the age limit, then the oldest while the file holds more than the
-/// size limit (the partition being written is kept). Returns the partitions dropped.
+/// What retention drops besides partitions past the age limit.
+#[derive(Clone, Copy)]
+pub(super) enum Retain<'a> {
+    /// Nothing more: no size bound.
+    Aged,
+    /// The oldest partitions while the store is over its bound's retention size, the one
+    /// being written too when it alone is.
+    Over(&'a super::bound::DiskBound),
+    /// As `Over`, and at least the oldest partition: a commit met the bound or a full disk.
+    Room(&'a super::bound::DiskBound),
+}
+
+/// Drop the partitions past the age limit, then, by `more`, the oldest while the store is too
+/// big (the one being written too, when it alone is). Returns the partitions dropped.
 pub(super) fn retain(
     connection: &mut Connection,
     now: Timestamp,
     settings: &StoreSettings,
     known: &mut BTreeSet<i64>,
+    more: Retain<'_>,
 ) -> rusqlite::Result<Vec<i64>> {
     let current = now.unix_micros().div_euclid(1_000_000) / settings.partition_seconds;
     let oldest_kept = (now.unix_micros().div_euclid(1_000_000) - settings.max_age_seconds)
         .div_euclid(settings.partition_seconds);
     let mut dropped = Vec::new();
     for part in partitions(connection)? {
-        let too_old = part < oldest_kept;
-        let too_big = || -> rusqlite::Result<bool> {
-            Ok(settings
-                .max_bytes
-                .is_some_and(|max| used_bytes(connection).is_ok_and(|used| used > max)))
+        let too_old = part < oldest_kept && part < current;
+        let too_big = |dropped: &[i64]| match more {
+            Retain::Aged => Ok(false),
+            Retain::Over(bound) => bound.over_retention(connection),
+            Retain::Room(bound) => Ok(dropped.is_empty() || bound.over_retention(connection)?),
         };
-        if part >= current || !(too_old || too_big()?) {
+        if !(too_old || too_big(&dropped)?) {
             break;
         }
         let transaction = connection.transaction()?;
@@ -262,14 +276,6 @@ pub(super) fn retain(
         dropped.push(part);
     }
     Ok(dropped)
-}
-
-/// Bytes of the file in use (free pages left out: a dropped partition's pages are reused).
-fn used_bytes(connection: &Connection) -> rusqlite::Result<u64> {
-    let pages: i64 = connection.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-    let free: i64 = connection.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
-    let size: i64 = connection.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-    Ok(u64::try_from((pages - free) * size).unwrap_or(0))
 }
 
 /// The WHERE clause of `search` on partition `part` (without the position), its parameters
@@ -738,7 +744,7 @@ mod tests {
         checkpointer
             .frames
             .store(WAL_BOUND_FRAMES, std::sync::atomic::Ordering::Relaxed);
-        checkpointer.after_commit(&writer).unwrap();
+        checkpointer.after_commit(&writer, false).unwrap();
         write(1);
         assert_ne!(wal_salt(&path), first, "the WAL did not start over");
     }
