@@ -504,6 +504,34 @@ fn made_up_times_order_by_arrival_and_are_kept(kind: Kind) {
     assert_eq!(ids(&store, &search(&range), Position::Newest, 10), [3, 2]);
 }
 
+/// A PostgreSQL store written before both times were kept (a made-up time in `created`, no
+/// `event_time`, not yet checked): the next collector to open it orders that event by its
+/// arrival and keeps its own time, once.
+#[test]
+fn an_older_postgres_store_is_brought_up_to_date_once() {
+    let Some(store) = open(Kind::Postgres) else {
+        return;
+    };
+    let server = store.server.as_ref().unwrap();
+    deliver(&store, "web01$", &fleet().remove(0).1);
+    let future = Timestamp::parse_system_time("9999-12-31T23:59:59Z").unwrap();
+    server.psql(&format!(
+        "UPDATE wec_event SET created = {} WHERE id = 1",
+        future.unix_micros()
+    ));
+    server.psql("UPDATE wec_event_meta SET times_checked = FALSE");
+    let dir = tempfile::tempdir().unwrap();
+    let reopened = postgres_bookmarks(server, dir.path());
+    let events = reopened.events(StoreSettings::default()).unwrap();
+    let rows = events.page(&search(""), Position::Newest, 10).unwrap();
+    let made_up = rows.iter().find(|r| r.id == 1).unwrap();
+    assert_eq!(made_up.event_time, Some(future));
+    assert_eq!(Some(made_up.time), made_up.received);
+    let other = rows.iter().find(|r| r.id == 2).unwrap();
+    assert_eq!(other.event_time, None);
+    assert_eq!(server.psql("SELECT times_checked FROM wec_event_meta"), "t");
+}
+
 /// The partitions' tables left in the store's database.
 fn partition_tables(store: &Store) -> i64 {
     match &store.server {
