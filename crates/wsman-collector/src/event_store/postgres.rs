@@ -46,7 +46,10 @@ pub(crate) trait Connections: Send + Sync {
 /// statements bring a store written before both times were kept up to date, once: an event
 /// whose `TimeCreated` is implausible (before [`super::record::EARLIEST_PLAUSIBLE`], or more
 /// than [`super::record::LATEST_AHEAD`] after arrival: the numbers below) is ordered by its
-/// arrival, its own time kept in `event_time`.
+/// arrival, its own time kept in `event_time`. Only events dated past a day from now are
+/// looked for among those ahead of their arrival: both conditions are ranges of the time
+/// index, so the upgrade reads no more than the events it moves (a scan of every partition
+/// could outlast the statement timeout at start).
 pub(crate) const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS wec_event_meta (next_id BIGINT NOT NULL);
     INSERT INTO wec_event_meta (next_id)
@@ -71,7 +74,9 @@ pub(crate) const SCHEMA: &str = "
     ALTER TABLE wec_event_meta ADD COLUMN IF NOT EXISTS times_checked BOOLEAN NOT NULL DEFAULT FALSE;
     UPDATE wec_event SET event_time = created, created = arrived
         WHERE (SELECT NOT times_checked FROM wec_event_meta)
-            AND (created < 946684800000000 OR created > arrived + 86400000000);
+            AND (created < 946684800000000
+                OR (created > (extract(epoch FROM now()) * 1000000)::bigint + 86400000000
+                    AND created > arrived + 86400000000));
     UPDATE wec_event_meta SET times_checked = TRUE WHERE NOT times_checked;
 ";
 
