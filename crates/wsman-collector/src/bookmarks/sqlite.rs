@@ -340,11 +340,12 @@ impl SqliteStore {
         }
         match (&committed, events) {
             (Ok(()), Some(events)) => {
-                if let Err(error) = events.committed(&connection) {
-                    tracing::warn!(%error, "event store: checkpoint failed");
-                }
+                // Retention first: the checkpoint then takes its pages with the commit's.
                 if let Err(error) = events.retain_after_commit(&mut connection, now) {
                     tracing::error!(%error, "event store: retention failed");
+                }
+                if let Err(error) = events.committed(&connection) {
+                    tracing::warn!(%error, "event store: checkpoint failed");
                 }
             }
             (Err(_), Some(events)) => events.rolled_back(),

@@ -4,7 +4,7 @@
 //! commit and never dropped the partition being written, and the WAL (up to 32 MiB) was outside
 //! the count, so one forwarder filled a 40 MiB file system in seconds and every forwarder was
 //! then answered 503. Now the WAL has a share of the bound ([`DiskBound::wal_share`]): it is
-//! checkpointed past half of it and cut back to that half when it starts over
+//! checkpointed past a quarter of it and cut back to that quarter when it starts over
 //! (`journal_size_limit`). The file has the rest, enforced by SQLite itself
 //! (`max_page_count`): a commit that would pass it fails with `SQLITE_FULL` instead of growing
 //! the file, which makes the bookmark store run retention and try once more
@@ -49,9 +49,10 @@ impl DiskBound {
     }
 
     /// The WAL's size past which the commit path checkpoints it, and to which it is cut back
-    /// when it starts over: half its share, the other half for the commit that crosses it.
+    /// when it starts over: a quarter of its share, the rest for the commit that crosses it
+    /// (and retention's, taken by the same checkpoint).
     pub(super) fn wal_checkpoint_past(&self) -> u64 {
-        self.wal_share() / 2
+        self.wal_share() / 4
     }
 
     /// The file's share of the bound: the rest.
