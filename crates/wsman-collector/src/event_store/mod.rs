@@ -43,8 +43,9 @@ const RETENTION_EVERY: Duration = Duration::from_secs(60);
 pub struct StoreSettings {
     /// Partitions whose arrival period ended longer ago are dropped.
     pub max_age_seconds: i64,
-    /// The bound of the store on disk, its WAL included (SQLite: `bound`); past three
-    /// quarters of it, the oldest partitions are dropped.
+    /// The bound of the store on disk, its WAL included: hard on SQLite (its `bound` module),
+    /// where the oldest partitions are dropped past three quarters of the file's share; on
+    /// PostgreSQL, past it.
     pub max_bytes: Option<u64>,
     /// The period one partition holds the arrivals of.
     pub partition_seconds: i64,
