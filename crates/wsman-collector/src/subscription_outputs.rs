@@ -12,6 +12,7 @@ use crate::ingest::ReceivedEvent;
 use crate::outputs::file::FileOutputs;
 use crate::outputs::MAX_IN_FLIGHT_BATCHES;
 use crate::outputs::{Batch, Output, OutputConfig, OutputError, Pools, StartEnv};
+use crate::secrets::SecretBindings;
 use crate::subscriptions::{Subscription, SubscriptionSet};
 
 /// A configured output, its in-flight budget and its name in the metrics.
@@ -58,6 +59,8 @@ pub struct Outputs {
     /// `DIR/secrets`, where the secrets outputs name are read (none: a named secret does not
     /// start its output).
     secrets: Option<PathBuf>,
+    /// Where each secret may be sent (`[secrets.NAME]`): an unbound one is sent nowhere.
+    bindings: SecretBindings,
 }
 
 impl Outputs {
@@ -65,10 +68,12 @@ impl Outputs {
         Outputs::default()
     }
 
-    /// Outputs whose named secrets are the files of `dir` (`DIR/secrets`).
-    pub fn with_secrets(dir: PathBuf) -> Outputs {
+    /// Outputs whose named secrets are the files of `dir` (`DIR/secrets`), each sent only
+    /// where `bindings` (`[secrets.NAME]` of `collector.toml`) allow.
+    pub fn with_secrets(dir: PathBuf, bindings: SecretBindings) -> Outputs {
         Outputs {
             secrets: Some(dir),
+            bindings,
             ..Outputs::default()
         }
     }
@@ -85,6 +90,7 @@ impl Outputs {
         let _configuring = self.configuring.lock().unwrap_or_else(|p| p.into_inner());
         let env = StartEnv {
             secrets: self.secrets.as_deref(),
+            bindings: &self.bindings,
         };
         let mut problems = Vec::new();
         let mut by_subscription = HashMap::new();

@@ -383,8 +383,9 @@ fn check_subscriptions(dir: &Path) -> anyhow::Result<()> {
     }
     let set = wsman_collector::subscriptions::load_dir(&subscriptions_dir);
     let mut problems: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
+    let bindings = wsman_collector::bookmarks::config::secret_bindings(dir)?;
     problems.extend(
-        wsman_collector::subscription_outputs::Outputs::with_secrets(dir.join("secrets"))
+        wsman_collector::subscription_outputs::Outputs::with_secrets(dir.join("secrets"), bindings)
             .configure(&set),
     );
     for problem in &problems {

@@ -121,6 +121,8 @@ impl CollectorService {
             .map_err(|e| OpenError::Settings(Box::new(e)))?;
         let store_settings = bookmarks::config::store_settings(config_dir)
             .map_err(|e| OpenError::Settings(Box::new(e)))?;
+        let secret_bindings = bookmarks::config::secret_bindings(config_dir)
+            .map_err(|e| OpenError::Settings(Box::new(e)))?;
         let (store, shared, events): (Arc<dyn BookmarkStore>, _, _) = match backend {
             Backend::Postgres(settings) => {
                 let postgres = Arc::new(bookmarks::PostgresStore::open(settings)?);
@@ -140,7 +142,7 @@ impl CollectorService {
             source: SubscriptionSource::new(config_dir.join("subscriptions"), shared),
             subscriptions: RwLock::new(Arc::new(SubscriptionSet::default())),
             store,
-            outputs: Outputs::with_secrets(config_dir.join("secrets")),
+            outputs: Outputs::with_secrets(config_dir.join("secrets"), secret_bindings),
             pairs: PairLocks::default(),
             metrics: CollectorMetrics::default(),
             body_refusals: Default::default(),
