@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::ingest::ReceivedEvent;
 use crate::outputs::file::FileOutputs;
 use crate::outputs::MAX_IN_FLIGHT_BATCHES;
-use crate::outputs::{Batch, Output, OutputConfig, OutputError, Pools, StartEnv};
+use crate::outputs::{Batch, GroupLookup, Output, OutputConfig, OutputError, Pools, StartEnv};
 use crate::secrets::SecretBindings;
 use crate::subscriptions::{Subscription, SubscriptionSet};
 
@@ -61,6 +61,8 @@ pub struct Outputs {
     secrets: Option<PathBuf>,
     /// Where each secret may be sent (`[secrets.NAME]`): an unbound one is sent nowhere.
     bindings: SecretBindings,
+    /// How a file output's `group` is looked up (none: such an output does not start).
+    groups: Option<GroupLookup>,
 }
 
 impl Outputs {
@@ -78,6 +80,12 @@ impl Outputs {
         }
     }
 
+    /// Outputs whose file outputs' `group` is looked up by `groups` (the daemon's lookup).
+    pub fn with_group_lookup(mut self, groups: GroupLookup) -> Outputs {
+        self.groups = Some(groups);
+        self
+    }
+
     /// What outputs of one type share: how the collector hands the event store to its
     /// outputs ([`crate::outputs::store::StorePool`]).
     pub fn pools(&self) -> &Pools {
@@ -91,6 +99,7 @@ impl Outputs {
         let env = StartEnv {
             secrets: self.secrets.as_deref(),
             bindings: &self.bindings,
+            groups: self.groups,
         };
         let mut problems = Vec::new();
         let mut by_subscription = HashMap::new();
@@ -197,10 +206,12 @@ impl FileOutputs {
             return Ok(());
         }
         for output in &subscription.outputs {
-            if let OutputConfig::File { path, format } = output {
+            if let OutputConfig::File { path, format, .. } = output {
+                // Without a group: files 0600 in directories 0700 (no lookup here).
                 self.write_one(
                     path,
                     *format,
+                    None,
                     &Batch {
                         subscription: &subscription.name,
                         client,

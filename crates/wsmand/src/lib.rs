@@ -386,6 +386,7 @@ fn check_subscriptions(dir: &Path) -> anyhow::Result<()> {
     let bindings = wsman_collector::bookmarks::config::secret_bindings(dir)?;
     problems.extend(
         wsman_collector::subscription_outputs::Outputs::with_secrets(dir.join("secrets"), bindings)
+            .with_group_lookup(|name| wsman_os::group_id(name).map_err(std::io::Error::other))
             .configure(&set),
     );
     for problem in &problems {

@@ -290,7 +290,14 @@ pub struct StartEnv<'a> {
     pub secrets: Option<&'a Path>,
     /// `[secrets.NAME]` of `collector.toml`: where each secret may be sent.
     pub bindings: &'a SecretBindings,
+    /// The gid of a group by name (the file output's `group`), as the daemon looks groups up;
+    /// `None`: no lookup, so an output naming a group does not start.
+    pub groups: Option<GroupLookup>,
 }
+
+/// A group's gid by name (`Ok(None)`: no such group). The collector makes no account lookups
+/// itself: the daemon hands it the operating system's.
+pub type GroupLookup = fn(&str) -> std::io::Result<Option<u32>>;
 
 impl StartEnv<'_> {
     /// The node-local secret `name` ([`crate::secrets`]) for an output that sends it `to`
