@@ -30,6 +30,9 @@ WMI_GROUP=wsmand-wmi-users
 # Windows' Remote Management Users: its members may open PowerShell sessions (the PowerShell
 # plug-in's default descriptor admits them).
 REMOTE_GROUP=wsmand-remote-users
+# Windows' Event Log Readers: its members may search the collector's event store (the store's
+# default descriptor admits them, besides the administrators).
+EVENT_READERS_GROUP=wsmand-event-readers
 MODE=foreground
 CONSOLE=no
 for arg in "$@"; do
@@ -139,6 +142,7 @@ ensure_pam_service
 getent group "$ADMIN_GROUP" >/dev/null || groupadd --system "$ADMIN_GROUP"
 getent group "$WMI_GROUP" >/dev/null || groupadd --system "$WMI_GROUP"
 getent group "$REMOTE_GROUP" >/dev/null || groupadd --system "$REMOTE_GROUP"
+getent group "$EVENT_READERS_GROUP" >/dev/null || groupadd --system "$EVENT_READERS_GROUP"
 install -d -m 0755 "$CONFIG_DIR"
 
 if [ "$MODE" = systemd ]; then

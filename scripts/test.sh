@@ -35,6 +35,11 @@ ADMIN_GROUP=wsmand-admins
 WMI_GROUP=wsmand-wmi-users
 # Windows' Remote Management Users: the PowerShell plug-in's default descriptor admits them.
 REMOTE_GROUP=wsmand-remote-users
+# Windows' Event Log Readers (the event store's default descriptor admits them) and an account
+# in it.
+EVENT_READERS_GROUP=wsmand-event-readers
+EVENT_READER_USER=wsmanreader
+EVENT_READER_PASSWORD='Wsman-Reader-Pass1'
 WMI_USER=wsmanwmi
 WMI_PASSWORD='Wsman-Wmi-Pass1'
 FUZZ_SECONDS="${WSMAN_FUZZ_SECONDS:-12}"
@@ -133,12 +138,16 @@ create_test_users() {
     getent group "$REMOTE_GROUP" >/dev/null || groupadd --system "$REMOTE_GROUP"
     id "$WMI_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$WMI_USER"
     usermod -aG "$WMI_GROUP" "$WMI_USER"
+    getent group "$EVENT_READERS_GROUP" >/dev/null || groupadd --system "$EVENT_READERS_GROUP"
+    id "$EVENT_READER_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$EVENT_READER_USER"
+    usermod -aG "$EVENT_READERS_GROUP" "$EVENT_READER_USER"
     # The management service's own user (the package creates it; the console tests run the
     # service as root, which then serves as this user).
     getent passwd wsmand-mgmt >/dev/null || useradd --system --user-group --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin wsmand-mgmt
-    printf '%s:%s\n%s:%s\n%s:%s\n%s:%s\n' "$ADMIN_USER" "$ADMIN_PASSWORD" "$PLAIN_USER" \
-        "$PLAIN_PASSWORD" "$KRB_USER" "$KRB_PASSWORD" "$WMI_USER" "$WMI_PASSWORD" | chpasswd
+    printf '%s:%s\n%s:%s\n%s:%s\n%s:%s\n%s:%s\n' "$ADMIN_USER" "$ADMIN_PASSWORD" "$PLAIN_USER" \
+        "$PLAIN_PASSWORD" "$KRB_USER" "$KRB_PASSWORD" "$WMI_USER" "$WMI_PASSWORD" \
+        "$EVENT_READER_USER" "$EVENT_READER_PASSWORD" | chpasswd
     ensure_pam_service
     echo "test users ready: $ADMIN_USER (in $ADMIN_GROUP), $PLAIN_USER"
 }
@@ -154,6 +163,10 @@ export_test_users() {
     if [ "$(id -u)" -eq 0 ] && id "$WMI_USER" >/dev/null 2>&1; then
         export WSMAN_TEST_PAM_WMI_USER="$WMI_USER"
         export WSMAN_TEST_PAM_WMI_PASSWORD="$WMI_PASSWORD"
+    fi
+    if [ "$(id -u)" -eq 0 ] && id "$EVENT_READER_USER" >/dev/null 2>&1; then
+        export WSMAN_TEST_PAM_EVENT_READER_USER="$EVENT_READER_USER"
+        export WSMAN_TEST_PAM_EVENT_READER_PASSWORD="$EVENT_READER_PASSWORD"
     fi
     # As root the KDC and OpenIPMI packages were just installed: the Kerberos and BMC tests must
     # run, not skip.

@@ -29,7 +29,8 @@
 //! - [`subscription_outputs`]: each subscription's outputs, each bounded in flight, all of which
 //!   must have a batch durably before it is acknowledged;
 //! - [`output_policy`]: what a subscription read from a shared store may make this node do
-//!   (`[outputs]` of `collector.toml`); [`secrets`]: the node-local secret files outputs name;
+//!   (`[outputs]` of `collector.toml`); [`secrets`]: the node-local secret files outputs name,
+//!   each sent only where [`secret_bindings`] (`[secrets.NAME]` of `collector.toml`) allow;
 //! - [`fleet`]: forwarders silent for more than a few heartbeat intervals, counted in memory
 //!   per subscription so that a scrape reads no database;
 //! - [`refusal_log`]: refused delivery bodies logged once per forwarder and interval;
@@ -52,6 +53,7 @@ pub mod output_policy;
 pub mod outputs;
 pub mod refusal_log;
 pub mod resp;
+pub mod secret_bindings;
 pub mod secrets;
 pub mod subscription_outputs;
 pub mod subscription_source;

@@ -87,6 +87,22 @@ fn split_host_port(address: &str) -> Option<(&str, &str)> {
     Some((host.trim_start_matches('[').trim_end_matches(']'), port))
 }
 
+/// Whether `host`:`port` is one of `destinations` (`host:port` each, the host compared without
+/// case, IPv6 with or without brackets): the one matcher of `[outputs]` and `[secrets.NAME]`.
+pub(crate) fn listed(destinations: &[String], host: &str, port: u16) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    destinations.iter().any(|allowed| {
+        split_host_port(allowed)
+            .is_some_and(|(h, p)| h.eq_ignore_ascii_case(host) && p.parse() == Ok(port))
+    })
+}
+
+/// `host` and `port` of an address `host:port` whose port is a number.
+pub(crate) fn host_and_port(address: &str) -> Option<(&str, u16)> {
+    let (host, port) = split_host_port(address)?;
+    Some((host, port.parse().ok()?))
+}
+
 impl OutputsPolicy {
     /// Check the policy's own settings (at start, with the rest of `collector.toml`).
     pub fn check(&self) -> Result<(), PolicySettingError> {
@@ -108,18 +124,13 @@ impl OutputsPolicy {
 
     /// Whether `host`:`port` is one of the destinations (the host compared without case).
     pub fn allows_destination(&self, host: &str, port: u16) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        self.destinations.iter().any(|allowed| {
-            split_host_port(allowed)
-                .is_some_and(|(h, p)| h.eq_ignore_ascii_case(host) && p.parse() == Ok(port))
-        })
+        listed(&self.destinations, host, port)
     }
 
     /// Why a `kind` output may not connect to `address` (`host:port`).
     pub fn destination(&self, kind: &'static str, address: &str) -> Result<(), PolicyError> {
-        let allowed = split_host_port(address)
-            .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
-            .is_some_and(|(host, port)| self.allows_destination(host, port));
+        let allowed =
+            host_and_port(address).is_some_and(|(host, port)| self.allows_destination(host, port));
         if allowed {
             Ok(())
         } else {

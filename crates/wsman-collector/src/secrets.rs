@@ -1,11 +1,29 @@
-//! Secrets outputs name (Kafka's `secrets`, Redis' `password_secret`): files of the node's
-//! `DIR/secrets`, read when an output starts. Why by name: a subscription's text may be shared
-//! (a database row every node reads, a file others may read), a password must not be; the
-//! name says which of the node's own files to read, and nothing else can be named (no path).
+//! Secrets outputs name (Kafka's `secrets`, Redis' `password_secret`, HTTP's `token_secret`,
+//! `api_key_secret`, `password_secret`): files of the node's `DIR/secrets`, read when an output
+//! starts, each sent only where root bound it. Why by name: a subscription's text may be shared
+//! (a database row every node reads, a file others may read), a password must not be; the name
+//! says which of the node's own files to read, and nothing else can be named (no path).
+//!
+//! Why bound: the name alone lets whoever writes a subscription (a row of the shared store)
+//! choose where the secret goes, e.g. the node's HEC token over plain HTTP to a host of its
+//! own. So root's `collector.toml` says, per secret, where it may be sent and whether only over
+//! TLS, and an output whose destination is not that does not start:
+//!
+//! ```toml
+//! [secrets.hec-prod]
+//! destinations = ["hec.example.com:8088"]   # host:port the secret may be sent to
+//! require_tls = true                        # the default: never in clear
+//! ```
+//!
+//! A secret without `[secrets.NAME]` is sent nowhere: the output does not start and the
+//! reason tells the operator to bind it.
 
 use std::path::Path;
 
 use crate::outputs::settings::valid_name;
+pub use crate::secret_bindings::{
+    BindingRefusal, Destination, SecretBinding, SecretBindingError, SecretBindings,
+};
 
 /// Why a secret file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -21,10 +39,13 @@ pub enum SecretError {
     },
     #[error("secret {0:?}: the file is empty")]
     Empty(String),
+    #[error(transparent)]
+    Refused(#[from] BindingRefusal),
 }
 
 /// Read secret `name` of `dir` (`DIR/secrets/NAME`), a file no one but its owner may read;
-/// its last line break dropped. The value is never logged.
+/// its last line break dropped. The value is never logged. Outputs read it through
+/// `StartEnv::secret`, which checks its binding first.
 pub fn read_secret(dir: Option<&Path>, name: &str) -> Result<String, SecretError> {
     if !valid_name(name) {
         return Err(SecretError::Name(name.to_owned()));

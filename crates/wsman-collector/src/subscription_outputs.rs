@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use crate::ingest::ReceivedEvent;
 use crate::outputs::file::FileOutputs;
 use crate::outputs::MAX_IN_FLIGHT_BATCHES;
-use crate::outputs::{Batch, Output, OutputConfig, OutputError, Pools, StartEnv};
+use crate::outputs::{Batch, GroupLookup, Output, OutputConfig, OutputError, Pools, StartEnv};
+use crate::secrets::SecretBindings;
 use crate::subscriptions::{Subscription, SubscriptionSet};
 
 /// A configured output, its in-flight budget and its name in the metrics.
@@ -58,6 +59,10 @@ pub struct Outputs {
     /// `DIR/secrets`, where the secrets outputs name are read (none: a named secret does not
     /// start its output).
     secrets: Option<PathBuf>,
+    /// Where each secret may be sent (`[secrets.NAME]`): an unbound one is sent nowhere.
+    bindings: SecretBindings,
+    /// How a file output's `group` is looked up (none: such an output does not start).
+    groups: Option<GroupLookup>,
 }
 
 impl Outputs {
@@ -65,12 +70,20 @@ impl Outputs {
         Outputs::default()
     }
 
-    /// Outputs whose named secrets are the files of `dir` (`DIR/secrets`).
-    pub fn with_secrets(dir: PathBuf) -> Outputs {
+    /// Outputs whose named secrets are the files of `dir` (`DIR/secrets`), each sent only
+    /// where `bindings` (`[secrets.NAME]` of `collector.toml`) allow.
+    pub fn with_secrets(dir: PathBuf, bindings: SecretBindings) -> Outputs {
         Outputs {
             secrets: Some(dir),
+            bindings,
             ..Outputs::default()
         }
+    }
+
+    /// Outputs whose file outputs' `group` is looked up by `groups` (the daemon's lookup).
+    pub fn with_group_lookup(mut self, groups: GroupLookup) -> Outputs {
+        self.groups = Some(groups);
+        self
     }
 
     /// What outputs of one type share: how the collector hands the event store to its
@@ -85,6 +98,8 @@ impl Outputs {
         let _configuring = self.configuring.lock().unwrap_or_else(|p| p.into_inner());
         let env = StartEnv {
             secrets: self.secrets.as_deref(),
+            bindings: &self.bindings,
+            groups: self.groups,
         };
         let mut problems = Vec::new();
         let mut by_subscription = HashMap::new();
@@ -191,10 +206,12 @@ impl FileOutputs {
             return Ok(());
         }
         for output in &subscription.outputs {
-            if let OutputConfig::File { path, format } = output {
+            if let OutputConfig::File { path, format, .. } = output {
+                // Without a group: files 0600 in directories 0700 (no lookup here).
                 self.write_one(
                     path,
                     *format,
+                    None,
                     &Batch {
                         subscription: &subscription.name,
                         client,

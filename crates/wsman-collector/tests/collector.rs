@@ -45,7 +45,8 @@ fn subscriptions_are_read_typed_and_versioned() {
         security.outputs,
         vec![OutputConfig::File {
             path: "/var/log/wec/{subscription}/{client}.log".to_owned(),
-            format: OutputFormat::Json
+            format: OutputFormat::Json,
+            group: None,
         }]
     );
     // The version follows the content; the identifier only the name; both are GUIDs.
@@ -368,14 +369,17 @@ fn the_file_output_writes_each_new_event_once_and_on_disk() {
         OutputConfig::File {
             path: raw.to_str().unwrap().to_owned(),
             format: OutputFormat::Raw,
+            group: None,
         },
         OutputConfig::File {
             path: json.to_str().unwrap().to_owned(),
             format: OutputFormat::Json,
+            group: None,
         },
         OutputConfig::File {
             path: raw_json.to_str().unwrap().to_owned(),
             format: OutputFormat::RawJson,
+            group: None,
         },
     ];
     let outputs = FileOutputs::new();

@@ -23,6 +23,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::ServerConfig;
 use serde_json::Value;
 use wsman_collector::ingest::ReceivedEvent;
+use wsman_collector::secrets::{SecretBinding, SecretBindings};
 use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscriptions;
 
@@ -224,9 +225,24 @@ fn secrets(dir: &Path, secrets: &[(&str, &str)]) -> PathBuf {
     secrets_dir
 }
 
-/// Outputs of `sec` with the one `[[outputs]]` table `output`, started.
-fn outputs(secrets_dir: PathBuf, output: &str) -> Outputs {
-    let outputs = Outputs::with_secrets(secrets_dir);
+/// `[secrets.NAME]` for each of `names`: sent to `address` only, in TLS when `require_tls`.
+fn bound(names: &[&str], address: &str, require_tls: bool) -> SecretBindings {
+    let binding = SecretBinding {
+        destinations: vec![address.to_owned()],
+        require_tls,
+    };
+    SecretBindings(
+        names
+            .iter()
+            .map(|name| ((*name).to_owned(), binding.clone()))
+            .collect(),
+    )
+}
+
+/// Outputs of `sec` with the one `[[outputs]]` table `output`, started, its secrets bound by
+/// `bindings`.
+fn outputs(secrets_dir: PathBuf, bindings: SecretBindings, output: &str) -> Outputs {
+    let outputs = Outputs::with_secrets(secrets_dir, bindings);
     let problems = outputs.configure(&set(output));
     assert!(problems.is_empty(), "{problems:?}");
     outputs
@@ -241,8 +257,11 @@ fn http_output(
 ) -> (tempfile::TempDir, Receiver, Outputs) {
     let dir = tempfile::tempdir().expect("tempdir");
     let receiver = Receiver::start(None);
+    // The receiver speaks plain HTTP: its secrets are bound to it in clear.
+    let names: Vec<&str> = secrets_of.iter().map(|(name, _)| *name).collect();
     let outputs = outputs(
         secrets(dir.path(), secrets_of),
+        bound(&names, &receiver.address.to_string(), false),
         &format!(
             "[[outputs]]\ntype = \"http\"\nurl = \"http://{}{path}\"\n{settings}",
             receiver.address
@@ -457,8 +476,10 @@ fn bulk_sends_create_actions_over_tls_and_reads_failed_items() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (tls, ca_file) = tls_receiver_config(dir.path());
     let receiver = Receiver::start(Some(tls));
+    let address = format!("127.0.0.1:{}", receiver.address.port());
     let outputs = outputs(
         secrets(dir.path(), &[("es", API_KEY)]),
+        bound(&["es"], &address, true),
         &format!(
             r#"[[outputs]]
 type = "http"

@@ -63,9 +63,10 @@ pub use resource::{body_from_values, resource, ConfigResource, EnumItem, LISTENE
 pub use schema::{Container, SettingKey, Value, ValueError};
 pub use sddl::{Access, SddlError, SecurityDescriptor, Sid};
 pub use security::{
-    default_powershell_sddl, default_wmi_sddl, normalize_namespace, SecurityConfig, WmiSddlError,
-    DEFAULT_FAILED_LOGIN_MAX_DELAY_MS, DEFAULT_SHELL_SDDL, REMOTE_USERS_GROUP,
-    WINDOWS_POWERSHELL_SDDL, WMI_PLUGIN_KEY, WMI_USERS_GROUP,
+    default_event_store_sddl, default_powershell_sddl, default_wmi_sddl, normalize_namespace,
+    SecurityConfig, WmiSddlError, DEFAULT_FAILED_LOGIN_MAX_DELAY_MS, DEFAULT_SHELL_SDDL,
+    EVENT_READERS_GROUP, EVENT_STORE_ADMINS_SDDL, REMOTE_USERS_GROUP, WINDOWS_POWERSHELL_SDDL,
+    WMI_PLUGIN_KEY, WMI_USERS_GROUP,
 };
 pub use store::{ConfigStore, Source};
 

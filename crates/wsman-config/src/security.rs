@@ -34,6 +34,12 @@ pub const WMI_USERS_GROUP: &str = "wsmand-wmi-users";
 /// The Linux group standing for Windows' `Remote Management Users`: the PowerShell plug-in's
 /// default descriptor admits its members (`S-1-22-2-<gid>`), besides the administrators.
 pub const REMOTE_USERS_GROUP: &str = "wsmand-remote-users";
+/// The Linux group standing for Windows' `Event Log Readers` (S-1-5-32-573): the event store's
+/// default descriptor admits its members (`S-1-22-2-<gid>`) to search the collected events,
+/// besides the administrators.
+pub const EVENT_READERS_GROUP: &str = "wsmand-event-readers";
+/// The event store's descriptor without the event readers group: administrators only.
+pub const EVENT_STORE_ADMINS_SDDL: &str = "O:NSG:BAD:P(A;;GA;;;BA)";
 /// Windows' default descriptor of its `microsoft.powershell` plug-in: Administrators,
 /// Interactive Users and Remote Management Users, with its audit entries.
 pub const WINDOWS_POWERSHELL_SDDL: &str =
@@ -66,6 +72,8 @@ pub struct SecurityConfig {
     pub powershell_sddl: Option<String>,
     /// The gid of [`REMOTE_USERS_GROUP`] on this host, looked up by whoever opened the store.
     pub remote_users_gid: Option<u32>,
+    /// The gid of [`EVENT_READERS_GROUP`] on this host, looked up by whoever opened the store.
+    pub event_readers_gid: Option<u32>,
     pub failed_login_delay: bool,
     pub failed_login_max_delay_ms: u64,
 }
@@ -92,6 +100,28 @@ impl SecurityConfig {
             .clone()
             .unwrap_or_else(|| default_powershell_sddl(self.remote_users_gid))
     }
+
+    /// The event store's descriptor when `[store] sddl` of `collector.toml` is not set:
+    /// [`default_event_store_sddl`], never EventLogSDDL nor RootSDDL.
+    pub fn event_store_sddl(&self) -> String {
+        default_event_store_sddl(self.event_readers_gid)
+    }
+}
+
+/// The event store's descriptor when none is set: the administrators ([`EVENT_STORE_ADMINS_SDDL`])
+/// plus Read for the event readers group ([`EVENT_READERS_GROUP`], when it exists), as Windows'
+/// Event Log Readers read forwarded events. Never another setting's descriptor: EventLogSDDL
+/// is widened to let users read this host's Application and System logs and RootSDDL to let
+/// them read the configuration (its default already grants Interactive Users Read), while the
+/// store holds every forwarder's events, Security included, which stay with these readers.
+pub fn default_event_store_sddl(event_readers_gid: Option<u32>) -> String {
+    let Some(gid) = event_readers_gid else {
+        return EVENT_STORE_ADMINS_SDDL.to_owned();
+    };
+    let group = crate::Sid::unix_group(gid);
+    let read = crate::sddl_edit::Edit::Grant(crate::sddl_edit::Right::Read);
+    crate::sddl_edit::edit(EVENT_STORE_ADMINS_SDDL, &group, read)
+        .unwrap_or_else(|_| EVENT_STORE_ADMINS_SDDL.to_owned())
 }
 
 /// The PowerShell plug-in's descriptor when none is set: Windows' own
@@ -229,6 +259,7 @@ impl Default for SecurityConfig {
             wmi_users_gid: None,
             powershell_sddl: None,
             remote_users_gid: None,
+            event_readers_gid: None,
             failed_login_delay: true,
             failed_login_max_delay_ms: DEFAULT_FAILED_LOGIN_MAX_DELAY_MS,
         }
@@ -343,6 +374,7 @@ impl SecurityLayer {
             wmi_users_gid: None,
             powershell_sddl: self.powershell_sddl.clone(),
             remote_users_gid: None,
+            event_readers_gid: None,
             failed_login_delay: self.failed_login_delay.unwrap_or(d.failed_login_delay),
             failed_login_max_delay_ms: self
                 .failed_login_max_delay_ms
@@ -410,6 +442,20 @@ mod tests {
         let mut top = SecurityLayer::default();
         top.overlay(&l);
         assert_eq!(top, l);
+    }
+
+    #[test]
+    fn the_event_store_is_administrators_and_the_event_readers_group_whatever_else_is_set() {
+        let mut security = SecurityConfig {
+            event_log_sddl: Some("O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;BU)".to_owned()),
+            ..SecurityConfig::default()
+        };
+        assert_eq!(security.event_store_sddl(), "O:NSG:BAD:P(A;;GA;;;BA)");
+        security.event_readers_gid = Some(4321);
+        assert_eq!(
+            security.event_store_sddl(),
+            "O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;S-1-22-2-4321)"
+        );
     }
 
     #[test]

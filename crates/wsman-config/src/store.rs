@@ -56,6 +56,8 @@ pub struct ConfigStore {
     wmi_users_gid: Option<u32>,
     /// The gid of the remote users group ([`Self::set_remote_users_gid`]).
     remote_users_gid: Option<u32>,
+    /// The gid of the event readers group ([`Self::set_event_readers_gid`]).
+    event_readers_gid: Option<u32>,
     /// This store's last write, so that one the daemon refuses can be taken back.
     last_commit: Option<LastCommit>,
 }
@@ -248,6 +250,7 @@ impl ConfigStore {
             failed_fingerprint: None,
             wmi_users_gid: None,
             remote_users_gid: None,
+            event_readers_gid: None,
             last_commit: None,
         })
     }
@@ -265,6 +268,14 @@ impl ConfigStore {
     /// default descriptor admits it.
     pub fn set_remote_users_gid(&mut self, gid: Option<u32>) {
         self.remote_users_gid = gid;
+        self.refresh();
+    }
+
+    /// The gid of [`crate::EVENT_READERS_GROUP`] on this host (`None`: the group does not
+    /// exist), kept in [`crate::SecurityConfig::event_readers_gid`]: the event store's default
+    /// descriptor admits it.
+    pub fn set_event_readers_gid(&mut self, gid: Option<u32>) {
+        self.event_readers_gid = gid;
         self.refresh();
     }
 
@@ -365,6 +376,7 @@ impl ConfigStore {
         let mut config = build_effective(&self.stored, &self.policy);
         config.security.wmi_users_gid = self.wmi_users_gid;
         config.security.remote_users_gid = self.remote_users_gid;
+        config.security.event_readers_gid = self.event_readers_gid;
         self.effective = Arc::new(config);
     }
 

@@ -4,6 +4,8 @@
 //!   following a link, its type, owner and mode judged on the opened file (never on a path that
 //!   could be swapped between a check and the open), read bounded into a buffer wiped on drop.
 //! - [`write_atomic`]: a file replaced whole (temporary file, fsync, rename, directory fsync).
+//! - [`file_modes`]: files and directories created with exactly their mode and group whatever
+//!   the umask, and files more open than their contents allow tightened.
 //! - [`net::IpRange`]: the one IP network/range type, with the IPv4-mapped rule
 //!   (`::ffff:a.b.c.d` is `a.b.c.d`) on both the range and the address it is asked about.
 //! - [`http::HttpAddress`]: the one parser of an `http(s)://` address, so that a policy about
@@ -11,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod atomic;
+pub mod file_modes;
 pub mod http;
 pub mod net;
 mod private_file;

@@ -44,6 +44,9 @@ pub struct AccessPolicy {
     pub allow_remote_shell_access: bool,
     /// `[Security] EventLogSDDL`: replaces RootSDDL for the event logs when set.
     pub event_log_sddl: Option<Arc<SecurityDescriptor>>,
+    /// The event store's default descriptor (administrators and the event readers group,
+    /// [`wsman_config::default_event_store_sddl`]), for a store without `[store] sddl`.
+    pub event_store_sddl: Option<Arc<SecurityDescriptor>>,
     /// The WMI plug-in's descriptors (`[Security] WmiSDDL`, `winrm configSDDL`): they replace
     /// RootSDDL for the CIM resources, as a plug-in's `Sddl` does on Windows.
     pub wmi: Arc<WmiDescriptors>,
@@ -63,6 +66,10 @@ impl Default for AccessPolicy {
             powershell_sddl: parse_sddl(wsman_config::WINDOWS_POWERSHELL_SDDL, "PowerShellSDDL"),
             allow_remote_shell_access: true,
             event_log_sddl: None,
+            event_store_sddl: parse_sddl(
+                &wsman_config::default_event_store_sddl(None),
+                "the event store's default descriptor",
+            ),
             wmi: Arc::new(WmiDescriptors::default()),
             throttle: ThrottlePolicy::default(),
         }
@@ -118,6 +125,10 @@ impl AccessPolicy {
                     )
                 })
             }),
+            event_store_sddl: parse_sddl(
+                &config.security.event_store_sddl(),
+                "the event store's default descriptor",
+            ),
             wmi: Arc::new(WmiDescriptors::from_config(config)),
             throttle: ThrottlePolicy {
                 enabled: config.security.failed_login_delay,

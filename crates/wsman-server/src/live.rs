@@ -275,14 +275,15 @@ impl LiveService {
         self.server.drain(SHUTDOWN_GRACE).await;
     }
 
-    /// Look the WMI users and remote users groups up again (SIGHUP): a group created since the
-    /// start counts from this reload, as the reload's other changes do. A lookup that fails is
-    /// logged and the gid in force kept.
+    /// Look the WMI users, remote users and event readers groups up again (SIGHUP): a group
+    /// created since the start counts from this reload, as the reload's other changes do. A
+    /// lookup that fails is logged and the gid in force kept.
     async fn refresh_groups(&self) {
         let looked_up = tokio::task::spawn_blocking(|| {
             [
                 wsman_config::WMI_USERS_GROUP,
                 wsman_config::REMOTE_USERS_GROUP,
+                wsman_config::EVENT_READERS_GROUP,
             ]
             .map(|group| {
                 wsman_os::group_id(group)
@@ -291,7 +292,7 @@ impl LiveService {
             })
         })
         .await;
-        let Ok([wmi, remote]) = looked_up else {
+        let Ok([wmi, remote, readers]) = looked_up else {
             return;
         };
         let changed = {
@@ -303,8 +304,14 @@ impl LiveService {
             if let Some(gid) = remote {
                 store.set_remote_users_gid(gid);
             }
+            if let Some(gid) = readers {
+                store.set_event_readers_gid(gid);
+            }
             let after = store.snapshot();
-            let gids = |c: &Config| (c.security.wmi_users_gid, c.security.remote_users_gid);
+            let gids = |c: &Config| {
+                let s = &c.security;
+                (s.wmi_users_gid, s.remote_users_gid, s.event_readers_gid)
+            };
             (gids(&before) != gids(&after)).then_some(after)
         };
         if let Some(config) = changed {
@@ -312,7 +319,8 @@ impl LiveService {
             tracing::info!(
                 wmi_users_gid = ?config.security.wmi_users_gid,
                 remote_users_gid = ?config.security.remote_users_gid,
-                "the WMI and remote users groups looked up again"
+                event_readers_gid = ?config.security.event_readers_gid,
+                "the WMI users, remote users and event readers groups looked up again"
             );
         }
     }

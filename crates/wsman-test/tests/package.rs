@@ -40,10 +40,11 @@ const PAM_USER: &str = "pamuser";
 const PAM_PASSWORD: &str = "Pam-User-Pass1";
 
 /// The groups the package creates, and its system user.
-const GROUPS: [&str; 4] = [
+const GROUPS: [&str; 5] = [
     "wsmand-admins",
     "wsmand-wmi-users",
     "wsmand-remote-users",
+    "wsmand-event-readers",
     "wsmand-mgmt",
 ];
 

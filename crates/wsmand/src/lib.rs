@@ -307,9 +307,10 @@ pub fn ensure_config_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Open the configuration; the error names the file and line. The WMI users group and the
-/// remote users group are looked up here (the WMI and PowerShell plug-ins' default descriptors
-/// admit them), so a group created later counts from the next start or reload (SIGHUP).
+/// Open the configuration; the error names the file and line. The WMI users, remote users and
+/// event readers groups are looked up here (the WMI and PowerShell plug-ins' and the event
+/// store's default descriptors admit them), so a group created later counts from the next start
+/// or reload (SIGHUP).
 pub fn open_config(dir: &Path) -> anyhow::Result<ConfigStore> {
     let mut store =
         ConfigStore::open(dir).map_err(|e| anyhow::anyhow!("configuration refused: {e}"))?;
@@ -325,6 +326,13 @@ pub fn open_config(dir: &Path) -> anyhow::Result<ConfigStore> {
         Err(error) => tracing::warn!(
             %error,
             "the remote users group could not be looked up: the PowerShell plug-in's default admits administrators only"
+        ),
+    }
+    match wsman_os::group_id(wsman_config::EVENT_READERS_GROUP) {
+        Ok(gid) => store.set_event_readers_gid(gid),
+        Err(error) => tracing::warn!(
+            %error,
+            "the event readers group could not be looked up: the event store's default admits administrators only"
         ),
     }
     Ok(store)
@@ -375,8 +383,10 @@ fn check_subscriptions(dir: &Path) -> anyhow::Result<()> {
     }
     let set = wsman_collector::subscriptions::load_dir(&subscriptions_dir);
     let mut problems: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
+    let bindings = wsman_collector::bookmarks::config::secret_bindings(dir)?;
     problems.extend(
-        wsman_collector::subscription_outputs::Outputs::with_secrets(dir.join("secrets"))
+        wsman_collector::subscription_outputs::Outputs::with_secrets(dir.join("secrets"), bindings)
+            .with_group_lookup(|name| wsman_os::group_id(name).map_err(std::io::Error::other))
             .configure(&set),
     );
     for problem in &problems {

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::output_policy::{OutputsPolicy, PolicySettingError};
+use crate::secret_bindings::{SecretBindingError, SecretBindings};
 use wsman_safe::PrivateFileError;
 use zeroize::Zeroizing;
 
@@ -109,6 +110,9 @@ struct File {
     outputs: Option<OutputsPolicy>,
     #[serde(default)]
     store: Option<StoreSection>,
+    /// `[secrets.NAME]`: where each secret may be sent ([`crate::secrets`]).
+    #[serde(default)]
+    secrets: Option<SecretBindings>,
 }
 
 /// `[store]`: the event store's retention and who may search it ([`crate::event_store`]).
@@ -190,6 +194,11 @@ pub enum SettingsError {
         file: PathBuf,
         source: PolicySettingError,
     },
+    #[error("{}: {source}", .file.display())]
+    Secrets {
+        file: PathBuf,
+        source: SecretBindingError,
+    },
     #[error("{} holds the bookmark database's password and is readable by others (mode {mode:o}): chmod 600 it", .file.display())]
     Readable { file: PathBuf, mode: u32 },
     #[error("{} holds the bookmark database's password and {source}", .file.display())]
@@ -220,6 +229,19 @@ pub fn load(config_dir: &Path, default_sqlite: &Path) -> Result<Backend, Setting
         settings.outputs = policy;
     }
     Ok(backend)
+}
+
+/// Where each secret may be sent: `[secrets.NAME]` of `DIR/collector.toml` (none without it:
+/// then no output sends a secret). A binding that is not checked sound stops the start.
+pub fn secret_bindings(config_dir: &Path) -> Result<SecretBindings, SettingsError> {
+    let file = config_dir.join("collector.toml");
+    let bindings = read_file(&file)?
+        .and_then(|(parsed, _)| parsed.secrets)
+        .unwrap_or_default();
+    bindings
+        .check()
+        .map_err(|source| SettingsError::Secrets { file, source })?;
+    Ok(bindings)
 }
 
 /// How many heartbeat intervals a forwarder may stay silent before it counts as silent:

@@ -36,6 +36,9 @@ pub enum StoreError {
     /// busy).
     #[error("bookmark store unavailable: {0}")]
     Unavailable(String),
+    /// The database's file could not be made private (0600, created or tightened).
+    #[error("bookmark store: its database file: {0}")]
+    File(#[from] std::io::Error),
 }
 
 /// What the collector knows of one forwarder in one subscription.

@@ -238,6 +238,36 @@ fn in_transaction(
     Ok(())
 }
 
+/// The mode of the database and its `-wal` and `-shm` files: the bookmarks and the event store
+/// (every forwarder's events, Security included) are the service's alone.
+pub(crate) const DATABASE_MODE: u32 = 0o600;
+
+/// The SQLite database at `path` created [`DATABASE_MODE`] (empty: SQLite makes it a database,
+/// and gives its `-wal` and `-shm` the database's mode), and an existing one, its `-wal` or its
+/// `-shm` more open than that tightened, with a warning naming the file and the mode it had.
+/// Why tightened and not refused: files an earlier version made 0644 would otherwise stop the
+/// collector after an upgrade, while the chmod ends the exposure at once.
+pub(crate) fn private_database(path: &Path) -> std::io::Result<()> {
+    match wsman_safe::file_modes::create_new(path, DATABASE_MODE, None) {
+        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => return Err(error),
+        _ => {}
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = Path::new(&name);
+        if let Some(was) = wsman_safe::file_modes::tighten_path(file, DATABASE_MODE)? {
+            tracing::warn!(
+                file = %file.display(),
+                was = format!("{was:o}"),
+                now = format!("{DATABASE_MODE:o}"),
+                "collector database file was readable by others: tightened"
+            );
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Transactions committed since the store was opened: with group commit, fewer than the
     /// merges and heartbeats written when deliveries arrive together.
@@ -245,8 +275,9 @@ impl SqliteStore {
         self.commits.load(Ordering::Relaxed)
     }
 
-    /// Open (or create) the database at `path`.
+    /// Open (or create) the database at `path`, its files private (0600, made or tightened).
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        private_database(path)?;
         let writer = Connection::open(path)?;
         writer.busy_timeout(std::time::Duration::from_secs(10))?;
         writer.execute_batch(SCHEMA)?;

@@ -55,12 +55,58 @@ pub struct FileSettings<'a> {
     /// A template of `{client}` and `{subscription}`, absolute.
     pub path: &'a str,
     pub format: OutputFormat,
+    /// The group that may read the files (a SIEM reader's): they are made 0640 and their
+    /// directories 0750 of that group; without it 0600 and 0700.
+    pub group: Option<&'a str>,
+}
+
+/// A file output's files and the directories made for them: readable by the service, and by
+/// the members of its `group` when it names one; never by every local user, since they hold
+/// the fleet's events (Security included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileAccess {
+    /// The group's gid (`None`: no group).
+    pub gid: Option<u32>,
+}
+
+impl FileAccess {
+    /// The mode of a file made (and the most an existing one keeps).
+    pub fn file_mode(self) -> u32 {
+        if self.gid.is_some() {
+            0o640
+        } else {
+            0o600
+        }
+    }
+
+    /// The mode of a directory made.
+    pub fn directory_mode(self) -> u32 {
+        if self.gid.is_some() {
+            0o750
+        } else {
+            0o700
+        }
+    }
+}
+
+/// Why a file output did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FileStartError {
+    #[error("group {0:?} does not exist")]
+    NoGroup(String),
+    #[error("group {group:?} could not be looked up: {source}")]
+    Lookup {
+        group: String,
+        source: std::io::Error,
+    },
+    #[error("group {0:?}: no group lookup here")]
+    NoLookup(String),
 }
 
 impl OutputType for FileSettings<'_> {
     const KIND: &'static str = "file";
     type Pool = FileOutputs;
-    type StartError = std::convert::Infallible;
+    type StartError = FileStartError;
 
     fn needs_tree(&self) -> bool {
         self.format != OutputFormat::Raw
@@ -73,6 +119,16 @@ impl OutputType for FileSettings<'_> {
         if self.path.split('/').any(|part| part == "..") {
             return Err(OutputSettingError::FilePathParent(self.path.to_owned()));
         }
+        if let Some(group) = self.group {
+            let name_like = (1..=32).contains(&group.len())
+                && !group.starts_with('-')
+                && group
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if !name_like {
+                return Err(OutputSettingError::FileGroup(group.to_owned()));
+            }
+        }
         Ok(())
     }
 
@@ -84,22 +140,41 @@ impl OutputType for FileSettings<'_> {
     }
 
     fn summary(&self) -> String {
-        format!("file {} ({:?})", self.path, self.format)
+        match self.group {
+            Some(group) => format!("file {} ({:?}, group {group})", self.path, self.format),
+            None => format!("file {} ({:?})", self.path, self.format),
+        }
     }
 
     fn describe(&self, subscription: &str) -> String {
         format!("file output of {subscription} ({})", self.path)
     }
 
+    /// With its group looked up: a group that does not exist keeps it from starting, rather
+    /// than making files no one was meant to read, or that the reader cannot.
     fn start(
         &self,
         pool: &Arc<FileOutputs>,
-        _: &StartEnv<'_>,
+        env: &StartEnv<'_>,
     ) -> Result<Arc<dyn Output>, Self::StartError> {
+        let gid = match self.group {
+            None => None,
+            Some(group) => {
+                let lookup = env
+                    .groups
+                    .ok_or_else(|| FileStartError::NoLookup(group.to_owned()))?;
+                let found = lookup(group).map_err(|source| FileStartError::Lookup {
+                    group: group.to_owned(),
+                    source,
+                })?;
+                Some(found.ok_or_else(|| FileStartError::NoGroup(group.to_owned()))?)
+            }
+        };
         Ok(Arc::new(FileOutput::new(
             Arc::clone(pool),
             self.path.to_owned(),
             self.format,
+            FileAccess { gid },
         )))
     }
 }
@@ -173,16 +248,17 @@ impl FileOutputs {
         &self,
         path: &str,
         format: OutputFormat,
+        gid: Option<u32>,
         batch: &Batch<'_>,
     ) -> Result<(), OutputError> {
         let path = expand(path, batch.client, batch.subscription);
         let text = render_lines(batch, format);
-        self.append(&path, text.as_bytes())
+        self.append(&path, FileAccess { gid }, text.as_bytes())
             .map_err(|source| OutputError::File { path, source })
     }
 
-    fn append(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        let file = self.open_file(path)?;
+    fn append(&self, path: &Path, access: FileAccess, bytes: &[u8]) -> std::io::Result<()> {
+        let file = self.open_file(path, access)?;
         let mut file_guard = file.lock().unwrap_or_else(|p| p.into_inner());
         let file_handle = &mut *file_guard;
         let mut written = 0;
@@ -220,7 +296,7 @@ impl FileOutputs {
 
     /// The open file of `path` (opened, and created with its directories, if need be; the
     /// least recently used closed past the bound, [`set_open_file_limit`]).
-    fn open_file(&self, path: &Path) -> std::io::Result<Arc<Mutex<File>>> {
+    fn open_file(&self, path: &Path, access: FileAccess) -> std::io::Result<Arc<Mutex<File>>> {
         let mut guard = self.lock();
         let (open, clock) = &mut *guard;
         *clock += 1;
@@ -233,7 +309,7 @@ impl FileOutputs {
         if open.len() >= max {
             close_least_recently_used(open, max);
         }
-        let file = Arc::new(Mutex::new(open_creating_directories(path)?));
+        let file = Arc::new(Mutex::new(open_creating_directories(path, access)?));
         open.insert(
             path.to_owned(),
             OpenFile {
@@ -279,20 +355,45 @@ fn write_counted(file: &mut File, bytes: &[u8], written: &mut u64) -> std::io::R
     Ok(())
 }
 
-/// `path` opened to append (created if need be), its directories created only when they are
-/// missing. Why not every time: past [`max_open_files`] forwarders (a fleet) nearly every batch
-/// opens its file, and the directories exist after the first.
-fn open_creating_directories(path: &Path) -> std::io::Result<File> {
-    let open = || OpenOptions::new().create(true).append(true).open(path);
-    match open() {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+/// `path` opened to append (created with `access`'s mode and group if need be), its
+/// directories created, with theirs, only when they are missing. Why not every time: past
+/// [`max_open_files`] forwarders (a fleet) nearly every batch opens its file, and the
+/// directories exist after the first. An existing file more open than `access` allows (made by
+/// an earlier version, or by hand) is tightened, with a warning: its events are no more every
+/// local user's from its first batch after a start or SIGHUP on.
+fn open_creating_directories(path: &Path, access: FileAccess) -> std::io::Result<File> {
+    use wsman_safe::file_modes::{create_dirs, create_new, tighten};
+    let create = || create_new(path, access.file_mode(), access.gid);
+    let existing = match OpenOptions::new().append(true).open(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => match create() {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent() {
+                    create_dirs(parent, access.directory_mode(), access.gid)?;
+                }
+                match create() {
+                    // Made meanwhile by another writer: opened as any existing file.
+                    Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                        OpenOptions::new().append(true).open(path)?
+                    }
+                    made => return made,
+                }
             }
-            open()
-        }
-        opened => opened,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                OpenOptions::new().append(true).open(path)?
+            }
+            made => return made,
+        },
+        opened => opened?,
+    };
+    if let Some(was) = tighten(&existing, access.file_mode())? {
+        tracing::warn!(
+            file = %path.display(),
+            was = format!("{was:o}"),
+            now = format!("{:o}", access.file_mode()),
+            "file output was readable by more than its readers: tightened"
+        );
     }
+    Ok(existing)
 }
 
 /// One event as the output `format` writes it (one line: Raw XML has no line breaks).
@@ -333,14 +434,21 @@ pub struct FileOutput {
     files: Arc<FileOutputs>,
     path: String,
     format: OutputFormat,
+    access: FileAccess,
 }
 
 impl FileOutput {
-    pub fn new(files: Arc<FileOutputs>, path: String, format: OutputFormat) -> FileOutput {
+    pub fn new(
+        files: Arc<FileOutputs>,
+        path: String,
+        format: OutputFormat,
+        access: FileAccess,
+    ) -> FileOutput {
         FileOutput {
             files,
             path,
             format,
+            access,
         }
     }
 }
@@ -351,7 +459,8 @@ impl Output for FileOutput {
     }
 
     fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
-        self.files.write_one(&self.path, self.format, batch)
+        self.files
+            .write_one(&self.path, self.format, self.access.gid, batch)
     }
 }
 
@@ -448,8 +557,9 @@ mod tests {
         let _unmount = Unmount(dir.path());
         let files = FileOutputs::new();
         let path = dir.path().join("fwd.xml");
-        files.append(&path, b"first batch\n").unwrap();
-        let error = files.append(&path, &[b'x'; 64 * 1024]).unwrap_err();
+        let access = FileAccess { gid: None };
+        files.append(&path, access, b"first batch\n").unwrap();
+        let error = files.append(&path, access, &[b'x'; 64 * 1024]).unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::StorageFull, "{error}");
         assert_eq!(std::fs::read(&path).unwrap(), b"first batch\n");
     }
@@ -462,7 +572,7 @@ mod tests {
         let map = |ages: std::ops::RangeInclusive<u64>| -> HashMap<PathBuf, OpenFile> {
             ages.map(|age| {
                 let path = dir.path().join(format!("{age}.xml"));
-                let file = open_creating_directories(&path).unwrap();
+                let file = open_creating_directories(&path, FileAccess { gid: None }).unwrap();
                 (
                     path,
                     OpenFile {

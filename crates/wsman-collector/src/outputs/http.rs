@@ -36,7 +36,7 @@ use crate::outputs::{
     failed, Backoff, Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType,
     StartEnv,
 };
-use crate::secrets::{read_secret, SecretError};
+use crate::secrets::{Destination, SecretError};
 
 /// What the receiver is, and so what a request looks like and what makes a batch durable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -440,23 +440,29 @@ pub struct HttpOutput {
     backoff: Mutex<Backoff>,
 }
 
+/// The `Authorization` value `scheme SECRET` of secret `name`, if it may be sent `to` there.
 fn secret_header(
     env: &StartEnv<'_>,
     name: &str,
     scheme: &str,
+    to: &Destination<'_>,
 ) -> Result<HeaderValue, HttpStartError> {
-    let secret = zeroize::Zeroizing::new(read_secret(env.secrets, name)?);
+    let secret = zeroize::Zeroizing::new(env.secret(name, to)?);
     let mut value = HeaderValue::from_str(&format!("{scheme} {}", secret.as_str()))
         .map_err(|_| HttpStartError::HeaderValue(name.to_owned()))?;
     value.set_sensitive(true);
     Ok(value)
 }
 
-impl HttpOutput {
-    /// Read the secrets and TLS files; nothing connects until the first batch.
-    pub fn start(config: &HttpConfig, env: &StartEnv<'_>) -> Result<HttpOutput, HttpStartError> {
-        let (https, host, port, prefix) = parse_url(&config.url)?;
-        let authorization = match (
+/// The `Authorization` value of the credentials `config` names, each secret read only if its
+/// binding lets it go `to` the URL's host and port (and in clear only if it says so).
+fn authorization(
+    config: &HttpConfig,
+    env: &StartEnv<'_>,
+    to: &Destination<'_>,
+) -> Result<Option<HeaderValue>, HttpStartError> {
+    Ok(
+        match (
             &config.token_secret,
             &config.api_key_secret,
             &config.username,
@@ -467,12 +473,12 @@ impl HttpOutput {
                     Preset::SplunkHec => "Splunk",
                     _ => "Bearer",
                 };
-                Some(secret_header(env, token, scheme)?)
+                Some(secret_header(env, token, scheme, to)?)
             }
-            (None, Some(key), ..) => Some(secret_header(env, key, "ApiKey")?),
+            (None, Some(key), ..) => Some(secret_header(env, key, "ApiKey", to)?),
             (None, None, Some(user), Some(password)) => {
                 use base64::Engine as _;
-                let password = zeroize::Zeroizing::new(read_secret(env.secrets, password)?);
+                let password = zeroize::Zeroizing::new(env.secret(password, to)?);
                 let pair = zeroize::Zeroizing::new(format!("{user}:{}", password.as_str()));
                 let encoded = base64::engine::general_purpose::STANDARD.encode(pair.as_bytes());
                 let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
@@ -481,7 +487,21 @@ impl HttpOutput {
                 Some(value)
             }
             _ => None,
+        },
+    )
+}
+
+impl HttpOutput {
+    /// Read the secrets and TLS files; nothing connects until the first batch.
+    pub fn start(config: &HttpConfig, env: &StartEnv<'_>) -> Result<HttpOutput, HttpStartError> {
+        let (https, host, port, prefix) = parse_url(&config.url)?;
+        let to = Destination {
+            kind: "http",
+            host: &host,
+            port,
+            tls: https,
         };
+        let authorization = authorization(config, env, &to)?;
         let tls = if https {
             let name = config.server_name.clone().unwrap_or_else(|| host.clone());
             Some(client_tls(

@@ -40,8 +40,8 @@ use super::file::{client_path_part, render};
 use super::settings::{check_host_port, check_range, raw_format, valid_name};
 use super::StartEnv;
 use super::{Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType, Pool};
-use crate::output_policy::{OutputsPolicy, PolicyError};
-use crate::secrets::SecretError;
+use crate::output_policy::{host_and_port, OutputsPolicy, PolicyError};
+use crate::secrets::{Destination, SecretError};
 
 /// What the producer is identified as to the brokers.
 pub const CLIENT_ID: &str = "wsmand-collector";
@@ -365,6 +365,30 @@ pub struct KafkaConfig {
     pub secrets: BTreeMap<String, String>,
 }
 
+impl KafkaConfig {
+    /// Where the producer sends its secrets: every bootstrap broker, in TLS when
+    /// `security.protocol` is `SSL` or `SASL_SSL` (librdkafka's default is plaintext).
+    fn secret_destinations(&self) -> Vec<Destination<'_>> {
+        let tls =
+            self.properties.0.get("security.protocol").is_some_and(|p| {
+                p.eq_ignore_ascii_case("ssl") || p.eq_ignore_ascii_case("sasl_ssl")
+            });
+        self.brokers
+            .iter()
+            .map(|broker| {
+                // Brokers are checked `host:port`s; one that is not matches no binding.
+                let (host, port) = host_and_port(broker).unwrap_or((broker.as_str(), 0));
+                Destination {
+                    kind: "kafka",
+                    host,
+                    port,
+                    tls,
+                }
+            })
+            .collect()
+    }
+}
+
 /// librdkafka properties of a Kafka output. Its `Debug` names the keys only: the values of
 /// `sasl.password` or `ssl.key.password` must never reach a log.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
@@ -636,10 +660,11 @@ impl OutputType for KafkaConfig {
         pool: &Arc<KafkaClusters>,
         env: &StartEnv<'_>,
     ) -> Result<Arc<dyn Output>, KafkaStartError> {
+        let to = self.secret_destinations();
         let secrets = self
             .secrets
             .iter()
-            .map(|(property, name)| Ok((property.clone(), env.secret(name)?)))
+            .map(|(property, name)| Ok((property.clone(), env.secret_for_all(name, &to)?)))
             .collect::<Result<Vec<_>, SecretError>>()?;
         let key = cluster_key(self, &secrets);
         let mut next = pool.next.lock().unwrap_or_else(|p| p.into_inner());

@@ -38,8 +38,8 @@ use serde::Deserialize;
 use crate::output_policy::{OutputsPolicy, PolicyError};
 pub(crate) use seam::{connect_first, failed, Link};
 pub use seam::{
-    Backoff, Batch, ConnectError, NotStarted, Output, OutputError, OutputType, Pool, Pools,
-    StartEnv, MAX_IN_FLIGHT_BATCHES,
+    Backoff, Batch, ConnectError, GroupLookup, NotStarted, Output, OutputError, OutputType, Pool,
+    Pools, StartEnv, MAX_IN_FLIGHT_BATCHES,
 };
 pub use settings::{OutputFormat, OutputSettingError};
 
@@ -47,8 +47,14 @@ pub use settings::{OutputFormat, OutputSettingError};
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum OutputConfig {
-    /// Append to a file whose path is a template of `{client}` and `{subscription}`.
-    File { path: String, format: OutputFormat },
+    /// Append to a file whose path is a template of `{client}` and `{subscription}`; files
+    /// 0600 in directories 0700, or 0640 and 0750 of `group` (a SIEM reader's) when set.
+    File {
+        path: String,
+        format: OutputFormat,
+        #[serde(default)]
+        group: Option<String>,
+    },
     /// Produce each event as one message to a Kafka topic, keyed by the sending host.
     Kafka(kafka::KafkaConfig),
     /// Newline-delimited records over TCP, optionally in TLS.
@@ -70,10 +76,15 @@ pub enum OutputConfig {
 macro_rules! with_type {
     ($config:expr, $settings:ident => $body:expr) => {
         match $config {
-            OutputConfig::File { path, format } => {
+            OutputConfig::File {
+                path,
+                format,
+                group,
+            } => {
                 let $settings = &file::FileSettings {
                     path,
                     format: *format,
+                    group: group.as_deref(),
                 };
                 $body
             }

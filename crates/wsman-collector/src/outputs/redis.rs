@@ -24,7 +24,7 @@ use super::{connect_first, failed, Batch, ConnectError, Link, Output, OutputErro
 use super::{OutputSettingError, OutputType, StartEnv};
 use crate::output_policy::{OutputsPolicy, PolicyError};
 use crate::resp::{self, Endpoint, Reply, ReplyLimits, RespError, UrlError};
-use crate::secrets::SecretError;
+use crate::secrets::{Destination, SecretError};
 
 /// Most bytes held while waiting for the end of one reply (our commands' replies are a
 /// status, a number or an entry id).
@@ -413,10 +413,20 @@ impl OutputType for RedisConfig {
         )
     }
 
-    /// With the password its `password_secret` names.
+    /// With the password its `password_secret` names, if that may be sent to this server
+    /// (Redis is spoken in clear here: only a binding with `require_tls = false` allows it).
     fn start(&self, _: &Arc<()>, env: &StartEnv<'_>) -> Result<Arc<dyn Output>, RedisStartError> {
         let password = match &self.password_secret {
-            Some(name) => Some(env.secret(name)?),
+            Some(name) => {
+                let endpoint = Endpoint::parse(&self.url.0)?;
+                let to = Destination {
+                    kind: "redis",
+                    host: &endpoint.host,
+                    port: endpoint.port,
+                    tls: false,
+                };
+                Some(env.secret(name, &to)?)
+            }
             None => None,
         };
         Ok(Arc::new(RedisOutput::start(self, password)?))

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use super::settings::OutputSettingError;
 use crate::ingest::ReceivedEvent;
 use crate::output_policy::{OutputsPolicy, PolicyError};
-use crate::secrets::{read_secret, SecretError};
+use crate::secrets::{read_secret, Destination, SecretBindings, SecretError};
 
 /// Most batches one configured output takes at once; one more is answered 503.
 pub const MAX_IN_FLIGHT_BATCHES: usize = 64;
@@ -291,11 +291,33 @@ impl Output for NotStarted {
 pub struct StartEnv<'a> {
     /// `DIR/secrets` (none: a named secret does not start its output).
     pub secrets: Option<&'a Path>,
+    /// `[secrets.NAME]` of `collector.toml`: where each secret may be sent.
+    pub bindings: &'a SecretBindings,
+    /// The gid of a group by name (the file output's `group`), as the daemon looks groups up;
+    /// `None`: no lookup, so an output naming a group does not start.
+    pub groups: Option<GroupLookup>,
 }
 
+/// A group's gid by name (`Ok(None)`: no such group). The collector makes no account lookups
+/// itself: the daemon hands it the operating system's.
+pub type GroupLookup = fn(&str) -> std::io::Result<Option<u32>>;
+
 impl StartEnv<'_> {
-    /// The node-local secret `name` ([`crate::secrets`]).
-    pub fn secret(&self, name: &str) -> Result<String, SecretError> {
+    /// The node-local secret `name` ([`crate::secrets`]) for an output that sends it `to`
+    /// there: only where its binding allows, so no subscription chooses where it goes.
+    pub fn secret(&self, name: &str, to: &Destination<'_>) -> Result<String, SecretError> {
+        self.secret_for_all(name, std::slice::from_ref(to))
+    }
+
+    /// [`Self::secret`] for an output that may send it to any of `to` (Kafka's brokers).
+    pub fn secret_for_all(
+        &self,
+        name: &str,
+        to: &[Destination<'_>],
+    ) -> Result<String, SecretError> {
+        for destination in to {
+            self.bindings.allow(name, destination)?;
+        }
         read_secret(self.secrets, name)
     }
 }

@@ -86,6 +86,8 @@ pub enum OutputSettingError {
     RelativeFilePath(String),
     #[error("output path {0:?} contains ..")]
     FilePathParent(String),
+    #[error("file output: group {0:?} is not a group name (1 to 32 of A-Z a-z 0-9 . _ -)")]
+    FileGroup(String),
     /// A setting of an output that has its own error type (the text names the output).
     #[error("{kind} output: {source}")]
     Setting {

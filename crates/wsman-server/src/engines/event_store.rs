@@ -1,9 +1,10 @@
 //! The search of the collector's event store at `/wsman` (`docs/event-search.md`): Enumerate
 //! of the events (newest first, or a tail after a cursor) and of the histogram with the
 //! store's filter dialect, paged as every enumeration is; Get of one event's XML and of the
-//! cursor. Access is the store's descriptor (`[store] sddl` of `collector.toml`), else
-//! EventLogSDDL, else RootSDDL: the Read right. The store is read a page at a time on the
-//! blocking pool.
+//! cursor. Access is the Read right of the store's own descriptor: `[store] sddl` of
+//! `collector.toml`, else the administrators and the event readers group
+//! ([`wsman_config::default_event_store_sddl`]); never EventLogSDDL nor RootSDDL, which are
+//! widened for other reasons. The store is read a page at a time on the blocking pool.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -358,22 +359,30 @@ impl ItemSource for Pages {
     }
 }
 
+/// The access a search needs: the Read right of the store's own descriptor `own` (`[store]
+/// sddl`), else of its default (administrators and the event readers group). EventLogSDDL and
+/// RootSDDL never decide: an operator widens them to let users read this host's logs or its
+/// configuration, and the store holds every forwarder's events, Security included.
+pub(crate) fn access(
+    request: &Request,
+    settings: &ServiceSettings,
+    own: Option<Arc<SecurityDescriptor>>,
+) -> Access {
+    let descriptor = own.or_else(|| settings.access.event_store_sddl.clone());
+    Access::Descriptor(Required::one(
+        descriptor.as_ref(),
+        access_for(&request.operation.action),
+    ))
+}
+
 impl Engine for EventSearchEngine {
     fn keys(&self) -> Vec<Key> {
         vec![(EndpointKind::WsMan, Target::Family(Family::EventStore))]
     }
 
-    /// The Read right of `[store] sddl`, else of EventLogSDDL, else of RootSDDL.
+    /// The Read right of `[store] sddl`, else of the store's default (this module's `access`).
     fn access(&self, request: &Request, settings: &ServiceSettings) -> Access {
-        let policy = &settings.access;
-        let descriptor = self
-            .descriptor()
-            .or_else(|| policy.event_log_sddl.clone())
-            .or_else(|| policy.root_sddl.clone());
-        Access::Descriptor(Required::one(
-            descriptor.as_ref(),
-            access_for(&request.operation.action),
-        ))
+        access(request, settings, self.descriptor())
     }
 
     fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {

@@ -5,13 +5,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use wsman_config::{Config, SecurityDescriptor, Sid};
-use wsman_proto::ns::action;
+use wsman_proto::ns::{action, event_store};
 use wsman_proto::Request;
 
+use super::event_store::EventSearchEngine;
 use super::transfer::cim;
-use super::{eventing, shells};
+use super::{eventing, shells, Services};
 use crate::access::{base_sids, linux_sids, AccessPolicy, Denial};
-use crate::engine::{Family, Target};
+use crate::engine::{Engine as _, Family, Target};
 use crate::settings::ServiceSettings;
 
 /// A request of `action` on `uri` with its typed operation, as the envelope parser makes it.
@@ -32,6 +33,7 @@ fn decide(policy: &AccessPolicy, sids: &[Sid], request: &Request) -> Result<(), 
         Some(Target::Family(Family::Shell)) => shells::access(request, &settings),
         Some(Target::Family(Family::Cim)) => cim::access(request, &settings),
         Some(Target::Family(Family::EventLog)) => eventing::access(request, &settings),
+        Some(Target::Family(Family::EventStore)) => store_search().access(request, &settings),
         _ => crate::engine::Access::Service,
     };
     assert!(
@@ -187,6 +189,68 @@ fn the_event_logs_follow_root_sddl_unless_event_log_sddl_is_set() {
     // Only the event logs: other resources still follow RootSDDL.
     let cfg = op(Some(wsman_proto::ns::CONFIG), action::GET);
     assert_eq!(decide(&p, &user, &cfg), Err(Denial::Descriptor));
+}
+
+/// The store's search with no collector running: no `[store] sddl`, so its default decides.
+fn store_search() -> EventSearchEngine {
+    let services = Services {
+        enumerations: Arc::default(),
+        shells: None,
+    };
+    EventSearchEngine::new(Arc::default(), &services)
+}
+
+/// docs/events.md's advice for letting users read this host's Application and System logs.
+const USERS_READ_EVENT_LOGS: &str = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;BU)";
+
+#[test]
+fn the_event_store_keeps_its_own_descriptor_whatever_event_log_sddl_grants() {
+    let user = linux_sids(1000, &[1000], false);
+    let admin = linux_sids(0, &[0], true);
+    let mut config = Config::default();
+    config.security.event_log_sddl = Some(USERS_READ_EVENT_LOGS.to_owned());
+    let p = AccessPolicy::from_config(&config);
+    let subscribe = op(
+        Some(wsman_proto::eventing::EVENT_LOG_URI),
+        "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe",
+    );
+    assert_eq!(decide(&p, &user, &subscribe), Ok(()));
+    // Every forwarder's events, Security included: the users the advice admits to this
+    // host's logs do not search them.
+    for (uri, a) in [
+        (event_store::EVENTS, action::ENUMERATE),
+        (event_store::HISTOGRAM, action::ENUMERATE),
+        (event_store::EVENTS, action::GET),
+        (event_store::CURSOR, action::GET),
+    ] {
+        let search = op(Some(uri), a);
+        assert_eq!(decide(&p, &user, &search), Err(Denial::Descriptor), "{uri}");
+        assert_eq!(decide(&p, &admin, &search), Ok(()), "{uri}");
+    }
+    // Nor does RootSDDL decide: granting users Read of the configuration leaves the store.
+    config.service.root_sddl = USERS_READ_EVENT_LOGS.to_owned();
+    let p = AccessPolicy::from_config(&config);
+    let search = op(Some(event_store::EVENTS), action::ENUMERATE);
+    assert_eq!(decide(&p, &user, &search), Err(Denial::Descriptor));
+}
+
+#[test]
+fn the_event_readers_group_searches_the_store_and_nothing_more() {
+    let reader = linux_sids(1004, &[1004, 2500], false);
+    let user = linux_sids(1000, &[1000], false);
+    let mut config = Config::default();
+    config.security.event_readers_gid = Some(2500);
+    let p = AccessPolicy::from_config(&config);
+    let search = op(Some(event_store::EVENTS), action::ENUMERATE);
+    let get = op(Some(event_store::EVENTS), action::GET);
+    assert_eq!(decide(&p, &reader, &search), Ok(()));
+    assert_eq!(decide(&p, &reader, &get), Ok(()));
+    assert_eq!(decide(&p, &user, &search), Err(Denial::Descriptor));
+    // Read only, and only the store.
+    let delete = op(Some(event_store::EVENTS), action::DELETE);
+    assert_eq!(decide(&p, &reader, &delete), Err(Denial::Descriptor));
+    let cfg = op(Some(wsman_proto::ns::CONFIG), action::GET);
+    assert_eq!(decide(&p, &reader, &cfg), Err(Denial::Descriptor));
 }
 
 #[test]

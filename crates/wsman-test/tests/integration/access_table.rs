@@ -124,6 +124,7 @@ fn run(fixture: &Fixture, column: &str, user: &str, password: &str) -> Outcome {
             let request = crate::eventing::subscribe_request(crate::eventing::APPLICATION, "");
             soap_outcome(&http::post_as(fixture.port, user, password, &request))
         }
+        "Event store search" => event_store_search(fixture, user, password),
         "Config Get/Put" => {
             let get = cli(&winrm(&["get", "winrm/config/service"]), |out| {
                 out.contains("RootSDDL")
@@ -158,6 +159,27 @@ fn powershell_create(fixture: &Fixture, user: &str, password: &str) -> Outcome {
         Outcome::Denied
     } else {
         Outcome::Allowed
+    }
+}
+
+/// An Enumerate of the event store's events: refused with `w:AccessDenied` when the store's
+/// descriptor does not admit `user`; these daemons run no collector, so one it admits gets the
+/// `a:DestinationUnreachable` of a node without a store (past authorization).
+fn event_store_search(fixture: &Fixture, user: &str, password: &str) -> Outcome {
+    let request = soap::request(
+        wsman_proto::ns::action::ENUMERATE,
+        wsman_proto::ns::event_store::EVENTS,
+        &[],
+        "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\"/>",
+    );
+    let response = http::post_as(fixture.port, user, password, &request);
+    match soap::fault(&response.text())
+        .and_then(|f| f.subcode)
+        .as_deref()
+    {
+        Some("AccessDenied") => Outcome::Denied,
+        Some("DestinationUnreachable") => Outcome::Allowed,
+        _ => panic!("neither allowed nor denied\n{}", response.describe()),
     }
 }
 

@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use wsman_proto::ns::action::{DELETE, ENUMERATE, GET, PULL};
 use wsman_proto::ns::event_store::{CURSOR, DIALECT, EVENTS, HISTOGRAM};
 use wsman_test::postgres::Postgres;
-use wsman_test::{wec_database_env, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{http, soap};
+use wsman_test::{wec_database_env, ConfigDir, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::collector::{deliver_acknowledged, enumerate};
 
@@ -155,12 +156,23 @@ fn collector(state: &Path) -> Fixture {
 /// in `postgres`'s database when given.
 pub(crate) fn store_collector(
     state: &Path,
+    account: (&str, &str, &str),
+    postgres: Option<&Postgres>,
+) -> Fixture {
+    store_collector_with(state, account, postgres, |_| {})
+}
+
+/// [`store_collector`] with `adjust` applied to its configuration too.
+fn store_collector_with(
+    state: &Path,
     (name, password, run_as): (&str, &str, &str),
     postgres: Option<&Postgres>,
+    adjust: impl FnOnce(&mut ConfigDir),
 ) -> Fixture {
     let database = state.join("wec.sqlite");
     Fixture::http_with_env(
         |config| {
+            adjust(config);
             config.add_account(name, password, Some(run_as));
             if let Some(server) = postgres {
                 crate::collector_postgres::use_postgres_store(config, server, 4);
@@ -306,7 +318,7 @@ fn bad_filters_selectors_and_rights_get_their_faults() {
     for (answer, want) in answers.iter().zip(expected) {
         assert!(answer.is_fault(want), "{want}: {answer:?}");
     }
-    // No administrator, no store descriptor: RootSDDL refuses the search.
+    // No administrator, no store descriptor: the store's default refuses the search.
     let denied = pywinrm(port, READER, READER_PASSWORD, &[search(EVENTS, None, 10)]);
     assert!(denied[0].is_fault("AccessDenied"), "{denied:?}");
     assert!(fixture.daemon.is_running());
@@ -314,4 +326,74 @@ fn bad_filters_selectors_and_rights_get_their_faults() {
         .daemon
         .stderr()
         .contains("event store: search refused"));
+}
+
+/// A PAM account of the environment (`WSMAN_TEST_PAM_<WHICH>USER`, set by `scripts/test.sh`).
+fn pam_account(which: &str) -> Option<(String, String)> {
+    let user = std::env::var(format!("WSMAN_TEST_PAM_{which}USER")).ok()?;
+    let password = std::env::var(format!("WSMAN_TEST_PAM_{which}PASSWORD")).ok()?;
+    (!user.is_empty()).then_some((user, password))
+}
+
+/// The fault subcode of `user`'s answer to `message`, or `None` for an answer.
+fn refusal(port: u16, (user, password): &(String, String), message: &str) -> Option<String> {
+    let response = http::post_as(port, user, password, message);
+    if response.status == 200 {
+        return None;
+    }
+    let subcode = soap::fault(&response.text()).and_then(|f| f.subcode);
+    Some(subcode.unwrap_or_else(|| panic!("not a fault\n{}", response.describe())))
+}
+
+/// docs/events.md's advice lets every Linux user read this host's Application and System logs
+/// (`EventLogSDDL` with `(A;;GR;;;BU)`); the store, every forwarder's Security events, stays
+/// with the administrators and the members of `wsmand-event-readers`.
+#[test]
+fn event_log_sddl_for_users_leaves_the_store_to_administrators_and_event_readers() {
+    let (Some(admin), Some(plain), Some(reader)) = (
+        pam_account(""),
+        pam_account("PLAIN_"),
+        pam_account("EVENT_READER_"),
+    ) else {
+        eprintln!("skipped: the PAM test accounts are not set (scripts/test.sh sets them as root)");
+        return;
+    };
+    let state = tempfile::tempdir().expect("tempdir");
+    let fixture = store_collector_with(
+        state.path(),
+        (READER, READER_PASSWORD, "nobody"),
+        None,
+        |c| {
+            c.set(
+                "Security",
+                "EventLogSDDL",
+                "\"O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;BU)\"",
+            );
+        },
+    );
+    let offer = enumerate(fixture.port);
+    deliver_acknowledged(
+        fixture.port,
+        &offer,
+        1,
+        &[event(1, 4624, 0, 1, "Logged on.")],
+    );
+    let messages = [
+        search(EVENTS, None, 10),
+        search(
+            HISTOGRAM,
+            Some("<q:From>2026-11-26T10:00:00Z</q:From><q:To>2026-11-26T10:00:08Z</q:To><q:BucketSeconds>4</q:BucketSeconds>"),
+            10,
+        ),
+        get(EVENTS, "<w:Selector Name=\"Id\">1</w:Selector>"),
+        get(CURSOR, ""),
+    ];
+    for message in &messages {
+        let denied = refusal(fixture.port, &plain, message);
+        assert_eq!(denied.as_deref(), Some("AccessDenied"), "{message}");
+        assert_eq!(refusal(fixture.port, &admin, message), None, "{message}");
+        assert_eq!(refusal(fixture.port, &reader, message), None, "{message}");
+    }
+    let found = http::post_as(fixture.port, &reader.0, &reader.1, &messages[0]).text();
+    assert_eq!(values(&found, "Id"), ["1"], "{found}");
 }

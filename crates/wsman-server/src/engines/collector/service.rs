@@ -121,6 +121,8 @@ impl CollectorService {
             .map_err(|e| OpenError::Settings(Box::new(e)))?;
         let store_settings = bookmarks::config::store_settings(config_dir)
             .map_err(|e| OpenError::Settings(Box::new(e)))?;
+        let secret_bindings = bookmarks::config::secret_bindings(config_dir)
+            .map_err(|e| OpenError::Settings(Box::new(e)))?;
         let (store, shared, events): (Arc<dyn BookmarkStore>, _, _) = match backend {
             Backend::Postgres(settings) => {
                 let postgres = Arc::new(bookmarks::PostgresStore::open(settings)?);
@@ -140,7 +142,8 @@ impl CollectorService {
             source: SubscriptionSource::new(config_dir.join("subscriptions"), shared),
             subscriptions: RwLock::new(Arc::new(SubscriptionSet::default())),
             store,
-            outputs: Outputs::with_secrets(config_dir.join("secrets")),
+            outputs: Outputs::with_secrets(config_dir.join("secrets"), secret_bindings)
+                .with_group_lookup(group_id),
             pairs: PairLocks::default(),
             metrics: CollectorMetrics::default(),
             body_refusals: Default::default(),
@@ -608,6 +611,11 @@ impl CollectorService {
             }
         }
     }
+}
+
+/// The gid of group `name` (a file output's `group`), as the daemon looks groups up.
+fn group_id(name: &str) -> std::io::Result<Option<u32>> {
+    wsman_os::group_id(name).map_err(std::io::Error::other)
 }
 
 /// Whether the Linux account `principal` logged in as is a member of `group` (a
