@@ -116,14 +116,16 @@ TOML
 # rpm (rpmbuild, rpm2cpio), cpio, bzip2 and rpmlint for the rpm packages (scripts/rpm.sh), and
 # the reference policy's headers and modules with the SELinux tools (selinux-policy-dev,
 # selinux-policy-default, checkpolicy, semodule-utils, setools) to compile and analyse their
-# SELinux module (crates/wsman-test/tests/rpm_package.rs).
+# SELinux module, and python3-firewall, firewalld's own reader of its service files, without
+# the service (crates/wsman-test/tests/rpm_package.rs).
 REQUIRED_PACKAGES=(libpam0g-dev libsystemd-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev binutils
     make libssl-dev zlib1g-dev dpkg-dev lintian
     krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev debootstrap iproute2
     systemd-journal-remote tzdata openipmi ipmitool wsl uuid-runtime dmidecode tmux vim
     chromium nodejs nftables postgresql redis-server strace haproxy
     golang-go golang-github-masterzen-winrm-dev rsyslog rsyslog-gnutls rsyslog-relp
-    rpm cpio bzip2 rpmlint selinux-policy-dev selinux-policy-default checkpolicy semodule-utils setools)
+    rpm cpio bzip2 rpmlint selinux-policy-dev selinux-policy-default checkpolicy semodule-utils setools
+    python3-firewall)
 
 # A benchmark's smoke mode (WSMAN_BENCH_SMOKE=1, the "benchmarks smoke" stage of
 # scripts/test.sh): tiny sizes and short phases on the debug build, peers that are not installed

@@ -76,6 +76,13 @@ fn tools_present() -> bool {
             makefile.display()
         ));
     }
+    let firewalld = Path::new("/usr/lib/python3/dist-packages/firewall/core/io/service.py");
+    if !firewalld.is_file() {
+        reasons.push(format!(
+            "{} (Debian: python3-firewall)",
+            firewalld.display()
+        ));
+    }
     if !Path::new(REFPOLICY).join("base.pp.bz2").is_file() {
         reasons.push(format!(
             "{REFPOLICY}/base.pp.bz2 (Debian: selinux-policy-default)"
@@ -731,4 +738,47 @@ fn restart_on_upgrade_is_read_with_sed_and_nothing_in_the_file_runs() {
         restart_on_upgrade(post, &settings);
         assert!(!ran.exists(), "{text:?} ran");
     }
+}
+
+/// The ports firewalld's own reader (Debian's python3-firewall, the code of firewalld 1.3)
+/// finds in the service file `name` of `dir`, or its error.
+fn firewalld_ports(dir: &Path, name: &str) -> Finished {
+    let script = "import sys\n\
+        from firewall.core.io.service import service_reader\n\
+        s = service_reader(sys.argv[1], sys.argv[2])\n\
+        print(' '.join(p + '/' + proto for p, proto in s.ports))\n";
+    run(
+        "/usr/bin/python3",
+        &["-c", script, name, path_str(dir)],
+        None,
+    )
+}
+
+#[test]
+fn the_firewalld_services_read_as_firewalld_reads_them() {
+    if !tools_present() {
+        return;
+    }
+    let dist = workspace_root().join("dist/firewalld");
+    for (name, ports) in [
+        ("wsmand.xml", "5985/tcp 5986/tcp"),
+        ("wsmand-mgmt.xml", "8172/tcp"),
+    ] {
+        let read = firewalld_ports(&dist, name);
+        assert!(read.status.success(), "{name}: {}", read.describe());
+        assert_eq!(read.stdout.trim(), ports, "{name}");
+        for (_, rpm, _) in &built().rpms {
+            let shipped = payload_file(rpm, &format!("./usr/lib/firewalld/services/{name}"));
+            let source = std::fs::read_to_string(dist.join(name)).expect("the service file");
+            assert_eq!(shipped, source, "{name} in {}", rpm.display());
+        }
+    }
+    // The reader refuses what firewalld would: a port past 65535.
+    let dir = wsman_test::scratch_dir("wsman-firewalld-", "a bad service");
+    let bad = std::fs::read_to_string(dist.join("wsmand.xml"))
+        .expect("the service file")
+        .replace("port=\"5986\"", "port=\"70000\"");
+    std::fs::write(dir.path().join("bad.xml"), bad).expect("write the bad service");
+    let refused = firewalld_ports(dir.path(), "bad.xml");
+    assert!(!refused.status.success(), "{}", refused.describe());
 }
