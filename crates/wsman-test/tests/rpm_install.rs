@@ -13,7 +13,9 @@
 //!   stopped; `RESTART_ON_UPGRADE=no` in `/etc/sysconfig/wsmand`: nothing restarted, and said;
 //! - erase: both stopped and disabled, the programs gone, `/etc/wsmand` kept, the state
 //!   directory, the user and the member-less groups gone, a group with a member kept and named;
-//! - reinstall: a first installation again, answering with the kept configuration.
+//! - reinstall: a first installation again, answering with the kept configuration;
+//! - and, in an overlay of the same root that is never booted (a container's case), install
+//!   and erase quiet, the preset's link made offline, the accounts made and removed.
 //!
 //! Every step's failures are collected and the test fails at its end with all of them.
 //! Skipped with a printed reason where systemd cannot be booted or rpm is missing
@@ -409,4 +411,100 @@ fn erase_removes_what_the_package_made(steps: &mut Steps, port: u16) {
         );
     }
     steps.run(&["getent", "group", "wsmand-admins"]);
+}
+
+/// What the script of the offline test prints: each step's marker, then what it found.
+const OFFLINE_SCRIPT: &str = r#"
+mount -t overlay overlay -o "lowerdir=$1,upperdir=$2/upper,workdir=$2/work" "$2/merged" || exit 9
+root=$2/merged
+shift 2
+rpm() { command rpm --root "$root" --dbpath /var/lib/rpm "$@"; }
+inside() { chroot "$root" "$@"; }
+mkdir -p "$root/var/lib/rpm"
+rpm --initdb
+printed=$(rpm --force-debian -i --nodeps "$@" 2>&1); echo "install: $?"
+echo "install printed: [$printed]"
+echo "wanted: [$(ls "$root/etc/systemd/system/multi-user.target.wants/" | grep wsmand | tr '\n' ' ')]"
+echo "user: [$(inside getent passwd wsmand-mgmt)]"
+echo "groups: [$(inside getent group wsmand-admins wsmand-wmi-users wsmand-remote-users | cut -d: -f1 | tr '\n' ' ')]"
+printed=$(rpm --force-debian -e --nodeps wsmand-selinux wsmand 2>&1); echo "erase: $?"
+echo "erase printed: [$printed]"
+echo "wanted after: [$(ls "$root/etc/systemd/system/multi-user.target.wants/" | grep wsmand | tr '\n' ' ')]"
+echo "user after: [$(inside getent passwd wsmand-mgmt)]"
+echo "state after: [$(ls -d "$root/var/lib/wsmand" 2>/dev/null)]"
+"#;
+
+/// Where systemd does not run (a container, an image build: no `/run/systemd/system`), install
+/// and erase are quiet and do their work on files: the preset enables wsmand (a link, as
+/// `systemctl enable` offline makes it), the accounts are made; erase removes the link, the
+/// accounts and the state. An overlay of the cached Debian root, in a mount namespace of its
+/// own, never booted.
+#[test]
+fn without_systemd_running_the_scriptlets_are_quiet_and_still_enable_and_clean_up() {
+    if !rpm_present() {
+        return;
+    }
+    let root = binaries::workspace_root();
+    let printed = Command::new("bash")
+        .arg(root.join("scripts/sysroot.sh"))
+        .arg("--path")
+        .output()
+        .expect("scripts/sysroot.sh --path");
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&printed.stdout).trim());
+    let root_user = Command::new("id").arg("-u").output().expect("id -u").stdout == b"0\n";
+    if !root_user || !sysroot.join(".complete").exists() {
+        wsman_test::skipped(
+            "WSMAN_TEST_REQUIRE_SYSTEMD",
+            format!("not root, or no cached root at {}", sysroot.display()),
+        );
+        return;
+    }
+    let out = tempfile::tempdir().expect("a directory for the packages");
+    let [wsmand, selinux] = build(out.path(), "1");
+    let overlay = wsman_test::scratch_dir("wsman-rpm-offline-", "the overlay");
+    for sub in ["upper", "work", "merged"] {
+        std::fs::create_dir(overlay.path().join(sub)).expect("an overlay directory");
+    }
+    let mut script = Command::new("unshare");
+    script
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            OFFLINE_SCRIPT,
+            "sh",
+        ])
+        .arg(&sysroot)
+        .arg(overlay.path())
+        .arg(&wsmand)
+        .arg(&selinux);
+    let ran = process::run(&mut script, None, Duration::from_secs(300));
+    eprintln!("{}", ran.describe());
+    assert!(ran.status.success(), "{}", ran.describe());
+    for line in [
+        "install: 0",
+        "install printed: []",
+        "wanted: [wsmand.service ]",
+        "groups: [wsmand-admins wsmand-wmi-users wsmand-remote-users ]",
+        "erase: 0",
+        "erase printed: []",
+        "wanted after: []",
+        "user after: []",
+        "state after: []",
+    ] {
+        assert!(
+            ran.stdout.lines().any(|l| l == line),
+            "no line {line:?}: {}",
+            ran.describe()
+        );
+    }
+    assert!(
+        ran.stdout
+            .lines()
+            .any(|l| l.starts_with("user: [wsmand-mgmt:") && l.ends_with(":/usr/sbin/nologin]")),
+        "{}",
+        ran.describe()
+    );
 }
