@@ -115,7 +115,8 @@ TOML
 # own configuration; syslog-ng, which conflicts with rsyslog, is unpacked by scripts/syslog-ng.sh);
 # rpm (rpmbuild, rpm2cpio), cpio, bzip2 and rpmlint for the rpm packages (scripts/rpm.sh), and
 # the reference policy's headers and modules with the SELinux tools (selinux-policy-dev,
-# selinux-policy-default, checkpolicy, semodule-utils, setools) to compile and analyse their
+# selinux-policy-default, checkpolicy, semodule-utils, setools, policycoreutils' semodule and
+# selinux-utils' matchpathcon, on a copy of the policy store) to compile and analyse their
 # SELinux module, and python3-firewall, firewalld's own reader of its service files, without
 # the service (crates/wsman-test/tests/rpm_package.rs).
 REQUIRED_PACKAGES=(libpam0g-dev libsystemd-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev binutils
@@ -125,7 +126,7 @@ REQUIRED_PACKAGES=(libpam0g-dev libsystemd-dev pkg-config curl wrk python3-venv 
     chromium nodejs nftables postgresql redis-server strace haproxy
     golang-go golang-github-masterzen-winrm-dev rsyslog rsyslog-gnutls rsyslog-relp
     rpm cpio bzip2 rpmlint selinux-policy-dev selinux-policy-default checkpolicy semodule-utils setools
-    python3-firewall)
+    policycoreutils selinux-utils python3-firewall)
 
 # A benchmark's smoke mode (WSMAN_BENCH_SMOKE=1, the "benchmarks smoke" stage of
 # scripts/test.sh): tiny sizes and short phases on the debug build, peers that are not installed

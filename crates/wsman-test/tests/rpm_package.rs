@@ -1,6 +1,6 @@
 //! The rpm packages of `scripts/rpm.sh` (from the debug binaries, stripped, as `package.rs`
-//! packages the .deb), the SELinux module they carry, and the floor of `scripts/abi-floor.sh`
-//! that both packages' dependencies promise:
+//! packages the .deb) and the floor of `scripts/abi-floor.sh` that both packages'
+//! dependencies promise (their SELinux module: `rpm_selinux.rs`; installed: `rpm_install.rs`):
 //!
 //! - the floor check refuses a program built here that needs `GLIBC_2.36` (`arc4random`) or
 //!   links a library outside its list, passes the same program without them, and passes every
@@ -9,24 +9,25 @@
 //!   the binaries need (read here with readelf), the config files are the two
 //!   `%config(noreplace)` ones, the scriptlets are `dist/rpm/`'s without systemd's macros, the
 //!   family's PAM file is `/etc/pam.d/wsmand`, the same files as the .deb in the families'
-//!   places; rpmlint reports no error and no warning but the waived ones;
-//! - the SELinux module compiles against the reference policy's headers and, linked with its
-//!   base and user modules into a kernel policy, `sesearch` finds the rules `docs/selinux.md`
-//!   states: the daemon binds WinRM's ports, starts the session helper in its domain, which
-//!   may start commands in unconfined_t and user_t; the daemon never writes a user's home;
-//!   the collector's outgoing ports only under their booleans, off by default.
+//!   places; rpmlint reports no error and no warning but the waived ones; the firewalld
+//!   services read by firewalld's own reader; `RESTART_ON_UPGRADE` read, never run.
 //!
-//! Skipped with a printed reason where rpmbuild, rpmlint or the SELinux tools are missing
+//! Skipped with a printed reason where rpmbuild, rpmlint or the other tools are missing
 //! (`WSMAN_TEST_REQUIRE_RPM=1`, set by `scripts/test.sh` as root, makes that a failure).
+
+#[allow(dead_code)]
+#[path = "rpm/common.rs"]
+mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use wsman_test::binaries::{self, workspace_root};
 use wsman_test::process::{self, Finished};
+
+use common::{built, path_str, payload_file, query, run, run_ok, tools_present, Built, VARIANTS};
 
 /// What the package ships as programs: five commands and the session helper.
 const PROGRAMS: [&str; 6] = [
@@ -37,146 +38,6 @@ const PROGRAMS: [&str; 6] = [
     "wevtutil",
     "wsmand-session",
 ];
-
-/// The variants and the PAM file each installs as /etc/pam.d/wsmand.
-const VARIANTS: [(&str, &str); 3] = [
-    ("el9", "dist/pam/rhel"),
-    ("el10", "dist/pam/rhel"),
-    ("sles16", "dist/pam/suse"),
-];
-
-/// The tools the checks run, and the Debian package of each.
-const TOOLS: [(&str, &str); 9] = [
-    ("rpmbuild", "rpm"),
-    ("rpm2cpio", "rpm"),
-    ("rpmlint", "rpmlint"),
-    ("readelf", "binutils"),
-    ("gcc", "gcc"),
-    ("checkmodule", "checkpolicy"),
-    ("semodule_link", "semodule-utils"),
-    ("sesearch", "setools"),
-    ("cpio", "cpio"),
-];
-
-/// Whether the tools are here; prints why not (a failure with `WSMAN_TEST_REQUIRE_RPM=1`).
-fn tools_present() -> bool {
-    let missing: Vec<String> = TOOLS
-        .iter()
-        .filter(|(tool, _)| {
-            !std::env::var_os("PATH")
-                .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()))
-        })
-        .map(|(tool, package)| format!("{tool} (Debian: {package})"))
-        .collect();
-    let makefile = Path::new("/usr/share/selinux/devel/Makefile");
-    let mut reasons = missing;
-    if !makefile.is_file() {
-        reasons.push(format!(
-            "{} (Debian: selinux-policy-dev)",
-            makefile.display()
-        ));
-    }
-    let firewalld = Path::new("/usr/lib/python3/dist-packages/firewall/core/io/service.py");
-    if !firewalld.is_file() {
-        reasons.push(format!(
-            "{} (Debian: python3-firewall)",
-            firewalld.display()
-        ));
-    }
-    if !Path::new(REFPOLICY).join("base.pp.bz2").is_file() {
-        reasons.push(format!(
-            "{REFPOLICY}/base.pp.bz2 (Debian: selinux-policy-default)"
-        ));
-    }
-    if reasons.is_empty() {
-        return true;
-    }
-    wsman_test::skipped(
-        "WSMAN_TEST_REQUIRE_RPM",
-        format!("missing: {}", reasons.join(", ")),
-    );
-    false
-}
-
-/// The reference policy's compiled modules.
-const REFPOLICY: &str = "/usr/share/selinux/default";
-
-fn run(program: &str, args: &[&str], cwd: Option<&Path>) -> Finished {
-    let mut command = Command::new(program);
-    command.args(args);
-    if let Some(dir) = cwd {
-        command.current_dir(dir);
-    }
-    process::run(&mut command, None, Duration::from_secs(300))
-}
-
-fn run_ok(program: &str, args: &[&str], cwd: Option<&Path>) -> Finished {
-    let finished = run(program, args, cwd);
-    assert!(
-        finished.status.success(),
-        "{program} {args:?}: {}",
-        finished.describe()
-    );
-    finished
-}
-
-/// The rpms of each variant, built once for every test of this file.
-struct Built {
-    _dir: tempfile::TempDir,
-    /// (variant, wsmand's rpm, wsmand-selinux's rpm)
-    rpms: Vec<(&'static str, PathBuf, PathBuf)>,
-}
-
-fn built() -> &'static Built {
-    static BUILT: OnceLock<Built> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let dir = wsman_test::scratch_dir("wsman-rpm-", "the rpms");
-        let root = workspace_root();
-        let rpms = VARIANTS
-            .iter()
-            .map(|(variant, _)| {
-                let out = dir.path().join(variant);
-                let out = out.to_str().expect("UTF-8 path");
-                let script = root.join("scripts/rpm.sh");
-                let script = script.to_str().expect("UTF-8 path");
-                let args = [
-                    script,
-                    "--no-build",
-                    "--no-compress",
-                    "--variant",
-                    variant,
-                    "--output",
-                    out,
-                ];
-                let made = run_ok("bash", &args, Some(&root));
-                let paths: Vec<PathBuf> = made.stdout.lines().map(PathBuf::from).collect();
-                assert_eq!(paths.len(), 2, "rpm.sh printed {:?}", made.stdout);
-                (*variant, root.join(&paths[0]), root.join(&paths[1]))
-            })
-            .collect();
-        Built { _dir: dir, rpms }
-    })
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 path")
-}
-
-/// `rpm -qp QUERY rpm`'s lines.
-fn query(rpm: &Path, query: &[&str]) -> Vec<String> {
-    let mut args = vec!["-qp"];
-    args.extend_from_slice(query);
-    args.push(path_str(rpm));
-    let queried = run_ok("rpm", &args, None);
-    queried.stdout.lines().map(str::to_owned).collect()
-}
-
-/// A file of the rpm's payload (`./etc/pam.d/wsmand`).
-fn payload_file(rpm: &Path, path: &str) -> String {
-    let script = "rpm2cpio \"$1\" | cpio --quiet -i --to-stdout \"$2\"";
-    let read = run_ok("sh", &["-c", script, "sh", path_str(rpm), path], None);
-    read.stdout
-}
 
 /// What readelf says `file` needs, in rpm's notation: `SONAME()(64bit)` for each DT_NEEDED and
 /// `SONAME(VERSION)(64bit)` for each version it needs of it.
@@ -337,7 +198,7 @@ fn each_rpm_requires_what_the_binaries_link_and_ships_what_the_deb_ships() {
         .all(|s| wanted.contains(*s)),
         "readelf found {wanted:?}"
     );
-    for (variant, rpm, selinux) in &built().rpms {
+    for (variant, rpm, selinux) in &all_variants().rpms {
         let requires: BTreeSet<String> = query(rpm, &["--requires"]).into_iter().collect();
         let libraries: BTreeSet<String> = requires
             .iter()
@@ -467,7 +328,7 @@ fn rpmlint_reports_no_error_and_only_the_waived_warnings() {
         "-r".to_owned(),
         "dist/rpm/wsmand.rpmlintrc".to_owned(),
     ];
-    for (_, rpm, selinux) in &built().rpms {
+    for (_, rpm, selinux) in &all_variants().rpms {
         args.push(path_str(rpm).to_owned());
         args.push(path_str(selinux).to_owned());
     }
@@ -478,208 +339,6 @@ fn rpmlint_reports_no_error_and_only_the_waived_warnings() {
         linted.status.success() && linted.stdout.contains(" 0 errors, 0 warnings"),
         "rpmlint: {}",
         linted.describe()
-    );
-}
-
-/// The module compiled from `dist/selinux` and linked with the reference policy's base and
-/// user modules into a kernel policy: its path, in `dir`.
-fn linked_policy(dir: &Path) -> PathBuf {
-    let root = workspace_root();
-    for file in ["wsmand.te", "wsmand.fc", "wsmand.if"] {
-        std::fs::copy(root.join("dist/selinux").join(file), dir.join(file))
-            .expect("copy the module's sources");
-    }
-    let made = run_ok(
-        "make",
-        &["-f", "/usr/share/selinux/devel/Makefile", "wsmand.pp"],
-        Some(dir),
-    );
-    assert!(
-        !made.stdout.contains("arning") && !made.stderr.contains("arning"),
-        "the module compiles with warnings: {}",
-        made.describe()
-    );
-    let mut link = vec!["-o".to_owned(), "linked.pp".to_owned()];
-    for module in ["base", "unconfined", "unprivuser", "staff", "kerberos"] {
-        let script = format!("bzcat {REFPOLICY}/{module}.pp.bz2 > {module}.pp");
-        run_ok("sh", &["-c", &script], Some(dir));
-        link.push(format!("{module}.pp"));
-    }
-    link.push("wsmand.pp".to_owned());
-    let link: Vec<&str> = link.iter().map(String::as_str).collect();
-    run_ok("semodule_link", &link, Some(dir));
-    run_ok("semodule_expand", &["linked.pp", "policy.bin"], Some(dir));
-    dir.join("policy.bin")
-}
-
-#[test]
-fn the_selinux_module_links_with_the_reference_policy_and_grants_what_the_docs_say() {
-    if !tools_present() {
-        return;
-    }
-    let dir = wsman_test::scratch_dir("wsman-selinux-", "the policy");
-    let policy = linked_policy(dir.path());
-    let policy = path_str(&policy);
-    ports_and_the_session_transition(policy);
-    no_home_writes_and_outgoing_ports_only_by_boolean(policy);
-}
-
-/// `sesearch ARGS policy`'s output, printed for the log.
-fn sesearch(policy: &str, args: &[&str]) -> String {
-    let mut all = args.to_vec();
-    all.push(policy);
-    let found = run_ok("sesearch", &all, None).stdout;
-    eprintln!("sesearch {}:\n{found}", args.join(" "));
-    found
-}
-
-fn has(found: &str, rule: &str) {
-    assert!(
-        found.lines().any(|l| l.trim().starts_with(rule)),
-        "no `{rule}` in:\n{found}"
-    );
-}
-
-/// The daemon binds WinRM's ports, the console its own; the daemon starts the helper in its
-/// domain, which may start the user's shell in unconfined_t or user_t.
-fn ports_and_the_session_transition(policy: &str) {
-    let sesearch = |args: &[&str]| sesearch(policy, args);
-
-    let binds = sesearch(&[
-        "-A",
-        "-s",
-        "wsmand_t",
-        "-c",
-        "tcp_socket",
-        "-p",
-        "name_bind",
-    ]);
-    has(&binds, "allow wsmand_t vnc_port_t:tcp_socket { name_bind");
-    has(
-        &binds,
-        "allow wsmand_t wsmand_port_t:tcp_socket { name_bind",
-    );
-    let console = sesearch(&[
-        "-A",
-        "-s",
-        "wsmand_mgmt_t",
-        "-c",
-        "tcp_socket",
-        "-p",
-        "name_bind",
-    ]);
-    has(
-        &console,
-        "allow wsmand_mgmt_t wsmand_mgmt_port_t:tcp_socket name_bind;",
-    );
-
-    let helper = sesearch(&["-T", "-s", "wsmand_t", "-t", "wsmand_session_exec_t"]);
-    has(
-        &helper,
-        "type_transition wsmand_t wsmand_session_exec_t:process wsmand_session_t;",
-    );
-    for user in ["unconfined_t", "user_t"] {
-        let to_user = sesearch(&[
-            "-A",
-            "-s",
-            "wsmand_session_t",
-            "-t",
-            user,
-            "-c",
-            "process",
-            "-p",
-            "transition",
-        ]);
-        has(
-            &to_user,
-            "allow wsmand_session_t userdomain:process transition;",
-        );
-        let entry = sesearch(&[
-            "-A",
-            "-s",
-            user,
-            "-t",
-            "shell_exec_t",
-            "-c",
-            "file",
-            "-p",
-            "entrypoint",
-        ]);
-        has(&entry, &format!("allow {user} shell_exec_t:file {{"));
-    }
-    let setexec = sesearch(&[
-        "-A",
-        "-s",
-        "wsmand_session_t",
-        "-c",
-        "process",
-        "-p",
-        "setexec",
-    ]);
-    has(
-        &setexec,
-        "allow wsmand_session_t wsmand_session_t:process {",
-    );
-}
-
-/// No write of a user's home by the daemon; the collector's outgoing ports only under their
-/// booleans, each off by default.
-fn no_home_writes_and_outgoing_ports_only_by_boolean(policy: &str) {
-    let sesearch = |args: &[&str]| sesearch(policy, args);
-    for home in ["user_home_t", "user_home_dir_t"] {
-        let writes = sesearch(&[
-            "-A", "-s", "wsmand_t", "-t", home, "-c", "file,dir", "-p", "write",
-        ]);
-        assert!(
-            writes.trim().is_empty(),
-            "wsmand_t may write {home}:\n{writes}"
-        );
-    }
-
-    for (boolean, port) in [
-        ("wsmand_connect_syslog", "syslog_tls_port_t"),
-        ("wsmand_connect_kafka", "unreserved_port_type"),
-        ("wsmand_connect_hec", "http_port_t"),
-        ("wsmand_connect_postgresql", "postgresql_port_t"),
-    ] {
-        let declared = run_ok("seinfo", &["-b", boolean, "-x", policy], None).stdout;
-        assert!(
-            declared.contains(&format!("bool {boolean} false;")),
-            "{boolean}: {declared}"
-        );
-        let connects = sesearch(&[
-            "-A",
-            "-s",
-            "wsmand_t",
-            "-c",
-            "tcp_socket",
-            "-p",
-            "name_connect",
-            "-b",
-            boolean,
-        ]);
-        assert!(
-            connects
-                .lines()
-                .any(|l| l.contains(port) && l.contains(&format!("[ {boolean} ]:True"))),
-            "{boolean} does not let wsmand_t connect to {port}:\n{connects}"
-        );
-    }
-    // Never without one of them (the Kafka and HEC booleans' unreserved ports hold 5432 too).
-    let always = sesearch(&[
-        "-A",
-        "-s",
-        "wsmand_t",
-        "-t",
-        "postgresql_port_t",
-        "-c",
-        "tcp_socket",
-        "-p",
-        "name_connect",
-    ]);
-    assert!(
-        always.lines().all(|l| l.contains("[ wsmand_connect_")),
-        "wsmand_t connects to PostgreSQL without a boolean:\n{always}"
     );
 }
 
@@ -704,7 +363,7 @@ fn restart_on_upgrade_is_read_with_sed_and_nothing_in_the_file_runs() {
     if !tools_present() {
         return;
     }
-    let (_, rpm, _) = &built().rpms[0];
+    let (_, rpm, _) = &all_variants().rpms[0];
     let scripts = query(rpm, &["--scripts"]).join("\n");
     let post = scripts
         .split("postinstall scriptlet (using /bin/sh):\n")
@@ -767,7 +426,7 @@ fn the_firewalld_services_read_as_firewalld_reads_them() {
         let read = firewalld_ports(&dist, name);
         assert!(read.status.success(), "{name}: {}", read.describe());
         assert_eq!(read.stdout.trim(), ports, "{name}");
-        for (_, rpm, _) in &built().rpms {
+        for (_, rpm, _) in &all_variants().rpms {
             let shipped = payload_file(rpm, &format!("./usr/lib/firewalld/services/{name}"));
             let source = std::fs::read_to_string(dist.join(name)).expect("the service file");
             assert_eq!(shipped, source, "{name} in {}", rpm.display());
@@ -781,4 +440,9 @@ fn the_firewalld_services_read_as_firewalld_reads_them() {
     std::fs::write(dir.path().join("bad.xml"), bad).expect("write the bad service");
     let refused = firewalld_ports(dir.path(), "bad.xml");
     assert!(!refused.status.success(), "{}", refused.describe());
+}
+
+/// Every variant's rpms.
+fn all_variants() -> &'static Built {
+    built(&["el9", "el10", "sles16"])
 }
