@@ -8,7 +8,9 @@
 //!   database of its libraries): quiet; wsmand enabled through the preset and started,
 //!   wsmand-mgmt disabled; the groups and the management service's user made; wsmand-selinux's
 //!   scriptlets silent without SELinux;
-//! - upgrade to revision 2: the running daemon restarted onto the new program, and said so;
+//! - upgrade to revision 2: the running daemon and management service (started by hand, as the
+//!   preset leaves it disabled) restarted onto the new programs, and said so; a detached shell
+//!   gone; wsmand-mgmt still disabled;
 //! - disable + reinstall: still disabled, and (running) restarted; mask + reinstall: masked and
 //!   stopped; `RESTART_ON_UPGRADE=no` in `/etc/sysconfig/wsmand`: nothing restarted, and said;
 //! - erase: both stopped and disabled, the programs gone, `/etc/wsmand` kept, the state
@@ -21,8 +23,6 @@
 //! Skipped with a printed reason where systemd cannot be booted or rpm is missing
 //! (`WSMAN_TEST_REQUIRE_SYSTEMD=1` and `WSMAN_TEST_REQUIRE_RPM=1` make those failures).
 
-// start_and_wait and wait_for_port are package.rs's and operator.rs's.
-#[allow(dead_code)]
 #[path = "operator/booted.rs"]
 mod booted;
 
@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use booted::{configure, winrs_as, ACCOUNT, PASSWORD};
+use booted::{configure, start_and_wait, winrs_as, ACCOUNT, PASSWORD};
 use wsman_test::process::{self, Finished};
 use wsman_test::systemd::BootedSystemd;
 use wsman_test::{binaries, free_port, ConfigDir};
@@ -287,7 +287,27 @@ fn first_install(steps: &mut Steps, wsmand: &Path, selinux: &Path) -> u16 {
     configure(steps.systemd, "/usr/bin/wsmand", port);
     steps.run(&["systemctl", "restart", "wsmand.service"]);
     steps.answers_identify(port);
+    start_the_console(steps);
     port
+}
+
+/// The management service, started by hand (the preset leaves it disabled), serving as the
+/// user the package made.
+fn start_the_console(steps: &mut Steps) {
+    let port = free_port();
+    steps.systemd.write_file(
+        "/etc/wsmand/mgmt.toml",
+        &format!(
+            "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\n\
+             Certificate = \"auto\"\nCredentials = \"os\"\nUnspecifiedClients = \"Allow\"\n\
+             AllowedClients = []\nDeniedClients = []\nRequestLog = \"journal\"\n\
+             SessionIdleMinutes = 15\nSessionLifetimeHours = 8\n"
+        ),
+    );
+    start_and_wait(steps.systemd, "wsmand-mgmt.service", port);
+    let pid = steps.property("wsmand-mgmt.service", "MainPID");
+    let owner = steps.run(&["stat", "-c", "%U", &format!("/proc/{pid}")]);
+    steps.equal("the console's user", owner.stdout.trim(), "wsmand-mgmt");
 }
 
 /// Upgrade: restarted onto the new program, and said so. Disable, mask and
@@ -299,14 +319,22 @@ fn upgrades_restart_and_keep_disable_and_mask(steps: &mut Steps, second: &Path, 
         detached.code() == 0,
         format!("-detach: {}", detached.describe()),
     );
-    let before = steps.property("wsmand.service", "MainPID");
+    let units = ["wsmand.service", "wsmand-mgmt.service"];
+    let before = units.map(|unit| steps.property(unit, "MainPID"));
     let printed = steps.rpm(&["-U", "--nodeps", text(second)]);
     steps.check(
         printed.contains("shells end"),
         format!("not said: {printed:?}"),
     );
-    let after = steps.property("wsmand.service", "MainPID");
-    steps.check(before != after, "not restarted");
+    let after = units.map(|unit| steps.property(unit, "MainPID"));
+    for ((unit, before), after) in units.iter().zip(&before).zip(&after) {
+        steps.check(
+            before != after,
+            format!("{unit} not restarted ({before}, {after})"),
+        );
+    }
+    let mgmt_state = steps.property("wsmand-mgmt.service", "UnitFileState");
+    steps.equal("wsmand-mgmt after the upgrade", &mgmt_state, "disabled");
     steps.answers_identify(port);
     let shell = detached.stdout.trim();
     let attached = winrs_as(port, ACCOUNT, PASSWORD, &[&format!("-attach:{shell}")]);
