@@ -162,6 +162,10 @@ cp dist/selinux/wsmand.te dist/selinux/wsmand.fc dist/selinux/wsmand.if "$SELINU
 make -s -C "$SELINUX" -f "$SELINUX_MAKEFILE" wsmand.pp >&2
 bzip2 -9 -c "$SELINUX/wsmand.pp" >"$STAGE/usr/share/selinux/packages/wsmand/wsmand.pp.bz2"
 install -m 0644 dist/selinux/wsmand.if "$STAGE/usr/share/selinux/devel/include/distributed/wsmand.if"
+# The sources, which %post compiles against the host's own policy headers when the host's policy
+# refuses the module built here (docs/selinux.md).
+install -d -m 0755 "$STAGE/usr/share/selinux/devel/wsmand"
+install -m 0644 dist/selinux/wsmand.te dist/selinux/wsmand.fc "$STAGE/usr/share/selinux/devel/wsmand/"
 find "$STAGE" -type f -exec chmod 0644 {} +
 chmod 0755 "$STAGE"/usr/bin/* "$STAGE/usr/lib/wsmand/wsmand-session"
 
@@ -296,6 +300,9 @@ $(scriptlet selinux-postun)
 %dir /usr/share/selinux/packages/wsmand
 /usr/share/selinux/packages/wsmand/wsmand.pp.bz2
 /usr/share/selinux/devel/include/distributed/wsmand.if
+%dir /usr/share/selinux/devel/wsmand
+/usr/share/selinux/devel/wsmand/wsmand.te
+/usr/share/selinux/devel/wsmand/wsmand.fc
 
 %changelog
 * $(LC_ALL=C date -u -d "@$WHEN" '+%a %b %d %Y') wsmand developers <wsmand@example.invalid> - $VERSION-$RELEASE

@@ -264,6 +264,8 @@ fn each_rpm_requires_what_the_binaries_link_and_ships_what_the_deb_ships() {
         for file in [
             "/usr/share/selinux/packages/wsmand/wsmand.pp.bz2",
             "/usr/share/selinux/devel/include/distributed/wsmand.if",
+            "/usr/share/selinux/devel/wsmand/wsmand.te",
+            "/usr/share/selinux/devel/wsmand/wsmand.fc",
         ] {
             assert!(
                 selinux_files.iter().any(|f| f == file),
