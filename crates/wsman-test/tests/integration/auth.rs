@@ -170,14 +170,28 @@ fn wrong_password_is_401_logged_with_address_and_never_the_password() {
     }
 }
 
+/// Once seen in CI, under a loaded suite and not reproduced since: the connection closed
+/// before any answer. The daemon logs its connections' ends (debug) for this test, and a
+/// failure says whether the daemon was still running, so a recurrence names the cause (the
+/// daemon's log follows the panic).
 #[test]
 fn unknown_user_is_401() {
-    let fixture = Fixture::http();
-    let response = wsman_test::http::post(
-        fixture.port,
+    let mut fixture = Fixture::http_with_env(|_| {}, &[("RUST_LOG", "info,wsman_front=debug")]);
+    let answer = fixture.connect().post(
         Some(&basic_auth("no-such-user-x9", "whatever")),
         soap::identify().as_bytes(),
     );
+    let response = match answer {
+        Ok(response) => response,
+        Err(error) => panic!(
+            "no answer: {error}; the daemon is {}",
+            if fixture.daemon.is_running() {
+                "still running"
+            } else {
+                "gone"
+            }
+        ),
+    };
     assert_eq!(response.status, 401, "{}", response.describe());
 }
 

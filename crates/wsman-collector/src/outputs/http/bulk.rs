@@ -129,7 +129,11 @@ pub struct Bulk {
 
 /// The `_id` of an event: the SHA-1 of its XML as it came, in hex.
 pub fn document_id(event: &ReceivedEvent) -> String {
-    digest(event).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&digest(event))
+}
+
+fn hex(id: &Digest) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An event's `_id` as bytes: what [`StoredItems`] keeps.
@@ -225,10 +229,11 @@ impl Bulk {
     /// The NDJSON body: per event a `create` action and its document (`@timestamp`, the
     /// arrival time; `message`, the event's XML as it came, which Elastic's
     /// `decode_xml_wineventlog` reads; who sent it under `wec`).
-    pub fn body(batch: &Batch<'_>) -> Bytes {
+    /// `ids`: the events' `_id`s, in order (hashed once per store).
+    fn body(batch: &Batch<'_>, ids: &[Digest]) -> Bytes {
         let mut body = String::with_capacity(batch.events.len() * 1200);
-        for event in batch.events {
-            let action = serde_json::json!({ "create": { "_id": document_id(event) } });
+        for (event, id) in batch.events.iter().zip(ids) {
+            let action = serde_json::json!({ "create": { "_id": hex(id) } });
             let document = serde_json::json!({
                 "@timestamp": batch.received,
                 "message": event.xml,
@@ -265,15 +270,14 @@ impl Bulk {
         };
         let events: Vec<&ReceivedEvent> = pending.iter().map(|&i| batch.events[i]).collect();
         if !events.is_empty() {
-            let answer = self.send(
-                client,
-                authorization,
+            let body = Self::body(
                 &Batch {
                     events: &events,
                     ..*batch
                 },
-                timeout,
-            )?;
+                &pending.iter().map(|&i| ids[i]).collect::<Vec<_>>(),
+            );
+            let answer = self.send(client, authorization, body, timeout)?;
             if let Err(error) = check_items(&answer, events.len()) {
                 if let BulkError::Items { taken, .. } = &error {
                     let now = Instant::now();
@@ -297,12 +301,12 @@ impl Bulk {
         self.stored.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// One `_bulk` request of `batch`'s events: its answer, read.
+    /// One `_bulk` request of `body`: its answer, read.
     fn send(
         &self,
         client: &Client,
         authorization: Option<&HeaderValue>,
-        batch: &Batch<'_>,
+        body: Bytes,
         timeout: Duration,
     ) -> Result<BulkAnswer, BulkError> {
         let mut headers: Vec<(HeaderName, HeaderValue)> = vec![(
@@ -317,7 +321,7 @@ impl Bulk {
                 method: Method::POST,
                 path_and_query: self.path(),
                 headers,
-                body: Self::body(batch),
+                body,
             },
             timeout,
         )?;
