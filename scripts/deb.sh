@@ -79,6 +79,9 @@ done
 install -m 0755 "$BIN/wsmand-session" "$STAGE/usr/lib/wsmand/wsmand-session"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
     "$STAGE/usr/lib/wsmand/wsmand-session"
+# The floor the package promises (glibc 2.34, OpenSSL 3.0, the allowed sonames): Ubuntu 22.04,
+# RHEL 9 (scripts/abi-floor.sh).
+bash scripts/abi-floor.sh "$STAGE"/usr/bin/* "$STAGE/usr/lib/wsmand/wsmand-session" >&2
 
 sed -e 's#/usr/local/bin/wsmand#/usr/bin/wsmand#g' \
     -e 's#^Documentation=.*#Documentation=man:wsmand(8)#' \

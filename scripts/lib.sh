@@ -112,13 +112,21 @@ TOML
 # make, libssl-dev and zlib1g-dev to build the collector's vendored librdkafka (rdkafka-sys:
 # its configure and make, TLS through OpenSSL, gzip through zlib); rsyslog with its TLS and RELP
 # inputs, the receivers of the collector's syslog output tests (run as child processes with their
-# own configuration; syslog-ng, which conflicts with rsyslog, is unpacked by scripts/syslog-ng.sh).
+# own configuration; syslog-ng, which conflicts with rsyslog, is unpacked by scripts/syslog-ng.sh);
+# rpm (rpmbuild, rpm2cpio), cpio, bzip2 and rpmlint for the rpm packages (scripts/rpm.sh), and
+# the reference policy's headers and modules with the SELinux tools (selinux-policy-dev,
+# selinux-policy-default, checkpolicy, semodule-utils, setools, policycoreutils' semodule and
+# selinux-utils' matchpathcon, on a copy of the policy store) to compile and analyse their
+# SELinux module, and python3-firewall, firewalld's own reader of its service files, without
+# the service (crates/wsman-test/tests/rpm_package.rs).
 REQUIRED_PACKAGES=(libpam0g-dev libsystemd-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev binutils
     make libssl-dev zlib1g-dev dpkg-dev lintian
     krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev debootstrap iproute2
     systemd-journal-remote tzdata openipmi ipmitool wsl uuid-runtime dmidecode tmux vim
     chromium nodejs nftables postgresql redis-server strace haproxy
-    golang-go golang-github-masterzen-winrm-dev rsyslog rsyslog-gnutls rsyslog-relp)
+    golang-go golang-github-masterzen-winrm-dev rsyslog rsyslog-gnutls rsyslog-relp
+    rpm cpio bzip2 rpmlint selinux-policy-dev selinux-policy-default checkpolicy semodule-utils setools
+    policycoreutils selinux-utils python3-firewall)
 
 # A benchmark's smoke mode (WSMAN_BENCH_SMOKE=1, the "benchmarks smoke" stage of
 # scripts/test.sh): tiny sizes and short phases on the debug build, peers that are not installed

@@ -177,6 +177,7 @@ export_test_users() {
         export WSMAN_TEST_REQUIRE_POSTGRES=1
         export WSMAN_TEST_REQUIRE_HAPROXY=1
         export WSMAN_TEST_REQUIRE_GO_WINRM=1
+        export WSMAN_TEST_REQUIRE_RPM=1
     fi
 }
 

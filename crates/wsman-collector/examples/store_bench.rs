@@ -35,6 +35,7 @@ fn record(n: u64, time: i64) -> StoreRecord {
     wsman_collector::event_store::record::push_words(&mut words, &message, 16 * 1024);
     StoreRecord {
         time: Timestamp::from_unix_micros(time),
+        event_time: None,
         computer: host.clone(),
         channel: if n.is_multiple_of(3) { "System" } else { "Security" }.into(),
         level: Some([0, 2, 3, 4][(n % 4) as usize]),

@@ -502,17 +502,18 @@ data_stream = "logs-windows.forwarded-default"
             && failed.contains("404 document_missing_exception: [_doc][5]: document missing"),
         "{failed}"
     );
-    // The whole request refused (429).
+    // The resend carries the two items not created; the whole request refused (429).
     receiver.reply(429, &fixture("bulk-rejected.json"));
     let rejected = error_of(&outputs, &batch, "429");
     assert!(
         rejected.contains("429") && rejected.contains("es_rejected_execution_exception"),
         "{rejected}"
     );
-    // The resend: the items stored before answer 409 (their _id exists), which is stored.
+    // The next resend, the same two: one answered 409 (its _id exists: stored by an earlier
+    // send), which is stored, and one created.
     receiver.reply(
         200,
-        r#"{"took":3,"errors":true,"items":[{"create":{"_id":"a","status":409,"error":{"type":"version_conflict_engine_exception","reason":"document already exists"}}},{"create":{"_id":"b","status":201}},{"create":{"_id":"c","status":201}}]}"#,
+        r#"{"took":3,"errors":true,"items":[{"create":{"_id":"a","status":409,"error":{"type":"version_conflict_engine_exception","reason":"document already exists"}}},{"create":{"_id":"b","status":201}}]}"#,
     );
     write(&outputs, CLIENT, &batch).expect("stored");
     assert!(!rejected.contains(API_KEY) && !failed.contains(API_KEY));
@@ -524,27 +525,21 @@ data_stream = "logs-windows.forwarded-default"
         .lines()
         .map(|l| serde_json::from_str(l).expect("published line"))
         .collect();
-    for request in &requests {
+    // The first request carries the three events; each resend the two not created.
+    for (request, events) in requests.iter().zip([3, 2, 2]) {
         assert_eq!(request.method, "POST");
         assert_eq!(request.target, "/logs-windows.forwarded-default/_bulk");
         assert_eq!(request.header("content-type"), "application/x-ndjson");
         assert_eq!(request.header("authorization"), format!("ApiKey {API_KEY}"));
-        assert_eq!(
-            request.body, requests[0].body,
-            "a resend is the same request"
-        );
         let text = std::str::from_utf8(&request.body).expect("UTF-8");
         assert!(text.ends_with('\n'), "NDJSON ends with a line feed");
         let sent: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).expect("JSON line"))
             .collect();
-        assert_eq!(
-            sent.len(),
-            published.len(),
-            "an action and a document per event"
-        );
-        for (pair, (ours, theirs)) in sent.chunks(2).zip(published.chunks(2)).enumerate() {
+        assert_eq!(sent.len(), 2 * events, "an action and a document per event");
+        for (pair, ours) in sent.chunks(2).enumerate() {
+            let theirs = &published[2 * (pair % (published.len() / 2))..][..2];
             let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
             assert_eq!(keys(&ours[0]), keys(&theirs[0]), "a create action");
             assert!(ours[1]["@timestamp"].is_string() && theirs[1]["@timestamp"].is_string());
@@ -553,6 +548,67 @@ data_stream = "logs-windows.forwarded-default"
             assert_eq!(id.len(), 40, "SHA-1 of the XML: {id}");
         }
     }
+}
+
+/// The `_id` and message of each event of a `_bulk` request body, in order.
+fn bulk_items(body: &[u8]) -> Vec<(String, String)> {
+    let text = std::str::from_utf8(body).expect("UTF-8");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    lines
+        .chunks(2)
+        .map(|pair| {
+            let id = pair[0]["create"]["_id"].as_str().expect("_id").to_owned();
+            let message = pair[1]["message"].as_str().expect("message").to_owned();
+            (id, message)
+        })
+        .collect()
+}
+
+/// Elastic's guidance for a bulk answer with items rejected for load: resend only those. A
+/// batch of four whose answer creates two and rejects two (429) is not stored (the forwarder is
+/// answered 503 and resends it whole); the resend reaches Elasticsearch as exactly the two
+/// rejected items, so the two created are not sent again (after a data stream's rollover their
+/// 409 would not come, and they would be stored twice). The resend stored, the batch is.
+#[test]
+fn bulk_resends_only_the_items_rejected() {
+    let (_dir, receiver, outputs) = http_output(
+        &[],
+        "",
+        "preset = \"elastic_bulk\"\ndata_stream = \"logs-windows.forwarded-default\"\n",
+    );
+    let created = r#"{"create":{"_index":".ds-logs-windows.forwarded-default-2099.03.08-000001","_id":"x","_version":1,"result":"created","status":201}}"#;
+    let rejected = r#"{"create":{"_index":".ds-logs-windows.forwarded-default-2099.03.08-000001","_id":"x","status":429,"error":{"type":"es_rejected_execution_exception","reason":"rejected execution of coordinating operation"}}}"#;
+    receiver.reply(
+        200,
+        &format!(
+            r#"{{"took":12,"errors":true,"items":[{created},{rejected},{created},{rejected}]}}"#
+        ),
+    );
+    receiver.reply(
+        200,
+        &format!(r#"{{"took":5,"errors":false,"items":[{created},{created}]}}"#),
+    );
+    let batch = events(1..=4);
+    let error = error_of(&outputs, &batch, "two items rejected");
+    assert!(
+        error.contains("2 of 4 events not stored") && error.contains("2 rejected for load"),
+        "{error}"
+    );
+    write(&outputs, CLIENT, &batch).expect("the rejected items stored: the batch is");
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2, "one request, one resend");
+    let first = bulk_items(&requests[0].body);
+    let messages: Vec<&str> = first.iter().map(|(_, m)| m.as_str()).collect();
+    let xml: Vec<&str> = batch.iter().map(|e| e.xml.as_str()).collect();
+    assert_eq!(messages, xml, "the first request carries the batch");
+    assert_eq!(
+        bulk_items(&requests[1].body),
+        vec![first[1].clone(), first[3].clone()],
+        "the resend carries exactly the items answered 429"
+    );
 }
 
 /// A bulk answer whose failed items are of both kinds (`fixtures/http/bulk-item-failures.json`:
@@ -576,9 +632,10 @@ fn bulk_items_rejected_for_load_are_told_from_items_refused() {
         "{error}"
     );
     // The bulk API's published answer with `"errors": false` (its delete item 404
-    // `not_found` included): every item stored.
+    // `not_found` included): every item stored. Events of another batch: of the batch above,
+    // the item created is not sent again.
     receiver.reply(200, &fixture("bulk-example-answer.json"));
-    write(&outputs, CLIENT, &events(1..=4)).expect("errors false: stored");
+    write(&outputs, CLIENT, &events(11..=14)).expect("errors false: stored");
 }
 
 #[test]

@@ -354,6 +354,11 @@ async fn deliver_due(
 ) -> Result<(), Stopped> {
     let mut made: Option<Message> = None;
     while let Some(due) = scheduler.poll(now()) {
+        // Ended while the last batch travelled (or while its successor was made): nothing more
+        // is sent, made or read for a subscription that is gone.
+        if link.ended.has_changed().is_err() {
+            return Err(Stopped::Ended);
+        }
         let message = match made.take() {
             Some(message) if message.due == due && message.base == plan.bookmark => message,
             _ => Message::make(plan, &plan.bookmark, due),
@@ -409,7 +414,8 @@ type Making = tokio::task::JoinHandle<Message>;
 /// into this worker's LIFO slot) and that task has run: the read (which reads and renders its
 /// entries in one poll, without an await point), the copy of the next batch's events and the
 /// making thread's allocations, done first, held the request back (0.7 to 1.4 ms of every
-/// batch's round trip in a trace, with the collector idle meanwhile).
+/// batch's round trip in a trace, with the collector idle meanwhile). Neither starts once the
+/// subscription has ended: its delivery is abandoned then, and the work would be thrown away.
 async fn deliver_reading(
     plan: &Plan,
     subscriber: &dyn Subscriber,
@@ -430,6 +436,7 @@ async fn deliver_reading(
         0
     };
     let base = message.bookmark.clone();
+    let ended = link.ended.clone();
     let sending = deliver(plan, subscriber, message, link);
     let making_and_reading = async {
         // Two turns: the client's pool takes one of its own before it hands the request over
@@ -437,6 +444,12 @@ async fn deliver_reading(
         // connection's task writes it.
         for _ in 0..2 {
             tokio::task::yield_now().await;
+        }
+        // The subscription ended during those turns (its delivery then ends too): a read or a
+        // message made now would be thrown away with the task, and a making thread would
+        // outlive it.
+        if ended.has_changed().is_err() {
+            return (None, None);
         }
         #[cfg(test)]
         tests::note(tests::Note::Ahead);

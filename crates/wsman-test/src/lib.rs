@@ -52,6 +52,7 @@ pub mod shape;
 pub mod soap;
 pub mod syslog_receivers;
 pub mod systemd;
+pub mod tmpfs;
 pub mod xmlnorm;
 
 pub use config_dir::{ConfigDir, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD};

@@ -10,6 +10,10 @@ use wsman_principal::{Principal, PrincipalKind};
 
 use crate::sessions::{manager_account, Session};
 
+/// The host a decision for "every host" is asked for: only a rule whose `Hosts` holds `*`
+/// matches it. Never asked alone: [`Policy::everywhere`] adds every Deny of the subject's roles.
+pub const EVERY_HOST: &str = "*";
+
 /// WMI's root/cimv2 as a resource URI prefix.
 pub const CIMV2: &str = wsman_proto::ns::WMI_CIMV2_PREFIX;
 /// The `winrm/config` resource.
@@ -109,10 +113,23 @@ pub(crate) fn rule_lists(rule: &DelegationRule) -> (String, String, String) {
 }
 
 impl Policy {
-    /// The roles of `settings`.
+    /// The roles of `settings`, each `os:NAME` member under the account's canonical name from
+    /// NSS (where NSS ignores case, `os:ALICE` is the account `alice`, whom a login as `ALICE`
+    /// becomes too); a name NSS does not know is kept as written.
     pub fn new(settings: &MgmtSettings) -> Self {
+        let mut roles = settings.roles.clone();
+        for member in roles.iter_mut().flat_map(|role| role.members.iter_mut()) {
+            let Some(name) = member.strip_prefix("os:").filter(|n| *n != "*") else {
+                continue;
+            };
+            if let Ok(Some(account)) = wsman_os::lookup_user(name) {
+                if account.name != name {
+                    *member = format!("os:{}", account.name);
+                }
+            }
+        }
         Self {
-            roles: settings.roles.clone(),
+            roles,
             groups: settings
                 .hosts
                 .iter()
@@ -174,6 +191,34 @@ impl Policy {
                 "default (no rule allows it)".to_owned()
             },
         }
+    }
+
+    /// May `subject` do `action` with `resource` on every host, configured or not (the whole
+    /// fleet: every computer of the event store, the console's own records, its settings)?
+    /// Only when a rule allows it on `*` and no Deny of any of the subject's roles names the
+    /// resource and action on any host or group: a Deny on one host leaves no whole fleet,
+    /// only the hosts each decided one by one. The one answer to "everywhere": a decision on
+    /// [`EVERY_HOST`] alone would miss a Deny on `db1`.
+    pub fn everywhere(&self, subject: Subject<'_>, resource: &str, action: Action) -> Decision {
+        let roles = self.roles.iter().filter(|r| member(r, subject));
+        for role in roles {
+            for (index, rule) in role.rules.iter().enumerate() {
+                let names_it = rule.actions.contains(&action)
+                    && rule
+                        .resources
+                        .iter()
+                        .any(|r| r == "*" || resource.starts_with(r.as_str()));
+                if rule.effect == Effect::Deny && names_it {
+                    return Decision::Denied {
+                        rule: format!(
+                            "{} (a Deny leaves no whole fleet)",
+                            describe(role, index, rule)
+                        ),
+                    };
+                }
+            }
+        }
+        self.decide(subject, EVERY_HOST, resource, action)
     }
 
     /// Whether the fleet shows `host` to `subject`: it may read the host's operating system
@@ -318,6 +363,47 @@ mod tests {
         assert!(base(&role("\"web2\"", "")).is_err());
         assert!(base(&role("\"group:nope\"", "")).is_err());
         assert!(base(&role("\"web1\"", "RunAs = \"root\"")).is_err());
+    }
+
+    /// "Everywhere" holds only while no Deny of the subject's roles names the resource and
+    /// action on any host or group; a Deny of another resource or action leaves it.
+    #[test]
+    fn a_deny_anywhere_leaves_no_whole_fleet() {
+        let allow_all = "[[Role]]\nName = \"r\"\nMembers = [\"alice\"]\n[[Role.Rule]]\n\
+                         Effect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+                         Actions = [\"read\", \"change\"]\n";
+        let deny = |hosts: &str, resource: &str, action: &str| {
+            format!(
+                "{allow_all}[[Role.Rule]]\nEffect = \"Deny\"\nHosts = [\"{hosts}\"]\n\
+                 Resources = [\"{resource}\"]\nActions = [\"{action}\"]\n"
+            )
+        };
+        let service = cim_class("Win32_Service");
+        let alice = who("alice", "manager");
+        let alice = ungrouped(&alice);
+        for (text, everywhere) in [
+            (allow_all.to_owned(), true),
+            (deny("db1", &service, "read"), false),
+            (deny("group:web", "*", "read"), false),
+            (deny("db1", &service, "change"), true),
+            (deny("db1", CONFIG_URI, "read"), true),
+        ] {
+            let policy = Policy::new(&settings(&text));
+            assert_eq!(
+                policy
+                    .everywhere(alice, &service, Action::Read)
+                    .is_allowed(),
+                everywhere,
+                "{text}"
+            );
+            // Host by host, the same policy still allows web1.
+            assert!(
+                policy
+                    .decide(alice, "web1", &service, Action::Read)
+                    .is_allowed()
+                    || text.contains("group:web")
+            );
+        }
     }
 
     proptest! {

@@ -24,7 +24,7 @@ use wsman_proto::xml::Element;
 use crate::delegation::{Decision, Subject};
 use crate::event_search::{self, Bucket, Search, StoredEvent, PAGE_SIZE};
 use crate::hosts::{bounded, Host, HostError};
-use crate::manage::{Managed, EVERY_HOST};
+use crate::manage::Managed;
 
 /// The host group whose members serve the event store the Events page searches.
 pub const STORE_GROUP: &str = "event-store";
@@ -112,7 +112,7 @@ pub fn scope(managed: &Managed, subject: Subject<'_>) -> Result<Scope, ScopeErro
         .map(|h| (h.config.name.clone(), h.config.groups.clone()))
         .collect();
     let whole_fleet = policy
-        .decide(subject, EVERY_HOST, EVENT_LOG_URI, Action::Read)
+        .everywhere(subject, EVENT_LOG_URI, Action::Read)
         .is_allowed();
     Ok(Scope {
         collector_name,
@@ -328,7 +328,11 @@ mod tests {
              [[Role]]\nName = \"viewers\"\nMembers = [\"viewer\"]\n[[Role.Rule]]\n\
              Effect = \"Allow\"\nHosts = [\"group:web\"]\nResources = [\"{EVENT_LOG_URI}\"]\n\
              Actions = [\"read\"]\n[[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"coll\"]\n\
-             Resources = [\"urn:wsmand:event-store\"]\nActions = [\"read\"]\n",
+             Resources = [\"urn:wsmand:event-store\"]\nActions = [\"read\"]\n\
+             [[Role]]\nName = \"all-but-db\"\nMembers = [\"almost\"]\n[[Role.Rule]]\n\
+             Effect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\nActions = [\"read\"]\n\
+             [[Role.Rule]]\nEffect = \"Deny\"\nHosts = [\"db1\"]\nResources = [\"{EVENT_LOG_URI}\"]\n\
+             Actions = [\"read\"]\n",
             host("web1", "http://WEB1.example.com:5985/wsman", "\"web\""),
             host("db1", "http://db1.example.com:5985/wsman", ""),
             host(
@@ -408,6 +412,40 @@ mod tests {
             scope(&managed, subject),
             Err(ScopeError::Denied { host, .. }) if host == "coll"
         ));
+    }
+
+    /// A role allowed every host's events but denied db1's: "the whole fleet" is every host
+    /// but db1, never every computer the store holds (db1's events would come back under its
+    /// own name or its URL's host).
+    #[test]
+    fn a_deny_on_one_host_narrows_the_whole_fleet() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let password = dir.path().join("password");
+        std::fs::write(&password, "secret").expect("password");
+        std::fs::set_permissions(
+            &password,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("chmod");
+        let managed = managed(&password);
+        let almost = crate::sessions::manager_account("almost");
+        let subject = Subject {
+            principal: &almost,
+            groups: &[],
+        };
+        let scope = scope(&managed, subject).expect("a store");
+        assert!(!scope.whole_fleet, "a Deny on db1 leaves no whole fleet");
+        let names: Vec<&str> = scope.hosts.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["coll", "web1"]);
+        for query in ["", "hosts=db1", "hosts=group%3Aweb%2Cdb1"] {
+            let (covered, _) = computers_of(&scope, &managed, query);
+            let covered = covered.expect("a list of computers, not every one");
+            assert!(
+                !covered.iter().any(|c| c.starts_with("db1")),
+                "{query}: {covered:?}"
+            );
+            assert!(!covers(Some(&covered), "DB1.example.com"), "{query}");
+        }
     }
 
     fn computers_of(

@@ -8,6 +8,12 @@
 //! Bounded: [`MAX_VIEWS`] views, names of [`MAX_NAME_CHARS`] characters, the search stored as
 //! the checked parameters `event_search` reads back (never the text as typed), a file of at
 //! most 512 KiB read at start.
+//!
+//! A configuration directory the serving user may not read or write (root's, mode 0700) does
+//! not stop the console: it starts without the views it cannot read, says at start why views
+//! cannot be saved, and refuses only saving and deleting ([`ViewError::CannotSave`]), as the
+//! manager pages refuse only the edit in that case. A file that is there but not a list of
+//! views still stops the start, as a bad `mgmt.toml` does.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -58,6 +64,10 @@ pub enum ViewError {
     /// Not the view's author, nor a manager.
     #[error("only who saved the view {0:?}, or a manager, may delete it")]
     NotYours(String),
+    /// The file or its directory is not the serving user's to read or write (said at start):
+    /// shown on the page instead of the view saved or deleted.
+    #[error("views cannot be saved on this console: {0}")]
+    CannotSave(String),
     /// The file could not be read or written.
     #[error("the views file {}: {error}", path.display())]
     File {
@@ -72,6 +82,8 @@ pub enum ViewError {
 pub struct EventViews {
     path: Option<PathBuf>,
     views: Mutex<Vec<SavedView>>,
+    /// Why views cannot be saved (found at start), when they cannot.
+    unsaved: Option<String>,
 }
 
 impl Default for EventViews {
@@ -80,6 +92,7 @@ impl Default for EventViews {
         Self {
             path: None,
             views: Mutex::new(Vec::new()),
+            unsaved: None,
         }
     }
 }
@@ -93,30 +106,41 @@ fn file_error(path: &Path, error: impl std::fmt::Display) -> ViewError {
 
 impl EventViews {
     /// The views of `config_dir`'s file (none when it does not exist yet); a file that is too
-    /// large or not a list of views is an error, as a bad `mgmt.toml` is.
+    /// large or not a list of views is an error, as a bad `mgmt.toml` is. A file that cannot
+    /// be read, or a directory the serving user cannot write, is no error: the views are then
+    /// read-only or none, and [`Self::unsaved`] says why.
     pub fn load(config_dir: &Path) -> Result<Self, ViewError> {
-        use std::io::Read as _;
         let path = config_dir.join(FILE_NAME);
-        let views = match std::fs::File::open(&path) {
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(error) => return Err(file_error(&path, error)),
-            Ok(file) => {
-                let mut text = String::new();
-                file.take(MAX_FILE_BYTES + 1)
-                    .read_to_string(&mut text)
-                    .map_err(|e| file_error(&path, e))?;
-                if text.len() as u64 > MAX_FILE_BYTES {
+        let views = match read_file(&path) {
+            Ok(None) => Vec::new(),
+            Ok(Some(bytes)) => {
+                if bytes.len() as u64 > MAX_FILE_BYTES {
                     return Err(file_error(&path, "larger than 512 KiB"));
                 }
                 let views: Vec<SavedView> =
-                    serde_json::from_str(&text).map_err(|e| file_error(&path, e))?;
+                    serde_json::from_slice(&bytes).map_err(|e| file_error(&path, e))?;
                 views.into_iter().take(MAX_VIEWS).collect()
+            }
+            Err(error) => {
+                // Saving would replace views this console cannot see: refused as well.
+                let why = format!("the views file {} cannot be read: {error}", path.display());
+                return Ok(Self {
+                    path: Some(path),
+                    views: Mutex::new(Vec::new()),
+                    unsaved: Some(why),
+                });
             }
         };
         Ok(Self {
+            unsaved: unwritable(config_dir),
             path: Some(path),
             views: Mutex::new(views),
         })
+    }
+
+    /// Why views cannot be saved on this console (its start logs it), when they cannot.
+    pub fn unsaved(&self) -> Option<&str> {
+        self.unsaved.as_deref()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SavedView>> {
@@ -190,12 +214,43 @@ impl EventViews {
     }
 
     fn write(&self, views: &[SavedView]) -> Result<(), ViewError> {
+        if let Some(why) = &self.unsaved {
+            return Err(ViewError::CannotSave(why.clone()));
+        }
         let Some(path) = &self.path else {
             return Ok(());
         };
         let text = serde_json::to_vec_pretty(views).map_err(|e| file_error(path, e))?;
         wsman_safe::write_atomic(path, &text, 0o600).map_err(|e| file_error(path, e))
     }
+}
+
+/// The bytes of the file at `path` (at most one past the bound, for the caller to refuse);
+/// `None` when there is none.
+fn read_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let file = match std::fs::File::open(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        opened => opened?,
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
+}
+
+/// Why the serving user cannot make the views file in `dir` (the atomic writer makes a file
+/// beside it and renames it), when it cannot: said at start rather than at the first save.
+fn unwritable(dir: &Path) -> Option<String> {
+    use nix::unistd::{access, AccessFlags};
+    access(dir, AccessFlags::W_OK | AccessFlags::X_OK)
+        .err()
+        .map(|errno| {
+            format!(
+                "the directory {} is not writable by the service's user: {}",
+                dir.display(),
+                std::io::Error::from(errno)
+            )
+        })
 }
 
 #[cfg(test)]

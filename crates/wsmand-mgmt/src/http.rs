@@ -34,6 +34,7 @@ mod bulk;
 mod change;
 mod config_set;
 mod events_search;
+mod gate;
 mod graphs;
 mod host_pages;
 mod login_form;
@@ -41,6 +42,7 @@ mod manage;
 mod upgrade;
 
 use answer::{cookie, error, html, json, redirect, respond, wants_json, with_headers, with_viewer};
+use gate::Admitted;
 use host_pages::{host_page, terminal_page, visible_audit, Asker, Ctx};
 use upgrade::{open_event_stream, open_terminal, SocketUpgrade};
 
@@ -189,6 +191,8 @@ async fn dispatch(
         }
     };
     let method = parts.method.clone();
+    // The `.json` addresses answer JSON whatever the Accept header says, refusals included.
+    let json_wanted = json_wanted || matches!(route, Route::EventsTail | Route::Samples(_));
     match (&method, &route) {
         (&Method::GET, Route::Login) => {
             return (
@@ -303,7 +307,7 @@ impl<'a> SessionRequest<'a> {
         }
     }
 
-    fn socket(&self, host_name: String) -> SocketUpgrade<'a> {
+    fn socket(&self, host_name: String, on: gate::OnHost) -> SocketUpgrade<'a> {
         SocketUpgrade {
             peer: self.peer,
             session: self.session,
@@ -311,13 +315,15 @@ impl<'a> SessionRequest<'a> {
             headers: self.headers,
             query: self.query,
             host_name,
+            on,
         }
     }
 }
 
-/// The pages, sockets and changes of a logged-in session. Each is boxed: their futures are
-/// large (a host's reads, a restart's two invocations), and one of them at a time is enough
-/// on a worker's stack.
+/// The pages, sockets and changes of a logged-in session: the route's row of the access
+/// table decided first (`gate`), then its handler, given only what was admitted. Each is
+/// boxed: their futures are large (a host's reads, a restart's two invocations), and one of
+/// them at a time is enough on a worker's stack.
 async fn with_session(
     state: &AppState,
     request: SessionRequest<'_>,
@@ -337,12 +343,17 @@ async fn with_session(
         viewer: &viewer,
         asker: request.asker(),
     };
-    match (method, route) {
-        (&Method::GET, Route::Root) => redirect("/fleet"),
-        (&Method::GET, Route::Fleet) => {
+    let need = crate::access::need(&route, method);
+    let admitted = match gate::admit(state, request.asker(), &need) {
+        Ok(admitted) => admitted,
+        Err(refused) => return *refused,
+    };
+    match (method, route, admitted) {
+        (&Method::GET, Route::Root, _) => redirect("/fleet"),
+        (&Method::GET, Route::Fleet, _) => {
             host_pages::fleet_page(state, session, &viewer, json_wanted, request.query)
         }
-        (&Method::GET, Route::Audit) => {
+        (&Method::GET, Route::Audit, _) => {
             let records = visible_audit(state, session);
             if json_wanted {
                 json(StatusCode::OK, &serde_json::json!({ "audit": records }))
@@ -356,40 +367,50 @@ async fn with_session(
             | Route::Services(_)
             | Route::Processes(_)
             | Route::Events(_)),
+            Admitted::Host(on),
         ) => {
             Box::pin(host_page(
                 state,
                 &viewer,
                 route,
-                request.asker(),
+                (request.asker(), on.host),
                 request.query,
             ))
             .await
         }
-        (&Method::GET, Route::Samples(name)) => {
-            graphs::samples(state, request.asker(), &name, request.query)
+        (&Method::GET, Route::Samples(name), Admitted::Host(_)) => {
+            graphs::samples(state, &name, request.query)
         }
-        (&Method::GET, Route::Config(name)) => {
-            Box::pin(config_set::page(cx, &name, request.query)).await
+        (&Method::GET, Route::Config(name), Admitted::Host(on)) => {
+            Box::pin(config_set::page(cx, &name, request.query, on.host)).await
         }
-        (&Method::GET, Route::FleetEvents) => {
-            Box::pin(events_search::page(cx, request.query, None)).await
+        (&Method::GET, Route::FleetEvents, Admitted::Store(store)) => {
+            Box::pin(events_search::page(cx, request.query, None, store)).await
         }
-        (&Method::GET, Route::EventsTail) => {
-            Box::pin(events_search::tail(state, request.asker(), request.query)).await
+        (&Method::GET, Route::EventsTail, Admitted::Store(store)) => {
+            Box::pin(events_search::tail(state, request.query, store)).await
         }
-        (&Method::GET, Route::StoredEvent(id)) => Box::pin(events_search::stored(cx, id)).await,
-        (&Method::GET, Route::Bulk) => bulk::form_page(cx),
-        (&Method::GET, Route::BulkJob(id)) => bulk::job_page(cx, id, request.query),
-        (&Method::GET, Route::Manage(page)) => manage::page(cx, page, request.query),
-        (&Method::GET, Route::Terminal(name)) => {
-            terminal_page(state, &viewer, &name, request.asker())
+        (&Method::GET, Route::StoredEvent(id), Admitted::Store(store)) => {
+            Box::pin(events_search::stored(cx, id, store)).await
         }
-        (&Method::GET, Route::TerminalSocket(name)) => {
-            Box::pin(open_terminal(state, request.socket(name), on_upgrade)).await
+        (&Method::GET, Route::Bulk, _) => bulk::form_page(cx),
+        (&Method::GET, Route::BulkJob(id), _) => bulk::job_page(cx, id, request.query),
+        (&Method::GET, Route::Manage(page), Admitted::Manage(settings)) => {
+            manage::page(cx, page, request.query, *settings)
         }
-        (&Method::GET, Route::EventsSocket(name)) => {
-            Box::pin(open_event_stream(state, request.socket(name), on_upgrade)).await
+        (&Method::GET, Route::Terminal(name), Admitted::Host(on)) => {
+            terminal_page(&viewer, &name, json_wanted, &on.host)
+        }
+        (&Method::GET, Route::TerminalSocket(name), Admitted::Host(on)) => {
+            Box::pin(open_terminal(state, request.socket(name, on), on_upgrade)).await
+        }
+        (&Method::GET, Route::EventsSocket(name), Admitted::Host(on)) => {
+            Box::pin(open_event_stream(
+                state,
+                request.socket(name, on),
+                on_upgrade,
+            ))
+            .await
         }
         (
             &Method::POST,
@@ -401,7 +422,8 @@ async fn with_session(
             | Route::Manage(_)
             | Route::SaveEventView
             | Route::RemoveEventView),
-        ) => Box::pin(change::change(state, request, body, route)).await,
+            admitted,
+        ) => Box::pin(change::change(state, request, body, route, admitted)).await,
         _ => error(
             json_wanted,
             StatusCode::METHOD_NOT_ALLOWED,

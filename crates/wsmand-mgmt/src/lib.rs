@@ -13,6 +13,7 @@
 //! `password_files`. Settings are `wsman_config::mgmt`'s.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod audit;
 pub mod backoff;
 pub mod bulk;

@@ -133,22 +133,25 @@ impl Login {
             return None;
         };
         let (name, group) = (user.to_owned(), self.os_login_group.clone());
-        let may_log_in = tokio::task::spawn_blocking(move || may_log_in(&name, &group))
+        let canonical = tokio::task::spawn_blocking(move || may_log_in(&name, &group))
             .await
-            .unwrap_or(false);
-        if !may_log_in {
+            .ok()
+            .flatten();
+        let Some(canonical) = canonical else {
             // The helper's answer to such a name, without its time: the same floor.
             tokio::time::sleep(REFUSAL_FLOOR).await;
             return None;
-        }
+        };
         match helper.check(user, password).await {
             Ok(Verdict::Accepted { uid, groups }) => {
                 tracing::debug!(user, uid, "the PAM helper accepted an OS login");
                 let names = tokio::task::spawn_blocking(move || group_names(&groups))
                     .await
                     .unwrap_or_default();
+                // The account's own name from NSS, not the name as typed: where NSS ignores
+                // case (SSSD with AD), `ALICE` is `alice`, and a Deny on `os:alice` holds.
                 Some(Accepted {
-                    principal: wsman_principal::Principal::linux_user(user),
+                    principal: wsman_principal::Principal::linux_user(&canonical),
                     uid: Some(uid),
                     groups: names,
                 })
@@ -162,11 +165,12 @@ impl Login {
     }
 }
 
-/// Whether `user` is an OS account (as NSS reports it) in `group`: only such a name is worth
-/// the PAM helper's time (the helper checks the group again, after PAM).
-fn may_log_in(user: &str, group: &str) -> bool {
+/// The account's canonical name (NSS's `pw_name`) when `user` is an OS account in `group`:
+/// only such a name is worth the PAM helper's time (the helper checks the group again, after
+/// PAM), and the session is that account's, under the name NSS gives it.
+pub(crate) fn may_log_in(user: &str, group: &str) -> Option<String> {
     if group.is_empty() || !crate::pam_helper::is_user_name(user) {
-        return false;
+        return None;
     }
     match wsman_os::lookup_user(user) {
         Ok(Some(account)) => {
@@ -178,14 +182,14 @@ fn may_log_in(user: &str, group: &str) -> bool {
                     "OS login refused before the password check: not in the login group"
                 );
             }
-            member
+            member.then_some(account.name)
         }
         // No line of its own: a flood of made-up names must not grow the log (the failed
         // login is audited, rate-limited).
-        Ok(None) => false,
+        Ok(None) => None,
         Err(error) => {
             tracing::warn!(user, %error, "user lookup failed");
-            false
+            None
         }
     }
 }
@@ -205,4 +209,18 @@ fn group_names(ids: &[u32]) -> Vec<String> {
             },
         )
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_log_in;
+
+    /// The session's name is NSS's for the account (`root` is in the group `root`); a name NSS
+    /// does not know, or an account outside the group, gets no login at all.
+    #[test]
+    fn an_os_login_takes_the_accounts_name_from_nss() {
+        assert_eq!(may_log_in("root", "root").as_deref(), Some("root"));
+        assert_eq!(may_log_in("no-such-user-x9", "root"), None);
+        assert_eq!(may_log_in("root", ""), None);
+    }
 }

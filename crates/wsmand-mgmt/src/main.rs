@@ -208,6 +208,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()?;
     let _context = runtime.enter();
     let os_accounts = pam_helper::HelperClient::new(helper_socket)?;
+    // Read as the serving user, who writes it. A directory it may not write (root's, 0700)
+    // costs the saved views only, said here once.
+    let event_views = wsmand_mgmt::event_views::EventViews::load(&cli.config_dir)?;
+    if let Some(why) = event_views.unsaved() {
+        tracing::warn!(reason = why, "the Events page's views cannot be saved or deleted: saving one is refused until the service's user may write its configuration directory");
+    }
     // The helper is reaped by whoever inherits it; it exits when this process's socket closes.
     drop(helper);
     let state = Arc::new(AppState {
@@ -229,7 +235,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         event_streams: Arc::new(wsmand_mgmt::socket_slots::Terminals::for_event_streams()),
         samples,
         jobs: Arc::default(),
-        event_views: Arc::new(wsmand_mgmt::event_views::EventViews::load(&cli.config_dir)?),
+        event_views: Arc::new(event_views),
     });
     let sampled = Arc::clone(&state);
     runtime.spawn(async move { wsmand_mgmt::samples::run(&sampled.live, &sampled.samples).await });

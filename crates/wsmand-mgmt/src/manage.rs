@@ -17,7 +17,7 @@ use crate::hosts::Fleet;
 pub const MANAGE_RESOURCE: &str = "wsmand:mgmt.toml";
 /// The host a `manage` decision is asked for: only a rule whose `Hosts` holds `*` matches it
 /// (a rule for some hosts cannot grant editing the roles, which would grant every host).
-pub const EVERY_HOST: &str = "*";
+pub use crate::delegation::EVERY_HOST;
 pub use crate::password_files::PASSWORDS_DIR;
 
 /// The configured hosts and the roles, as one unit (a host's groups are the policy's too).
@@ -165,9 +165,10 @@ impl Live {
     }
 }
 
-/// May `subject` change the hosts and roles? Asked of the policy now in force.
+/// May `subject` change the hosts and roles? Asked of the policy now in force, for every
+/// host with every Deny applied (editing the roles would grant any host).
 pub fn may_manage(policy: &Policy, subject: Subject<'_>) -> Decision {
-    policy.decide(subject, EVERY_HOST, MANAGE_RESOURCE, Action::Manage)
+    policy.everywhere(subject, MANAGE_RESOURCE, Action::Manage)
 }
 
 /// Comma-separated items, trimmed, empty ones dropped (the forms' lists).

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use wsman_principal::OwnerKey;
 
 /// Most terminals one session may have open (one per host).
@@ -86,6 +86,9 @@ pub struct Terminals {
     per_user_on_host: Option<usize>,
     /// Most of all users together on one host; `None`: only the other caps.
     per_host: Option<usize>,
+    /// Told each time a slot is freed: a reservation taking over the session's own older
+    /// one waits for it.
+    released: Notify,
 }
 
 /// A reserved place for one terminal: freed when dropped.
@@ -116,6 +119,8 @@ impl Drop for Slot {
         if hosts.is_empty() {
             registry.by_session.remove(&self.session_id);
         }
+        drop(guard);
+        self.terminals.released.notify_waiters();
     }
 }
 
@@ -141,6 +146,42 @@ impl Terminals {
             registry: Mutex::default(),
             per_user_on_host: Some(MAX_PER_USER_ON_HOST),
             per_host: Some(MAX_STREAMS_ON_HOST),
+            released: Notify::new(),
+        }
+    }
+
+    /// [`Terminals::reserve`], but the session's own open one on `host` is told to end and
+    /// its place taken once it is freed (at most `within`; then [`Refusal::AlreadyOpen`]):
+    /// a reloaded events page replaces the stream of the page it left, which the browser
+    /// closes only as the new page opens its own.
+    pub async fn reserve_taking_over(
+        self: &Arc<Self>,
+        session_id: &str,
+        host: &str,
+        grant: Grant,
+        within: std::time::Duration,
+    ) -> Result<Slot, Refusal> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            // Registered before the older one is told to end, so its freeing is not missed.
+            released.as_mut().enable();
+            match self.reserve(session_id, host, grant.clone()) {
+                Err(Refusal::AlreadyOpen) => {}
+                other => return other,
+            }
+            if let Some(entry) = self
+                .lock()
+                .by_session
+                .get(session_id)
+                .and_then(|hosts| hosts.get(host))
+            {
+                let _ = entry.end.send(true);
+            }
+            if tokio::time::timeout_at(deadline, released).await.is_err() {
+                return Err(Refusal::AlreadyOpen);
+            }
         }
     }
 
@@ -251,6 +292,33 @@ mod tests {
         fn take(self: &Arc<Self>, session_id: &str, host: &str) -> Result<Slot, Refusal> {
             self.reserve(session_id, host, grant(session_id, "manager"))
         }
+    }
+
+    /// A reloaded events page: the session's new stream on a host tells the older one to
+    /// end and takes its place once it is freed; one never freed leaves the new one refused.
+    #[tokio::test]
+    async fn a_reservation_taking_over_ends_the_sessions_older_one_and_waits_for_it() {
+        let streams = Arc::new(Terminals::for_event_streams());
+        let first = streams.take("s", "h").expect("first");
+        let mut ended = first.ended();
+        let taking = tokio::spawn({
+            let streams = Arc::clone(&streams);
+            async move {
+                let within = std::time::Duration::from_secs(60);
+                let slot = streams.reserve_taking_over("s", "h", grant("s", "manager"), within);
+                slot.await.map(|_| ())
+            }
+        });
+        ended.changed().await.expect("told");
+        assert!(*ended.borrow(), "the older stream is told to end");
+        assert!(!taking.is_finished(), "nor taken before it is freed");
+        drop(first);
+        assert_eq!(taking.await.expect("joined"), Ok(()));
+        // An older one that is never freed: refused once the wait is over.
+        let _held = streams.take("t", "h").expect("held");
+        let within = std::time::Duration::from_millis(50);
+        let refused = streams.reserve_taking_over("t", "h", grant("t", "manager"), within);
+        assert_eq!(refused.await.err(), Some(Refusal::AlreadyOpen));
     }
 
     #[test]

@@ -18,13 +18,7 @@
 use std::io::Write as _;
 use std::path::Path;
 use std::process::ChildStdin;
-use std::time::{Duration, Instant};
 
-use wsman_client::enumerate::{Filter, FilterBody};
-use wsman_client::{
-    Auth, BlockingClient, ClientOptions, Credentials, Endpoint, EnumerateOptions, Resource,
-};
-use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::systemd::BootedSystemd;
 use wsman_test::{ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
@@ -33,6 +27,7 @@ use common::browser::{
     artifacts_dir, browser_wanted, docs_images_dir, repo_root, run_script, start_windows_replay,
     Reaped,
 };
+use common::forwarded::{replay_windows, wait_for_stored, WINDOWS_COMPUTER};
 use common::{add_manager, console_log, start_daemon};
 
 const ADMIN: &str = "events-admin";
@@ -42,7 +37,7 @@ const VIEWER_PASSWORD: &str = "Events-Viewer-4-Console!";
 /// The Linux forwarder's Computer, and its host's name in the console.
 const LINUX: &str = "linux01.example.test";
 /// The Windows forwarder's Computer in every fixture, and its host's name in the console.
-const WINDOWS: &str = "win10.example.test";
+const WINDOWS: &str = WINDOWS_COMPUTER;
 /// The collector's account the Windows forwarder posts as (the Linux one posts as the
 /// service account): the collector keeps a forwarder's bookmark by its account, so each
 /// forwarder has its own.
@@ -52,31 +47,6 @@ const WINDOWS_ACCOUNT: &str = "wec-win10";
 const TAGGED: usize = 60;
 /// The events of the Windows fixtures' batches (EventID 111, then five).
 const WINDOWS_EVENTS: usize = 6;
-
-fn fixture(name: &str) -> String {
-    let path = repo_root()
-        .join("crates/wsman-events/tests/fixtures/windows-forwarder")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn parse(text: &str) -> Element {
-    xml::parse(text, &Limits::default()).expect("XML")
-}
-
-/// The first element called `name` in `element`'s tree.
-fn find<'a>(element: &'a Element, name: &str) -> Option<&'a Element> {
-    if element.name == name {
-        return Some(element);
-    }
-    element.elements().find_map(|child| find(child, name))
-}
-
-fn text_of(element: &Element, name: &str) -> String {
-    find(element, name)
-        .map(Element::trimmed_text)
-        .unwrap_or_else(|| panic!("no {name}"))
-}
 
 /// The collector's subscription: the test's tag in Application (the Linux forwarder) and the
 /// Windows logs of the fixtures, into the event store; each forwarder's account speaks for its
@@ -90,101 +60,6 @@ fn subscription(tag: &str) -> String {
          content_format = \"RenderedText\"\n[[outputs]]\ntype = \"store\"\n\
          [computers]\n\"{SERVICE_ACCOUNT}\" = [\"{LINUX}\"]\n\"{WINDOWS_ACCOUNT}\" = [\"{WINDOWS}\"]\n"
     )
-}
-
-/// A client of the collector at `url`, as `account`.
-fn collector_client(url: &str, account: &str) -> BlockingClient {
-    let mut options = ClientOptions::default();
-    options.auth = Auth::Basic(Credentials::new(account, SERVICE_PASSWORD));
-    options.allow_unencrypted = true;
-    BlockingClient::new(Endpoint::parse(url, false).expect("URL"), options).expect("client")
-}
-
-/// Waits (bounded) until the collector's store holds `count` events that `search` (the
-/// elements of a `q:Search`) matches, asked in the store's own dialect as any WS-Management
-/// client may, so that the browser starts from what was forwarded.
-fn wait_for_stored(port: u16, search: &str, count: usize, logs: &dyn Fn() -> String) {
-    let client = collector_client(&format!("http://127.0.0.1:{port}/wsman"), SERVICE_ACCOUNT);
-    let mut options = EnumerateOptions::default();
-    options.filter = Some(Filter {
-        dialect: wsman_proto::ns::event_store::DIALECT.to_owned(),
-        body: FilterBody::Xml(format!(
-            "<q:Search xmlns:q=\"{}\">{search}</q:Search>",
-            wsman_proto::ns::event_store::NS
-        )),
-    });
-    let resource = Resource::new(wsman_proto::ns::event_store::EVENTS);
-    let started = Instant::now();
-    loop {
-        let stored = client
-            .enumerate(&resource, &options)
-            .map(|items| items.len());
-        if matches!(stored, Ok(n) if n >= count) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the store holds {stored:?} events of {search}, not {count}:\n{}",
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-/// Posts the Windows forwarder's messages to the collector on `port` as Windows does (the
-/// Enumerate, then a heartbeat and the three batches to the address it offered); returns the
-/// `EventRecordID` of the fixtures' first Security 4624 event.
-fn replay_windows(port: u16) -> String {
-    let client = |url: &str| collector_client(url, WINDOWS_ACCOUNT);
-    let post = |client: &BlockingClient, message: &str| {
-        let message_id = text_of(&parse(message), "MessageID");
-        let (bytes, content_type) = wsman_events::delivery::encode(message, true);
-        let compressed = wsman_events::sldc::compress(&bytes);
-        client
-            .deliver(compressed, content_type, Some("SLDC"), &message_id)
-            .unwrap_or_else(|e| panic!("the collector refused a Windows message: {e}"))
-    };
-    let manager = client(&format!(
-        "http://127.0.0.1:{port}/wsman/SubscriptionManager/WEC"
-    ));
-    let enumerate = fixture("enumerate.request.xml");
-    let message_id = text_of(&parse(&enumerate), "MessageID");
-    let (bytes, content_type) = wsman_events::delivery::encode(&enumerate, true);
-    let reply = manager
-        .deliver(bytes, content_type, None, &message_id)
-        .expect("the Enumerate");
-    let (offers, errors) =
-        wsman_events::offer::parse_enumerate_response(&reply.body.expect("an answer"));
-    assert!(errors.is_empty() && offers.len() == 1, "{errors:?}");
-    let notify = offers[0].subscribe.notify_to.clone().expect("NotifyTo");
-    let identifier = notify
-        .reference_parameters
-        .iter()
-        .find(|p| p.name == "Identifier")
-        .expect("Identifier")
-        .trimmed_text();
-    let to = client(&notify.address);
-    let mut first_4624 = None;
-    for name in [
-        "heartbeat.request.xml",
-        "events.bookmark-event.request.xml",
-        "events-1.request.xml",
-        "events-2.request.xml",
-    ] {
-        let message = fixture(name);
-        let envelope = parse(&message);
-        let addressed = message
-            .replace(&text_of(&envelope, "To"), &notify.address)
-            .replace(&text_of(&envelope, "Identifier"), &identifier);
-        post(&to, &addressed);
-        for event in find(&envelope, "Events").map_or_else(Vec::new, |e| e.elements().collect()) {
-            let event = parse(&event.text());
-            if first_4624.is_none() && text_of(&event, "EventID") == "4624" {
-                first_4624 = Some(text_of(&event, "EventRecordID"));
-            }
-        }
-    }
-    first_4624.expect("a 4624 event in the fixtures")
 }
 
 /// The console: the collector (the event store), the Linux forwarder and the Windows replay
@@ -310,7 +185,7 @@ fn the_events_page_in_chromium_as_an_administrator_and_a_one_host_viewer() {
         "root",
         &[(WINDOWS_ACCOUNT, "root")],
     );
-    let windows_record = replay_windows(collector_port);
+    let windows_record = replay_windows(collector_port, WINDOWS_ACCOUNT, WINDOWS);
     let (_forwarder_config, forwarder, linux_port) =
         start_forwarder(&systemd, state.path(), collector_port);
     let logs = || {

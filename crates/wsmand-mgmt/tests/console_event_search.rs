@@ -183,3 +183,42 @@ fn a_saved_view_is_shared_and_deleted_only_by_its_author_or_a_manager() {
     ]);
     assert_eq!(forged.status, 403, "{}", forged.body);
 }
+
+/// A configuration directory root keeps to itself (mode 0700), which the service's user can
+/// neither read nor write once the console has dropped root: the console starts and serves all
+/// the same (as the manager pages only refuse the edit then), says at start why views cannot
+/// be saved, and refuses saving one on the page with why (503); nothing is written.
+#[test]
+fn a_console_that_cannot_write_its_directory_serves_and_refuses_only_saving_views() {
+    if !common::nix_is_root() {
+        eprintln!("skipped: only root starts the console as one user and serves as another");
+        return;
+    }
+    let service = Service::start_layout(&Layout {
+        roles: Some(ROLES),
+        config_dir_mode: 0o700,
+        ..Layout::default()
+    });
+    let log = service.log();
+    assert!(
+        log.contains("views cannot be saved") && log.contains("Permission denied"),
+        "{log}"
+    );
+    let manager = service.session_of(MANAGER, MANAGER_PASSWORD);
+    let page = service.page(&manager.0, "/events");
+    page.assert_shows(200, &["Saved views"]);
+    let refused = post(
+        &service,
+        (&manager.0, &manager.1),
+        "/events/views",
+        &[("name", "Errors"), ("query", "level=Error")],
+    );
+    refused.assert_shows(
+        503,
+        &["views cannot be saved on this console", "Permission denied"],
+    );
+    assert!(
+        !service.dir.path().join("mgmt-event-views.json").exists(),
+        "nothing is written"
+    );
+}

@@ -123,6 +123,8 @@ struct StoreSection {
     max_size_mb: Option<u64>,
     partition_hours: Option<i64>,
     sddl: Option<String>,
+    forwarder_events_per_second: Option<u32>,
+    forwarder_share_percent: Option<u8>,
 }
 
 /// `[clients]`: how forwarders are judged (the `fleet` module).
@@ -290,6 +292,18 @@ pub fn store_settings(
             return Err(refuse("partition_hours", "1 to 168"));
         }
         settings.partition_seconds = hours * 3600;
+    }
+    if let Some(rate) = section.forwarder_events_per_second {
+        if !(1..=1_000_000).contains(&rate) {
+            return Err(refuse("forwarder_events_per_second", "1 to 1000000"));
+        }
+        settings.forwarder_events_per_second = rate;
+    }
+    if let Some(percent) = section.forwarder_share_percent {
+        if !(1..=100).contains(&percent) {
+            return Err(refuse("forwarder_share_percent", "1 to 100"));
+        }
+        settings.forwarder_share_percent = Some(percent);
     }
     settings.sddl = section.sddl;
     Ok(settings)
@@ -494,8 +508,10 @@ mod tests {
         assert_eq!(defaults, crate::event_store::StoreSettings::default());
         let write =
             |text: &str| std::fs::write(dir.path().join("collector.toml"), text).expect("write");
-        write("[store]\nmax_age_days = 7\nmax_size_mb = 100\npartition_hours = 6\nsddl = \"O:NSG:BAD:P\"\n");
+        write("[store]\nmax_age_days = 7\nmax_size_mb = 100\npartition_hours = 6\nsddl = \"O:NSG:BAD:P\"\nforwarder_events_per_second = 50\nforwarder_share_percent = 10\n");
         let read = store_settings(dir.path()).expect("settings");
+        assert_eq!(read.forwarder_events_per_second, 50);
+        assert_eq!(read.share().bytes_per_period, Some((10u64 << 20) as f64));
         assert_eq!(read.max_age_seconds, 7 * 86_400);
         assert_eq!(read.max_bytes, Some(100 << 20));
         assert_eq!(read.partition_seconds, 6 * 3600);
@@ -504,6 +520,11 @@ mod tests {
             ("max_age_days = 0", "max_age_days"),
             ("max_size_mb = 0", "max_size_mb"),
             ("partition_hours = 169", "partition_hours"),
+            (
+                "forwarder_events_per_second = 0",
+                "forwarder_events_per_second",
+            ),
+            ("forwarder_share_percent = 101", "forwarder_share_percent"),
         ] {
             write(&format!("[store]\n{line}\n"));
             let error = store_settings(dir.path()).expect_err(line).to_string();

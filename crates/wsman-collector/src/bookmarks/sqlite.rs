@@ -332,41 +332,51 @@ impl SqliteStore {
     }
 
     /// One transaction for `changes`, then each one's outcome: the bookmark as stored for a
-    /// merge. A failed commit fails every member (none is acknowledged).
+    /// merge. A failed commit fails every member (none is acknowledged). A commit that found
+    /// no room (`SQLITE_FULL`: the event store's bound, or the file system) runs the event
+    /// store's retention and is tried once more; it stays failed if there is still none.
     fn commit(&self, changes: &[&Change]) -> Vec<Outcome> {
         let mut connection = lock(&self.writer);
         let events = self.events.get();
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        let committed = in_transaction(&connection, |transaction| {
-            // The group's events, inserted together: one read and one update of the id
-            // counter per commit, not per delivery.
-            let mut records = Vec::new();
+        // The group's events, taken before the transaction so that a second try has them.
+        let mut records = Vec::new();
+        if let Some(events) = events {
             for change in changes {
-                apply(transaction, change)?;
-                if let (
-                    Some(events),
-                    Change::Merge {
-                        client,
-                        subscription,
-                        ..
-                    },
-                ) = (events, change)
+                if let Change::Merge {
+                    client,
+                    subscription,
+                    ..
+                } = change
                 {
                     records.append(&mut events.take_pending(client, subscription));
                 }
             }
+        }
+        let transaction = |transaction: &Connection| {
+            for change in changes {
+                apply(transaction, change)?;
+            }
+            // Inserted together: one read and one update of the id counter per commit.
             if let Some(events) = events {
                 events.insert(transaction, &records, now)?;
             }
             Ok(())
-        });
+        };
+        let mut committed = in_transaction(&connection, transaction);
+        if let (Err(error), Some(events)) = (&committed, events) {
+            if crate::event_store::is_full(error) {
+                committed = self.make_room_and_retry(&mut connection, events, now, transaction);
+            }
+        }
         match (&committed, events) {
             (Ok(()), Some(events)) => {
-                if let Err(error) = events.committed(&connection) {
-                    tracing::warn!(%error, "event store: checkpoint failed");
-                }
+                // Retention first: the checkpoint then takes its pages with the commit's.
                 if let Err(error) = events.retain_after_commit(&mut connection, now) {
                     tracing::error!(%error, "event store: retention failed");
+                }
+                if let Err(error) = events.committed(&connection) {
+                    tracing::warn!(%error, "event store: checkpoint failed");
                 }
             }
             (Err(_), Some(events)) => events.rolled_back(),
@@ -404,6 +414,25 @@ impl SqliteStore {
                 (Ok(()), Change::Merge { .. }) => Ok(None),
             })
             .collect()
+    }
+}
+
+impl SqliteStore {
+    /// The commit found no room: retention on the writer's connection (at least the oldest
+    /// partition, with a bound), then the same transaction once more.
+    fn make_room_and_retry(
+        &self,
+        connection: &mut Connection,
+        events: &EventStore,
+        now: Timestamp,
+        transaction: impl FnOnce(&Connection) -> Result<(), rusqlite::Error>,
+    ) -> Result<(), rusqlite::Error> {
+        // Retention logs what it dropped; a commit that still fails is answered 503, and that
+        // is logged (rate-limited) where the delivery is answered.
+        if let Err(error) = events.make_room(connection, now) {
+            tracing::error!(%error, "event store: retention failed");
+        }
+        in_transaction(connection, transaction)
     }
 }
 

@@ -15,9 +15,11 @@
 //! partition, FTS5) and PostgreSQL (one table range-partitioned by arrival, a GIN index of
 //! the words), the latter one store for every collector sharing the database.
 
+mod bound;
 pub mod filter;
 pub(crate) mod postgres;
 pub mod record;
+pub mod share;
 mod sqlite;
 
 use std::collections::{BTreeSet, HashMap};
@@ -28,8 +30,10 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use wsman_events::Timestamp;
 
+pub use bound::is_full;
 pub use filter::{FilterError, Search};
 pub use record::StoreRecord;
+pub use share::{OverShare, ShareSettings};
 
 /// How often, at most, retention runs after a commit.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
@@ -39,12 +43,32 @@ const RETENTION_EVERY: Duration = Duration::from_secs(60);
 pub struct StoreSettings {
     /// Partitions whose arrival period ended longer ago are dropped.
     pub max_age_seconds: i64,
-    /// Past this many bytes in the file, the oldest partitions are dropped.
+    /// The bound of the store on disk, its WAL included: hard on SQLite (its `bound` module),
+    /// where the oldest partitions are dropped past three quarters of the file's share; on
+    /// PostgreSQL, past it.
     pub max_bytes: Option<u64>,
     /// The period one partition holds the arrivals of.
     pub partition_seconds: i64,
     /// Who may search the store (SDDL; the server falls back to EventLogSDDL, then RootSDDL).
     pub sddl: Option<String>,
+    /// Events a second one forwarder may store, on average over ten seconds ([`share`]).
+    pub forwarder_events_per_second: u32,
+    /// The percentage of `max_bytes` one forwarder may store per minute ([`share`]); `None`:
+    /// no share of bytes (`collector.toml` always has one).
+    pub forwarder_share_percent: Option<u8>,
+}
+
+impl StoreSettings {
+    /// One forwarder's share of the store.
+    pub fn share(&self) -> ShareSettings {
+        ShareSettings {
+            events_per_second: f64::from(self.forwarder_events_per_second),
+            bytes_per_period: self
+                .max_bytes
+                .zip(self.forwarder_share_percent)
+                .map(|(max, percent)| max as f64 * f64::from(percent) / 100.0),
+        }
+    }
 }
 
 impl Default for StoreSettings {
@@ -54,6 +78,8 @@ impl Default for StoreSettings {
             max_bytes: None,
             partition_seconds: 86_400,
             sddl: None,
+            forwarder_events_per_second: 5_000,
+            forwarder_share_percent: Some(25),
         }
     }
 }
@@ -62,7 +88,13 @@ impl Default for StoreSettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventRow {
     pub id: i64,
+    /// The time it is ordered by: its `TimeCreated` when plausible, else its arrival
+    /// ([`record::ordering_time`]).
     pub time: Timestamp,
+    /// Its own `TimeCreated` when `time` is not it (made up: before 2000, or ahead of arrival).
+    pub event_time: Option<Timestamp>,
+    /// When it arrived at the store (`None` for events stored before this was kept, SQLite).
+    pub received: Option<Timestamp>,
     pub computer: String,
     pub channel: String,
     pub level: Option<i64>,
@@ -129,6 +161,8 @@ pub struct EventStore {
     /// Records prepared by the output, per (client, subscription), until the bookmark's commit.
     pending: Mutex<HashMap<(String, String), Vec<StoreRecord>>>,
     last_retention: Mutex<Option<Instant>>,
+    /// Each forwarder's share of what is stored.
+    shares: share::Shares,
 }
 
 enum Backend {
@@ -139,6 +173,8 @@ enum Backend {
         known: Mutex<BTreeSet<i64>>,
         /// The file's checkpoints, off the commit path.
         checkpointer: Option<sqlite::Checkpointer>,
+        /// The bound on disk, when `max_bytes` is set.
+        bound: Option<bound::DiskBound>,
     },
     /// The bookmark store's pool: its commits insert, its searches read.
     Postgres(Arc<dyn postgres::Connections>),
@@ -163,9 +199,16 @@ impl EventStore {
         connection.busy_timeout(Duration::from_secs(10))?;
         connection.execute_batch("PRAGMA journal_mode = WAL;")?;
         connection.execute_batch(sqlite::SCHEMA)?;
+        sqlite::upgrade(&connection, &settings)?;
         let known = sqlite::partitions(&connection)?.into_iter().collect();
+        let bound = bound::DiskBound::of(path, settings.max_bytes);
+        let checkpoints = Connection::open(path)?;
+        if let Some(bound) = &bound {
+            bound.tune(&connection)?;
+            bound.tune(&checkpoints)?;
+        }
         // Without its thread (none could start), the writer checkpoints as SQLite does.
-        let checkpointer = sqlite::Checkpointer::start(Connection::open(path)?)
+        let checkpointer = sqlite::Checkpointer::start(checkpoints)
             .inspect_err(|error| tracing::warn!(%error, "event store: no checkpoint thread"))
             .ok();
         Ok(EventStore::with(
@@ -174,6 +217,7 @@ impl EventStore {
                 reader: Mutex::new(connection),
                 known: Mutex::new(known),
                 checkpointer,
+                bound,
             },
         ))
     }
@@ -182,22 +226,34 @@ impl EventStore {
     /// its checkpoints are the store's ([`EventStore::committed`]).
     pub fn tune_writer(&self, writer: &Connection) -> rusqlite::Result<()> {
         match &self.backend {
-            Backend::Sqlite { checkpointer, .. } => {
-                sqlite::tune_writer(writer, checkpointer.is_some())
+            Backend::Sqlite {
+                checkpointer,
+                bound,
+                ..
+            } => {
+                sqlite::tune_writer(writer, checkpointer.is_some())?;
+                bound.as_ref().map_or(Ok(()), |bound| bound.tune(writer))
             }
             Backend::Postgres(_) => Ok(()),
         }
     }
 
     /// A transaction committed on `writer`: the WAL's checkpoint is asked for (and run here
-    /// only when the WAL outgrew its bound).
+    /// when the WAL outgrew its bound, the store's on disk or the checkpointer's).
     pub fn committed(&self, writer: &Connection) -> rusqlite::Result<()> {
-        match &self.backend {
-            Backend::Sqlite {
-                checkpointer: Some(checkpointer),
-                ..
-            } => checkpointer.after_commit(writer),
-            _ => Ok(()),
+        let Backend::Sqlite {
+            checkpointer,
+            bound,
+            ..
+        } = &self.backend
+        else {
+            return Ok(());
+        };
+        let over = bound.as_ref().is_some_and(bound::DiskBound::wal_over);
+        match checkpointer {
+            Some(checkpointer) => checkpointer.after_commit(writer, over),
+            None if over => sqlite::checkpoint(writer).map(drop),
+            None => Ok(()),
         }
     }
 
@@ -212,6 +268,7 @@ impl EventStore {
 
     fn with(settings: StoreSettings, backend: Backend) -> EventStore {
         EventStore {
+            shares: share::Shares::new(settings.share()),
             settings,
             backend,
             pending: Mutex::default(),
@@ -221,6 +278,13 @@ impl EventStore {
 
     pub fn settings(&self) -> &StoreSettings {
         &self.settings
+    }
+
+    /// Take `records` from `client`'s share of the store, or say why not (logged,
+    /// rate-limited per forwarder): a batch over it is answered 503 and resent later.
+    pub fn admit(&self, client: &str, records: &[StoreRecord]) -> Result<(), OverShare> {
+        let bytes = records.iter().map(|r| r.xml.len() + r.words.len()).sum();
+        self.shares.take(client, records.len(), bytes)
     }
 
     /// Leave `records` of `client` in `subscription` for its bookmark's commit (replacing what
@@ -285,14 +349,19 @@ impl EventStore {
         true
     }
 
-    /// Retention, at most once per minute, on the writer's connection after a commit; the
-    /// partitions dropped.
+    /// Retention on the writer's connection after a commit: by age at most once per minute,
+    /// by size whenever the store is over its bound's retention size (a check of the file's
+    /// header and the WAL's size); the partitions dropped.
     pub fn retain_after_commit(
         &self,
         connection: &mut Connection,
         now: Timestamp,
     ) -> rusqlite::Result<Vec<i64>> {
-        if !self.retention_due() {
+        let over = match self.bound() {
+            Some(bound) => bound.over_retention(connection)?,
+            None => false,
+        };
+        if !over && !self.retention_due() {
             return Ok(Vec::new());
         }
         self.retain(connection, now)
@@ -304,13 +373,49 @@ impl EventStore {
         connection: &mut Connection,
         now: Timestamp,
     ) -> rusqlite::Result<Vec<i64>> {
+        let more = self
+            .bound()
+            .map_or(sqlite::Retain::Aged, sqlite::Retain::Over);
+        self.retain_by(connection, now, more)
+    }
+
+    /// A commit on `connection` failed for want of room (`SQLITE_FULL`: the file's bound or
+    /// a full file system): retention by age and size, and at least the oldest partition
+    /// dropped, so that trying the commit once more can succeed. The partitions dropped
+    /// (none without a bound, or without partitions).
+    pub fn make_room(
+        &self,
+        connection: &mut Connection,
+        now: Timestamp,
+    ) -> rusqlite::Result<Vec<i64>> {
+        self.rolled_back();
+        let more = self
+            .bound()
+            .map_or(sqlite::Retain::Aged, sqlite::Retain::Room);
+        self.retain_by(connection, now, more)
+    }
+
+    fn retain_by(
+        &self,
+        connection: &mut Connection,
+        now: Timestamp,
+        more: sqlite::Retain<'_>,
+    ) -> rusqlite::Result<Vec<i64>> {
         let Some(known) = self.known() else {
             return Ok(Vec::new());
         };
         let mut known = lock(known);
-        let dropped = sqlite::retain(connection, now, &self.settings, &mut known)?;
+        let dropped = sqlite::retain(connection, now, &self.settings, &mut known, more)?;
         log_dropped(&dropped);
         Ok(dropped)
+    }
+
+    /// The SQLite store's bound on disk, if it has one.
+    fn bound(&self) -> Option<&bound::DiskBound> {
+        match &self.backend {
+            Backend::Sqlite { bound, .. } => bound.as_ref(),
+            Backend::Postgres(_) => None,
+        }
     }
 
     /// Retention as of `now`, whatever the backend (the partitions dropped, by period).

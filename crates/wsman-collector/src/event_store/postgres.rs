@@ -42,7 +42,14 @@ pub(crate) trait Connections: Send + Sync {
     fn retain(&self, now: Timestamp, settings: StoreSettings) -> Result<Vec<i64>, DatabaseError>;
 }
 
-/// The tables of the store (created under the schema's advisory lock).
+/// The tables of the store (created under the schema's advisory lock). The last four
+/// statements bring a store written before both times were kept up to date, once: an event
+/// whose `TimeCreated` is implausible (before [`super::record::EARLIEST_PLAUSIBLE`], or more
+/// than [`super::record::LATEST_AHEAD`] after arrival: the numbers below) is ordered by its
+/// arrival, its own time kept in `event_time`. Only events dated past a day from now are
+/// looked for among those ahead of their arrival: both conditions are ranges of the time
+/// index, so the upgrade reads no more than the events it moves (a scan of every partition
+/// could outlast the statement timeout at start).
 pub(crate) const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS wec_event_meta (next_id BIGINT NOT NULL);
     INSERT INTO wec_event_meta (next_id)
@@ -63,11 +70,19 @@ pub(crate) const SCHEMA: &str = "
     CREATE INDEX IF NOT EXISTS wec_event_by_level ON wec_event (level, created);
     CREATE INDEX IF NOT EXISTS wec_event_by_event_id ON wec_event (event_id, created);
     CREATE INDEX IF NOT EXISTS wec_event_by_words ON wec_event USING GIN (words);
+    ALTER TABLE wec_event ADD COLUMN IF NOT EXISTS event_time BIGINT;
+    ALTER TABLE wec_event_meta ADD COLUMN IF NOT EXISTS times_checked BOOLEAN NOT NULL DEFAULT FALSE;
+    UPDATE wec_event SET event_time = created, created = arrived
+        WHERE (SELECT NOT times_checked FROM wec_event_meta)
+            AND (created < 946684800000000
+                OR (created > (extract(epoch FROM now()) * 1000000)::bigint + 86400000000
+                    AND created > arrived + 86400000000));
+    UPDATE wec_event_meta SET times_checked = TRUE WHERE NOT times_checked;
 ";
 
 /// The columns a result reads, in [`row_of`]'s order.
-const COLUMNS: &str =
-    "id, created, computer, channel, level, event_id, provider, subscription, excerpt";
+const COLUMNS: &str = "id, created, computer, channel, level, event_id, provider, subscription, \
+     excerpt, event_time, arrived";
 
 /// Longest word a `tsvector` holds (PostgreSQL refuses a lexeme of 2 KiB or more); a longer
 /// one is left out of the index rather than failing the batch.
@@ -75,13 +90,14 @@ const MAX_LEXEME: usize = 2047;
 
 const INSERT: &str = "
     INSERT INTO wec_event (id, arrived, created, computer, channel, level, event_id, provider,
-        subscription, excerpt, words, xml)
+        subscription, excerpt, words, xml, event_time)
     SELECT $1 + r.n - 1, $2, r.created, r.computer, r.channel, r.level, r.event_id, r.provider,
-        r.subscription, r.excerpt, array_to_tsvector(string_to_array(r.words, ' ')), r.xml
+        r.subscription, r.excerpt, array_to_tsvector(string_to_array(r.words, ' ')), r.xml,
+        r.event_time
     FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[],
-        $9::text[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
+        $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[]) WITH ORDINALITY
         AS r(created, computer, channel, level, event_id, provider, subscription, excerpt,
-            words, xml, n)";
+            words, xml, event_time, n)";
 
 /// Take the id counter's row (ordering this transaction's commit after every other writer's).
 const LOCK_IDS: &str = "UPDATE wec_event_meta SET next_id = next_id + $1 RETURNING next_id - $1";
@@ -121,11 +137,15 @@ pub(crate) async fn insert(
     let arrived = now.unix_micros();
     ensure_partition(connection, arrived, pending.settings.partition_seconds).await?;
     let column = |f: fn(&StoreRecord) -> String| records.iter().map(f).collect::<Vec<_>>();
-    let created: Vec<i64> = records.iter().map(|r| r.time.unix_micros()).collect();
+    let created: Vec<i64> = records.iter().map(|r| r.ordered_at(now)).collect();
     let levels: Vec<Option<i64>> = records.iter().map(|r| r.level).collect();
     let event_ids: Vec<Option<i64>> = records.iter().map(|r| r.event_id).collect();
     let providers: Vec<Option<String>> = records.iter().map(|r| r.provider.clone()).collect();
     let excerpts: Vec<Option<String>> = records.iter().map(|r| r.excerpt.clone()).collect();
+    let event_times: Vec<Option<i64>> = records
+        .iter()
+        .map(|r| r.event_time.map(Timestamp::unix_micros))
+        .collect();
     connection
         .execute(
             INSERT,
@@ -142,6 +162,7 @@ pub(crate) async fn insert(
                 &excerpts,
                 &column(|r| lexemes(&r.words)),
                 &column(|r| r.xml.clone()),
+                &event_times,
             ],
         )
         .await?;
@@ -327,6 +348,10 @@ fn row_of(row: &tokio_postgres::Row) -> EventRow {
         provider: row.get(6),
         subscription: row.get(7),
         excerpt: row.get(8),
+        event_time: row
+            .get::<_, Option<i64>>(9)
+            .map(Timestamp::from_unix_micros),
+        received: Some(Timestamp::from_unix_micros(row.get(10))),
     }
 }
 
@@ -412,4 +437,18 @@ pub(super) fn histogram(
         .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
         .collect::<Vec<_>>();
     Ok(super::fill_buckets(buckets, counted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::{EARLIEST_PLAUSIBLE, LATEST_AHEAD};
+
+    /// The upgrade's numbers are the bounds new events are checked against.
+    #[test]
+    fn the_upgrade_clamps_at_the_bounds_of_new_events() {
+        let earliest = format!("created < {}", EARLIEST_PLAUSIBLE.unix_micros());
+        let ahead = format!("arrived + {}", LATEST_AHEAD.as_micros());
+        assert!(super::SCHEMA.contains(&earliest), "{earliest}");
+        assert!(super::SCHEMA.contains(&ahead), "{ahead}");
+    }
 }

@@ -18,11 +18,40 @@ pub const EXCERPT_CHARS: usize = 256;
 /// Bytes of words indexed per event: the text search reads the first this many.
 pub const MAX_WORDS_BYTES: usize = 16 * 1024;
 
+/// The earliest `TimeCreated` the store orders an event by: 2000-01-01T00:00:00Z. No Windows
+/// host forwarding today wrote an event before it; a time before it is made up (1601, the
+/// FILETIME epoch, is what a zeroed field renders as).
+pub const EARLIEST_PLAUSIBLE: Timestamp = Timestamp::from_unix_micros(946_684_800_000_000);
+/// How far after its arrival an event's `TimeCreated` may lie and still order it: a day, more
+/// than any clock of a forwarder is off by time zone or drift.
+pub const LATEST_AHEAD: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// The time the store orders, buckets and pages an event by, and the event's own
+/// `TimeCreated` when that is not it: its own when plausible (from [`EARLIEST_PLAUSIBLE`] to
+/// [`LATEST_AHEAD`] after `received`), else its arrival. Why: the time is the forwarder's to
+/// write; one event dated 9999 headed every page and one dated 1601 made every histogram
+/// without a range span eight thousand years (refused as too many buckets).
+pub fn ordering_time(
+    own: Option<Timestamp>,
+    received: Timestamp,
+) -> (Timestamp, Option<Timestamp>) {
+    match own {
+        Some(own) if own >= EARLIEST_PLAUSIBLE && own <= received.saturating_add(LATEST_AHEAD) => {
+            (own, None)
+        }
+        Some(own) => (received, Some(own)),
+        None => (received, None),
+    }
+}
+
 /// One event as the store writes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreRecord {
-    /// `TimeCreated/@SystemTime`, else the time it was received.
+    /// The time it is ordered by ([`ordering_time`]): `TimeCreated/@SystemTime` when
+    /// plausible, else the time it was received.
     pub time: Timestamp,
+    /// Its own `TimeCreated` when that is not `time` (implausible): kept and shown.
+    pub event_time: Option<Timestamp>,
     pub computer: String,
     pub channel: String,
     pub level: Option<i64>,
@@ -256,6 +285,16 @@ impl Visitor for RecordScan {
 }
 
 impl StoreRecord {
+    /// The time it is stored to be ordered by, arrived at `now` (microseconds): its arrival
+    /// exactly when its own time was implausible, so an answer's `Received` is the time it
+    /// sorts at.
+    pub fn ordered_at(&self, now: Timestamp) -> i64 {
+        match self.event_time {
+            Some(_) => now.unix_micros(),
+            None => self.time.unix_micros(),
+        }
+    }
+
     /// The record of `event`, received at `received`, for `subscription`: its fields read
     /// in one pass over its text (`RecordScan`). Why not from the event's tree: building
     /// it (an allocation per element, attribute and name) cost more than the rest of the
@@ -270,12 +309,11 @@ impl StoreRecord {
         let mut words = String::new();
         push_words(&mut words, &scan.message_text, MAX_WORDS_BYTES);
         push_words(&mut words, &scan.data, MAX_WORDS_BYTES);
+        let own = scan.time.as_deref().and_then(Timestamp::parse_system_time);
+        let (time, event_time) = ordering_time(own, received);
         StoreRecord {
-            time: scan
-                .time
-                .as_deref()
-                .and_then(Timestamp::parse_system_time)
-                .unwrap_or(received),
+            time,
+            event_time,
             computer: cut(&event.computer, MAX_NAME).to_owned(),
             channel: cut(&event.channel, MAX_NAME).to_owned(),
             level: number(&scan.level),
@@ -309,7 +347,8 @@ mod tests {
     #[test]
     fn the_fields_of_a_rendered_event() {
         let xml = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Security-Auditing' Guid='{54849625-5478-4994-a5ba-3e3b0328c30d}'/><EventID>4625</EventID><Level>0</Level><TimeCreated SystemTime='2026-11-26T19:00:01.1234567Z'/><EventRecordID>7</EventRecordID><Channel>Security</Channel><Computer>WEB01.example.com</Computer></System><EventData><Data Name='TargetUserName'>alice</Data><Data Name='IpAddress'>10.0.0.5</Data></EventData><RenderingInfo Culture='en-US'><Message>An account failed to log on.</Message></RenderingInfo></Event>";
-        let record = StoreRecord::of(&received(xml), "logons", Timestamp::from_unix_micros(0));
+        let arrived = Timestamp::parse_system_time("2026-11-26T19:00:05Z").unwrap();
+        let record = StoreRecord::of(&received(xml), "logons", arrived);
         assert_eq!(record.event_id, Some(4625));
         assert_eq!(record.level, Some(0));
         assert_eq!(
@@ -393,11 +432,13 @@ mod tests {
             let mut words = String::new();
             push_words(&mut words, &message, MAX_WORDS_BYTES);
             push_words(&mut words, &data, MAX_WORDS_BYTES);
+            let own = system_child(system, "TimeCreated")
+                .and_then(|t| t.attr("SystemTime"))
+                .and_then(Timestamp::parse_system_time);
+            let (time, event_time) = ordering_time(own, received);
             StoreRecord {
-                time: system_child(system, "TimeCreated")
-                    .and_then(|t| t.attr("SystemTime"))
-                    .and_then(Timestamp::parse_system_time)
-                    .unwrap_or(received),
+                time,
+                event_time,
                 computer: cut(&event.computer, MAX_NAME).to_owned(),
                 channel: cut(&event.channel, MAX_NAME).to_owned(),
                 level: number(system_child(system, "Level")),
@@ -437,6 +478,36 @@ mod tests {
                 tree::record(&event, at),
                 "{xml}"
             );
+        }
+    }
+
+    /// A `TimeCreated` before 2000 or more than a day after arrival orders the event by its
+    /// arrival and is kept as its own time; a plausible one (a day ahead at most) orders it.
+    #[test]
+    fn made_up_times_order_by_arrival_and_are_kept() {
+        let ns = "xmlns='http://schemas.microsoft.com/win/2004/08/events/event'";
+        let arrived = Timestamp::parse_system_time("2026-11-26T10:00:00Z").unwrap();
+        let at = |time: &str| {
+            let xml =
+                format!("<Event {ns}><System><TimeCreated SystemTime='{time}'/></System></Event>");
+            let record = StoreRecord::of(&received(&xml), "s", arrived);
+            (record.time, record.event_time)
+        };
+        let own = |t: &str| Timestamp::parse_system_time(t).unwrap();
+        for made_up in [
+            "1601-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "1999-12-31T23:59:59Z",
+            "2026-11-27T10:00:01Z",
+        ] {
+            assert_eq!(at(made_up), (arrived, Some(own(made_up))), "{made_up}");
+        }
+        for plausible in [
+            "2000-01-01T00:00:00Z",
+            "2026-11-26T09:00:00Z",
+            "2026-11-27T10:00:00Z",
+        ] {
+            assert_eq!(at(plausible), (own(plausible), None), "{plausible}");
         }
     }
 

@@ -29,7 +29,7 @@ pub(super) const SCHEMA: &str = "
 
 /// The columns a result reads, in [`row_of`]'s order.
 const COLUMNS: &str =
-    "id, time, computer, channel, level, event_id, provider, subscription, excerpt";
+    "id, time, computer, channel, level, event_id, provider, subscription, excerpt, event_time, arrived";
 
 fn partition_ddl(part: i64) -> String {
     let t = format!("ev_{part}");
@@ -38,7 +38,8 @@ fn partition_ddl(part: i64) -> String {
             id INTEGER PRIMARY KEY, time INTEGER NOT NULL,
             computer TEXT NOT NULL COLLATE NOCASE, channel TEXT NOT NULL COLLATE NOCASE,
             level INTEGER, event_id INTEGER, provider TEXT COLLATE NOCASE,
-            subscription TEXT NOT NULL, excerpt TEXT, xml TEXT NOT NULL);
+            subscription TEXT NOT NULL, excerpt TEXT, xml TEXT NOT NULL,
+            event_time INTEGER, arrived INTEGER);
          CREATE INDEX IF NOT EXISTS {t}_time ON {t} (time);
          CREATE INDEX IF NOT EXISTS {t}_computer ON {t} (computer, time);
          CREATE INDEX IF NOT EXISTS {t}_channel ON {t} (channel, time);
@@ -111,8 +112,9 @@ impl Checkpointer {
     /// outgrown its bound.
     /// A checkpoint the thread is running makes this one busy: it is tried again after the
     /// next commit.
-    pub(super) fn after_commit(&self, writer: &Connection) -> rusqlite::Result<()> {
-        if self.frames.load(std::sync::atomic::Ordering::Relaxed) < WAL_BOUND_FRAMES {
+    /// `over`: the WAL on disk has passed the store's bound for it (checkpointed here at once).
+    pub(super) fn after_commit(&self, writer: &Connection, over: bool) -> rusqlite::Result<()> {
+        if !over && self.frames.load(std::sync::atomic::Ordering::Relaxed) < WAL_BOUND_FRAMES {
             let _ = self.wake.try_send(());
             return Ok(());
         }
@@ -126,7 +128,7 @@ impl Checkpointer {
 
 /// What a passive checkpoint on `connection` found: whether another checkpoint kept it from
 /// running, and the frames in the WAL.
-fn checkpoint(connection: &Connection) -> rusqlite::Result<(bool, u64)> {
+pub(super) fn checkpoint(connection: &Connection) -> rusqlite::Result<(bool, u64)> {
     connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
         let busy = row.get::<_, i64>(0)? != 0;
         Ok((busy, u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0)))
@@ -139,6 +141,42 @@ pub(super) fn partitions(connection: &Connection) -> rusqlite::Result<Vec<i64>> 
         connection.prepare_cached("SELECT part FROM store_partition ORDER BY part")?;
     let parts = statement.query_map([], |row| row.get(0))?;
     parts.collect()
+}
+
+/// Bring partitions written before the store kept both times up to date, once (when they
+/// lack the `arrived` column): the columns added, and an event whose `TimeCreated` is
+/// implausible ([`super::record::ordering_time`]) ordered by the start of its partition's
+/// period (its arrival, to the partition) and its own time kept in `event_time`.
+pub(super) fn upgrade(connection: &Connection, settings: &StoreSettings) -> rusqlite::Result<()> {
+    for part in partitions(connection)? {
+        let has_arrived: bool = connection.query_row(
+            &format!("SELECT count(*) FROM pragma_table_info('ev_{part}') WHERE name = 'arrived'"),
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if has_arrived {
+            continue;
+        }
+        let start = part
+            .saturating_mul(settings.partition_seconds)
+            .saturating_mul(1_000_000);
+        let end = (part + 1)
+            .saturating_mul(settings.partition_seconds)
+            .saturating_mul(1_000_000);
+        let latest = Timestamp::from_unix_micros(end)
+            .saturating_add(super::record::LATEST_AHEAD)
+            .unix_micros();
+        let transaction = connection.unchecked_transaction()?;
+        transaction.execute_batch(&format!(
+            "ALTER TABLE ev_{part} ADD COLUMN event_time INTEGER;
+             ALTER TABLE ev_{part} ADD COLUMN arrived INTEGER;
+             UPDATE ev_{part} SET event_time = time, time = {start}
+                 WHERE time < {earliest} OR time > {latest};",
+            earliest = super::record::EARLIEST_PLAUSIBLE.unix_micros(),
+        ))?;
+        transaction.commit()?;
+    }
+    Ok(())
 }
 
 /// Insert `records`, arrived at `now`, in the caller's transaction; `known` are the
@@ -161,8 +199,8 @@ pub(super) fn insert(
         .prepare_cached("SELECT next_id FROM store_meta")?
         .query_row([], |r| r.get(0))?;
     let mut event = connection.prepare_cached(&format!(
-        "INSERT INTO ev_{part} (id, time, computer, channel, level, event_id, provider, subscription, excerpt, xml)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        "INSERT INTO ev_{part} (id, time, computer, channel, level, event_id, provider, subscription, excerpt, xml, event_time, arrived)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
     ))?;
     let mut words = connection.prepare_cached(&format!(
         "INSERT INTO ev_{part}_fts (rowid, words) VALUES (?1, ?2)"
@@ -170,7 +208,7 @@ pub(super) fn insert(
     for (id, r) in (first..).zip(records) {
         event.execute(params![
             id,
-            r.time.unix_micros(),
+            r.ordered_at(now),
             r.computer,
             r.channel,
             r.level,
@@ -178,7 +216,9 @@ pub(super) fn insert(
             r.provider,
             r.subscription,
             r.excerpt,
-            r.xml
+            r.xml,
+            r.event_time.map(Timestamp::unix_micros),
+            now.unix_micros()
         ])?;
         if !r.words.is_empty() {
             words.execute(params![id, r.words])?;
@@ -191,26 +231,39 @@ pub(super) fn insert(
     Ok(())
 }
 
-/// Drop the partitions past the age limit, then the oldest while the file holds more than the
-/// size limit (the partition being written is kept). Returns the partitions dropped.
+/// What retention drops besides partitions past the age limit.
+#[derive(Clone, Copy)]
+pub(super) enum Retain<'a> {
+    /// Nothing more: no size bound.
+    Aged,
+    /// The oldest partitions while the store is over its bound's retention size, the one
+    /// being written too when it alone is.
+    Over(&'a super::bound::DiskBound),
+    /// As `Over`, and at least the oldest partition: a commit met the bound or a full disk.
+    Room(&'a super::bound::DiskBound),
+}
+
+/// Drop the partitions past the age limit, then, by `more`, the oldest while the store is too
+/// big (the one being written too, when it alone is). Returns the partitions dropped.
 pub(super) fn retain(
     connection: &mut Connection,
     now: Timestamp,
     settings: &StoreSettings,
     known: &mut BTreeSet<i64>,
+    more: Retain<'_>,
 ) -> rusqlite::Result<Vec<i64>> {
     let current = now.unix_micros().div_euclid(1_000_000) / settings.partition_seconds;
     let oldest_kept = (now.unix_micros().div_euclid(1_000_000) - settings.max_age_seconds)
         .div_euclid(settings.partition_seconds);
     let mut dropped = Vec::new();
     for part in partitions(connection)? {
-        let too_old = part < oldest_kept;
-        let too_big = || -> rusqlite::Result<bool> {
-            Ok(settings
-                .max_bytes
-                .is_some_and(|max| used_bytes(connection).is_ok_and(|used| used > max)))
+        let too_old = part < oldest_kept && part < current;
+        let too_big = |dropped: &[i64]| match more {
+            Retain::Aged => Ok(false),
+            Retain::Over(bound) => bound.over_retention(connection),
+            Retain::Room(bound) => Ok(dropped.is_empty() || bound.over_retention(connection)?),
         };
-        if part >= current || !(too_old || too_big()?) {
+        if !(too_old || too_big(&dropped)?) {
             break;
         }
         let transaction = connection.transaction()?;
@@ -223,14 +276,6 @@ pub(super) fn retain(
         dropped.push(part);
     }
     Ok(dropped)
-}
-
-/// Bytes of the file in use (free pages left out: a dropped partition's pages are reused).
-fn used_bytes(connection: &Connection) -> rusqlite::Result<u64> {
-    let pages: i64 = connection.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-    let free: i64 = connection.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
-    let size: i64 = connection.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-    Ok(u64::try_from((pages - free) * size).unwrap_or(0))
 }
 
 /// The WHERE clause of `search` on partition `part` (without the position), its parameters
@@ -361,6 +406,12 @@ fn row_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
         provider: row.get(6)?,
         subscription: row.get(7)?,
         excerpt: row.get(8)?,
+        event_time: row
+            .get::<_, Option<i64>>(9)?
+            .map(Timestamp::from_unix_micros),
+        received: row
+            .get::<_, Option<i64>>(10)?
+            .map(Timestamp::from_unix_micros),
     })
 }
 
@@ -629,6 +680,44 @@ mod tests {
         header[16..20].try_into().unwrap()
     }
 
+    /// A partition written before both times were kept gets the columns when the store is
+    /// opened, and its made-up times are ordered by the partition's start, kept as their own.
+    #[test]
+    fn an_older_partition_is_brought_up_to_date_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wec.sqlite");
+        let settings = StoreSettings::default();
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(SCHEMA).unwrap();
+        let part = 20_000;
+        old.execute_batch(&partition_ddl(part)).unwrap();
+        old.execute_batch(&format!(
+            "ALTER TABLE ev_{part} DROP COLUMN event_time; ALTER TABLE ev_{part} DROP COLUMN arrived;"
+        ))
+        .unwrap();
+        let start = part * settings.partition_seconds * 1_000_000;
+        let ancient = Timestamp::parse_system_time("1601-01-01T00:00:00Z").unwrap();
+        for (id, time) in [(1, start + 5), (2, ancient.unix_micros())] {
+            old.execute(
+                &format!("INSERT INTO ev_{part} (id, time, computer, channel, subscription, xml) VALUES (?1, ?2, 'w', 'c', 's', '<Event/>')"),
+                params![id, time],
+            )
+            .unwrap();
+        }
+        drop(old);
+        for _ in 0..2 {
+            let store = super::super::EventStore::open(&path, settings.clone()).unwrap();
+            let rows = store
+                .page(&Search::default(), Position::Newest, 10)
+                .unwrap();
+            let seen: Vec<_> = rows
+                .iter()
+                .map(|r| (r.id, r.time.unix_micros(), r.event_time))
+                .collect();
+            assert_eq!(seen, [(1, start + 5, None), (2, start, Some(ancient))]);
+        }
+    }
+
     /// The writer's commits no longer checkpoint (well past SQLite's 1,000 pages, the WAL
     /// does not start over), and once the checkpointer has found the WAL past its bound the
     /// commit path checkpoints it itself, so the next transaction starts it over.
@@ -655,7 +744,7 @@ mod tests {
         checkpointer
             .frames
             .store(WAL_BOUND_FRAMES, std::sync::atomic::Ordering::Relaxed);
-        checkpointer.after_commit(&writer).unwrap();
+        checkpointer.after_commit(&writer, false).unwrap();
         write(1);
         assert_ne!(wal_salt(&path), first, "the WAL did not start over");
     }

@@ -578,6 +578,7 @@ impl HttpOutput {
                 prefix,
                 data_stream: config.data_stream.clone().unwrap_or_default(),
                 pipeline: config.pipeline.clone(),
+                stored: Mutex::default(),
             }),
         };
         Ok(HttpOutput {

@@ -51,6 +51,9 @@ pub enum OutputError {
     Failed { output: String, reason: String },
     #[error("{output} did not start: {reason}")]
     NotStarted { output: String, reason: String },
+    /// The event store took no more of this forwarder's batches for now.
+    #[error("event store: {0}")]
+    OverShare(#[from] crate::event_store::OverShare),
 }
 
 /// Why no TCP connection to a network output's server (TCP, Redis) could be made.

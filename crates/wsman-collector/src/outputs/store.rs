@@ -103,7 +103,8 @@ impl Output for StoreOutput {
             .events
             .iter()
             .map(|event| StoreRecord::of(event, batch.subscription, received))
-            .collect();
+            .collect::<Vec<_>>();
+        self.events.admit(batch.client, &records)?;
         self.events.stash(batch.client, batch.subscription, records);
         Ok(())
     }

@@ -239,7 +239,7 @@ fn event_xml(row: &EventRow) -> String {
         "<q:Event xmlns:q=\"{}\"><q:Id>{}</q:Id><q:TimeCreated>{}</q:TimeCreated><q:Computer>{}</q:Computer><q:Channel>{}</q:Channel>",
         uris::NS,
         row.id,
-        row.time.to_system_time(),
+        row.event_time.unwrap_or(row.time).to_system_time(),
         escape_text(&row.computer),
         escape_text(&row.channel),
     );
@@ -261,6 +261,13 @@ fn event_xml(row: &EventRow) -> String {
     ));
     if let Some(excerpt) = &row.excerpt {
         out.push_str(&format!("<q:Message>{}</q:Message>", escape_text(excerpt)));
+    }
+    // Added last, so a client reading the elements it knows is unchanged.
+    if let Some(received) = row.received {
+        out.push_str(&format!(
+            "<q:Received>{}</q:Received>",
+            received.to_system_time()
+        ));
     }
     out.push_str("</q:Event>");
     out
@@ -380,5 +387,52 @@ impl Engine for EventSearchEngine {
 
     fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
         Box::pin(self.answer(call))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use wsman_events::Timestamp;
+
+    /// A made-up `TimeCreated` is answered as the forwarder sent it, and the arrival the
+    /// event is ordered by is added as `Received` after the elements a client already reads.
+    #[test]
+    fn an_event_carries_its_own_time_and_its_arrival() {
+        let time = |t: &str| Timestamp::parse_system_time(t).unwrap();
+        let row = EventRow {
+            id: 7,
+            time: time("2026-11-26T10:00:00Z"),
+            event_time: Some(time("9999-12-31T23:59:59Z")),
+            received: Some(time("2026-11-26T10:00:00Z")),
+            computer: "WEB01".into(),
+            channel: "Security".into(),
+            level: None,
+            event_id: None,
+            provider: None,
+            subscription: "s".into(),
+            excerpt: None,
+        };
+        let xml = event_xml(&row);
+        assert!(
+            xml.contains("<q:TimeCreated>9999-12-31T23:59:59.0000000Z</q:TimeCreated>"),
+            "{xml}"
+        );
+        assert!(
+            xml.ends_with("<q:Received>2026-11-26T10:00:00.0000000Z</q:Received></q:Event>"),
+            "{xml}"
+        );
+        let plausible = EventRow {
+            event_time: None,
+            received: None,
+            ..row
+        };
+        let xml = event_xml(&plausible);
+        assert!(
+            xml.contains("<q:TimeCreated>2026-11-26T10:00:00.0000000Z</q:TimeCreated>"),
+            "{xml}"
+        );
+        assert!(!xml.contains("Received"), "{xml}");
     }
 }

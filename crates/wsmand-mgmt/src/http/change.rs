@@ -6,23 +6,24 @@ use hyper::header;
 use hyper::StatusCode;
 
 use super::answer::{error, html, json, posted_form, redirect, set_cookie};
-use super::host_pages::{authorize, Asker, Ctx};
+use super::gate::Admitted;
+use super::host_pages::{Asker, Ctx};
 use super::{Answer, AppState, SessionRequest, SESSION_COOKIE};
-use crate::delegation::cim_class;
 use crate::form::Form;
-use crate::hosts::ActionResult;
+use crate::hosts::{ActionResult, Host};
 use crate::pages::{self, Viewer};
 use crate::route::Route;
 use crate::sessions::tokens_equal;
-use wsman_config::mgmt::Action;
 
 /// A posted change: the Origin, the bounded form and the session's CSRF token
-/// ([`checked_form`]), then the change, audited with its outcome.
+/// ([`checked_form`]), then the change on what the access table's decision admitted, audited
+/// with its outcome.
 pub(super) async fn change(
     state: &AppState,
     request: SessionRequest<'_>,
     body: Incoming,
     route: Route,
+    admitted: Admitted,
 ) -> Answer {
     let form = match checked_form(state, request, body).await {
         Ok(form) => form,
@@ -38,33 +39,45 @@ pub(super) async fn change(
         viewer: &viewer,
         asker,
     };
-    let done = match route {
-        Route::Logout => return logout(state, request),
-        Route::Config(name) => return Box::pin(super::config_set::set(cx, &form, &name)).await,
-        Route::Bulk => return super::bulk::start(cx, &form),
-        Route::SaveEventView => return Box::pin(super::events_search::save(cx, &form)).await,
-        Route::RemoveEventView => return Box::pin(super::events_search::remove(cx, &form)).await,
-        Route::Manage(page) => return Box::pin(super::manage::post(cx, &form, page)).await,
-        route => match host_action(state, asker, route).await {
+    let done = match (route, admitted) {
+        (Route::Logout, _) => return logout(state, request),
+        (Route::Config(name), Admitted::Host(on)) => {
+            return Box::pin(super::config_set::set(cx, &form, &name, on.host)).await
+        }
+        (Route::Bulk, _) => return super::bulk::start(cx, &form),
+        (Route::SaveEventView, Admitted::Store(store)) => {
+            return Box::pin(super::events_search::save(cx, &form, store)).await
+        }
+        (Route::RemoveEventView, Admitted::Store(store)) => {
+            return Box::pin(super::events_search::remove(cx, &form, store)).await
+        }
+        (Route::Manage(page), Admitted::Manage(settings)) => {
+            return Box::pin(super::manage::post(cx, &form, page, *settings)).await
+        }
+        (route, Admitted::Host(on)) => match host_action(asker, route, &on.host).await {
             Ok(done) => done,
             Err(answer) => return *answer,
         },
+        _ => {
+            return error(
+                asker.json_wanted,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed here",
+            )
+        }
     };
     answer_action(state, request, &viewer, done)
 }
 
-/// A service action or a process terminated on a host, once `change` on its CIM class is
-/// allowed there; another route is not allowed here (405).
+/// A service action or a process terminated on `host`, which the access table's `change` of
+/// its CIM class admitted; another route is not allowed here (405).
 async fn host_action(
-    state: &AppState,
     asker: Asker<'_>,
     route: Route,
+    host: &Host,
 ) -> Result<HostAction, Box<Answer>> {
-    let allowed =
-        |name: &str, class: &str| authorize(state, asker, name, &cim_class(class), Action::Change);
     match route {
         Route::ServiceAction(name, service, action) => {
-            let host = allowed(&name, "Win32_Service")?;
             let result = host.service_action(&service, action).await;
             Ok(HostAction {
                 what: format!("{} {service}", action.name()),
@@ -82,7 +95,7 @@ async fn host_action(
             })
         }
         Route::Terminate(name, pid) => {
-            let result = allowed(&name, "Win32_Process")?.terminate(pid).await;
+            let result = host.terminate(pid).await;
             Ok(HostAction {
                 what: format!("Terminate {pid}"),
                 back: format!("/hosts/{name}/processes"),

@@ -3,15 +3,18 @@
 //! resource, audited with the host's answer. Done: back to the page, which says so; refused:
 //! the page again with the row open, the value typed and the host's message in place.
 
+use std::sync::Arc;
+
 use hyper::StatusCode;
 use wsman_config::mgmt::Action;
 
 use super::answer::{error, html, json, read_json, redirect};
-use super::host_pages::{authorize, Asker, Ctx};
+use super::host_pages::{Asker, Ctx};
 use super::{Answer, AppState};
 use crate::config_edit::{self, container_of, Editing, View};
 use crate::delegation::CONFIG_URI;
 use crate::form::Form;
+use crate::hosts::Host;
 
 /// Whether the asker may change `host`'s configuration (asked of the policy, not audited:
 /// it only decides whether the page offers the edit links).
@@ -25,12 +28,9 @@ fn may_change(state: &AppState, asker: Asker<'_>, host: &str) -> bool {
     decision.is_allowed()
 }
 
-/// The page, `?edit=PATH` opening that row, `?done=PATH` saying it was set.
-pub(super) async fn page(cx: Ctx<'_>, name: &str, raw_query: &str) -> Answer {
-    let host = match authorize(cx.state, cx.asker, name, CONFIG_URI, Action::Read) {
-        Ok(host) => host,
-        Err(answer) => return *answer,
-    };
+/// The page, `?edit=PATH` opening that row, `?done=PATH` saying it was set; `host` as the
+/// access table's `read` decision admitted it.
+pub(super) async fn page(cx: Ctx<'_>, name: &str, raw_query: &str, host: Arc<Host>) -> Answer {
     let rows = host.config().await;
     if cx.asker.json_wanted {
         return read_json(&rows, |rows| serde_json::json!({ "config": rows }));
@@ -61,12 +61,9 @@ pub(super) async fn page(cx: Ctx<'_>, name: &str, raw_query: &str) -> Answer {
     )
 }
 
-/// `POST /hosts/NAME/config` with `path` and `value`: `winrm set` of that one setting.
-pub(super) async fn set(cx: Ctx<'_>, form: &Form, name: &str) -> Answer {
-    let host = match authorize(cx.state, cx.asker, name, CONFIG_URI, Action::Change) {
-        Ok(host) => host,
-        Err(answer) => return *answer,
-    };
+/// `POST /hosts/NAME/config` with `path` and `value`: `winrm set` of that one setting, on
+/// `host` as the access table's `change` decision admitted it.
+pub(super) async fn set(cx: Ctx<'_>, form: &Form, name: &str, host: Arc<Host>) -> Answer {
     let path = form.get("path").unwrap_or("");
     let value = form.get("value").unwrap_or("");
     let Some((container, leaf)) = container_of(path) else {

@@ -1,6 +1,7 @@
 //! The Events page and what it posts: the search over the collector's event store
-//! (`event_store`: which store, which hosts' events, as the viewer's roles allow), one event's
-//! full XML, the live tail's polls, and the saved views (`event_views`).
+//! (`event_store`: which store, which hosts' events, as the viewer's roles allow, decided by
+//! the access table's `Store` row before these run), one event's full XML, the live tail's
+//! polls, and the saved views (`event_views`).
 
 use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;
@@ -15,41 +16,9 @@ use crate::form::Form;
 use crate::manage::{may_manage, Managed};
 use crate::sessions::audit_name;
 
-/// Why a viewer has no scope: refused (the answer: 403, audited on the collector), or no store.
-enum NoScope {
-    Refused(Box<Answer>),
-    NoStore(String),
-}
-
-/// The viewer's scope, or why there is none.
-fn scope_or_refusal(
-    state: &AppState,
-    asker: Asker<'_>,
-    managed: &Managed,
-) -> Result<Scope, NoScope> {
-    match event_store::scope(managed, asker.session.subject()) {
-        Ok(scope) => Ok(scope),
-        Err(ScopeError::NoStore) => Err(NoScope::NoStore(ScopeError::NoStore.to_string())),
-        Err(ScopeError::Denied { host, rule }) => {
-            state.audit.record_on(
-                asker.peer.ip(),
-                &asker.session.owner,
-                "denied",
-                &host,
-                &format!(
-                    "{host}: read {}: by {rule}",
-                    wsman_proto::ns::event_store::EVENTS
-                ),
-            );
-            let refused = ScopeError::Denied { host, rule };
-            Err(NoScope::Refused(Box::new(error(
-                asker.json_wanted,
-                StatusCode::FORBIDDEN,
-                &refused.to_string(),
-            ))))
-        }
-    }
-}
+/// The viewer's reach into the store as the access table's decision admitted it (`gate`):
+/// the scope, or why there is no store (the page says what to add).
+type Store = Result<Scope, ScopeError>;
 
 /// The hosts and groups the viewer may choose in the form.
 fn choices(scope: &Scope) -> Vec<String> {
@@ -93,7 +62,12 @@ fn is_manager(asker: Asker<'_>, managed: &Managed) -> bool {
 
 /// The Events page (or its JSON) for the search in `raw_query`, with `notice` (what saving or
 /// deleting a view did) at the top.
-pub(super) async fn page(cx: Ctx<'_>, raw_query: &str, notice: Option<Notice>) -> Answer {
+pub(super) async fn page(
+    cx: Ctx<'_>,
+    raw_query: &str,
+    notice: Option<Notice>,
+    store: Store,
+) -> Answer {
     let managed = cx.state.live.now();
     let mut search = Search::parse(raw_query);
     let mut shown = EventsPage {
@@ -107,11 +81,10 @@ pub(super) async fn page(cx: Ctx<'_>, raw_query: &str, notice: Option<Notice>) -
         views: views(cx.state, cx.asker, &managed),
         notice,
     };
-    let scope = match scope_or_refusal(cx.state, cx.asker, &managed) {
+    let scope = match store {
         Ok(scope) => Some(scope),
-        Err(NoScope::Refused(refused)) => return *refused,
-        Err(NoScope::NoStore(problem)) => {
-            shown.problem = Some(problem);
+        Err(problem) => {
+            shown.problem = Some(problem.to_string());
             None
         }
     };
@@ -172,7 +145,7 @@ pub(super) async fn page(cx: Ctx<'_>, raw_query: &str, notice: Option<Notice>) -
 
 /// The live tail's poll: the matching events stored after `after`, oldest first, as JSON
 /// (`{"events": [...], "next": ID}`).
-pub(super) async fn tail(state: &AppState, asker: Asker<'_>, raw_query: &str) -> Answer {
+pub(super) async fn tail(state: &AppState, raw_query: &str, store: Store) -> Answer {
     let managed = state.live.now();
     let after = Form::parse(raw_query.as_bytes())
         .ok()
@@ -186,19 +159,9 @@ pub(super) async fn tail(state: &AppState, asker: Asker<'_>, raw_query: &str) ->
     };
     // The search without `after` (its own parameter, not the search's).
     let search = Search::parse(raw_query);
-    let scope = match scope_or_refusal(
-        state,
-        Asker {
-            json_wanted: true,
-            ..asker
-        },
-        &managed,
-    ) {
+    let scope = match store {
         Ok(scope) => scope,
-        Err(NoScope::Refused(refused)) => return *refused,
-        Err(NoScope::NoStore(problem)) => {
-            return error(true, StatusCode::SERVICE_UNAVAILABLE, &problem)
-        }
+        Err(problem) => return error(true, StatusCode::SERVICE_UNAVAILABLE, &problem.to_string()),
     };
     let (computers, _) = event_store::computers(&scope, &managed, &search);
     match event_store::tail(&scope.collector, &search, computers.as_deref(), after).await {
@@ -215,16 +178,15 @@ pub(super) async fn tail(state: &AppState, asker: Asker<'_>, raw_query: &str) ->
 
 /// One stored event's full XML, if it is of a host the viewer may read (else 404, as an event
 /// that does not exist: which ids exist is not told).
-pub(super) async fn stored(cx: Ctx<'_>, id: u64) -> Answer {
+pub(super) async fn stored(cx: Ctx<'_>, id: u64, store: Store) -> Answer {
     let managed = cx.state.live.now();
-    let scope = match scope_or_refusal(cx.state, cx.asker, &managed) {
+    let scope = match store {
         Ok(scope) => scope,
-        Err(NoScope::Refused(refused)) => return *refused,
-        Err(NoScope::NoStore(problem)) => {
+        Err(problem) => {
             return error(
                 cx.asker.json_wanted,
                 StatusCode::SERVICE_UNAVAILABLE,
-                &problem,
+                &problem.to_string(),
             )
         }
     };
@@ -268,11 +230,7 @@ pub(super) async fn stored(cx: Ctx<'_>, id: u64) -> Answer {
 
 /// `POST /events/views`: the search in the form's `query` saved as `name` by the viewer, who
 /// must be one who may use the Events page; then the page of that search, saying so.
-pub(super) async fn save(cx: Ctx<'_>, form: &Form) -> Answer {
-    let managed = cx.state.live.now();
-    if let Err(NoScope::Refused(refused)) = scope_or_refusal(cx.state, cx.asker, &managed) {
-        return *refused;
-    }
+pub(super) async fn save(cx: Ctx<'_>, form: &Form, store: Store) -> Answer {
     let query = form.get("query").unwrap_or("");
     let search = Search::parse(query);
     let name = form.get("name").unwrap_or("");
@@ -292,14 +250,14 @@ pub(super) async fn save(cx: Ctx<'_>, form: &Form) -> Answer {
         Err(e) => Err((
             format!("save a view: {e}"),
             e.to_string(),
-            StatusCode::BAD_REQUEST,
+            view_refusal_status(&e, StatusCode::BAD_REQUEST),
         )),
     };
-    view_changed(cx, &search.query_string(1), done).await
+    view_changed(cx, &search.query_string(1), done, store).await
 }
 
 /// `POST /events/views/remove`: the view `name` deleted, by its author or a manager.
-pub(super) async fn remove(cx: Ctx<'_>, form: &Form) -> Answer {
+pub(super) async fn remove(cx: Ctx<'_>, form: &Form, store: Store) -> Answer {
     let managed = cx.state.live.now();
     let name = form.get("name").unwrap_or("");
     let manager = is_manager(cx.asker, &managed);
@@ -315,14 +273,23 @@ pub(super) async fn remove(cx: Ctx<'_>, form: &Form) -> Answer {
         Err(e) => Err((
             format!("delete a view: {e}"),
             e.to_string(),
-            match e {
-                crate::event_views::ViewError::NotYours(_) => StatusCode::FORBIDDEN,
-                crate::event_views::ViewError::NotFound(_) => StatusCode::NOT_FOUND,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            },
+            view_refusal_status(&e, StatusCode::INTERNAL_SERVER_ERROR),
         )),
     };
-    view_changed(cx, "", done).await
+    view_changed(cx, "", done, store).await
+}
+
+/// The status of a refused change to the views: `otherwise` for what is not told apart. A
+/// console that cannot write its views answers 503: the request was right, the service's
+/// directory is not (said at its start).
+fn view_refusal_status(error: &crate::event_views::ViewError, otherwise: StatusCode) -> StatusCode {
+    use crate::event_views::ViewError;
+    match error {
+        ViewError::NotYours(_) => StatusCode::FORBIDDEN,
+        ViewError::NotFound(_) => StatusCode::NOT_FOUND,
+        ViewError::CannotSave(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => otherwise,
+    }
 }
 
 /// A change to the saved views `done` (its audit line and notice; when refused, the status
@@ -331,6 +298,7 @@ async fn view_changed(
     cx: Ctx<'_>,
     query: &str,
     done: Result<(String, String), (String, String, StatusCode)>,
+    store: Store,
 ) -> Answer {
     let (action, line, notice, status) = match done {
         Ok((line, notice)) => ("event view", line, Notice::Done(notice), StatusCode::OK),
@@ -339,7 +307,7 @@ async fn view_changed(
     cx.state
         .audit
         .record_by(cx.asker.peer.ip(), &cx.asker.session.owner, action, &line);
-    let mut answer = page(cx, query, Some(notice)).await;
+    let mut answer = page(cx, query, Some(notice), store).await;
     if answer.status() == StatusCode::OK {
         *answer.status_mut() = status;
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::answer::{error, html, json, read_json, EVENTS_CSP};
 use super::{Answer, AppState};
-use crate::delegation::{cim_class, Decision, Subject};
+use crate::delegation::{cim_class, Subject};
 use crate::hosts::{Host, HostError};
 use crate::pages::{self, Viewer};
 use crate::route::Route;
@@ -20,25 +20,22 @@ use wsman_config::mgmt::Action;
 /// A page about one configured host: the host looked up once (a name not in the
 /// configuration is never contacted), its data read, then answered as JSON (every row) or
 /// HTML (a long table searched, sorted and paged by `query`).
+/// `host` is what the access table's decision admitted for the route (`gate`).
 pub(super) async fn host_page(
     state: &AppState,
     viewer: &Viewer<'_>,
     route: Route,
-    asker: Asker<'_>,
+    (asker, host): (Asker<'_>, Arc<Host>),
     raw_query: &str,
 ) -> Answer {
     let json_wanted = asker.json_wanted;
     let query = crate::table::TableQuery::parse(raw_query);
-    let (name, resource) = match &route {
-        Route::HostOverview(name) => (name.clone(), cim_class("Win32_OperatingSystem")),
-        Route::Services(name) => (name.clone(), cim_class("Win32_Service")),
-        Route::Processes(name) => (name.clone(), cim_class("Win32_Process")),
-        Route::Events(name) => (name.clone(), cim_class("Win32_NTLogEvent")),
+    let name = match &route {
+        Route::HostOverview(name)
+        | Route::Services(name)
+        | Route::Processes(name)
+        | Route::Events(name) => name.clone(),
         _ => return error(json_wanted, StatusCode::NOT_FOUND, "no such page"),
-    };
-    let host = match authorize(state, asker, &name, &resource, Action::Read) {
-        Ok(host) => host,
-        Err(answer) => return *answer,
     };
     let switches = host.switches();
     /// JSON `{key: rows}` (502 with the error when the host failed), or the page.
@@ -137,62 +134,19 @@ pub(super) struct Ctx<'a> {
     pub(super) asker: Asker<'a>,
 }
 
-/// The configured host `name` as the delegation rules let the asker use it for `action` on
-/// `resource` (through the allowing role's run-as account), or the answer: 404 for a host
-/// not in the configuration, 403 for a refusal, audited with the rule that decided.
-pub(super) fn authorize(
-    state: &AppState,
-    asker: Asker<'_>,
-    name: &str,
-    resource: &str,
-    action: Action,
-) -> Result<Arc<Host>, Box<Answer>> {
-    let json_wanted = asker.json_wanted;
-    let live = state.live.now();
-    if live.fleet.get(name).is_none() {
-        return Err(Box::new(error(
-            json_wanted,
-            StatusCode::NOT_FOUND,
-            "no such host in the configuration",
-        )));
-    }
-    let subject = asker.session.subject();
-    let refuse = |rule: &str| {
-        state.audit.record_on(
-            asker.peer.ip(),
-            &asker.session.owner,
-            "denied",
-            name,
-            &format!("{name}: {} {resource}: by {rule}", action.name()),
-        );
-        error(
-            json_wanted,
-            StatusCode::FORBIDDEN,
-            &format!("not allowed: {} on {name} ({rule})", action.name()),
-        )
-    };
-    match live.policy.decide(subject, name, resource, action) {
-        Decision::Denied { rule } => Err(Box::new(refuse(&rule))),
-        Decision::Allowed { rule, run_as } => match live.fleet.get_as(name, run_as.as_deref()) {
-            Some(host) => Ok(Arc::clone(host)),
-            None => Err(Box::new(refuse(&format!(
-                "{rule}: this host has no RunAs account {}",
-                run_as.unwrap_or_default()
-            )))),
-        },
-    }
-}
-
 /// The audit records the session's user may see, newest first: a record about a host only to
 /// whoever may read that host (as the fleet shows it); a record of the console itself (logins,
 /// refusals before a host is known) to the principal it is by (a name given before a login
-/// is nobody's), and to whoever a rule lets read every host (`Hosts = ["*"]`; not merely each host
-/// configured now, which with no hosts would be everyone).
+/// is nobody's), and to whoever a rule lets read every host (`Hosts = ["*"]`, with no Deny on
+/// any; not merely each host configured now, which with no hosts would be everyone).
 pub(super) fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::audit::AuditRecord> {
     let subject = session.subject();
     let live = state.live.now();
     let reads = |host: &str| live.policy.sees_host(subject, host).is_allowed();
-    let whole_fleet = reads(crate::manage::EVERY_HOST);
+    let whole_fleet = live
+        .policy
+        .everywhere(subject, &cim_class("Win32_OperatingSystem"), Action::Read)
+        .is_allowed();
     state
         .audit
         .newest(usize::MAX)
@@ -310,22 +264,11 @@ fn hide_refused(
 /// `connect-src 'self'` for the socket, its `<style>` elements by this answer's nonce (set by
 /// terminal.js), and style attributes.
 pub(super) fn terminal_page(
-    state: &AppState,
     viewer: &Viewer<'_>,
     name: &str,
-    asker: Asker<'_>,
+    json_wanted: bool,
+    host: &Host,
 ) -> Answer {
-    let json_wanted = asker.json_wanted;
-    let host = match authorize(
-        state,
-        asker,
-        name,
-        wsman_client::shell::CMD_SHELL_URI,
-        Action::Shell,
-    ) {
-        Ok(host) => host,
-        Err(answer) => return *answer,
-    };
     let socket = format!("/hosts/{name}/terminal/ws");
     if json_wanted {
         return json(

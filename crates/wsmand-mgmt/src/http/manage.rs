@@ -10,39 +10,15 @@ use wsman_config::mgmt::{EntryChange, ManagedHost, MgmtSettings, Role};
 use super::answer::{error, html, json, read_json, redirect};
 use super::host_pages::{Asker, Ctx};
 use super::{Answer, AppState};
-use crate::delegation::{Decision, Subject};
+use crate::delegation::Subject;
 use crate::form::Form;
-use crate::manage::{comma_list as list, may_manage, parse_rules, ChangeError, MANAGE_RESOURCE};
+use crate::manage::{comma_list as list, parse_rules, ChangeError};
 use crate::manage_pages::{self, HostFields, RoleFields};
 use crate::route::Manage;
 
-/// The settings now in force, or the refusal (403, audited) when the asker may not manage.
-fn allowed(state: &AppState, asker: Asker<'_>) -> Result<MgmtSettings, Box<Answer>> {
-    let live = state.live.now();
-    match may_manage(&live.policy, asker.session.subject()) {
-        Decision::Allowed { .. } => Ok(live.settings.clone()),
-        Decision::Denied { rule } => {
-            state.audit.record_by(
-                asker.peer.ip(),
-                &asker.session.owner,
-                "denied",
-                &format!("manage {MANAGE_RESOURCE}: by {rule}"),
-            );
-            Err(Box::new(error(
-                asker.json_wanted,
-                StatusCode::FORBIDDEN,
-                &format!("not allowed: manage ({rule}); a rule allowing manage on every host (*) is needed"),
-            )))
-        }
-    }
-}
-
-/// `GET /manage/...`: the hosts and roles, or a form.
-pub(super) fn page(cx: Ctx<'_>, route: Manage, raw_query: &str) -> Answer {
-    let settings = match allowed(cx.state, cx.asker) {
-        Ok(settings) => settings,
-        Err(answer) => return *answer,
-    };
+/// `GET /manage/...`: the hosts and roles, or a form; `settings` handed over by the access
+/// table's `manage` decision (`gate`).
+pub(super) fn page(cx: Ctx<'_>, route: Manage, raw_query: &str, settings: MgmtSettings) -> Answer {
     let missing = |what: &str| error(cx.asker.json_wanted, StatusCode::NOT_FOUND, what);
     if cx.asker.json_wanted {
         return json(
@@ -81,11 +57,12 @@ pub(super) fn page(cx: Ctx<'_>, route: Manage, raw_query: &str) -> Answer {
 }
 
 /// `POST /manage/...` (the form already checked for its Origin and CSRF token).
-pub(super) async fn post(cx: Ctx<'_>, form: &Form, route: Manage) -> Answer {
-    let settings = match allowed(cx.state, cx.asker) {
-        Ok(settings) => settings,
-        Err(answer) => return *answer,
-    };
+pub(super) async fn post(
+    cx: Ctx<'_>,
+    form: &Form,
+    route: Manage,
+    settings: MgmtSettings,
+) -> Answer {
     match route {
         Manage::Index => error(
             cx.asker.json_wanted,

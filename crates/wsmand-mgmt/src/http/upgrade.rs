@@ -11,12 +11,15 @@ use hyper::upgrade::Upgraded;
 use hyper::StatusCode;
 
 use super::answer::{error, origin_matches, respond};
-use super::host_pages::{authorize, Asker};
+use super::gate::OnHost;
 use super::{Answer, AppState};
 use crate::hosts::Host;
 use crate::sessions::{tokens_equal, Session};
 use crate::socket_bounds::{Relay, SocketContext};
-use wsman_config::mgmt::Action;
+
+/// How long a live stream's upgrade waits for the same session's older stream on the host to
+/// unsubscribe and free its place (it was told to end; the host's answer bounds the wait).
+const TAKE_OVER_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One WebSocket upgrade request to a host's terminal or to its events page's live stream.
 pub(super) struct SocketUpgrade<'a> {
@@ -26,6 +29,9 @@ pub(super) struct SocketUpgrade<'a> {
     pub(super) headers: &'a HeaderMap,
     pub(super) query: &'a str,
     pub(super) host_name: String,
+    /// The host as the access table's decision admitted it (`gate`), before any of these
+    /// checks.
+    pub(super) on: OnHost,
 }
 
 /// What one kind of console WebSocket is checked against and reserved in, beyond the checks
@@ -33,11 +39,11 @@ pub(super) struct SocketUpgrade<'a> {
 struct SocketKind<'a, Q, E> {
     /// How its refusals and audit records name it.
     name: &'static str,
-    /// The resource and action the delegation rules must allow on the host.
-    resource: &'static str,
-    action: Action,
     /// Its slots: one per session and host, bounded per session and in the service.
     slots: &'a Arc<crate::socket_slots::Terminals>,
+    /// Whether a second one of the same session on a host replaces the first (the events
+    /// page reloaded) rather than being refused (a terminal: its shell is not ended silently).
+    take_over: bool,
     /// Why a second one for the same session and host is refused (409).
     already_open: &'static str,
     /// Why one over the bounds is refused (429).
@@ -145,7 +151,7 @@ impl<Q> CheckedUpgrade<'_, Q> {
 /// the query, the CSRF token in it, a well-formed handshake, the delegation rules (404 for a
 /// host not configured) and a free slot. One function for every kind, so a check cannot be
 /// missed by one of them. Each refusal is audited (`refused`, or `denied` with the rule).
-fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
+async fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
     state: &'a AppState,
     socket: SocketUpgrade<'a>,
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
@@ -158,6 +164,7 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
         headers,
         query,
         host_name,
+        on,
     } = socket;
     let refuse = |status: StatusCode, why: &str| {
         state.audit.record_on(
@@ -189,19 +196,25 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
         Ok(handshake) => handshake,
         Err((status, why)) => return Err(Box::new(with_version(*refuse(status, why)))),
     };
-    let asker = Asker {
-        peer,
-        session,
-        json_wanted: false,
-    };
-    let host = authorize(state, asker, &host_name, kind.resource, kind.action)?;
+    let OnHost {
+        host,
+        resource,
+        action,
+    } = on;
     let grant = crate::socket_slots::Grant {
         owner: session.owner.clone(),
         groups: session.groups.clone(),
-        resource: kind.resource.to_owned(),
-        action: kind.action,
+        resource,
+        action,
     };
-    let slot = match kind.slots.reserve(session_id, &host_name, grant) {
+    let reserved = if kind.take_over {
+        kind.slots
+            .reserve_taking_over(session_id, &host_name, grant, TAKE_OVER_WITHIN)
+            .await
+    } else {
+        kind.slots.reserve(session_id, &host_name, grant)
+    };
+    let slot = match reserved {
         Ok(slot) => slot,
         Err(crate::socket_slots::Refusal::AlreadyOpen) => {
             return Err(refuse(StatusCode::CONFLICT, kind.already_open))
@@ -243,14 +256,13 @@ pub(super) async fn open_terminal(
 ) -> Answer {
     let kind = SocketKind {
         name: "terminal",
-        resource: wsman_client::shell::CMD_SHELL_URI,
-        action: Action::Shell,
+        take_over: false,
         slots: &state.terminals,
         already_open: "this session already has a terminal on this host",
         too_many: "too many terminals open",
         parse_query: crate::terminal_proto::parse_query,
     };
-    let upgrade = match check_upgrade(state, socket, on_upgrade, &kind) {
+    let upgrade = match check_upgrade(state, socket, on_upgrade, &kind).await {
         Ok(upgrade) => upgrade,
         Err(answer) => return *answer,
     };
@@ -343,14 +355,13 @@ pub(super) async fn open_event_stream(
 ) -> Answer {
     let kind = SocketKind {
         name: "event stream",
-        resource: crate::event_stream::EVENT_LOG_URI,
-        action: Action::Read,
+        take_over: true,
         slots: &state.event_streams,
         already_open: "this session already has an event stream on this host",
         too_many: "too many event streams open",
         parse_query: crate::event_stream::parse_query,
     };
-    let upgrade = match check_upgrade(state, socket, on_upgrade, &kind) {
+    let upgrade = match check_upgrade(state, socket, on_upgrade, &kind).await {
         Ok(upgrade) => upgrade,
         Err(answer) => return *answer,
     };

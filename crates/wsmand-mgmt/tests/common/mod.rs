@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub(crate) mod browser;
+pub(crate) mod forwarded;
 pub(crate) mod terminal;
 pub(crate) mod upgrade;
 
@@ -69,6 +70,11 @@ pub(crate) struct Layout<'a> {
     /// The config directory and the hosts' password file given to the serving user, as the
     /// docs say to do for editing from the page (as root only).
     pub(crate) editable: bool,
+    /// Further hosts, daemons the test started itself: (name, port, `Groups` list).
+    pub(crate) more_hosts: &'a [(&'a str, u16, &'a str)],
+    /// The config directory's mode (root's when the tests run as root): 0755 lets the serving
+    /// user read it; 0700 keeps it root's alone, as a hardened host may.
+    pub(crate) config_dir_mode: u32,
 }
 
 impl Default for Layout<'_> {
@@ -83,6 +89,8 @@ impl Default for Layout<'_> {
             managers: &[],
             accounts: &[],
             editable: false,
+            more_hosts: &[],
+            config_dir_mode: 0o755,
         }
     }
 }
@@ -166,8 +174,11 @@ impl Service {
         let (hosts, extra, setup, run_as) =
             (layout.hosts, layout.extra, layout.setup, layout.run_as);
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod");
+        std::fs::set_permissions(
+            dir.path(),
+            std::fs::Permissions::from_mode(layout.config_dir_mode),
+        )
+        .expect("chmod");
         let port = free_port();
         let mut toml = format!(
             "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\nCertificate = \"auto\"\n\
@@ -197,6 +208,14 @@ impl Service {
                 (layout.host_lines)(index, dir.path())
             ));
             daemons.push((config, daemon, daemon_port));
+        }
+        for (name, daemon_port, groups) in layout.more_hosts {
+            toml.push_str(&format!(
+                "\n[[Host]]\nName = \"{name}\"\nUrl = \"http://127.0.0.1:{daemon_port}/wsman\"\n\
+                 Username = \"{SERVICE_ACCOUNT}\"\nPasswordFile = \"{}\"\nAllowUnencrypted = true\n\
+                 Groups = [{groups}]\n",
+                password_file.display(),
+            ));
         }
         toml.push('\n');
         toml.push_str(layout.roles.unwrap_or(ALL_POWERFUL_ROLE));

@@ -1,14 +1,22 @@
 //! Elasticsearch's `_bulk` API into a data stream: one `create` action per event (the only
 //! action a data stream takes), NDJSON, and durable when every item of the answer succeeded.
 //!
-//! Why each action carries an `_id` (the SHA-1 of the event's XML as it came): a bulk answer
-//! can hold failures next to successes (`"errors": true`, each item with its own `status`).
-//! The batch is then answered 503 and resent whole; with the same `_id`, the items already
-//! stored fail with 409 (the document exists) instead of being stored twice, and 409 counts
-//! as stored. A data stream checks `_id`s within its current write index only: a resend after
-//! a rollover is stored again (at least once).
+//! A bulk answer can hold failures next to successes (`"errors": true`, each item with its own
+//! `status`). The batch is then answered 503 and the forwarder resends it whole; as Elastic's
+//! guidance says, only the items not stored are sent to Elasticsearch again: the items it took
+//! (201, or 409 for a `create` whose document exists) are remembered by `_id` ([`StoredItems`])
+//! and left out of the resend. Why: a data stream checks `_id`s within its current write index
+//! only, so items resent after a rollover were stored twice. Items rejected for load (429,
+//! 5xx) are resent; items refused (other 4xx) are resent too, and refused again, as before.
+//!
+//! Why each action still carries an `_id` (the SHA-1 of the event's XML as it came): it is what
+//! the remembered items are known by, and when they were forgotten (bounded in number and
+//! time) a resend of a stored item fails with 409 (the document exists) within the same write
+//! index, which counts as stored: at least once, never lost.
 
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
@@ -42,6 +50,9 @@ pub enum BulkError {
         sent: usize,
         rejected: FailedItems,
         refused: FailedItems,
+        /// The items of the request that were stored (their places in it): left out of the
+        /// resend.
+        taken: Vec<usize>,
     },
 }
 
@@ -106,18 +117,100 @@ struct BulkAnswer {
     items: Vec<Map<String, Value>>,
 }
 
-/// The settings of one bulk output.
+/// The settings of one bulk output, and the items it remembers as stored.
 pub struct Bulk {
     /// The URL's path prefix (empty, or `/prefix` for a proxy).
     pub prefix: String,
     pub data_stream: String,
     pub pipeline: Option<String>,
+    /// Items of batches not wholly stored that Elasticsearch took.
+    pub stored: Mutex<StoredItems>,
 }
 
 /// The `_id` of an event: the SHA-1 of its XML as it came, in hex.
 pub fn document_id(event: &ReceivedEvent) -> String {
-    let digest = Sha1::digest(event.xml.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    digest(event).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An event's `_id` as bytes: what [`StoredItems`] keeps.
+type Digest = [u8; 20];
+
+fn digest(event: &ReceivedEvent) -> Digest {
+    Sha1::digest(event.xml.as_bytes()).into()
+}
+
+/// Most items remembered as stored: 20 bytes and a sequence number each, a few MiB at most.
+pub const MAX_REMEMBERED: usize = 100_000;
+/// How long an item is remembered: a forwarder resends a batch within minutes
+/// (`ConnectionRetry`); one resent later is sent whole again, its stored items then answered
+/// 409 within the same write index.
+pub const REMEMBER_FOR: Duration = Duration::from_secs(3600);
+
+/// The items Elasticsearch stored of batches it did not store whole, by `_id`, until the
+/// batch is resent and stored (then forgotten), [`REMEMBER_FOR`] has passed, or
+/// [`MAX_REMEMBERED`] newer ones pushed them out (oldest first).
+#[derive(Debug, Default)]
+pub struct StoredItems {
+    /// Each remembered `_id`, with the sequence number of its entry in `order`.
+    by_id: HashMap<Digest, u64>,
+    /// Entries in the order remembered; one whose sequence number is no longer its `_id`'s (it
+    /// was forgotten or remembered again) is skipped when it comes out.
+    order: VecDeque<(Digest, u64, Instant)>,
+    next: u64,
+}
+
+impl StoredItems {
+    fn contains(&self, id: &Digest) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    fn remember(&mut self, id: Digest, now: Instant) {
+        let sequence = self.next;
+        self.next += 1;
+        self.by_id.insert(id, sequence);
+        self.order.push_back((id, sequence, now));
+        // Entries of forgotten items count too, so `order` is bounded as well.
+        while self.by_id.len() > MAX_REMEMBERED || self.order.len() > 2 * MAX_REMEMBERED {
+            self.pop_oldest();
+        }
+    }
+
+    fn forget(&mut self, id: &Digest) {
+        self.by_id.remove(id);
+        // Its entry in `order` goes when it comes out; without any remembered, all go now.
+        if self.by_id.is_empty() {
+            self.order.clear();
+        }
+    }
+
+    /// Forgets what was remembered [`REMEMBER_FOR`] ago or longer.
+    fn expire(&mut self, now: Instant) {
+        while self
+            .order
+            .front()
+            .is_some_and(|(_, _, at)| now.saturating_duration_since(*at) >= REMEMBER_FOR)
+        {
+            self.pop_oldest();
+        }
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some((id, sequence, _)) = self.order.pop_front() {
+            if self.by_id.get(&id) == Some(&sequence) {
+                self.by_id.remove(&id);
+            }
+        }
+    }
+
+    /// How many items are remembered.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
 }
 
 impl Bulk {
@@ -152,6 +245,9 @@ impl Bulk {
         Bytes::from(body)
     }
 
+    /// Sends the events of `batch` Elasticsearch has not stored yet (all but those remembered
+    /// from an earlier send of it); stored when every item is. Not stored: the items it took
+    /// are remembered, so the forwarder's resend carries only the others.
     pub fn store(
         &self,
         client: &Client,
@@ -159,6 +255,56 @@ impl Bulk {
         batch: &Batch<'_>,
         timeout: Duration,
     ) -> Result<(), BulkError> {
+        let ids: Vec<Digest> = batch.events.iter().map(|e| digest(e)).collect();
+        let pending: Vec<usize> = {
+            let mut stored = self.stored();
+            stored.expire(Instant::now());
+            (0..ids.len())
+                .filter(|&i| !stored.contains(&ids[i]))
+                .collect()
+        };
+        let events: Vec<&ReceivedEvent> = pending.iter().map(|&i| batch.events[i]).collect();
+        if !events.is_empty() {
+            let answer = self.send(
+                client,
+                authorization,
+                &Batch {
+                    events: &events,
+                    ..*batch
+                },
+                timeout,
+            )?;
+            if let Err(error) = check_items(&answer, events.len()) {
+                if let BulkError::Items { taken, .. } = &error {
+                    let now = Instant::now();
+                    let mut stored = self.stored();
+                    for &item in taken {
+                        stored.remember(ids[pending[item]], now);
+                    }
+                }
+                return Err(error);
+            }
+        }
+        // Stored whole: nothing of it needs remembering any more.
+        let mut stored = self.stored();
+        for id in &ids {
+            stored.forget(id);
+        }
+        Ok(())
+    }
+
+    fn stored(&self) -> std::sync::MutexGuard<'_, StoredItems> {
+        self.stored.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One `_bulk` request of `batch`'s events: its answer, read.
+    fn send(
+        &self,
+        client: &Client,
+        authorization: Option<&HeaderValue>,
+        batch: &Batch<'_>,
+        timeout: Duration,
+    ) -> Result<BulkAnswer, BulkError> {
         let mut headers: Vec<(HeaderName, HeaderValue)> = vec![(
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-ndjson"),
@@ -181,16 +327,14 @@ impl Bulk {
                 reason: request_error(&answer.body),
             });
         }
-        let parsed: BulkAnswer =
-            serde_json::from_slice(&answer.body).map_err(|_| BulkError::Unreadable {
-                status: answer.status,
-            })?;
-        check_items(&parsed, batch.events.len())
+        serde_json::from_slice(&answer.body).map_err(|_| BulkError::Unreadable {
+            status: answer.status,
+        })
     }
 }
 
-/// Every item stored (201), or already there from an earlier send of the batch (409); or
-/// how many were not and why the first was not.
+/// Every item stored (201), or already there from an earlier send (409); or how many were not
+/// and why the first was not, with the items that were ([`BulkError::Items`]'s `taken`).
 fn check_items(answer: &BulkAnswer, sent: usize) -> Result<(), BulkError> {
     if answer.items.len() != sent {
         return Err(BulkError::ItemCount {
@@ -203,7 +347,8 @@ fn check_items(answer: &BulkAnswer, sent: usize) -> Result<(), BulkError> {
     }
     let mut rejected = FailedItems::default();
     let mut refused = FailedItems::default();
-    for item in &answer.items {
+    let mut taken = Vec::new();
+    for (index, item) in answer.items.iter().enumerate() {
         // Each item is `{"<action>": {...}}`.
         let result = item.values().next();
         let status = result
@@ -211,6 +356,7 @@ fn check_items(answer: &BulkAnswer, sent: usize) -> Result<(), BulkError> {
             .and_then(Value::as_u64)
             .unwrap_or(0);
         if (200..300).contains(&status) || status == 409 {
+            taken.push(index);
             continue;
         }
         let error = result.and_then(|r| r.get("error"));
@@ -227,6 +373,7 @@ fn check_items(answer: &BulkAnswer, sent: usize) -> Result<(), BulkError> {
         sent,
         rejected,
         refused,
+        taken,
     })
 }
 
@@ -249,5 +396,43 @@ fn request_error(body: &[u8]) -> String {
     match serde_json::from_slice::<Value>(body) {
         Ok(value) => describe_error(value.get("error")),
         Err(_) => "(no error object)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u32) -> Digest {
+        let mut id = [0u8; 20];
+        id[..4].copy_from_slice(&n.to_be_bytes());
+        id
+    }
+
+    /// Remembered items are bounded in number (the oldest go first, entries of forgotten
+    /// items counted) and in time, and one forgotten and remembered again is kept as new.
+    #[test]
+    fn remembered_items_are_bounded_in_number_and_time() {
+        let start = Instant::now();
+        let mut stored = StoredItems::default();
+        for n in 0..=u32::try_from(MAX_REMEMBERED).unwrap_or(u32::MAX) {
+            stored.remember(id(n), start);
+        }
+        assert_eq!(stored.len(), MAX_REMEMBERED);
+        assert!(!stored.contains(&id(0)), "the oldest went first");
+        assert!(stored.contains(&id(1)));
+        // Forgotten, then remembered again later: its first entry no longer counts.
+        stored.forget(&id(1));
+        stored.remember(id(1), start + REMEMBER_FOR / 2);
+        stored.expire(start + REMEMBER_FOR);
+        assert_eq!(stored.len(), 1, "only the one remembered later is left");
+        assert!(stored.contains(&id(1)));
+        assert!(stored.order.len() <= 2 * MAX_REMEMBERED);
+        stored.expire(start + REMEMBER_FOR + REMEMBER_FOR / 2);
+        assert!(stored.is_empty() && stored.order.is_empty());
+        // Forgetting the last one forgets every entry at once.
+        stored.remember(id(7), start);
+        stored.forget(&id(7));
+        assert!(stored.order.is_empty());
     }
 }

@@ -10,7 +10,7 @@
 //! | Receive `stdout` (with a CommandId: the pipeline's, else the pool's) | the host's `<Data>` for that PSGuid, whole fragments, within MaxEnvelopeSize |
 //! | Signal `powershell/signal/crtl_c` | `<Signal PSGuid>` |
 //! | Signal terminate | `<Signal>` if the pipeline still runs, then `<Close PSGuid>`; the CommandId is released |
-//! | Delete | `<Close PSGuid=nil>`, then the shell's processes are ended |
+//! | Delete | `<Close PSGuid=nil>` (within the Delete's OperationTimeout), then the shell's processes are ended |
 //! | Disconnect, Reconnect | the engine's: pwsh runs on, its output is read and held (bounded) |
 //! | Connect (`connectXml`) | answered by the bridge (see [`connect`]): pwsh -s has no connect |
 //!
@@ -149,7 +149,13 @@ impl PowerShellBridge {
             Action::Receive => self.receive(op, session).await,
             Action::Signal => self.signal(op, session).await,
             _ => {
-                self.delete_session(op.manager, session).await;
+                // A second of the Delete's time is left for ending the processes.
+                let close_within = op
+                    .budget
+                    .remaining()
+                    .saturating_sub(CLOSE_AT_LEAST)
+                    .max(CLOSE_AT_LEAST);
+                self.delete_session(op.manager, session, close_within).await;
                 Ok((action::DELETE_RESPONSE, String::new()))
             }
         }
@@ -271,7 +277,7 @@ impl PowerShellBridge {
         )
         .await
         {
-            self.delete_session(manager, &session).await;
+            self.delete_session(manager, &session, CLOSE_AT_LEAST).await;
             return Err(fault);
         }
         let mut description = describe::created(&info, None);
@@ -506,12 +512,22 @@ impl PowerShellBridge {
         Ok((shell::action::SIGNAL_RESPONSE, responses::signal_response()))
     }
 
-    /// Delete: Close to pwsh, then the engine ends the shell and its processes.
-    async fn delete_session(&self, manager: &ShellManager, session: &Arc<Session>) {
+    /// Delete: Close to pwsh, queued within `close_within` (a Delete's: what is left of its
+    /// OperationTimeout), then the engine ends the shell and its processes. Why not a fixed
+    /// second: under CPU load pwsh reads its stdin late, the queue before the Close stays full,
+    /// and the pool was ended without its Close; a Close not queued in time is logged.
+    async fn delete_session(
+        &self,
+        manager: &ShellManager,
+        session: &Arc<Session>,
+        close_within: std::time::Duration,
+    ) {
         session.close();
         if session.broken().is_none() {
             let close = [Packet::Close(Uuid::nil())];
-            let _ = write(manager, session, &close, std::time::Duration::from_secs(1)).await;
+            if let Err(fault) = write(manager, session, &close, close_within).await {
+                tracing::warn!(shell_id = %session.shell_id, %fault, waited_ms = u64::try_from(close_within.as_millis()).unwrap_or(u64::MAX), "the runspace pool's Close did not reach pwsh's input in time: its processes are ended without it");
+            }
         }
         self.lock().remove(&session.shell_id);
         if let Err(error) = manager
@@ -522,6 +538,10 @@ impl PowerShellBridge {
         }
     }
 }
+
+/// The least time a Close to pwsh is given to be queued (a Delete whose OperationTimeout is
+/// spent, a Create that failed).
+const CLOSE_AT_LEAST: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `work`, whose cost the client's or pwsh's data chooses (inflating a Send, compressing and
 /// encoding a Receive's output, cutting pwsh's lines), in the work pool's bulk lane: at the
