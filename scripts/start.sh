@@ -205,6 +205,8 @@ Which account to use:
       usermod -aG $ADMIN_GROUP alice
     or, for the CIM classes only (monitoring; Windows' WinRMRemoteWMIUsers__), a member of
     "$WMI_GROUP" (usermod -aG $WMI_GROUP monitor; winrm configSDDL wmi/root/cimv2 to narrow it)
+    or, to search a collector's event store only (Windows' Event Log Readers), a member of
+    "$EVENT_READERS_GROUP" (usermod -aG $EVENT_READERS_GROUP analyst)
   * or a service account that exists only in wsmand (like IIS "manager credentials"):
       $WSMAND --config-dir $CONFIG_DIR account add NAME --password-stdin --run-as LINUXUSER
     (reads the password from stdin; --run-as root or a $ADMIN_GROUP member makes it an administrator)

@@ -23,7 +23,8 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::outputs::settings::{check_host_port, OutputSettingError};
+use crate::outputs::settings::{check_host_port, host_and_port, listed, OutputSettingError};
+use crate::secret_bindings::{BindingRefusal, SecretBindings};
 
 /// The node's `[outputs]`: what a stored subscription's outputs may reach.
 /// Why a stored subscription's outputs may not run: `OutputsPolicy::admit`, by each output's
@@ -42,6 +43,10 @@ pub struct OutputsPolicy {
     /// `ca_file`, `client_certificate`, `client_key`; Kafka's `ssl.*.location`).
     #[serde(default)]
     pub tls_directories: Vec<PathBuf>,
+    /// `[secrets.NAME]` of the same file: where each secret a row names may be sent (a row
+    /// that would send one elsewhere, or in clear against its binding, is refused).
+    #[serde(skip)]
+    pub secrets: SecretBindings,
 }
 
 /// journald's socket: the one socket a stored journal output may send to.
@@ -60,6 +65,8 @@ pub enum PolicyError {
     LiteralSecret(&'static str),
     #[error("journal output: socket {0:?} is not journald's ({JOURNAL_SOCKET})")]
     JournalSocket(String),
+    #[error(transparent)]
+    Secret(#[from] BindingRefusal),
 }
 
 /// Why `[outputs]` itself cannot be used.
@@ -79,28 +86,6 @@ fn under(path: &str, directories: &[PathBuf]) -> bool {
         && directories.iter().any(|dir| {
             path.starts_with(dir) && path.components().count() > dir.components().count()
         })
-}
-
-/// `host` and `port` of `host:port` (an IPv6 host without its brackets).
-fn split_host_port(address: &str) -> Option<(&str, &str)> {
-    let (host, port) = address.rsplit_once(':')?;
-    Some((host.trim_start_matches('[').trim_end_matches(']'), port))
-}
-
-/// Whether `host`:`port` is one of `destinations` (`host:port` each, the host compared without
-/// case, IPv6 with or without brackets): the one matcher of `[outputs]` and `[secrets.NAME]`.
-pub(crate) fn listed(destinations: &[String], host: &str, port: u16) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    destinations.iter().any(|allowed| {
-        split_host_port(allowed)
-            .is_some_and(|(h, p)| h.eq_ignore_ascii_case(host) && p.parse() == Ok(port))
-    })
-}
-
-/// `host` and `port` of an address `host:port` whose port is a number.
-pub(crate) fn host_and_port(address: &str) -> Option<(&str, u16)> {
-    let (host, port) = split_host_port(address)?;
-    Some((host, port.parse().ok()?))
 }
 
 impl OutputsPolicy {

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::output_policy::listed;
-use crate::outputs::settings::{check_host_port, valid_name, OutputSettingError};
+use crate::outputs::settings::{check_host_port, listed, valid_name, OutputSettingError};
 
 /// Why a secret may not be sent where an output would send it.
 #[derive(Debug, thiserror::Error)]
@@ -85,13 +84,13 @@ impl SecretBindings {
     }
 
     /// Why secret `name` may not go to `to`.
-    pub fn allow(&self, name: &str, to: &Destination<'_>) -> Result<(), BindingRefusal> {
+    pub fn allow(&self, name: &str, to: &Destination) -> Result<(), BindingRefusal> {
         let binding = self
             .0
             .get(name)
             .ok_or_else(|| BindingRefusal::Unbound(name.to_owned()))?;
         let address = || format!("{}:{}", to.host, to.port);
-        if !listed(&binding.destinations, to.host, to.port) {
+        if !listed(&binding.destinations, &to.host, to.port) {
             return Err(BindingRefusal::Destination {
                 name: name.to_owned(),
                 kind: to.kind,
@@ -111,10 +110,10 @@ impl SecretBindings {
 
 /// Where an output would send a secret: the `kind` of output, the `host` and `port` it
 /// connects to, and whether in TLS.
-#[derive(Clone, Copy, Debug)]
-pub struct Destination<'a> {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
     pub kind: &'static str,
-    pub host: &'a str,
+    pub host: String,
     pub port: u16,
     pub tls: bool,
 }

@@ -758,6 +758,7 @@ fn a_stored_subscription_reaches_only_listed_destinations() {
     );
     let listed = OutputsPolicy {
         destinations: vec!["splunk.example.com:8088".to_owned()],
+        secrets: bound(&["hec"], "splunk.example.com:8088", true),
         ..OutputsPolicy::default()
     };
     listed.admit(&subscription.outputs).expect("listed");

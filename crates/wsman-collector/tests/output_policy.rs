@@ -1,11 +1,12 @@
 //! The node's outputs policy (`[outputs]`) on subscriptions as their text gives them, the
 //! Kafka property allow list every subscription passes, and the secret files outputs name.
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use wsman_collector::output_policy::{OutputsPolicy, PolicyError};
-use wsman_collector::secrets::{read_secret, SecretError};
+use wsman_collector::secrets::{read_secret, SecretBinding, SecretBindings, SecretError};
 use wsman_collector::subscriptions::{parse, OutputConfig, OutputSettingError, SubscriptionError};
 
 const QUERY: &str =
@@ -27,6 +28,23 @@ fn policy() -> OutputsPolicy {
             "[::1]:7000".to_owned(),
         ],
         tls_directories: vec!["/etc/wsmand/tls".into()],
+        // Where the secrets the rows name may go: Kafka's over TLS, Redis' in clear.
+        secrets: SecretBindings(BTreeMap::from([
+            (
+                "kafka-prod".to_owned(),
+                SecretBinding {
+                    destinations: vec!["kafka1.example.com:9093".to_owned()],
+                    require_tls: true,
+                },
+            ),
+            (
+                "redis-prod".to_owned(),
+                SecretBinding {
+                    destinations: vec!["redis.example.com:6379".to_owned()],
+                    require_tls: false,
+                },
+            ),
+        ])),
     }
 }
 
@@ -108,7 +126,7 @@ fn a_stored_subscription_holds_no_password() {
         assert!(matches!(error, PolicyError::LiteralSecret(_)), "{error}");
         assert!(!error.to_string().contains("hunter2"), "{error}");
     }
-    // Named, they pass: the value is the node's own file.
+    // Named and bound to where the row sends them, they pass: the value is the node's own file.
     let named_kafka = "[[outputs]]\ntype = \"kafka\"\nbrokers = [\"kafka1.example.com:9093\"]\ntopic = \"wec\"\n[outputs.properties]\n\"sasl.username\" = \"wec\"\n\"security.protocol\" = \"SASL_SSL\"\n[outputs.secrets]\n\"sasl.password\" = \"kafka-prod\"\n";
     let named_redis = "[[outputs]]\ntype = \"redis\"\nurl = \"redis://redis.example.com:6379\"\npassword_secret = \"redis-prod\"\nkey = \"k\"\n";
     for allowed in [named_kafka, named_redis] {

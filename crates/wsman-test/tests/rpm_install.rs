@@ -39,10 +39,11 @@ use wsman_test::{binaries, free_port, ConfigDir};
 const MEMBER: &str = "rpmmember";
 
 /// The groups the package creates, and its system user's.
-const GROUPS: [&str; 4] = [
+const GROUPS: [&str; 5] = [
     "wsmand-admins",
     "wsmand-wmi-users",
     "wsmand-remote-users",
+    "wsmand-event-readers",
     "wsmand-mgmt",
 ];
 
@@ -431,7 +432,12 @@ fn erase_removes_what_the_package_made(steps: &mut Steps, port: u16) {
     );
     let user = steps.systemd.exec(&["getent", "passwd", "wsmand-mgmt"]);
     steps.check(!user.status.success(), "the user wsmand-mgmt is left");
-    for group in ["wsmand-wmi-users", "wsmand-remote-users", "wsmand-mgmt"] {
+    for group in [
+        "wsmand-wmi-users",
+        "wsmand-remote-users",
+        "wsmand-event-readers",
+        "wsmand-mgmt",
+    ] {
         let found = steps.systemd.exec(&["getent", "group", group]);
         steps.check(
             !found.status.success(),
@@ -454,7 +460,7 @@ printed=$(rpm --force-debian -i --nodeps "$@" 2>&1); echo "install: $?"
 echo "install printed: [$printed]"
 echo "wanted: [$(ls "$root/etc/systemd/system/multi-user.target.wants/" | grep wsmand | tr '\n' ' ')]"
 echo "user: [$(inside getent passwd wsmand-mgmt)]"
-echo "groups: [$(inside getent group wsmand-admins wsmand-wmi-users wsmand-remote-users | cut -d: -f1 | tr '\n' ' ')]"
+echo "groups: [$(inside getent group wsmand-admins wsmand-wmi-users wsmand-remote-users wsmand-event-readers | cut -d: -f1 | tr '\n' ' ')]"
 printed=$(rpm --force-debian -e --nodeps wsmand-selinux wsmand 2>&1); echo "erase: $?"
 echo "erase printed: [$printed]"
 echo "wanted after: [$(ls "$root/etc/systemd/system/multi-user.target.wants/" | grep wsmand | tr '\n' ' ')]"
@@ -515,7 +521,7 @@ fn without_systemd_running_the_scriptlets_are_quiet_and_still_enable_and_clean_u
         "install: 0",
         "install printed: []",
         "wanted: [wsmand.service ]",
-        "groups: [wsmand-admins wsmand-wmi-users wsmand-remote-users ]",
+        "groups: [wsmand-admins wsmand-wmi-users wsmand-remote-users wsmand-event-readers ]",
         "erase: 0",
         "erase printed: []",
         "wanted after: []",

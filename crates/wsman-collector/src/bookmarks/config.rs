@@ -218,11 +218,19 @@ pub fn load(config_dir: &Path, default_sqlite: &Path) -> Result<Backend, Setting
         });
     };
     silent_after_of(parsed.clients.as_ref(), &file)?;
-    let policy = parsed.outputs.unwrap_or_default();
+    let mut policy = parsed.outputs.unwrap_or_default();
     policy.check().map_err(|source| SettingsError::Policy {
         file: file.clone(),
         source,
     })?;
+    policy.secrets = parsed.secrets.unwrap_or_default();
+    policy
+        .secrets
+        .check()
+        .map_err(|source| SettingsError::Secrets {
+            file: file.clone(),
+            source,
+        })?;
     let section = parsed.bookmarks.unwrap_or_default();
     let mut backend = parse_section(section, &file, refusal, default_sqlite)?;
     if let Backend::Postgres(settings) = &mut backend {

@@ -409,6 +409,27 @@ impl OutputType for HttpConfig {
         )
     }
 
+    fn secret_destinations(&self) -> Vec<(String, Vec<Destination>)> {
+        let Ok((https, host, port, _)) = parse_url(&self.url) else {
+            return Vec::new();
+        };
+        let to = Destination {
+            kind: "http",
+            host,
+            port,
+            tls: https,
+        };
+        [
+            &self.token_secret,
+            &self.api_key_secret,
+            &self.password_secret,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|name| (name.clone(), vec![to.clone()]))
+        .collect()
+    }
+
     fn summary(&self) -> String {
         format!("http {} ({})", self.url, self.preset_name())
     }
@@ -445,7 +466,7 @@ fn secret_header(
     env: &StartEnv<'_>,
     name: &str,
     scheme: &str,
-    to: &Destination<'_>,
+    to: &Destination,
 ) -> Result<HeaderValue, HttpStartError> {
     let secret = zeroize::Zeroizing::new(env.secret(name, to)?);
     let mut value = HeaderValue::from_str(&format!("{scheme} {}", secret.as_str()))
@@ -459,7 +480,7 @@ fn secret_header(
 fn authorization(
     config: &HttpConfig,
     env: &StartEnv<'_>,
-    to: &Destination<'_>,
+    to: &Destination,
 ) -> Result<Option<HeaderValue>, HttpStartError> {
     Ok(
         match (
@@ -497,7 +518,7 @@ impl HttpOutput {
         let (https, host, port, prefix) = parse_url(&config.url)?;
         let to = Destination {
             kind: "http",
-            host: &host,
+            host: host.clone(),
             port,
             tls: https,
         };

@@ -37,10 +37,11 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 
 use super::file::{client_path_part, render};
+use super::settings::host_and_port;
 use super::settings::{check_host_port, check_range, raw_format, valid_name};
 use super::StartEnv;
 use super::{Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType, Pool};
-use crate::output_policy::{host_and_port, OutputsPolicy, PolicyError};
+use crate::output_policy::{OutputsPolicy, PolicyError};
 use crate::secrets::{Destination, SecretError};
 
 /// What the producer is identified as to the brokers.
@@ -368,7 +369,7 @@ pub struct KafkaConfig {
 impl KafkaConfig {
     /// Where the producer sends its secrets: every bootstrap broker, in TLS when
     /// `security.protocol` is `SSL` or `SASL_SSL` (librdkafka's default is plaintext).
-    fn secret_destinations(&self) -> Vec<Destination<'_>> {
+    fn brokers_of_secrets(&self) -> Vec<Destination> {
         let tls =
             self.properties.0.get("security.protocol").is_some_and(|p| {
                 p.eq_ignore_ascii_case("ssl") || p.eq_ignore_ascii_case("sasl_ssl")
@@ -380,7 +381,7 @@ impl KafkaConfig {
                 let (host, port) = host_and_port(broker).unwrap_or((broker.as_str(), 0));
                 Destination {
                     kind: "kafka",
-                    host,
+                    host: host.to_owned(),
                     port,
                     tls,
                 }
@@ -637,6 +638,14 @@ impl OutputType for KafkaConfig {
         Ok(())
     }
 
+    fn secret_destinations(&self) -> Vec<(String, Vec<Destination>)> {
+        let to = self.brokers_of_secrets();
+        self.secrets
+            .values()
+            .map(|name| (name.clone(), to.clone()))
+            .collect()
+    }
+
     fn summary(&self) -> String {
         format!(
             "kafka topic {} at {} ({:?})",
@@ -660,7 +669,7 @@ impl OutputType for KafkaConfig {
         pool: &Arc<KafkaClusters>,
         env: &StartEnv<'_>,
     ) -> Result<Arc<dyn Output>, KafkaStartError> {
-        let to = self.secret_destinations();
+        let to = self.brokers_of_secrets();
         let secrets = self
             .secrets
             .iter()

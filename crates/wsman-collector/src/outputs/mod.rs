@@ -124,6 +124,11 @@ impl OutputConfig {
         with_type!(self, settings => settings.admit(policy))
     }
 
+    /// Each secret it names and where it would send it.
+    pub fn secret_destinations(&self) -> Vec<(String, Vec<crate::secrets::Destination>)> {
+        with_type!(self, settings => settings.secret_destinations())
+    }
+
     /// One line for listings (never a secret).
     pub fn summary(&self) -> String {
         with_type!(self, settings => settings.summary())
@@ -144,7 +149,15 @@ impl OutputsPolicy {
     /// Why the outputs of a subscription read from a shared store may not run on this node
     /// (`outputs` already passed the checks every subscription passes).
     pub fn admit(&self, outputs: &[OutputConfig]) -> Result<(), PolicyError> {
-        outputs.iter().try_for_each(|output| output.admit(self))
+        outputs.iter().try_for_each(|output| {
+            output.admit(self)?;
+            for (name, destinations) in output.secret_destinations() {
+                for to in &destinations {
+                    self.secrets.allow(&name, to)?;
+                }
+            }
+            Ok(())
+        })
     }
 }
 

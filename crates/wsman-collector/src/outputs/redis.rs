@@ -349,6 +349,16 @@ pub enum RedisStartError {
     Url(#[from] UrlError),
 }
 
+/// Where the password goes: the server, in clear (Redis is spoken without TLS here).
+fn redis_destination(endpoint: &Endpoint) -> Destination {
+    Destination {
+        kind: "redis",
+        host: endpoint.host.clone(),
+        port: endpoint.port,
+        tls: false,
+    }
+}
+
 impl OutputType for RedisConfig {
     const KIND: &'static str = "redis";
     type Pool = ();
@@ -406,6 +416,14 @@ impl OutputType for RedisConfig {
         policy.host_port("redis", &endpoint.host, endpoint.port)
     }
 
+    fn secret_destinations(&self) -> Vec<(String, Vec<Destination>)> {
+        let (Some(name), Ok(endpoint)) = (&self.password_secret, Endpoint::parse(&self.url.0))
+        else {
+            return Vec::new();
+        };
+        vec![(name.clone(), vec![redis_destination(&endpoint)])]
+    }
+
     fn summary(&self) -> String {
         format!(
             "redis {:?} {:?} {} ({:?})",
@@ -419,13 +437,7 @@ impl OutputType for RedisConfig {
         let password = match &self.password_secret {
             Some(name) => {
                 let endpoint = Endpoint::parse(&self.url.0)?;
-                let to = Destination {
-                    kind: "redis",
-                    host: &endpoint.host,
-                    port: endpoint.port,
-                    tls: false,
-                };
-                Some(env.secret(name, &to)?)
+                Some(env.secret(name, &redis_destination(&endpoint))?)
             }
             None => None,
         };

@@ -251,6 +251,12 @@ pub trait OutputType {
     fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError>;
     /// One line for listings and logs (never a secret).
     fn summary(&self) -> String;
+    /// Each secret it names and where it would send it: checked against the secret's
+    /// `[secrets.NAME]` binding when a stored subscription is admitted (and again, for files
+    /// and rows alike, when the secret is read at start).
+    fn secret_destinations(&self) -> Vec<(String, Vec<Destination>)> {
+        Vec::new()
+    }
     /// What it is in the line of an output of `subscription` that did not start (never a
     /// secret).
     fn describe(&self, subscription: &str) -> String {
@@ -305,16 +311,12 @@ pub type GroupLookup = fn(&str) -> std::io::Result<Option<u32>>;
 impl StartEnv<'_> {
     /// The node-local secret `name` ([`crate::secrets`]) for an output that sends it `to`
     /// there: only where its binding allows, so no subscription chooses where it goes.
-    pub fn secret(&self, name: &str, to: &Destination<'_>) -> Result<String, SecretError> {
+    pub fn secret(&self, name: &str, to: &Destination) -> Result<String, SecretError> {
         self.secret_for_all(name, std::slice::from_ref(to))
     }
 
     /// [`Self::secret`] for an output that may send it to any of `to` (Kafka's brokers).
-    pub fn secret_for_all(
-        &self,
-        name: &str,
-        to: &[Destination<'_>],
-    ) -> Result<String, SecretError> {
+    pub fn secret_for_all(&self, name: &str, to: &[Destination]) -> Result<String, SecretError> {
         for destination in to {
             self.bindings.allow(name, destination)?;
         }

@@ -96,6 +96,28 @@ pub enum OutputSettingError {
     },
 }
 
+/// `host` and `port` of `host:port` (an IPv6 host without its brackets).
+fn split_host_port(address: &str) -> Option<(&str, &str)> {
+    let (host, port) = address.rsplit_once(':')?;
+    Some((host.trim_start_matches('[').trim_end_matches(']'), port))
+}
+
+/// Whether `host`:`port` is one of `destinations` (`host:port` each, the host compared without
+/// case, IPv6 with or without brackets): the one matcher of `[outputs]` and `[secrets.NAME]`.
+pub(crate) fn listed(destinations: &[String], host: &str, port: u16) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    destinations.iter().any(|allowed| {
+        split_host_port(allowed)
+            .is_some_and(|(h, p)| h.eq_ignore_ascii_case(host) && p.parse() == Ok(port))
+    })
+}
+
+/// `host` and `port` of an address `host:port` whose port is a number.
+pub(crate) fn host_and_port(address: &str) -> Option<(&str, u16)> {
+    let (host, port) = split_host_port(address)?;
+    Some((host, port.parse().ok()?))
+}
+
 /// Why a `host:port` is refused.
 pub(crate) fn check_host_port(what: &'static str, address: &str) -> Result<(), OutputSettingError> {
     let port = address

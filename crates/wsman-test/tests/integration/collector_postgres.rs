@@ -326,6 +326,10 @@ fn a_collector_serves_a_row_only_within_its_outputs_policy() {
     let receiver = std::net::TcpListener::bind("127.0.0.1:0").expect("receiver");
     receiver.set_nonblocking(true).expect("nonblocking");
     let undeclared = receiver.local_addr().expect("address");
+    // A HEC endpoint the node lists and binds its token to, over TLS only.
+    let hec = std::net::TcpListener::bind("127.0.0.1:0").expect("hec");
+    hec.set_nonblocking(true).expect("nonblocking");
+    let hec_address = hec.local_addr().expect("address");
     let port = wsman_test::free_port();
     let mut config = ConfigDir::new();
     config.listener(ListenerSpec::http(port));
@@ -335,10 +339,13 @@ fn a_collector_serves_a_row_only_within_its_outputs_policy() {
     server.write_collector_toml(
         config.path(),
         &format!(
-            "pool_size = 2\n[outputs]\nfile_directories = [\"{}\"]\n",
+            "pool_size = 2\n[outputs]\nfile_directories = [\"{}\"]\ndestinations = [\"{hec_address}\"]\n[secrets.hec-prod]\ndestinations = [\"{hec_address}\"]\n",
             allowed.display()
         ),
     );
+    let token = config.write_raw("secrets/hec-prod", "hec-token-value\n");
+    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod the token");
     let sqlite = state.path().join("unused.sqlite");
     let daemon = Daemon::start_with_env(&config, &[port], &wec_database_env(&sqlite));
 
@@ -347,6 +354,7 @@ fn a_collector_serves_a_row_only_within_its_outputs_policy() {
         ("plugin", format!("{query}[[outputs]]\ntype = \"kafka\"\nbrokers = [\"{undeclared}\"]\ntopic = \"wec\"\n[outputs.properties]\n\"plugin.library.paths\" = \"{}/evil.so\"\n", state.path().display())),
         ("cron", format!("{query}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}\"\nformat = \"raw\"\n", outside.display())),
         ("exfil", format!("{query}[[outputs]]\ntype = \"tcp\"\naddress = \"{undeclared}\"\n")),
+        ("cleartoken", format!("{query}[[outputs]]\ntype = \"http\"\npreset = \"splunk_hec\"\nurl = \"http://{hec_address}\"\ntoken_secret = \"hec-prod\"\n")),
         ("good", crate::collector_computer::with_own_computers(&format!("{query}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n", allowed.display()))),
     ];
     for (name, definition) in &rows {
@@ -375,6 +383,7 @@ fn a_collector_serves_a_row_only_within_its_outputs_policy() {
         "plugin.toml: kafka output: property \"plugin.library.paths\" is not one a subscription may set",
         "cron.toml: refused by this node's [outputs] policy: file output",
         "exfil.toml: refused by this node's [outputs] policy: tcp output",
+        "cleartoken.toml: refused by this node's [outputs] policy: secret \"hec-prod\" may not be sent to 127.0.0.1",
     ] {
         assert!(
             log.lines()
@@ -394,5 +403,11 @@ fn a_collector_serves_a_row_only_within_its_outputs_policy() {
         Err(std::io::ErrorKind::WouldBlock),
         "nothing connected to the undeclared destination"
     );
+    assert_eq!(
+        hec.accept().map(|_| ()).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::WouldBlock),
+        "the token's row never reached its endpoint in clear"
+    );
+    assert!(!log.contains("hec-token-value"), "{log}");
     assert!(!log.contains("kafka producer started"), "{log}");
 }

@@ -3,7 +3,8 @@
 //! while a forger is refused, a full disk answered 503 until space is freed (SIGHUP starts a
 //! new file), a TCP receiver killed and started again, a RELP receiver (rsyslog) that stalls
 //! answered 503 until it goes again, and `wsmand check-config` refusing
-//! bad TCP, Redis and journal outputs with their reason. Apart from the parent so the
+//! bad TCP, Redis and journal outputs with their reason, and a secret sent where its
+//! `[secrets.NAME]` binding does not allow. Apart from the parent so the
 //! delivery invariants and the forwarder's client read on their own.
 
 use std::time::Duration;
@@ -425,4 +426,55 @@ fn check_config_refuses_bad_tcp_redis_journal_and_syslog_outputs_with_their_reas
         assert!(stderr.contains(&reason), "{output}: {stderr}");
         assert!(!stderr.contains("hunter2"), "{stderr}");
     }
+}
+
+/// `wsmand check-config` on a node whose `collector.toml` binds the HEC token `hec-prod` to
+/// `hec.example.com:8088` (over TLS, the default), with the subscription file of the one
+/// `[[outputs]]` table `output`: whether it passed, and what it printed.
+fn check_config_with_bound_token(output: &str) -> (bool, String) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut config = wsman_test::ConfigDir::new();
+    config.listener(wsman_test::ListenerSpec::http(wsman_test::free_port()));
+    config.write();
+    config.write_raw(
+        "collector.toml",
+        "[secrets.hec-prod]\ndestinations = [\"hec.example.com:8088\"]\n",
+    );
+    let secret = config.write_raw("secrets/hec-prod", "hec-token-value\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    config.write_raw(
+        "subscriptions/sec.toml",
+        &format!("query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n[[outputs]]\n{output}\n"),
+    );
+    let result = config
+        .wsmand_command()
+        .arg("check-config")
+        .output()
+        .expect("check-config");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert!(!printed.contains("hec-token-value"), "{printed}");
+    (result.status.success(), printed)
+}
+
+#[test]
+fn check_config_refuses_a_secret_sent_where_its_binding_does_not_allow() {
+    let hec = |url: &str| {
+        format!("type = \"http\"\npreset = \"splunk_hec\"\nurl = \"{url}\"\ntoken_secret = \"hec-prod\"")
+    };
+    let (passed, printed) = check_config_with_bound_token(&hec("http://hec.example.com:8088"));
+    assert!(
+        !passed && printed.contains("may not be sent to hec.example.com:8088 in clear"),
+        "{printed}"
+    );
+    let (passed, printed) = check_config_with_bound_token(&hec("https://attacker.example:8088"));
+    assert!(
+        !passed && printed.contains("not in [secrets.hec-prod] destinations"),
+        "{printed}"
+    );
+    let (passed, printed) = check_config_with_bound_token(&hec("https://hec.example.com:8088"));
+    assert!(passed, "the bound destination over TLS: {printed}");
 }
