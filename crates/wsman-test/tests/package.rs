@@ -25,76 +25,24 @@
 
 #[path = "operator/booted.rs"]
 mod booted;
+#[path = "operator/steps.rs"]
+mod steps;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use booted::{configure, start_and_wait, winrs_as, ACCOUNT, PASSWORD};
-use wsman_test::process::{self, Finished};
+use steps::{Steps, GROUPS};
+use wsman_test::process;
 use wsman_test::systemd::BootedSystemd;
-use wsman_test::{binaries, free_port, ConfigDir};
+use wsman_test::free_port;
 
 /// A Linux account the test creates inside the booted system.
 const PAM_USER: &str = "pamuser";
 const PAM_PASSWORD: &str = "Pam-User-Pass1";
 
-/// The groups the package creates, and its system user.
-const GROUPS: [&str; 5] = [
-    "wsmand-admins",
-    "wsmand-wmi-users",
-    "wsmand-remote-users",
-    "wsmand-event-readers",
-    "wsmand-mgmt",
-];
-
-/// The failures of the steps so far, each named by its step.
-struct Steps<'a> {
-    systemd: &'a BootedSystemd,
-    step: &'static str,
-    failures: Vec<String>,
-}
-
-impl<'a> Steps<'a> {
-    fn new(systemd: &'a BootedSystemd) -> Self {
-        Steps {
-            systemd,
-            step: "",
-            failures: Vec::new(),
-        }
-    }
-
-    fn begin(&mut self, step: &'static str) {
-        eprintln!("package step: {step}");
-        self.step = step;
-    }
-
-    fn check(&mut self, ok: bool, what: impl std::fmt::Display) {
-        if !ok {
-            self.failures.push(format!("[{}] {what}", self.step));
-        }
-    }
-
-    fn equal(&mut self, what: &str, got: &str, want: &str) {
-        self.check(got == want, format!("{what}: {got:?}, not {want:?}"));
-    }
-
-    /// Run `argv` inside; a failure when it does not exit 0.
-    fn run(&mut self, argv: &[&str]) -> Finished {
-        let finished = self.systemd.exec(argv);
-        let ok = finished.status.success();
-        self.check(ok, format!("{argv:?} failed: {}", finished.describe()));
-        finished
-    }
-
-    fn property(&self, unit: &str, property: &str) -> String {
-        self.systemd.unit_property(unit, property)
-    }
-
-    fn exists(&self, path: &str) -> bool {
-        self.systemd.exec(&["test", "-e", path]).status.success()
-    }
-
+impl Steps<'_> {
     /// What `/proc/PID/exe` of `unit`'s main process points to ("" when it has none).
     fn executable(&self, unit: &str) -> String {
         match self.property(unit, "MainPID").as_str() {
@@ -119,55 +67,6 @@ impl<'a> Steps<'a> {
         self.equal("package status", &status, "install ok installed");
         format!("{}{}", installed.stdout, installed.stderr)
     }
-
-    /// The daemon answers Identify on 127.0.0.1:`port` within 30 s.
-    fn answers_identify(&mut self, port: u16) {
-        let started = Instant::now();
-        let mut last = None;
-        while started.elapsed() < Duration::from_secs(30) {
-            let answered = identify(port);
-            if answered.code() == 0 && answered.stdout.contains("IdentifyResponse") {
-                return;
-            }
-            last = Some(answered);
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let journal = self
-            .systemd
-            .exec(&["journalctl", "-u", "wsmand", "-n", "30", "--no-pager"]);
-        let client = last.map(|f| f.describe()).unwrap_or_default();
-        self.check(
-            false,
-            format!(
-                "no Identify answer on {port}: {client}\n{}",
-                journal.describe()
-            ),
-        );
-    }
-
-    /// Nothing answers on 127.0.0.1:`port`.
-    fn refuses(&mut self, port: u16) {
-        let connected = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-        self.check(!connected, format!("something still listens on {port}"));
-    }
-}
-
-/// The host's `winrm identify` against 127.0.0.1:`port` as the service account.
-fn identify(port: u16) -> Finished {
-    let client = ConfigDir::new();
-    client.write();
-    let mut identify = Command::new(binaries::winrm());
-    identify
-        .args([
-            "identify",
-            &format!("-r:http://127.0.0.1:{port}/wsman"),
-            &format!("-u:{ACCOUNT}"),
-            &format!("-p:{PASSWORD}"),
-            "-a:Basic",
-            "-unencrypted",
-        ])
-        .env("WSMAND_CONFIG_DIR", client.path());
-    process::run(&mut identify, None, Duration::from_secs(60))
 }
 
 /// `scripts/deb.sh --no-build --no-compress --revision REVISION` into `out`: the .deb's path.
@@ -202,7 +101,7 @@ fn the_package_installs_upgrades_and_purges_as_debian_does() {
         std::fs::copy(deb, systemd.root().join(inside))
             .unwrap_or_else(|e| panic!("copy {}: {e}", deb.display()));
     }
-    let mut steps = Steps::new(&systemd);
+    let mut steps = Steps::new(&systemd, "package");
     steps.begin("the .deb");
     the_deb_declares_what_it_needs(&mut steps, &debs[0]);
     let port = first_install(&mut steps);

@@ -25,68 +25,23 @@
 
 #[path = "operator/booted.rs"]
 mod booted;
+#[path = "operator/steps.rs"]
+mod steps;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use booted::{configure, start_and_wait, winrs_as, ACCOUNT, PASSWORD};
-use wsman_test::process::{self, Finished};
+use steps::{Steps, GROUPS};
+use wsman_test::process;
 use wsman_test::systemd::BootedSystemd;
-use wsman_test::{binaries, free_port, ConfigDir};
+use wsman_test::{binaries, free_port};
 
 /// A Linux account the test creates inside, made a member of a package group before erase.
 const MEMBER: &str = "rpmmember";
 
-/// The groups the package creates, and its system user's.
-const GROUPS: [&str; 5] = [
-    "wsmand-admins",
-    "wsmand-wmi-users",
-    "wsmand-remote-users",
-    "wsmand-event-readers",
-    "wsmand-mgmt",
-];
-
-struct Steps<'a> {
-    systemd: &'a BootedSystemd,
-    step: &'static str,
-    failures: Vec<String>,
-}
-
 impl Steps<'_> {
-    fn begin(&mut self, step: &'static str) {
-        eprintln!("rpm step: {step}");
-        self.step = step;
-    }
-
-    fn check(&mut self, ok: bool, what: impl std::fmt::Display) {
-        if !ok {
-            let failure = format!("[{}] {what}", self.step);
-            eprintln!("FAILED: {failure}");
-            self.failures.push(failure);
-        }
-    }
-
-    fn equal(&mut self, what: &str, got: &str, want: &str) {
-        self.check(got == want, format!("{what}: {got:?}, not {want:?}"));
-    }
-
-    /// Run `argv` inside; a failure when it does not exit 0.
-    fn run(&mut self, argv: &[&str]) -> Finished {
-        let finished = self.systemd.exec(argv);
-        let ok = finished.status.success();
-        self.check(ok, format!("{argv:?} failed: {}", finished.describe()));
-        finished
-    }
-
-    fn property(&self, unit: &str, property: &str) -> String {
-        self.systemd.unit_property(unit, property)
-    }
-
-    fn exists(&self, path: &str) -> bool {
-        self.systemd.exec(&["test", "-e", path]).status.success()
-    }
-
     /// The host's `rpm` with `args` on the booted system; what it printed (a failure when it
     /// does not succeed). It runs in the booted system's mount and PID namespaces without its
     /// root: there the host's files are what the namespace was made from (the host's rpm, the
@@ -123,55 +78,6 @@ impl Steps<'_> {
         eprintln!("rpm {args:?} printed:\n{printed}");
         printed
     }
-
-    /// The daemon answers Identify on 127.0.0.1:`port` within 30 s.
-    fn answers_identify(&mut self, port: u16) {
-        let started = Instant::now();
-        let mut last = None;
-        while started.elapsed() < Duration::from_secs(30) {
-            let answered = identify(port);
-            if answered.code() == 0 && answered.stdout.contains("IdentifyResponse") {
-                return;
-            }
-            last = Some(answered);
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let journal = self
-            .systemd
-            .exec(&["journalctl", "-u", "wsmand", "-n", "30", "--no-pager"]);
-        let client = last.map(|f| f.describe()).unwrap_or_default();
-        self.check(
-            false,
-            format!(
-                "no Identify answer on {port}: {client}\n{}",
-                journal.describe()
-            ),
-        );
-    }
-
-    /// Nothing answers on 127.0.0.1:`port`.
-    fn refuses(&mut self, port: u16) {
-        let connected = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-        self.check(!connected, format!("something still listens on {port}"));
-    }
-}
-
-/// The host's `winrm identify` against 127.0.0.1:`port` as the service account.
-fn identify(port: u16) -> Finished {
-    let client = ConfigDir::new();
-    client.write();
-    let mut identify = Command::new(binaries::winrm());
-    identify
-        .args([
-            "identify",
-            &format!("-r:http://127.0.0.1:{port}/wsman"),
-            &format!("-u:{ACCOUNT}"),
-            &format!("-p:{PASSWORD}"),
-            "-a:Basic",
-            "-unencrypted",
-        ])
-        .env("WSMAND_CONFIG_DIR", client.path());
-    process::run(&mut identify, None, Duration::from_secs(60))
 }
 
 /// `scripts/rpm.sh --no-build --no-compress --variant el9 --revision REVISION` into `out`:
@@ -228,11 +134,7 @@ fn the_rpm_installs_upgrades_and_erases_as_its_scriptlets_say() {
     let out = tempfile::tempdir().expect("a directory for the packages");
     let [first, first_selinux] = build(out.path(), "1");
     let [second, _] = build(out.path(), "2");
-    let mut steps = Steps {
-        systemd: &systemd,
-        step: "",
-        failures: Vec::new(),
-    };
+    let mut steps = Steps::new(&systemd, "rpm");
     steps.begin("initdb");
     steps.run(&["mkdir", "-p", "/var/lib/rpm"]);
     steps.rpm(&["--initdb"]);

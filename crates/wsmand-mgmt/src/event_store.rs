@@ -357,14 +357,7 @@ mod tests {
     #[test]
     fn the_roles_decide_the_store_and_the_computers_searched() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let password = dir.path().join("password");
-        std::fs::write(&password, "secret").expect("password");
-        std::fs::set_permissions(
-            &password,
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )
-        .expect("chmod");
-        let managed = managed(&password);
+        let managed = managed_in(dir.path());
         let viewer = crate::sessions::manager_account("viewer");
         let subject = Subject {
             principal: &viewer,
@@ -420,14 +413,7 @@ mod tests {
     #[test]
     fn a_deny_on_one_host_narrows_the_whole_fleet() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let password = dir.path().join("password");
-        std::fs::write(&password, "secret").expect("password");
-        std::fs::set_permissions(
-            &password,
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )
-        .expect("chmod");
-        let managed = managed(&password);
+        let managed = managed_in(dir.path());
         let almost = crate::sessions::manager_account("almost");
         let subject = Subject {
             principal: &almost,
@@ -446,6 +432,18 @@ mod tests {
             );
             assert!(!covers(Some(&covered), "DB1.example.com"), "{query}");
         }
+    }
+
+    /// [`managed`] with its hosts' password file written in `dir` (0600, as the fleet reads it).
+    fn managed_in(dir: &std::path::Path) -> Managed {
+        let password = dir.join("password");
+        std::fs::write(&password, "secret").expect("password");
+        std::fs::set_permissions(
+            &password,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("chmod");
+        managed(&password)
     }
 
     fn computers_of(
