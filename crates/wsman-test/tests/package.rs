@@ -34,9 +34,9 @@ use std::time::{Duration, Instant};
 
 use booted::{configure, start_and_wait, winrs_as, ACCOUNT, PASSWORD};
 use steps::{Steps, GROUPS};
+use wsman_test::free_port;
 use wsman_test::process;
 use wsman_test::systemd::BootedSystemd;
-use wsman_test::free_port;
 
 /// A Linux account the test creates inside the booted system.
 const PAM_USER: &str = "pamuser";
