@@ -213,23 +213,12 @@ fn send(
     route: &Route,
 ) -> common::Reply {
     let path = path_of(route, csrf);
-    let cookie = format!("Cookie: __Host-wsmand-session={session}");
-    let origin = format!("Origin: https://127.0.0.1:{}", service.port);
-    let mut args = vec![
-        "-H",
-        "Accept: application/json",
-        "-H",
-        &cookie,
-        "-H",
-        &origin,
-    ];
-    let form = format!("csrf={csrf}&name=matrix&query=&work=&hosts=host0%2Chost1");
     if method == Method::POST {
-        args.extend(["--data", &form]);
+        let fields = ["name=matrix", "query=", "work=", "hosts=host0,host1"];
+        service.post_form_json((session, csrf), &path, &fields)
+    } else {
+        service.get_json(session, &path)
     }
-    let url = service.url(&path);
-    args.push(&url);
-    service.curl(&args)
 }
 
 /// A route's path, as `route::parse` reads it back.

@@ -17,24 +17,7 @@ fn post_form(
     path: &str,
     fields: &[&str],
 ) -> Reply {
-    let cookie = format!("Cookie: __Host-wsmand-session={session}");
-    let origin = format!("Origin: https://127.0.0.1:{}", service.port);
-    let token = format!("csrf={csrf}");
-    let url = service.url(path);
-    let mut args = vec![
-        "-H",
-        "Accept: application/json",
-        "-H",
-        &cookie,
-        "-H",
-        &origin,
-    ];
-    args.extend(["--data-urlencode", &token]);
-    for field in fields {
-        args.extend(["--data-urlencode", field]);
-    }
-    args.push(&url);
-    service.curl(&args)
+    service.post_form_json((session, csrf), path, fields)
 }
 
 /// [`post_form`] answered `status`: the reply.

@@ -312,18 +312,35 @@ impl Service {
     }
 
     /// A change (POST with the session's token and this service's Origin), as JSON.
-    pub(crate) fn post_json(&self, (session, csrf): (&str, &str), path: &str) -> Reply {
-        self.curl(&[
+    pub(crate) fn post_json(&self, session: (&str, &str), path: &str) -> Reply {
+        self.post_form_json(session, path, &[])
+    }
+
+    /// [`Service::post_json`] with the form's other fields (`name=value`, each URL-encoded).
+    pub(crate) fn post_form_json(
+        &self,
+        (session, csrf): (&str, &str),
+        path: &str,
+        fields: &[&str],
+    ) -> Reply {
+        let cookie = format!("Cookie: __Host-wsmand-session={session}");
+        let origin = format!("Origin: https://127.0.0.1:{}", self.port);
+        let token = format!("csrf={csrf}");
+        let url = self.url(path);
+        let mut args = vec![
             "-H",
             "Accept: application/json",
             "-H",
-            &format!("Cookie: __Host-wsmand-session={session}"),
+            &cookie,
             "-H",
-            &format!("Origin: https://127.0.0.1:{}", self.port),
-            "--data",
-            &format!("csrf={csrf}"),
-            &self.url(path),
-        ])
+            &origin,
+        ];
+        args.extend(["--data-urlencode", &token]);
+        for field in fields {
+            args.extend(["--data-urlencode", field]);
+        }
+        args.push(&url);
+        self.curl(&args)
     }
 
     /// `POST /logout` as a script sends it (JSON answer, no Origin header).
