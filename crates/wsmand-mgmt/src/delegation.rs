@@ -91,6 +91,15 @@ fn member(role: &Role, subject: Subject<'_>) -> bool {
     })
 }
 
+/// Whether `rule` is about `action` on `resource` (a URI prefix, or `*`), on whichever hosts.
+fn names(rule: &DelegationRule, resource: &str, action: Action) -> bool {
+    rule.actions.contains(&action)
+        && rule
+            .resources
+            .iter()
+            .any(|r| r == "*" || resource.starts_with(r.as_str()))
+}
+
 fn describe(role: &Role, index: usize, rule: &DelegationRule) -> String {
     let (actions, hosts, resources) = rule_lists(rule);
     format!(
@@ -150,12 +159,7 @@ impl Policy {
     }
 
     fn matches(&self, rule: &DelegationRule, host: &str, resource: &str, action: Action) -> bool {
-        rule.actions.contains(&action)
-            && rule.hosts.iter().any(|h| self.host_matches(h, host))
-            && rule
-                .resources
-                .iter()
-                .any(|r| r == "*" || resource.starts_with(r.as_str()))
+        names(rule, resource, action) && rule.hosts.iter().any(|h| self.host_matches(h, host))
     }
 
     /// May `subject` do `action` with `resource` on `host`? Deny rules of every role the
@@ -203,12 +207,7 @@ impl Policy {
         let roles = self.roles.iter().filter(|r| member(r, subject));
         for role in roles {
             for (index, rule) in role.rules.iter().enumerate() {
-                let names_it = rule.actions.contains(&action)
-                    && rule
-                        .resources
-                        .iter()
-                        .any(|r| r == "*" || resource.starts_with(r.as_str()));
-                if rule.effect == Effect::Deny && names_it {
+                if rule.effect == Effect::Deny && names(rule, resource, action) {
                     return Decision::Denied {
                         rule: format!(
                             "{} (a Deny leaves no whole fleet)",
