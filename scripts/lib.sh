@@ -117,14 +117,15 @@ TOML
 # the reference policy's headers and modules with the SELinux tools (selinux-policy-dev,
 # selinux-policy-default, checkpolicy, semodule-utils, setools, policycoreutils' semodule and
 # selinux-utils' matchpathcon, on a copy of the policy store) to compile and analyse their
-# SELinux module, and python3-firewall, firewalld's own reader of its service files, without
-# the service (crates/wsman-test/tests/rpm_package.rs).
+# SELinux module, python3-firewall, firewalld's own reader of its service files, without
+# the service (crates/wsman-test/tests/rpm_package.rs), and libfaketime, preloaded into one
+# collector to step its wall clock back (the collector's fault tests and benches/faults.sh).
 REQUIRED_PACKAGES=(libpam0g-dev libsystemd-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev binutils
     make libssl-dev zlib1g-dev dpkg-dev lintian
     krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev debootstrap iproute2
     systemd-journal-remote tzdata openipmi ipmitool wsl uuid-runtime dmidecode tmux vim
     chromium nodejs nftables postgresql redis-server strace haproxy
-    golang-go golang-github-masterzen-winrm-dev rsyslog rsyslog-gnutls rsyslog-relp
+    golang-go golang-github-masterzen-winrm-dev rsyslog rsyslog-gnutls rsyslog-relp libfaketime
     rpm cpio bzip2 rpmlint selinux-policy-dev selinux-policy-default checkpolicy semodule-utils setools
     policycoreutils selinux-utils python3-firewall)
 

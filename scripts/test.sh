@@ -261,7 +261,7 @@ fuzz_smoke() {
 # asserted; a change that breaks a benchmark fails here. crates/wsman-test/tests/architecture.rs
 # checks that this list names every script in benches/.
 BENCH_SMOKE_SCRIPTS=(auth.sh cim-synthetic.sh cim.sh collector-fleet.sh collector-idle.sh
-    collector.sh console-terminal.sh event-search.sh events.sh fanout.sh fleet.sh forward.sh graphs.sh hostile.sh
+    collector.sh console-terminal.sh event-search.sh events.sh fanout.sh faults.sh fleet.sh forward.sh graphs.sh hostile.sh
     identify.sh idle-rss.sh kerberos.sh pam-session.sh psrp.sh pty.sh sealed-compare.sh sealed.sh
     shell.sh)
 

@@ -242,7 +242,22 @@ impl Postgres {
 
     /// Run one SQL statement with `psql` and return its unaligned output.
     pub fn psql(&self, sql: &str) -> String {
-        let finished = self.run_tool(
+        let finished = self.run_psql(sql);
+        assert!(finished.status.success(), "psql: {}", finished.describe());
+        finished.stdout.trim().to_owned()
+    }
+
+    /// [`Postgres::psql`], `None` when it fails (the server is stopped).
+    pub fn try_psql(&self, sql: &str) -> Option<String> {
+        let finished = self.run_psql(sql);
+        finished
+            .status
+            .success()
+            .then(|| finished.stdout.trim().to_owned())
+    }
+
+    fn run_psql(&self, sql: &str) -> process::Finished {
+        self.run_tool(
             "psql",
             &[
                 "-h",
@@ -257,9 +272,7 @@ impl Postgres {
                 "-c",
                 sql,
             ],
-        );
-        assert!(finished.status.success(), "psql: {}", finished.describe());
-        finished.stdout.trim().to_owned()
+        )
     }
 }
 

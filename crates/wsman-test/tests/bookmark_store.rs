@@ -120,6 +120,51 @@ fn contract(name: &str, reopen: &dyn Fn() -> Arc<dyn BookmarkStore>) {
     assert!(store.refusals("other").expect("refusals").is_empty());
     store.forget(&host_c, "sub").expect("forget");
     assert!(refused_here(store.as_ref()).is_empty(), "{name}");
+    clock_stepped_back(name, store.as_ref());
+}
+
+/// A forwarder's noted times after the wall clock is stepped back an hour: a commit seconds
+/// older (out of order) moves nothing back; the stepped clock's times are kept, so a forwarder
+/// that stops after the step is seen silent one heartbeat interval later, not an hour later.
+fn clock_stepped_back(name: &str, store: &dyn BookmarkStore) {
+    let host = format!("{name}-d");
+    let last = |store: &dyn BookmarkStore| {
+        let clients = store.clients("sub").expect("clients");
+        let client = clients
+            .into_iter()
+            .find(|c| c.client == host)
+            .expect("noted");
+        (client.last_event, client.last_heartbeat)
+    };
+    let before = 1_800_000_000;
+    store
+        .merge(&host, "sub", &list(&[("Security", 1)]), at(before))
+        .expect("merge");
+    store
+        .heartbeat(&host, "sub", at(before))
+        .expect("heartbeat");
+    store
+        .merge(&host, "sub", &list(&[("Security", 2)]), at(before - 2))
+        .expect("merge");
+    store
+        .heartbeat(&host, "sub", at(before - 2))
+        .expect("heartbeat");
+    assert_eq!(last(store), (Some(at(before)), Some(at(before))), "{name}");
+    let stepped = before - 3600 + 5;
+    store
+        .merge(&host, "sub", &list(&[("Security", 3)]), at(stepped))
+        .expect("merge");
+    store
+        .heartbeat(&host, "sub", at(stepped))
+        .expect("heartbeat");
+    assert_eq!(
+        last(store),
+        (Some(at(stepped)), Some(at(stepped))),
+        "{name}"
+    );
+    let bookmark = store.load(&host, "sub").expect("load").expect("stored");
+    assert_eq!(bookmark.position("Security"), Some(3), "{name}");
+    store.forget(&host, "sub").expect("forget");
 }
 
 #[test]

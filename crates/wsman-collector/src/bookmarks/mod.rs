@@ -62,6 +62,12 @@ pub struct RefusedDelivery {
 /// Longest reason kept of a refusal (it quotes what the forwarder sent).
 pub const MAX_REFUSAL_REASON: usize = 512;
 
+/// How far back a forwarder's noted time may be moved by a later commit: out-of-order commits
+/// (concurrent groups, another node) are seconds apart, so a time more than this behind the
+/// stored one means the wall clock was stepped back, and the new time is kept (the statements
+/// spell it in microseconds: 300,000,000).
+pub const CLOCK_STEP: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Longest slack a heartbeat may arrive late by and still count (see [`heartbeat_window`]).
 pub const MAX_HEARTBEAT_SLACK: std::time::Duration = std::time::Duration::from_secs(60);
 

@@ -82,10 +82,12 @@ const MERGE: &str = "
     ON CONFLICT (client, subscription, channel)
     DO UPDATE SET record_id = GREATEST(wec_bookmark.record_id, EXCLUDED.record_id)";
 
+/// As SQLite's: never back by less than [`super::CLOCK_STEP`], the new time past it.
 const NOTE_EVENT: &str = "
     INSERT INTO wec_client (client, subscription, last_event) VALUES ($1, $2, $3)
     ON CONFLICT (client, subscription)
-    DO UPDATE SET last_event = GREATEST(wec_client.last_event, EXCLUDED.last_event)";
+    DO UPDATE SET last_event = CASE WHEN EXCLUDED.last_event < wec_client.last_event - 300000000
+        THEN EXCLUDED.last_event ELSE GREATEST(wec_client.last_event, EXCLUDED.last_event) END";
 
 /// The heartbeats of a group in one statement: the latest of each forwarder (one statement may
 /// not update a row twice), in one order (two nodes' groups cannot deadlock).
@@ -96,7 +98,10 @@ const NOTE_HEARTBEATS: &str = "
     GROUP BY client, subscription
     ORDER BY client, subscription
     ON CONFLICT (client, subscription)
-    DO UPDATE SET last_heartbeat = GREATEST(wec_client.last_heartbeat, EXCLUDED.last_heartbeat)";
+    DO UPDATE SET last_heartbeat = CASE
+        WHEN EXCLUDED.last_heartbeat < wec_client.last_heartbeat - 300000000
+        THEN EXCLUDED.last_heartbeat
+        ELSE GREATEST(wec_client.last_heartbeat, EXCLUDED.last_heartbeat) END";
 
 /// The most heartbeats one commit carries.
 const MAX_HEARTBEAT_GROUP: usize = 1024;

@@ -166,15 +166,20 @@ fn apply(connection: &Connection, change: &Change) -> Result<(), rusqlite::Error
     Ok(())
 }
 
-/// The upsert of [`note_time`] for a batch's time (`last_event`), never moving it back.
+/// The upsert of [`note_time`] for a batch's time (`last_event`), never moving it back by
+/// less than [`super::CLOCK_STEP`] (commits arriving out of order); further back, the wall
+/// clock was stepped back and the new time is taken, or a forwarder that stops after the step
+/// would count as active until the clock caught up (an hour for a step of an hour).
 const NOTE_EVENT: &str = "INSERT INTO client (client, subscription, last_event) VALUES (?1, ?2, ?3)
      ON CONFLICT (client, subscription)
-     DO UPDATE SET last_event = max(coalesce(last_event, 0), excluded.last_event)";
-/// The upsert of [`note_time`] for a heartbeat's time (`last_heartbeat`), never moving it back.
+     DO UPDATE SET last_event = CASE WHEN excluded.last_event < last_event - 300000000
+         THEN excluded.last_event ELSE max(coalesce(last_event, 0), excluded.last_event) END";
+/// The upsert of [`note_time`] for a heartbeat's time (`last_heartbeat`), as [`NOTE_EVENT`].
 const NOTE_HEARTBEAT: &str =
     "INSERT INTO client (client, subscription, last_heartbeat) VALUES (?1, ?2, ?3)
      ON CONFLICT (client, subscription)
-     DO UPDATE SET last_heartbeat = max(coalesce(last_heartbeat, 0), excluded.last_heartbeat)";
+     DO UPDATE SET last_heartbeat = CASE WHEN excluded.last_heartbeat < last_heartbeat - 300000000
+         THEN excluded.last_heartbeat ELSE max(coalesce(last_heartbeat, 0), excluded.last_heartbeat) END";
 
 /// Note `at` in the client's row with `upsert` ([`NOTE_EVENT`], [`NOTE_HEARTBEAT`]). Why
 /// constants: the statement was formatted anew for every write of every delivery only to be

@@ -32,6 +32,7 @@ mod class_metadata;
 mod client_auth_cli;
 mod collector;
 mod collector_computer;
+mod collector_faults;
 mod collector_fleet;
 mod collector_gates;
 mod collector_nodes;

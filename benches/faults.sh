@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# Benchmark: the collector through slow faults at a steady fleet load (issue 71). For each row
+# a fresh collector (HTTPS, one certificate mapping, a subscription writing to the event store,
+# plus a RELP output in the receiver's row) takes BENCH_FORWARDERS forwarders of
+# benches/fleet-load at BENCH_RATE events/s; BENCH_BEFORE seconds in, one fault is injected, held
+# for the row's time, and mended, and the fleet runs BENCH_AFTER seconds more and drains. Rows:
+#
+#   store-full    the event store's file system (a tmpfs of the bench's own, root only) filled,
+#                 then the filler removed                              (BENCH_FULL_SECONDS)
+#   postgres-down PostgreSQL holding the bookmarks and the store stopped (fast), then started
+#                                                                      (BENCH_PG_SECONDS)
+#   relp-down     the RELP receiver (rsyslog's imrelp) killed, then started on the same port
+#                                                                      (BENCH_RELP_SECONDS)
+#   clock-back    the collector's wall clock stepped back 3,600 s (libfaketime preloaded into the
+#                 collector alone; a time namespace moves only the monotonic clocks)
+#
+# Each row prints: events offered (acknowledged by the fleet), stored once, lost (acknowledged,
+# not stored), twice (stored more than once); at the receiver too in the RELP row; the longest
+# Ack and the 503s the fleet counted; the collector's peak RSS (VmHWM) and most open descriptors
+# (sampled each second); the seconds from the fault's end until the store took the offered rate
+# again (its arrival times, per second, at 90 % of the rate); and the distinct log lines
+# (WARN/ERROR) the operator saw. The baseline is the row's own seconds before the fault: the
+# rate it recovers to. Rows whose parts are missing (not root, no libfaketime, no rsyslog-relp)
+# say so and are skipped.
+#
+#   benches/faults.sh                                    # 1,000 forwarders, 2,000 events/s
+#   BENCH_ROWS="postgres-down relp-down" benches/faults.sh
+#   BENCH_FORWARDERS=200 BENCH_RATE=1000 BENCH_PG_SECONDS=20 benches/faults.sh   # a reduced run
+#
+# scripts/test.sh runs only its smoke mode (seconds per row, the debug build).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+unit_environment
+
+FORWARDERS="${BENCH_FORWARDERS:-$(bench_value 1000 10)}"
+RATE="${BENCH_RATE:-$(bench_value 2000 100)}"
+PER_BATCH="${BENCH_PER_BATCH:-10}"
+BEFORE="${BENCH_BEFORE:-$(bench_value 30 3)}"
+AFTER="${BENCH_AFTER:-$(bench_value 60 4)}"
+FULL_SECONDS="${BENCH_FULL_SECONDS:-$(bench_value 60 3)}"
+PG_SECONDS="${BENCH_PG_SECONDS:-$(bench_value 120 3)}"
+RELP_SECONDS="${BENCH_RELP_SECONDS:-$(bench_value 300 3)}"
+CLOCK_SECONDS="${BENCH_CLOCK_SECONDS:-$(bench_value 60 3)}"
+ROWS="${BENCH_ROWS:-store-full postgres-down relp-down clock-back}"
+command -v openssl >/dev/null 2>&1 || ensure_packages openssl
+WANT_FDS=$((FORWARDERS + 4096))
+if [ "$(ulimit -n)" -lt "$WANT_FDS" ]; then
+    ulimit -Hn "$WANT_FDS" 2>/dev/null || true
+    ulimit -n "$WANT_FDS" 2>/dev/null || echo "open-file limit $(ulimit -n) is below $WANT_FDS" >&2
+fi
+if [ -n "${WSMAND_BIN:-}" ] && [ -n "${FLEET_LOAD_BIN:-}" ]; then
+    BENCH_BIN=""
+else
+    bench_binaries -p wsmand -p fleet-load
+fi
+WSMAND="${WSMAND_BIN:-$BENCH_BIN/wsmand}"
+LOAD="${FLEET_LOAD_BIN:-$BENCH_BIN/fleet-load}"
+scratch_dir wsmand-faults
+MOUNTS=()
+trap 'for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done; cleanup_scratch' EXIT
+
+step "the forwarders' CA (rcgen)"
+"$LOAD" ca "$WORK/ca"
+
+# collector ROW [OUTPUT-TOML]: a config dir $WORK/ROW/wsmand for the fleet, its subscription
+# writing to the store and OUTPUT-TOML; sets CONFIG and PORT.
+collector() {
+    CONFIG="$WORK/$1/wsmand"
+    certificate_collector_config "$CONFIG" "$WORK/ca/ca.crt" "$1-listener" wecfleet \
+        "MaxConnections = $((FORWARDERS + 1000))"
+    cp "$WORK/$1-listener.crt" "$WORK/$1/listener.crt"
+    printf '%s\nheartbeat_seconds = 30\n[[outputs]]\ntype = "store"\n%s' \
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'" \
+        "${2:-}" >"$CONFIG/subscriptions/fleet.toml"
+}
+
+# watch PID FILE: the most open descriptors of PID, sampled each second, kept in FILE.
+watch_fds() {
+    local most=0 n
+    while kill -0 "$1" 2>/dev/null; do
+        n="$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
+        [ "$n" -le "$most" ] || { most="$n"; echo "$most" >"$2"; }
+        sleep 1
+    done
+}
+
+# run ROW DATABASE FAULT_SECONDS FAULT MEND [ENV...]: the collector of CONFIG (bookmarks in the
+# SQLite file DATABASE, or in PostgreSQL per its collector.toml) under the fleet; FAULT and MEND
+# are commands run BEFORE seconds in and FAULT_SECONDS later. Leaves the fleet's JSON in
+# $WORK/ROW/fleet.json, the acknowledged records in $WORK/ROW/acked, the fault's end (epoch
+# seconds) in $WORK/ROW/mended, the peak RSS and descriptors in $WORK/ROW/peak.
+run() {
+    local row="$1" database="$2" hold="$3" fault="$4" mend="$5" fleet_pid
+    shift 5
+    env "${UNIT_ENV[@]}" "$@" WSMAND_WEC_DATABASE="$database" "$WSMAND" --config-dir "$CONFIG" \
+        2>"$WORK/$row/wsmand.log" &
+    COLLECTOR_PID=$!
+    PIDS+=("$COLLECTOR_PID")
+    wait_for_port "$PORT" "$COLLECTOR_PID" "$WORK/$row/wsmand.log"
+    watch_fds "$COLLECTOR_PID" "$WORK/$row/fds" &
+    step "$row: $FORWARDERS forwarders, $RATE events/s; the fault ${BEFORE} s in, held ${hold} s"
+    "$LOAD" run --ca-dir "$WORK/ca" --server-ca "$WORK/$row/listener.crt" --port "$PORT" \
+        --forwarders "$FORWARDERS" --rate "$RATE" --per-batch "$PER_BATCH" --event-bytes 500 \
+        --seconds $((BEFORE + hold + AFTER)) --drain-seconds $((hold + 120)) \
+        --max-retry-seconds 5 --acked "$WORK/$row/acked" >"$WORK/$row/fleet.json" &
+    fleet_pid=$!
+    PIDS+=("$fleet_pid")
+    sleep "$BEFORE"
+    date +%s.%N >"$WORK/$row/faulted"
+    $fault
+    sleep "$hold"
+    $mend
+    date +%s.%N >"$WORK/$row/mended"
+    wait "$fleet_pid" || echo "fleet-load exited $? in $row" >&2
+    awk '/^VmHWM:/ {print $2}' "/proc/$COLLECTOR_PID/status" >"$WORK/$row/rss"
+    kill -TERM "$COLLECTOR_PID"
+    wait "$COLLECTOR_PID" 2>/dev/null || true
+}
+
+# report ROW SOURCE: the row's line from what the store holds (SOURCE: `sqlite:FILE` or
+# `postgres`), the fleet's JSON, the peaks and the log; RELP receivers' files as more args.
+report() {
+    local row="$1" source="$2"
+    shift 2
+    if [ "$source" = postgres ]; then
+        pg_sql wec "SELECT arrived, computer, substring(xml from '<EventRecordID>([0-9]+)</EventRecordID>') FROM wec_event" \
+            >"$WORK/$row/stored"
+    else
+        python3 - "${source#sqlite:}" >"$WORK/$row/stored" <<'PY'
+import re, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for (part,) in db.execute("SELECT part FROM store_partition").fetchall():
+    for arrived, computer, xml in db.execute(f"SELECT arrived, computer, xml FROM ev_{part}"):
+        m = re.search(r"<EventRecordID>(\d+)</EventRecordID>", xml)
+        print(arrived, computer, m.group(1))
+PY
+    fi
+    python3 - "$row" "$WORK/$row" "$RATE" "$@" <<'PY' | tee -a "$WORK/table"
+import collections, json, re, sys
+row, d, rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
+fleet = json.loads(open(f"{d}/fleet.json").read().strip().splitlines()[-1])
+acked = dict(line.split() for line in open(f"{d}/acked"))
+seen, per_second = collections.Counter(), collections.Counter()
+for line in open(f"{d}/stored"):
+    arrived, computer, record = line.split()
+    seen[(computer, int(record))] += 1
+    per_second[int(arrived) // 1_000_000] += 1
+offered = sum(int(last) for last in acked.values())
+lost = sum(1 for c, last in acked.items() for r in range(1, int(last) + 1) if seen[(c, r)] == 0)
+twice = sum(1 for n in seen.values() if n > 1)
+once = sum(1 for n in seen.values() if n == 1)
+receiver, receiver_lost = "", 0
+if len(sys.argv) > 4:
+    got = collections.Counter()
+    for path in sys.argv[4:]:
+        try:
+            for line in open(path):
+                msg = json.loads(line).get("msg", "")
+                m = re.search(r"<EventRecordID>(\d+)</EventRecordID>.*?<Computer>([^<]+)</Computer>", msg)
+                if m:
+                    got[(m.group(2), int(m.group(1)))] += 1
+        except FileNotFoundError:
+            pass
+    rlost = sum(1 for c, last in acked.items() for r in range(1, int(last) + 1) if got[(c, r)] == 0)
+    receiver = f"; receiver lost {rlost} twice {sum(1 for n in got.values() if n > 1)}"
+    receiver_lost = rlost
+mended = float(open(f"{d}/mended").read())
+# Seconds from the fault's end to the first second at 90 % of the rate (the store's clock; the
+# clock row's arrivals are an hour back, so it is measured from the fault's start there).
+start = int(mended)
+if row == "clock-back":
+    start = int(float(open(f"{d}/faulted").read())) - 3600
+recovered = next((s - start for s in sorted(per_second) if s >= start and per_second[s] >= 0.9 * rate), None)
+try:
+    fds = open(f"{d}/fds").read().strip()
+except FileNotFoundError:
+    fds = "?"
+rss = int(open(f"{d}/rss").read().strip() or 0) // 1024
+lines = collections.OrderedDict()
+for line in open(f"{d}/wsmand.log", errors="replace"):
+    if " WARN " in line or " ERROR " in line:
+        key = re.sub(r"^\S+\s+", "", line.strip())
+        key = re.sub(r"(client|forwarder|remote|not_logged_since)=\S+", r"\1=…", key)
+        lines.setdefault(key[:220], 0)
+        lines[key[:220]] += 1
+verdict = "" if lost == 0 and twice == 0 and receiver_lost == 0 and fleet["failed"] == 0 else " NOT 0/0"
+print(f"{row}: offered {offered} stored-once {once} lost {lost} twice {twice}{receiver}{verdict}; "
+      f"longest Ack {fleet['ack_ms_max']:.0f} ms, 503s {fleet['refused_503']}, failed {fleet['failed']}; "
+      f"peak RSS {rss} MiB, fds {fds}; full rate {'never' if recovered is None else f'{recovered} s'} after the fault's end")
+for text, n in list(lines.items())[:6]:
+    print(f"    log ({n}x): {text}")
+PY
+}
+
+for row in $ROWS; do
+    mkdir -p "$WORK/$row"
+    case "$row" in
+    store-full)
+        if [ "$(id -u)" -ne 0 ]; then
+            echo "store-full: skipped (mounting a tmpfs needs root)"
+            continue
+        fi
+        mkdir -p "$WORK/$row/disk"
+        mount -t tmpfs -o "size=$(bench_value 2g 64m),mode=0755" tmpfs "$WORK/$row/disk"
+        MOUNTS+=("$WORK/$row/disk")
+        collector "$row"
+        fill() { dd if=/dev/zero of="$WORK/store-full/disk/filler" bs=1M 2>/dev/null || true; }
+        unfill() { rm -f "$WORK/store-full/disk/filler"; }
+        run "$row" "$WORK/$row/disk/wec.sqlite" "$FULL_SECONDS" fill unfill
+        report "$row" "sqlite:$WORK/$row/disk/wec.sqlite"
+        ;;
+    postgres-down)
+        if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+            echo "postgres-down: skipped (PostgreSQL is not installed)"
+            continue
+        fi
+        start_postgres 200
+        PG_SERVER_PID="${PIDS[-1]}"
+        collector "$row"
+        install -m 0600 /dev/null "$CONFIG/wec-db.password"
+        printf '%s\n' "$PG_PASSWORD" >"$CONFIG/wec-db.password"
+        printf '[bookmarks]\nbackend = "postgres"\nconnection = "%s"\npassword_file = "%s"\nconnect_timeout_seconds = 2\nstatement_timeout_seconds = 5\n' \
+            "$PG_CONNECTION" "$CONFIG/wec-db.password" >"$CONFIG/collector.toml"
+        pg_down() {
+            kill -INT "$PG_SERVER_PID"
+            wait "$PG_SERVER_PID" 2>/dev/null || true
+        }
+        pg_up() {
+            local run=()
+            [ "$(id -u)" -ne 0 ] || run=(setpriv --reuid=postgres --regid=postgres --init-groups)
+            "${run[@]}" "$PG_BIN/postgres" -D "$WORK/postgres/data" >>"$WORK/postgres/server.log" 2>&1 &
+            PG_SERVER_PID=$!
+            PIDS+=("$PG_SERVER_PID")
+            wait_for_port "$PG_PORT" "$PG_SERVER_PID" "$WORK/postgres/server.log"
+        }
+        run "$row" "$WORK/$row/unused.sqlite" "$PG_SECONDS" pg_down pg_up
+        report "$row" postgres
+        ;;
+    relp-down)
+        if ! command -v rsyslogd >/dev/null 2>&1 || ! ls /usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so >/dev/null 2>&1; then
+            echo "relp-down: skipped (rsyslog-relp is not installed)"
+            continue
+        fi
+        RELP_PORT="$(free_port)"
+        # relp_up NAME: rsyslogd with imrelp on RELP_PORT writing each message as JSON to NAME.jsonl.
+        relp_up() {
+            local name="${1:-second}" d="$WORK/relp-down"
+            mkdir -p "$d/$name.work"
+            cat >"$d/$name.conf" <<CONF
+global(workDirectory="$d/$name.work" maxMessageSize="256k")
+module(load="imrelp")
+template(name="json" type="list") { property(name="jsonmesg") constant(value="\n") }
+ruleset(name="events" queue.type="Direct") { action(type="omfile" file="$d/$name.jsonl" template="json") }
+input(type="imrelp" address="127.0.0.1" port="$RELP_PORT" ruleset="events")
+CONF
+            rsyslogd -n -f "$d/$name.conf" -i "$d/$name.pid" >/dev/null 2>&1 &
+            RELP_PID=$!
+            PIDS+=("$RELP_PID")
+            wait_for_port "$RELP_PORT" "$RELP_PID" /dev/null
+        }
+        relp_down() {
+            kill -KILL "$RELP_PID"
+            wait "$RELP_PID" 2>/dev/null || true
+        }
+        relp_up first
+        collector "$row" "$(printf '[[outputs]]\ntype = "syslog"\naddress = "127.0.0.1:%s"\ntransport = "relp"\n' "$RELP_PORT")"
+        run "$row" "$WORK/$row/wec.sqlite" "$RELP_SECONDS" relp_down relp_up
+        report "$row" "sqlite:$WORK/$row/wec.sqlite" "$WORK/$row/first.jsonl" "$WORK/$row/second.jsonl"
+        ;;
+    clock-back)
+        FAKETIME_LIB="$(find /usr/lib -path '*/faketime/libfaketime.so.1' 2>/dev/null | head -1)"
+        if [ -z "$FAKETIME_LIB" ]; then
+            echo "clock-back: skipped (libfaketime is not installed)"
+            continue
+        fi
+        echo "+0" >"$WORK/$row/offset"
+        collector "$row"
+        step_back() { echo "-3600" >"$WORK/clock-back/offset"; }
+        run "$row" "$WORK/$row/wec.sqlite" "$CLOCK_SECONDS" step_back true \
+            LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$WORK/$row/offset" \
+            FAKETIME_CACHE_DURATION=1 FAKETIME_DONT_FAKE_MONOTONIC=1
+        report "$row" "sqlite:$WORK/$row/wec.sqlite"
+        ;;
+    *)
+        echo "unknown row $row (store-full, postgres-down, relp-down, clock-back)" >&2
+        exit 2
+        ;;
+    esac
+done
+step "the fault table ($FORWARDERS forwarders, $RATE events/s)"
+grep -v '^    log' "$WORK/table" || true
+if grep -q ' NOT 0/0' "$WORK/table"; then
+    echo "a row lost or doubled events" >&2
+    exit 1
+fi
