@@ -76,10 +76,40 @@ impl Store<'_> {
                 .try_psql("SELECT count(*) FROM wec_event")
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0),
-            _ => std::panic::catch_unwind(|| self.counts().values().sum::<u32>() as usize)
-                .unwrap_or(0),
+            Store::Sqlite(path) => sqlite_count(path).unwrap_or(0),
+            Store::Files(dir) => std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .filter_map(|entry| std::fs::read(entry.ok()?.path()).ok())
+                .map(|bytes| bytes.iter().filter(|b| **b == b'\n').count())
+                .sum(),
         }
     }
+}
+
+/// How many events the SQLite store holds (an error while the collector creates it: `None`).
+fn sqlite_count(path: &Path) -> Option<usize> {
+    let connection =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .ok()?;
+    let mut parts = connection
+        .prepare("SELECT part FROM store_partition")
+        .ok()?;
+    let parts: Vec<i64> = parts
+        .query_map([], |row| row.get(0))
+        .ok()?
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let mut count = 0;
+    for part in parts {
+        let n: i64 = connection
+            .query_row(&format!("SELECT count(*) FROM ev_{part}"), [], |row| {
+                row.get(0)
+            })
+            .ok()?;
+        count += n as usize;
+    }
+    Some(count)
 }
 
 /// The SQLite store's events: every partition table (`ev_N`), read on a connection of the
