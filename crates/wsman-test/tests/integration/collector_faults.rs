@@ -35,6 +35,9 @@ const BATCHES: u64 = 12;
 const PER_BATCH: u64 = 10;
 /// Hang guard for every wait.
 const GUARD: Duration = Duration::from_secs(300);
+/// The most error lines a run may log: each cause is logged once per subscription and minute
+/// (the run is shorter), whatever the number of forwarders and refusals.
+const MAX_ERROR_LINES: usize = 6;
 /// The line the collector logs for a batch it answers 503.
 const NOT_STORED: &str = "batch not stored (503";
 
@@ -254,6 +257,10 @@ fn through_a_fault(
     );
     assert_eq!(seen.len(), all);
     assert!(daemon.is_running(), "{}", daemon.stderr());
+    // What the operator reads: a line per cause and minute, not one per refused request.
+    let log = daemon.stderr();
+    let errors = log.lines().filter(|l| l.contains(" ERROR ")).count();
+    assert!(errors <= MAX_ERROR_LINES, "{errors} error lines: {log}");
     eprintln!("through the fault: {json}");
     json
 }

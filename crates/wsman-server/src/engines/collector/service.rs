@@ -460,7 +460,12 @@ impl CollectorService {
                 && self.address_allowed(s, proof, &client, "not offered")
         }) {
             let bookmark = self.store.load(&client, &subscription.name).map_err(|e| {
-                tracing::error!(error = %e, "collector: bookmark store");
+                // Once per subscription and interval: with the database down every forwarder's
+                // every Enumerate fails, and a fleet must not write a line each.
+                let key = format!("{}\u{0}enumerate", subscription.name);
+                if let Some(left_out) = self.body_refusals.admit(&key) {
+                    tracing::error!(error = %e, subscription = %subscription.name, not_logged_since = left_out, "collector: subscriptions not offered (503: the bookmark store is unavailable)");
+                }
                 ServiceError::Unavailable
             })?;
             let message_id = new_message_id();
