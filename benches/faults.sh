@@ -17,11 +17,10 @@
 # Each row prints: events offered (acknowledged by the fleet), stored once, lost (acknowledged,
 # not stored), twice (stored more than once); at the receiver too in the RELP row; the longest
 # Ack and the 503s the fleet counted; the collector's peak RSS (VmHWM) and most open descriptors
-# (sampled each second); the seconds from the fault's end until the store took the offered rate
-# again (its arrival times, per second, at 90 % of the rate); and the distinct log lines
-# (WARN/ERROR) the operator saw. The baseline is the row's own seconds before the fault: the
-# rate it recovers to. Rows whose parts are missing (not root, no libfaketime, no rsyslog-relp)
-# say so and are skipped.
+# (sampled each second); the seconds from the fault's end until the store took the rate again
+# (its arrival times per second, at 90 % of the median second before the fault: the baseline,
+# measured in the same row); and the distinct log lines (WARN/ERROR) the operator saw. Rows
+# whose parts are missing (not root, no libfaketime, no rsyslog-relp) say so and are skipped.
 #
 #   benches/faults.sh                                    # 1,000 forwarders, 2,000 events/s
 #   BENCH_ROWS="postgres-down relp-down" benches/faults.sh
@@ -169,12 +168,16 @@ if len(sys.argv) > 4:
     receiver = f"; receiver lost {rlost} twice {sum(1 for n in got.values() if n > 1)}"
     receiver_lost = rlost
 mended = float(open(f"{d}/mended").read())
-# Seconds from the fault's end to the first second at 90 % of the rate (the store's clock; the
-# clock row's arrivals are an hour back, so it is measured from the fault's start there).
+faulted = int(float(open(f"{d}/faulted").read()))
+# The baseline: the median second stored before the fault (the first, partial second left
+# out). Recovered: the first second from the fault's end storing 90 % of it (the store's clock;
+# the clock row's arrivals after the step are an hour back, so it counts from the step there).
+before = sorted(n for s, n in per_second.items() if min(per_second) < s < faulted)
+baseline = before[len(before) // 2] if before else rate
 start = int(mended)
 if row == "clock-back":
-    start = int(float(open(f"{d}/faulted").read())) - 3600
-recovered = next((s - start for s in sorted(per_second) if s >= start and per_second[s] >= 0.9 * rate), None)
+    start = faulted - 3600
+recovered = next((s - start for s in sorted(per_second) if s >= start and per_second[s] >= 0.9 * baseline), None)
 try:
     fds = open(f"{d}/fds").read().strip()
 except FileNotFoundError:
@@ -190,7 +193,9 @@ for line in open(f"{d}/wsmand.log", errors="replace"):
 verdict = "" if lost == 0 and twice == 0 and receiver_lost == 0 and fleet["failed"] == 0 else " NOT 0/0"
 print(f"{row}: offered {offered} stored-once {once} lost {lost} twice {twice}{receiver}{verdict}; "
       f"longest Ack {fleet['ack_ms_max']:.0f} ms, 503s {fleet['refused_503']}, failed {fleet['failed']}; "
-      f"peak RSS {rss} MiB, fds {fds}; full rate {'never' if recovered is None else f'{recovered} s'} after the fault's end")
+      f"peak RSS {rss} MiB, fds {fds}; {baseline}/s before the fault, again {'never' if recovered is None else f'{recovered} s'} after its end")
+for failure in fleet.get("first_failures", [])[:3]:
+    print(f"    a forwarder failed: {failure[:300]}")
 for text, n in list(lines.items())[:6]:
     print(f"    log ({n}x): {text}")
 PY
@@ -236,6 +241,11 @@ for row in $ROWS; do
             PG_SERVER_PID=$!
             PIDS+=("$PG_SERVER_PID")
             wait_for_port "$PG_PORT" "$PG_SERVER_PID" "$WORK/postgres/server.log"
+            local tries=0
+            until pg_sql wec "SELECT 1" >/dev/null 2>&1 || [ "$tries" -ge 300 ]; do
+                tries=$((tries + 1))
+                sleep 0.1
+            done
         }
         run "$row" "$WORK/$row/unused.sqlite" "$PG_SECONDS" pg_down pg_up
         report "$row" postgres
@@ -292,7 +302,7 @@ CONF
     esac
 done
 step "the fault table ($FORWARDERS forwarders, $RATE events/s)"
-grep -v '^    log' "$WORK/table" || true
+grep -v '^    ' "$WORK/table" || true
 if grep -q ' NOT 0/0' "$WORK/table"; then
     echo "a row lost or doubled events" >&2
     exit 1

@@ -334,6 +334,13 @@ start_postgres() {
     wait_for_port "$PG_PORT" "$!" "$WORK/postgres/server.log"
     PG_CONNECTION="host=127.0.0.1 port=$PG_PORT user=wec dbname=wec"
     PG_BIN="$bin"
+    # The port opens before the server takes logins ("the database system is starting up").
+    local tries=0
+    until pg_sql postgres "SELECT 1" >/dev/null 2>&1; do
+        tries=$((tries + 1))
+        [ "$tries" -lt 300 ] || { echo "PostgreSQL never took a login" >&2; exit 1; }
+        sleep 0.1
+    done
     pg_sql postgres "CREATE DATABASE wec" >/dev/null
 }
 
