@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 use crate::operation::WMI_PREFIX;
-use crate::xml::escape_text;
+use crate::xml::{escape_attr, escape_text};
 
 /// `cim:` (common CIM types: Datetime, Interval).
 pub const CIM_COMMON: &str = crate::ns::WSCIM_COMMON;
@@ -38,6 +38,9 @@ pub enum Value {
     DateTime(CimDateTime),
     /// A reference to another instance (an EPR).
     Reference(Reference),
+    /// An embedded instance (CIM's `EmbeddedInstance` qualifier: a method's output of
+    /// instances, MSFT_WUOperations.ScanForUpdates' Updates).
+    Instance(Box<Instance>),
     Array(Vec<Value>),
 }
 
@@ -272,6 +275,25 @@ fn render_property(out: &mut String, prefix: &str, name: &str, value: &Value) {
             out.push_str(&reference_body(r));
             close(out);
         }
+        // DSP0230's shape: the property's element typed as the embedded class, its properties
+        // as children in that class's namespace.
+        Value::Instance(inner) => {
+            let class_uri = inner.resource_uri();
+            let inner_prefix = if prefix == "q" { "q2" } else { "q" };
+            open(out);
+            let _ = write!(
+                out,
+                " xmlns:{inner_prefix}=\"{}\" xsi:type=\"{inner_prefix}:{}_Type\">",
+                escape_attr(&class_uri),
+                escape_attr(&inner.class)
+            );
+            for (name, value) in &inner.properties {
+                if inner.is_rendered(name, value) {
+                    render_property(out, inner_prefix, name, value);
+                }
+            }
+            close(out);
+        }
         scalar => {
             open(out);
             out.push('>');
@@ -326,7 +348,7 @@ impl Value {
     /// Whether the rendered value uses `xsi:` (which its container must then declare).
     fn uses_xsi(&self) -> bool {
         match self {
-            Self::Null => true,
+            Self::Null | Self::Instance(_) => true,
             Self::Array(items) => items.iter().any(Value::uses_xsi),
             _ => false,
         }
@@ -349,6 +371,7 @@ impl Value {
             Self::Text(s) => s.clone(),
             Self::DateTime(d) => d.to_xs(),
             Self::Reference(r) => r.resource_uri.clone(),
+            Self::Instance(i) => i.class.clone(),
             Self::Array(items) => items
                 .iter()
                 .map(Value::to_text)
@@ -685,6 +708,36 @@ impl MethodInput {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_embedded_instance_is_typed_with_its_properties_in_its_namespace() {
+        let update = Instance::new("MSFT_WUUpdate", "root/Microsoft/Windows/WindowsUpdate")
+            .with("Title", "a < b")
+            .with("MsrcSeverity", Value::Null);
+        let output = Instance::new(
+            "ScanForUpdates_OUTPUT",
+            "root/Microsoft/Windows/WindowsUpdate",
+        )
+        .with("ReturnValue", 0u32)
+        .with(
+            "Updates",
+            Value::Array(vec![Value::Instance(Box::new(update))]),
+        );
+        let xml = output.render("http://x/MSFT_WUOperations", "ScanForUpdates_OUTPUT", None);
+        let parsed = crate::xml::parse(&xml, &crate::xml::Limits::default()).unwrap();
+        let updates = parsed.elements().find(|e| e.name == "Updates").unwrap();
+        assert_eq!(
+            updates.attr_ns(crate::ns::XSI, "type"),
+            Some("q:MSFT_WUUpdate_Type")
+        );
+        let title = updates.elements().find(|e| e.name == "Title").unwrap();
+        assert_eq!(title.trimmed_text(), "a < b");
+        assert!(title
+            .ns
+            .as_deref()
+            .unwrap()
+            .ends_with("WindowsUpdate/MSFT_WUUpdate"));
+    }
 
     #[test]
     fn renders_like_the_wmi_plugin() {

@@ -66,6 +66,7 @@ mod push_auth;
 mod push_credentials;
 mod service;
 mod tmpfs;
+mod updates;
 mod winrm_cli;
 mod wmi_access;
 
