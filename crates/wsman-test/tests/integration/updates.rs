@@ -185,20 +185,30 @@ fn scan_install_rescan_and_reboot_through_packagekit() {
 
     // The administrator's install, with an OperationTimeout shorter than the dummy backend's
     // install: it goes on in the background, and the next scans report on it.
-    let started = f.post(&install_request(&body, Duration::from_secs(1)));
+    // Windows' syntax: the input as a file, the OperationTimeout as -timeout (milliseconds).
+    let input = dir.path().join("install.xml");
+    std::fs::write(&input, &body).expect("install.xml");
+    let file = format!("-file:{}", input.display());
+    let started = winrm(
+        &f,
+        &[
+            "invoke",
+            "InstallUpdates",
+            OPERATIONS,
+            &file,
+            "-timeout:1000",
+        ],
+    );
     let mut reports = Vec::new();
-    if started.status == 200 {
+    if started.code() == 0 {
         // Finished within a second after all: then it needed the kernel's reboot.
+        started.assert_printed("RebootRequired = true");
+    } else {
+        let text = format!("{}{}", started.stdout, started.stderr);
         assert!(
-            started.text().contains("RebootRequired>true<"),
+            text.contains("continues in the background"),
             "{}",
             started.describe()
-        );
-    } else {
-        let fault = expect_fault(&started, "TimedOut");
-        assert!(
-            fault.reason.contains("continues in the background"),
-            "{fault:?}"
         );
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
@@ -292,5 +302,56 @@ fn a_backend_that_cannot_list_updates_is_a_fault_that_says_why() {
         fault.wsman_code.as_deref(),
         Some(INVALID_CRITERIA),
         "{fault:?}"
+    );
+}
+
+/// `-r:@hosts.txt`: two daemons on the same PackageKit and a port nothing listens on; each
+/// daemon's scan printed under its name with its three updates, the dead host's error apart.
+#[test]
+fn scan_many_hosts_from_a_file_each_answer_under_its_host() {
+    let Some(packagekit) = PackageKitBus::start("dummy") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let audit = dir.path().join("audit").display().to_string();
+    let fleet = [fixture(&packagekit, &audit), fixture(&packagekit, &audit)];
+    let dead = format!("http://127.0.0.1:{}/wsman", wsman_test::free_port());
+    let hosts = dir.path().join("hosts.txt");
+    let listed: Vec<String> = fleet
+        .iter()
+        .map(Fixture::url)
+        .chain([dead.clone()])
+        .collect();
+    std::fs::write(&hosts, listed.join("\n") + "\n").expect("hosts.txt");
+    let mut command = std::process::Command::new(wsman_test::binaries::winrm());
+    command
+        .env("WSMAND_CONFIG_DIR", fleet[0].config.path())
+        .args([
+            "invoke",
+            "ScanForUpdates",
+            OPERATIONS,
+            "@{SearchCriteria=\"IsInstalled=0\"}",
+        ])
+        .arg(format!("-r:@{}", hosts.display()))
+        .args(["-a:Basic", "-unencrypted"])
+        .arg(format!("-u:{SERVICE_ACCOUNT}"))
+        .arg(format!("-p:{SERVICE_PASSWORD}"));
+    let done = wsman_test::process::run(&mut command, None, Duration::from_secs(120));
+    assert_ne!(done.code(), 0, "a host failed: {}", done.describe());
+    for fixture in &fleet {
+        let name = fixture.url();
+        let ids = done
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}: ")) && l.contains("UpdateID = "))
+            .count();
+        assert_eq!(ids, 3, "{name}\n{}", done.describe());
+    }
+    assert!(
+        done.stderr
+            .lines()
+            .any(|l| l.starts_with(&format!("{dead}: "))),
+        "{}",
+        done.describe()
     );
 }
