@@ -741,14 +741,17 @@ mod tests {
     use super::schema::CimType;
     use super::*;
 
-    /// Every class this crate builds without a BMC or an event log, and the systemd ones (the
-    /// manager connects only on first use).
+    /// Every class this crate builds without a BMC or an event log, and the systemd and
+    /// PackageKit ones (their managers connect only on first use).
     fn classes() -> Vec<Box<dyn Class>> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
         let manager = service::ServiceManager::new(runtime.handle().clone(), None);
-        let provider = CimProvider::new().with_services(manager);
+        let updates = update_jobs::UpdateManager::new(runtime.handle().clone(), None);
+        let provider = CimProvider::new()
+            .with_services(manager)
+            .with_updates(updates);
         #[cfg(feature = "bench-synthetic")]
         let provider = provider.with_synthetic(3);
         provider.classes
