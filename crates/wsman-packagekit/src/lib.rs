@@ -66,6 +66,12 @@ pub enum Error {
     /// The transaction ended without success and without an error code (cancelled, killed).
     #[error("PackageKit {role} ended with exit code {exit}")]
     Exit { role: &'static str, exit: u32 },
+    /// The transaction did not finish within the time its caller gives it at most.
+    #[error("PackageKit {role} did not finish within {after:?}")]
+    Stalled {
+        role: &'static str,
+        after: std::time::Duration,
+    },
     /// The backend listed more than [`MAX_UPDATES`] packages.
     #[error("PackageKit listed more than {MAX_UPDATES} updates")]
     TooMany,

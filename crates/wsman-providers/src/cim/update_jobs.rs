@@ -21,6 +21,9 @@ use wsman_proto::Fault;
 
 /// Longest a call waits when the request gives no deadline (WinRM's default OperationTimeout).
 const DEFAULT_WAIT: Duration = Duration::from_secs(60);
+/// Longest an install job may run: past it the job is ended as failed (PackageKit's own
+/// transaction goes on, but it no longer holds every later scan back).
+const MAX_JOB: Duration = Duration::from_secs(4 * 3600);
 /// What is kept of the deadline for answering after the wait.
 const MARGIN: Duration = Duration::from_millis(500);
 /// Where Debian's packages (the kernel's among them) say that the host must reboot.
@@ -261,7 +264,15 @@ impl UpdateManager {
                     job.progress = progress;
                 }
             };
-            let result = packagekit.update(&packages, download_only, &report).await;
+            let result = tokio::time::timeout(
+                MAX_JOB,
+                packagekit.update(&packages, download_only, &report),
+            )
+            .await
+            .unwrap_or(Err(Error::Stalled {
+                role: "UpdatePackages",
+                after: MAX_JOB,
+            }));
             let reboot = finish(&shared, &packages, download_only, &result);
             audit_ended(&starter, &result, began.elapsed());
             let answer = result.map(|_| reboot).map_err(|e| e.to_string());
