@@ -326,6 +326,27 @@ impl PackageKit {
         self.transaction_with_progress(role, start, &|_| {}).await
     }
 
+    /// A new transaction, told that no one can answer a polkit dialog (refuse rather than wait
+    /// for one).
+    async fn new_transaction(&self) -> Result<TransactionProxy<'static>, Error> {
+        let path = self
+            .daemon
+            .create_transaction()
+            .await
+            .map_err(bus("CreateTransaction"))?;
+        let transaction = TransactionProxy::builder(&self.connection)
+            .path(path)
+            .map_err(bus("Transaction"))?
+            .build()
+            .await
+            .map_err(bus("Transaction"))?;
+        transaction
+            .set_hints(&["interactive=false", "locale=C"])
+            .await
+            .map_err(bus("SetHints"))?;
+        Ok(transaction)
+    }
+
     /// Create a transaction, listen to its signals, start it with `start`, and collect what
     /// it signals until Finished.
     async fn transaction_with_progress<F, Fut>(
@@ -338,22 +359,7 @@ impl PackageKit {
         F: FnOnce(TransactionProxy<'static>) -> Fut,
         Fut: std::future::Future<Output = zbus::Result<()>>,
     {
-        let path = self
-            .daemon
-            .create_transaction()
-            .await
-            .map_err(bus("CreateTransaction"))?;
-        let transaction = TransactionProxy::builder(&self.connection)
-            .path(path)
-            .map_err(bus("Transaction"))?
-            .build()
-            .await
-            .map_err(bus("Transaction"))?;
-        // No polkit dialog can be answered here: refuse rather than wait for one.
-        transaction
-            .set_hints(&["interactive=false", "locale=C"])
-            .await
-            .map_err(bus("SetHints"))?;
+        let transaction = self.new_transaction().await?;
         // Listen before starting, so a transaction that finishes at once is not missed.
         let mut packages = transaction
             .receive_package()
@@ -398,17 +404,9 @@ impl PackageKit {
                     progress(last.clone());
                 }
                 Some(signal) = details.next() => {
-                    let Ok(a) = signal.args() else { continue };
+                    let Ok(args) = signal.args() else { continue };
                     if events.details.len() < MAX_UPDATES {
-                        events.details.push((bounded(a.package_id), Detail {
-                            restart: Restart::from_enum(a.restart),
-                            update_text: bounded(a.update_text),
-                            vendor_urls: bounded_list(&a.vendor_urls),
-                            bugzilla_urls: bounded_list(&a.bugzilla_urls),
-                            cve_urls: bounded_list(&a.cve_urls),
-                            issued: bounded(a.issued),
-                            updated: bounded(a.updated),
-                        }));
+                        events.details.push(detail_of(&args));
                     }
                 }
                 Some(signal) = errors.next() => {
@@ -437,22 +435,42 @@ impl PackageKit {
                 }
             }
         };
-        match (exit, events.error.take()) {
-            (_, Some((code, details))) => Err(Error::Failed {
-                role,
-                code,
-                details,
-            }),
-            (EXIT_SUCCESS, None) => Ok(events),
-            (exit, None) => Err(Error::Exit {
-                role: if exit == EXIT_CANCELLED {
-                    "transaction (cancelled)"
-                } else {
-                    role
-                },
-                exit,
-            }),
-        }
+        outcome(role, exit, events)
+    }
+}
+
+/// An UpdateDetail signal's package id and detail, bounded.
+fn detail_of(a: &proxy::UpdateDetailArgs<'_>) -> (String, Detail) {
+    let detail = Detail {
+        restart: Restart::from_enum(a.restart),
+        update_text: bounded(a.update_text),
+        vendor_urls: bounded_list(&a.vendor_urls),
+        bugzilla_urls: bounded_list(&a.bugzilla_urls),
+        cve_urls: bounded_list(&a.cve_urls),
+        issued: bounded(a.issued),
+        updated: bounded(a.updated),
+    };
+    (bounded(a.package_id), detail)
+}
+
+/// A finished transaction's events, or its failure: PackageKit's ErrorCode first, then an
+/// exit other than success.
+fn outcome(role: &'static str, exit: u32, mut events: Events) -> Result<Events, Error> {
+    match (exit, events.error.take()) {
+        (_, Some((code, details))) => Err(Error::Failed {
+            role,
+            code,
+            details,
+        }),
+        (EXIT_SUCCESS, None) => Ok(events),
+        (exit, None) => Err(Error::Exit {
+            role: if exit == EXIT_CANCELLED {
+                "transaction (cancelled)"
+            } else {
+                role
+            },
+            exit,
+        }),
     }
 }
 
