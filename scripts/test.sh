@@ -174,6 +174,7 @@ export_test_users() {
         export WSMAN_TEST_REQUIRE_KDC=1
         export WSMAN_TEST_REQUIRE_SYSTEMD=1
         export WSMAN_TEST_REQUIRE_IPMI=1
+        export WSMAN_TEST_REQUIRE_PACKAGEKIT=1
         export WSMAN_TEST_REQUIRE_POSTGRES=1
         export WSMAN_TEST_REQUIRE_HAPROXY=1
         export WSMAN_TEST_REQUIRE_GO_WINRM=1
@@ -263,7 +264,7 @@ fuzz_smoke() {
 BENCH_SMOKE_SCRIPTS=(auth.sh cim-synthetic.sh cim.sh collector-fleet.sh collector-idle.sh
     collector.sh console-terminal.sh event-search.sh events.sh fanout.sh faults.sh fleet.sh forward.sh graphs.sh hostile.sh
     identify.sh idle-rss.sh kerberos.sh pam-session.sh psrp.sh pty.sh sealed-compare.sh sealed.sh
-    shell.sh)
+    shell.sh updates.sh)
 
 bench_smoke() {
     if [ "$(id -u)" -ne 0 ]; then

@@ -9,7 +9,10 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 use crate::operation::WMI_PREFIX;
-use crate::xml::escape_text;
+
+mod method_input;
+use crate::xml::{escape_attr, escape_text};
+pub use method_input::MethodInput;
 
 /// `cim:` (common CIM types: Datetime, Interval).
 pub const CIM_COMMON: &str = crate::ns::WSCIM_COMMON;
@@ -38,6 +41,9 @@ pub enum Value {
     DateTime(CimDateTime),
     /// A reference to another instance (an EPR).
     Reference(Reference),
+    /// An embedded instance (CIM's `EmbeddedInstance` qualifier: a method's output of
+    /// instances, MSFT_WUOperations.ScanForUpdates' Updates).
+    Instance(Box<Instance>),
     Array(Vec<Value>),
 }
 
@@ -272,6 +278,25 @@ fn render_property(out: &mut String, prefix: &str, name: &str, value: &Value) {
             out.push_str(&reference_body(r));
             close(out);
         }
+        // DSP0230's shape: the property's element typed as the embedded class, its properties
+        // as children in that class's namespace.
+        Value::Instance(inner) => {
+            let class_uri = inner.resource_uri();
+            let inner_prefix = if prefix == "q" { "q2" } else { "q" };
+            open(out);
+            let _ = write!(
+                out,
+                " xmlns:{inner_prefix}=\"{}\" xsi:type=\"{inner_prefix}:{}_Type\">",
+                escape_attr(&class_uri),
+                escape_attr(&inner.class)
+            );
+            for (name, value) in &inner.properties {
+                if inner.is_rendered(name, value) {
+                    render_property(out, inner_prefix, name, value);
+                }
+            }
+            close(out);
+        }
         scalar => {
             open(out);
             out.push('>');
@@ -326,7 +351,7 @@ impl Value {
     /// Whether the rendered value uses `xsi:` (which its container must then declare).
     fn uses_xsi(&self) -> bool {
         match self {
-            Self::Null => true,
+            Self::Null | Self::Instance(_) => true,
             Self::Array(items) => items.iter().any(Value::uses_xsi),
             _ => false,
         }
@@ -349,6 +374,7 @@ impl Value {
             Self::Text(s) => s.clone(),
             Self::DateTime(d) => d.to_xs(),
             Self::Reference(r) => r.resource_uri.clone(),
+            Self::Instance(i) => i.class.clone(),
             Self::Array(items) => items
                 .iter()
                 .map(Value::to_text)
@@ -626,65 +652,40 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The parameters of an Invoke, read from its `<Method>_INPUT` body: each child element is
-/// one parameter, by local name; `xsi:nil="true"` is an absent value.
-///
-/// Why text only: the methods served take strings and numbers, and each method parses and
-/// range-checks its own parameters, answering `w:InvalidParameter` by name.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MethodInput {
-    parameters: Vec<(String, Option<String>)>,
-}
-
-impl MethodInput {
-    /// Read the body of an Invoke of `method`. No body is a method called without parameters;
-    /// a body whose root is not `<method>_INPUT` is refused.
-    pub fn read(body: Option<&crate::xml::Element>, method: &str) -> Result<Self, crate::Fault> {
-        let Some(root) = body else {
-            return Ok(Self::default());
-        };
-        let expected = format!("{method}_INPUT");
-        if !root.name.eq_ignore_ascii_case(&expected) {
-            return Err(crate::Fault::invalid_parameter(format!(
-                "The body of the {method} method must be {expected}, not {}. ",
-                root.name
-            )));
-        }
-        let parameters = root
-            .elements()
-            .map(|e| {
-                let nil = e
-                    .attr_ns(crate::ns::XSI, "nil")
-                    .is_some_and(|v| v.trim() == "true" || v.trim() == "1");
-                (e.name.clone(), (!nil).then(|| e.trimmed_text()))
-            })
-            .collect();
-        Ok(Self { parameters })
-    }
-
-    /// The value of parameter `name` (compared without case, as WMI does); `None` when absent
-    /// or nil.
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.parameters
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.as_deref())
-    }
-
-    /// The value of a parameter the method cannot run without.
-    pub fn required(&self, method: &str, name: &str) -> Result<&str, crate::Fault> {
-        self.text(name).ok_or_else(|| {
-            crate::Fault::invalid_parameter(format!(
-                "The {method} method needs the parameter {name}. "
-            ))
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_embedded_instance_is_typed_with_its_properties_in_its_namespace() {
+        let update = Instance::new("MSFT_WUUpdate", "root/Microsoft/Windows/WindowsUpdate")
+            .with("Title", "a < b")
+            .with("MsrcSeverity", Value::Null);
+        let output = Instance::new(
+            "ScanForUpdates_OUTPUT",
+            "root/Microsoft/Windows/WindowsUpdate",
+        )
+        .with("ReturnValue", 0u32)
+        .with(
+            "Updates",
+            Value::Array(vec![Value::Instance(Box::new(update))]),
+        );
+        let xml = output.render("http://x/MSFT_WUOperations", "ScanForUpdates_OUTPUT", None);
+        let parsed = crate::xml::parse(&xml, &crate::xml::Limits::default()).unwrap();
+        let updates = parsed.elements().find(|e| e.name == "Updates").unwrap();
+        assert_eq!(
+            updates.attr_ns(crate::ns::XSI, "type"),
+            Some("q:MSFT_WUUpdate_Type")
+        );
+        let title = updates.elements().find(|e| e.name == "Title").unwrap();
+        assert_eq!(title.trimmed_text(), "a < b");
+        assert!(title
+            .ns
+            .as_deref()
+            .unwrap()
+            .ends_with("WindowsUpdate/MSFT_WUUpdate"));
+    }
 
     #[test]
     fn renders_like_the_wmi_plugin() {
@@ -865,30 +866,5 @@ mod tests {
         fn parse_never_panics(s in ".{0,40}") {
             let _ = CimDateTime::parse(&s);
         }
-    }
-
-    #[test]
-    fn method_input_reads_parameters_by_name_and_refuses_another_body() {
-        let limits = crate::xml::Limits::default();
-        let body = crate::xml::parse(
-            r#"<p:ChangeStartMode_INPUT xmlns:p="http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><p:StartMode> Manual </p:StartMode><p:Other xsi:nil="true"/></p:ChangeStartMode_INPUT>"#,
-            &limits,
-        )
-        .unwrap();
-        let input = MethodInput::read(Some(&body), "ChangeStartMode").unwrap();
-        assert_eq!(input.text("startmode"), Some("Manual"));
-        assert_eq!(input.text("Other"), None);
-        assert_eq!(
-            input.required("ChangeStartMode", "StartMode").unwrap(),
-            "Manual"
-        );
-        let missing = input.required("ChangeStartMode", "Missing").unwrap_err();
-        assert!(missing.to_string().contains("Missing"), "{missing}");
-        let wrong = MethodInput::read(Some(&body), "StartService").unwrap_err();
-        assert!(wrong.to_string().contains("StartService_INPUT"), "{wrong}");
-        assert_eq!(
-            MethodInput::read(None, "StartService").unwrap(),
-            MethodInput::default()
-        );
     }
 }

@@ -31,6 +31,8 @@
 //!   configuration, the far end of the collector's syslog output; killed on drop.
 //! - [`systemd`]: a real systemd booted as PID 1 of its own namespaces inside the cached
 //!   debootstrap root (`scripts/sysroot.sh`), for service and journal tests; killed on drop.
+//! - [`packagekit`]: a real packagekitd with a test backend (dummy, test_fail) and polkitd on a
+//!   D-Bus system bus of their own, in a mount namespace of their own; killed on drop.
 //!
 //! What it refuses to do: talk to anything but 127.0.0.1, or assert on timing.
 #![forbid(unsafe_code)]
@@ -46,6 +48,7 @@ pub mod ipmi;
 pub mod journal;
 pub mod kdc;
 pub mod line_receiver;
+pub mod packagekit;
 pub mod postgres;
 pub mod process;
 pub mod shape;

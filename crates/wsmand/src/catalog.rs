@@ -24,7 +24,8 @@ pub(crate) struct Engines {
 }
 
 /// Every engine of the daemon, in one catalog. Called on the runtime: `Win32_Service` reaches
-/// systemd through it (the system bus, or `DBUS_SYSTEM_BUS_ADDRESS`); root/hardware reads the
+/// systemd through it, and Windows Update's classes PackageKit (the system bus, or
+/// `DBUS_SYSTEM_BUS_ADDRESS`); root/hardware reads the
 /// BMC `config_dir/bmc.toml` names (or `/dev/ipmi0`) and the sysfs `config_dir/hardware.toml`
 /// names (or `/sys`); the machine's description is kept in the file `config_dir/host.toml`
 /// names (or `/etc/machine-info`); `Win32_NTLogEvent` reads `event_log`; methods that start programs
@@ -35,8 +36,11 @@ pub(crate) fn build(
     starting: &mut Starting,
     engines: Engines,
 ) -> (Catalog, Arc<wsman_providers::cim::hardware::Hardware>) {
-    use wsman_providers::cim::{hardware::Hardware, service::ServiceManager, CimProvider};
+    use wsman_providers::cim::{
+        hardware::Hardware, service::ServiceManager, update_jobs::UpdateManager, CimProvider,
+    };
     let services = ServiceManager::new(tokio::runtime::Handle::current(), None);
+    let updates = UpdateManager::new(tokio::runtime::Handle::current(), None);
     let sysfs_root =
         wsman_providers::cim::hardware::sysfs_root(config_dir).unwrap_or_else(|reason| {
             tracing::error!(%reason, "hardware.toml refused, reading /sys");
@@ -50,6 +54,7 @@ pub(crate) fn build(
         });
     let cim = CimProvider::new()
         .with_services(services)
+        .with_updates(updates)
         .with_machine_info(machine_info)
         .with_event_log(engines.event_log)
         .with_hardware(Arc::clone(&hardware));

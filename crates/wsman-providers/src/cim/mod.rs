@@ -57,6 +57,8 @@ pub mod smbios;
 pub mod synthetic;
 pub mod sysfs;
 pub mod system;
+pub mod update_jobs;
+pub mod windows_update;
 
 /// The tests of this module and of `mof_tests` read values through `super::*`.
 #[cfg(test)]
@@ -246,6 +248,7 @@ struct Sources {
     cpu: std::sync::Arc<perf::CpuSampler>,
     hardware: std::sync::Arc<hardware::Hardware>,
     services: Option<std::sync::Arc<service::ServiceManager>>,
+    updates: Option<std::sync::Arc<update_jobs::UpdateManager>>,
     event_log: Option<std::sync::Arc<dyn ntlogevent::EventLog>>,
     /// Where the machine's description is kept ([`machine_info`]).
     machine_info: std::path::PathBuf,
@@ -304,6 +307,13 @@ const CLASSES: &[Row] = &[
     |s| served(ntlogevent::NtLogEvent::new(s.event_log.clone()?)),
     |s| served(service::Service::new(s.services.clone()?)),
     |s| served(service::DependentService::new(s.services.clone()?)),
+    |s| served(windows_update::Operations::new(s.updates.clone()?)),
+    |s| served(windows_update::Settings::new(s.updates.clone()?)),
+    |s| {
+        s.updates
+            .as_ref()
+            .and_then(|_| served(windows_update::UpdateClass))
+    },
     #[cfg(feature = "bench-synthetic")]
     |s| served(synthetic::Synthetic::new(s.synthetic?)),
 ];
@@ -333,6 +343,7 @@ impl CimProvider {
             cpu,
             hardware: hardware::Hardware::none(),
             services: None,
+            updates: None,
             event_log: None,
             machine_info: machine_info::MACHINE_INFO.into(),
             #[cfg(feature = "bench-synthetic")]
@@ -380,6 +391,12 @@ impl CimProvider {
     /// Reboot and Shutdown through this host's service manager.
     pub fn with_services(self, manager: std::sync::Arc<service::ServiceManager>) -> Self {
         self.with_sources(|s| s.services = Some(manager))
+    }
+
+    /// Builder: serve Windows Update's classes (`MSFT_WUOperations`, `MSFT_WUSettings`,
+    /// `MSFT_WUUpdate`) through this host's PackageKit.
+    pub fn with_updates(self, manager: std::sync::Arc<update_jobs::UpdateManager>) -> Self {
+        self.with_sources(|s| s.updates = Some(manager))
     }
 
     fn find(&self, namespace: &str, class: &str) -> Option<&dyn Class> {
@@ -724,14 +741,17 @@ mod tests {
     use super::schema::CimType;
     use super::*;
 
-    /// Every class this crate builds without a BMC or an event log, and the systemd ones (the
-    /// manager connects only on first use).
+    /// Every class this crate builds without a BMC or an event log, and the systemd and
+    /// PackageKit ones (their managers connect only on first use).
     fn classes() -> Vec<Box<dyn Class>> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
         let manager = service::ServiceManager::new(runtime.handle().clone(), None);
-        let provider = CimProvider::new().with_services(manager);
+        let updates = update_jobs::UpdateManager::new(runtime.handle().clone(), None);
+        let provider = CimProvider::new()
+            .with_services(manager)
+            .with_updates(updates);
         #[cfg(feature = "bench-synthetic")]
         let provider = provider.with_synthetic(3);
         provider.classes

@@ -13,7 +13,8 @@ use wsman_proto::xml::escape_attr;
 
 /// A property's (or parameter's) type as a short text: a CIM-XML type name (`string`,
 /// `uint32`, `datetime`, `boolean`, `sint64`, `real64`, ...), with `[]` after it for an
-/// array, or `ref:<Class>` for a reference.
+/// array, `ref:<Class>` for a reference, or `instance:<Class>` (`[]` after it for an array) for
+/// an embedded instance.
 pub type TypeName = &'static str;
 
 /// One method: its name, its parameters (`In` ones first, then `Out` ones) and whether it is
@@ -244,6 +245,8 @@ pub enum CimType {
     Scalar(&'static str),
     Array(&'static str),
     Reference(&'static str),
+    /// An embedded instance of the class (an array of them when the flag is set).
+    Embedded(&'static str, bool),
 }
 
 impl CimType {
@@ -251,6 +254,13 @@ impl CimType {
     pub fn parse(name: TypeName) -> Option<Self> {
         if let Some(class) = name.strip_prefix("ref:") {
             return (!class.is_empty()).then_some(Self::Reference(class));
+        }
+        if let Some(class) = name.strip_prefix("instance:") {
+            let (class, array) = match class.strip_suffix("[]") {
+                Some(class) => (class, true),
+                None => (class, false),
+            };
+            return (!class.is_empty()).then_some(Self::Embedded(class, array));
         }
         let (base, array) = match name.strip_suffix("[]") {
             Some(base) => (base, true),
@@ -269,6 +279,10 @@ impl CimType {
         match (self, value) {
             (_, Value::Null) => true,
             (Self::Reference(_), Value::Reference(_)) => true,
+            (Self::Embedded(class, false), Value::Instance(i)) => i.class == *class,
+            (Self::Embedded(class, true), Value::Array(items)) => items
+                .iter()
+                .all(|item| matches!(item, Value::Instance(i) if i.class == *class)),
             (Self::Array(base), Value::Array(items)) => {
                 items.iter().all(|item| Self::Scalar(base).admits(item))
             }
@@ -375,7 +389,16 @@ fn push_typed(
 ) {
     // Declarations are checked by a test; an unparsable one renders as a string.
     let cim_type = CimType::parse(type_name).unwrap_or(CimType::Scalar("string"));
+    let embedded = match cim_type {
+        CimType::Embedded(class, _) => Some(class),
+        _ => None,
+    };
     let (tag, type_attribute) = match (cim_type, element) {
+        // CIM-XML's embedded instance: a string typed by its qualifier.
+        (CimType::Embedded(_, false), _) => (element.to_owned(), " TYPE=\"string\"".to_owned()),
+        (CimType::Embedded(_, true), _) => {
+            (format!("{element}.ARRAY"), " TYPE=\"string\"".to_owned())
+        }
         (CimType::Scalar(t), _) => (element.to_owned(), format!(" TYPE=\"{t}\"")),
         (CimType::Array(t), _) => (format!("{element}.ARRAY"), format!(" TYPE=\"{t}\"")),
         (CimType::Reference(class), "PARAMETER") => (
@@ -394,6 +417,11 @@ fn push_typed(
     out.push('"');
     out.push_str(&type_attribute);
     out.push('>');
+    if let Some(class) = embedded {
+        out.push_str("<QUALIFIER NAME=\"EmbeddedInstance\" TYPE=\"string\"><VALUE>");
+        out.push_str(&escape_attr(class));
+        out.push_str("</VALUE></QUALIFIER>");
+    }
     qualifiers(out);
     out.push_str("</");
     out.push_str(&tag);

@@ -74,6 +74,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-principal", &[]),
     ("wsman-work", &["wsman-os", "wsman-proto"]),
     ("wsman-systemd", &[]),
+    ("wsman-packagekit", &[]),
     ("wsman-ipmi", &["wsman-safe"]),
     ("wsman-events", &["wsman-proto"]),
     (
@@ -106,6 +107,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-proto",
             "wsman-config",
             "wsman-systemd",
+            "wsman-packagekit",
             "wsman-ipmi",
             "wsman-principal",
         ],

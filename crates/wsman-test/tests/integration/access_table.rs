@@ -136,6 +136,8 @@ fn run(fixture: &Fixture, column: &str, user: &str, password: &str) -> Outcome {
             assert_eq!(get, put, "config Get and Put disagree for {user}");
             get
         }
+        "Scan updates" => update_method(fixture, user, password, "ScanForUpdates"),
+        "Install updates" => update_method(fixture, user, password, "InstallUpdates"),
         other => panic!("the table names an operation this test does not run: {other}"),
     }
 }
@@ -180,6 +182,27 @@ fn event_store_search(fixture: &Fixture, user: &str, password: &str) -> Outcome 
         Some("AccessDenied") => Outcome::Denied,
         Some("DestinationUnreachable") => Outcome::Allowed,
         _ => panic!("neither allowed nor denied\n{}", response.describe()),
+    }
+}
+
+/// A method of `MSFT_WUOperations` (an install of a package id no repository has): refused
+/// with `w:AccessDenied` when the caller may not call it; anything else (an answer, or the
+/// fault of a host without PackageKit) got past authorization.
+fn update_method(fixture: &Fixture, user: &str, password: &str, method: &str) -> Outcome {
+    const OPERATIONS: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/Microsoft/Windows/WindowsUpdate/MSFT_WUOperations";
+    let parameters = match method {
+        "ScanForUpdates" => "<p:SearchCriteria>IsInstalled=0</p:SearchCriteria>",
+        _ => "<p:Updates>wsman-access-table-none;0;noarch;none</p:Updates>",
+    };
+    let body =
+        format!("<p:{method}_INPUT xmlns:p=\"{OPERATIONS}\">{parameters}</p:{method}_INPUT>");
+    let request = soap::request(&format!("{OPERATIONS}/{method}"), OPERATIONS, &[], &body);
+    let response = http::post_as(fixture.port, user, password, &request);
+    let fault = soap::fault(&response.text()).and_then(|f| f.subcode);
+    if response.status == 500 && fault.as_deref() == Some("AccessDenied") {
+        Outcome::Denied
+    } else {
+        Outcome::Allowed
     }
 }
 

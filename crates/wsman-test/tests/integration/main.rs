@@ -67,6 +67,7 @@ mod push_auth;
 mod push_credentials;
 mod service;
 mod tmpfs;
+mod updates;
 mod winrm_cli;
 mod wmi_access;
 

@@ -47,7 +47,9 @@ impl Engine for CimEngine {
 /// starts a process needs besides what creating a shell and running a command in it need
 /// (AllowRemoteShellAccess, Write and Execute in ShellSDDL), and Write besides Execute in the
 /// namespace's descriptor, as it creates an instance (the WMI users group's default grant,
-/// Read and Execute, therefore runs no command).
+/// Read and Execute, therefore runs no command). Installing updates
+/// (`MSFT_WUOperations.InstallUpdates`) needs Write besides Execute too; the class then admits
+/// administrators only.
 pub fn access(request: &Request, settings: &ServiceSettings) -> Access {
     let policy = &settings.access;
     let operation = &request.operation;
@@ -69,6 +71,12 @@ pub fn access(request: &Request, settings: &ServiceSettings) -> Access {
             Denial::ShellDescriptor,
         );
         required.remote_shell = true;
+    } else if wsman_providers::cim::windows_update::changes_host(operation) {
+        required = required.and(
+            descriptor,
+            &[Right::Write, Right::Execute],
+            Denial::Descriptor,
+        );
     }
     Access::Descriptor(required)
 }
