@@ -10,12 +10,14 @@
 //!   (`::ffff:a.b.c.d` is `a.b.c.d`) on both the range and the address it is asked about.
 //! - [`http::HttpAddress`]: the one parser of an `http(s)://` address, so that a policy about
 //!   where a connection goes decides on the address the connection will use.
+//! - [`pem`]: PEM certificate chains and private keys, a key read as a secret file.
 #![forbid(unsafe_code)]
 
 mod atomic;
 pub mod file_modes;
 pub mod http;
 pub mod net;
+pub mod pem;
 mod private_file;
 
 pub use atomic::write_atomic;

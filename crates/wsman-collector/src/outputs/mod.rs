@@ -32,6 +32,7 @@ pub mod settings;
 pub mod store;
 pub mod syslog;
 pub mod tcp;
+pub mod tls;
 
 use serde::Deserialize;
 
