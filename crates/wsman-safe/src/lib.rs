@@ -3,7 +3,8 @@
 //! - [`read_private`]: a secret file (password, key, keytab, account hashes) opened without
 //!   following a link, its type, owner and mode judged on the opened file (never on a path that
 //!   could be swapped between a check and the open), read bounded into a buffer wiped on drop.
-//! - [`write_atomic`]: a file replaced whole (temporary file, fsync, rename, directory fsync).
+//! - [`write_atomic`]: a file replaced whole (temporary file, fsync, rename, directory fsync);
+//!   [`open_to_update`]: a file of ours written in place, never through a link.
 //! - [`file_modes`]: files and directories created with exactly their mode and group whatever
 //!   the umask, and files more open than their contents allow tightened.
 //! - [`net::IpRange`]: the one IP network/range type, with the IPv4-mapped rule
@@ -20,5 +21,5 @@ pub mod net;
 pub mod pem;
 mod private_file;
 
-pub use atomic::write_atomic;
+pub use atomic::{open_to_update, write_atomic};
 pub use private_file::{read_private, read_private_owned_by, read_private_text, PrivateFileError};
