@@ -173,6 +173,8 @@ fn unreadable_tls_files_are_named_when_the_outputs_start() {
         ("tls = true\nclient_key = \"/etc/k.pem\"\n", "go together"),
         ("tls = true\nca_file = \"ca.pem\"\n", "not an absolute path"),
         ("write_timeout_ms = 0\n", "write_timeout_ms"),
+        // The TLS files are flattened in: a misspelt key is still refused.
+        ("tls = true\nclient_kye = \"/etc/k.pem\"\n", "client_kye"),
     ] {
         let error = refusal(&tcp_output("127.0.0.1:9".parse().expect("address"), more));
         assert!(error.contains(reason), "{more}: {error}");
