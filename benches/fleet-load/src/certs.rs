@@ -70,10 +70,9 @@ impl Authority {
 
 /// The collector's certificate (or its CA), from a PEM file.
 pub(crate) fn roots(path: &Path) -> anyhow::Result<Arc<rustls::RootCertStore>> {
-    let pem = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
     let mut roots = rustls::RootCertStore::empty();
-    for certificate in rustls_pemfile::certs(&mut pem.as_slice()) {
-        roots.add(certificate?)?;
+    for certificate in wsman_safe::pem::certificates(path)? {
+        roots.add(certificate)?;
     }
     anyhow::ensure!(!roots.is_empty(), "no certificate in {}", path.display());
     Ok(Arc::new(roots))

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
+pub use wsman_safe::pem::KeyFile;
+
 use crate::error::{ClientError, TlsFailure};
 
 /// How to check the server's certificate.
@@ -46,6 +48,9 @@ pub struct ClientCertificate {
     pub certificate: PathBuf,
     /// The private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+    /// How the key file is judged: a secret file when named by the user or the configuration,
+    /// any readable file in a certificate directory (the listener's rule for `certs/`).
+    pub key_file: KeyFile,
 }
 
 impl ClientCertificate {
@@ -54,6 +59,7 @@ impl ClientCertificate {
         Self {
             certificate: certificate.into(),
             key: key.into(),
+            key_file: KeyFile::Private,
         }
     }
 
@@ -80,7 +86,11 @@ impl ClientCertificate {
                 )));
             }
         }
-        Ok(Self { certificate, key })
+        Ok(Self {
+            certificate,
+            key,
+            key_file: KeyFile::Readable,
+        })
     }
 
     /// A certificate of `certs_dir` (`THUMB.crt` with its `THUMB.key`) issued directly by the
@@ -135,7 +145,11 @@ impl ClientCertificate {
                 None,
             );
             if issued.is_ok() {
-                return Ok(Self { certificate, key });
+                return Ok(Self {
+                    certificate,
+                    key,
+                    key_file: KeyFile::Readable,
+                });
             }
         }
         Err(ClientError::configuration(format!(
@@ -153,19 +167,13 @@ impl ClientCertificate {
             return Self::from_directory(certs_dir, &compact);
         }
         let certificate = PathBuf::from(argument);
-        let text = std::fs::read(&certificate).map_err(|e| {
-            ClientError::configuration(format!("cannot read {}: {e}", certificate.display()))
-        })?;
-        let has_key = matches!(
-            rustls_pemfile::private_key(&mut text.as_slice()),
-            Ok(Some(_))
-        );
+        let has_key = wsman_safe::pem::holds_private_key(&certificate).map_err(pem_error)?;
         let key = if has_key {
             certificate.clone()
         } else {
             certificate.with_extension("key")
         };
-        Ok(Self { certificate, key })
+        Ok(Self::from_files(certificate, key))
     }
 
     /// The chain and key, parsed.
@@ -179,24 +187,7 @@ impl ClientCertificate {
         ClientError,
     > {
         let chain = read_pem_certs(&self.certificate)?;
-        if chain.is_empty() {
-            return Err(ClientError::configuration(format!(
-                "{} holds no PEM certificate",
-                self.certificate.display()
-            )));
-        }
-        let data = std::fs::read(&self.key).map_err(|e| {
-            ClientError::configuration(format!("cannot read {}: {e}", self.key.display()))
-        })?;
-        let key = rustls_pemfile::private_key(&mut data.as_slice())
-            .ok()
-            .flatten()
-            .ok_or_else(|| {
-                ClientError::configuration(format!(
-                    "{} holds no PEM private key",
-                    self.key.display()
-                ))
-            })?;
+        let key = wsman_safe::pem::private_key(&self.key, self.key_file).map_err(pem_error)?;
         Ok((chain, key))
     }
 }
@@ -255,12 +246,6 @@ fn load_roots(ca_file: Option<&Path>) -> Result<RootCertStore, ClientError> {
     match ca_file {
         Some(path) => {
             let certs = read_pem_certs(path)?;
-            if certs.is_empty() {
-                return Err(ClientError::configuration(format!(
-                    "{} holds no PEM certificate",
-                    path.display()
-                )));
-            }
             let (added, _) = store.add_parsable_certificates(certs);
             if added == 0 {
                 return Err(ClientError::configuration(format!(
@@ -293,12 +278,13 @@ fn load_roots(ca_file: Option<&Path>) -> Result<RootCertStore, ClientError> {
     Ok(store)
 }
 
+/// The certificates of a PEM file, at least one.
 fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {
-    let data = std::fs::read(path)
-        .map_err(|e| ClientError::configuration(format!("cannot read {}: {e}", path.display())))?;
-    rustls_pemfile::certs(&mut data.as_slice())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ClientError::configuration(format!("{}: bad PEM: {e}", path.display())))
+    wsman_safe::pem::certificates(path).map_err(pem_error)
+}
+
+fn pem_error(error: wsman_safe::pem::PemError) -> ClientError {
+    ClientError::configuration(error.to_string())
 }
 
 /// Trusts the one server certificate a thumbprint names ([`TlsOptions::server_thumbprint`]).

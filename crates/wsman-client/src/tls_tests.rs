@@ -20,9 +20,12 @@ fn client_pem() -> (String, String, String) {
     (cert.pem(), key.serialize_pem(), digest)
 }
 
+/// A file only its owner may read, as a key the user names must be.
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
     p
 }
 
@@ -62,6 +65,23 @@ fn pem_paths_combined_or_with_a_key_beside() {
     let c = ClientCertificate::from_argument(alone.to_str().unwrap(), dir.path()).unwrap();
     assert_eq!(c.key, dir.path().join("client.key"));
     assert!(client_config(&options(c)).is_ok());
+}
+
+#[test]
+fn a_key_the_user_names_is_a_secret_file_and_one_in_a_certificate_directory_is_read() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, thumb) = client_pem();
+    let crt = write(dir.path(), &format!("{thumb}.crt"), &cert);
+    let key = write(dir.path(), &format!("{thumb}.key"), &key);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = client_config(&options(ClientCertificate::from_files(&crt, &key)))
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("0644"), "{e}");
+    let listed = ClientCertificate::from_directory(dir.path(), &thumb).unwrap();
+    assert_eq!(listed.key_file, KeyFile::Readable);
+    assert!(client_config(&options(listed)).is_ok());
 }
 
 #[test]

@@ -138,25 +138,6 @@ impl OutputsPolicy {
         }
     }
 
-    /// Why the TLS files a `kind` output names (`ca_file`, `client_certificate`,
-    /// `client_key`) may not be read.
-    pub fn tls_files(
-        &self,
-        kind: &str,
-        [ca_file, client_certificate, client_key]: [&Option<String>; 3],
-    ) -> Result<(), PolicyError> {
-        for (setting, file) in [
-            ("ca_file", ca_file),
-            ("client_certificate", client_certificate),
-            ("client_key", client_key),
-        ] {
-            if let Some(file) = file {
-                self.tls_file(&format!("{kind} output: {setting}"), file)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Why a TLS file (`what` names the setting) may not be read from `path`.
     pub fn tls_file(&self, what: &str, path: &str) -> Result<(), PolicyError> {
         if under(path, &self.tls_directories) {

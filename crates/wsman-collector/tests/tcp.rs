@@ -173,12 +173,39 @@ fn unreadable_tls_files_are_named_when_the_outputs_start() {
         ("tls = true\nclient_key = \"/etc/k.pem\"\n", "go together"),
         ("tls = true\nca_file = \"ca.pem\"\n", "not an absolute path"),
         ("write_timeout_ms = 0\n", "write_timeout_ms"),
+        // The TLS files are flattened in: a misspelt key is still refused.
+        ("tls = true\nclient_kye = \"/etc/k.pem\"\n", "client_kye"),
     ] {
         let error = refusal(&tcp_output("127.0.0.1:9".parse().expect("address"), more));
         assert!(error.contains(reason), "{more}: {error}");
     }
     let error = refusal("[[outputs]]\ntype = \"tcp\"\naddress = \"siem\"\n");
     assert!(error.contains("not host:port"), "{error}");
+}
+
+#[test]
+fn a_client_key_that_is_no_secret_file_is_refused_when_the_outputs_start() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = pki(dir.path());
+    let settings = format!(
+        "tls = true\nca_file = \"{}\"\nclient_certificate = \"{}\"\nclient_key = \"{}\"\n",
+        pki.ca_file, pki.client_certificate, pki.client_key
+    );
+    let configure = || {
+        Outputs::new().configure(&set(&tcp_output(
+            "127.0.0.1:9".parse().expect("address"),
+            &settings,
+        )))
+    };
+    assert!(configure().is_empty(), "{:?}", configure());
+    // Group and others may read it: the key is read as a secret file, or not at all.
+    let open = std::fs::Permissions::from_mode(0o644);
+    std::fs::set_permissions(&pki.client_key, open).expect("chmod");
+    let problems = configure();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains(&pki.client_key), "{problems:?}");
+    assert!(problems[0].contains("mode 0644"), "{problems:?}");
 }
 
 #[test]

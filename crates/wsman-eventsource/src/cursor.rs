@@ -16,9 +16,9 @@
 //! alone), by replacing it whole once ([`write_atomic`]); a position too long for a slot is
 //! written that way too, as text. Both forms are read back.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read as _};
-use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 
 use wsman_events::BookmarkList;
@@ -82,10 +82,7 @@ impl CursorFile {
                 let sequence = newest + 1;
                 // The file is the service's own, in its state directory; a link put in its place
                 // is refused rather than followed (the whole-file writes refuse it too).
-                let file = OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&self.path)?;
+                let file = wsman_safe::open_to_update(&self.path)?;
                 file.write_all_at(&slot(sequence, text), slot_offset(sequence))?;
                 file.sync_data()?;
                 self.newest = Some(sequence);

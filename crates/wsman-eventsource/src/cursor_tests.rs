@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used)]
 use super::*;
+use std::fs::OpenOptions;
 
 fn list(record: u64) -> BookmarkList {
     let mut list = BookmarkList::new();

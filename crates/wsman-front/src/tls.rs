@@ -4,27 +4,18 @@
 //! verifier that asks for them (the WinRM listener, decided at each handshake). How the key
 //! file is judged is the caller's too ([`KeyFile`]).
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::CertificateDer;
 use rustls::server::danger::ClientCertVerifier;
 use tokio_rustls::TlsAcceptor;
 
 /// Largest PEM file read.
-pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
+pub use wsman_safe::pem::MAX_PEM_BYTES;
 
-/// How the key file is judged before its bytes are used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyFile {
-    /// A secret file: not a link, a regular file owned by this user or root, mode 0600 or
-    /// stricter, judged on the opened file (`wsman_safe::read_private`).
-    Private,
-    /// Any readable file (the WinRM listener's `certs/THUMB.key` under the root-owned
-    /// configuration directory, which `winrm` writes 0600 but an operator may place).
-    Readable,
-}
+/// How the key file is judged before its bytes are used (`wsman_safe::pem`'s rule).
+pub use wsman_safe::pem::KeyFile;
 
 /// Why a certificate cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -60,24 +51,30 @@ impl ServedCertificate {
     }
 }
 
-fn read_pem(path: &Path, key_file: KeyFile) -> Result<zeroize::Zeroizing<Vec<u8>>, TlsError> {
-    let read = match key_file {
-        KeyFile::Private => wsman_safe::read_private(path, MAX_PEM_BYTES).map_err(|e| e.into_io()),
-        KeyFile::Readable => std::fs::File::open(path).and_then(|file| {
-            let mut bytes = Vec::new();
-            file.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes)?;
-            match bytes.len() as u64 > MAX_PEM_BYTES {
-                true => Err(std::io::Error::other(format!(
-                    "larger than {MAX_PEM_BYTES} bytes"
-                ))),
-                false => Ok(bytes.into()),
-            }
-        }),
-    };
-    read.map_err(|source| TlsError::Read {
-        path: path.to_owned(),
-        source,
-    })
+impl From<wsman_safe::pem::PemError> for TlsError {
+    fn from(error: wsman_safe::pem::PemError) -> Self {
+        use wsman_safe::pem::PemError;
+        let path = error.path().to_owned();
+        match error {
+            PemError::NoCertificate { .. } | PemError::Pem { .. } => TlsError::Missing {
+                path,
+                what: "certificate in PEM",
+            },
+            PemError::NoKey { .. } => TlsError::Missing {
+                path,
+                what: "private key",
+            },
+            PemError::Read { source, .. } => TlsError::Read { path, source },
+            PemError::Secret { source, .. } => TlsError::Read {
+                path,
+                source: source.into_io(),
+            },
+            other => TlsError::Read {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
+            },
+        }
+    }
 }
 
 /// The certificate chain in `cert` and the key in `key` (judged as `key_file` says) as a
@@ -88,23 +85,12 @@ pub fn load(
     key_file: KeyFile,
     clients: Option<Arc<dyn ClientCertVerifier>>,
 ) -> Result<ServedCertificate, TlsError> {
-    let missing = |path: &Path, what| TlsError::Missing {
-        path: path.to_owned(),
-        what,
-    };
-    let cert_pem = read_pem(cert, KeyFile::Readable)?;
-    let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
-        .collect::<Result<_, _>>()
-        .map_err(|_| missing(cert, "certificate in PEM"))?;
-    let leaf = chain
-        .first()
-        .cloned()
-        .ok_or_else(|| missing(cert, "certificate"))?;
-    let key_pem = read_pem(key, key_file)?;
-    let private: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
-        .ok()
-        .flatten()
-        .ok_or_else(|| missing(key, "private key"))?;
+    let chain = wsman_safe::pem::certificates(cert)?;
+    let leaf = chain.first().cloned().ok_or_else(|| TlsError::Missing {
+        path: cert.to_owned(),
+        what: "certificate",
+    })?;
+    let private = wsman_safe::pem::private_key(key, key_file)?;
     let rejected = |source| TlsError::Rustls {
         path: cert.to_owned(),
         source,

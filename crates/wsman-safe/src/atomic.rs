@@ -42,6 +42,7 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
         f.write_all(data)?;
         f.sync_all()?;
         drop(f);
+        #[allow(clippy::disallowed_methods)] // The one atomic writer's rename.
         fs::rename(&tmp, path)?;
         File::open(dir)?.sync_all()
     })();
@@ -49,6 +50,20 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// The existing file `path` opened for writing in place (a slot of a file of ours rewritten),
+/// without following a link as its last component: a link put in its place is refused, as
+/// [`write_atomic`]'s rename replaces it rather than follows it.
+pub fn open_to_update(path: &Path) -> io::Result<File> {
+    let flags = i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    #[allow(clippy::disallowed_methods)] // Opened without following a link, here alone.
+    let opened = OpenOptions::new()
+        .write(true)
+        .custom_flags(flags)
+        .open(path);
+    opened
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The one parser of an HTTP address (`http(s)://host[:port][/path]`, `host`, `host:port`,
-//! IPv6 in brackets) with WinRM's default ports (5985 / 5986) and path (`/wsman`): the client's
-//! endpoint, a push subscription's NotifyTo and EndTo. A policy about where the daemon connects
+//! IPv6 in brackets), its defaults a parameter ([`Defaults`]): WinRM's ports (5985 / 5986) and
+//! path (`/wsman`) for the client's endpoint, a push subscription's NotifyTo and EndTo; the
+//! web's (80 / 443) for the collector's HTTP outputs and the console's reading of a host's URL. A policy about where the daemon connects
 //! (which subscribers it may authenticate to) parses with this same parser, so it decides on
 //! the host and port the connection will use, not on its own reading of the text.
 
@@ -54,10 +55,59 @@ pub struct HttpAddress {
 #[error("{0}")]
 pub struct HttpAddressError(pub &'static str);
 
+/// What an address may leave out, and so the one parser's defaults: WinRM's ([`Defaults::WINRM`])
+/// for the client's endpoint and a push delivery's NotifyTo, the web's ([`Defaults::WEB`]) for
+/// an HTTP output's URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Defaults {
+    /// Whether `http://` or `https://` must be written (else a form without one is HTTP, or
+    /// HTTPS with `use_tls`).
+    pub scheme_required: bool,
+    /// The port of an `http` address that names none.
+    pub http_port: u16,
+    /// The port of an `https` address that names none.
+    pub https_port: u16,
+    /// The path of an address without one (or with `/` alone).
+    pub path: &'static str,
+}
+
+impl Defaults {
+    /// WinRM's: 5985 / 5986 and `/wsman`, the scheme optional.
+    pub const WINRM: Defaults = Defaults {
+        scheme_required: false,
+        http_port: 5985,
+        https_port: 5986,
+        path: DEFAULT_PATH,
+    };
+    /// The web's: 80 / 443 and `/`, the scheme required.
+    pub const WEB: Defaults = Defaults {
+        scheme_required: true,
+        http_port: 80,
+        https_port: 443,
+        path: "/",
+    };
+
+    fn port(&self, scheme: Scheme) -> u16 {
+        match scheme {
+            Scheme::Http => self.http_port,
+            Scheme::Https => self.https_port,
+        }
+    }
+}
+
 impl HttpAddress {
-    /// Parse an address. `use_tls` selects HTTPS for forms without a scheme; combined with an
-    /// explicit `http://` URL it is refused as contradictory.
+    /// Parse an address with WinRM's defaults. `use_tls` selects HTTPS for forms without a
+    /// scheme; combined with an explicit `http://` URL it is refused as contradictory.
     pub fn parse(input: &str, use_tls: bool) -> Result<HttpAddress, HttpAddressError> {
+        Self::parse_with(input, use_tls, Defaults::WINRM)
+    }
+
+    /// Parse an address, what it leaves out taken from `defaults`.
+    pub fn parse_with(
+        input: &str,
+        use_tls: bool,
+        defaults: Defaults,
+    ) -> Result<HttpAddress, HttpAddressError> {
         let bad = HttpAddressError;
         let text = input.trim();
         if text.is_empty() {
@@ -76,6 +126,8 @@ impl HttpAddress {
             (Scheme::Http, &text[7..])
         } else if lower.contains("://") {
             return Err(bad("only http:// and https:// are supported"));
+        } else if defaults.scheme_required {
+            return Err(bad("not an http:// or https:// URL"));
         } else if use_tls {
             (Scheme::Https, text)
         } else {
@@ -96,14 +148,14 @@ impl HttpAddress {
             return Err(bad("no host name"));
         }
         let path = if path.is_empty() || path == "/" {
-            DEFAULT_PATH.to_owned()
+            defaults.path.to_owned()
         } else {
             path.to_owned()
         };
         Ok(HttpAddress {
             scheme,
             host: host.to_owned(),
-            port: port.unwrap_or(scheme.default_port()),
+            port: port.unwrap_or(defaults.port(scheme)),
             path,
         })
     }
@@ -151,16 +203,25 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), &'static str>
             None => Err("unexpected text after ']'"),
         };
     }
-    match authority.matches(':').count() {
-        0 => Ok((authority, None)),
+    let (host, port) = match authority.matches(':').count() {
+        0 => (authority, None),
         1 => {
             let (h, p) = authority.split_once(':').unwrap_or((authority, ""));
-            Ok((h, Some(parse_port(p)?)))
+            (h, Some(parse_port(p)?))
         }
         // A bare IPv6 address without a port.
-        _ if authority.parse::<std::net::Ipv6Addr>().is_ok() => Ok((authority, None)),
-        _ => Err("an IPv6 address with a port must be written in brackets"),
+        _ if authority.parse::<std::net::Ipv6Addr>().is_ok() => return Ok((authority, None)),
+        _ => return Err("an IPv6 address with a port must be written in brackets"),
+    };
+    if !host.bytes().all(is_name_byte) {
+        return Err("the host name holds a character a URL's host may not");
     }
+    Ok((host, port))
+}
+
+/// RFC 3986's `reg-name`: unreserved, percent-encoded and sub-delimiter characters.
+fn is_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&byte)
 }
 
 fn parse_port(p: &str) -> Result<u16, &'static str> {

@@ -94,3 +94,25 @@ proptest! {
         prop_assert_eq!(address.is_named_by(&format!("{bracketed}:{other}")), other == port);
     }
 }
+
+#[test]
+fn the_web_s_defaults_are_a_parameter() {
+    let web = |text| HttpAddress::parse_with(text, false, Defaults::WEB);
+    let a = web("https://hec.example.com").expect("parses");
+    assert_eq!((a.port, a.path.as_str()), (443, "/"));
+    let b = web("http://[::1]/services/collector/").expect("parses");
+    assert_eq!((b.host.as_str(), b.port), ("::1", 80));
+    assert_eq!(b.path, "/services/collector/");
+    assert_eq!(web("http://h:9200").expect("parses").port, 9200);
+    // A URL names its scheme; user names, queries and fragments are refused as with WinRM's.
+    for bad in [
+        "hec.example.com",
+        "h:8088",
+        "http://u:p@h/",
+        "http://h/?a",
+        "http://h/#f",
+    ] {
+        assert!(web(bad).is_err(), "{bad:?} accepted");
+    }
+    assert!(HttpAddress::parse("http://a<b/", false).is_err());
+}

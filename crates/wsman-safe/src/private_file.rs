@@ -113,14 +113,12 @@ pub fn read_private_text(path: &Path, max: u64) -> Result<Zeroizing<String>, Pri
 fn open_no_follow(path: &Path) -> Result<File, PrivateFileError> {
     let flags = OFlags::NOFOLLOW | OFlags::NONBLOCK;
     let flags = i32::try_from(flags.bits()).map_err(|_| PrivateFileError::NotAFile)?;
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
-        .open(path)
-        .map_err(|error| match error.raw_os_error() {
-            Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => PrivateFileError::Link,
-            _ => PrivateFileError::Io(error),
-        })
+    #[allow(clippy::disallowed_methods)] // The one secret-file open.
+    let opened = OpenOptions::new().read(true).custom_flags(flags).open(path);
+    opened.map_err(|error| match error.raw_os_error() {
+        Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => PrivateFileError::Link,
+        _ => PrivateFileError::Io(error),
+    })
 }
 
 /// The checks and the bounded read, on the file as opened (whatever its path names by now).

@@ -118,6 +118,10 @@ fn refuses_what_is_not_a_regular_file() {
 /// passes (not the content of a world-readable file renamed over it), its refusal when it
 /// does not (a private file renamed over it does not make it pass).
 #[test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the swap is the attacker's rename"
+)]
 fn judged_on_the_opened_file_not_on_the_path() {
     let dir = tempfile::tempdir().expect("dir");
     let path = file(dir.path(), "secret", "the opened one", 0o600);

@@ -27,11 +27,10 @@ use wsman_events::SubscribeError;
 use wsman_eventsource::SourceError;
 use wsman_proto::charset::DecodeError;
 use wsman_proto::fault::{code, SelectorProblem};
+use wsman_proto::shell::psrp_input::InputError;
 use wsman_proto::xpress::XpressError;
 use wsman_proto::{Fault, RequestError};
 use wsman_shell::ShellError;
-
-use crate::engines::shells::psrp::input::InputError;
 
 /// Why a request did not produce a normal answer.
 #[derive(Debug, thiserror::Error)]

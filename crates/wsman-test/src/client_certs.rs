@@ -2,6 +2,7 @@
 //! tests: a CA installed as `certs/THUMB.crt` in a config dir, and client certificates it
 //! signs, written as PEM files for curl, the CLIs and the Python clients.
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
@@ -170,6 +171,11 @@ impl TestCa {
         std::fs::write(&files.key, &key_pem).expect("write client key");
         std::fs::write(&files.combined, format!("{}{key_pem}", cert.pem()))
             .expect("write combined PEM");
+        // A key the user names is a secret file: this user's, 0600.
+        for secret in [&files.key, &files.combined] {
+            std::fs::set_permissions(secret, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod client key");
+        }
         files
     }
 }

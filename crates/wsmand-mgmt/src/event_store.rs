@@ -181,11 +181,10 @@ pub fn computers(
 }
 
 /// The host name of an endpoint URL, lower-cased (what a forwarder there most often calls
-/// itself in `System/Computer`).
+/// itself in `System/Computer`), read by the parser the host's client connects with.
 fn url_host(url: &str) -> Option<String> {
-    let uri: hyper::Uri = url.parse().ok()?;
-    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
-    Some(host.to_lowercase())
+    let address = wsman_safe::http::HttpAddress::parse(url, false).ok()?;
+    Some(address.host.to_lowercase())
 }
 
 /// Whether an event of `computer` is one `computers` covers.

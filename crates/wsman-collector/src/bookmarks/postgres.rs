@@ -40,7 +40,7 @@ use super::{
 };
 use crate::event_store::postgres::Pending;
 use crate::event_store::{self, record::cut, EventStore};
-use crate::outputs::tcp::client_config;
+use crate::outputs::tls::{client_config, TlsClientFiles};
 
 /// The schema version this build writes; older ones are migrated at start.
 /// 2: the subscriptions ([`subscriptions::SCHEMA`]).
@@ -377,12 +377,15 @@ impl PostgresStore {
         connection.options(&options);
         let tls = if settings.tls {
             connection.ssl_mode(tokio_postgres::config::SslMode::Require);
-            let ca_file = settings
-                .ca_file
-                .as_deref()
-                .map(std::path::Path::to_string_lossy);
-            let config = client_config(ca_file.as_deref(), None, None)
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let files = TlsClientFiles {
+                ca_file: settings
+                    .ca_file
+                    .as_deref()
+                    .map(|path| path.to_string_lossy().into_owned()),
+                ..TlsClientFiles::default()
+            };
+            let config =
+                client_config(&files).map_err(|e| StoreError::Unavailable(e.to_string()))?;
             Some(tokio_postgres_rustls::MakeRustlsConnect::new(config))
         } else {
             connection.ssl_mode(tokio_postgres::config::SslMode::Disable);

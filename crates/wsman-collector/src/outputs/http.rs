@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::{Method, Uri};
+use hyper::Method;
 use serde::Deserialize;
+use wsman_safe::http::{Defaults, HttpAddress, Scheme};
 
 use self::bulk::{Bulk, BulkError};
 use self::client::{Client, Exchange, HttpError, Target};
@@ -31,7 +32,7 @@ use crate::outputs::settings::{
     check_range, check_timeouts, default_connect_timeout, default_max_backoff, raw_format,
     valid_name,
 };
-use crate::outputs::tcp::{client_tls, TlsSetupError};
+use crate::outputs::tls::{client_tls, TlsClientFiles, TlsSetupError};
 use crate::outputs::{
     failed, Backoff, Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType,
     StartEnv,
@@ -72,9 +73,8 @@ pub struct HttpConfig {
     pub username: Option<String>,
     pub password_secret: Option<String>,
     /// PEM file of the CA certificates of an `https` receiver (default: the Mozilla roots).
-    pub ca_file: Option<String>,
-    pub client_certificate: Option<String>,
-    pub client_key: Option<String>,
+    #[serde(flatten)]
+    pub tls_files: TlsClientFiles,
     /// The name the receiver's certificate must carry (default: the URL's host).
     pub server_name: Option<String>,
     /// HEC: the data channel, a GUID (default: a new one each start).
@@ -150,32 +150,16 @@ fn setting(error: HttpSettingError) -> OutputSettingError {
     }
 }
 
-/// The URL's parts: `(https, host, port, path prefix without its last /)`.
+/// The URL's parts: `(https, host, port, path prefix without its last /)`, read by the one
+/// HTTP address parser with the web's default ports.
 fn parse_url(url: &str) -> Result<(bool, String, u16, String), HttpSettingError> {
-    let bad = || HttpSettingError::Url(url.to_owned());
-    let uri: Uri = url.parse().map_err(|_| bad())?;
-    let https = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err(bad()),
-    };
-    let authority = uri.authority().ok_or_else(bad)?;
-    if authority.as_str().contains('@') || uri.query().is_some() || url.contains('#') {
-        return Err(bad());
-    }
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    if host.is_empty() {
-        return Err(bad());
-    }
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let address = HttpAddress::parse_with(url, false, Defaults::WEB)
+        .map_err(|_| HttpSettingError::Url(url.to_owned()))?;
     Ok((
-        https,
-        host.to_owned(),
-        port,
-        uri.path().trim_end_matches('/').to_owned(),
+        address.scheme == Scheme::Https,
+        address.host,
+        address.port,
+        address.path.trim_end_matches('/').to_owned(),
     ))
 }
 
@@ -224,27 +208,18 @@ impl HttpConfig {
         self.check_preset_settings()?;
         self.check_credentials()?;
         if !https {
-            for (name, value) in [
-                ("ca_file", &self.ca_file),
-                ("client_certificate", &self.client_certificate),
-                ("client_key", &self.client_key),
-                ("server_name", &self.server_name),
-            ] {
-                if value.is_some() {
-                    return Err(HttpSettingError::TlsOnly(name));
-                }
+            if let Some((name, _)) = self.tls_files.named().next() {
+                return Err(HttpSettingError::TlsOnly(name));
+            }
+            if self.server_name.is_some() {
+                return Err(HttpSettingError::TlsOnly("server_name"));
             }
         }
-        if self.client_certificate.is_some() != self.client_key.is_some() {
+        if !self.tls_files.paired() {
             return Err(HttpSettingError::UnpairedClientKey);
         }
-        for file in [&self.ca_file, &self.client_certificate, &self.client_key]
-            .into_iter()
-            .flatten()
-        {
-            if !file.starts_with('/') {
-                return Err(HttpSettingError::RelativeFile(file.clone()));
-            }
+        if let Some(file) = self.tls_files.relative() {
+            return Err(HttpSettingError::RelativeFile(file.to_owned()));
         }
         check_text("server_name", &self.server_name)
     }
@@ -403,10 +378,7 @@ impl OutputType for HttpConfig {
             address: "(a URL that does not parse)".to_owned(),
         })?;
         policy.host_port("http", &host, port)?;
-        policy.tls_files(
-            "http",
-            [&self.ca_file, &self.client_certificate, &self.client_key],
-        )
+        self.tls_files.admit("http", policy)
     }
 
     fn secret_destinations(&self) -> Vec<(String, Vec<Destination>)> {
@@ -525,12 +497,7 @@ impl HttpOutput {
         let authorization = authorization(config, env, &to)?;
         let tls = if https {
             let name = config.server_name.clone().unwrap_or_else(|| host.clone());
-            Some(client_tls(
-                config.ca_file.as_deref(),
-                config.client_certificate.as_deref(),
-                config.client_key.as_deref(),
-                &name,
-            )?)
+            Some(client_tls(&config.tls_files, &name)?)
         } else {
             None
         };

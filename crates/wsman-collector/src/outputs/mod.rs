@@ -14,7 +14,9 @@
 //!    its [`Output`] from the settings, its [`Pool`] (`()` when none) and [`StartEnv`]'s
 //!    secrets; a secret is named, never written in the settings), and its [`Output`]
 //!    (`write` returns only when the batch is durable there; a connection-based output holds
-//!    its connection in a `Link`, made with `connect_first`, reconnected with [`Backoff`]). A refused setting is an [`OutputSettingError`] (`Setting` wraps the output's own error
+//!    its connection in a `Link`, made with `connect_first`, reconnected with [`Backoff`]; one
+//!    that speaks TLS flattens in [`tls::TlsClientFiles`] and builds its client with `tls`'s
+//!    functions, which read the files through `wsman_safe::pem`). A refused setting is an [`OutputSettingError`] (`Setting` wraps the output's own error
 //!    type); a failed write an [`OutputError`] (`Failed`).
 //! 2. Here: `pub mod NAME;`, its variant in [`OutputConfig`] (`Name(NAME::NameConfig)`, the
 //!    variant's lower-case name is the `type`), and its arm in `with_type!` below.
@@ -32,6 +34,7 @@ pub mod settings;
 pub mod store;
 pub mod syslog;
 pub mod tcp;
+pub mod tls;
 
 use serde::Deserialize;
 

@@ -35,9 +35,8 @@ use super::settings::{
     check_host_port, check_range, check_timeouts, default_connect_timeout, default_io_timeout,
     default_max_backoff, raw_format,
 };
-use super::tcp::{
-    check_tls_settings, connect_stream, tls_client, Stream, TcpError, TlsFiles, TlsSetupError,
-};
+use super::tcp::{connect_stream, tls_client, Stream, TcpError};
+use super::tls::{check_tls_settings, TlsClientFiles, TlsSetupError};
 use super::StartEnv;
 use super::{
     failed, Batch, Link, Output, OutputError, OutputFormat, OutputSettingError, OutputType,
@@ -129,9 +128,8 @@ pub struct SyslogConfig {
     pub tls: bool,
     /// As the TCP output's: the CA file (default: the Mozilla roots compiled in), our client
     /// certificate and key, the name the receiver's certificate must carry.
-    pub ca_file: Option<String>,
-    pub client_certificate: Option<String>,
-    pub client_key: Option<String>,
+    #[serde(flatten)]
+    pub tls_files: TlsClientFiles,
     pub server_name: Option<String>,
     /// RELP: the most messages sent and not yet acknowledged.
     #[serde(default = "default_window")]
@@ -187,20 +185,15 @@ fn setting(error: SyslogSettingError) -> OutputSettingError {
 }
 
 impl SyslogConfig {
-    fn tls_files(&self) -> TlsFiles<'_> {
-        TlsFiles {
-            address: &self.address,
-            ca_file: self.ca_file.as_deref(),
-            client_certificate: self.client_certificate.as_deref(),
-            client_key: self.client_key.as_deref(),
-            server_name: self.server_name.as_deref(),
-        }
-    }
-
     /// Why these settings are refused (the TLS files are read when the output starts).
     pub fn check_settings(&self) -> Result<(), OutputSettingError> {
         check_host_port("syslog output: address", &self.address)?;
-        check_tls_settings("syslog", self.tls, &self.tls_files())?;
+        check_tls_settings(
+            "syslog",
+            self.tls,
+            &self.tls_files,
+            self.server_name.as_deref(),
+        )?;
         if self.tls && self.transport == SyslogTransport::Udp {
             return Err(setting(SyslogSettingError::TlsOverUdp));
         }
@@ -243,10 +236,7 @@ impl OutputType for SyslogConfig {
 
     fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {
         policy.destination("syslog", &self.address)?;
-        policy.tls_files(
-            "syslog",
-            [&self.ca_file, &self.client_certificate, &self.client_key],
-        )
+        self.tls_files.admit("syslog", policy)
     }
 
     fn summary(&self) -> String {
@@ -328,7 +318,13 @@ impl SyslogOutput {
     pub fn start(config: &SyslogConfig) -> Result<SyslogOutput, TlsSetupError> {
         let tls = config
             .tls
-            .then(|| tls_client(&config.tls_files()))
+            .then(|| {
+                tls_client(
+                    &config.address,
+                    &config.tls_files,
+                    config.server_name.as_deref(),
+                )
+            })
             .transpose()?;
         Ok(SyslogOutput {
             config: config.clone(),

@@ -21,8 +21,8 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use serde::Deserialize;
 
@@ -31,37 +31,14 @@ use super::settings::{
     check_host_port, check_timeouts, default_connect_timeout, default_io_timeout,
     default_max_backoff, raw_format,
 };
+use super::tls::{check_tls_settings, client_tls, TlsClientFiles, TlsSetupError};
 use super::{connect_first, failed, Batch, ConnectError, Link, Output, OutputError, OutputFormat};
 use super::{OutputSettingError, OutputType, StartEnv};
 use crate::output_policy::{OutputsPolicy, PolicyError};
 
-/// Largest PEM file read for the CA, certificate or key.
-const MAX_PEM_BYTES: u64 = 1024 * 1024;
 /// Most bytes the receiver may have sent that are read and dropped before a batch (a
 /// receiver is not expected to send anything).
 const MAX_DRAINED_BYTES: usize = 64 * 1024;
-
-/// Why a TLS setting of a TCP output cannot be used (names the file, never a key's content).
-#[derive(Debug, thiserror::Error)]
-pub enum TlsSetupError {
-    #[error("{path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: larger than {MAX_PEM_BYTES} bytes")]
-    TooLarge { path: String },
-    #[error("{path}: no PEM certificate")]
-    NoCertificate { path: String },
-    #[error("{path}: no PEM private key")]
-    NoKey { path: String },
-    #[error("{path}: {source}")]
-    Refused { path: String, source: rustls::Error },
-    #[error("TLS: {0}")]
-    Tls(#[source] rustls::Error),
-    #[error("server name {0:?} is not a DNS name or an IP address")]
-    ServerName(String),
-}
 
 /// Why no connection to the receiver is open.
 #[derive(Debug, thiserror::Error)]
@@ -185,155 +162,14 @@ pub struct TcpOutput {
     link: Mutex<Link<Stream>>,
 }
 
-fn read_error(path: &str) -> impl FnOnce(std::io::Error) -> TlsSetupError + '_ {
-    move |source| TlsSetupError::Read {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-fn refused(path: &str) -> impl FnOnce(rustls::Error) -> TlsSetupError + '_ {
-    move |source| TlsSetupError::Refused {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-fn read_pem(path: &str) -> Result<Vec<u8>, TlsSetupError> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(read_error(path))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PEM_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_error(path))?;
-    if bytes.len() as u64 > MAX_PEM_BYTES {
-        return Err(TlsSetupError::TooLarge {
-            path: path.to_owned(),
-        });
-    }
-    Ok(bytes)
-}
-
-fn certificates(path: &str) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    let pem = read_pem(path)?;
-    let certificates = rustls_pemfile::certs(&mut pem.as_slice())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(read_error(path))?;
-    if certificates.is_empty() {
-        return Err(TlsSetupError::NoCertificate {
-            path: path.to_owned(),
-        });
-    }
-    Ok(certificates)
-}
-
-/// The TLS settings of an output that speaks TLS to its receiver (TCP, syslog).
-pub(crate) struct TlsFiles<'a> {
-    /// `host:port` of the receiver (its host is the default server name).
-    pub address: &'a str,
-    pub ca_file: Option<&'a str>,
-    pub client_certificate: Option<&'a str>,
-    pub client_key: Option<&'a str>,
-    pub server_name: Option<&'a str>,
-}
-
-/// Why the TLS settings of a `kind` output are refused: TLS files without `tls`, a
-/// certificate without its key, a relative path (the files are read when it starts).
-pub(crate) fn check_tls_settings(
-    kind: &'static str,
-    tls: bool,
-    config: &TlsFiles<'_>,
-) -> Result<(), OutputSettingError> {
-    if !tls
-        && (config.ca_file.is_some()
-            || config.client_certificate.is_some()
-            || config.client_key.is_some()
-            || config.server_name.is_some())
-    {
-        return Err(OutputSettingError::TlsSettingsWithoutTls(kind));
-    }
-    if config.client_certificate.is_some() != config.client_key.is_some() {
-        return Err(OutputSettingError::UnpairedClientKey(kind));
-    }
-    for file in [config.ca_file, config.client_certificate, config.client_key]
-        .into_iter()
-        .flatten()
-    {
-        if !file.starts_with('/') {
-            return Err(OutputSettingError::RelativeTlsFile(kind, file.to_owned()));
-        }
-    }
-    Ok(())
-}
-
-/// The TLS settings of `config`: its CA (or the compiled-in roots), its client certificate.
-/// An error names the file and what is wrong with it, never a key's content.
+/// A TLS client of the receiver at `address` (`host:port`): `files`, and `server_name` or
+/// else the address's host as the name its certificate must carry.
 pub(crate) fn tls_client(
-    config: &TlsFiles<'_>,
+    address: &str,
+    files: &TlsClientFiles,
+    server_name: Option<&str>,
 ) -> Result<(Arc<ClientConfig>, ServerName<'static>), TlsSetupError> {
-    let host = match config.server_name {
-        Some(name) => name.to_owned(),
-        None => host_of(config.address).to_owned(),
-    };
-    client_tls(
-        config.ca_file,
-        config.client_certificate,
-        config.client_key,
-        &host,
-    )
-}
-
-/// A TLS client of a network output (TCP, HTTP): the CA of `ca_file` (or the compiled-in
-/// roots), the client certificate of `client_certificate` and `client_key` when given, and
-/// `server_name`, the name the server's certificate must carry. An error names the file and
-/// what is wrong with it, never a key's content.
-pub(crate) fn client_tls(
-    ca_file: Option<&str>,
-    client_certificate: Option<&str>,
-    client_key: Option<&str>,
-    server_name: &str,
-) -> Result<(Arc<ClientConfig>, ServerName<'static>), TlsSetupError> {
-    let client = client_config(ca_file, client_certificate, client_key)?;
-    let name = ServerName::try_from(server_name.to_owned())
-        .map_err(|_| TlsSetupError::ServerName(server_name.to_owned()))?;
-    Ok((Arc::new(client), name))
-}
-
-/// The TLS client configuration of [`client_tls`], for a client that names the server itself
-/// (the PostgreSQL bookmark store's).
-pub(crate) fn client_config(
-    ca_file: Option<&str>,
-    client_certificate: Option<&str>,
-    client_key: Option<&str>,
-) -> Result<ClientConfig, TlsSetupError> {
-    let mut roots = RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            for certificate in certificates(path)? {
-                roots.add(certificate).map_err(refused(path))?;
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let builder =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(TlsSetupError::Tls)?
-            .with_root_certificates(roots);
-    Ok(match (client_certificate, client_key) {
-        (Some(chain), Some(key_path)) => {
-            let key: PrivateKeyDer<'static> =
-                rustls_pemfile::private_key(&mut read_pem(key_path)?.as_slice())
-                    .map_err(read_error(key_path))?
-                    .ok_or_else(|| TlsSetupError::NoKey {
-                        path: key_path.to_owned(),
-                    })?;
-            builder
-                .with_client_auth_cert(certificates(chain)?, key)
-                .map_err(refused(chain))?
-        }
-        _ => builder.with_no_client_auth(),
-    })
+    client_tls(files, server_name.unwrap_or_else(|| host_of(address)))
 }
 
 /// A connection to `address` (the first of its addresses that answers within
@@ -371,7 +207,13 @@ impl TcpOutput {
     pub fn start(config: &TcpConfig) -> Result<TcpOutput, TlsSetupError> {
         let tls = config
             .tls
-            .then(|| tls_client(&config.tls_files()))
+            .then(|| {
+                tls_client(
+                    &config.address,
+                    &config.tls_files,
+                    config.server_name.as_deref(),
+                )
+            })
             .transpose()?;
         Ok(TcpOutput {
             address: config.address.clone(),
@@ -427,13 +269,9 @@ pub struct TcpConfig {
     /// Speak TLS (rustls; TLS 1.2 and 1.3) to the receiver.
     #[serde(default)]
     pub tls: bool,
-    /// PEM file of the CA certificates that may issue the receiver's certificate (default:
-    /// the Mozilla roots compiled in).
-    pub ca_file: Option<String>,
-    /// PEM file of our client certificate chain, for receivers that want one.
-    pub client_certificate: Option<String>,
-    /// PEM file of the client certificate's private key (read at start, never logged).
-    pub client_key: Option<String>,
+    /// `ca_file`, `client_certificate`, `client_key`.
+    #[serde(flatten)]
+    pub tls_files: TlsClientFiles,
     /// The name the receiver's certificate must carry (default: the host of `address`).
     pub server_name: Option<String>,
     #[serde(default = "default_connect_timeout")]
@@ -444,18 +282,6 @@ pub struct TcpConfig {
     /// Longest wait between reconnection attempts (it doubles from 100 ms up to this).
     #[serde(default = "default_max_backoff")]
     pub max_backoff_ms: u32,
-}
-
-impl TcpConfig {
-    fn tls_files(&self) -> TlsFiles<'_> {
-        TlsFiles {
-            address: &self.address,
-            ca_file: self.ca_file.as_deref(),
-            client_certificate: self.client_certificate.as_deref(),
-            client_key: self.client_key.as_deref(),
-            server_name: self.server_name.as_deref(),
-        }
-    }
 }
 
 impl OutputType for TcpConfig {
@@ -470,7 +296,12 @@ impl OutputType for TcpConfig {
     /// Why a TCP output's settings are refused (the files are read when it starts).
     fn check(&self) -> Result<(), OutputSettingError> {
         check_host_port("tcp output: address", &self.address)?;
-        check_tls_settings("tcp", self.tls, &self.tls_files())?;
+        check_tls_settings(
+            "tcp",
+            self.tls,
+            &self.tls_files,
+            self.server_name.as_deref(),
+        )?;
         check_timeouts(
             "tcp",
             self.connect_timeout_ms,
@@ -482,10 +313,7 @@ impl OutputType for TcpConfig {
 
     fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError> {
         policy.destination("tcp", &self.address)?;
-        policy.tls_files(
-            "tcp",
-            [&self.ca_file, &self.client_certificate, &self.client_key],
-        )
+        self.tls_files.admit("tcp", policy)
     }
 
     fn summary(&self) -> String {

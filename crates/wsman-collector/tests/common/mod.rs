@@ -128,9 +128,13 @@ pub(crate) fn pki(dir: &Path) -> Pki {
         vec!["wec.test".to_owned()],
         rcgen::ExtendedKeyUsagePurpose::ClientAuth,
     );
+    // Keys are secret files (this user's, 0600); the rest may be read by anyone.
     let write = |name: &str, text: String| {
+        use std::os::unix::fs::PermissionsExt as _;
         let path = dir.join(name);
         std::fs::write(&path, text).expect("write PEM");
+        let mode = if name.ends_with(".key") { 0o600 } else { 0o644 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
         path.display().to_string()
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -214,9 +214,7 @@ mod tests {
         // Edited in place (same inode), replaced (new inode), removed: read again.
         fs::write(&path, "edited in place\n").unwrap();
         assert_eq!(cache.get(name, parse_lines), ["edited in place"]);
-        let other = dir.path().join("new");
-        fs::write(&other, "replaced\n").unwrap();
-        fs::rename(&other, &path).unwrap();
+        wsman_safe::write_atomic(&path, b"replaced\n", 0o644).unwrap();
         assert_eq!(cache.get(name, parse_lines), ["replaced"]);
         fs::remove_file(&path).unwrap();
         assert!(cache.get(name, parse_lines).is_empty());

@@ -23,6 +23,7 @@ use crate::xml::{Element, Writer};
 pub mod psrp;
 pub mod psrp_client;
 pub mod psrp_clixml;
+pub mod psrp_input;
 pub mod receive_fast;
 pub mod reconnect;
 pub mod requests;

@@ -493,7 +493,7 @@ fn powershell_shell_refusals_map_to_their_faults() {
 
 #[test]
 fn psrp_input_errors_map_to_the_parameter_fault() {
-    use crate::engines::shells::psrp::input::InputError as I;
+    use wsman_proto::shell::psrp_input::InputError as I;
     let rows = [
         // Recording: the parameter fault (87, InvalidValue) for data the client sent that
         // cannot be used; Windows' own answer to cut PSRP fragments is not recorded.

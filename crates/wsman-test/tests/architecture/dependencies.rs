@@ -188,7 +188,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("shell-bench", &["wsman-client"]),
     ("auth-bench", &["wsman-client", "wsman-auth"]),
     ("enum-bench", &["wsman-client"]),
-    ("fleet-load", &["wsman-events", "wsman-proto"]),
+    ("fleet-load", &["wsman-events", "wsman-proto", "wsman-safe"]),
 ];
 
 #[test]

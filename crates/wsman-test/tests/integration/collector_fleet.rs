@@ -288,10 +288,7 @@ fn past_the_connection_cap_forwarders_are_refused_cleanly_and_come_back() {
 /// with a certificate of that CA logs in as it.
 pub(crate) fn map_fleet_ca(config: &mut ConfigDir, ca_dir: &Path) {
     let ca = std::fs::read(ca_dir.join("ca.crt")).expect("ca.crt");
-    let der = rustls_pemfile::certs(&mut ca.as_slice())
-        .next()
-        .expect("a certificate")
-        .expect("PEM");
+    let der = wsman_safe::pem::parse_certificates(&ca).expect("a certificate")[0].clone();
     let ca_thumbprint: String = sha1::Sha1::digest(der.as_ref())
         .iter()
         .map(|b| format!("{b:02X}"))

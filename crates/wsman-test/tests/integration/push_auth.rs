@@ -140,8 +140,8 @@ impl TlsSubscriber {
         let server_der = generated.cert.der().clone();
         let key = rustls::pki_types::PrivatePkcs8KeyDer::from(generated.key_pair.serialize_der());
         let mut roots = rustls::RootCertStore::empty();
-        for der in rustls_pemfile::certs(&mut ca.pem().as_bytes()) {
-            roots.add(der.expect("the CA")).expect("a trusted CA");
+        for der in wsman_safe::pem::parse_certificates(ca.pem().as_bytes()).expect("the CA") {
+            roots.add(der).expect("a trusted CA");
         }
         let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
             Arc::new(roots),

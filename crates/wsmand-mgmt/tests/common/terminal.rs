@@ -68,10 +68,8 @@ pub(crate) async fn connect_path(
     }
     let mut roots = rustls::RootCertStore::empty();
     let pem = std::fs::read(service.dir.path().join("mgmt-certs/auto.crt")).expect("cert");
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-        roots
-            .add(cert.expect("PEM"))
-            .expect("trust the service's certificate");
+    for cert in wsman_safe::pem::parse_certificates(&pem).expect("PEM") {
+        roots.add(cert).expect("trust the service's certificate");
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),

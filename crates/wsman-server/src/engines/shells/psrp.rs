@@ -24,7 +24,6 @@
 
 mod compression;
 mod connect;
-pub(crate) mod input;
 mod message;
 #[cfg(test)]
 mod owner_tests;
@@ -57,8 +56,8 @@ use super::request::{
 };
 use crate::error::{pipelines_quota_fault, psrp_input_fault, pwsh_broken_fault, shell_fault};
 use compression::{Compression, InputBudget};
-use input::{InputError, InputOrder};
 use session::{PipelineRefused, Session, Taken};
+use wsman_proto::shell::psrp_input::{InputError, InputOrder};
 use wsman_providers::Caller;
 
 /// The configuration names served: Windows' default session configuration.

@@ -237,6 +237,10 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
 
     // Rotation: the file is renamed, SIGHUP, and the next batch creates a new one.
     let rotated = file.with_extension("xml.1");
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a log rotation moves the file, as logrotate does"
+    )]
     std::fs::rename(&file, &rotated).expect("rotate");
     collector
         .daemon

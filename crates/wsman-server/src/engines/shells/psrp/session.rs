@@ -23,11 +23,11 @@ use wsman_proto::shell::psrp::{
     self as codec, message_type, FragmentError, FragmentHeader, FragmentScanner, Message, Packet,
     PacketError, FRAGMENT_HEADER, MAX_LINE,
 };
+use wsman_proto::shell::psrp_input::InputOrder;
 use wsman_shell::{
     CommandState, ReceiveOutcome, ReceiveRequest, ShellError, ShellManager, ShellSignal,
 };
 
-use super::input::InputOrder;
 use super::message;
 
 #[cfg(test)]

@@ -4,19 +4,21 @@
 //! flag, then one up each, the last with the end flag) and a message ends before the next
 //! begins. What breaks that is refused whole with a fault and never written, so a client's
 //! bad input cannot wedge or kill the pool's pwsh (pwsh's defragmenter would fail the session).
+//! Beside the codec, so that the server's errors table maps [`InputError`] without reaching up
+//! into the shells engine.
 
-use wsman_proto::shell::psrp::{FragmentHeader, FRAGMENT_HEADER, MAX_FRAGMENT};
+use super::psrp::{FragmentHeader, FRAGMENT_HEADER, MAX_FRAGMENT};
 
 /// Where the client's fragments of one PSGuid and stream are: between messages, or inside
 /// one, expecting its next fragment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct InputOrder {
+pub struct InputOrder {
     open: Option<(u64, u64)>,
 }
 
 /// Why a client's data is not the fragments that may come next.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum InputError {
+pub enum InputError {
     #[error(
         "the data ends inside a fragment (a fragment of {declared} bytes of blob holds {held})"
     )]
@@ -33,7 +35,7 @@ pub(crate) enum InputError {
 
 impl InputOrder {
     /// The order after `data`, if every fragment of it is whole and comes in order.
-    pub(super) fn after(self, data: &[u8]) -> Result<Self, InputError> {
+    pub fn after(self, data: &[u8]) -> Result<Self, InputError> {
         let mut order = self;
         let mut rest = data;
         while !rest.is_empty() {
