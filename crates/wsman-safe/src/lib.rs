@@ -17,6 +17,8 @@ pub mod file_modes;
 pub mod http;
 pub mod net;
 mod private_file;
+mod protected_file;
 
 pub use atomic::write_atomic;
 pub use private_file::{read_private, read_private_owned_by, read_private_text, PrivateFileError};
+pub use protected_file::{read_protected, read_protected_dir};
