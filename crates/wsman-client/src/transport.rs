@@ -151,7 +151,7 @@ pub(crate) struct Transport {
     /// Buffers of large reply bodies (a Receive answer is up to MaxEnvelopeSize, 500 KB by
     /// default, one after another), used again for the next ones: fresh ones were the
     /// largest cost on the client's side (see [`wsman_buffers`]).
-    bodies: Arc<BufferPool>,
+    pub(crate) bodies: Arc<BufferPool>,
 }
 
 /// Bodies declared at least this large are read into a pooled buffer; smaller ones into a
@@ -176,6 +176,7 @@ impl Transport {
         user_agent: &str,
         max_response_bytes: usize,
         connect_timeout: Option<Duration>,
+        bodies: Option<Arc<BufferPool>>,
     ) -> Result<Self, ClientError> {
         let user_agent = HeaderValue::from_str(user_agent).map_err(|_| {
             ClientError::configuration("the User-Agent is not a valid header value")
@@ -194,7 +195,7 @@ impl Transport {
             connect_timeout,
             idle: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
-            bodies: body_pool(),
+            bodies: bodies.unwrap_or_else(body_pool),
         })
     }
 
