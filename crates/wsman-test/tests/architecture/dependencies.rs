@@ -187,6 +187,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("auth-bench", &["wsman-client", "wsman-auth"]),
     ("enum-bench", &["wsman-client"]),
     ("fleet-load", &["wsman-events", "wsman-proto"]),
+    ("fleet-sim", &[]),
 ];
 
 #[test]
