@@ -227,11 +227,11 @@ if [ "$SIM" = 1 ]; then
     FIRST_ROUND="$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')"
     wait_sampled "$BASE_PORT" 1
     step "measuring over $ROUNDS intervals"
-    curl -s "http://127.0.0.1:$SIM_PORT/stats?reset" >/dev/null
+    curl -sk "https://127.0.0.1:$SIM_PORT/stats?reset" >/dev/null
     CPU_BEFORE="$(cpu_ticks "$FLEET_PID")"
     sleep "$((ROUNDS * INTERVAL))"
     CPU_AFTER="$(cpu_ticks "$FLEET_PID")"
-    STATS="$(curl -s "http://127.0.0.1:$SIM_PORT/stats")"
+    STATS="$(curl -sk "https://127.0.0.1:$SIM_PORT/stats")"
     FLEET_RSS="$(rss_kb "$FLEET_PID")" BASE_RSS="$(rss_kb "$BASE_PID")"
     FLEET_FDS="$(fds "$FLEET_PID")" BASE_FDS="$(fds "$BASE_PID")"
     read -r HTML_MS HTML_BYTES <<<"$(first_screen "$FLEET_PORT" text/html)"
