@@ -14,6 +14,7 @@
 #   FLEET_SIM=1 FLEET_HOSTS=1000 FLEET_LATENCY_MS=50 benches/fleet.sh
 #   FLEET_SIM=1 FLEET_HOSTS=5000 FLEET_INVENTORY=1 benches/fleet.sh   (hosts in a HostInventory file)
 #   FLEET_SIM=1 FLEET_BIN_DIR=DIR benches/fleet.sh   (wsmand, wsmand-mgmt and fleet-sim from DIR)
+#   FLEET_SIM=1 FLEET_CONSOLE_ENV="MALLOC_ARENA_MAX=2" benches/fleet.sh   (the consoles' environment)
 #
 # One `fleet-sim` process (benches/fleet-sim) answers every host's requests with recorded
 # Windows Server 2012 answers (150 services a host) over TLS, each after FLEET_LATENCY_MS
@@ -142,7 +143,8 @@ Actions = ["read", "change", "shell"]
 TOML
     printf '%s\n' "$MANAGER_PASSWORD" | WSMAND_CONFIG_DIR="$dir" "$BIN/wsmand" mgmt user add \
         "$MANAGER" --password-stdin >/dev/null
-    env -u JOURNAL_STREAM "$BIN/wsmand-mgmt" --config-dir "$dir" 2>"$dir/console.log" &
+    # shellcheck disable=SC2086 # FLEET_CONSOLE_ENV: NAME=VALUE words for env
+    env -u JOURNAL_STREAM ${FLEET_CONSOLE_ENV:-} "$BIN/wsmand-mgmt" --config-dir "$dir" 2>"$dir/console.log" &
     CONSOLE_PID=$!
     PIDS+=("$CONSOLE_PID")
     wait_for_port "$CONSOLE_PORT" "$CONSOLE_PID" "$dir/console.log"

@@ -86,6 +86,10 @@ pub struct ClientOptions {
     /// or `None` (the default): a pool of the client's own, which keeps a few buffers for a
     /// stream of large answers (a shell's output) from one host.
     pub reply_buffers: Option<Arc<wsman_buffers::BufferPool>>,
+    /// The most a kept connection's read buffer grows to (at least 8 KiB); `None` (the
+    /// default): hyper's adaptive buffer, up to about 400 KiB, which a connection keeps after
+    /// a large answer. A client keeping connections to thousands of hosts bounds it.
+    pub max_read_buffer: Option<usize>,
 }
 
 impl Default for ClientOptions {
@@ -103,6 +107,7 @@ impl Default for ClientOptions {
             locale: "en-US".to_owned(),
             user_agent: concat!("wsman-client/", env!("CARGO_PKG_VERSION")).to_owned(),
             reply_buffers: None,
+            max_read_buffer: None,
         }
     }
 }
@@ -265,15 +270,7 @@ impl Client {
             Auth::CredSsp(credssp) => ConnectionAuth::CredSsp(credssp.clone()),
             _ => ConnectionAuth::PerRequest,
         };
-        let transport = Transport::new(
-            endpoint.clone(),
-            tls,
-            connection_auth,
-            &options.user_agent,
-            options.max_response_bytes,
-            options.connect_timeout,
-            options.reply_buffers.clone(),
-        )?;
+        let transport = Transport::new(endpoint.clone(), tls, connection_auth, &options)?;
         Ok(Self {
             endpoint,
             options,

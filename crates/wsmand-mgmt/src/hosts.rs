@@ -52,6 +52,9 @@ pub struct Host {
     /// The admin's entry.
     pub config: ManagedHost,
     client: Client,
+    /// Held by the sampler while it reads the host (a sample, or the facts read beside the
+    /// rounds), so that its reads never overlap and share the one kept connection.
+    pub(crate) sampling: tokio::sync::Mutex<()>,
 }
 
 /// The hosts, by name, and the same hosts through their run-as accounts. Each host is shared
@@ -75,7 +78,11 @@ fn connect_preloaded(config: ManagedHost, preloaded: &Preloaded) -> anyhow::Resu
 /// A host reached as `config.username` with `password`.
 pub fn connect_with(config: ManagedHost, password: String) -> anyhow::Result<Host> {
     let client = crate::host_client::client_for(&config, password)?;
-    Ok(Host { config, client })
+    Ok(Host {
+        config,
+        client,
+        sampling: tokio::sync::Mutex::new(()),
+    })
 }
 
 impl Fleet {

@@ -228,6 +228,8 @@ pub struct HostSeries {
     /// The host's entry the series was sampled with: a host whose entry was changed (its
     /// address, its account) starts a new series.
     entry: Option<ManagedHost>,
+    /// Its facts are being read (or wait their turn): not asked again meanwhile.
+    facts_pending: bool,
 }
 
 impl HostSeries {
@@ -241,6 +243,7 @@ impl HostSeries {
             tried: None,
             answered: None,
             entry: None,
+            facts_pending: false,
         }
     }
 }
@@ -382,13 +385,22 @@ impl Samples {
             series.entry = Some(host.config.clone());
         }
         let every = FACTS_INTERVAL.as_secs().max(self.interval.as_secs());
-        Some(
-            series.reachable != Some(true)
-                || series
-                    .facts
-                    .as_ref()
-                    .is_none_or(|f| now.saturating_sub(f.at) + 1 >= every),
-        )
+        let stale = series.reachable != Some(true)
+            || series
+                .facts
+                .as_ref()
+                .is_none_or(|f| now.saturating_sub(f.at) + 1 >= every);
+        Some(stale && !series.facts_pending)
+    }
+
+    /// Marks `name`'s facts as being read, until [`Samples::record_facts`].
+    fn facts_begun(&self, name: &str) {
+        if let Some(series) = self.series(name) {
+            series
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .facts_pending = true;
+        }
     }
 
     /// Whether `host` was never sampled with its current entry.
@@ -401,7 +413,9 @@ impl Samples {
 
     fn record_facts(&self, name: &str, facts: Facts) {
         if let Some(series) = self.series(name) {
-            series.lock().unwrap_or_else(PoisonError::into_inner).facts = Some(facts);
+            let mut series = series.lock().unwrap_or_else(PoisonError::into_inner);
+            series.facts = Some(facts);
+            series.facts_pending = false;
         }
     }
 
@@ -597,27 +611,45 @@ async fn sample(client: &Client) -> Read {
     }
 }
 
+/// Most hosts whose facts are read at once: a host's service list is the largest answer the
+/// console reads (about 200 KB from Windows, several times that once parsed), and the memory
+/// a round takes at its peak stays with the process (256 hosts' lists at once were most of
+/// the console's memory); 32 at once still read 5,000 hosts' facts within their minute at
+/// 50 ms an answer.
+static FACTS_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+
 /// One host's sample, then its facts when they are due and the sample reached the host (a
-/// host that does not answer costs one sample's reads, not more); the facts are recorded
-/// first, so a host with a point has facts.
-async fn sample_host(samples: &Samples, host: &Arc<Host>) {
+/// host that does not answer costs one sample's reads, not more). The facts are read on
+/// their own turn ([`FACTS_TURNS`]), beside the rounds when `beside` (so that a round of
+/// figures never waits for them), else before the sample is recorded (a host just added: a
+/// host with a point then has facts).
+async fn sample_host(samples: &Arc<Samples>, host: &Arc<Host>, beside: bool) {
     let Some(facts_due) = samples.facts_due(host, seconds_now()) else {
         return;
     };
+    let one = host.sampling.lock().await;
     let read = sample(host.client()).await;
+    drop(one);
     if facts_due && read.reached() {
-        let summary = host.summary().await;
-        let facts = Facts {
-            at: read.at,
-            summary,
+        samples.facts_begun(&host.config.name);
+        let (samples, host, at) = (Arc::clone(samples), Arc::clone(host), read.at);
+        let facts = async move {
+            let _turn = FACTS_TURNS.acquire().await;
+            let _one = host.sampling.lock().await;
+            let summary = host.summary().await;
+            samples.record_facts(&host.config.name, Facts { at, summary });
         };
-        samples.record_facts(&host.config.name, facts);
+        if beside {
+            tokio::spawn(facts);
+        } else {
+            facts.await;
+        }
     }
     samples.record(&host.config.name, read);
 }
 
 /// Samples `hosts`, at most [`HOSTS_AT_ONCE`] at a time.
-async fn sample_all(samples: &Samples, hosts: Vec<Arc<Host>>) {
+async fn sample_all(samples: &Arc<Samples>, hosts: Vec<Arc<Host>>, beside: bool) {
     let turns = tokio::sync::Semaphore::new(HOSTS_AT_ONCE);
     let rounds: Vec<_> = hosts
         .into_iter()
@@ -625,7 +657,7 @@ async fn sample_all(samples: &Samples, hosts: Vec<Arc<Host>>) {
             let turns = &turns;
             async move {
                 let _turn = turns.acquire().await;
-                sample_host(samples, &host).await;
+                sample_host(samples, &host, beside).await;
             }
         })
         .collect();
@@ -635,7 +667,7 @@ async fn sample_all(samples: &Samples, hosts: Vec<Arc<Host>>) {
 /// Samples, now, every host of the current configuration never sampled through its current
 /// entry (one just added or changed on the manager pages), so that the fleet shows it when
 /// the change is answered rather than one interval later.
-pub async fn sample_new(live: &Live, samples: &Samples) {
+pub async fn sample_new(live: &Live, samples: &Arc<Samples>) {
     let now = live.now();
     samples.follow(now.fleet.hosts().map(|h| h.config.name.as_str()));
     let new: Vec<Arc<Host>> = now
@@ -644,20 +676,20 @@ pub async fn sample_new(live: &Live, samples: &Samples) {
         .filter(|host| samples.unsampled(host))
         .cloned()
         .collect();
-    sample_all(samples, new).await;
+    sample_all(samples, new, false).await;
 }
 
 /// Samples every host configured now (as its own account) every interval, for as long as the
 /// service runs. A host slower than the interval delays the next round, never piles up
 /// requests.
-pub async fn run(live: &Live, samples: &Samples) {
+pub async fn run(live: &Live, samples: &Arc<Samples>) {
     let mut ticks = tokio::time::interval(samples.interval());
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         let now = live.now();
         samples.follow(now.fleet.hosts().map(|h| h.config.name.as_str()));
-        sample_all(samples, now.fleet.hosts().cloned().collect()).await;
+        sample_all(samples, now.fleet.hosts().cloned().collect(), true).await;
     }
 }
 
