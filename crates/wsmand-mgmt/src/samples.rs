@@ -393,6 +393,14 @@ impl Samples {
         Some(stale && !series.facts_pending)
     }
 
+    /// Whether facts of `name` were ever read.
+    fn has_facts(&self, name: &str) -> bool {
+        self.series(name).is_some_and(|series| {
+            let series = series.lock().unwrap_or_else(PoisonError::into_inner);
+            series.facts.is_some()
+        })
+    }
+
     /// Marks `name`'s facts as being read, until [`Samples::record_facts`].
     fn facts_begun(&self, name: &str) {
         if let Some(series) = self.series(name) {
@@ -620,9 +628,9 @@ static FACTS_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(3
 
 /// One host's sample, then its facts when they are due and the sample reached the host (a
 /// host that does not answer costs one sample's reads, not more). The facts are read on
-/// their own turn ([`FACTS_TURNS`]), beside the rounds when `beside` (so that a round of
-/// figures never waits for them), else before the sample is recorded (a host just added: a
-/// host with a point then has facts).
+/// their own turn ([`FACTS_TURNS`]): beside the rounds when `beside` and the host has facts
+/// already (so that a round of figures never waits for a refresh), else before the sample is
+/// recorded (a host with a point has facts).
 async fn sample_host(samples: &Arc<Samples>, host: &Arc<Host>, beside: bool) {
     let Some(facts_due) = samples.facts_due(host, seconds_now()) else {
         return;
@@ -632,6 +640,7 @@ async fn sample_host(samples: &Arc<Samples>, host: &Arc<Host>, beside: bool) {
     drop(one);
     if facts_due && read.reached() {
         samples.facts_begun(&host.config.name);
+        let refresh = beside && samples.has_facts(&host.config.name);
         let (samples, host, at) = (Arc::clone(samples), Arc::clone(host), read.at);
         let facts = async move {
             let _turn = FACTS_TURNS.acquire().await;
@@ -639,7 +648,9 @@ async fn sample_host(samples: &Arc<Samples>, host: &Arc<Host>, beside: bool) {
             let summary = host.summary().await;
             samples.record_facts(&host.config.name, Facts { at, summary });
         };
-        if beside {
+        // The first facts of a host before its first point, so that a host with a point
+        // has facts; later ones beside.
+        if refresh {
             tokio::spawn(facts);
         } else {
             facts.await;
