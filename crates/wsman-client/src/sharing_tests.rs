@@ -5,10 +5,14 @@ use std::sync::Arc;
 use crate::{Auth, Client, ClientOptions, Credentials, Endpoint};
 
 fn options(user: &str, skip_ca_check: bool) -> ClientOptions {
-    let mut options = ClientOptions::default();
-    options.auth = Auth::Basic(Credentials::new(user, "pw".to_owned()));
-    options.tls.skip_ca_check = skip_ca_check;
-    options
+    ClientOptions {
+        auth: Auth::Basic(Credentials::new(user, "pw".to_owned())),
+        tls: crate::tls::TlsOptions {
+            skip_ca_check,
+            ..Default::default()
+        },
+        ..ClientOptions::default()
+    }
 }
 
 fn endpoint(host: &str) -> Endpoint {

@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use wsman_client::{Auth, BufferPool, Client, ClientError, ClientOptions, Credentials, Endpoint};
+use wsman_client::{Auth, BufferPool, Client, ClientOptions, Credentials, Endpoint};
 use wsman_config::mgmt::ManagedHost;
 
 /// Free buffers of large answers kept for all hosts together: a host's service list (about
@@ -40,7 +40,7 @@ pub(crate) fn client_for(config: &ManagedHost, password: String) -> anyhow::Resu
     shared_tls_client(endpoint, options).with_context(|| format!("host {}", config.name))
 }
 
-fn shared_tls_client(endpoint: Endpoint, options: ClientOptions) -> Result<Client, ClientError> {
+fn shared_tls_client(endpoint: Endpoint, options: ClientOptions) -> anyhow::Result<Client> {
     let https = endpoint.scheme == wsman_client::Scheme::Https;
     let slot = usize::from(options.tls.skip_ca_check);
     let mut like = TLS_LIKE.lock().unwrap_or_else(PoisonError::into_inner);
