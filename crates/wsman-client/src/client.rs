@@ -18,7 +18,7 @@ use crate::error::ClientError;
 use crate::negotiate::{self, NegotiateAuth};
 use crate::response;
 use crate::tls::{self, TlsOptions};
-use crate::transport::{ConnectionAuth, Transport};
+use crate::transport::{ConnectionAuth, Limits, Transport};
 use wsman_proto::flat::{EnumeratedItem, FlatPage};
 
 /// How the client authenticates.
@@ -270,7 +270,19 @@ impl Client {
             Auth::CredSsp(credssp) => ConnectionAuth::CredSsp(credssp.clone()),
             _ => ConnectionAuth::PerRequest,
         };
-        let transport = Transport::new(endpoint.clone(), tls, connection_auth, &options)?;
+        let limits = Limits {
+            max_response_bytes: options.max_response_bytes,
+            connect_timeout: options.connect_timeout,
+            max_read_buffer: options.max_read_buffer,
+            bodies: options.reply_buffers.clone(),
+        };
+        let transport = Transport::new(
+            endpoint.clone(),
+            tls,
+            connection_auth,
+            &options.user_agent,
+            limits,
+        )?;
         Ok(Self {
             endpoint,
             options,

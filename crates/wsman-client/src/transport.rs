@@ -135,6 +135,15 @@ impl Drop for Connection {
     }
 }
 
+/// What the client's settings bound of its connections (see `ClientOptions`).
+pub(crate) struct Limits {
+    pub(crate) max_response_bytes: usize,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) max_read_buffer: Option<usize>,
+    /// A pool shared with other clients; `None`: one of its own.
+    pub(crate) bodies: Option<Arc<BufferPool>>,
+}
+
 /// The pool of one client and its forks.
 pub(crate) struct Transport {
     endpoint: Endpoint,
@@ -175,9 +184,10 @@ impl Transport {
         endpoint: Endpoint,
         tls: Option<Arc<rustls::ClientConfig>>,
         auth: ConnectionAuth,
-        options: &crate::ClientOptions,
+        user_agent: &str,
+        limits: Limits,
     ) -> Result<Self, ClientError> {
-        let user_agent = HeaderValue::from_str(&options.user_agent).map_err(|_| {
+        let user_agent = HeaderValue::from_str(user_agent).map_err(|_| {
             ClientError::configuration("the User-Agent is not a valid header value")
         })?;
         if endpoint.scheme == Scheme::Https && tls.is_none() {
@@ -190,13 +200,13 @@ impl Transport {
             tls,
             auth,
             user_agent,
-            max_response_bytes: options.max_response_bytes,
-            connect_timeout: options.connect_timeout,
+            max_response_bytes: limits.max_response_bytes,
+            connect_timeout: limits.connect_timeout,
             // hyper's own floor is 8 KiB.
-            max_read_buffer: options.max_read_buffer.map(|n| n.max(8192)),
+            max_read_buffer: limits.max_read_buffer.map(|n| n.max(8192)),
             idle: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
-            bodies: options.reply_buffers.clone().unwrap_or_else(body_pool),
+            bodies: limits.bodies.unwrap_or_else(body_pool),
         })
     }
 

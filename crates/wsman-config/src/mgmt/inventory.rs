@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{invalid, is_plain_name, ManagedHost, MgmtError, MAX_SETTINGS_FILE_LEN};
+use super::{is_plain_name, ManagedHost, MgmtError, MAX_SETTINGS_FILE_LEN};
 
 /// One inventory file: `[[Host]]` tables and nothing else.
 #[derive(Deserialize)]
@@ -46,10 +46,11 @@ pub(super) fn read(path: &Path, max_hosts: u32) -> Result<Vec<ManagedHost>, Mgmt
     for (name, bytes) in files {
         let group = name.trim_end_matches(".toml");
         if !is_plain_name(group) {
-            return Err(invalid(
-                "HostInventory",
-                format!("{name:?}: a group file is named GROUP.toml, GROUP letters, digits, '-', '_' or '.'"),
-            ));
+            return Err(MgmtError::Parse {
+                path: path.join(&name),
+                message: "a group file is named GROUP.toml, GROUP letters, digits, '-', '_' or '.'"
+                    .to_owned(),
+            });
         }
         hosts.extend(parse(&path.join(&name), &bytes, Some(group))?);
     }

@@ -165,7 +165,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "MaxHosts",
         windows_name: "-",
-        meaning: "most hosts the console manages (mgmt.toml's and HostInventory's together)",
+        meaning: "most hosts the console manages (mgmt.toml's and the inventory's together)",
         kind: Kind::Number(1, super::MAX_HOSTS_LIMIT),
     },
     Setting {
