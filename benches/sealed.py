@@ -111,14 +111,20 @@ def pywinrm(args):
 
 
 def summary(args):
-    runs = {}
-    order = []
+    """One table per group (size and placement), each case against ssh in the same group."""
+    groups = {}
     with open(args[0], encoding="utf-8") as lines:
         for line in lines:
             run = json.loads(line)
-            if run["case"] not in runs:
-                order.append(run["case"])
-            runs.setdefault(run["case"], []).append(run)
+            groups.setdefault(run.get("group", ""), {}).setdefault(run["case"], []).append(run)
+    for group, runs in groups.items():
+        if group:
+            print(f"\n{group}:")
+        table(runs)
+
+
+def table(runs):
+    order = list(runs)
     gib = float(1 << 30)
 
     def median_of(case, key):

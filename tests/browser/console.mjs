@@ -154,6 +154,12 @@ async function fleetHealth(page) {
   const disk = numbers(await figures(9));
   check(ordered(disk, false), `disk free ascending: ${JSON.stringify(disk)}`);
   await screenshot(page, 'fleet-health');
+  // Only the hosts that need attention (counted over the whole fleet): as many rows as counted.
+  const needing = Number((await page.locator('#attention').innerText()).match(/\d+/)[0]);
+  await clickAndWait(page, page.locator('#attention a'));
+  check(new URL(page.url()).searchParams.get('attention') === '1', `only those needing attention (${page.url()})`);
+  const shown = await page.locator('table.fleet tbody tr').count();
+  check(shown === needing, `${shown} rows shown, ${needing} counted as needing attention`);
 }
 
 /// A host's overview draws its four graphs from the sampled points (uPlot canvases), and the

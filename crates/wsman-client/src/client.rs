@@ -18,7 +18,7 @@ use crate::error::ClientError;
 use crate::negotiate::{self, NegotiateAuth};
 use crate::response;
 use crate::tls::{self, TlsOptions};
-use crate::transport::{ConnectionAuth, Transport};
+use crate::transport::{ConnectionAuth, Limits, Transport};
 use wsman_proto::flat::{EnumeratedItem, FlatPage};
 
 /// How the client authenticates.
@@ -81,6 +81,15 @@ pub struct ClientOptions {
     pub locale: String,
     /// `User-Agent` header.
     pub user_agent: String,
+    /// Where large reply bodies are read: a pool shared by many clients (the console's, one per
+    /// host, share one so that memory follows the hosts being read, not every host ever read),
+    /// or `None` (the default): a pool of the client's own, which keeps a few buffers for a
+    /// stream of large answers (a shell's output) from one host.
+    pub reply_buffers: Option<Arc<wsman_buffers::BufferPool>>,
+    /// The most a kept connection's read buffer grows to (at least 8 KiB); `None` (the
+    /// default): hyper's adaptive buffer, up to about 400 KiB, which a connection keeps after
+    /// a large answer. A client keeping connections to thousands of hosts bounds it.
+    pub max_read_buffer: Option<usize>,
 }
 
 impl Default for ClientOptions {
@@ -97,6 +106,8 @@ impl Default for ClientOptions {
             max_response_bytes: 8 * 1024 * 1024,
             locale: "en-US".to_owned(),
             user_agent: concat!("wsman-client/", env!("CARGO_PKG_VERSION")).to_owned(),
+            reply_buffers: None,
+            max_read_buffer: None,
         }
     }
 }
@@ -229,6 +240,25 @@ impl Client {
         Self::with_tls(endpoint, self.options.clone(), tls)
     }
 
+    /// A client for `endpoint` with `options`, taking `like`'s TLS configuration when both ask
+    /// for the same certificate checks (otherwise one of its own, as [`Client::new`]). Why: a
+    /// console keeps one client per host, each with its own account; the parsed roots (the
+    /// system bundle: well over 100 KiB) and the session cache, built for each, would cost
+    /// more than everything else a host costs it.
+    pub fn new_like(
+        endpoint: Endpoint,
+        options: ClientOptions,
+        like: &Client,
+    ) -> Result<Self, ClientError> {
+        check_policy(&endpoint, &options)?;
+        let tls = match (endpoint.scheme, like.transport.tls()) {
+            (Scheme::Https, Some(tls)) if like.options.tls == options.tls => Some(tls),
+            (Scheme::Https, _) => Some(tls::client_config(&options.tls)?),
+            (Scheme::Http, _) => None,
+        };
+        Self::with_tls(endpoint, options, tls)
+    }
+
     fn with_tls(
         endpoint: Endpoint,
         options: ClientOptions,
@@ -240,13 +270,18 @@ impl Client {
             Auth::CredSsp(credssp) => ConnectionAuth::CredSsp(credssp.clone()),
             _ => ConnectionAuth::PerRequest,
         };
+        let limits = Limits {
+            max_response_bytes: options.max_response_bytes,
+            connect_timeout: options.connect_timeout,
+            max_read_buffer: options.max_read_buffer,
+            bodies: options.reply_buffers.clone(),
+        };
         let transport = Transport::new(
             endpoint.clone(),
             tls,
             connection_auth,
             &options.user_agent,
-            options.max_response_bytes,
-            options.connect_timeout,
+            limits,
         )?;
         Ok(Self {
             endpoint,
@@ -811,3 +846,7 @@ fn too_many_items(options: &EnumerateOptions) -> ClientError {
         options.max_items
     ))
 }
+
+#[cfg(test)]
+#[path = "sharing_tests.rs"]
+mod sharing_tests;

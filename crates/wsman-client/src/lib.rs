@@ -52,6 +52,7 @@ pub use kerberos::{KerberosAuth, KerberosScheme};
 pub use negotiate::{trusted_hosts_allows, NegotiateAuth};
 pub use wsman_auth::initiator::TokenForm;
 pub use wsman_auth::Credentials;
+pub use wsman_buffers::BufferPool;
 pub use wsman_proto::enumeration::EnumerationMode;
 pub use wsman_proto::flat::{EnumeratedItem, FlatElement, FlatPage};
 pub use wsman_proto::xml::Element;

@@ -135,6 +135,15 @@ impl Drop for Connection {
     }
 }
 
+/// What the client's settings bound of its connections (see `ClientOptions`).
+pub(crate) struct Limits {
+    pub(crate) max_response_bytes: usize,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) max_read_buffer: Option<usize>,
+    /// A pool shared with other clients; `None`: one of its own.
+    pub(crate) bodies: Option<Arc<BufferPool>>,
+}
+
 /// The pool of one client and its forks.
 pub(crate) struct Transport {
     endpoint: Endpoint,
@@ -151,7 +160,9 @@ pub(crate) struct Transport {
     /// Buffers of large reply bodies (a Receive answer is up to MaxEnvelopeSize, 500 KB by
     /// default, one after another), used again for the next ones: fresh ones were the
     /// largest cost on the client's side (see [`wsman_buffers`]).
-    bodies: Arc<BufferPool>,
+    pub(crate) bodies: Arc<BufferPool>,
+    /// The most a kept connection's read buffer grows to; `None`: hyper's (about 400 KiB).
+    max_read_buffer: Option<usize>,
 }
 
 /// Bodies declared at least this large are read into a pooled buffer; smaller ones into a
@@ -174,8 +185,7 @@ impl Transport {
         tls: Option<Arc<rustls::ClientConfig>>,
         auth: ConnectionAuth,
         user_agent: &str,
-        max_response_bytes: usize,
-        connect_timeout: Option<Duration>,
+        limits: Limits,
     ) -> Result<Self, ClientError> {
         let user_agent = HeaderValue::from_str(user_agent).map_err(|_| {
             ClientError::configuration("the User-Agent is not a valid header value")
@@ -190,11 +200,13 @@ impl Transport {
             tls,
             auth,
             user_agent,
-            max_response_bytes,
-            connect_timeout,
+            max_response_bytes: limits.max_response_bytes,
+            connect_timeout: limits.connect_timeout,
+            // hyper's own floor is 8 KiB.
+            max_read_buffer: limits.max_read_buffer.map(|n| n.max(8192)),
             idle: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
-            bodies: body_pool(),
+            bodies: limits.bodies.unwrap_or_else(body_pool),
         })
     }
 
@@ -292,11 +304,15 @@ impl Transport {
                     .peer_certificates()
                     .and_then(|chain| chain.first())
                     .map(|certificate| certificate.to_vec());
-                let (sender, driver) = handshake(stream).await.map_err(|e| self.hyper_error(e))?;
+                let (sender, driver) = handshake(stream, self.max_read_buffer)
+                    .await
+                    .map_err(|e| self.hyper_error(e))?;
                 (sender, driver, peer_certificate)
             }
             _ => {
-                let (sender, driver) = handshake(tcp).await.map_err(|e| self.hyper_error(e))?;
+                let (sender, driver) = handshake(tcp, self.max_read_buffer)
+                    .await
+                    .map_err(|e| self.hyper_error(e))?;
                 (sender, driver, None)
             }
         };
@@ -801,11 +817,15 @@ impl Transport {
 
 type Handshake = (SendRequest<Full<Bytes>>, JoinHandle<()>);
 
-async fn handshake<S>(stream: S) -> Result<Handshake, hyper::Error>
+async fn handshake<S>(stream: S, max_read_buffer: Option<usize>) -> Result<Handshake, hyper::Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let mut builder = hyper::client::conn::http1::Builder::new();
+    if let Some(max) = max_read_buffer {
+        builder.max_buf_size(max);
+    }
+    let (sender, connection) = builder.handshake(TokioIo::new(stream)).await?;
     let driver = tokio::spawn(async move {
         // The connection ends when the server closes it or the sender is dropped; either way
         // the next request notices through `is_closed` and reconnects.

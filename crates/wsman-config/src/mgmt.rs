@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 mod clients;
 mod entries;
 mod file;
+mod inventory;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -37,10 +38,15 @@ pub const USERS_FILE_NAME: &str = "mgmt-users.toml";
 pub const RUN_LOCK_FILE_NAME: &str = ".mgmt.lock";
 /// WMSVC's port.
 pub const DEFAULT_PORT: u16 = 8172;
-/// Largest settings file read: it is small text; a bound keeps a mistaken path harmless.
-const MAX_SETTINGS_FILE_LEN: u64 = 256 * 1024;
-/// Most hosts the console manages from one file.
-pub const MAX_HOSTS: usize = 1000;
+/// Largest settings file (and inventory file) read: a bound keeps a mistaken path harmless,
+/// and is far above what `MaxHosts` entries take (a realistic `[[Host]]` table is about 250
+/// bytes: 100,000 of them are 25 MB).
+pub const MAX_SETTINGS_FILE_LEN: u64 = 32 * 1024 * 1024;
+/// The default of `MaxHosts`: most hosts the console manages, from `mgmt.toml` and the
+/// inventory together.
+pub const DEFAULT_MAX_HOSTS: u32 = 10_000;
+/// The highest `MaxHosts` accepted.
+pub const MAX_HOSTS_LIMIT: u32 = 100_000;
 
 /// Which credentials the login form accepts (WMSVC's "Identity Credentials").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,9 +242,20 @@ pub struct MgmtSettings {
     /// Seconds between the console's samples of every host's performance figures (the
     /// graphs and the fleet's health); at least 1.
     pub sample_interval_seconds: u32,
-    /// The hosts the console manages.
+    /// Most hosts the console manages, `mgmt.toml`'s and the inventory's together (a stated
+    /// bound: memory, descriptors and a round of samples grow with the hosts).
+    pub max_hosts: u32,
+    /// A file, or a directory of `*.toml` files (one per group, the file's name the group),
+    /// holding `[[Host]]` tables as this file does: the hosts an inventory tool writes. Read
+    /// with this file; never written by the service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_inventory: Option<PathBuf>,
+    /// The hosts the console manages (those of this file; see [`MgmtSettings::all_hosts`]).
     #[serde(rename = "Host", skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<ManagedHost>,
+    /// The hosts read from `HostInventory` when the file was loaded (never written here).
+    #[serde(skip)]
+    pub inventory: Vec<ManagedHost>,
     /// Who may do what on which hosts: nothing a role does not allow (deny by default).
     #[serde(rename = "Role", skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<Role>,
@@ -266,9 +283,19 @@ impl Default for MgmtSettings {
             pam_service: "wsmand".to_owned(),
             os_login_group: "wsmand-admins".to_owned(),
             sample_interval_seconds: 10,
+            max_hosts: DEFAULT_MAX_HOSTS,
+            host_inventory: None,
             hosts: Vec::new(),
+            inventory: Vec::new(),
             roles: Vec::new(),
         }
+    }
+}
+
+impl MgmtSettings {
+    /// Every host the console manages: this file's, then the inventory's.
+    pub fn all_hosts(&self) -> impl Iterator<Item = &ManagedHost> {
+        self.hosts.iter().chain(&self.inventory)
     }
 }
 

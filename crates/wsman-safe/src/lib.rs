@@ -20,6 +20,8 @@ pub mod http;
 pub mod net;
 pub mod pem;
 mod private_file;
+mod protected_file;
 
 pub use atomic::{open_to_update, write_atomic};
 pub use private_file::{read_private, read_private_owned_by, read_private_text, PrivateFileError};
+pub use protected_file::{read_protected, read_protected_dir};

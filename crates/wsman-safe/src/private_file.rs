@@ -50,6 +50,19 @@ pub enum PrivateFileError {
         /// The bound.
         max: u64,
     },
+    /// A file that must be protected from writes ([`crate::read_protected`]) is writable by
+    /// group or others.
+    #[error("mode {mode:04o} lets group or others write it: only its owner (root or the service's account) may (chmod go-w)")]
+    Writable {
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A directory holds more files than the caller's bound.
+    #[error("holds more than {max} files")]
+    TooMany {
+        /// The bound.
+        max: usize,
+    },
     /// [`read_private_text`] of bytes that are not UTF-8.
     #[error("is not UTF-8 text")]
     NotText,
@@ -67,10 +80,14 @@ impl PrivateFileError {
     pub fn into_io(self) -> io::Error {
         let kind = match &self {
             Self::Io(_) => io::ErrorKind::Other,
-            Self::Link | Self::NotAFile | Self::Owner { .. } | Self::Mode { .. } => {
-                io::ErrorKind::PermissionDenied
+            Self::Link
+            | Self::NotAFile
+            | Self::Owner { .. }
+            | Self::Mode { .. }
+            | Self::Writable { .. } => io::ErrorKind::PermissionDenied,
+            Self::TooLarge { .. } | Self::TooMany { .. } | Self::NotText => {
+                io::ErrorKind::InvalidData
             }
-            Self::TooLarge { .. } | Self::NotText => io::ErrorKind::InvalidData,
         };
         match self {
             Self::Io(error) => error,

@@ -140,8 +140,7 @@ impl Policy {
         Self {
             roles,
             groups: settings
-                .hosts
-                .iter()
+                .all_hosts()
                 .map(|h| (h.name.clone(), h.groups.clone()))
                 .collect(),
         }

@@ -264,8 +264,62 @@ pub fn sort(rows: &mut [Row<'_>], query: &TableQuery) {
     });
 }
 
+/// Rows of the fleet page: at 10,000 hosts a page of every host was megabytes of HTML; the
+/// counts above the table still cover every host.
+pub const FLEET_PAGE_SIZE: usize = 100;
+
+/// Whether a row needs someone's attention: not answering (once sampled), refusing the
+/// account, a failed service, or a figure high or critical.
+pub fn needs_attention(row: &Row<'_>) -> bool {
+    let attention = |l: Level| matches!(l, Level::Warn | Level::Bad);
+    let silent = row.sampled != Sampled::Waiting && !row.host.reachable;
+    silent
+        || row.host.access_denied
+        || failed_level(row.host) == Level::Bad
+        || row.latest.is_some_and(|p| {
+            attention(used_level(p.cpu))
+                || attention(used_level(p.memory))
+                || attention(free_level(p.disk_free))
+        })
+}
+
+/// The page of `rows` that `query` asks for: the rows whose name or operating system holds
+/// the search text (and only those needing attention when `attention_only`), sorted, cut to
+/// [`FLEET_PAGE_SIZE`].
+pub fn page<'r, 'a>(
+    rows: &'r mut Vec<Row<'a>>,
+    query: &TableQuery,
+    attention_only: bool,
+) -> crate::table::TablePage<'r, Row<'a>> {
+    let total = rows.len();
+    let needle = query.search.to_lowercase();
+    let contains = |text: &str| crate::table::contains_ignoring_case(text, &needle);
+    rows.retain(|row| {
+        (needle.is_empty()
+            || contains(&row.host.name)
+            || row.host.os.as_deref().is_some_and(contains))
+            && (!attention_only || needs_attention(row))
+    });
+    sort(rows, query);
+    let matching = rows.len();
+    let pages = matching.div_ceil(FLEET_PAGE_SIZE).max(1);
+    let page = query.page.min(pages);
+    crate::table::TablePage {
+        rows: rows
+            .iter()
+            .skip((page - 1) * FLEET_PAGE_SIZE)
+            .take(FLEET_PAGE_SIZE)
+            .collect(),
+        matching,
+        total,
+        page,
+        pages,
+        past_the_end: query.page > pages,
+    }
+}
+
 /// The counts at the top of the fleet page.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     /// Hosts shown.
     pub hosts: usize,
@@ -281,6 +335,8 @@ pub struct Counts {
     pub disk: usize,
     /// Waiting for their first sample.
     pub unsampled: usize,
+    /// Needing attention ([`needs_attention`]).
+    pub attention: usize,
 }
 
 /// Counts `rows`.
@@ -294,6 +350,7 @@ pub fn counts(rows: &[Row<'_>]) -> Counts {
         out.reachable += usize::from(row.host.reachable);
         out.failing += usize::from(failed_level(row.host) == Level::Bad);
         out.unsampled += usize::from(row.sampled == Sampled::Waiting);
+        out.attention += usize::from(needs_attention(row));
         match row.latest {
             None => {}
             Some(p) => {
@@ -437,9 +494,16 @@ mod tests {
                 cpu: 1,
                 memory: 2,
                 disk: 2,
-                unsampled: 0
+                unsampled: 0,
+                attention: 3,
             }
         );
+        let attention: String = rows
+            .iter()
+            .filter(|r| needs_attention(r))
+            .map(|r| r.host.name.as_str())
+            .collect();
+        assert_eq!(attention, "bcd");
         let order =
             |rows: &[Row<'_>]| -> String { rows.iter().map(|r| r.host.name.as_str()).collect() };
         let mut query = TableQuery::parse("sort=cpu&dir=desc");
@@ -458,6 +522,45 @@ mod tests {
         assert_eq!(order(&rows), "dcba");
         sort(&mut rows, &TableQuery::parse("sort=nonsense"));
         assert_eq!(order(&rows), "abcd");
+    }
+
+    /// A page holds at most [`FLEET_PAGE_SIZE`] rows of those matching the search (name or
+    /// operating system) and, when asked, needing attention; past the end, the last page.
+    #[test]
+    fn the_fleet_is_paged_searched_and_filtered_on_the_server() {
+        let hosts: Vec<HostSummary> = (0..250)
+            .map(|i| host(&format!("h{i:03}"), i % 10 != 0, Some(0)))
+            .collect();
+        let rows = || -> Vec<Row<'_>> {
+            hosts
+                .iter()
+                .map(|host| Row {
+                    host,
+                    latest: point(10.0, 50.0, 40.0),
+                    sampled: fresh(),
+                })
+                .collect()
+        };
+        let mut all = rows();
+        let first = page(&mut all, &TableQuery::parse(""), false);
+        assert_eq!((first.rows.len(), first.pages, first.total), (100, 3, 250));
+        assert_eq!(first.rows[0].host.name, "h000");
+        let mut all = rows();
+        let last = page(
+            &mut all,
+            &TableQuery::parse("page=9&sort=name&dir=desc"),
+            false,
+        );
+        assert!(last.past_the_end);
+        assert_eq!((last.page, last.rows.len()), (3, 50));
+        assert_eq!(last.rows[0].host.name, "h049");
+        let mut all = rows();
+        let found = page(&mut all, &TableQuery::parse("q=H24"), false);
+        assert_eq!((found.matching, found.total), (10, 250));
+        let mut all = rows();
+        let silent = page(&mut all, &TableQuery::parse(""), true);
+        assert_eq!(silent.matching, 25, "every tenth host does not answer");
+        assert!(silent.rows.iter().all(|r| !r.host.reachable));
     }
 
     /// The row says waiting before the first sample, the age of the figures while the host

@@ -7,11 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use serde::Serialize;
-use wsman_client::{
-    Auth, Client, ClientOptions, Credentials, Element, Endpoint, EnumerateOptions, Resource,
-};
+use wsman_client::{Client, Element, EnumerateOptions, Resource};
 use wsman_config::mgmt::ManagedHost;
 
 use wsman_client::shell::{Command, CommandOptions, Shell, ShellOptions, Terminal};
@@ -55,6 +52,9 @@ pub struct Host {
     /// The admin's entry.
     pub config: ManagedHost,
     client: Client,
+    /// Held by the sampler while it reads the host (a sample, or the facts read beside the
+    /// rounds), so that its reads never overlap and share the one kept connection.
+    pub(crate) sampling: tokio::sync::Mutex<()>,
 }
 
 /// The hosts, by name, and the same hosts through their run-as accounts. Each host is shared
@@ -77,17 +77,12 @@ fn connect_preloaded(config: ManagedHost, preloaded: &Preloaded) -> anyhow::Resu
 
 /// A host reached as `config.username` with `password`.
 pub fn connect_with(config: ManagedHost, password: String) -> anyhow::Result<Host> {
-    let endpoint = Endpoint::parse(&config.url, false)
-        .with_context(|| format!("host {}: {}", config.name, config.url))?;
-    let mut options = ClientOptions::default();
-    options.auth = Auth::Basic(Credentials::new(&config.username, password));
-    options.allow_unencrypted = config.allow_unencrypted;
-    options.tls.skip_ca_check = config.skip_ca_check;
-    options.connect_timeout = Some(Duration::from_secs(3));
-    options.operation_timeout = Duration::from_secs(6);
-    options.network_delay = Duration::from_secs(1);
-    let client = Client::new(endpoint, options).with_context(|| format!("host {}", config.name))?;
-    Ok(Host { config, client })
+    let client = crate::host_client::client_for(&config, password)?;
+    Ok(Host {
+        config,
+        client,
+        sampling: tokio::sync::Mutex::new(()),
+    })
 }
 
 impl Fleet {
@@ -403,7 +398,8 @@ impl Host {
         Ok(format!("{vendor} {version}").trim().to_owned())
     }
 
-    /// Identify, the operating system, the load and the failed services, each bounded in time.
+    /// Identify, the operating system, the load and the failed services, each bounded in time,
+    /// read one after another.
     pub async fn summary(&self) -> HostSummary {
         let mut out = HostSummary {
             name: self.config.name.clone(),
@@ -427,10 +423,11 @@ impl Host {
             class("Win32_Processor"),
             enumerate_options(),
         );
-        let os = self.client.enumerate(&os_class, &options);
-        let cpu = self.client.enumerate(&cpu_class, &options);
-        let services = self.services();
-        let (os, cpu, services) = tokio::join!(bounded(os), bounded(cpu), services);
+        // One after another, not together: on one kept connection, so that a host costs the
+        // console one connection (and the host one session) however many hosts it samples.
+        let os = bounded(self.client.enumerate(&os_class, &options)).await;
+        let cpu = bounded(self.client.enumerate(&cpu_class, &options)).await;
+        let services = self.services().await;
         out.access_denied = [&os, &cpu]
             .iter()
             .any(|read| read.as_ref().err().is_some_and(HostError::access_denied));

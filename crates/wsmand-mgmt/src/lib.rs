@@ -30,6 +30,7 @@ pub mod fault;
 pub mod fleet_health;
 pub mod form;
 pub mod graphs;
+mod host_client;
 pub mod hosts;
 pub mod http;
 pub mod login;

@@ -181,12 +181,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     tracing::info!(fingerprint = %certificate.fingerprint, source = %certificate.source.display(), "certificate");
     // Only what the serving user cannot change is read as root; the fleet is made once the
     // privileges are dropped, reading every other password file as that user.
+    let all_hosts: Vec<_> = settings.all_hosts().cloned().collect();
     let preloaded = match serving_user(&cli.run_as)? {
-        Some(serving) => password_files::read_as_root(&cli.config_dir, serving, &settings.hosts)?,
+        Some(serving) => password_files::read_as_root(&cli.config_dir, serving, &all_hosts)?,
         None => password_files::Preloaded::default(),
     };
     let samples = Arc::new(wsmand_mgmt::samples::Samples::new(
-        settings.hosts.iter().map(|h| h.name.as_str()),
+        all_hosts.iter().map(|h| h.name.as_str()),
         Duration::from_secs(u64::from(settings.sample_interval_seconds)),
     ));
     let (helper, helper_socket) =
@@ -200,7 +201,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .map(|dir| prepare_log_directory(dir, &cli.run_as))
         .transpose()?;
     drop_privileges(&cli.run_as)?;
-    let fleet = hosts::Fleet::start(&settings.hosts, &preloaded)?;
+    let fleet = hosts::Fleet::start(&all_hosts, &preloaded)?;
+    drop(all_hosts);
     drop(preloaded);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

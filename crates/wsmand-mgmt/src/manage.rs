@@ -90,7 +90,8 @@ impl Live {
         let path = MgmtSettings::path_in(&self.config_dir);
         let before = std::fs::read(&path).ok();
         let settings = MgmtSettings::change_entry(&self.config_dir, change)?;
-        let fleet = match self.now().fleet.reload(&settings.hosts) {
+        let all_hosts: Vec<_> = settings.all_hosts().cloned().collect();
+        let fleet = match self.now().fleet.reload(&all_hosts) {
             Ok(fleet) => fleet,
             Err(error) => {
                 if let Some(before) = before {
@@ -132,8 +133,7 @@ impl Live {
     fn forget_password(&self, host: &str, settings: &MgmtSettings) {
         let path = self.password_path(host);
         let used = settings
-            .hosts
-            .iter()
+            .all_hosts()
             .any(|h| h.password_file == path || h.run_as.iter().any(|a| a.password_file == path));
         if used {
             return;

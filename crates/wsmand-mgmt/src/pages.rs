@@ -125,7 +125,8 @@ fn text(value: &Option<String>) -> &str {
 /// health roll-up (`fleet_health`): counts at the top, rows sorted by `query`.
 pub fn fleet(
     viewer: &Viewer<'_>,
-    rows: &[crate::fleet_health::Row<'_>],
+    shown: &TablePage<'_, crate::fleet_health::Row<'_>>,
+    counts: &crate::fleet_health::Counts,
     configured: usize,
     query: &TableQuery,
 ) -> Markup {
@@ -136,10 +137,11 @@ pub fn fleet(
         html! {
             h1 { "Fleet" }
             p.note #fleet-safety { "Many hosts in one console are safe here: the console loads no code from hosts (every script is its own; what a host sends is shown as text), where Cockpit deprecated its multi-host switcher because every host's JavaScript ran in one origin." }
-            @if rows.is_empty() {
+            @if shown.total == 0 {
                 (empty_fleet(configured))
             } @else {
-                (health::counts_markup(&health::counts(rows)))
+                (health::counts_markup(counts))
+                (fleet_controls(query, shown, counts))
                 table.fleet {
                     thead { tr {
                         @for (i, (key, label)) in health::COLUMNS.iter().enumerate() {
@@ -148,7 +150,7 @@ pub fn fleet(
                         }
                     } }
                     tbody {
-                        @for row in rows {
+                        @for row in &shown.rows {
                             @let host = row.host;
                             @let latest = row.latest;
                             tr {
@@ -174,6 +176,27 @@ pub fn fleet(
             p.command { "Same from a shell: " code { "winrm identify -r:URL" } ", " code { "winrm enumerate wmicimv2/Win32_OperatingSystem -r:URL" } }
         },
     )
+}
+
+/// The fleet's search, its "needs attention" switch (over every host) and its pages.
+fn fleet_controls(
+    query: &TableQuery,
+    shown: &TablePage<'_, crate::fleet_health::Row<'_>>,
+    counts: &crate::fleet_health::Counts,
+) -> Markup {
+    let attention_only = query.kept.iter().any(|(name, _)| *name == "attention");
+    html! {
+        (table_controls(query, shown, "hosts"))
+        p #attention {
+            @if attention_only {
+                "Showing the " (counts.attention) " host(s) that need attention. "
+                a href=(query.link(|n| n.kept.retain(|(name, _)| *name != "attention"))) { "Show every host" }
+            } @else {
+                (counts.attention) " host(s) need attention: "
+                a href=(query.link(|n| n.kept.push(("attention", "1".to_owned())))) { "show only those" }
+            }
+        }
+    }
 }
 
 /// The Reachable cell: an account the host refuses says so rather than "yes"; a host not

@@ -3,7 +3,8 @@
 //! both serve, into a ring of one hour per host (fixed memory: the ring never grows past an
 //! hour of points, and an unreachable host adds none).
 //!
-//! One sample is four reads, made together and each bounded by the host deadline:
+//! One sample is four reads, made one after another on the host's one kept connection, all
+//! four within one host deadline:
 //! `Win32_PerfFormattedData_PerfOS_Processor` `_Total` (PercentProcessorTime; where the host
 //! answers that it does not serve that class, `Win32_Processor`'s LoadPercentage averaged over
 //! the processors, which every Windows host serves),
@@ -40,9 +41,11 @@ const LOCAL_DISK: &str = "3";
 /// the failed services cost the host a service enumeration, which need not be as fresh as
 /// the figures.
 pub const FACTS_INTERVAL: Duration = Duration::from_secs(60);
-/// Most hosts sampled at once: bounds the console's sockets and memory in a round of a large
-/// fleet (the others wait their turn; a round of 500 hosts is still well under the interval).
-pub const HOSTS_AT_ONCE: usize = 64;
+/// Most hosts sampled at once: bounds the console's memory in a round of a large fleet (the
+/// answers being read; the others wait their turn). A sample is about six exchanges one after
+/// another, so a round of 5,000 hosts answering in 50 ms each takes about 5,000 x 0.3 s / 256
+/// = 6 s, within the default 10 s interval.
+pub const HOSTS_AT_ONCE: usize = 256;
 
 /// One sample of a host; a figure the host did not give is `None`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -225,6 +228,8 @@ pub struct HostSeries {
     /// The host's entry the series was sampled with: a host whose entry was changed (its
     /// address, its account) starts a new series.
     entry: Option<ManagedHost>,
+    /// Its facts are being read (or wait their turn): not asked again meanwhile.
+    facts_pending: bool,
 }
 
 impl HostSeries {
@@ -238,6 +243,7 @@ impl HostSeries {
             tried: None,
             answered: None,
             entry: None,
+            facts_pending: false,
         }
     }
 }
@@ -379,13 +385,30 @@ impl Samples {
             series.entry = Some(host.config.clone());
         }
         let every = FACTS_INTERVAL.as_secs().max(self.interval.as_secs());
-        Some(
-            series.reachable != Some(true)
-                || series
-                    .facts
-                    .as_ref()
-                    .is_none_or(|f| now.saturating_sub(f.at) + 1 >= every),
-        )
+        let stale = series.reachable != Some(true)
+            || series
+                .facts
+                .as_ref()
+                .is_none_or(|f| now.saturating_sub(f.at) + 1 >= every);
+        Some(stale && !series.facts_pending)
+    }
+
+    /// Whether facts of `name` were ever read.
+    fn has_facts(&self, name: &str) -> bool {
+        self.series(name).is_some_and(|series| {
+            let series = series.lock().unwrap_or_else(PoisonError::into_inner);
+            series.facts.is_some()
+        })
+    }
+
+    /// Marks `name`'s facts as being read, until [`Samples::record_facts`].
+    fn facts_begun(&self, name: &str) {
+        if let Some(series) = self.series(name) {
+            series
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .facts_pending = true;
+        }
     }
 
     /// Whether `host` was never sampled with its current entry.
@@ -398,7 +421,9 @@ impl Samples {
 
     fn record_facts(&self, name: &str, facts: Facts) {
         if let Some(series) = self.series(name) {
-            series.lock().unwrap_or_else(PoisonError::into_inner).facts = Some(facts);
+            let mut series = series.lock().unwrap_or_else(PoisonError::into_inner);
+            series.facts = Some(facts);
+            series.facts_pending = false;
         }
     }
 
@@ -514,9 +539,13 @@ pub fn seconds_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-async fn enumerate(client: &Client, name: &str) -> Result<Vec<Element>, ReadError> {
+async fn enumerate(
+    client: &Client,
+    name: &str,
+    deadline: tokio::time::Instant,
+) -> Result<Vec<Element>, ReadError> {
     let options = EnumerateOptions::default();
-    match tokio::time::timeout(HOST_DEADLINE, client.enumerate(&class(name), &options)).await {
+    match tokio::time::timeout_at(deadline, client.enumerate(&class(name), &options)).await {
         Ok(Ok(items)) => Ok(items),
         Ok(Err(error)) => Err(ReadError {
             answered: matches!(
@@ -536,26 +565,51 @@ async fn enumerate(client: &Client, name: &str) -> Result<Vec<Element>, ReadErro
 
 /// The processor figure: the performance class, or, when the host answers that it does not
 /// serve it (a fault, a refusal), Win32_Processor's load; the first error when both fail.
-async fn processor(client: &Client) -> Result<Option<f64>, ReadError> {
-    match enumerate(client, "Win32_PerfFormattedData_PerfOS_Processor").await {
+async fn processor(
+    client: &Client,
+    deadline: tokio::time::Instant,
+) -> Result<Option<f64>, ReadError> {
+    match enumerate(client, "Win32_PerfFormattedData_PerfOS_Processor", deadline).await {
         Ok(items) => Ok(processor_percent(&items)),
-        Err(error) if error.answered => match enumerate(client, "Win32_Processor").await {
-            Ok(items) => Ok(load_percent(&items)),
-            Err(_) => Err(error),
-        },
+        Err(error) if error.answered => {
+            match enumerate(client, "Win32_Processor", deadline).await {
+                Ok(items) => Ok(load_percent(&items)),
+                Err(_) => Err(error),
+            }
+        }
         Err(error) => Err(error),
     }
 }
 
-/// One sample of one host: the four reads together.
+/// The same failure for a read not made: the host did not answer the one before.
+fn not_tried(first: &ReadError) -> ReadError {
+    ReadError {
+        message: first.message.clone(),
+        answered: false,
+    }
+}
+
+/// One sample of one host: the four reads one after another, on the one connection the host
+/// keeps (reads made together took a connection each: four per host, which at thousands of
+/// hosts ran the console out of descriptors). A host that does not answer the first read is
+/// not asked the others: it costs one deadline, not four.
 async fn sample(client: &Client) -> Read {
     let at = seconds_now();
-    let (cpu, os, disks, net) = tokio::join!(
-        processor(client),
-        enumerate(client, "Win32_OperatingSystem"),
-        enumerate(client, "Win32_LogicalDisk"),
-        enumerate(client, "Win32_PerfRawData_Tcpip_NetworkInterface"),
-    );
+    let deadline = tokio::time::Instant::now() + HOST_DEADLINE;
+    let cpu = processor(client, deadline).await;
+    let unreached = cpu.as_ref().err().filter(|e| !e.answered);
+    if let Some(first) = unreached {
+        return Read {
+            at,
+            memory: Err(not_tried(first)),
+            disk: Err(not_tried(first)),
+            network: Err(not_tried(first)),
+            cpu,
+        };
+    }
+    let os = enumerate(client, "Win32_OperatingSystem", deadline).await;
+    let disks = enumerate(client, "Win32_LogicalDisk", deadline).await;
+    let net = enumerate(client, "Win32_PerfRawData_Tcpip_NetworkInterface", deadline).await;
     Read {
         at,
         cpu,
@@ -565,27 +619,48 @@ async fn sample(client: &Client) -> Read {
     }
 }
 
+/// Most hosts whose facts are read at once: a host's service list is the largest answer the
+/// console reads (about 200 KB from Windows, several times that once parsed), and the memory
+/// a round takes at its peak stays with the process (256 hosts' lists at once were most of
+/// the console's memory); 32 at once still read 5,000 hosts' facts within their minute at
+/// 50 ms an answer.
+static FACTS_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+
 /// One host's sample, then its facts when they are due and the sample reached the host (a
-/// host that does not answer costs one sample's reads, not more); the facts are recorded
-/// first, so a host with a point has facts.
-async fn sample_host(samples: &Samples, host: &Arc<Host>) {
+/// host that does not answer costs one sample's reads, not more). The facts are read on
+/// their own turn ([`FACTS_TURNS`]): beside the rounds when `beside` and the host has facts
+/// already (so that a round of figures never waits for a refresh), else before the sample is
+/// recorded (a host with a point has facts).
+async fn sample_host(samples: &Arc<Samples>, host: &Arc<Host>, beside: bool) {
     let Some(facts_due) = samples.facts_due(host, seconds_now()) else {
         return;
     };
+    let one = host.sampling.lock().await;
     let read = sample(host.client()).await;
+    drop(one);
     if facts_due && read.reached() {
-        let summary = host.summary().await;
-        let facts = Facts {
-            at: read.at,
-            summary,
+        samples.facts_begun(&host.config.name);
+        let refresh = beside && samples.has_facts(&host.config.name);
+        let (samples, host, at) = (Arc::clone(samples), Arc::clone(host), read.at);
+        let facts = async move {
+            let _turn = FACTS_TURNS.acquire().await;
+            let _one = host.sampling.lock().await;
+            let summary = host.summary().await;
+            samples.record_facts(&host.config.name, Facts { at, summary });
         };
-        samples.record_facts(&host.config.name, facts);
+        // The first facts of a host before its first point, so that a host with a point
+        // has facts; later ones beside.
+        if refresh {
+            tokio::spawn(facts);
+        } else {
+            facts.await;
+        }
     }
     samples.record(&host.config.name, read);
 }
 
 /// Samples `hosts`, at most [`HOSTS_AT_ONCE`] at a time.
-async fn sample_all(samples: &Samples, hosts: Vec<Arc<Host>>) {
+async fn sample_all(samples: &Arc<Samples>, hosts: Vec<Arc<Host>>, beside: bool) {
     let turns = tokio::sync::Semaphore::new(HOSTS_AT_ONCE);
     let rounds: Vec<_> = hosts
         .into_iter()
@@ -593,7 +668,7 @@ async fn sample_all(samples: &Samples, hosts: Vec<Arc<Host>>) {
             let turns = &turns;
             async move {
                 let _turn = turns.acquire().await;
-                sample_host(samples, &host).await;
+                sample_host(samples, &host, beside).await;
             }
         })
         .collect();
@@ -603,7 +678,7 @@ async fn sample_all(samples: &Samples, hosts: Vec<Arc<Host>>) {
 /// Samples, now, every host of the current configuration never sampled through its current
 /// entry (one just added or changed on the manager pages), so that the fleet shows it when
 /// the change is answered rather than one interval later.
-pub async fn sample_new(live: &Live, samples: &Samples) {
+pub async fn sample_new(live: &Live, samples: &Arc<Samples>) {
     let now = live.now();
     samples.follow(now.fleet.hosts().map(|h| h.config.name.as_str()));
     let new: Vec<Arc<Host>> = now
@@ -612,246 +687,23 @@ pub async fn sample_new(live: &Live, samples: &Samples) {
         .filter(|host| samples.unsampled(host))
         .cloned()
         .collect();
-    sample_all(samples, new).await;
+    sample_all(samples, new, false).await;
 }
 
 /// Samples every host configured now (as its own account) every interval, for as long as the
 /// service runs. A host slower than the interval delays the next round, never piles up
 /// requests.
-pub async fn run(live: &Live, samples: &Samples) {
+pub async fn run(live: &Live, samples: &Arc<Samples>) {
     let mut ticks = tokio::time::interval(samples.interval());
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         let now = live.now();
         samples.follow(now.fleet.hosts().map(|h| h.config.name.as_str()));
-        sample_all(samples, now.fleet.hosts().cloned().collect()).await;
+        sample_all(samples, now.fleet.hosts().cloned().collect(), true).await;
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// The interval `mgmt.toml` gives when it sets none.
-    fn default_interval() -> Duration {
-        let seconds = wsman_config::mgmt::MgmtSettings::default().sample_interval_seconds;
-        Duration::from_secs(u64::from(seconds))
-    }
-
-    fn instance(properties: &[(&str, &str)]) -> Element {
-        let mut out = Element::new(None, "Instance");
-        for (name, value) in properties {
-            let mut child = Element::new(None, name);
-            child
-                .children
-                .push(wsman_proto::xml::Node::Text((*value).to_owned()));
-            out.children.push(wsman_proto::xml::Node::Element(child));
-        }
-        out
-    }
-
-    fn point(at: u64) -> Point {
-        Point {
-            at,
-            ..Point::default()
-        }
-    }
-
-    #[test]
-    fn the_ring_keeps_the_newest_hour_and_no_more() {
-        let mut ring = Ring::new(360);
-        for at in 0..1000 {
-            ring.push(point(at));
-        }
-        assert_eq!(ring.len(), 360);
-        assert_eq!(ring.capacity(), 360);
-        assert_eq!(ring.points().next().map(|p| p.at), Some(640));
-        assert_eq!(ring.latest().map(|p| p.at), Some(999));
-        assert!(ring.points.capacity() < 720, "allocated once");
-    }
-
-    #[test]
-    fn an_hour_is_sized_by_the_interval() {
-        let names = ["a", "b"];
-        let samples = Samples::new(names.iter().copied(), Duration::from_secs(10));
-        let capacity = |samples: &Samples, name| {
-            let series = samples.series(name).expect("followed");
-            let capacity = series.lock().unwrap().ring.capacity();
-            capacity
-        };
-        assert_eq!(capacity(&samples, "a"), 360);
-        let samples = Samples::new(names.iter().copied(), Duration::from_secs(7));
-        assert_eq!(capacity(&samples, "b"), 515);
-        let samples = Samples::new(names.iter().copied(), Duration::ZERO);
-        assert_eq!(samples.interval(), Duration::from_secs(1));
-    }
-
-    /// Hosts added while the service runs get a series; removed ones give theirs back.
-    #[test]
-    fn the_series_follow_the_configured_hosts() {
-        let samples = Samples::new(["a", "b"].into_iter(), default_interval());
-        samples.follow(["b", "c"].into_iter());
-        assert!(samples.series("a").is_none());
-        assert!(samples.series("b").is_some() && samples.series("c").is_some());
-        assert!(samples
-            .latest("c")
-            .is_some_and(|(reachable, point)| reachable.is_none() && point.is_none()));
-    }
-
-    #[test]
-    fn an_unreachable_host_adds_no_point() {
-        let samples = Samples::new(["h"].into_iter(), default_interval());
-        let down = || Read {
-            at: 5,
-            cpu: Err(ReadError::new("refused", false)),
-            memory: Err(ReadError::new("refused", false)),
-            disk: Err(ReadError::new("refused", false)),
-            network: Err(ReadError::new("refused", false)),
-        };
-        for _ in 0..3 {
-            samples.record("h", down());
-        }
-        let snapshot = samples.snapshot("h", None).unwrap();
-        assert_eq!(snapshot.reachable, Some(false));
-        assert!(snapshot.points.is_empty());
-        assert!(snapshot.error.unwrap().contains("refused"));
-        samples.record(
-            "h",
-            Read {
-                at: 6,
-                cpu: Ok(Some(12.0)),
-                memory: Err(ReadError::new("class not found", true)),
-                disk: Ok(None),
-                network: Ok(None),
-            },
-        );
-        let snapshot = samples.snapshot("h", None).unwrap();
-        assert_eq!(snapshot.reachable, Some(true));
-        assert_eq!(snapshot.points.len(), 1);
-        assert_eq!(snapshot.points[0].cpu, Some(12.0));
-        assert_eq!(snapshot.points[0].memory, None);
-        assert_eq!(samples.snapshot("h", Some(6)).unwrap().points.len(), 0);
-        assert_eq!(samples.snapshot("h", Some(5)).unwrap().points.len(), 1);
-        assert!(samples.snapshot("other", None).is_none());
-    }
-
-    #[test]
-    fn a_host_refusing_every_class_is_reachable_without_points() {
-        let samples = Samples::new(["w"].into_iter(), default_interval());
-        let fault = || Err(ReadError::new("the class is not found", true));
-        samples.record(
-            "w",
-            Read {
-                at: 1,
-                cpu: fault(),
-                memory: fault(),
-                disk: fault(),
-                network: Err(ReadError::new("the class is not found", true)),
-            },
-        );
-        let snapshot = samples.snapshot("w", None).unwrap();
-        assert_eq!(snapshot.reachable, Some(true));
-        assert!(snapshot.points.is_empty());
-    }
-
-    #[test]
-    fn the_network_rate_is_the_counter_difference_over_the_host_clock() {
-        let samples = Samples::new(["h"].into_iter(), default_interval());
-        let counter = |bytes, timestamp| Read {
-            at: timestamp / 10_000_000,
-            cpu: Ok(None),
-            memory: Ok(None),
-            disk: Ok(None),
-            network: Ok(Some(NetCounter {
-                bytes,
-                timestamp,
-                frequency: 10_000_000,
-            })),
-        };
-        samples.record("h", counter(1_000, 100_000_000));
-        samples.record("h", counter(21_000, 200_000_000));
-        // A reboot: the counter goes back, no rate for that interval.
-        samples.record("h", counter(10, 300_000_000));
-        let points = samples.snapshot("h", None).unwrap().points;
-        let rates: Vec<Option<f64>> = points.iter().map(|p| p.network).collect();
-        assert_eq!(rates, [None, Some(2_000.0), None]);
-    }
-
-    #[test]
-    fn the_figures_come_from_the_classes_properties() {
-        let processors = [
-            instance(&[("Name", "0"), ("PercentProcessorTime", "90")]),
-            instance(&[("Name", "_Total"), ("PercentProcessorTime", "45")]),
-        ];
-        assert_eq!(processor_percent(&processors), Some(45.0));
-        assert_eq!(processor_percent(&processors[..1]), None);
-        let os = [instance(&[
-            ("TotalVisibleMemorySize", "8000"),
-            ("FreePhysicalMemory", "2000"),
-        ])];
-        assert_eq!(memory_percent(&os), Some(75.0));
-        let disks = [
-            instance(&[("DriveType", "3"), ("Size", "1000"), ("FreeSpace", "500")]),
-            instance(&[("DriveType", "3"), ("Size", "1000"), ("FreeSpace", "100")]),
-            instance(&[("DriveType", "4"), ("Size", "1000"), ("FreeSpace", "0")]),
-            instance(&[("DriveType", "3"), ("Size", "0"), ("FreeSpace", "0")]),
-        ];
-        assert_eq!(disk_free_percent(&disks), Some(10.0));
-        let nics = [
-            instance(&[
-                ("BytesTotalPersec", "100"),
-                ("Timestamp_Sys100NS", "5"),
-                ("Frequency_Sys100NS", "10000000"),
-            ]),
-            instance(&[("BytesTotalPersec", "23")]),
-        ];
-        assert_eq!(
-            network_counter(&nics),
-            Some(NetCounter {
-                bytes: 123,
-                timestamp: 5,
-                frequency: 10_000_000
-            })
-        );
-    }
-
-    #[test]
-    fn the_load_of_win32_processor_is_averaged_over_the_processors() {
-        let processors = [
-            instance(&[("DeviceID", "CPU0"), ("LoadPercentage", "19")]),
-            instance(&[("DeviceID", "CPU1"), ("LoadPercentage", "41")]),
-            instance(&[("DeviceID", "CPU2")]),
-        ];
-        assert_eq!(load_percent(&processors), Some(30.0));
-        assert_eq!(load_percent(&processors[2..]), None);
-        assert_eq!(load_percent(&[]), None);
-        let over = [instance(&[("LoadPercentage", "250")])];
-        assert_eq!(load_percent(&over), Some(100.0));
-    }
-
-    proptest! {
-        #[test]
-        fn any_property_text_gives_a_bounded_figure_or_none(
-            total in "\\PC{0,12}", free in "\\PC{0,12}", cpu in "\\PC{0,12}",
-        ) {
-            let os = [instance(&[("TotalVisibleMemorySize", &total), ("FreePhysicalMemory", &free)])];
-            if let Some(m) = memory_percent(&os) { prop_assert!((0.0..=100.0).contains(&m)); }
-            let p = [instance(&[("Name", "_Total"), ("PercentProcessorTime", &cpu)])];
-            if let Some(c) = processor_percent(&p) { prop_assert!((0.0..=100.0).contains(&c)); }
-            let d = [instance(&[("DriveType", "3"), ("Size", &total), ("FreeSpace", &free)])];
-            if let Some(f) = disk_free_percent(&d) { prop_assert!((0.0..=100.0).contains(&f)); }
-            let l = [instance(&[("LoadPercentage", &cpu)]), instance(&[("LoadPercentage", &total)])];
-            if let Some(l) = load_percent(&l) { prop_assert!((0.0..=100.0).contains(&l)); }
-        }
-
-        #[test]
-        fn the_ring_never_exceeds_its_capacity(capacity in 1usize..50, pushes in 0usize..200) {
-            let mut ring = Ring::new(capacity);
-            for at in 0..pushes { ring.push(point(at as u64)); }
-            prop_assert_eq!(ring.len(), pushes.min(capacity));
-            if pushes > 0 { prop_assert_eq!(ring.latest().map(|p| p.at), Some(pushes as u64 - 1)); }
-        }
-    }
-}
+#[path = "samples_tests.rs"]
+mod tests;

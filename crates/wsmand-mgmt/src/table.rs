@@ -199,7 +199,7 @@ pub fn page<'a, T>(rows: &'a [T], query: &TableQuery, columns: &[Column<T>]) -> 
 }
 
 /// Whether `haystack` holds `lowered_needle` (already lower case), ignoring case.
-fn contains_ignoring_case(haystack: &str, lowered_needle: &str) -> bool {
+pub(crate) fn contains_ignoring_case(haystack: &str, lowered_needle: &str) -> bool {
     if haystack.is_ascii() && lowered_needle.is_ascii() {
         haystack
             .as_bytes()

@@ -136,10 +136,12 @@ impl Recordings {
     }
 }
 
-/// The loopback host replaying [`Recordings`]; counts the enumerations of each class.
+/// The loopback host replaying [`Recordings`]; counts the enumerations of each class and the
+/// connections the console opened.
 struct Replay {
     port: u16,
     enumerations: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn start_replay() -> Replay {
@@ -148,13 +150,20 @@ fn start_replay() -> Replay {
     let recordings = Arc::new(Recordings::load());
     let enumerations = Arc::new(std::sync::Mutex::new(HashMap::new()));
     let counts = Arc::clone(&enumerations);
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let opened = Arc::clone(&connections);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
+            opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let (recordings, counts) = (Arc::clone(&recordings), Arc::clone(&counts));
             std::thread::spawn(move || serve(stream, &recordings, &counts));
         }
     });
-    Replay { port, enumerations }
+    Replay {
+        port,
+        enumerations,
+        connections,
+    }
 }
 
 /// Answers the requests of one connection (kept alive) until the client closes it.
@@ -440,6 +449,13 @@ fn assert_graphs(service: &Service, session: &str, want: &Expected, replay: &Rep
     assert!(
         counts.get("Win32_Processor").is_some_and(|n| *n >= 2),
         "{counts:?}"
+    );
+    // Two samples and the facts (Identify, the OS, the processor, the services' Enumerate and
+    // Pulls), read one after another on one kept connection.
+    assert_eq!(
+        replay.connections.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the sampler keeps one connection to a host"
     );
 }
 

@@ -124,9 +124,11 @@ pub(crate) fn run(command: MgmtCommand, config_dir: &Path) -> anyhow::Result<()>
                     }
                     writeln!(
                         stdout,
-                        "Hosts: {} configured ([[Host]] tables in {})",
+                        "Hosts: {} configured ([[Host]] tables in {}), {} from HostInventory, at most MaxHosts = {}",
                         settings.hosts.len(),
-                        MgmtSettings::path_in(config_dir).display()
+                        MgmtSettings::path_in(config_dir).display(),
+                        settings.inventory.len(),
+                        settings.max_hosts
                     )?;
                     writeln!(
                         stdout,

@@ -34,12 +34,19 @@ impl MgmtSettings {
         Self::parse(&path, &text)
     }
 
-    /// Parses and validates the file's text.
+    /// Parses the file's text, reads the hosts of its `HostInventory`, and validates them
+    /// together.
     pub fn parse(path: &Path, text: &str) -> Result<Self, MgmtError> {
-        let settings: Self = toml::from_str(text).map_err(|e| MgmtError::Parse {
+        let mut settings: Self = toml::from_str(text).map_err(|e| MgmtError::Parse {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
+        // The settings' own values first: a bad HostInventory is refused as a bad value, not
+        // read.
+        settings.check_rows()?;
+        if let Some(inventory) = &settings.host_inventory {
+            settings.inventory = super::inventory::read(inventory, settings.max_hosts)?;
+        }
         settings.validate()?;
         Ok(settings)
     }

@@ -163,6 +163,18 @@ pub const SETTINGS: &[Setting] = &[
         kind: Kind::Number(1, 3600),
     },
     Setting {
+        name: "MaxHosts",
+        windows_name: "-",
+        meaning: "most hosts the console manages (mgmt.toml's and the inventory's together)",
+        kind: Kind::Number(1, super::MAX_HOSTS_LIMIT),
+    },
+    Setting {
+        name: "HostInventory",
+        windows_name: "-",
+        meaning: "absolute file, or directory of NAME.toml files (group NAME), of [[Host]] tables; empty: none",
+        kind: Kind::Path { absolute: true },
+    },
+    Setting {
         name: "PamService",
         windows_name: "-",
         meaning: "PAM service for OS-credential logins (/etc/pam.d/NAME)",
@@ -318,9 +330,21 @@ impl MgmtSettings {
             Some(value) => values.insert(row.name.to_owned(), value),
             None => values.remove(row.name),
         };
-        let changed: Self = values
+        let mut changed: Self = values
             .try_into()
             .map_err(|e: toml::de::Error| invalid(row.name, e.message()))?;
+        // The inventory's hosts are no value of the file: kept, or read anew when its path (or
+        // the bound on its files) is what changes.
+        changed.inventory = match &changed.host_inventory {
+            Some(path)
+                if changed.host_inventory != self.host_inventory
+                    || changed.max_hosts != self.max_hosts =>
+            {
+                super::inventory::read(path, changed.max_hosts)?
+            }
+            Some(_) => self.inventory.clone(),
+            None => Vec::new(),
+        };
         changed.validate()?;
         *self = changed;
         Ok(())

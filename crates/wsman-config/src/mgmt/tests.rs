@@ -213,6 +213,13 @@ const BAD_VALUES: &[(&str, &str, Option<&str>)] = &[
     ("SessionLifetimeHours", "10001", Some("10001")),
     ("SampleIntervalSeconds", "3601", Some("3601")),
     ("SampleIntervalSeconds", "x", None),
+    ("MaxHosts", "0", Some("0")),
+    ("MaxHosts", "100001", Some("100001")),
+    (
+        "HostInventory",
+        "relative/hosts.d",
+        Some("\"relative/hosts.d\""),
+    ),
     ("PamService", "", Some("\"\"")),
     ("OsLoginGroup", "a/b", Some("\"a/b\"")),
 ];
@@ -254,10 +261,77 @@ fn the_table_names_every_scalar_setting_of_the_file_and_nothing_else() {
         all.set(name, text).unwrap();
         assert_eq!(all.get(name).as_deref(), Some(text));
     }
+    all.host_inventory = Some("/etc/wsmand/hosts.d".into());
     let file = toml::Table::try_from(&all).unwrap();
     let mut keys: Vec<&str> = file.keys().map(String::as_str).collect();
     keys.sort_unstable();
     let mut rows: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
     rows.sort_unstable();
     assert_eq!(keys, rows);
+}
+
+/// A host table as an inventory tool writes it.
+fn host_table(name: &str) -> String {
+    format!(
+        "[[Host]]\nName = \"{name}\"\nUrl = \"https://{name}:5986/wsman\"\nUsername = \"svc\"\n\
+         PasswordFile = \"/etc/wsmand/svc.pass\"\n\n"
+    )
+}
+
+/// The inventory's hosts join the file's (each in its file's group, which a role may name),
+/// are never written back into `mgmt.toml`, and count against `MaxHosts` with the file's.
+#[test]
+fn inventory_hosts_join_the_file_in_their_group_and_count_against_max_hosts() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("hosts.d");
+    std::fs::create_dir(&inventory).unwrap();
+    std::fs::set_permissions(&inventory, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let write = |name: &str, text: &str, mode: u32| {
+        let path = inventory.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    write(
+        "web.toml",
+        &(host_table("web1") + &host_table("web2")),
+        0o644,
+    );
+    write("db.toml", &host_table("db1"), 0o644);
+    let file = format!(
+        "HostInventory = \"{}\"\n\n{}[[Role]]\nName = \"web-readers\"\nMembers = [\"os:*\"]\n\
+         [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"group:web\"]\nResources = [\"*\"]\n\
+         Actions = [\"read\"]\n",
+        inventory.display(),
+        host_table("local")
+    );
+    std::fs::write(dir.path().join(SETTINGS_FILE_NAME), &file).unwrap();
+    let settings = MgmtSettings::load(dir.path()).unwrap();
+    assert_eq!(settings.hosts.len(), 1);
+    let names: Vec<&str> = settings.all_hosts().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["local", "db1", "web1", "web2"]);
+    assert_eq!(settings.inventory[1].groups, ["web"]);
+    // Saving a scalar setting writes no inventory host into the file.
+    let mut changed = settings.clone();
+    changed.set("SessionIdleMinutes", "20").unwrap();
+    changed.save(dir.path()).unwrap();
+    let text = std::fs::read_to_string(dir.path().join(SETTINGS_FILE_NAME)).unwrap();
+    assert!(!text.contains("web1") && text.contains("local"), "{text}");
+    // MaxHosts counts both: four hosts are refused at 3.
+    std::fs::write(
+        dir.path().join(SETTINGS_FILE_NAME),
+        format!("MaxHosts = 3\n{file}"),
+    )
+    .unwrap();
+    let refused = MgmtSettings::load(dir.path()).unwrap_err().to_string();
+    assert!(refused.contains("MaxHosts = 3"), "{refused}");
+    // A host in the inventory and the file both is refused, as twice in the file.
+    write("dup.toml", &host_table("local"), 0o644);
+    std::fs::write(dir.path().join(SETTINGS_FILE_NAME), &file).unwrap();
+    assert!(MgmtSettings::load(dir.path()).is_err());
+    std::fs::remove_file(inventory.join("dup.toml")).unwrap();
+    // A group file anyone may write is refused, and the hosts are not read.
+    write("db.toml", &host_table("db1"), 0o666);
+    let refused = MgmtSettings::load(dir.path()).unwrap_err().to_string();
+    assert!(refused.contains("write"), "{refused}");
 }

@@ -1,16 +1,23 @@
 //! The checks a settings file passes before it is used or written.
 
-use super::{invalid, is_plain_name, MgmtError, MgmtSettings, MAX_HOSTS};
+use super::{invalid, is_plain_name, MgmtError, MgmtSettings};
 
 impl MgmtSettings {
     /// Checks every value: the scalar settings by their table, then the hosts and roles.
     pub fn validate(&self) -> Result<(), MgmtError> {
         self.check_rows()?;
-        if self.hosts.len() > MAX_HOSTS {
-            return Err(invalid("Host", format!("at most {MAX_HOSTS} hosts")));
+        let count = self.hosts.len() + self.inventory.len();
+        if count > self.max_hosts as usize {
+            return Err(invalid(
+                "Host",
+                format!(
+                    "{count} hosts (mgmt.toml and HostInventory): at most MaxHosts = {}",
+                    self.max_hosts
+                ),
+            ));
         }
         let mut names = std::collections::BTreeSet::new();
-        for host in &self.hosts {
+        for host in self.all_hosts() {
             let name_ok = !host.name.is_empty()
                 && host.name.len() <= 64
                 && host
@@ -71,8 +78,7 @@ impl MgmtSettings {
             }
             if let Some(account) = &role.run_as {
                 let known = self
-                    .hosts
-                    .iter()
+                    .all_hosts()
                     .any(|h| h.run_as.iter().any(|a| &a.username == account));
                 if !known {
                     return Err(invalid(
@@ -95,10 +101,9 @@ impl MgmtSettings {
                     let known = match host.strip_prefix("group:") {
                         _ if host == "*" => true,
                         Some(group) => self
-                            .hosts
-                            .iter()
+                            .all_hosts()
                             .any(|h| h.groups.iter().any(|g| g == group)),
-                        None => self.hosts.iter().any(|h| &h.name == host),
+                        None => self.all_hosts().any(|h| &h.name == host),
                     };
                     if !known {
                         return Err(invalid(

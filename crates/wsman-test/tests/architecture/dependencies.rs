@@ -189,6 +189,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("auth-bench", &["wsman-client", "wsman-auth"]),
     ("enum-bench", &["wsman-client"]),
     ("fleet-load", &["wsman-events", "wsman-proto", "wsman-safe"]),
+    ("fleet-sim", &[]),
 ];
 
 #[test]

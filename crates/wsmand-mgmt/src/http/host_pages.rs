@@ -196,12 +196,23 @@ pub(super) fn fleet_page(
             sampled: *sampled,
         })
         .collect();
+    // Counted over every host the viewer sees; only one page of rows is sent.
+    let counts = health::counts(&rows);
+    let mut query = crate::table::TableQuery::parse(raw_query);
+    let attention_only = crate::form::Form::parse(raw_query.as_bytes())
+        .is_ok_and(|form| form.get("attention") == Some("1"));
+    if attention_only {
+        query.kept.push(("attention", "1".to_owned()));
+    }
+    let page = health::page(&mut rows, &query, attention_only);
     if json_wanted {
-        let latest: serde_json::Map<String, serde_json::Value> = rows
+        let latest: serde_json::Map<String, serde_json::Value> = page
+            .rows
             .iter()
             .map(|r| (r.host.name.clone(), serde_json::json!(r.latest)))
             .collect();
-        let hosts: Vec<serde_json::Value> = rows
+        let hosts: Vec<serde_json::Value> = page
+            .rows
             .iter()
             .map(|r| {
                 let mut host = serde_json::json!(r.host);
@@ -211,15 +222,20 @@ pub(super) fn fleet_page(
             .collect();
         return json(
             StatusCode::OK,
-            &serde_json::json!({ "hosts": hosts, "latest": latest }),
+            &serde_json::json!({
+                "hosts": hosts,
+                "latest": latest,
+                "counts": counts,
+                "matching": page.matching,
+                "page": page.page,
+                "pages": page.pages,
+            }),
         );
     }
-    let query = crate::table::TableQuery::parse(raw_query);
-    health::sort(&mut rows, &query);
     let configured = live.fleet.hosts().count();
     html(
         StatusCode::OK,
-        pages::fleet(viewer, &rows, configured, &query),
+        pages::fleet(viewer, &page, &counts, configured, &query),
     )
 }
 
