@@ -55,6 +55,7 @@ pub(crate) struct HttpReply {
     pub(crate) body: ReplyBody,
 }
 
+mod authenticate;
 mod unseal;
 pub(crate) use unseal::ReplyBody;
 
@@ -609,113 +610,6 @@ impl Transport {
         Ok((reply, true))
     }
 
-    /// The handshake of a connection-oriented scheme on a new connection: empty-body POSTs
-    /// carrying the tokens (encrypting clients cannot encrypt the real body before the
-    /// context exists), stepped by the scheme's [`Initiator`] until it is established. Does
-    /// nothing for per-request schemes.
-    async fn authenticate(&self, connection: &mut Connection) -> Result<(), ClientError> {
-        const MAX_LEGS: usize = 8;
-        let bindings = |wanted: bool| match (&connection.peer_certificate, wanted) {
-            (Some(certificate), true) => {
-                wsman_auth::channel_binding::tls_server_end_point(certificate)
-            }
-            _ => None,
-        };
-        let host = &self.endpoint.host;
-        let (mut initiator, encrypt): (Box<dyn Initiator>, bool) = match &self.auth {
-            ConnectionAuth::PerRequest => return Ok(()),
-            ConnectionAuth::Negotiate(auth) => (
-                Box::new(NtlmHandshake::new(
-                    auth,
-                    host,
-                    bindings(auth.channel_binding),
-                )?),
-                auth.encrypt,
-            ),
-            ConnectionAuth::Kerberos(auth) => (
-                Box::new(KerberosHandshake::new(auth, host, bindings(auth.channel_binding)).await?),
-                auth.encrypt,
-            ),
-            ConnectionAuth::CredSsp(auth) => {
-                (Box::new(CredSspHandshake::new(auth, host)?), auth.encrypt)
-            }
-        };
-        let scheme = initiator.scheme();
-        let mut answer: Option<LegAnswer> = None;
-        for _ in 0..MAX_LEGS {
-            let next = if initiator.blocks() {
-                let job = tokio::task::spawn_blocking(move || {
-                    let next = initiator.step(answer.as_ref());
-                    (initiator, next)
-                });
-                let (stepped, next) = job.await.map_err(|e| ClientError::Authentication {
-                    reason: format!("the {scheme} step failed: {e}"),
-                })?;
-                initiator = stepped;
-                next
-            } else {
-                initiator.step(answer.as_ref())
-            };
-            match next? {
-                Next::Send(authorization) => {
-                    let reply = self
-                        .authorization_leg(connection, authorization, scheme)
-                        .await?;
-                    answer = Some(LegAnswer {
-                        status: reply.status,
-                        www_authenticate: reply.www_authenticate,
-                    });
-                }
-                Next::Established(sealer) => {
-                    let seal = self.endpoint.scheme == Scheme::Http && encrypt;
-                    connection.security = Security::Negotiated(seal.then_some(sealer));
-                    return connection
-                        .sender
-                        .ready()
-                        .await
-                        .map_err(|e| self.hyper_error(e));
-                }
-            }
-        }
-        Err(ClientError::Authentication {
-            reason: format!("the {scheme} handshake did not complete"),
-        })
-    }
-
-    /// One handshake request with `authorization` as its header (empty body).
-    async fn authorization_leg(
-        &self,
-        connection: &mut Connection,
-        authorization: String,
-        scheme: &str,
-    ) -> Result<HttpReply, ClientError> {
-        let mut value = HeaderValue::from_str(&authorization).map_err(|_| {
-            ClientError::protocol(format!("the {scheme} token is not a header value"))
-        })?;
-        value.set_sensitive(true);
-        let headers = [(hyper::header::AUTHORIZATION, value)];
-        let request = self.request(SOAP_CONTENT_TYPE, &Bytes::new(), &headers)?;
-        // The previous leg's answer was read, but the connection task may not have seen the
-        // exchange end yet: wait until it takes the next request.
-        connection
-            .sender
-            .ready()
-            .await
-            .map_err(|e| self.hyper_error(e))?;
-        let response = connection
-            .sender
-            .send_request(request)
-            .await
-            .map_err(|e| self.hyper_error(e))?;
-        let (reply, reusable) = self.read_reply(response).await?;
-        if !reusable && reply.status == 401 {
-            return Err(ClientError::protocol(format!(
-                "the server closed the connection in the middle of the {scheme} handshake"
-            )));
-        }
-        Ok(reply)
-    }
-
     /// Status, headers and the bounded body of a response, and whether the connection may
     /// carry another request.
     async fn read_reply(
@@ -835,45 +729,4 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pooled(pool: &Arc<BufferPool>, bytes: &[u8]) -> Bytes {
-        let mut buffer = pool.take(POOLED_BODY_MIN);
-        buffer.extend_from_slice(bytes);
-        pool.lend(buffer)
-    }
-
-    fn kept(pool: &BufferPool) -> Vec<usize> {
-        pool.free_capacities()
-    }
-
-    #[test]
-    fn a_body_buffer_comes_back_when_its_last_reference_is_dropped() {
-        let pool = body_pool();
-        let body = pooled(&pool, b"reply");
-        let slice = body.slice(1..3);
-        drop(body);
-        assert!(kept(&pool).is_empty(), "still referenced by the slice");
-        assert_eq!(&slice[..], b"ep");
-        drop(slice);
-        assert_eq!(kept(&pool).len(), 1);
-        // The next body reuses it, empty.
-        let again = pool.take(10);
-        assert!(again.is_empty() && again.capacity() >= POOLED_BODY_MIN);
-        assert!(kept(&pool).is_empty());
-    }
-
-    #[test]
-    fn the_pool_keeps_few_buffers_and_no_huge_ones() {
-        let pool = body_pool();
-        let bodies: Vec<Bytes> = (0..3 * POOLED_BODIES)
-            .map(|_| pooled(&pool, b"x"))
-            .collect();
-        drop(bodies);
-        assert_eq!(kept(&pool).len(), POOLED_BODIES);
-        let pool = body_pool();
-        pool.give_back(Vec::with_capacity(POOLED_BODY_MAX + 1));
-        assert!(kept(&pool).is_empty());
-    }
-}
+mod tests;

@@ -550,12 +550,8 @@ fn architecture_md_lists_every_fuzz_target_bench_script_and_doc() {
 fn every_fuzz_target_runs_in_the_smoke_run() {
     let root = workspace_root();
     let script = std::fs::read_to_string(root.join("scripts/test.sh")).expect("scripts/test.sh");
-    let list = script
-        .split_once("for target in ")
-        .and_then(|(_, rest)| rest.split_once("; do"))
-        .map(|(list, _)| list.replace('\\', " "))
-        .expect("scripts/test.sh has the fuzz smoke loop `for target in ...; do`");
-    let in_script: BTreeSet<String> = list.split_whitespace().map(str::to_owned).collect();
+    let in_script = bench_smoke::bash_array(&script, "FUZZ_TARGETS")
+        .expect("scripts/test.sh has the fuzz smoke's list FUZZ_TARGETS=( ... )");
     let present = lists::file_stems(&root.join("fuzz/fuzz_targets"), ".rs");
     let missing: Vec<_> = present.difference(&in_script).collect();
     assert_none(
