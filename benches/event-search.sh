@@ -25,7 +25,10 @@ DAYS="${BENCH_DAYS:-$(bench_value 10 2)}"
 require_cargo
 if smoke_mode; then
     step "building the store benchmark (debug)"
-    cargo build -p wsman-collector --example store_bench
+    # --workspace: the features the test command's cargo test resolved when it built the
+    # workspace's examples, so this finds the example built (-p alone resolves anew and rebuilt
+    # the collector and its dependencies: 89 s of the smoke stage).
+    cargo build --workspace --example store_bench
     BENCH="${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/store_bench"
 else
     step "building the store benchmark (release)"

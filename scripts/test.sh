@@ -42,7 +42,14 @@ EVENT_READER_USER=wsmanreader
 EVENT_READER_PASSWORD='Wsman-Reader-Pass1'
 WMI_USER=wsmanwmi
 WMI_PASSWORD='Wsman-Wmi-Pass1'
-FUZZ_SECONDS="${WSMAN_FUZZ_SECONDS:-12}"
+# The fuzz smoke's whole budget, shared evenly by the targets (at least 2 s each); one target's
+# own seconds may be set instead (WSMAN_FUZZ_SECONDS).
+FUZZ_TOTAL_SECONDS="${WSMAN_FUZZ_TOTAL_SECONDS:-180}"
+# How the targets are built: the dev profile (overflow checks and debug assertions on) without a
+# sanitizer builds in about a third of the CPU time of cargo-fuzz's default (release with
+# AddressSanitizer), and the parsers fuzzed are safe Rust (`forbid(unsafe_code)` outside
+# wsman-os and wsman-gss's FFI). WSMAN_FUZZ_BUILD="--release -s address" is the thorough run.
+read -r -a FUZZ_BUILD <<<"${WSMAN_FUZZ_BUILD:---dev -s none}"
 
 # One build, run once: incremental caches would only add gigabytes to the target directory
 # (4.4 GB of its 18 in a fresh clone), and full debug info is most of the rest. Line tables keep
@@ -238,22 +245,29 @@ browser_tests() {
         | tee "$LOG_DIR/browser-events.log"
 }
 
+# Every cargo-fuzz target (crates/wsman-test/tests/architecture.rs checks that this list names
+# every file of fuzz/fuzz_targets).
+FUZZ_TARGETS=(envelope xml sealed_body sddl keytab client_cert_names ntlm auth_header tsrequest
+    wql event_query journal_export subscribe offer sldc xpress mgmt_http mgmt_pam_helper
+    mgmt_terminal mgmt_event_stream smbios bmc krb5_wrap_token flat_page resp relp collector_event
+    proxy_header psrp psrp_client)
+
 fuzz_smoke() {
     if ! command -v cargo-fuzz >/dev/null 2>&1; then
         cargo install cargo-fuzz --locked
     fi
+    local seconds="${WSMAN_FUZZ_SECONDS:-$((FUZZ_TOTAL_SECONDS / ${#FUZZ_TARGETS[@]}))}"
+    [ "$seconds" -ge 2 ] || seconds=2
     local target
     # Every target built in one cargo run, so that their links share both cores; each run below
     # then finds its binary built with the same options.
-    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build)
-    for target in envelope xml sealed_body sddl keytab client_cert_names ntlm auth_header tsrequest \
-        wql event_query journal_export subscribe offer sldc xpress mgmt_http mgmt_pam_helper mgmt_terminal mgmt_event_stream \
-        smbios bmc krb5_wrap_token flat_page resp relp collector_event proxy_header psrp psrp_client; do
-        echo "fuzz target $target: ${FUZZ_SECONDS}s"
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build "${FUZZ_BUILD[@]}")
+    for target in "${FUZZ_TARGETS[@]}"; do
+        echo "fuzz target $target: ${seconds}s"
         # cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets stable accept them.
         mkdir -p "fuzz/corpus/$target"
-        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \
-            -max_total_time="$FUZZ_SECONDS" -print_final_stats=1)
+        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "${FUZZ_BUILD[@]}" "$target" \
+            "corpus/$target" "seeds/$target" -- -max_total_time="$seconds" -print_final_stats=1)
     done
 }
 
