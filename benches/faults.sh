@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: the collector through slow faults at a steady fleet load (issue 71). For each row
-# a fresh collector (HTTPS, one certificate mapping, a subscription writing to the event store,
-# plus a RELP output in the receiver's row) takes BENCH_FORWARDERS forwarders of
-# benches/fleet-load at BENCH_RATE events/s; BENCH_BEFORE seconds in, one fault is injected, held
-# for the row's time, and mended, and the fleet runs BENCH_AFTER seconds more and drains. Rows:
+# a fresh collector (HTTPS, one certificate mapping, a subscription writing to the event store
+# and to one other output: a file output, or the RELP output in the receiver's row) takes
+# BENCH_FORWARDERS forwarders of benches/fleet-load at BENCH_RATE events/s; BENCH_BEFORE seconds
+# in, one fault is injected, held for the row's time, and mended, and the fleet runs
+# BENCH_AFTER seconds more and drains. Rows:
 #
 #   store-full    the event store's file system (a tmpfs of the bench's own, root only) filled,
 #                 then the filler removed                              (BENCH_FULL_SECONDS)
@@ -15,7 +16,8 @@
 #                 collector alone; a time namespace moves only the monotonic clocks)
 #
 # Each row prints: events offered (acknowledged by the fleet), stored once, lost (acknowledged,
-# not stored), twice (stored more than once); at the receiver too in the RELP row; the longest
+# not stored), twice (stored more than once); the same at the other output (benches/
+# faults_report.py: its promise is at least once, so only a loss there fails the row); the longest
 # Ack and the 503s the fleet counted; the collector's peak RSS (VmHWM) and most open descriptors
 # (sampled each second); the seconds from the fault's end until the store took the rate again
 # (its arrival times per second, at 90 % of the median second before the fault: the baseline,
@@ -66,15 +68,19 @@ step "the forwarders' CA (rcgen)"
 "$LOAD" ca "$WORK/ca"
 
 # collector ROW [OUTPUT-TOML]: a config dir $WORK/ROW/wsmand for the fleet, its subscription
-# writing to the store and OUTPUT-TOML; sets CONFIG and PORT.
+# writing to the store and to one other output: OUTPUT-TOML, or by default a file output
+# (`raw`, one file per forwarder in $WORK/ROW/out, on the scratch file system, not the store's);
+# sets CONFIG and PORT.
 collector() {
+    local other="${2:-}"
     CONFIG="$WORK/$1/wsmand"
     certificate_collector_config "$CONFIG" "$WORK/ca/ca.crt" "$1-listener" wecfleet \
         "MaxConnections = $((FORWARDERS + 1000))"
     cp "$WORK/$1-listener.crt" "$WORK/$1/listener.crt"
-    printf '%s\nheartbeat_seconds = 30\n[[outputs]]\ntype = "store"\n%s' \
+    [ -n "$other" ] || other="$(printf '[[outputs]]\ntype = "file"\npath = "%s/{client}.log"\nformat = "raw"\n' "$WORK/$1/out")"
+    printf '%s\nheartbeat_seconds = 30\n[[outputs]]\ntype = "store"\n%s\n' \
         "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'" \
-        "${2:-}" >"$CONFIG/subscriptions/fleet.toml"
+        "$other" >"$CONFIG/subscriptions/fleet.toml"
 }
 
 # watch PID FILE: the most open descriptors of PID, sampled each second, kept in FILE.
@@ -120,13 +126,40 @@ run() {
     wait "$COLLECTOR_PID" 2>/dev/null || true
 }
 
-# report ROW SOURCE: the row's line from what the store holds (SOURCE: `sqlite:FILE` or
-# `postgres`), the fleet's JSON, the peaks and the log; RELP receivers' files as more args.
+# The bench's PostgreSQL cluster (lib.sh's start_postgres), started by the first row that needs
+# it; sets PG_SERVER_PID. pg_down stops it (fast), pg_up starts it again on the same data.
+postgres_once() {
+    [ -z "${PG_SERVER_PID:-}" ] || return 0
+    start_postgres 300
+    PG_SERVER_PID="${PIDS[-1]}"
+}
+
+pg_down() {
+    kill -INT "$PG_SERVER_PID"
+    wait "$PG_SERVER_PID" 2>/dev/null || true
+}
+pg_up() {
+    local run=()
+    [ "$(id -u)" -ne 0 ] || run=(setpriv --reuid=postgres --regid=postgres --init-groups)
+    "${run[@]}" "$PG_BIN/postgres" -D "$WORK/postgres/data" >>"$WORK/postgres/server.log" 2>&1 &
+    PG_SERVER_PID=$!
+    PIDS+=("$PG_SERVER_PID")
+    wait_for_port "$PG_PORT" "$PG_SERVER_PID" "$WORK/postgres/server.log"
+    local tries=0
+    until pg_sql wec "SELECT 1" >/dev/null 2>&1 || [ "$tries" -ge 300 ]; do
+        tries=$((tries + 1))
+        sleep 0.1
+    done
+}
+
+# report ROW SOURCE [REPORT-ARGS...]: the row's line (benches/faults_report.py) from what the
+# store holds (SOURCE: `sqlite:FILE` or `postgres:DATABASE`), the fleet's JSON, the peaks and the log;
+# REPORT-ARGS name the second output's copies (`--other KIND PATH...`).
 report() {
     local row="$1" source="$2"
     shift 2
-    if [ "$source" = postgres ]; then
-        pg_sql wec "SELECT arrived, computer, substring(xml from '<EventRecordID>([0-9]+)</EventRecordID>') FROM wec_event" \
+    if [ "${source%%:*}" = postgres ]; then
+        pg_sql "${source#postgres:}" "SELECT arrived, computer, substring(xml from '<EventRecordID>([0-9]+)</EventRecordID>') FROM wec_event" \
             >"$WORK/$row/stored"
     else
         python3 - "${source#sqlite:}" >"$WORK/$row/stored" <<'PY'
@@ -138,67 +171,7 @@ for (part,) in db.execute("SELECT part FROM store_partition").fetchall():
         print(arrived, computer, m.group(1))
 PY
     fi
-    python3 - "$row" "$WORK/$row" "$RATE" "$@" <<'PY' | tee -a "$WORK/table"
-import collections, json, re, sys
-row, d, rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
-fleet = json.loads(open(f"{d}/fleet.json").read().strip().splitlines()[-1])
-acked = dict(line.split() for line in open(f"{d}/acked"))
-seen, per_second = collections.Counter(), collections.Counter()
-for line in open(f"{d}/stored"):
-    arrived, computer, record = line.split()
-    seen[(computer, int(record))] += 1
-    per_second[int(arrived) // 1_000_000] += 1
-offered = sum(int(last) for last in acked.values())
-lost = sum(1 for c, last in acked.items() for r in range(1, int(last) + 1) if seen[(c, r)] == 0)
-twice = sum(1 for n in seen.values() if n > 1)
-once = sum(1 for n in seen.values() if n == 1)
-receiver, receiver_lost = "", 0
-if len(sys.argv) > 4:
-    got = collections.Counter()
-    for path in sys.argv[4:]:
-        try:
-            for line in open(path):
-                msg = json.loads(line).get("msg", "")
-                m = re.search(r"<EventRecordID>(\d+)</EventRecordID>.*?<Computer>([^<]+)</Computer>", msg)
-                if m:
-                    got[(m.group(2), int(m.group(1)))] += 1
-        except FileNotFoundError:
-            pass
-    rlost = sum(1 for c, last in acked.items() for r in range(1, int(last) + 1) if got[(c, r)] == 0)
-    receiver = f"; receiver lost {rlost} twice {sum(1 for n in got.values() if n > 1)}"
-    receiver_lost = rlost
-mended = float(open(f"{d}/mended").read())
-faulted = int(float(open(f"{d}/faulted").read()))
-# The baseline: the median second stored before the fault (the first, partial second left
-# out). Recovered: the first second from the fault's end storing 90 % of it (the store's clock;
-# the clock row's arrivals after the step are an hour back, so it counts from the step there).
-before = sorted(n for s, n in per_second.items() if min(per_second) < s < faulted)
-baseline = before[len(before) // 2] if before else rate
-start = int(mended)
-if row == "clock-back":
-    start = faulted - 3600
-recovered = next((s - start for s in sorted(per_second) if s >= start and per_second[s] >= 0.9 * baseline), None)
-try:
-    fds = open(f"{d}/fds").read().strip()
-except FileNotFoundError:
-    fds = "?"
-rss = int(open(f"{d}/rss").read().strip() or 0) // 1024
-lines = collections.OrderedDict()
-for line in open(f"{d}/wsmand.log", errors="replace"):
-    if " WARN " in line or " ERROR " in line:
-        key = re.sub(r"^\S+\s+", "", line.strip())
-        key = re.sub(r"(client|forwarder|remote|not_logged_since)=\S+", r"\1=…", key)
-        lines.setdefault(key[:220], 0)
-        lines[key[:220]] += 1
-verdict = "" if lost == 0 and twice == 0 and receiver_lost == 0 and fleet["failed"] == 0 else " NOT 0/0"
-print(f"{row}: offered {offered} stored-once {once} lost {lost} twice {twice}{receiver}{verdict}; "
-      f"longest Ack {fleet['ack_ms_max']:.0f} ms, 503s {fleet['refused_503']}, failed {fleet['failed']}; "
-      f"peak RSS {rss} MiB, fds {fds}; {baseline}/s before the fault, again {'never' if recovered is None else f'{recovered} s'} after its end")
-for failure in fleet.get("first_failures", [])[:3]:
-    print(f"    a forwarder failed: {failure[:300]}")
-for text, n in list(lines.items())[:6]:
-    print(f"    log ({n}x): {text}")
-PY
+    python3 "$ROOT/benches/faults_report.py" "$row" "$WORK/$row" "$RATE" "$@" | tee -a "$WORK/table"
 }
 
 for row in $ROWS; do
@@ -216,39 +189,21 @@ for row in $ROWS; do
         fill() { dd if=/dev/zero of="$WORK/store-full/disk/filler" bs=1M 2>/dev/null || true; }
         unfill() { rm -f "$WORK/store-full/disk/filler"; }
         run "$row" "$WORK/$row/disk/wec.sqlite" "$FULL_SECONDS" fill unfill
-        report "$row" "sqlite:$WORK/$row/disk/wec.sqlite"
+        report "$row" "sqlite:$WORK/$row/disk/wec.sqlite" --other file "$WORK/$row/out"
         ;;
     postgres-down)
         if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
             echo "postgres-down: skipped (PostgreSQL is not installed)"
             continue
         fi
-        start_postgres 200
-        PG_SERVER_PID="${PIDS[-1]}"
+        postgres_once
         collector "$row"
         install -m 0600 /dev/null "$CONFIG/wec-db.password"
         printf '%s\n' "$PG_PASSWORD" >"$CONFIG/wec-db.password"
         printf '[bookmarks]\nbackend = "postgres"\nconnection = "%s"\npassword_file = "%s"\nconnect_timeout_seconds = 2\nstatement_timeout_seconds = 5\n' \
             "$PG_CONNECTION" "$CONFIG/wec-db.password" >"$CONFIG/collector.toml"
-        pg_down() {
-            kill -INT "$PG_SERVER_PID"
-            wait "$PG_SERVER_PID" 2>/dev/null || true
-        }
-        pg_up() {
-            local run=()
-            [ "$(id -u)" -ne 0 ] || run=(setpriv --reuid=postgres --regid=postgres --init-groups)
-            "${run[@]}" "$PG_BIN/postgres" -D "$WORK/postgres/data" >>"$WORK/postgres/server.log" 2>&1 &
-            PG_SERVER_PID=$!
-            PIDS+=("$PG_SERVER_PID")
-            wait_for_port "$PG_PORT" "$PG_SERVER_PID" "$WORK/postgres/server.log"
-            local tries=0
-            until pg_sql wec "SELECT 1" >/dev/null 2>&1 || [ "$tries" -ge 300 ]; do
-                tries=$((tries + 1))
-                sleep 0.1
-            done
-        }
         run "$row" "$WORK/$row/unused.sqlite" "$PG_SECONDS" pg_down pg_up
-        report "$row" postgres
+        report "$row" postgres:wec --other file "$WORK/$row/out"
         ;;
     relp-down)
         if ! command -v rsyslogd >/dev/null 2>&1 || ! ls /usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so >/dev/null 2>&1; then
@@ -279,7 +234,7 @@ CONF
         relp_up first
         collector "$row" "$(printf '[[outputs]]\ntype = "syslog"\naddress = "127.0.0.1:%s"\ntransport = "relp"\n' "$RELP_PORT")"
         run "$row" "$WORK/$row/wec.sqlite" "$RELP_SECONDS" relp_down relp_up
-        report "$row" "sqlite:$WORK/$row/wec.sqlite" "$WORK/$row/first.jsonl" "$WORK/$row/second.jsonl"
+        report "$row" "sqlite:$WORK/$row/wec.sqlite" --other relp "$WORK/$row/first.jsonl" "$WORK/$row/second.jsonl"
         ;;
     clock-back)
         FAKETIME_LIB="$(find /usr/lib -path '*/faketime/libfaketime.so.1' 2>/dev/null | head -1)"
@@ -293,7 +248,7 @@ CONF
         run "$row" "$WORK/$row/wec.sqlite" "$CLOCK_SECONDS" step_back true \
             LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$WORK/$row/offset" \
             FAKETIME_CACHE_DURATION=1 FAKETIME_DONT_FAKE_MONOTONIC=1
-        report "$row" "sqlite:$WORK/$row/wec.sqlite"
+        report "$row" "sqlite:$WORK/$row/wec.sqlite" --other file "$WORK/$row/out"
         ;;
     *)
         echo "unknown row $row (store-full, postgres-down, relp-down, clock-back)" >&2
