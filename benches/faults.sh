@@ -14,6 +14,9 @@
 #                                                                      (BENCH_RELP_SECONDS)
 #   clock-back    the collector's wall clock stepped back 3,600 s (libfaketime preloaded into the
 #                 collector alone; a time namespace moves only the monotonic clocks)
+#   pg-partition  three nodes sharing PostgreSQL (bookmarks and store), a third of the fleet
+#                 each; one node, with its forwarders, in a network namespace whose link to
+#                 PostgreSQL is taken down, then up                    (BENCH_PG_SECONDS)
 #
 # Each row prints: events offered (acknowledged by the fleet), stored once, lost (acknowledged,
 # not stored), twice (stored more than once); the same at the other output (benches/
@@ -21,8 +24,9 @@
 # Ack and the 503s the fleet counted; the collector's peak RSS (VmHWM) and most open descriptors
 # (sampled each second); the seconds from the fault's end until the store took the rate again
 # (its arrival times per second, at 90 % of the median second before the fault: the baseline,
-# measured in the same row); and the distinct log lines (WARN/ERROR) the operator saw. Rows
-# whose parts are missing (not root, no libfaketime, no rsyslog-relp) say so and are skipped.
+# measured in the same row; the cut node's alone in pg-partition); and the distinct log lines
+# (WARN/ERROR) the operator saw. Rows whose parts are missing (not root, no libfaketime, no
+# rsyslog-relp, no iproute2) say so and are skipped.
 #
 #   benches/faults.sh                                    # 1,000 forwarders, 2,000 events/s
 #   BENCH_ROWS="postgres-down relp-down" benches/faults.sh
@@ -46,7 +50,7 @@ FULL_SECONDS="${BENCH_FULL_SECONDS:-$(bench_value 60 3)}"
 PG_SECONDS="${BENCH_PG_SECONDS:-$(bench_value 120 3)}"
 RELP_SECONDS="${BENCH_RELP_SECONDS:-$(bench_value 300 3)}"
 CLOCK_SECONDS="${BENCH_CLOCK_SECONDS:-$(bench_value 60 3)}"
-ROWS="${BENCH_ROWS:-store-full postgres-down relp-down clock-back}"
+ROWS="${BENCH_ROWS:-store-full postgres-down relp-down clock-back pg-partition}"
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
 WANT_FDS=$((FORWARDERS + 4096))
 if [ "$(ulimit -n)" -lt "$WANT_FDS" ]; then
@@ -62,7 +66,9 @@ WSMAND="${WSMAND_BIN:-$BENCH_BIN/wsmand}"
 LOAD="${FLEET_LOAD_BIN:-$BENCH_BIN/fleet-load}"
 scratch_dir wsmand-faults
 MOUNTS=()
-trap 'for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done; cleanup_scratch' EXIT
+NETNS=()
+# The namespace goes after the processes in it.
+trap 'for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done; cleanup_scratch; for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null || true; done' EXIT
 
 step "the forwarders' CA (rcgen)"
 "$LOAD" ca "$WORK/ca"
@@ -174,6 +180,113 @@ PY
     python3 "$ROOT/benches/faults_report.py" "$row" "$WORK/$row" "$RATE" "$@" | tee -a "$WORK/table"
 }
 
+# node ROW NAME [NETNS]: collector NAME of ROW sharing the bench's PostgreSQL (database
+# wec_partition: bookmarks and store) with the other nodes, reaching it at 127.0.0.1, or from
+# inside NETNS (when given) at NS_PG_ADDRESS over TLS. Sets NODE_PID.
+node() {
+    local row="$1" name="$2" netns="${3:-}" host="127.0.0.1" wrap=() tries=0
+    [ -z "$netns" ] || { host="$NS_PG_ADDRESS"; wrap=(ip netns exec "$netns"); }
+    mkdir -p "$WORK/$row/$name"
+    collector "$row/$name"
+    install -m 0600 /dev/null "$CONFIG/wec-db.password"
+    printf '%s\n' "$PG_PASSWORD" >"$CONFIG/wec-db.password"
+    printf '[bookmarks]\nbackend = "postgres"\nconnection = "host=%s port=%s user=wec dbname=wec_partition"\npassword_file = "%s"\nconnect_timeout_seconds = 2\nstatement_timeout_seconds = 5\n' \
+        "$host" "$PG_PORT" "$CONFIG/wec-db.password" >"$CONFIG/collector.toml"
+    [ -z "$netns" ] || printf 'tls = true\nca_file = "%s"\n' "$WORK/postgres/server.crt" >>"$CONFIG/collector.toml"
+    "${wrap[@]}" env "${UNIT_ENV[@]}" WSMAND_WEC_DATABASE="$WORK/$row/$name/unused.sqlite" \
+        "$WSMAND" --config-dir "$CONFIG" 2>"$WORK/$row/wsmand-$name.log" &
+    NODE_PID=$!
+    PIDS+=("$NODE_PID")
+    # Its port from where its forwarders are (its namespace's loopback for the cut node).
+    until "${wrap[@]}" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; do
+        kill -0 "$NODE_PID" 2>/dev/null && [ "$tries" -lt 300 ] || {
+            cat "$WORK/$row/wsmand-$name.log" >&2
+            echo "node $name never listened" >&2
+            exit 1
+        }
+        tries=$((tries + 1))
+        sleep 0.1
+    done
+}
+
+# partition_row ROW: three nodes sharing PostgreSQL, each with a third of the fleet (forwarders
+# fwd<i>.nN.fleet.test, their own names, so their bookmarks are their own). Node n3 and its
+# forwarders are in a network namespace of their own: the forwarders reach it on that
+# namespace's loopback, and it reaches PostgreSQL over a veth pair, which the fault takes down
+# on the host's side (packets vanish: no reset, no refusal) and the mend brings up again.
+# fleet-load forwarders talk to one collector each, so n3's forwarders wait for n3 (they
+# cannot move to n1 or n2).
+partition_row() {
+    local row="$1" name pids=() fleet_pids=() forwarders rate wrap pid
+    NS="wsmfault$$"
+    NS_HOST_LINK="wsmf$$h"
+    NS_PG_ADDRESS=10.213.71.1
+    ip netns add "$NS"
+    NETNS+=("$NS")
+    ip link add "$NS_HOST_LINK" type veth peer name "wsmf$$n"
+    ip link set "wsmf$$n" netns "$NS"
+    ip addr add "$NS_PG_ADDRESS/30" dev "$NS_HOST_LINK"
+    ip link set "$NS_HOST_LINK" up
+    ip netns exec "$NS" ip addr add 10.213.71.2/30 dev "wsmf$$n"
+    ip netns exec "$NS" ip link set "wsmf$$n" up
+    ip netns exec "$NS" ip link set lo up
+    postgres_once
+    # PostgreSQL listens on the veth's host side too, and takes n3's logins from there over
+    # TLS (a node verifies a database that is not on loopback: a certificate for that address).
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=$NS_PG_ADDRESS" -addext "subjectAltName=IP:$NS_PG_ADDRESS" \
+        -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=serverAuth" \
+        -keyout "$WORK/postgres/server.key" -out "$WORK/postgres/server.crt" 2>/dev/null
+    chown postgres:postgres "$WORK/postgres/server.key"
+    chmod 0600 "$WORK/postgres/server.key"
+    echo "hostssl all all 10.213.71.2/32 scram-sha-256" >>"$WORK/postgres/data/pg_hba.conf"
+    pg_sql postgres "ALTER SYSTEM SET listen_addresses = '127.0.0.1,$NS_PG_ADDRESS'" >/dev/null
+    pg_sql postgres "ALTER SYSTEM SET ssl_cert_file = '$WORK/postgres/server.crt'" >/dev/null
+    pg_sql postgres "ALTER SYSTEM SET ssl_key_file = '$WORK/postgres/server.key'" >/dev/null
+    pg_sql postgres "ALTER SYSTEM SET ssl = on" >/dev/null
+    pg_down
+    pg_up
+    pg_sql postgres "CREATE DATABASE wec_partition" >/dev/null
+    node "$row" n1
+    pids+=("$NODE_PID")
+    node "$row" n2
+    pids+=("$NODE_PID")
+    node "$row" n3 "$NS"
+    COLLECTOR_PID="$NODE_PID"
+    watch_fds "$COLLECTOR_PID" "$WORK/$row/fds" &
+    forwarders=$(((FORWARDERS + 2) / 3))
+    rate=$(((RATE + 2) / 3))
+    step "$row: 3 nodes, each $forwarders forwarders at $rate events/s; n3 cut from PostgreSQL ${BEFORE} s in, for ${PG_SECONDS} s"
+    for name in n1 n2 n3; do
+        wrap=()
+        [ "$name" != n3 ] || wrap=(ip netns exec "$NS")
+        "${wrap[@]}" "$LOAD" run --ca-dir "$WORK/ca" --server-ca "$WORK/$row/$name/listener.crt" \
+            --port "$(sed -n 's/^Port = //p' "$WORK/$row/$name/wsmand/config.toml")" \
+            --domain "$name.fleet.test" --forwarders "$forwarders" --rate "$rate" \
+            --per-batch "$PER_BATCH" --event-bytes 500 --seconds $((BEFORE + PG_SECONDS + AFTER)) \
+            --drain-seconds $((PG_SECONDS + 120)) --max-retry-seconds 5 \
+            --acked "$WORK/$row/acked-$name" >"$WORK/$row/fleet-$name.json" &
+        fleet_pids+=("$!")
+        PIDS+=("$!")
+    done
+    sleep "$BEFORE"
+    date +%s.%N >"$WORK/$row/faulted"
+    ip link set "$NS_HOST_LINK" down
+    sleep "$PG_SECONDS"
+    ip link set "$NS_HOST_LINK" up
+    date +%s.%N >"$WORK/$row/mended"
+    for pid in "${fleet_pids[@]}"; do
+        wait "$pid" || echo "fleet-load exited $? in $row" >&2
+    done
+    awk '/^VmHWM:/ {print $2}' "/proc/$COLLECTOR_PID/status" >"$WORK/$row/rss"
+    for pid in "${pids[@]}" "$COLLECTOR_PID"; do
+        kill -TERM "$pid"
+        wait "$pid" 2>/dev/null || true
+    done
+    cp "$WORK/$row/wsmand-n3.log" "$WORK/$row/wsmand.log"
+    report "$row" postgres:wec_partition --other file "$WORK/$row"/n*/out --node n3.fleet.test
+}
+
 for row in $ROWS; do
     mkdir -p "$WORK/$row"
     case "$row" in
@@ -250,8 +363,15 @@ CONF
             FAKETIME_CACHE_DURATION=1 FAKETIME_DONT_FAKE_MONOTONIC=1
         report "$row" "sqlite:$WORK/$row/wec.sqlite" --other file "$WORK/$row/out"
         ;;
+    pg-partition)
+        if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+            echo "pg-partition: skipped (needs root, iproute2 and PostgreSQL)"
+            continue
+        fi
+        partition_row "$row"
+        ;;
     *)
-        echo "unknown row $row (store-full, postgres-down, relp-down, clock-back)" >&2
+        echo "unknown row $row (store-full, postgres-down, relp-down, clock-back, pg-partition)" >&2
         exit 2
         ;;
     esac

@@ -76,14 +76,20 @@ def recovery(row, d, rate, node):
     mended = float(open(f"{d}/mended").read())
     faulted = int(float(open(f"{d}/faulted").read()))
     if not per_second:
-        return rate, None
+        return rate, None, []
     before = sorted(n for s, n in per_second.items() if min(per_second) < s < faulted)
     baseline = before[len(before) // 2] if before else rate
     start = faulted - 3600 if row == "clock-back" else int(mended)
-    return baseline, next(
+    recovered = next(
         (s - start for s in sorted(per_second) if s >= start and per_second[s] >= 0.9 * baseline),
         None,
     )
+    # The seconds from two before the fault to the last (the clock row's from the step back).
+    first = faulted - 3600 if row == "clock-back" else faulted - 2
+    series = [per_second[s] for s in range(first, max(per_second) + 1)][:120]
+    while series and series[-1] == 0:
+        series.pop()
+    return baseline, recovered, series
 
 
 def main():
@@ -116,7 +122,7 @@ def main():
         other_lost = lost_in(acked, copies)
         other_twice = sum(1 for n in copies.values() if n > 1)
         other = f"; {other_kind} output lost {other_lost} twice {other_twice}"
-    baseline, recovered = recovery(row, d, rate, node)
+    baseline, recovered, series = recovery(row, d, rate, node)
     try:
         fds = open(f"{d}/fds").read().strip()
     except FileNotFoundError:
@@ -139,6 +145,7 @@ def main():
     for f in fleets.values():
         for failure in f.get("first_failures", [])[:3]:
             print(f"    a forwarder failed: {failure[:300]}")
+    print(f"    stored per second, from 2 s before the fault: {' '.join(map(str, series))}")
     for text, n in list(log_lines(f"{d}/wsmand.log").items())[:6]:
         print(f"    log ({n}x): {text}")
 
