@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: the collector through slow faults at a steady fleet load (issue 71). For each row
 # a fresh collector (HTTPS, one certificate mapping, a subscription writing to the event store
-# and to one other output: a file output, or the RELP output in the receiver's row) takes
-# BENCH_FORWARDERS forwarders of benches/fleet-load at BENCH_RATE events/s; BENCH_BEFORE seconds
-# in, one fault is injected, held for the row's time, and mended, and the fleet runs
-# BENCH_AFTER seconds more and drains. Rows:
+# and to one other output: a file output, or the RELP output in the receiver's row and the Kafka
+# output in Kafka's) takes BENCH_FORWARDERS forwarders of benches/fleet-load at BENCH_RATE
+# events/s; BENCH_BEFORE seconds in, one fault is injected, held for the row's time, and mended,
+# and the fleet runs BENCH_AFTER seconds more and drains. Rows:
 #
 #   store-full    the event store's file system (a tmpfs of the bench's own, root only) filled,
 #                 then the filler removed                              (BENCH_FULL_SECONDS)
@@ -17,6 +17,10 @@
 #   pg-partition  three nodes sharing PostgreSQL (bookmarks and store), a third of the fleet
 #                 each; one node, with its forwarders, in a network namespace whose link to
 #                 PostgreSQL is taken down, then up                    (BENCH_PG_SECONDS)
+#   kafka-down    the Kafka output's broker (librdkafka's mock cluster in a Python process,
+#                 BENCH_PYTHON or .venv with confluent-kafka) stopped (SIGSTOP), then let go on
+#                 (SIGCONT); the output's message_timeout_ms is BENCH_KAFKA_TIMEOUT_MS
+#                                                                      (BENCH_KAFKA_SECONDS)
 #
 # Each row prints: events offered (acknowledged by the fleet), stored once, lost (acknowledged,
 # not stored), twice (stored more than once); the same at the other output (benches/
@@ -26,7 +30,7 @@
 # (its arrival times per second, at 90 % of the median second before the fault: the baseline,
 # measured in the same row; the cut node's alone in pg-partition); and the distinct log lines
 # (WARN/ERROR) the operator saw. Rows whose parts are missing (not root, no libfaketime, no
-# rsyslog-relp, no iproute2) say so and are skipped.
+# rsyslog-relp, no iproute2, no confluent-kafka) say so and are skipped.
 #
 #   benches/faults.sh                                    # 1,000 forwarders, 2,000 events/s
 #   BENCH_ROWS="postgres-down relp-down" benches/faults.sh
@@ -50,7 +54,10 @@ FULL_SECONDS="${BENCH_FULL_SECONDS:-$(bench_value 60 3)}"
 PG_SECONDS="${BENCH_PG_SECONDS:-$(bench_value 120 3)}"
 RELP_SECONDS="${BENCH_RELP_SECONDS:-$(bench_value 300 3)}"
 CLOCK_SECONDS="${BENCH_CLOCK_SECONDS:-$(bench_value 60 3)}"
-ROWS="${BENCH_ROWS:-store-full postgres-down relp-down clock-back pg-partition}"
+KAFKA_SECONDS="${BENCH_KAFKA_SECONDS:-$(bench_value 120 3)}"
+KAFKA_TIMEOUT_MS="${BENCH_KAFKA_TIMEOUT_MS:-$(bench_value 30000 2000)}"
+PYTHON="${BENCH_PYTHON:-$ROOT/.venv/bin/python}"
+ROWS="${BENCH_ROWS:-store-full postgres-down relp-down clock-back pg-partition kafka-down}"
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
 WANT_FDS=$((FORWARDERS + 4096))
 if [ "$(ulimit -n)" -lt "$WANT_FDS" ]; then
@@ -67,8 +74,10 @@ LOAD="${FLEET_LOAD_BIN:-$BENCH_BIN/fleet-load}"
 scratch_dir wsmand-faults
 MOUNTS=()
 NETNS=()
-# The namespace goes after the processes in it.
-trap 'for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done; cleanup_scratch; for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null || true; done' EXIT
+MOCK_PID=""
+# A stopped mock cluster takes its SIGTERM only once it goes on; the namespace goes after the
+# processes in it.
+trap '[ -z "$MOCK_PID" ] || kill -CONT "$MOCK_PID" 2>/dev/null; for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done; cleanup_scratch; for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null || true; done' EXIT
 
 step "the forwarders' CA (rcgen)"
 "$LOAD" ca "$WORK/ca"
@@ -287,6 +296,31 @@ partition_row() {
     report "$row" postgres:wec_partition --other file "$WORK/$row"/n*/out --node n3.fleet.test
 }
 
+# kafka_row ROW: the store and a Kafka output (librdkafka's mock cluster, hosted by
+# tests/kafka/mock_cluster.py); the fault stops the cluster's process (SIGSTOP: its broker no
+# longer answers) and the mend lets it go on (SIGCONT). A mock cluster killed and started again
+# would be a new, empty cluster (the topic and what it held gone), which a real broker's restart
+# is not; a paused one keeps them. What reached the topic is read back by tests/kafka/consume.py.
+kafka_row() {
+    local row="$1" bootstrap="" tries=0
+    "$PYTHON" "$ROOT/tests/kafka/mock_cluster.py" >"$WORK/$row/bootstrap" &
+    MOCK_PID=$!
+    PIDS+=("$MOCK_PID")
+    until [ -n "$bootstrap" ]; do
+        bootstrap="$(head -1 "$WORK/$row/bootstrap" 2>/dev/null || true)"
+        tries=$((tries + 1))
+        [ "$tries" -lt 300 ] && kill -0 "$MOCK_PID" || { echo "the mock cluster did not start" >&2; exit 1; }
+        sleep 0.1
+    done
+    collector "$row" "$(printf '[[outputs]]\ntype = "kafka"\nbrokers = ["%s"]\ntopic = "wec-{subscription}"\nformat = "raw"\nmessage_timeout_ms = %s\n[outputs.properties]\n"linger.ms" = "5"\n' \
+        "$bootstrap" "$KAFKA_TIMEOUT_MS")"
+    kafka_stop() { kill -STOP "$MOCK_PID"; }
+    kafka_go_on() { kill -CONT "$MOCK_PID"; }
+    run "$row" "$WORK/$row/wec.sqlite" "$KAFKA_SECONDS" kafka_stop kafka_go_on
+    "$PYTHON" "$ROOT/tests/kafka/consume.py" "$bootstrap" wec-fleet 120 >"$WORK/$row/topic.jsonl"
+    report "$row" "sqlite:$WORK/$row/wec.sqlite" --other kafka "$WORK/$row/topic.jsonl"
+}
+
 for row in $ROWS; do
     mkdir -p "$WORK/$row"
     case "$row" in
@@ -370,8 +404,15 @@ CONF
         fi
         partition_row "$row"
         ;;
+    kafka-down)
+        if ! "$PYTHON" -c 'import confluent_kafka' 2>/dev/null; then
+            echo "kafka-down: skipped ($PYTHON with confluent-kafka is needed: scripts/test.sh makes .venv)"
+            continue
+        fi
+        kafka_row "$row"
+        ;;
     *)
-        echo "unknown row $row (store-full, postgres-down, relp-down, clock-back, pg-partition)" >&2
+        echo "unknown row $row (store-full, postgres-down, relp-down, clock-back, pg-partition, kafka-down)" >&2
         exit 2
         ;;
     esac
