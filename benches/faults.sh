@@ -75,9 +75,16 @@ scratch_dir wsmand-faults
 MOUNTS=()
 NETNS=()
 MOCK_PID=""
-# A stopped mock cluster takes its SIGTERM only once it goes on; the namespace goes after the
-# processes in it.
-trap '[ -z "$MOCK_PID" ] || kill -CONT "$MOCK_PID" 2>/dev/null; for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done; cleanup_scratch; for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null || true; done' EXIT
+# At exit: a stopped mock cluster takes its SIGTERM only once it goes on; the mounts go; the
+# processes are stopped (cleanup_scratch); the namespaces go after the processes in them.
+cleanup() {
+    local m n
+    [ -z "$MOCK_PID" ] || kill -CONT "$MOCK_PID" 2>/dev/null || true
+    for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done
+    cleanup_scratch
+    for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+}
+trap cleanup EXIT
 
 step "the forwarders' CA (rcgen)"
 "$LOAD" ca "$WORK/ca"
@@ -208,11 +215,11 @@ node() {
     PIDS+=("$NODE_PID")
     # Its port from where its forwarders are (its namespace's loopback for the cut node).
     until "${wrap[@]}" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; do
-        kill -0 "$NODE_PID" 2>/dev/null && [ "$tries" -lt 300 ] || {
+        if ! kill -0 "$NODE_PID" 2>/dev/null || [ "$tries" -ge 300 ]; then
             cat "$WORK/$row/wsmand-$name.log" >&2
             echo "node $name never listened" >&2
             exit 1
-        }
+        fi
         tries=$((tries + 1))
         sleep 0.1
     done
@@ -309,7 +316,10 @@ kafka_row() {
     until [ -n "$bootstrap" ]; do
         bootstrap="$(head -1 "$WORK/$row/bootstrap" 2>/dev/null || true)"
         tries=$((tries + 1))
-        [ "$tries" -lt 300 ] && kill -0 "$MOCK_PID" || { echo "the mock cluster did not start" >&2; exit 1; }
+        if [ "$tries" -ge 300 ] || ! kill -0 "$MOCK_PID" 2>/dev/null; then
+            echo "the mock cluster did not start" >&2
+            exit 1
+        fi
         sleep 0.1
     done
     collector "$row" "$(printf '[[outputs]]\ntype = "kafka"\nbrokers = ["%s"]\ntopic = "wec-{subscription}"\nformat = "raw"\nmessage_timeout_ms = %s\n[outputs.properties]\n"linger.ms" = "5"\n' \
