@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: the collector through slow faults at a steady fleet load (issue 71). For each row
-# a fresh collector (HTTPS, one certificate mapping, a subscription writing to the event store,
-# plus a RELP output in the receiver's row) takes BENCH_FORWARDERS forwarders of
-# benches/fleet-load at BENCH_RATE events/s; BENCH_BEFORE seconds in, one fault is injected, held
-# for the row's time, and mended, and the fleet runs BENCH_AFTER seconds more and drains. Rows:
+# a fresh collector (HTTPS, one certificate mapping, a subscription writing to the event store
+# and to one other output: a file output, or the RELP output in the receiver's row and the Kafka
+# output in Kafka's) takes BENCH_FORWARDERS forwarders of benches/fleet-load at BENCH_RATE
+# events/s; BENCH_BEFORE seconds in, one fault is injected, held for the row's time, and mended,
+# and the fleet runs BENCH_AFTER seconds more and drains. Rows:
 #
 #   store-full    the event store's file system (a tmpfs of the bench's own, root only) filled,
 #                 then the filler removed                              (BENCH_FULL_SECONDS)
@@ -13,14 +14,23 @@
 #                                                                      (BENCH_RELP_SECONDS)
 #   clock-back    the collector's wall clock stepped back 3,600 s (libfaketime preloaded into the
 #                 collector alone; a time namespace moves only the monotonic clocks)
+#   pg-partition  three nodes sharing PostgreSQL (bookmarks and store), a third of the fleet
+#                 each; one node, with its forwarders, in a network namespace whose link to
+#                 PostgreSQL is taken down, then up                    (BENCH_PG_SECONDS)
+#   kafka-down    the Kafka output's broker (librdkafka's mock cluster in a Python process,
+#                 BENCH_PYTHON or .venv with confluent-kafka) stopped (SIGSTOP), then let go on
+#                 (SIGCONT); the output's message_timeout_ms is BENCH_KAFKA_TIMEOUT_MS
+#                                                                      (BENCH_KAFKA_SECONDS)
 #
 # Each row prints: events offered (acknowledged by the fleet), stored once, lost (acknowledged,
-# not stored), twice (stored more than once); at the receiver too in the RELP row; the longest
+# not stored), twice (stored more than once); the same at the other output (benches/
+# faults_report.py: its promise is at least once, so only a loss there fails the row); the longest
 # Ack and the 503s the fleet counted; the collector's peak RSS (VmHWM) and most open descriptors
 # (sampled each second); the seconds from the fault's end until the store took the rate again
 # (its arrival times per second, at 90 % of the median second before the fault: the baseline,
-# measured in the same row); and the distinct log lines (WARN/ERROR) the operator saw. Rows
-# whose parts are missing (not root, no libfaketime, no rsyslog-relp) say so and are skipped.
+# measured in the same row; the cut node's alone in pg-partition); and the distinct log lines
+# (WARN/ERROR) the operator saw. Rows whose parts are missing (not root, no libfaketime, no
+# rsyslog-relp, no iproute2, no confluent-kafka) say so and are skipped.
 #
 #   benches/faults.sh                                    # 1,000 forwarders, 2,000 events/s
 #   BENCH_ROWS="postgres-down relp-down" benches/faults.sh
@@ -44,7 +54,10 @@ FULL_SECONDS="${BENCH_FULL_SECONDS:-$(bench_value 60 3)}"
 PG_SECONDS="${BENCH_PG_SECONDS:-$(bench_value 120 3)}"
 RELP_SECONDS="${BENCH_RELP_SECONDS:-$(bench_value 300 3)}"
 CLOCK_SECONDS="${BENCH_CLOCK_SECONDS:-$(bench_value 60 3)}"
-ROWS="${BENCH_ROWS:-store-full postgres-down relp-down clock-back}"
+KAFKA_SECONDS="${BENCH_KAFKA_SECONDS:-$(bench_value 120 3)}"
+KAFKA_TIMEOUT_MS="${BENCH_KAFKA_TIMEOUT_MS:-$(bench_value 30000 2000)}"
+PYTHON="${BENCH_PYTHON:-$ROOT/.venv/bin/python}"
+ROWS="${BENCH_ROWS:-store-full postgres-down relp-down clock-back pg-partition kafka-down}"
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
 WANT_FDS=$((FORWARDERS + 4096))
 if [ "$(ulimit -n)" -lt "$WANT_FDS" ]; then
@@ -60,21 +73,36 @@ WSMAND="${WSMAND_BIN:-$BENCH_BIN/wsmand}"
 LOAD="${FLEET_LOAD_BIN:-$BENCH_BIN/fleet-load}"
 scratch_dir wsmand-faults
 MOUNTS=()
-trap 'for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done; cleanup_scratch' EXIT
+NETNS=()
+MOCK_PID=""
+# At exit: a stopped mock cluster takes its SIGTERM only once it goes on; the mounts go; the
+# processes are stopped (cleanup_scratch); the namespaces go after the processes in them.
+cleanup() {
+    local m n
+    [ -z "$MOCK_PID" ] || kill -CONT "$MOCK_PID" 2>/dev/null || true
+    for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done
+    cleanup_scratch
+    for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+}
+trap cleanup EXIT
 
 step "the forwarders' CA (rcgen)"
 "$LOAD" ca "$WORK/ca"
 
 # collector ROW [OUTPUT-TOML]: a config dir $WORK/ROW/wsmand for the fleet, its subscription
-# writing to the store and OUTPUT-TOML; sets CONFIG and PORT.
+# writing to the store and to one other output: OUTPUT-TOML, or by default a file output
+# (`raw`, one file per forwarder in $WORK/ROW/out, on the scratch file system, not the store's);
+# sets CONFIG and PORT.
 collector() {
+    local other="${2:-}"
     CONFIG="$WORK/$1/wsmand"
     certificate_collector_config "$CONFIG" "$WORK/ca/ca.crt" "$1-listener" wecfleet \
         "MaxConnections = $((FORWARDERS + 1000))"
     cp "$WORK/$1-listener.crt" "$WORK/$1/listener.crt"
-    printf '%s\nheartbeat_seconds = 30\n[[outputs]]\ntype = "store"\n%s' \
+    [ -n "$other" ] || other="$(printf '[[outputs]]\ntype = "file"\npath = "%s/{client}.log"\nformat = "raw"\n' "$WORK/$1/out")"
+    printf '%s\nheartbeat_seconds = 30\n[[outputs]]\ntype = "store"\n%s\n' \
         "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'" \
-        "${2:-}" >"$CONFIG/subscriptions/fleet.toml"
+        "$other" >"$CONFIG/subscriptions/fleet.toml"
 }
 
 # watch PID FILE: the most open descriptors of PID, sampled each second, kept in FILE.
@@ -120,13 +148,40 @@ run() {
     wait "$COLLECTOR_PID" 2>/dev/null || true
 }
 
-# report ROW SOURCE: the row's line from what the store holds (SOURCE: `sqlite:FILE` or
-# `postgres`), the fleet's JSON, the peaks and the log; RELP receivers' files as more args.
+# The bench's PostgreSQL cluster (lib.sh's start_postgres), started by the first row that needs
+# it; sets PG_SERVER_PID. pg_down stops it (fast), pg_up starts it again on the same data.
+postgres_once() {
+    [ -z "${PG_SERVER_PID:-}" ] || return 0
+    start_postgres 300
+    PG_SERVER_PID="${PIDS[-1]}"
+}
+
+pg_down() {
+    kill -INT "$PG_SERVER_PID"
+    wait "$PG_SERVER_PID" 2>/dev/null || true
+}
+pg_up() {
+    local run=()
+    [ "$(id -u)" -ne 0 ] || run=(setpriv --reuid=postgres --regid=postgres --init-groups)
+    "${run[@]}" "$PG_BIN/postgres" -D "$WORK/postgres/data" >>"$WORK/postgres/server.log" 2>&1 &
+    PG_SERVER_PID=$!
+    PIDS+=("$PG_SERVER_PID")
+    wait_for_port "$PG_PORT" "$PG_SERVER_PID" "$WORK/postgres/server.log"
+    local tries=0
+    until pg_sql wec "SELECT 1" >/dev/null 2>&1 || [ "$tries" -ge 300 ]; do
+        tries=$((tries + 1))
+        sleep 0.1
+    done
+}
+
+# report ROW SOURCE [REPORT-ARGS...]: the row's line (benches/faults_report.py) from what the
+# store holds (SOURCE: `sqlite:FILE` or `postgres:DATABASE`), the fleet's JSON, the peaks and the log;
+# REPORT-ARGS name the second output's copies (`--other KIND PATH...`).
 report() {
     local row="$1" source="$2"
     shift 2
-    if [ "$source" = postgres ]; then
-        pg_sql wec "SELECT arrived, computer, substring(xml from '<EventRecordID>([0-9]+)</EventRecordID>') FROM wec_event" \
+    if [ "${source%%:*}" = postgres ]; then
+        pg_sql "${source#postgres:}" "SELECT arrived, computer, substring(xml from '<EventRecordID>([0-9]+)</EventRecordID>') FROM wec_event" \
             >"$WORK/$row/stored"
     else
         python3 - "${source#sqlite:}" >"$WORK/$row/stored" <<'PY'
@@ -138,67 +193,142 @@ for (part,) in db.execute("SELECT part FROM store_partition").fetchall():
         print(arrived, computer, m.group(1))
 PY
     fi
-    python3 - "$row" "$WORK/$row" "$RATE" "$@" <<'PY' | tee -a "$WORK/table"
-import collections, json, re, sys
-row, d, rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
-fleet = json.loads(open(f"{d}/fleet.json").read().strip().splitlines()[-1])
-acked = dict(line.split() for line in open(f"{d}/acked"))
-seen, per_second = collections.Counter(), collections.Counter()
-for line in open(f"{d}/stored"):
-    arrived, computer, record = line.split()
-    seen[(computer, int(record))] += 1
-    per_second[int(arrived) // 1_000_000] += 1
-offered = sum(int(last) for last in acked.values())
-lost = sum(1 for c, last in acked.items() for r in range(1, int(last) + 1) if seen[(c, r)] == 0)
-twice = sum(1 for n in seen.values() if n > 1)
-once = sum(1 for n in seen.values() if n == 1)
-receiver, receiver_lost = "", 0
-if len(sys.argv) > 4:
-    got = collections.Counter()
-    for path in sys.argv[4:]:
-        try:
-            for line in open(path):
-                msg = json.loads(line).get("msg", "")
-                m = re.search(r"<EventRecordID>(\d+)</EventRecordID>.*?<Computer>([^<]+)</Computer>", msg)
-                if m:
-                    got[(m.group(2), int(m.group(1)))] += 1
-        except FileNotFoundError:
-            pass
-    rlost = sum(1 for c, last in acked.items() for r in range(1, int(last) + 1) if got[(c, r)] == 0)
-    receiver = f"; receiver lost {rlost} twice {sum(1 for n in got.values() if n > 1)}"
-    receiver_lost = rlost
-mended = float(open(f"{d}/mended").read())
-faulted = int(float(open(f"{d}/faulted").read()))
-# The baseline: the median second stored before the fault (the first, partial second left
-# out). Recovered: the first second from the fault's end storing 90 % of it (the store's clock;
-# the clock row's arrivals after the step are an hour back, so it counts from the step there).
-before = sorted(n for s, n in per_second.items() if min(per_second) < s < faulted)
-baseline = before[len(before) // 2] if before else rate
-start = int(mended)
-if row == "clock-back":
-    start = faulted - 3600
-recovered = next((s - start for s in sorted(per_second) if s >= start and per_second[s] >= 0.9 * baseline), None)
-try:
-    fds = open(f"{d}/fds").read().strip()
-except FileNotFoundError:
-    fds = "?"
-rss = int(open(f"{d}/rss").read().strip() or 0) // 1024
-lines = collections.OrderedDict()
-for line in open(f"{d}/wsmand.log", errors="replace"):
-    if " WARN " in line or " ERROR " in line:
-        key = re.sub(r"^\S+\s+", "", line.strip())
-        key = re.sub(r"(client|forwarder|remote|not_logged_since)=\S+", r"\1=…", key)
-        lines.setdefault(key[:220], 0)
-        lines[key[:220]] += 1
-verdict = "" if lost == 0 and twice == 0 and receiver_lost == 0 and fleet["failed"] == 0 else " NOT 0/0"
-print(f"{row}: offered {offered} stored-once {once} lost {lost} twice {twice}{receiver}{verdict}; "
-      f"longest Ack {fleet['ack_ms_max']:.0f} ms, 503s {fleet['refused_503']}, failed {fleet['failed']}; "
-      f"peak RSS {rss} MiB, fds {fds}; {baseline}/s before the fault, again {'never' if recovered is None else f'{recovered} s'} after its end")
-for failure in fleet.get("first_failures", [])[:3]:
-    print(f"    a forwarder failed: {failure[:300]}")
-for text, n in list(lines.items())[:6]:
-    print(f"    log ({n}x): {text}")
-PY
+    python3 "$ROOT/benches/faults_report.py" "$row" "$WORK/$row" "$RATE" "$@" | tee -a "$WORK/table"
+}
+
+# node ROW NAME [NETNS]: collector NAME of ROW sharing the bench's PostgreSQL (database
+# wec_partition: bookmarks and store) with the other nodes, reaching it at 127.0.0.1, or from
+# inside NETNS (when given) at NS_PG_ADDRESS over TLS. Sets NODE_PID.
+node() {
+    local row="$1" name="$2" netns="${3:-}" host="127.0.0.1" wrap=() tries=0
+    [ -z "$netns" ] || { host="$NS_PG_ADDRESS"; wrap=(ip netns exec "$netns"); }
+    mkdir -p "$WORK/$row/$name"
+    collector "$row/$name"
+    install -m 0600 /dev/null "$CONFIG/wec-db.password"
+    printf '%s\n' "$PG_PASSWORD" >"$CONFIG/wec-db.password"
+    printf '[bookmarks]\nbackend = "postgres"\nconnection = "host=%s port=%s user=wec dbname=wec_partition"\npassword_file = "%s"\nconnect_timeout_seconds = 2\nstatement_timeout_seconds = 5\n' \
+        "$host" "$PG_PORT" "$CONFIG/wec-db.password" >"$CONFIG/collector.toml"
+    [ -z "$netns" ] || printf 'tls = true\nca_file = "%s"\n' "$WORK/postgres/server.crt" >>"$CONFIG/collector.toml"
+    "${wrap[@]}" env "${UNIT_ENV[@]}" WSMAND_WEC_DATABASE="$WORK/$row/$name/unused.sqlite" \
+        "$WSMAND" --config-dir "$CONFIG" 2>"$WORK/$row/wsmand-$name.log" &
+    NODE_PID=$!
+    PIDS+=("$NODE_PID")
+    # Its port from where its forwarders are (its namespace's loopback for the cut node).
+    until "${wrap[@]}" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; do
+        if ! kill -0 "$NODE_PID" 2>/dev/null || [ "$tries" -ge 300 ]; then
+            cat "$WORK/$row/wsmand-$name.log" >&2
+            echo "node $name never listened" >&2
+            exit 1
+        fi
+        tries=$((tries + 1))
+        sleep 0.1
+    done
+}
+
+# partition_row ROW: three nodes sharing PostgreSQL, each with a third of the fleet (forwarders
+# fwd<i>.nN.fleet.test, their own names, so their bookmarks are their own). Node n3 and its
+# forwarders are in a network namespace of their own: the forwarders reach it on that
+# namespace's loopback, and it reaches PostgreSQL over a veth pair, which the fault takes down
+# on the host's side (packets vanish: no reset, no refusal) and the mend brings up again.
+# fleet-load forwarders talk to one collector each, so n3's forwarders wait for n3 (they
+# cannot move to n1 or n2).
+partition_row() {
+    local row="$1" name pids=() fleet_pids=() forwarders rate wrap pid
+    NS="wsmfault$$"
+    NS_HOST_LINK="wsmf$$h"
+    NS_PG_ADDRESS=10.213.71.1
+    ip netns add "$NS"
+    NETNS+=("$NS")
+    ip link add "$NS_HOST_LINK" type veth peer name "wsmf$$n"
+    ip link set "wsmf$$n" netns "$NS"
+    ip addr add "$NS_PG_ADDRESS/30" dev "$NS_HOST_LINK"
+    ip link set "$NS_HOST_LINK" up
+    ip netns exec "$NS" ip addr add 10.213.71.2/30 dev "wsmf$$n"
+    ip netns exec "$NS" ip link set "wsmf$$n" up
+    ip netns exec "$NS" ip link set lo up
+    postgres_once
+    # PostgreSQL listens on the veth's host side too, and takes n3's logins from there over
+    # TLS (a node verifies a database that is not on loopback: a certificate for that address).
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=$NS_PG_ADDRESS" -addext "subjectAltName=IP:$NS_PG_ADDRESS" \
+        -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=serverAuth" \
+        -keyout "$WORK/postgres/server.key" -out "$WORK/postgres/server.crt" 2>/dev/null
+    chown postgres:postgres "$WORK/postgres/server.key"
+    chmod 0600 "$WORK/postgres/server.key"
+    echo "hostssl all all 10.213.71.2/32 scram-sha-256" >>"$WORK/postgres/data/pg_hba.conf"
+    pg_sql postgres "ALTER SYSTEM SET listen_addresses = '127.0.0.1,$NS_PG_ADDRESS'" >/dev/null
+    pg_sql postgres "ALTER SYSTEM SET ssl_cert_file = '$WORK/postgres/server.crt'" >/dev/null
+    pg_sql postgres "ALTER SYSTEM SET ssl_key_file = '$WORK/postgres/server.key'" >/dev/null
+    pg_sql postgres "ALTER SYSTEM SET ssl = on" >/dev/null
+    pg_down
+    pg_up
+    pg_sql postgres "CREATE DATABASE wec_partition" >/dev/null
+    node "$row" n1
+    pids+=("$NODE_PID")
+    node "$row" n2
+    pids+=("$NODE_PID")
+    node "$row" n3 "$NS"
+    COLLECTOR_PID="$NODE_PID"
+    watch_fds "$COLLECTOR_PID" "$WORK/$row/fds" &
+    forwarders=$(((FORWARDERS + 2) / 3))
+    rate=$(((RATE + 2) / 3))
+    step "$row: 3 nodes, each $forwarders forwarders at $rate events/s; n3 cut from PostgreSQL ${BEFORE} s in, for ${PG_SECONDS} s"
+    for name in n1 n2 n3; do
+        wrap=()
+        [ "$name" != n3 ] || wrap=(ip netns exec "$NS")
+        "${wrap[@]}" "$LOAD" run --ca-dir "$WORK/ca" --server-ca "$WORK/$row/$name/listener.crt" \
+            --port "$(sed -n 's/^Port = //p' "$WORK/$row/$name/wsmand/config.toml")" \
+            --domain "$name.fleet.test" --forwarders "$forwarders" --rate "$rate" \
+            --per-batch "$PER_BATCH" --event-bytes 500 --seconds $((BEFORE + PG_SECONDS + AFTER)) \
+            --drain-seconds $((PG_SECONDS + 120)) --max-retry-seconds 5 \
+            --acked "$WORK/$row/acked-$name" >"$WORK/$row/fleet-$name.json" &
+        fleet_pids+=("$!")
+        PIDS+=("$!")
+    done
+    sleep "$BEFORE"
+    date +%s.%N >"$WORK/$row/faulted"
+    ip link set "$NS_HOST_LINK" down
+    sleep "$PG_SECONDS"
+    ip link set "$NS_HOST_LINK" up
+    date +%s.%N >"$WORK/$row/mended"
+    for pid in "${fleet_pids[@]}"; do
+        wait "$pid" || echo "fleet-load exited $? in $row" >&2
+    done
+    awk '/^VmHWM:/ {print $2}' "/proc/$COLLECTOR_PID/status" >"$WORK/$row/rss"
+    for pid in "${pids[@]}" "$COLLECTOR_PID"; do
+        kill -TERM "$pid"
+        wait "$pid" 2>/dev/null || true
+    done
+    cp "$WORK/$row/wsmand-n3.log" "$WORK/$row/wsmand.log"
+    report "$row" postgres:wec_partition --other file "$WORK/$row"/n*/out --node n3.fleet.test
+}
+
+# kafka_row ROW: the store and a Kafka output (librdkafka's mock cluster, hosted by
+# tests/kafka/mock_cluster.py); the fault stops the cluster's process (SIGSTOP: its broker no
+# longer answers) and the mend lets it go on (SIGCONT). A mock cluster killed and started again
+# would be a new, empty cluster (the topic and what it held gone), which a real broker's restart
+# is not; a paused one keeps them. What reached the topic is read back by tests/kafka/consume.py.
+kafka_row() {
+    local row="$1" bootstrap="" tries=0
+    "$PYTHON" "$ROOT/tests/kafka/mock_cluster.py" >"$WORK/$row/bootstrap" &
+    MOCK_PID=$!
+    PIDS+=("$MOCK_PID")
+    until [ -n "$bootstrap" ]; do
+        bootstrap="$(head -1 "$WORK/$row/bootstrap" 2>/dev/null || true)"
+        tries=$((tries + 1))
+        if [ "$tries" -ge 300 ] || ! kill -0 "$MOCK_PID" 2>/dev/null; then
+            echo "the mock cluster did not start" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    collector "$row" "$(printf '[[outputs]]\ntype = "kafka"\nbrokers = ["%s"]\ntopic = "wec-{subscription}"\nformat = "raw"\nmessage_timeout_ms = %s\n[outputs.properties]\n"linger.ms" = "5"\n' \
+        "$bootstrap" "$KAFKA_TIMEOUT_MS")"
+    kafka_stop() { kill -STOP "$MOCK_PID"; }
+    kafka_go_on() { kill -CONT "$MOCK_PID"; }
+    run "$row" "$WORK/$row/wec.sqlite" "$KAFKA_SECONDS" kafka_stop kafka_go_on
+    "$PYTHON" "$ROOT/tests/kafka/consume.py" "$bootstrap" wec-fleet 120 >"$WORK/$row/topic.jsonl"
+    report "$row" "sqlite:$WORK/$row/wec.sqlite" --other kafka "$WORK/$row/topic.jsonl"
 }
 
 for row in $ROWS; do
@@ -216,39 +346,21 @@ for row in $ROWS; do
         fill() { dd if=/dev/zero of="$WORK/store-full/disk/filler" bs=1M 2>/dev/null || true; }
         unfill() { rm -f "$WORK/store-full/disk/filler"; }
         run "$row" "$WORK/$row/disk/wec.sqlite" "$FULL_SECONDS" fill unfill
-        report "$row" "sqlite:$WORK/$row/disk/wec.sqlite"
+        report "$row" "sqlite:$WORK/$row/disk/wec.sqlite" --other file "$WORK/$row/out"
         ;;
     postgres-down)
         if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
             echo "postgres-down: skipped (PostgreSQL is not installed)"
             continue
         fi
-        start_postgres 200
-        PG_SERVER_PID="${PIDS[-1]}"
+        postgres_once
         collector "$row"
         install -m 0600 /dev/null "$CONFIG/wec-db.password"
         printf '%s\n' "$PG_PASSWORD" >"$CONFIG/wec-db.password"
         printf '[bookmarks]\nbackend = "postgres"\nconnection = "%s"\npassword_file = "%s"\nconnect_timeout_seconds = 2\nstatement_timeout_seconds = 5\n' \
             "$PG_CONNECTION" "$CONFIG/wec-db.password" >"$CONFIG/collector.toml"
-        pg_down() {
-            kill -INT "$PG_SERVER_PID"
-            wait "$PG_SERVER_PID" 2>/dev/null || true
-        }
-        pg_up() {
-            local run=()
-            [ "$(id -u)" -ne 0 ] || run=(setpriv --reuid=postgres --regid=postgres --init-groups)
-            "${run[@]}" "$PG_BIN/postgres" -D "$WORK/postgres/data" >>"$WORK/postgres/server.log" 2>&1 &
-            PG_SERVER_PID=$!
-            PIDS+=("$PG_SERVER_PID")
-            wait_for_port "$PG_PORT" "$PG_SERVER_PID" "$WORK/postgres/server.log"
-            local tries=0
-            until pg_sql wec "SELECT 1" >/dev/null 2>&1 || [ "$tries" -ge 300 ]; do
-                tries=$((tries + 1))
-                sleep 0.1
-            done
-        }
         run "$row" "$WORK/$row/unused.sqlite" "$PG_SECONDS" pg_down pg_up
-        report "$row" postgres
+        report "$row" postgres:wec --other file "$WORK/$row/out"
         ;;
     relp-down)
         if ! command -v rsyslogd >/dev/null 2>&1 || ! ls /usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so >/dev/null 2>&1; then
@@ -279,7 +391,7 @@ CONF
         relp_up first
         collector "$row" "$(printf '[[outputs]]\ntype = "syslog"\naddress = "127.0.0.1:%s"\ntransport = "relp"\n' "$RELP_PORT")"
         run "$row" "$WORK/$row/wec.sqlite" "$RELP_SECONDS" relp_down relp_up
-        report "$row" "sqlite:$WORK/$row/wec.sqlite" "$WORK/$row/first.jsonl" "$WORK/$row/second.jsonl"
+        report "$row" "sqlite:$WORK/$row/wec.sqlite" --other relp "$WORK/$row/first.jsonl" "$WORK/$row/second.jsonl"
         ;;
     clock-back)
         FAKETIME_LIB="$(find /usr/lib -path '*/faketime/libfaketime.so.1' 2>/dev/null | head -1)"
@@ -293,10 +405,24 @@ CONF
         run "$row" "$WORK/$row/wec.sqlite" "$CLOCK_SECONDS" step_back true \
             LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$WORK/$row/offset" \
             FAKETIME_CACHE_DURATION=1 FAKETIME_DONT_FAKE_MONOTONIC=1
-        report "$row" "sqlite:$WORK/$row/wec.sqlite"
+        report "$row" "sqlite:$WORK/$row/wec.sqlite" --other file "$WORK/$row/out"
+        ;;
+    pg-partition)
+        if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+            echo "pg-partition: skipped (needs root, iproute2 and PostgreSQL)"
+            continue
+        fi
+        partition_row "$row"
+        ;;
+    kafka-down)
+        if ! "$PYTHON" -c 'import confluent_kafka' 2>/dev/null; then
+            echo "kafka-down: skipped ($PYTHON with confluent-kafka is needed: scripts/test.sh makes .venv)"
+            continue
+        fi
+        kafka_row "$row"
         ;;
     *)
-        echo "unknown row $row (store-full, postgres-down, relp-down, clock-back)" >&2
+        echo "unknown row $row (store-full, postgres-down, relp-down, clock-back, pg-partition, kafka-down)" >&2
         exit 2
         ;;
     esac

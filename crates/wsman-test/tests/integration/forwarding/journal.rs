@@ -1,6 +1,7 @@
 //! Journal entries reach the collector in order and gap-free across restarts of either side,
-//! a vacuumed journal and a forwarder frozen past its heartbeats; the daemon reads the journal
-//! through its own zstd contexts.
+//! a journal vacuumed under a stopped forwarder (and, a known defect, a running one) and a
+//! forwarder frozen past its heartbeats; the daemon reads the journal through its own zstd
+//! contexts.
 
 use super::*;
 
@@ -334,4 +335,113 @@ fn a_forwarder_frozen_past_its_heartbeats_is_dead_and_resumes_gap_free() {
         logs(&forwarder)
     );
     assert!(forwarder.is_running());
+}
+
+/// The fault "the journal rotated away under a forwarder that is forwarding": the forwarder is
+/// behind (SIGSTOP) while entries are logged, the journal is rotated and vacuumed past them
+/// (`journalctl --rotate --vacuum-time=1s`, as journald's own limits would), and it goes on
+/// (SIGCONT) without a restart. Each entry it had not delivered is either at the collector
+/// (read from the file it still held open) or inside the record range of an EventID 112 notice:
+/// never gone without a word. What comes after the vacuum arrives, once each, in order.
+///
+/// Fails today, so it is left out of the test command: the forwarder goes on past the gap
+/// without a notice (the notice is sent only when a subscription starts from a bookmark older
+/// than the journal's oldest record). docs/reliability.md, "What these tests found".
+#[test]
+#[ignore = "known defect: records vacuumed under a running forwarder are skipped without a notice (docs/reliability.md)"]
+fn a_journal_vacuumed_under_a_running_forwarder_loses_nothing_without_a_notice() {
+    let Some(scene) = Scene::boot("wef-vacuum") else {
+        return;
+    };
+    let subscription = subscription(
+        &scene.tag,
+        &scene.output,
+        "max_items = 4\nmax_latency_seconds = 1\nheartbeat_seconds = 60\nread_existing_events = true\n",
+        "{client}.xml",
+    );
+    let mut collector = scene.collector(&subscription, &[], |_| {});
+    let file = scene.output.join(format!("{SERVICE_ACCOUNT}.xml"));
+    log_entries(&scene.systemd, &scene.tag, 0..4);
+    let (forwarder_config, forwarder_port) = basic_forwarder(&scene, collector.port);
+    let mut forwarder =
+        Daemon::start_with_env(&forwarder_config, &[forwarder_port], &scene.forwarder_env());
+    let logs = |forwarder: &Daemon| progress(&file, forwarder, &collector);
+    wait_for(
+        "the first entries at the collector",
+        || collected(&file, &scene.tag).len() >= 4,
+        || logs(&forwarder),
+    );
+
+    let pid = forwarder.pid().to_string();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {name} {pid}");
+    };
+    signal("-STOP");
+    log_entries(&scene.systemd, &scene.tag, 4..10);
+    let behind: Vec<u64> = journal_records(&scene.systemd, &scene.tag, 10)[4..].to_vec();
+    std::thread::sleep(Duration::from_millis(1100));
+    scene
+        .systemd
+        .exec_ok(&["journalctl", "--rotate", "--vacuum-time=1s"]);
+    log_entries(&scene.systemd, &scene.tag, 10..14);
+    let after_vacuum = journal_records(&scene.systemd, &scene.tag, 4);
+    assert_eq!(
+        after_vacuum.len(),
+        4,
+        "the vacuum removed the earlier entries"
+    );
+    signal("-CONT");
+    wait_for(
+        "the entries logged after the vacuum",
+        || {
+            let at = collected(&file, &scene.tag);
+            after_vacuum.iter().all(|r| at.contains(r))
+        },
+        || logs(&forwarder),
+    );
+
+    let at_collector = collected(&file, &scene.tag);
+    let mut unique = at_collector.clone();
+    unique.dedup();
+    assert_eq!(
+        unique,
+        at_collector,
+        "written once each: {}",
+        logs(&forwarder)
+    );
+    let written = std::fs::read_to_string(&file).expect("the output file");
+    let notices: Vec<(u64, u64)> = written
+        .lines()
+        .filter(|l| l.contains("<EventID>112</EventID>"))
+        .map(|l| {
+            (
+                lost_bound(l, "FirstLostRecordId"),
+                lost_bound(l, "LastLostRecordId"),
+            )
+        })
+        .collect();
+    let silent: Vec<u64> = behind
+        .iter()
+        .copied()
+        .filter(|r| !at_collector.contains(r))
+        .filter(|r| !notices.iter().any(|(first, last)| first <= r && r <= last))
+        .collect();
+    assert!(
+        silent.is_empty(),
+        "records {silent:?} of {behind:?} neither delivered nor named by a notice {notices:?}: {}",
+        logs(&forwarder)
+    );
+    assert!(forwarder.is_running() && collector.daemon.is_running());
+}
+
+fn lost_bound(line: &str, name: &str) -> u64 {
+    line.split(&format!("<Data Name='{name}'>"))
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
 }
