@@ -241,13 +241,20 @@ pub fn parse_rules(text: &str) -> Result<Vec<DelegationRule>, RuleLineError> {
         let actions = comma_list(actions)
             .into_iter()
             .map(|word| {
-                [Action::Read, Action::Change, Action::Shell, Action::Manage]
-                    .into_iter()
-                    .find(|known| known.name() == word)
-                    .ok_or(RuleLineError::Action {
-                        line: line_number,
-                        word,
-                    })
+                [
+                    Action::Read,
+                    Action::Change,
+                    Action::Shell,
+                    Action::Manage,
+                    Action::Update,
+                    Action::Reboot,
+                ]
+                .into_iter()
+                .find(|known| known.name() == word)
+                .ok_or(RuleLineError::Action {
+                    line: line_number,
+                    word,
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         rules.push(DelegationRule {

@@ -1,0 +1,207 @@
+//! The Updates page against real `wsmand` hosts on a real PackageKit
+//! (`wsman_test::packagekit`: the dummy backend's three updates, gtkhtml2 as security, a
+//! kernel whose restart flag is `system`): a viewer refused each action (403, audited), a
+//! scan showing the counts on the page and in the fleet's attention count, an install of
+//! every update on three host entries with a canary first, a second scan with fewer updates
+//! and the reboot flag, a canary that does not come back stopping the rest, a reboot asked
+//! (refused by the host: the test's bus has no systemd), and each action audited per host.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Layout, Service};
+use wsman_test::packagekit::PackageKitBus;
+
+const VIEWER: &str = "m-viewer";
+const PASSWORD: &str = "Updates-Pass-4-Console!";
+
+/// The patchers may scan, install and reboot; the viewers only read.
+const ROLES: &str = "[[Role]]\nName = \"patchers\"\nMembers = [\"console-admin\"]\n\
+    [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+    Actions = [\"read\", \"update\", \"reboot\"]\n\
+    [[Role]]\nName = \"viewers\"\nMembers = [\"m-viewer\"]\n\
+    [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\nActions = [\"read\"]\n";
+
+type Session = (String, String);
+
+fn post(service: &Service, session: &Session, fields: &[&str]) -> common::Reply {
+    service.post_form_json((&session.0, &session.1), "/updates", fields)
+}
+
+/// Starts a job with `fields` and waits until every host has finished; the job's JSON.
+fn job(service: &Service, session: &Session, fields: &[&str]) -> serde_json::Value {
+    let started = post(service, session, fields);
+    assert_eq!(started.status, 202, "{}", started.body);
+    let page = started.json()["page"].as_str().expect("page").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let reply = service.get_json(&session.0, &page);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let job = reply.json();
+        let hosts = job["hosts"].as_array().expect("hosts").clone();
+        if hosts
+            .iter()
+            .all(|h| h["state"] == "done" || h["state"] == "failed")
+        {
+            return job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job not finished: {job}\n{}",
+            service.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn host_of<'a>(job: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    job["hosts"]
+        .as_array()
+        .and_then(|hosts| hosts.iter().find(|h| h["host"] == name))
+        .unwrap_or_else(|| panic!("{name} in {job}"))
+}
+
+/// The Updates page's row of `name`, as JSON.
+fn row(service: &Service, session: &Session, name: &str) -> serde_json::Value {
+    let page = service.get_json(&session.0, &format!("/updates?q={name}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let json = page.json();
+    json["hosts"]
+        .as_array()
+        .and_then(|hosts| hosts.iter().find(|h| h["name"] == name).cloned())
+        .unwrap_or_else(|| panic!("{name} on the page: {json}"))
+}
+
+#[test]
+fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
+    let Some(packagekit) = PackageKitBus::start("dummy") else {
+        return;
+    };
+    let bus = packagekit.address();
+    let env = [("DBUS_SYSTEM_BUS_ADDRESS", bus.as_str())];
+    // One daemon on PackageKit's bus, under three names (a fleet of one PackageKit), and a
+    // port nothing listens on: the canary that never answers.
+    let (_config, _daemon, port) = common::start_daemon((&|_| {}, &env), "root", &[]);
+    let dead = wsman_test::free_port();
+    let service = Service::start_layout(&Layout {
+        hosts: 0,
+        roles: Some(ROLES),
+        managers: &[(VIEWER, PASSWORD)],
+        more_hosts: &[
+            ("host0", port, ""),
+            ("web2", port, ""),
+            ("web3", port, ""),
+            ("dead", dead, ""),
+        ],
+        ..Layout::default()
+    });
+    let admin = service.manager_session();
+    let viewer = service.session_of(VIEWER, PASSWORD);
+    assert_eq!(
+        row(&service, &admin, "host0")["updates"]["pending"],
+        serde_json::Value::Null
+    );
+
+    // A viewer may see the page but not act: each action refused, each refusal audited.
+    assert_eq!(service.get_json(&viewer.0, "/updates").status, 200);
+    for work in ["scan", "install-security", "install-all", "reboot"] {
+        let refused = post(&service, &viewer, &[&format!("work={work}"), "hosts=host0"]);
+        assert_eq!(refused.status, 403, "{work}: {}", refused.body);
+        assert!(refused.body.contains("not allowed"), "{}", refused.body);
+    }
+    let denied = service.audited(&admin.0, "denied", "host0: ");
+    assert!(denied.len() >= 4, "{denied:?}");
+
+    // A scan: the dummy backend's three updates, one of them security.
+    let scanned = job(&service, &admin, &["work=scan", "hosts=host0"]);
+    assert_eq!(
+        host_of(&scanned, "host0")["state"],
+        "done",
+        "{scanned}\n{}",
+        service.log()
+    );
+    let host0 = row(&service, &admin, "host0");
+    assert_eq!(host0["updates"]["pending"], 3, "{host0}");
+    assert_eq!(host0["updates"]["security"], 1, "{host0}");
+    assert!(host0["updates"]["last_scan"].is_i64(), "{host0}");
+    let output = host_of(&scanned, "host0")["output"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        output.contains("winrm invoke ScanForUpdates wmi/root/Microsoft/Windows/WindowsUpdate/MSFT_WUOperations @{SearchCriteria=\"IsInstalled=0\"} -r:http://127.0.0.1:"),
+        "{output}"
+    );
+    // The fleet counts it as needing attention.
+    let fleet = service.get_json(&admin.0, "/fleet");
+    assert_eq!(fleet.json()["counts"]["updates"], 1, "{}", fleet.body);
+    let page = service.page(&admin.0, "/updates");
+    page.assert_shows(
+        200,
+        &[
+            "with security updates pending",
+            "winrm invoke InstallUpdates",
+        ],
+    );
+
+    // A canary that does not answer: nothing else is installed, and the job says why.
+    let stopped = job(
+        &service,
+        &admin,
+        &["work=install-all", "hosts=dead,host0", "canary=dead"],
+    );
+    assert_eq!(stopped["canary"], "dead", "{stopped}");
+    assert!(
+        stopped["stopped"]
+            .as_str()
+            .is_some_and(|s| s.contains("canary dead")),
+        "{stopped}"
+    );
+    assert_eq!(host_of(&stopped, "host0")["state"], "failed", "{stopped}");
+    assert_eq!(row(&service, &admin, "host0")["updates"]["pending"], 3);
+
+    // Install all on three entries, host0 the canary: it installs, comes back, the others
+    // follow (finding nothing left).
+    let installed = job(
+        &service,
+        &admin,
+        &["work=install-all", "hosts=host0,web2,web3", "canary=host0"],
+    );
+    assert_eq!(installed["canary"], "host0", "{installed}");
+    assert_eq!(installed["stopped"], serde_json::Value::Null, "{installed}");
+    for name in ["host0", "web2", "web3"] {
+        assert_eq!(
+            host_of(&installed, name)["state"],
+            "done",
+            "{name}: {installed}\n{}",
+            service.log()
+        );
+    }
+    let host0 = row(&service, &admin, "host0");
+    let pending = host0["updates"]["pending"].as_u64().expect("pending");
+    assert!(pending < 3, "a second scan finds fewer: {host0}");
+    assert_eq!(host0["updates"]["reboot_needed"], true, "{host0}");
+    assert!(host0["updates"]["last_install"].is_i64(), "{host0}");
+
+    // A reboot is asked of the host (which cannot: no systemd on the test's bus).
+    let rebooted = job(&service, &admin, &["work=reboot", "hosts=host0"]);
+    let state = &host_of(&rebooted, "host0")["state"];
+    assert!(state == "done" || state == "failed", "{rebooted}");
+
+    // Each action on each host is audited.
+    for what in ["updates: scan", "updates: install-all", "updates: reboot"] {
+        let records = service.audited(&admin.0, "action", &format!("host0: {what}"));
+        assert!(
+            !records.is_empty(),
+            "{what} audited: {:?}",
+            service.audit(&admin.0)
+        );
+    }
+    assert!(!service
+        .audited(&admin.0, "action", "web2: updates: install-all: done")
+        .is_empty());
+    assert!(!service
+        .audited(&admin.0, "action", "host0: updates: install-all: not run")
+        .is_empty());
+}
