@@ -25,9 +25,10 @@ pub struct UpdateRow {
     pub updates: UpdateState,
 }
 
-/// A figure for sorting: unknown after every known one.
+/// A figure for sorting: unknown below every known one (so that the most first puts the
+/// hosts never scanned last).
 fn figure(value: Option<usize>) -> SortKey {
-    SortKey::Number(value.map_or(u64::MAX, |v| v as u64))
+    SortKey::Number(value.map_or(0, |v| v as u64 + 1))
 }
 
 /// A date for sorting: unknown first (never scanned sorts as oldest).
@@ -150,13 +151,13 @@ fn activity_text(state: &UpdateState) -> String {
     }
 }
 
-/// The class of a figure that is due (worded too, never colour alone) or not.
-fn level(due: bool) -> &'static str {
+/// The class of a figure that is due (worded too, never colour alone), not due, or unknown.
+fn level(due: Option<bool>) -> &'static str {
     use crate::fleet_health::Level;
-    if due {
-        Level::Warn.class()
-    } else {
-        Level::Ok.class()
+    match due {
+        Some(true) => Level::Warn.class(),
+        Some(false) => Level::Ok.class(),
+        None => Level::Unknown.class(),
     }
 }
 
@@ -178,8 +179,8 @@ pub fn page(
             h1 { "Updates" }
             p.note { "Each host's figures are what the console's last action on it found (Windows Update's classes, which wsmand serves on Linux through PackageKit); nothing is read from a host while this page is shown. Scan to refresh them." }
             ul.health-counts aria-label="Updates" {
-                li #updates-security class=(level(counts.security > 0)) { strong { (counts.security) } " with security updates pending" }
-                li #updates-reboot class=(level(counts.reboot > 0)) { strong { (counts.reboot) } " needing a reboot" }
+                li #updates-security class=(level(Some(counts.security > 0))) { strong { (counts.security) } " with security updates pending" }
+                li #updates-reboot class=(level(Some(counts.reboot > 0))) { strong { (counts.reboot) } " needing a reboot" }
                 li #updates-pending { strong { (counts.pending) } " with updates pending" }
                 li #updates-busy { strong { (counts.busy) } " busy now" }
                 li #updates-unscanned { strong { (counts.unscanned) } " not scanned yet" }
@@ -220,8 +221,8 @@ fn table(shown: &TablePage<'_, UpdateRow>, query: &TableQuery) -> Markup {
                         td { a href={ "/hosts/" (row.name) } { (row.name) } }
                         td { @if row.os.is_empty() { "—" } @else { (row.os) } }
                         td { (count(u.pending)) }
-                        td class=(level(u.security.is_some_and(|n| n > 0))) { (count(u.security)) }
-                        td class=(level(u.reboot_needed == Some(true))) {
+                        td class=(level(u.security.map(|n| n > 0))) { (count(u.security)) }
+                        td class=(level(u.reboot_needed)) {
                             @match u.reboot_needed { Some(true) => "yes", Some(false) => "no", None => "—" }
                         }
                         td { (when(u.last_scan)) }
