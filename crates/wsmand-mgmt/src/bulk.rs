@@ -88,7 +88,7 @@ impl Work {
         match self {
             Self::Command(line) => format!("run {line:?}"),
             Self::Service(name, action) => format!("{} {name}", action.name()),
-            Self::Updates(action, _) => format!("updates: {}", action.name()),
+            Self::Updates(action, _) => format!("updates: {}", action.describe()),
         }
     }
 }

@@ -39,6 +39,7 @@ pub mod manage_pages;
 pub mod pages;
 pub mod pam_helper;
 pub mod password_files;
+pub mod reboot_time;
 pub mod request_log;
 pub mod route;
 pub mod samples;

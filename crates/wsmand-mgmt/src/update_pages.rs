@@ -148,6 +148,7 @@ fn activity_text(state: &UpdateState) -> String {
             progress: Some(progress),
         } => format!("installing: {progress}"),
         Activity::Rebooting => "reboot asked".to_owned(),
+        Activity::RebootScheduled { at, .. } => format!("reboot at {at} (host time)"),
     }
 }
 
@@ -248,6 +249,9 @@ fn actions(shown: &TablePage<'_, UpdateRow>) -> Markup {
                 select name="work" {
                     @for action in UpdateAction::ALL { option value=(action.name()) { (action.label()) } }
                 }
+            }
+            label { "Reboot at (HH:MM on the host's own clock; empty: now)"
+                input type="text" name="at" maxlength="5" inputmode="numeric" pattern="[0-9]{1,2}:[0-9]{1,2}";
             }
             label { "Canary for an install (a host name; empty: the first chosen). The others are installed only once it comes back healthy."
                 input type="text" name="canary" maxlength="128";

@@ -16,6 +16,7 @@ use wsman_client::{ClientError, Element, Resource};
 use wsman_config::mgmt::Action;
 
 use crate::hosts::{property, Host, HostError};
+pub use crate::reboot_time::LocalTime;
 
 /// The namespace of Windows Update's classes (under the WMI prefix of its resource URIs).
 const WU_CLI: &str = "wmi/root/Microsoft/Windows/WindowsUpdate";
@@ -51,6 +52,8 @@ pub enum UpdateAction {
     InstallAll,
     /// `Win32_OperatingSystem.Reboot`.
     Reboot,
+    /// The same when the host's own clock next shows this time.
+    RebootAt(LocalTime),
 }
 
 impl UpdateAction {
@@ -68,7 +71,15 @@ impl UpdateAction {
             Self::Scan => "scan",
             Self::InstallSecurity => "install-security",
             Self::InstallAll => "install-all",
-            Self::Reboot => "reboot",
+            Self::Reboot | Self::RebootAt(_) => "reboot",
+        }
+    }
+
+    /// What the job's page and the audit say it does.
+    pub fn describe(self) -> String {
+        match self {
+            Self::RebootAt(at) => format!("reboot at {} host time", at.text()),
+            other => other.name().to_owned(),
         }
     }
 
@@ -78,7 +89,7 @@ impl UpdateAction {
             Self::Scan => "Scan for updates",
             Self::InstallSecurity => "Install security updates",
             Self::InstallAll => "Install all updates",
-            Self::Reboot => "Reboot",
+            Self::Reboot | Self::RebootAt(_) => "Reboot",
         }
     }
 
@@ -91,7 +102,7 @@ impl UpdateAction {
     /// `reboot` of `Win32_OperatingSystem`.
     pub fn right(self) -> (String, Action) {
         match self {
-            Self::Reboot => (
+            Self::Reboot | Self::RebootAt(_) => (
                 crate::delegation::cim_class("Win32_OperatingSystem"),
                 Action::Reboot,
             ),
@@ -114,7 +125,7 @@ impl UpdateAction {
             Self::InstallSecurity | Self::InstallAll => format!(
                 "{scan}; winrm invoke InstallUpdates {WU_CLI}/MSFT_WUOperations -file:install.xml {switches}"
             ),
-            Self::Reboot => format!("winrm invoke Reboot wmicimv2/Win32_OperatingSystem @{{}} {switches}"),
+            Self::Reboot | Self::RebootAt(_) => format!("winrm invoke Reboot wmicimv2/Win32_OperatingSystem @{{}} {switches}"),
         }
     }
 }
@@ -135,6 +146,14 @@ pub enum Activity {
     },
     /// A reboot was asked for.
     Rebooting,
+    /// A reboot waits for a time on the host's clock.
+    #[serde(rename = "reboot-scheduled")]
+    RebootScheduled {
+        /// The time as the host's clock shows it, with its offset (`03:30 UTC+05:30`).
+        at: String,
+        /// When, in seconds since 1970.
+        due: i64,
+    },
 }
 
 /// What the console knows of one host's updates, from its last action there.
@@ -373,14 +392,15 @@ pub async fn run(
     states.change(name, |s| {
         s.error = None;
         s.activity = match action {
-            UpdateAction::Reboot => Activity::Rebooting,
+            UpdateAction::Reboot | UpdateAction::RebootAt(_) => Activity::Rebooting,
             _ => Activity::Scanning,
         };
     });
     let outcome = outcome(host, action, states).await;
     let command = action.command(&host.switches());
     states.change(name, |s| {
-        if action != UpdateAction::Reboot || outcome.is_err() {
+        let rebooting = matches!(action, UpdateAction::Reboot | UpdateAction::RebootAt(_));
+        if !rebooting || outcome.is_err() {
             s.activity = Activity::Idle;
         }
         s.error = outcome.as_ref().err().map(ToString::to_string);
@@ -435,6 +455,23 @@ async fn outcome(
                     if reboot { "needed" } else { "not needed" }
                 ),
             ))
+        }
+        UpdateAction::RebootAt(at) => {
+            let offset = crate::reboot_time::host_offset(host).await?;
+            let wait =
+                crate::reboot_time::seconds_until(crate::samples::seconds_now() as i64, offset, at);
+            let shown = format!("{} {}", at.text(), crate::reboot_time::offset_text(offset));
+            let due = crate::samples::seconds_now() as i64 + wait as i64;
+            states.change(&host.config.name, |s| {
+                s.activity = Activity::RebootScheduled {
+                    at: shown.clone(),
+                    due,
+                }
+            });
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            states.change(&host.config.name, |s| s.activity = Activity::Rebooting);
+            let code = reboot(host).await?.unwrap_or(-1);
+            Ok((code, format!("Reboot asked at {shown}: ReturnValue {code}")))
         }
         UpdateAction::Reboot => {
             let code = reboot(host).await?.unwrap_or(-1);

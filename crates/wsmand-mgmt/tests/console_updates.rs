@@ -4,7 +4,8 @@
 //! scan showing the counts on the page and in the fleet's attention count, an install of
 //! every update on three host entries with a canary first, a second scan with fewer updates
 //! and the reboot flag, a canary that does not come back stopping the rest, a reboot asked
-//! (refused by the host: the test's bus has no systemd), and each action audited per host.
+//! (refused by the host: the test's bus has no systemd), a reboot at a time on the host's own
+//! clock (the host in UTC+05:30), and each action audited per host.
 
 mod common;
 
@@ -79,7 +80,11 @@ fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
         return;
     };
     let bus = packagekit.address();
-    let env = [("DBUS_SYSTEM_BUS_ADDRESS", bus.as_str())];
+    // The host's clock in India's time zone (UTC+05:30), the console's in UTC.
+    let env = [
+        ("DBUS_SYSTEM_BUS_ADDRESS", bus.as_str()),
+        ("TZ", "Asia/Kolkata"),
+    ];
     // One daemon on PackageKit's bus, under three names (a fleet of one PackageKit), and a
     // port nothing listens on: the canary that never answers.
     let (_config, _daemon, port) = common::start_daemon((&|_| {}, &env), "root", &[]);
@@ -103,15 +108,7 @@ fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
         serde_json::Value::Null
     );
 
-    // A viewer may see the page but not act: each action refused, each refusal audited.
-    assert_eq!(service.get_json(&viewer.0, "/updates").status, 200);
-    for work in ["scan", "install-security", "install-all", "reboot"] {
-        let refused = post(&service, &viewer, &[&format!("work={work}"), "hosts=host0"]);
-        assert_eq!(refused.status, 403, "{work}: {}", refused.body);
-        assert!(refused.body.contains("not allowed"), "{}", refused.body);
-    }
-    let denied = service.audited(&admin.0, "denied", "host0: ");
-    assert!(denied.len() >= 4, "{denied:?}");
+    viewer_is_refused(&service, &admin, &viewer);
 
     // A scan: the dummy backend's three updates, one of them security.
     let scanned = job(&service, &admin, &["work=scan", "hosts=host0"]);
@@ -189,7 +186,63 @@ fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
     let state = &host_of(&rebooted, "host0")["state"];
     assert!(state == "done" || state == "failed", "{rebooted}");
 
-    // Each action on each host is audited.
+    reboot_at_the_hosts_time(&service, &admin);
+    each_action_is_audited(&service, &admin);
+}
+
+/// A viewer may see the page but not act: each action refused, each refusal audited.
+fn viewer_is_refused(service: &Service, admin: &Session, viewer: &Session) {
+    assert_eq!(service.get_json(&viewer.0, "/updates").status, 200);
+    for work in ["scan", "install-security", "install-all", "reboot"] {
+        let refused = post(service, viewer, &[&format!("work={work}"), "hosts=host0"]);
+        assert_eq!(refused.status, 403, "{work}: {}", refused.body);
+        assert!(refused.body.contains("not allowed"), "{}", refused.body);
+    }
+    let denied = service.audited(&admin.0, "denied", "host0: ");
+    assert!(denied.len() >= 4, "{denied:?}");
+}
+
+/// A reboot at a time on the host's own clock, two minutes ahead of it: it waits until the
+/// host's clock shows it, not the console's (five and a half hours apart).
+fn reboot_at_the_hosts_time(service: &Service, admin: &Session) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let host_time = (now + 330 * 60 + 120).rem_euclid(86_400);
+    let at = format!("at={:02}:{:02}", host_time / 3600, host_time % 3600 / 60);
+    let refused = post(service, admin, &["work=scan", "hosts=web2", &at]);
+    assert_eq!(
+        refused.status, 400,
+        "a time is for a reboot only: {}",
+        refused.body
+    );
+    let scheduled = post(service, admin, &["work=reboot", "hosts=web2", &at]);
+    assert_eq!(scheduled.status, 202, "{}", scheduled.body);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let activity = loop {
+        let activity = row(service, admin, "web2")["updates"]["activity"].clone();
+        if activity["state"] == "reboot-scheduled" || Instant::now() > deadline {
+            break activity;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(activity["state"], "reboot-scheduled", "{activity}");
+    assert!(
+        activity["at"]
+            .as_str()
+            .is_some_and(|a| a.ends_with("UTC+05:30")),
+        "{activity}"
+    );
+    let due = activity["due"].as_i64().expect("due") - now;
+    assert!(
+        (60..=180).contains(&due),
+        "due in {due} s, not at the host's {at}: {activity}"
+    );
+}
+
+/// Each action on each host is audited.
+fn each_action_is_audited(service: &Service, admin: &Session) {
     for what in ["updates: scan", "updates: install-all", "updates: reboot"] {
         let records = service.audited(&admin.0, "action", &format!("host0: {what}"));
         assert!(

@@ -77,6 +77,8 @@ enum FormRefused {
     NoAction,
     #[error("choose from 1 to {MAX_UPDATE_HOSTS} hosts (tick them, or act on every host matching the search)")]
     Hosts,
+    #[error("a time (HH:MM, on the host's clock) is for a reboot only")]
+    At,
     #[error("the canary must be one of the hosts chosen that you may update")]
     Canary,
 }
@@ -122,9 +124,16 @@ pub(super) fn start(cx: Ctx<'_>, form: &Form) -> Answer {
             &why.to_string(),
         )
     };
-    let Some(action) = form.get("work").and_then(UpdateAction::parse) else {
+    let Some(mut action) = form.get("work").and_then(UpdateAction::parse) else {
         return refused(FormRefused::NoAction);
     };
+    let at = form.get("at").unwrap_or("").trim();
+    if !at.is_empty() {
+        match (action, crate::updates::LocalTime::parse(at)) {
+            (UpdateAction::Reboot, Some(at)) => action = UpdateAction::RebootAt(at),
+            _ => return refused(FormRefused::At),
+        }
+    }
     let hosts = chosen(cx, form);
     if hosts.is_empty() || hosts.len() > MAX_UPDATE_HOSTS {
         return refused(FormRefused::Hosts);
