@@ -397,7 +397,6 @@ pub async fn run(
         };
     });
     let outcome = outcome(host, action, states).await;
-    let command = action.command(&host.switches());
     states.change(name, |s| {
         let rebooting = matches!(action, UpdateAction::Reboot | UpdateAction::RebootAt(_));
         if !rebooting || outcome.is_err() {
@@ -405,18 +404,20 @@ pub async fn run(
         }
         s.error = outcome.as_ref().err().map(ToString::to_string);
     });
-    outcome.map(|(code, words)| Done {
+    // The command of what was done: a scan alone when there was nothing to install.
+    outcome.map(|(code, words, done)| Done {
         code,
-        output: format!("{words}\n{command}"),
+        output: format!("{words}\n{}", done.command(&host.switches())),
     })
 }
 
-/// The action's ReturnValue and its words, or the host's failure.
+/// The action's ReturnValue, its words and what was done (a scan alone when an install
+/// found nothing), or the host's failure.
 async fn outcome(
     host: &Host,
     action: UpdateAction,
     states: &UpdateStates,
-) -> Result<(i64, String), HostError> {
+) -> Result<(i64, String, UpdateAction), HostError> {
     let counted = |scanned: &Scanned| {
         let security = scanned.pending.iter().filter(|p| p.security).count();
         format!("{} pending, {security} security", scanned.pending.len())
@@ -424,7 +425,7 @@ async fn outcome(
     match action {
         UpdateAction::Scan => {
             let scanned = scan(host, states).await?;
-            Ok((0, counted(&scanned)))
+            Ok((0, counted(&scanned), action))
         }
         UpdateAction::InstallSecurity | UpdateAction::InstallAll => {
             let scanned = scan(host, states).await?;
@@ -435,7 +436,11 @@ async fn outcome(
                 .map(|p| p.id.clone())
                 .collect();
             if ids.is_empty() {
-                return Ok((0, format!("{}; nothing to install", counted(&scanned))));
+                return Ok((
+                    0,
+                    format!("{}; nothing to install", counted(&scanned)),
+                    UpdateAction::Scan,
+                ));
             }
             states.change(&host.config.name, |s| {
                 s.activity = Activity::Installing { progress: None }
@@ -454,6 +459,7 @@ async fn outcome(
                     after.pending.unwrap_or(0),
                     if reboot { "needed" } else { "not needed" }
                 ),
+                action,
             ))
         }
         UpdateAction::RebootAt(at) => {
@@ -471,11 +477,15 @@ async fn outcome(
             tokio::time::sleep(Duration::from_secs(wait)).await;
             states.change(&host.config.name, |s| s.activity = Activity::Rebooting);
             let code = reboot(host).await?.unwrap_or(-1);
-            Ok((code, format!("Reboot asked at {shown}: ReturnValue {code}")))
+            Ok((
+                code,
+                format!("Reboot asked at {shown}: ReturnValue {code}"),
+                action,
+            ))
         }
         UpdateAction::Reboot => {
             let code = reboot(host).await?.unwrap_or(-1);
-            Ok((code, format!("Reboot asked: ReturnValue {code}")))
+            Ok((code, format!("Reboot asked: ReturnValue {code}"), action))
         }
     }
 }

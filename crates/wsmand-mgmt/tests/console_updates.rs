@@ -175,6 +175,23 @@ fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
             service.log()
         );
     }
+    // Each result carries the command of what was done on that host.
+    let said = |name: &str| {
+        host_of(&installed, name)["output"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert!(
+        said("host0").contains("winrm invoke InstallUpdates"),
+        "{}",
+        said("host0")
+    );
+    assert!(
+        said("web2").contains("nothing to install") && !said("web2").contains("InstallUpdates"),
+        "{}",
+        said("web2")
+    );
     let host0 = row(&service, &admin, "host0");
     let pending = host0["updates"]["pending"].as_u64().expect("pending");
     assert!(pending < 3, "a second scan finds fewer: {host0}");
