@@ -451,7 +451,15 @@ async fn run(host: &Host, work: &Work, mut cancelled: watch::Receiver<bool>) -> 
                 Ok(done) => Progress::Done { code: Some(done.code), output: done.output, truncated: false },
                 Err(error) => Progress::Failed { error: error.to_string() },
             },
-            () = cancel => Progress::Failed { error: CANCELLED.into() },
+            () = cancel => {
+                // Not scanning, installing or waiting to reboot any more, as far as the
+                // console knows (an install the host started goes on there).
+                states.change(&host.config.name, |s| {
+                    s.activity = crate::updates::Activity::Idle;
+                    s.error = Some(CANCELLED.into());
+                });
+                Progress::Failed { error: CANCELLED.into() }
+            }
         },
         Work::Service(service, action) => {
             let result = tokio::select! {
