@@ -297,6 +297,10 @@ mod tests {
             parse_rules("Allow write * *"),
             Err(RuleLineError::Action { line: 1, .. })
         ));
+        // The Updates page's rights, written on the form as in mgmt.toml.
+        let patch = parse_rules("Allow update,reboot group:web *").unwrap();
+        assert_eq!(patch[0].actions, vec![Action::Update, Action::Reboot]);
+        assert_eq!(rule_line(&patch[0]), "Allow update,reboot group:web *");
     }
 
     proptest! {
