@@ -2,8 +2,8 @@
 //! (`wsman_test::packagekit`: the dummy backend's three updates, gtkhtml2 as security, a
 //! kernel whose restart flag is `system`): a viewer refused each action (403, audited), a
 //! scan showing the counts on the page and in the fleet's attention count, an install of
-//! every update on three host entries with a canary first, a second scan with fewer updates
-//! and the reboot flag, a canary that does not come back stopping the rest, a reboot asked
+//! every update on three host entries with a canary first, of the security update alone on a
+//! host of a second PackageKit, a second scan with fewer updates and the reboot flag, a canary that does not come back stopping the rest, a reboot asked
 //! (refused by the host: the test's bus has no systemd), a reboot at a time on the host's own
 //! clock (the host in UTC+05:30), and each action audited per host.
 
@@ -88,6 +88,13 @@ fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
     // One daemon on PackageKit's bus, under three names (a fleet of one PackageKit), and a
     // port nothing listens on: the canary that never answers.
     let (_config, _daemon, port) = common::start_daemon((&|_| {}, &env), "root", &[]);
+    let Some(second) = PackageKitBus::start("dummy") else {
+        return;
+    };
+    let second_bus = second.address();
+    let second_env = [("DBUS_SYSTEM_BUS_ADDRESS", second_bus.as_str())];
+    let (_second_config, _second_daemon, second_port) =
+        common::start_daemon((&|_| {}, &second_env), "root", &[]);
     let dead = wsman_test::free_port();
     let service = Service::start_layout(&Layout {
         hosts: 0,
@@ -98,6 +105,7 @@ fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
             ("web2", port, ""),
             ("web3", port, ""),
             ("dead", dead, ""),
+            ("sec0", second_port, ""),
         ],
         ..Layout::default()
     });
@@ -110,53 +118,8 @@ fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
 
     viewer_is_refused(&service, &admin, &viewer);
 
-    // A scan: the dummy backend's three updates, one of them security.
-    let scanned = job(&service, &admin, &["work=scan", "hosts=host0"]);
-    assert_eq!(
-        host_of(&scanned, "host0")["state"],
-        "done",
-        "{scanned}\n{}",
-        service.log()
-    );
-    let host0 = row(&service, &admin, "host0");
-    assert_eq!(host0["updates"]["pending"], 3, "{host0}");
-    assert_eq!(host0["updates"]["security"], 1, "{host0}");
-    assert!(host0["updates"]["last_scan"].is_i64(), "{host0}");
-    let output = host_of(&scanned, "host0")["output"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
-    assert!(
-        output.contains("winrm invoke ScanForUpdates wmi/root/Microsoft/Windows/WindowsUpdate/MSFT_WUOperations @{SearchCriteria=\"IsInstalled=0\"} -r:http://127.0.0.1:"),
-        "{output}"
-    );
-    // The fleet counts it as needing attention.
-    let fleet = service.get_json(&admin.0, "/fleet");
-    assert_eq!(fleet.json()["counts"]["updates"], 1, "{}", fleet.body);
-    let page = service.page(&admin.0, "/updates");
-    page.assert_shows(
-        200,
-        &[
-            "with security updates pending",
-            "winrm invoke InstallUpdates",
-        ],
-    );
-
-    // A canary that does not answer: nothing else is installed, and the job says why.
-    let stopped = job(
-        &service,
-        &admin,
-        &["work=install-all", "hosts=dead,host0", "canary=dead"],
-    );
-    assert_eq!(stopped["canary"], "dead", "{stopped}");
-    assert!(
-        stopped["stopped"]
-            .as_str()
-            .is_some_and(|s| s.contains("canary dead")),
-        "{stopped}"
-    );
-    assert_eq!(host_of(&stopped, "host0")["state"], "failed", "{stopped}");
-    assert_eq!(row(&service, &admin, "host0")["updates"]["pending"], 3);
+    scan_shows_the_counts(&service, &admin);
+    canary_stops_and_security_alone(&service, &admin);
 
     // Install all on three entries, host0 the canary: it installs, comes back, the others
     // follow (finding nothing left).
@@ -274,4 +237,71 @@ fn each_action_is_audited(service: &Service, admin: &Session) {
     assert!(!service
         .audited(&admin.0, "action", "host0: updates: install-all: not run")
         .is_empty());
+}
+
+/// A canary that does not answer stops an install; security updates alone are sent alone.
+fn canary_stops_and_security_alone(service: &Service, admin: &Session) {
+    // A canary that does not answer: nothing else is installed, and the job says why.
+    let stopped = job(
+        service,
+        admin,
+        &["work=install-all", "hosts=dead,host0", "canary=dead"],
+    );
+    assert_eq!(stopped["canary"], "dead", "{stopped}");
+    assert!(
+        stopped["stopped"]
+            .as_str()
+            .is_some_and(|s| s.contains("canary dead")),
+        "{stopped}"
+    );
+    assert_eq!(host_of(&stopped, "host0")["state"], "failed", "{stopped}");
+    assert_eq!(row(service, admin, "host0")["updates"]["pending"], 3);
+
+    // Security updates only, on the host of a PackageKit of its own (one host: no canary):
+    // the one security update is sent, not the other two. (The dummy backend then lists no
+    // update at all: it marks every update done on any install, so its count after says
+    // nothing of what was sent; hence its own PackageKit, apart from the install of all.)
+    let secured = job(service, admin, &["work=install-security", "hosts=sec0"]);
+    assert_eq!(secured["canary"], serde_json::Value::Null, "{secured}");
+    let output = host_of(&secured, "sec0")["output"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(output.starts_with("installed 1;"), "{secured}");
+    assert_eq!(row(service, admin, "sec0")["updates"]["security"], 0);
+}
+
+/// A scan: the dummy backend's three updates, one of them security, on the page, in the
+/// result's `winrm` command and in the fleet's count.
+fn scan_shows_the_counts(service: &Service, admin: &Session) {
+    let scanned = job(service, admin, &["work=scan", "hosts=host0"]);
+    assert_eq!(
+        host_of(&scanned, "host0")["state"],
+        "done",
+        "{scanned}\n{}",
+        service.log()
+    );
+    let host0 = row(service, admin, "host0");
+    assert_eq!(host0["updates"]["pending"], 3, "{host0}");
+    assert_eq!(host0["updates"]["security"], 1, "{host0}");
+    assert!(host0["updates"]["last_scan"].is_i64(), "{host0}");
+    let output = host_of(&scanned, "host0")["output"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        output.contains("winrm invoke ScanForUpdates wmi/root/Microsoft/Windows/WindowsUpdate/MSFT_WUOperations @{SearchCriteria=\"IsInstalled=0\"} -r:http://127.0.0.1:"),
+        "{output}"
+    );
+    // The fleet counts it as needing attention.
+    let fleet = service.get_json(&admin.0, "/fleet");
+    assert_eq!(fleet.json()["counts"]["updates"], 1, "{}", fleet.body);
+    let page = service.page(&admin.0, "/updates");
+    page.assert_shows(
+        200,
+        &[
+            "with security updates pending",
+            "winrm invoke InstallUpdates",
+        ],
+    );
 }
