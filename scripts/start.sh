@@ -87,7 +87,7 @@ Members = ["os-group:$ADMIN_GROUP"]
 Effect = "Allow"
 Hosts = ["*"]
 Resources = ["*"]
-Actions = ["read", "change", "shell"]
+Actions = ["read", "change", "shell", "update", "reboot"]
 TOML
     chmod 0644 "$settings"
 }

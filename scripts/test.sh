@@ -229,7 +229,8 @@ node_clients() {
 }
 
 # The console in Debian's chromium (crates/wsmand-mgmt/tests/browser.rs driving
-# tests/browser/console.mjs, browser_events.rs driving events.mjs): playwright-core from the npm registry at the lockfile's version,
+# tests/browser/console.mjs, browser_events.rs driving events.mjs, browser_updates.rs driving
+# updates.mjs): playwright-core from the npm registry at the lockfile's version,
 # without its install scripts (they would download a browser).
 browser_tests() {
     # npm itself comes from install_packages (Debian's, when the command is missing).
@@ -243,6 +244,9 @@ browser_tests() {
     # The Events page against a collector node with the event store and forwarded events.
     WSMAN_TEST_BROWSER=1 cargo test --workspace --test browser_events -- --nocapture 2>&1 \
         | tee "$LOG_DIR/browser-events.log"
+    # The Updates page over 60 hosts on PackageKit's dummy backend (a bus of its own).
+    WSMAN_TEST_BROWSER=1 cargo test --workspace --test browser_updates -- --nocapture 2>&1 \
+        | tee "$LOG_DIR/browser-updates.log"
 }
 
 # Every cargo-fuzz target (crates/wsman-test/tests/architecture.rs checks that this list names

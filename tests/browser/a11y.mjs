@@ -50,6 +50,7 @@ const PAGES = [
   ['manage-host', `/manage/hosts/${LOCAL}`, 200],
   ['manage-role', '/manage/roles/admins', 200],
   ['bulk', '/bulk', 200],
+  ['updates', '/updates', 200],
   ['config-edit', `/hosts/${LOCAL}/config?edit=MaxTimeoutms`, 200],
   ['terminal', `/hosts/${SHELL}/terminal`, 200],
   ['not-found', '/hosts/no-such-host', 404],

@@ -140,6 +140,12 @@ pub enum Action {
     /// Adding, changing and removing the console's hosts and roles (granted only by a rule
     /// whose `Hosts` holds `*`: whoever edits the roles can grant themselves any host).
     Manage,
+    /// Scanning for and installing updates (`MSFT_WUOperations`): apart from `change`, so a
+    /// patching role need not be able to stop services, nor a service operator install.
+    Update,
+    /// Rebooting the host (`Win32_OperatingSystem.Reboot`): apart from `update`, so whoever
+    /// installs need not be the one who decides when the host goes down.
+    Reboot,
 }
 
 impl Action {
@@ -150,6 +156,8 @@ impl Action {
             Self::Change => "change",
             Self::Shell => "shell",
             Self::Manage => "manage",
+            Self::Update => "update",
+            Self::Reboot => "reboot",
         }
     }
 }

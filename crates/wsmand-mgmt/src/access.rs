@@ -35,7 +35,8 @@ pub enum Need {
     /// it everywhere ([`crate::delegation::Policy::everywhere`]).
     EachHost,
     /// A job on the hosts a form chooses: each decided for the job's own resource and
-    /// action when it is posted (`bulk::Grant`), a refusal audited per host.
+    /// action when it is posted (`bulk::Grant`; an update job: `update` of
+    /// `MSFT_WUOperations`, `reboot` of `Win32_OperatingSystem`), a refusal audited per host.
     ChosenHosts,
     /// The collector's event store (`read` of `urn:wsmand:event-store/Event` on a host of the
     /// group `event-store`), then the events of each host whose event logs the viewer may
@@ -66,8 +67,8 @@ pub fn need(route: &Route, method: &Method) -> Need {
         | Route::SearchScript => Need::Anyone,
         Route::Root | Route::Logout | Route::BulkJob(_) => Need::OwnSession,
         Route::Fleet | Route::Audit => Need::EachHost,
-        Route::Bulk if post => Need::ChosenHosts,
-        Route::Bulk => Need::EachHost,
+        Route::Bulk | Route::Updates if post => Need::ChosenHosts,
+        Route::Bulk | Route::Updates => Need::EachHost,
         Route::HostOverview(name) => host(name, cim_class("Win32_OperatingSystem"), Action::Read),
         Route::Services(name) => host(name, cim_class("Win32_Service"), Action::Read),
         Route::ServiceAction(name, _, _) => host(name, cim_class("Win32_Service"), Action::Change),
@@ -149,7 +150,9 @@ pub fn every_route(host: &str) -> Vec<(Method, Route)> {
         (get.clone(), Route::EventsTail),
         (post.clone(), Route::SaveEventView),
         (post.clone(), Route::RemoveEventView),
-        (get, Route::SearchScript),
+        (get.clone(), Route::SearchScript),
+        (get, Route::Updates),
+        (post, Route::Updates),
     ];
     let mut seen = [false; VARIANTS];
     for (_, route) in &routes {
@@ -160,7 +163,7 @@ pub fn every_route(host: &str) -> Vec<(Method, Route)> {
 }
 
 /// How many [`Route`] variants there are (the arms of [`variant`]).
-const VARIANTS: usize = 32;
+const VARIANTS: usize = 33;
 
 /// A route's variant as a number: written without a catch-all, so that a new route must be
 /// given an example in [`every_route`].
@@ -198,5 +201,6 @@ fn variant(route: &Route) -> usize {
         Route::SaveEventView => 29,
         Route::RemoveEventView => 30,
         Route::SearchScript => 31,
+        Route::Updates => 32,
     }
 }

@@ -20,6 +20,7 @@ use wsman_principal::OwnerKey;
 use crate::hosts::Host;
 use crate::route::ServiceAction;
 pub use crate::socket_slots::Grant;
+use crate::updates::{UpdateAction, UpdateStates};
 
 /// Hosts run at once within one job.
 pub const CONCURRENT_HOSTS: usize = 4;
@@ -59,7 +60,27 @@ pub enum Work {
     Command(String),
     /// A service action (`Win32_Service` methods).
     Service(String, ServiceAction),
+    /// An action of the Updates page, its findings kept in the states it holds.
+    Updates(UpdateAction, UpdateSink),
 }
+
+/// Where an update job keeps what it learns of each host (the Updates page's facts).
+#[derive(Clone)]
+pub struct UpdateSink(pub Arc<UpdateStates>);
+
+impl std::fmt::Debug for UpdateSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpdateSink")
+    }
+}
+
+impl PartialEq for UpdateSink {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for UpdateSink {}
 
 impl Work {
     /// The words the page and the audit use.
@@ -67,6 +88,7 @@ impl Work {
         match self {
             Self::Command(line) => format!("run {line:?}"),
             Self::Service(name, action) => format!("{} {name}", action.name()),
+            Self::Updates(action, _) => format!("updates: {}", action.describe()),
         }
     }
 }
@@ -115,6 +137,10 @@ pub struct Job {
     pub grant: Grant,
     /// What it does.
     pub what: String,
+    /// The host run alone first, if any.
+    pub canary: Option<String>,
+    /// Why the hosts after the canary were not run, if they were not.
+    pub stopped: Option<String>,
     /// Each host, in the order chosen.
     pub hosts: Vec<HostRun>,
 }
@@ -178,12 +204,27 @@ impl Jobs {
         targets: Vec<Target>,
         audit: impl Fn(&str, &str) + Send + Sync + 'static,
     ) -> Result<u64, JobRefused> {
+        self.start_with_canary(grant, work, targets, None, audit)
+    }
+
+    /// The same, the target at `canary` (if one, and run) run alone first: the others only
+    /// once it is done with code 0 and still answers, else each is failed with the reason.
+    pub fn start_with_canary(
+        self: &Arc<Self>,
+        grant: Grant,
+        work: Work,
+        targets: Vec<Target>,
+        canary: Option<usize>,
+        audit: impl Fn(&str, &str) + Send + Sync + 'static,
+    ) -> Result<u64, JobRefused> {
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let same_user = |job: &Job| job.grant.owner.is(&grant.owner);
         let job = Arc::new(Mutex::new(Job {
             id,
             grant: grant.clone(),
             what: work.describe(),
+            canary: None,
+            stopped: None,
             hosts: targets
                 .iter()
                 .map(|(name, target)| HostRun {
@@ -222,43 +263,38 @@ impl Jobs {
                 }
             }
         }
-        let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_HOSTS));
-        let audit = Arc::new(audit);
-        for (index, ((name, target), mut cancelled)) in
-            targets.into_iter().zip(cancelled).enumerate()
-        {
-            let Ok(host) = target else { continue };
-            let (job, slots, work, audit) = (
-                Arc::clone(&job),
-                Arc::clone(&slots),
-                work.clone(),
-                Arc::clone(&audit),
-            );
-            tokio::spawn(async move {
-                let slot = tokio::select! {
-                    slot = slots.acquire() => slot.ok(),
-                    () = until_cancelled(&mut cancelled) => None,
-                };
-                let progress = match slot {
-                    Some(_slot) => {
-                        set(&job, index, Progress::Running);
-                        run(&host, &work, cancelled).await
-                    }
-                    None => Progress::Failed {
-                        error: CANCELLED.into(),
-                    },
-                };
-                let outcome = match &progress {
-                    Progress::Done { code, .. } => format!(
-                        "done, code {}",
-                        code.map_or("none".into(), |c| c.to_string())
-                    ),
-                    Progress::Failed { error } => format!("failed: {error}"),
-                    _ => String::new(),
-                };
-                audit(&name, &format!("{name}: {}: {outcome}", work.describe()));
-                set(&job, index, progress);
-            });
+        let runner = Arc::new(Runner {
+            job,
+            slots: tokio::sync::Semaphore::new(CONCURRENT_HOSTS),
+            work,
+            audit: Box::new(audit),
+        });
+        let mut runs: Vec<HostTurn> = targets
+            .into_iter()
+            .zip(cancelled)
+            .enumerate()
+            .filter_map(|(index, ((name, target), cancelled))| {
+                let host = target.ok()?;
+                Some(HostTurn {
+                    index,
+                    name,
+                    host,
+                    cancelled,
+                })
+            })
+            .collect();
+        let canary = canary.and_then(|c| runs.iter().position(|run| run.index == c));
+        match canary {
+            Some(at) if runs.len() > 1 => {
+                let first = runs.remove(at);
+                lock(&runner.job).canary = Some(first.name.clone());
+                tokio::spawn(Arc::clone(&runner).canary_then(first, runs));
+            }
+            _ => {
+                for turn in runs {
+                    tokio::spawn(Arc::clone(&runner).turn(turn));
+                }
+            }
         }
         Ok(id)
     }
@@ -290,6 +326,103 @@ impl Jobs {
     }
 }
 
+/// Told each host's outcome (the host, the words).
+type Audit = dyn Fn(&str, &str) + Send + Sync;
+
+/// What every host's run of one job shares.
+struct Runner {
+    job: Arc<Mutex<Job>>,
+    slots: tokio::sync::Semaphore,
+    work: Work,
+    audit: Box<Audit>,
+}
+
+/// One host's turn in a job.
+struct HostTurn {
+    index: usize,
+    name: String,
+    host: Arc<Host>,
+    cancelled: watch::Receiver<bool>,
+}
+
+impl Runner {
+    /// Runs one host in a free slot (or not at all, when cancelled first), audited; returns
+    /// its progress.
+    async fn turn(self: Arc<Self>, turn: HostTurn) -> Progress {
+        let HostTurn {
+            index,
+            name,
+            host,
+            mut cancelled,
+        } = turn;
+        let slot = tokio::select! {
+            slot = self.slots.acquire() => slot.ok(),
+            () = until_cancelled(&mut cancelled) => None,
+        };
+        let progress = match slot {
+            Some(_slot) => {
+                set(&self.job, index, Progress::Running);
+                run(&host, &self.work, cancelled).await
+            }
+            None => Progress::Failed {
+                error: CANCELLED.into(),
+            },
+        };
+        let outcome = match &progress {
+            Progress::Done { code, .. } => format!(
+                "done, code {}",
+                code.map_or("none".into(), |c| c.to_string())
+            ),
+            Progress::Failed { error } => format!("failed: {error}"),
+            _ => String::new(),
+        };
+        (self.audit)(
+            &name,
+            &format!("{name}: {}: {outcome}", self.work.describe()),
+        );
+        set(&self.job, index, progress.clone());
+        progress
+    }
+
+    /// The canary's turn, then the others' if it came back healthy; else each of the others
+    /// failed with the reason, audited.
+    async fn canary_then(self: Arc<Self>, canary: HostTurn, rest: Vec<HostTurn>) {
+        let (name, host) = (canary.name.clone(), Arc::clone(&canary.host));
+        let progress = Arc::clone(&self).turn(canary).await;
+        let unhealthy = match progress {
+            Progress::Done { code: Some(0), .. } => match host.identify().await {
+                Ok(_) => None,
+                Err(error) => Some(format!("it does not answer since: {error}")),
+            },
+            Progress::Done { code, .. } => Some(format!(
+                "its result was {}",
+                code.map_or("none".into(), |c| c.to_string())
+            )),
+            Progress::Failed { error } => Some(error),
+            Progress::Pending | Progress::Running => Some("it did not finish".into()),
+        };
+        let Some(why) = unhealthy else {
+            for turn in rest {
+                tokio::spawn(Arc::clone(&self).turn(turn));
+            }
+            return;
+        };
+        let why = format!("stopped: the canary {name} did not come back healthy: {why}");
+        lock(&self.job).stopped = Some(why.clone());
+        for turn in rest {
+            (self.audit)(
+                &turn.name,
+                &format!("{}: {}: not run, {why}", turn.name, self.work.describe()),
+            );
+            set(
+                &self.job,
+                turn.index,
+                Progress::Failed { error: why.clone() },
+            );
+        }
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
@@ -313,6 +446,21 @@ async fn until_cancelled(cancelled: &mut watch::Receiver<bool>) {
 async fn run(host: &Host, work: &Work, mut cancelled: watch::Receiver<bool>) -> Progress {
     let cancel = async move { until_cancelled(&mut cancelled).await };
     match work {
+        Work::Updates(action, UpdateSink(states)) => tokio::select! {
+            done = crate::updates::run(host, *action, states) => match done {
+                Ok(done) => Progress::Done { code: Some(done.code), output: done.output, truncated: false },
+                Err(error) => Progress::Failed { error: error.to_string() },
+            },
+            () = cancel => {
+                // Not scanning, installing or waiting to reboot any more, as far as the
+                // console knows (an install the host started goes on there).
+                states.change(&host.config.name, |s| {
+                    s.activity = crate::updates::Activity::Idle;
+                    s.error = Some(CANCELLED.into());
+                });
+                Progress::Failed { error: CANCELLED.into() }
+            }
+        },
         Work::Service(service, action) => {
             let result = tokio::select! {
                 result = host.service_action(service, *action) => result,

@@ -63,6 +63,12 @@ pub fn job(viewer: &Viewer<'_>, job: &Job, refreshing: bool) -> Markup {
                     }
                 }
             }
+            @if let Some(canary) = &job.canary {
+                p #job-canary { "Canary: " strong { (canary) } " runs first; the others only once it is done and still answers." }
+            }
+            @if let Some(stopped) = &job.stopped {
+                p.error #job-stopped role="alert" { (stopped) }
+            }
             table.bulk {
                 thead { tr { th { "Host" } th { "State" } th { "Code" } th { "Output" } } }
                 tbody {
@@ -86,7 +92,7 @@ pub fn job(viewer: &Viewer<'_>, job: &Job, refreshing: bool) -> Markup {
                     }
                 }
             }
-            p { a href="/bulk" { "Run something else" } " · " a href="/fleet" { "Back to the fleet" } }
+            p { a href="/bulk" { "Run something else" } " · " a href="/updates" { "Updates" } " · " a href="/fleet" { "Back to the fleet" } }
         },
     )
 }

@@ -404,6 +404,34 @@ mod tests {
         }
     }
 
+    /// `update` and `reboot` come only from a rule that names them: a role of `read`,
+    /// `change` and `shell` (an operator, a viewer) gets neither, and a patching role may
+    /// update without rebooting.
+    #[test]
+    fn update_and_reboot_are_granted_only_by_rules_naming_them() {
+        let policy = Policy::new(&settings(
+            "[[Role]]\nName = \"ops\"\nMembers = [\"alice\"]\n[[Role.Rule]]\n\
+             Effect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+             Actions = [\"read\", \"change\", \"shell\"]\n\
+             [[Role]]\nName = \"patch\"\nMembers = [\"bob\"]\n[[Role.Rule]]\n\
+             Effect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+             Actions = [\"read\", \"update\"]\n",
+        ));
+        let wu = crate::updates::wu_class("MSFT_WUOperations");
+        let os = cim_class("Win32_OperatingSystem");
+        let allowed = |user: &str, resource: &str, action: Action| {
+            let principal = who(user, "manager");
+            policy
+                .decide(ungrouped(&principal), "web1", resource, action)
+                .is_allowed()
+        };
+        assert!(!allowed("alice", &wu, Action::Update));
+        assert!(!allowed("alice", &os, Action::Reboot));
+        assert!(allowed("bob", &wu, Action::Update));
+        assert!(!allowed("bob", &os, Action::Reboot));
+        assert!(!allowed("bob", &cim_class("Win32_Service"), Action::Change));
+    }
+
     proptest! {
         /// Whatever the request, a user no role names is refused.
         #[test]
@@ -413,7 +441,7 @@ mod tests {
                  Effect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
                  Actions = [\"read\", \"change\", \"shell\"]\n",
             ));
-            for action in [Action::Read, Action::Change, Action::Shell] {
+            for action in [Action::Read, Action::Change, Action::Shell, Action::Update, Action::Reboot] {
                 for kind in ["manager", "os"] {
                     let principal = who(&user, kind);
                     let subject = ungrouped(&principal);

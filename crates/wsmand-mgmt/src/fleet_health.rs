@@ -22,6 +22,9 @@ pub struct Row<'a> {
     pub latest: Option<Point>,
     /// How fresh the row is.
     pub sampled: Sampled,
+    /// Security updates pending or a reboot needed, as the Updates page's last action on the
+    /// host found ([`crate::updates::UpdateState::needs_attention`]).
+    pub updates_due: bool,
 }
 
 /// How fresh a host's row is.
@@ -269,11 +272,13 @@ pub fn sort(rows: &mut [Row<'_>], query: &TableQuery) {
 pub const FLEET_PAGE_SIZE: usize = 100;
 
 /// Whether a row needs someone's attention: not answering (once sampled), refusing the
-/// account, a failed service, or a figure high or critical.
+/// account, a failed service, a figure high or critical, or security updates pending or a
+/// reboot needed.
 pub fn needs_attention(row: &Row<'_>) -> bool {
     let attention = |l: Level| matches!(l, Level::Warn | Level::Bad);
     let silent = row.sampled != Sampled::Waiting && !row.host.reachable;
     silent
+        || row.updates_due
         || row.host.access_denied
         || failed_level(row.host) == Level::Bad
         || row.latest.is_some_and(|p| {
@@ -335,6 +340,8 @@ pub struct Counts {
     pub disk: usize,
     /// Waiting for their first sample.
     pub unsampled: usize,
+    /// Security updates pending or a reboot needed.
+    pub updates: usize,
     /// Needing attention ([`needs_attention`]).
     pub attention: usize,
 }
@@ -351,6 +358,7 @@ pub fn counts(rows: &[Row<'_>]) -> Counts {
         out.failing += usize::from(failed_level(row.host) == Level::Bad);
         out.unsampled += usize::from(row.sampled == Sampled::Waiting);
         out.attention += usize::from(needs_attention(row));
+        out.updates += usize::from(row.updates_due);
         match row.latest {
             None => {}
             Some(p) => {
@@ -380,6 +388,7 @@ pub fn counts_markup(counts: &Counts) -> Markup {
             (item("count-cpu", counts.cpu, "CPU high", Level::Warn))
             (item("count-memory", counts.memory, "memory high", Level::Warn))
             (item("count-disk", counts.disk, "disk low", Level::Warn))
+            (item("count-updates", counts.updates, "with security updates or a reboot due", Level::Warn))
             (item("count-unsampled", counts.unsampled, "waiting for their first sample", Level::Unknown))
         }
     }
@@ -467,21 +476,26 @@ mod tests {
                 host: &hosts[0],
                 latest: point(10.0, 50.0, 40.0),
                 sampled: fresh(),
+                // Every figure fine, but security updates or a reboot due.
+                updates_due: true,
             },
             Row {
                 host: &hosts[1],
                 latest: point(99.0, 85.0, 3.0),
                 sampled: fresh(),
+                updates_due: false,
             },
             Row {
                 host: &hosts[2],
                 latest: None,
                 sampled: silent(),
+                updates_due: false,
             },
             Row {
                 host: &hosts[3],
                 latest: point(50.0, 96.0, 12.0),
                 sampled: fresh(),
+                updates_due: false,
             },
         ];
         let got = counts(&rows);
@@ -495,7 +509,8 @@ mod tests {
                 memory: 2,
                 disk: 2,
                 unsampled: 0,
-                attention: 3,
+                updates: 1,
+                attention: 4,
             }
         );
         let attention: String = rows
@@ -503,7 +518,7 @@ mod tests {
             .filter(|r| needs_attention(r))
             .map(|r| r.host.name.as_str())
             .collect();
-        assert_eq!(attention, "bcd");
+        assert_eq!(attention, "abcd");
         let order =
             |rows: &[Row<'_>]| -> String { rows.iter().map(|r| r.host.name.as_str()).collect() };
         let mut query = TableQuery::parse("sort=cpu&dir=desc");
@@ -538,6 +553,7 @@ mod tests {
                     host,
                     latest: point(10.0, 50.0, 40.0),
                     sampled: fresh(),
+                    updates_due: false,
                 })
                 .collect()
         };

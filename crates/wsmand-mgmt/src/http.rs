@@ -11,7 +11,7 @@
 //! `host_pages`, the changes (logout, service actions, terminate) in `change`,
 //! the manager pages (hosts and roles changed while running) in `manage`, a
 //! host's `winrm/config` page and `winrm set` in `config_set`, a command or service action
-//! on several hosts in `bulk`, the WebSocket
+//! on several hosts in `bulk`, the Updates page and its jobs in `updates`, the WebSocket
 //! upgrades in `upgrade`.
 
 use std::net::SocketAddr;
@@ -39,6 +39,7 @@ mod graphs;
 mod host_pages;
 mod login_form;
 mod manage;
+mod updates;
 mod upgrade;
 
 use answer::{cookie, error, html, json, redirect, respond, wants_json, with_headers, with_viewer};
@@ -75,6 +76,8 @@ pub struct AppState {
     pub jobs: Arc<crate::bulk::Jobs>,
     /// The Events page's saved views, shared by every console user.
     pub event_views: Arc<crate::event_views::EventViews>,
+    /// What the Updates page's actions found on each host.
+    pub updates: Arc<crate::updates::UpdateStates>,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -394,6 +397,7 @@ async fn with_session(
             Box::pin(events_search::stored(cx, id, store)).await
         }
         (&Method::GET, Route::Bulk, _) => bulk::form_page(cx),
+        (&Method::GET, Route::Updates, _) => updates::page(cx, request.query),
         (&Method::GET, Route::BulkJob(id), _) => bulk::job_page(cx, id, request.query),
         (&Method::GET, Route::Manage(page), Admitted::Manage(settings)) => {
             manage::page(cx, page, request.query, *settings)
@@ -419,6 +423,7 @@ async fn with_session(
             | Route::Terminate(..)
             | Route::Config(_)
             | Route::Bulk
+            | Route::Updates
             | Route::Manage(_)
             | Route::SaveEventView
             | Route::RemoveEventView),

@@ -241,13 +241,20 @@ pub fn parse_rules(text: &str) -> Result<Vec<DelegationRule>, RuleLineError> {
         let actions = comma_list(actions)
             .into_iter()
             .map(|word| {
-                [Action::Read, Action::Change, Action::Shell, Action::Manage]
-                    .into_iter()
-                    .find(|known| known.name() == word)
-                    .ok_or(RuleLineError::Action {
-                        line: line_number,
-                        word,
-                    })
+                [
+                    Action::Read,
+                    Action::Change,
+                    Action::Shell,
+                    Action::Manage,
+                    Action::Update,
+                    Action::Reboot,
+                ]
+                .into_iter()
+                .find(|known| known.name() == word)
+                .ok_or(RuleLineError::Action {
+                    line: line_number,
+                    word,
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         rules.push(DelegationRule {
@@ -290,6 +297,10 @@ mod tests {
             parse_rules("Allow write * *"),
             Err(RuleLineError::Action { line: 1, .. })
         ));
+        // The Updates page's rights, written on the form as in mgmt.toml.
+        let patch = parse_rules("Allow update,reboot group:web *").unwrap();
+        assert_eq!(patch[0].actions, vec![Action::Update, Action::Reboot]);
+        assert_eq!(rule_line(&patch[0]), "Allow update,reboot group:web *");
     }
 
     proptest! {

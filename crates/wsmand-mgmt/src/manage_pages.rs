@@ -261,7 +261,7 @@ pub fn role_form(
             label { "Members (comma-separated: manager users, os:NAME, os:*, os-group:NAME)" input type="text" name="members" maxlength="1024" value=(fields.members); }
             label { "Runs as (a RunAs account of the hosts; empty: each host's Username)" input type="text" name="run_as" maxlength="256" value=(fields.run_as); }
             label {
-                "Rules, one a line: Allow|Deny ACTIONS HOSTS RESOURCES (lists comma-separated; actions read, change, shell, manage; hosts NAME, group:NAME or *; resources URI prefixes or *)"
+                "Rules, one a line: Allow|Deny ACTIONS HOSTS RESOURCES (lists comma-separated; actions read, change, shell, update, reboot, manage; hosts NAME, group:NAME or *; resources URI prefixes or *)"
                 textarea name="rules" rows="6" maxlength="2048" aria-describedby=[described] { (fields.rules) }
             }
         }

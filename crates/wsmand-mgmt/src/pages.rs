@@ -9,6 +9,7 @@ use crate::event_filter::EventFilter;
 use crate::hosts::{ActionResult, EventRow, HostError, HostSummary, ProcessRow, ServiceRow};
 use crate::route::ServiceAction;
 use crate::table::{self, Column, SortKey, TablePage, TableQuery};
+use crate::table_html::{pager, sort_heading, table_controls};
 
 /// The stylesheet served at `/assets/style.css`.
 pub const STYLESHEET: &str = include_str!("../assets/style.css");
@@ -59,6 +60,7 @@ pub(crate) fn layout_with(
                             a href="/fleet" aria-current=[(title == "Fleet").then_some("page")] { "Fleet" }
                             a href="/events" aria-current=[(title == "Events").then_some("page")] { "Events" }
                             a href="/audit" aria-current=[(title == "Audit").then_some("page")] { "Audit" }
+                            a href="/updates" aria-current=[(title == "Updates").then_some("page")] { "Updates" }
                             a href="/bulk" aria-current=[(title == "Run on several hosts").then_some("page")] { "Run" }
                             a href="/manage" aria-current=[(title == "Manage").then_some("page")] { "Manage" }
                         } @else if title != "Log in" {
@@ -702,52 +704,6 @@ fn command_line(line: &str) -> Markup {
                 summary { (line.chars().take(SHORT_COMMAND_LINE).collect::<String>()) "…" }
                 (line)
             }
-        }
-    }
-}
-
-/// A column heading that sorts by it (again: the other way).
-fn sort_heading<T>(query: &TableQuery, column: &Column<T>) -> Markup {
-    let sorted = query.sort.as_deref() == Some(column.key);
-    let href = query.link(|next| {
-        next.descending = sorted && !query.descending;
-        next.sort = Some(column.key.to_owned());
-    });
-    let mark = match (sorted, query.descending) {
-        (false, _) => "",
-        (true, false) => " ▲",
-        (true, true) => " ▼",
-    };
-    html! { th { a href=(href) { (column.label) (mark) } } }
-}
-
-/// The search form, the counts and the pages of a table.
-fn table_controls<T>(query: &TableQuery, shown: &TablePage<'_, T>, what: &str) -> Markup {
-    html! {
-        form.search method="get" {
-            @if let Some(sort) = &query.sort {
-                input type="hidden" name="sort" value=(sort);
-                @if query.descending { input type="hidden" name="dir" value="desc"; }
-            }
-            label { "Search " input type="search" name="q" value=(query.search) maxlength=(table::MAX_SEARCH_CHARS); }
-            button type="submit" { "Search" }
-        }
-        (pager(query, shown, what))
-    }
-}
-
-/// The counts and the pages of a table; a page past the end says so.
-fn pager<T>(query: &TableQuery, shown: &TablePage<'_, T>, what: &str) -> Markup {
-    html! {
-        @if shown.past_the_end {
-            p.error { "There is no page " (query.page) "; the last page, " (shown.page) ", is shown." }
-        }
-        p.pager {
-            (shown.matching) " " (what)
-            @if shown.matching != shown.total { " matching of " (shown.total) }
-            " · page " (shown.page) " of " (shown.pages)
-            @if shown.page > 1 { " " a rel="prev" href=(query.link(|n| n.page = shown.page - 1)) { "previous" } }
-            @if shown.page < shown.pages { " " a rel="next" href=(query.link(|n| n.page = shown.page + 1)) { "next" } }
         }
     }
 }

@@ -115,6 +115,9 @@ pub enum Route {
     RemoveEventView,
     /// `GET /assets/search.js`: uPlot and the Events page's histogram and live tail, bundled.
     SearchScript,
+    /// `GET /updates` (each host's updates) and `POST /updates` (an update job on the hosts
+    /// chosen: scan, install, reboot).
+    Updates,
 }
 
 /// The manager pages (`/manage/...`): the same path is the form (GET) and its change (POST).
@@ -189,6 +192,7 @@ pub fn parse(target: &str) -> Result<Route, RouteError> {
         ["assets", "graphs.css"] => Route::GraphsStylesheet,
         ["hosts", name, "samples.json"] => Route::Samples(host(name)?),
         ["bulk"] => Route::Bulk,
+        ["updates"] => Route::Updates,
         ["bulk", id] => Route::BulkJob(
             id.parse::<u64>()
                 .ok()
@@ -271,6 +275,8 @@ mod tests {
         );
         assert_eq!(parse("/audit"), Ok(Route::Audit));
         assert_eq!(parse("/bulk/7"), Ok(Route::BulkJob(7)));
+        assert_eq!(parse("/updates?sort=security"), Ok(Route::Updates));
+        assert_eq!(parse("/updates/x"), Err(RouteError::NotFound));
         assert_eq!(parse("/bulk/+7"), Err(RouteError::NotFound));
         assert_eq!(parse("/events?hosts=web1"), Ok(Route::FleetEvents));
         assert_eq!(parse("/events/stored/42"), Ok(Route::StoredEvent(42)));

@@ -258,6 +258,7 @@ fn path_of(route: &Route, csrf: &str) -> String {
         Route::SaveEventView => "/events/views".to_owned(),
         Route::RemoveEventView => "/events/views/remove".to_owned(),
         Route::SearchScript => "/assets/search.js".to_owned(),
+        Route::Updates => "/updates".to_owned(),
     };
     assert_eq!(
         wsmand_mgmt::route::parse(&path).as_ref(),

@@ -19,7 +19,7 @@ use crate::form::Form;
 use crate::route::ServiceAction;
 
 /// The hosts the asker sees, in name order.
-fn visible_hosts(state: &AppState, asker: Asker<'_>) -> Vec<String> {
+pub(super) fn visible_hosts(state: &AppState, asker: Asker<'_>) -> Vec<String> {
     let live = state.live.now();
     let subject = asker.session.subject();
     live.fleet
@@ -103,15 +103,28 @@ pub(super) fn start(cx: Ctx<'_>, form: &Form) -> Answer {
     let (resource, action) = match &work {
         Work::Command(_) => (wsman_client::shell::CMD_SHELL_URI.to_owned(), Action::Shell),
         Work::Service(..) => (cim_class("Win32_Service"), Action::Change),
+        Work::Updates(update, _) => update.right(),
     };
+    let targets = decide(cx, hosts, &resource, action);
+    launch(cx, work, targets, (resource, action), None)
+}
+
+/// Each of `hosts` decided for `action` on `resource`: its client as the allowing role's
+/// account, or why not (a refusal audited as `denied`).
+pub(super) fn decide(
+    cx: Ctx<'_>,
+    hosts: Vec<String>,
+    resource: &str,
+    action: Action,
+) -> Vec<Target> {
     let live = cx.state.live.now();
-    let targets: Vec<Target> = hosts
+    hosts
         .into_iter()
         .map(|name| {
             let target =
                 match live
                     .policy
-                    .decide(cx.asker.session.subject(), &name, &resource, action)
+                    .decide(cx.asker.session.subject(), &name, resource, action)
                 {
                     Decision::Allowed { run_as, .. } => live
                         .fleet
@@ -135,7 +148,18 @@ pub(super) fn start(cx: Ctx<'_>, form: &Form) -> Answer {
                 };
             (name, target)
         })
-        .collect();
+        .collect()
+}
+
+/// `work` started on `targets` (the one at `canary` first), each host's outcome audited; the
+/// job's page (or its number, as JSON), or 429 when too many jobs run.
+pub(super) fn launch(
+    cx: Ctx<'_>,
+    work: Work,
+    targets: Vec<Target>,
+    (resource, action): (String, Action),
+    canary: Option<usize>,
+) -> Answer {
     let audit = Arc::clone(&cx.state.audit);
     let (ip, owner) = (cx.asker.peer.ip(), cx.asker.session.owner.clone());
     let grant = Grant {
@@ -144,12 +168,12 @@ pub(super) fn start(cx: Ctx<'_>, form: &Form) -> Answer {
         resource,
         action,
     };
-    let started = cx
-        .state
-        .jobs
-        .start(grant, work, targets, move |host, detail| {
-            audit.record_on(ip, &owner, "action", host, detail);
-        });
+    let started =
+        cx.state
+            .jobs
+            .start_with_canary(grant, work, targets, canary, move |host, detail| {
+                audit.record_on(ip, &owner, "action", host, detail);
+            });
     let id = match started {
         Ok(id) => id,
         Err(refused) => {

@@ -45,6 +45,7 @@ pub(super) async fn change(
             return Box::pin(super::config_set::set(cx, &form, &name, on.host)).await
         }
         (Route::Bulk, _) => return super::bulk::start(cx, &form),
+        (Route::Updates, _) => return super::updates::start(cx, &form),
         (Route::SaveEventView, Admitted::Store(store)) => {
             return Box::pin(super::events_search::save(cx, &form, store)).await
         }

@@ -194,6 +194,7 @@ pub(super) fn fleet_page(
             host,
             latest: *latest,
             sampled: *sampled,
+            updates_due: state.updates.get(&host.name).needs_attention(),
         })
         .collect();
     // Counted over every host the viewer sees; only one page of rows is sent.

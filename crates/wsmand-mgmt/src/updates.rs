@@ -1,0 +1,546 @@
+//! The Updates page's facts and actions: each host's pending and security updates, its reboot
+//! flag and its last scan and install, read through Windows Update's own classes
+//! (`MSFT_WUOperations`, `MSFT_WUSettings` in `root/Microsoft/Windows/WindowsUpdate`), which a
+//! Windows host and a wsmand host (through PackageKit) both serve, so the console needs no
+//! second way for Linux. What the console knows of a host is what its last action on it read
+//! ([`UpdateStates`]): the page reads nothing from the hosts while it is answered, as the
+//! fleet page reads nothing. The actions run as jobs of `bulk` (its bounds, its pages, its
+//! audit); an install on several hosts goes to a canary first (`bulk::Jobs::start`).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use wsman_client::{ClientError, Element, Resource};
+use wsman_config::mgmt::Action;
+
+use crate::hosts::{property, Host, HostError};
+pub use crate::reboot_time::LocalTime;
+
+/// The namespace of Windows Update's classes (under the WMI prefix of its resource URIs).
+const WU_CLI: &str = "wmi/root/Microsoft/Windows/WindowsUpdate";
+/// What a scan asks for: every update not installed (what Windows Update's own scan asks).
+pub const SCAN_CRITERIA: &str = "IsInstalled=0";
+/// WU_E_INSTALL_NOT_ALLOWED: an install is still running on the host.
+const INSTALL_RUNNING: u32 = 0x8024_0016;
+/// How long a scan may take (PackageKit refreshes its lists first).
+const SCAN_DEADLINE: Duration = Duration::from_secs(120);
+/// How long an install may take, its progress read every [`POLL`] once the host's own
+/// operation timeout has passed.
+const INSTALL_DEADLINE: Duration = Duration::from_secs(30 * 60);
+/// How often a running install's progress is read.
+const POLL: Duration = Duration::from_secs(2);
+
+/// The resource URI of one of Windows Update's classes.
+pub fn wu_class(name: &str) -> String {
+    format!(
+        "{}{}/{name}",
+        wsman_proto::ns::WMI_PREFIX,
+        &WU_CLI["wmi/".len()..]
+    )
+}
+
+/// What the page's buttons do on each chosen host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateAction {
+    /// `ScanForUpdates`, then the reboot flag and the dates.
+    Scan,
+    /// A scan, then `InstallUpdates` of the security updates only (`MsrcSeverity` set).
+    InstallSecurity,
+    /// A scan, then `InstallUpdates` of every pending update.
+    InstallAll,
+    /// `Win32_OperatingSystem.Reboot`.
+    Reboot,
+    /// The same when the host's own clock next shows this time.
+    RebootAt(LocalTime),
+}
+
+impl UpdateAction {
+    /// Every action, in the page's order.
+    pub const ALL: [Self; 4] = [
+        Self::Scan,
+        Self::InstallSecurity,
+        Self::InstallAll,
+        Self::Reboot,
+    ];
+
+    /// The word in the form and the audit.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Scan => "scan",
+            Self::InstallSecurity => "install-security",
+            Self::InstallAll => "install-all",
+            Self::Reboot | Self::RebootAt(_) => "reboot",
+        }
+    }
+
+    /// What the job's page and the audit say it does.
+    pub fn describe(self) -> String {
+        match self {
+            Self::RebootAt(at) => format!("reboot at {} host time", at.text()),
+            other => other.name().to_owned(),
+        }
+    }
+
+    /// The button's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Scan => "Scan for updates",
+            Self::InstallSecurity => "Install security updates",
+            Self::InstallAll => "Install all updates",
+            Self::Reboot | Self::RebootAt(_) => "Reboot",
+        }
+    }
+
+    /// The action named `word` in a form.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == word)
+    }
+
+    /// The delegated right it needs, and on which resource: `update` of `MSFT_WUOperations`,
+    /// `reboot` of `Win32_OperatingSystem`.
+    pub fn right(self) -> (String, Action) {
+        match self {
+            Self::Reboot | Self::RebootAt(_) => (
+                crate::delegation::cim_class("Win32_OperatingSystem"),
+                Action::Reboot,
+            ),
+            _ => (wu_class("MSFT_WUOperations"), Action::Update),
+        }
+    }
+
+    /// Whether a selection of several hosts goes to a canary first.
+    pub fn canary_first(self) -> bool {
+        matches!(self, Self::InstallSecurity | Self::InstallAll)
+    }
+
+    /// The `winrm` command that does the same on a host reached with `switches`.
+    pub fn command(self, switches: &str) -> String {
+        let scan = format!(
+            "winrm invoke ScanForUpdates {WU_CLI}/MSFT_WUOperations @{{SearchCriteria=\"{SCAN_CRITERIA}\"}} {switches}"
+        );
+        match self {
+            Self::Scan => scan,
+            Self::InstallSecurity | Self::InstallAll => format!(
+                "{scan}; winrm invoke InstallUpdates {WU_CLI}/MSFT_WUOperations -file:install.xml {switches}"
+            ),
+            Self::Reboot | Self::RebootAt(_) => format!("winrm invoke Reboot wmicimv2/Win32_OperatingSystem @{{}} {switches}"),
+        }
+    }
+}
+
+/// What a host is doing now, as far as the console knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Activity {
+    /// Nothing the console started.
+    #[default]
+    Idle,
+    /// A scan is running.
+    Scanning,
+    /// An install is running; the host's own words on its progress, once it gives them.
+    Installing {
+        /// PackageKit's percentage and package, as the host's fault says them.
+        progress: Option<String>,
+    },
+    /// A reboot was asked for.
+    Rebooting,
+    /// A reboot waits for a time on the host's clock.
+    #[serde(rename = "reboot-scheduled")]
+    RebootScheduled {
+        /// The time as the host's clock shows it, with its offset (`03:30 UTC+05:30`).
+        at: String,
+        /// When, in seconds since 1970.
+        due: i64,
+    },
+}
+
+/// What the console knows of one host's updates, from its last action there.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct UpdateState {
+    /// Updates pending at the last scan.
+    pub pending: Option<usize>,
+    /// Of those, security updates (`MsrcSeverity` set, as Windows sets it only for them).
+    pub security: Option<usize>,
+    /// `IsPendingReboot`, or an install's `RebootRequired`.
+    pub reboot_needed: Option<bool>,
+    /// `GetLastScanSuccessDate`, seconds since 1970.
+    pub last_scan: Option<i64>,
+    /// `GetLastUpdateInstallationDate`, seconds since 1970.
+    pub last_install: Option<i64>,
+    /// Now.
+    pub activity: Activity,
+    /// The last action's failure, if it failed.
+    pub error: Option<String>,
+}
+
+impl UpdateState {
+    /// Security updates pending or a reboot needed: what the fleet's attention count counts.
+    pub fn needs_attention(&self) -> bool {
+        self.security.is_some_and(|n| n > 0) || self.reboot_needed == Some(true)
+    }
+}
+
+/// Every host's [`UpdateState`], by name; a host never acted on has the default (unknown).
+#[derive(Default)]
+pub struct UpdateStates {
+    by_host: Mutex<BTreeMap<String, UpdateState>>,
+}
+
+impl UpdateStates {
+    /// What is known of `host`.
+    pub fn get(&self, host: &str) -> UpdateState {
+        self.lock().get(host).cloned().unwrap_or_default()
+    }
+
+    /// Changes what is known of `host`.
+    pub fn change(&self, host: &str, change: impl FnOnce(&mut UpdateState)) {
+        change(self.lock().entry(host.to_owned()).or_default());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, UpdateState>> {
+        self.by_host
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One pending update of a scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// `UpdateID`, which `InstallUpdates` takes back.
+    pub id: String,
+    /// `MsrcSeverity` set.
+    pub security: bool,
+}
+
+/// The pending updates of a `ScanForUpdates_OUTPUT`: each embedded `MSFT_WUUpdate`.
+pub fn pending_of(output: &Element) -> Vec<Pending> {
+    output
+        .elements()
+        .filter(|e| e.name.eq_ignore_ascii_case("Updates"))
+        .filter_map(|update| {
+            Some(Pending {
+                id: property(update, "UpdateID")?,
+                security: property(update, "MsrcSeverity").is_some(),
+            })
+        })
+        .collect()
+}
+
+/// A CIM datetime property as seconds since 1970.
+fn seconds_of(output: &Element, name: &str) -> Option<i64> {
+    match wsman_proto::cim::CimDateTime::parse(&property(output, name)?)? {
+        wsman_proto::cim::CimDateTime::Instant { micros, .. } => Some(micros / 1_000_000),
+        wsman_proto::cim::CimDateTime::Interval { .. } => None,
+    }
+}
+
+/// `InstallUpdates`' input: the updates as a scan answered them (their `UpdateID`).
+fn install_body(ids: &[String]) -> String {
+    let uri = wu_class("MSFT_WUOperations");
+    let updates: String = ids
+        .iter()
+        .map(|id| {
+            format!(
+                "<p:Updates><q:UpdateID xmlns:q=\"{uri}\">{}</q:UpdateID></p:Updates>",
+                wsman_proto::xml::escape_text(id)
+            )
+        })
+        .collect();
+    format!(
+        "<p:InstallUpdates_INPUT xmlns:p=\"{uri}\">{updates}<p:DownloadOnly>false</p:DownloadOnly></p:InstallUpdates_INPUT>"
+    )
+}
+
+/// `future`, given up after `deadline`.
+async fn within<T>(
+    deadline: Duration,
+    future: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> Result<T, HostError> {
+    match tokio::time::timeout(deadline, future).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(HostError::NoAnswer),
+    }
+}
+
+/// A fault's WSManFault code and subcode, if `error` is one.
+fn fault_of(error: &HostError) -> Option<(Option<u32>, &str, &str)> {
+    match error {
+        HostError::Client(ClientError::Fault {
+            wsman_code,
+            subcode,
+            message,
+            ..
+        }) => Some((*wsman_code, subcode.as_deref().unwrap_or(""), message)),
+        _ => None,
+    }
+}
+
+/// What one host's scan found, and the settings read after it.
+struct Scanned {
+    pending: Vec<Pending>,
+}
+
+/// `ScanForUpdates`, then the reboot flag and the dates, each written into `states`.
+async fn scan(host: &Host, states: &UpdateStates) -> Result<Scanned, HostError> {
+    let name = &host.config.name;
+    let operations = Resource::new(wu_class("MSFT_WUOperations"));
+    let criteria = [("SearchCriteria".to_owned(), SCAN_CRITERIA.to_owned())];
+    let output = within(
+        SCAN_DEADLINE,
+        host.client()
+            .invoke(&operations, "ScanForUpdates", &criteria),
+    )
+    .await?;
+    let pending = pending_of(&output);
+    let security = pending.iter().filter(|p| p.security).count();
+    states.change(name, |s| {
+        s.pending = Some(pending.len());
+        s.security = Some(security);
+    });
+    read_settings(host, states).await?;
+    Ok(Scanned { pending })
+}
+
+/// `IsPendingReboot`, `GetLastScanSuccessDate` and `GetLastUpdateInstallationDate`.
+async fn read_settings(host: &Host, states: &UpdateStates) -> Result<(), HostError> {
+    let settings = Resource::new(wu_class("MSFT_WUSettings"));
+    let call = |method: &'static str| {
+        let settings = settings.clone();
+        async move { within(SCAN_DEADLINE, host.client().invoke(&settings, method, &[])).await }
+    };
+    let reboot = call("IsPendingReboot").await?;
+    let scanned = call("GetLastScanSuccessDate").await?;
+    let installed = call("GetLastUpdateInstallationDate").await?;
+    states.change(&host.config.name, |s| {
+        s.reboot_needed = property(&reboot, "PendingReboot").map(|v| v == "true");
+        s.last_scan = seconds_of(&scanned, "LastScanSuccessDate");
+        s.last_install = seconds_of(&installed, "LastUpdateInstallationDate");
+    });
+    Ok(())
+}
+
+/// `InstallUpdates` of `ids`; past the host's operation timeout, the install's progress read
+/// from the host's refusal of the next call until it ends. Returns `RebootRequired`.
+async fn install(host: &Host, ids: &[String], states: &UpdateStates) -> Result<bool, HostError> {
+    let name = &host.config.name;
+    let operations = Resource::new(wu_class("MSFT_WUOperations"));
+    let body = install_body(ids);
+    let first = within(
+        INSTALL_DEADLINE,
+        host.client()
+            .invoke_raw(&operations, "InstallUpdates", &body),
+    )
+    .await;
+    match first {
+        Ok(output) => return Ok(property(&output, "RebootRequired").as_deref() == Some("true")),
+        Err(error) if fault_of(&error).is_some_and(|(_, sub, _)| sub.ends_with("TimedOut")) => {}
+        Err(error) => return Err(error),
+    }
+    let settings = Resource::new(wu_class("MSFT_WUSettings"));
+    let started = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(POLL).await;
+        let asked = within(
+            SCAN_DEADLINE,
+            host.client().invoke(&settings, "IsPendingReboot", &[]),
+        )
+        .await;
+        match asked {
+            Ok(output) => {
+                return Ok(property(&output, "PendingReboot").as_deref() == Some("true"));
+            }
+            Err(error) => match fault_of(&error) {
+                Some((Some(INSTALL_RUNNING), _, message))
+                    if started.elapsed() < INSTALL_DEADLINE =>
+                {
+                    let progress = Some(message.chars().take(300).collect());
+                    states.change(name, |s| s.activity = Activity::Installing { progress });
+                }
+                _ => return Err(error),
+            },
+        }
+    }
+}
+
+/// `Win32_OperatingSystem.Reboot`: its ReturnValue (0: the host accepted it).
+async fn reboot(host: &Host) -> Result<Option<i64>, HostError> {
+    let os = Resource::new(crate::delegation::cim_class("Win32_OperatingSystem"));
+    let output = within(SCAN_DEADLINE, host.client().invoke(&os, "Reboot", &[])).await?;
+    Ok(property(&output, "ReturnValue").and_then(|v| v.parse().ok()))
+}
+
+/// What an action did on one host: its ReturnValue, and its words (the figures found, then
+/// the `winrm` command that does the same).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Done {
+    /// 0, or the host's ReturnValue (a reboot).
+    pub code: i64,
+    /// What the job's page shows.
+    pub output: String,
+}
+
+/// Runs `action` on `host`, keeping `states` up to date.
+pub async fn run(
+    host: &Host,
+    action: UpdateAction,
+    states: &UpdateStates,
+) -> Result<Done, HostError> {
+    let name = &host.config.name;
+    states.change(name, |s| {
+        s.error = None;
+        s.activity = match action {
+            UpdateAction::Reboot | UpdateAction::RebootAt(_) => Activity::Rebooting,
+            _ => Activity::Scanning,
+        };
+    });
+    let outcome = outcome(host, action, states).await;
+    states.change(name, |s| {
+        let rebooting = matches!(action, UpdateAction::Reboot | UpdateAction::RebootAt(_));
+        if !rebooting || outcome.is_err() {
+            s.activity = Activity::Idle;
+        }
+        s.error = outcome.as_ref().err().map(ToString::to_string);
+    });
+    // The command of what was done: a scan alone when there was nothing to install.
+    outcome.map(|(code, words, done)| Done {
+        code,
+        output: format!("{words}\n{}", done.command(&host.switches())),
+    })
+}
+
+/// The action's ReturnValue, its words and what was done (a scan alone when an install
+/// found nothing), or the host's failure.
+async fn outcome(
+    host: &Host,
+    action: UpdateAction,
+    states: &UpdateStates,
+) -> Result<(i64, String, UpdateAction), HostError> {
+    let counted = |scanned: &Scanned| {
+        let security = scanned.pending.iter().filter(|p| p.security).count();
+        format!("{} pending, {security} security", scanned.pending.len())
+    };
+    match action {
+        UpdateAction::Scan => {
+            let scanned = scan(host, states).await?;
+            Ok((0, counted(&scanned), action))
+        }
+        UpdateAction::InstallSecurity | UpdateAction::InstallAll => {
+            let scanned = scan(host, states).await?;
+            let ids: Vec<String> = scanned
+                .pending
+                .iter()
+                .filter(|p| action == UpdateAction::InstallAll || p.security)
+                .map(|p| p.id.clone())
+                .collect();
+            if ids.is_empty() {
+                return Ok((
+                    0,
+                    format!("{}; nothing to install", counted(&scanned)),
+                    UpdateAction::Scan,
+                ));
+            }
+            states.change(&host.config.name, |s| {
+                s.activity = Activity::Installing { progress: None }
+            });
+            let reboot = install(host, &ids, states).await?;
+            scan(host, states).await?;
+            states.change(&host.config.name, |s| {
+                s.reboot_needed = Some(s.reboot_needed == Some(true) || reboot)
+            });
+            let after = states.get(&host.config.name);
+            Ok((
+                0,
+                format!(
+                    "installed {}; {} pending now; reboot {}",
+                    ids.len(),
+                    after.pending.unwrap_or(0),
+                    if reboot { "needed" } else { "not needed" }
+                ),
+                action,
+            ))
+        }
+        UpdateAction::RebootAt(at) => {
+            let offset = crate::reboot_time::host_offset(host).await?;
+            let wait =
+                crate::reboot_time::seconds_until(crate::samples::seconds_now() as i64, offset, at);
+            let shown = format!("{} {}", at.text(), crate::reboot_time::offset_text(offset));
+            let due = crate::samples::seconds_now() as i64 + wait as i64;
+            states.change(&host.config.name, |s| {
+                s.activity = Activity::RebootScheduled {
+                    at: shown.clone(),
+                    due,
+                }
+            });
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            states.change(&host.config.name, |s| s.activity = Activity::Rebooting);
+            let code = reboot(host).await?.unwrap_or(-1);
+            Ok((
+                code,
+                format!("Reboot asked at {shown}: ReturnValue {code}"),
+                action,
+            ))
+        }
+        UpdateAction::Reboot => {
+            let code = reboot(host).await?.unwrap_or(-1);
+            Ok((code, format!("Reboot asked: ReturnValue {code}"), action))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scan_output_is_read_as_windows_answers_it() {
+        let xml = format!(
+            "<p:ScanForUpdates_OUTPUT xmlns:p=\"{uri}\"><p:ReturnValue>0</p:ReturnValue>\
+             <p:Updates><q:UpdateID xmlns:q=\"{uri}\">kernel;2.6;i386;installed</q:UpdateID>\
+             <q:MsrcSeverity xmlns:q=\"{uri}\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:nil=\"true\"/></p:Updates>\
+             <p:Updates><q:UpdateID xmlns:q=\"{uri}\">gtkhtml2;2.19;i386;fedora</q:UpdateID>\
+             <q:MsrcSeverity xmlns:q=\"{uri}\">Important</q:MsrcSeverity></p:Updates>\
+             </p:ScanForUpdates_OUTPUT>",
+            uri = wu_class("MSFT_WUOperations")
+        );
+        let output =
+            wsman_proto::xml::parse(&xml, &wsman_proto::xml::Limits::default()).expect("XML");
+        let pending = pending_of(&output);
+        assert_eq!(
+            pending,
+            vec![
+                Pending {
+                    id: "kernel;2.6;i386;installed".into(),
+                    security: false
+                },
+                Pending {
+                    id: "gtkhtml2;2.19;i386;fedora".into(),
+                    security: true
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn install_input_escapes_the_ids() {
+        let body = install_body(&["a<b;1".to_owned()]);
+        assert!(body.contains(">a&lt;b;1</q:UpdateID>"), "{body}");
+        assert!(!body.contains("a<b"), "{body}");
+    }
+
+    #[test]
+    fn attention_is_security_pending_or_a_reboot() {
+        let mut state = UpdateState::default();
+        assert!(!state.needs_attention());
+        state.security = Some(0);
+        state.reboot_needed = Some(false);
+        assert!(!state.needs_attention());
+        state.reboot_needed = Some(true);
+        assert!(state.needs_attention());
+        state.reboot_needed = None;
+        state.security = Some(1);
+        assert!(state.needs_attention());
+    }
+}
