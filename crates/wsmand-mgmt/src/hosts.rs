@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use wsman_client::{Client, Element, EnumerateOptions, Resource};
 use wsman_config::mgmt::ManagedHost;
 
@@ -18,6 +17,11 @@ use crate::route::ServiceAction;
 use crate::terminal_proto::WindowSize;
 
 /// WMI's root/cimv2 as a resource URI prefix.
+mod rows;
+pub use rows::{
+    ActionResult, ConfigRow, EventRow, HostSummary, ProcessRow, ServiceRow, SetRefused,
+};
+
 const CIMV2: &str = wsman_proto::ns::WMI_CIMV2_PREFIX;
 /// How long one host may take for one page (connect, every call).
 pub const HOST_DEADLINE: Duration = Duration::from_secs(8);
@@ -178,123 +182,6 @@ fn micros(text: &str) -> Option<i64> {
         wsman_proto::cim::CimDateTime::Instant { micros, .. } => Some(micros),
         wsman_proto::cim::CimDateTime::Interval { .. } => None,
     }
-}
-
-/// What the fleet page shows of one host.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct HostSummary {
-    /// The configured name.
-    pub name: String,
-    /// The configured endpoint.
-    pub url: String,
-    /// Identify answered.
-    pub reachable: bool,
-    /// The host answered but refused the configured account what the fleet reads
-    /// (`w:AccessDenied`, or HTTP 401): reachable, yet nothing can be read as that account.
-    pub access_denied: bool,
-    /// The account the console uses on the host (what lacks the rights when access is denied).
-    pub username: String,
-    /// Why something could not be read.
-    pub error: Option<String>,
-    /// Identify's ProductVendor.
-    pub product_vendor: Option<String>,
-    /// Identify's ProductVersion.
-    pub product_version: Option<String>,
-    /// Win32_OperatingSystem.Caption.
-    pub os: Option<String>,
-    /// Win32_OperatingSystem.Version.
-    pub os_version: Option<String>,
-    /// LocalDateTime minus LastBootUpTime, in seconds.
-    pub uptime_seconds: Option<u64>,
-    /// Win32_Processor.LoadPercentage (the first processor).
-    pub load_percentage: Option<u32>,
-    /// Services in error, or set to start automatically but stopped.
-    pub failed_services: Option<Vec<String>>,
-}
-
-/// One service row.
-#[derive(Clone, Debug, Serialize)]
-pub struct ServiceRow {
-    /// Name (the key).
-    pub name: String,
-    /// DisplayName.
-    pub display_name: String,
-    /// State (Running, Stopped, ...).
-    pub state: String,
-    /// StartMode (Auto, Manual, Disabled).
-    pub start_mode: String,
-    /// Status (OK, Error, ...).
-    pub status: String,
-    /// ExitCode (the Win32 exit code; 0 when it stopped cleanly or never ran).
-    pub exit_code: u32,
-}
-
-/// One process row.
-#[derive(Clone, Debug, Serialize)]
-pub struct ProcessRow {
-    /// ProcessId (the Handle key).
-    pub pid: u32,
-    /// Name.
-    pub name: String,
-    /// WorkingSetSize in bytes.
-    pub working_set: u64,
-    /// CommandLine.
-    pub command_line: String,
-}
-
-/// One `winrm/config` setting.
-#[derive(Clone, Debug, Serialize)]
-pub struct ConfigRow {
-    /// Its path below `Config`, e.g. `Service/Auth/Basic`.
-    pub path: String,
-    /// Its value as the host sent it.
-    pub value: String,
-    /// The `Source` attribute (`GPO`: set by policy), if any.
-    pub source: Option<String>,
-    /// Set by policy (`Source="GPO"`): the host refuses to change it.
-    pub locked: bool,
-}
-
-/// One event log record (`Win32_NTLogEvent`).
-#[derive(Clone, Debug, Serialize)]
-pub struct EventRow {
-    /// Logfile (Application, System, Security, ...).
-    pub logfile: String,
-    /// RecordNumber.
-    pub record_number: u64,
-    /// TimeGenerated as the host sent it.
-    pub time_generated: String,
-    /// SourceName.
-    pub source: String,
-    /// Type (Error, Warning, Information, ...).
-    pub event_type: String,
-    /// EventCode.
-    pub event_code: String,
-    /// Message.
-    pub message: String,
-    #[serde(skip)]
-    micros: i64,
-}
-
-/// Why a host did not take a `winrm/config` value: its own words, and the whole error.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{whole}")]
-pub struct SetRefused {
-    /// The fault's message (the host's validation error), or the failure.
-    pub message: String,
-    /// Everything the client knows (fault code, status).
-    pub whole: String,
-}
-
-/// What an action did.
-#[derive(Clone, Debug, Serialize)]
-pub struct ActionResult {
-    /// The WMI method's ReturnValue (0: done).
-    pub return_value: Option<u32>,
-    /// A transport or protocol failure.
-    pub error: Option<String>,
-    /// The `winrm` command that does the same.
-    pub command: String,
 }
 
 fn class(name: &str) -> Resource {
@@ -832,65 +719,4 @@ fn flatten_config(element: &Element, prefix: &str, depth: usize, rows: &mut Vec<
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A `winrm/config` Get answered by a real Windows host (recorded; provenance in the
-    /// fixtures' README).
-    const WINDOWS_CONFIG: &str =
-        include_str!("../../wsman-proto/tests/fixtures/windows/config/get-config.response.xml");
-
-    fn find<'a>(element: &'a Element, name: &str) -> Option<&'a Element> {
-        if element.name == name {
-            return Some(element);
-        }
-        element.elements().find_map(|child| find(child, name))
-    }
-
-    /// The leaves of the raw text, scanned without the XML parser: `<cfg:NAME>VALUE</cfg:NAME>`
-    /// and `<cfg:NAME/>`, in order.
-    fn leaves_in_text(text: &str) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("<cfg:") {
-            rest = &rest[start + 5..];
-            let end = rest.find('>').expect("tag end");
-            let tag = &rest[..end];
-            let name = tag.split([' ', '/']).next().unwrap_or("").to_owned();
-            if tag.ends_with('/') {
-                out.push((name, String::new()));
-                continue;
-            }
-            let after = &rest[end + 1..];
-            let value_end = after.find('<').expect("next tag");
-            if after[value_end..].starts_with(&format!("</cfg:{name}>")) {
-                out.push((name, after[..value_end].to_owned()));
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn a_recorded_windows_config_flattens_to_its_leaves() {
-        let envelope =
-            wsman_proto::xml::parse(WINDOWS_CONFIG, &wsman_proto::xml::Limits::default())
-                .expect("the recorded answer parses");
-        let config = find(&envelope, "Config").expect("cfg:Config");
-        let mut rows = Vec::new();
-        flatten_config(config, "", 0, &mut rows);
-        let expected = leaves_in_text(WINDOWS_CONFIG);
-        assert!(expected.len() > 20, "{expected:?}");
-        let got: Vec<(String, String)> = rows
-            .iter()
-            .map(|r| {
-                let leaf = r.path.rsplit('/').next().unwrap_or("").to_owned();
-                (leaf, r.value.clone())
-            })
-            .collect();
-        assert_eq!(got, expected);
-        assert!(rows.iter().all(|r| !r.locked && r.source.is_none()));
-        assert!(rows
-            .iter()
-            .any(|r| r.path == "Client/DefaultPorts/HTTPS" && r.value == "5986"));
-    }
-}
+mod tests;
