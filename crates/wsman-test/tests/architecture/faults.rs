@@ -49,14 +49,6 @@ const PENDING: &[(&str, usize)] = &[
     ("crates/wsman-providers/src/cim/procfs.rs", 1),
     ("crates/wsman-providers/src/cim/service.rs", 1),
     ("crates/wsman-providers/src/cim/update_jobs.rs", 5),
-    ("crates/wsman-server/src/engines/event_store.rs", 6),
-    ("crates/wsman-server/src/engines/eventing/event_logs.rs", 3),
-    ("crates/wsman-server/src/engines/paging.rs", 1),
-    ("crates/wsman-server/src/engines/shells/psrp.rs", 2),
-    ("crates/wsman-server/src/engines/shells/request.rs", 2),
-    ("crates/wsman-server/src/engines/transfer/engine.rs", 1),
-    ("crates/wsman-server/src/enumeration.rs", 2),
-    ("crates/wsman-server/src/pipeline/guards.rs", 3),
 ];
 
 /// The methods whose closure receives an error (`Result`'s; an `Option`'s takes no argument).
