@@ -23,6 +23,11 @@ pub(crate) const HOMES: &[(&str, &str)] = &[
         "the errors table: each error the server's engines answer",
     ),
     (
+        "crates/wsman-proto/src/fault/from_errors.rs",
+        "wsman-proto's own errors (the orphan rule keeps their `From` there), which the \
+         providers, below the server, also return with `?`",
+    ),
+    (
         "crates/wsman-providers/src/faults.rs",
         "the providers' errors: wsman-providers is below the server and answers with the fault",
     ),
@@ -43,10 +48,6 @@ const PENDING: &[(&str, usize)] = &[
     ("crates/wsman-config/src/certmapping_ops.rs", 1),
     ("crates/wsman-config/src/listener_ops.rs", 3),
     ("crates/wsman-config/src/plugin_ops.rs", 2),
-    ("crates/wsman-proto/src/enumeration.rs", 1),
-    ("crates/wsman-proto/src/envelope.rs", 1),
-    ("crates/wsman-proto/src/shell/requests.rs", 1),
-    ("crates/wsman-proto/src/wql.rs", 1),
 ];
 
 /// The methods whose closure receives an error (`Result`'s; an `Option`'s takes no argument).
