@@ -5,7 +5,7 @@
 //! subcode, Windows' numeric code, by one function per error type (these errors are other
 //! crates' and so is `Fault`: the orphan rule forbids a `From` here). `error/tests.rs` and
 //! `error/engine_tests.rs` hold a row per variant with the recording or MS-WSMV section its
-//! expected fault comes from. The other tables (ARCHITECTURE.md, "Errors and faults") are
+//! expected fault comes from. The other tables (CONTRIBUTING.md, "Errors and faults") are
 //! for errors below the server; the architecture test finds a fault built from an error
 //! anywhere else.
 //!

@@ -1,7 +1,7 @@
 //! wsman-proto's errors table: each error of this crate that a request is answered with, to
 //! its fault, by a `From` per error type with a match arm per variant, so the code that meets
 //! one writes `?` (the providers too, below the server). Errors of other crates map in their
-//! own tables (ARCHITECTURE.md, "Errors and faults"). The rows' tests are `from_errors_tests.rs`.
+//! own tables (CONTRIBUTING.md, "Errors and faults"). The rows' tests are `from_errors_tests.rs`.
 
 use crate::fault::Fault;
 

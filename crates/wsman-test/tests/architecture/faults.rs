@@ -331,7 +331,7 @@ fn errors_map_to_faults_only_in_the_errors_tables() {
     let strays: Vec<String> = strays.into_values().flatten().collect();
     assert!(
         strays.is_empty(),
-        "an error's fault is decided in its errors table (ARCHITECTURE.md, \"Errors and \
+        "an error's fault is decided in its errors table (CONTRIBUTING.md, \"Errors and \
          faults\"): add a row there and call it (or write `?` where it is a `From`); these \
          build a fault from an error elsewhere:\n{}",
         strays.join("\n")
