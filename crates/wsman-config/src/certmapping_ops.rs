@@ -4,7 +4,7 @@
 //! above both, beside `listener_ops`.
 
 use wsman_proto::envelope::SelectorSet;
-use wsman_proto::fault::{code, SelectorProblem};
+use wsman_proto::fault::SelectorProblem;
 use wsman_proto::xml::{Element, Writer};
 use wsman_proto::Fault;
 
@@ -14,8 +14,8 @@ use crate::certmapping::{
 };
 use crate::certs;
 use crate::resource::{
-    check_body_root, invalid_selector_value, invalid_value, is_config_ns, leaf_text, save_fault,
-    unknown_element, unreadable_fault, EnumItem,
+    check_body_root, invalid_selector_value, invalid_value, is_config_ns, issuer_fault, leaf_text,
+    save_fault, unknown_element, unreadable_fault, EnumItem,
 };
 use crate::schema::ValueType;
 use crate::store::ConfigStore;
@@ -199,13 +199,8 @@ impl ConfigStore {
                 "A certificate mapping needs a UserName: the account the certificate authenticates as. ",
             )
         })?;
-        load_issuer(&self.certs_dir(), &issuer).map_err(|e| {
-            Fault::invalid_parameter(format!(
-                "The issuer certificate {issuer} must be installed as {} before a mapping can use it: {e}. ",
-                issuer_path(&self.certs_dir(), &issuer).display()
-            ))
-            .with_code(code::CERT_NOT_FOUND)
-        })?;
+        load_issuer(&self.certs_dir(), &issuer)
+            .map_err(|e| issuer_fault(e, &issuer, &issuer_path(&self.certs_dir(), &issuer)))?;
         let mut mapping = CertMapping::new(issuer, subject, uri, user_name);
         mapping.enabled = changes.enabled.unwrap_or(true);
         let keys = mapping.selectors();

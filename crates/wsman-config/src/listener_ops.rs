@@ -9,8 +9,8 @@ use wsman_proto::Fault;
 use crate::certs;
 use crate::listener::{check_url_prefix, Listener, ListenerAddress, StoredListener, Transport};
 use crate::resource::{
-    check_body_root, invalid_value, is_config_ns, leaf_text, save_fault, unknown_element,
-    unreadable_fault, EnumItem, LISTENER_URI,
+    certificate_fault, check_body_root, invalid_value, is_config_ns, leaf_text,
+    listener_selector_fault, save_fault, unknown_element, unreadable_fault, EnumItem, LISTENER_URI,
 };
 use crate::schema::{self, ValueType};
 use crate::store::ConfigStore;
@@ -135,12 +135,8 @@ fn listener_keys(selectors: &SelectorSet) -> Result<(ListenerAddress, Transport)
             "The WS-Management service cannot process the request because a listener is addressed by the selectors Address and Transport. ",
         ));
     };
-    let address: ListenerAddress = address.parse().map_err(|e: crate::AddressError| {
-        Fault::invalid_selectors(SelectorProblem::InvalidValue, format!("{e}. "))
-    })?;
-    let transport: Transport = transport.parse().map_err(|e: String| {
-        Fault::invalid_selectors(SelectorProblem::InvalidValue, format!("{e}. "))
-    })?;
+    let address: ListenerAddress = address.parse().map_err(listener_selector_fault)?;
+    let transport: Transport = transport.parse().map_err(listener_selector_fault)?;
     Ok((address, transport))
 }
 
@@ -263,12 +259,8 @@ impl ConfigStore {
                         .as_deref()
                         .filter(|h| !h.is_empty())
                         .unwrap_or(host_name);
-                    let thumb =
-                        certs::generate_self_signed(&self.certs_dir(), name).map_err(|e| {
-                            Fault::internal_error(format!(
-                                "A certificate for the HTTPS listener could not be created: {e}. "
-                            ))
-                        })?;
+                    let thumb = certs::generate_self_signed(&self.certs_dir(), name)
+                        .map_err(certificate_fault)?;
                     entry.certificate_thumbprint = Some(thumb);
                 }
             }

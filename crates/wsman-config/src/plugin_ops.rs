@@ -9,7 +9,9 @@ use crate::plugin::{
     uri_of_wmi_key, wmi_key_of_uri, CAPABILITIES, PLUGIN_CONFIG_NS, POWERSHELL_PLUGIN_NAME,
     UNSERVED_POWERSHELL_CONFIGURATIONS, WMI_PLUGIN_NAME, WMI_RESOURCE_URI,
 };
-use crate::resource::{invalid_value, unknown_element, unreadable_fault, EnumItem};
+use crate::resource::{
+    invalid_value, plugin_sddl_fault, unknown_element, unreadable_fault, wmi_sddl_fault, EnumItem,
+};
 use crate::schema::{Container, SettingKey};
 use crate::security::{check_wmi_entries, default_wmi_sddl, WMI_PLUGIN_KEY};
 use crate::store::ConfigStore;
@@ -179,11 +181,7 @@ impl ConfigStore {
                 "The WS-Management service cannot process the request because the PowerShell plug-in takes exactly one Security entry. ",
             ));
         };
-        crate::sddl::validate(sddl).map_err(|e| {
-            Fault::schema_validation_error(format!(
-                "The WS-Management service cannot process the request because the Security entry of the plug-in is not valid: {e}. "
-            ))
-        })?;
+        crate::sddl::validate(sddl).map_err(plugin_sddl_fault)?;
         let sddl = sddl.trim().to_owned();
         if let Some(pinned) = &self.policy.security.powershell_sddl {
             if *pinned != sddl {
@@ -224,11 +222,7 @@ impl ConfigStore {
         let mut entries = Vec::new();
         collect_security(body, &mut entries)?;
         let refs = entries.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let mut table = check_wmi_entries(refs).map_err(|e| {
-            Fault::schema_validation_error(format!(
-                "The WS-Management service cannot process the request because a Security entry of the plug-in is not valid: {e}. "
-            ))
-        })?;
+        let mut table = check_wmi_entries(refs).map_err(wmi_sddl_fault)?;
         let default = default_wmi_sddl(&self.root_sddl(), self.config().security.wmi_users_gid);
         if table.get(WMI_PLUGIN_KEY) == Some(&default) {
             table.remove(WMI_PLUGIN_KEY);

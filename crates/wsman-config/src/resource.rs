@@ -12,8 +12,11 @@ use wsman_proto::transfer::ns_matches;
 use wsman_proto::xml::{Element, Node, Writer};
 use wsman_proto::Fault;
 
+use crate::certs::CertError;
 use crate::listener::Listener;
 use crate::schema::{Container, Entry, SettingKey, Value};
+use crate::sddl::SddlError;
+use crate::security::WmiSddlError;
 use crate::store::{ConfigStore, Source};
 
 /// `winrm/config/listener`.
@@ -406,6 +409,47 @@ pub(crate) fn unreadable_fault(e: crate::ConfigError) -> Fault {
 /// The fault of a change that could not be written.
 pub(crate) fn save_fault(e: crate::ConfigError) -> Fault {
     Fault::internal_error(format!("The configuration could not be saved: {e}. "))
+}
+
+/// The fault of a listener's `Address` selector that is no address (`AddressError`) or its
+/// `Transport` selector that is neither HTTP nor HTTPS (its parse says why as text):
+/// `w:InvalidSelectors` InvalidValue, as for any selector value the resource does not have.
+pub(crate) fn listener_selector_fault(why: impl std::fmt::Display) -> Fault {
+    invalid_selector_value(why)
+}
+
+/// The fault of a certificate mapping whose issuer certificate is not installed at `path`:
+/// `w:InvalidParameter` with Windows' code for a certificate not found (2150858882).
+pub(crate) fn issuer_fault(e: CertError, issuer: &str, path: &std::path::Path) -> Fault {
+    Fault::invalid_parameter(format!(
+        "The issuer certificate {issuer} must be installed as {} before a mapping can use it: {e}. ",
+        path.display()
+    ))
+    .with_code(wsman_proto::fault::code::CERT_NOT_FOUND)
+}
+
+/// The fault of the HTTPS listener's self-signed certificate that could not be made: a
+/// failure of this host, `w:InternalError` saying why.
+pub(crate) fn certificate_fault(e: CertError) -> Fault {
+    Fault::internal_error(format!(
+        "A certificate for the HTTPS listener could not be created: {e}. "
+    ))
+}
+
+/// The fault of the PowerShell plug-in's one Security entry that is no descriptor:
+/// `w:SchemaValidationError`, as for any value of the body that breaks its schema.
+pub(crate) fn plugin_sddl_fault(e: SddlError) -> Fault {
+    Fault::schema_validation_error(format!(
+        "The WS-Management service cannot process the request because the Security entry of the plug-in is not valid: {e}. "
+    ))
+}
+
+/// The fault of the WMI plug-in's Security entries (a namespace or a descriptor not valid,
+/// too many): `w:SchemaValidationError`, as [`plugin_sddl_fault`].
+pub(crate) fn wmi_sddl_fault(e: WmiSddlError) -> Fault {
+    Fault::schema_validation_error(format!(
+        "The WS-Management service cannot process the request because a Security entry of the plug-in is not valid: {e}. "
+    ))
 }
 
 #[cfg(test)]

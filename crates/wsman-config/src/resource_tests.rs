@@ -68,3 +68,71 @@ fn a_refused_selector_value_is_invalid_selectors() {
     assert_eq!(fault.detail, Some("InvalidValue"));
     assert_eq!(fault.wsman_code, 2150858845);
 }
+
+fn row(fault: &Fault) -> (String, Option<String>, Option<&'static str>, u32) {
+    (
+        fault.code.qname().to_owned(),
+        fault.subcode.map(|s| s.qname()),
+        fault.detail,
+        fault.wsman_code,
+    )
+}
+
+/// The listener's selectors as any refused selector value (above); its certificate, the
+/// generic failure (reference §5.2); a mapping's missing issuer, `w:InvalidParameter` with
+/// ERROR_WSMAN_CERT_NOT_FOUND (2150858882, `wsmerror.h`).
+#[test]
+fn listener_and_certificate_errors_map_to_their_faults() {
+    let address = "no:such:address"
+        .parse::<crate::ListenerAddress>()
+        .expect_err("bad");
+    let transport = "FTP".parse::<crate::Transport>().expect_err("neither");
+    let selector = (
+        "s:Sender".to_owned(),
+        Some("w:InvalidSelectors".to_owned()),
+        Some("InvalidValue"),
+        2150858845,
+    );
+    assert_eq!(row(&listener_selector_fault(address)), selector);
+    assert_eq!(row(&listener_selector_fault(transport)), selector);
+    let generate = CertError::Generate {
+        hostname: "h".into(),
+        reason: "no key".into(),
+    };
+    let made = certificate_fault(generate);
+    assert_eq!(row(&made).1.as_deref(), Some("w:InternalError"));
+    assert!(made.message.contains("no key"), "{}", made.message);
+    let missing = CertError::NotFound {
+        dir: "/certs".into(),
+        thumbprint: "ab".into(),
+    };
+    let path = std::path::Path::new("/certs/ab.pem");
+    let issuer = issuer_fault(missing, "ab", path);
+    assert_eq!(row(&issuer).1.as_deref(), Some("w:InvalidParameter"));
+    assert_eq!(issuer.wsman_code, 2150858882);
+    assert!(
+        issuer.message.contains("/certs/ab.pem"),
+        "{}",
+        issuer.message
+    );
+}
+
+/// A plug-in's Security entry that breaks the body's schema: `w:SchemaValidationError`
+/// (ERROR_WSMAN_SCHEMA_VALIDATION_ERROR, 2150858817), saying which entry.
+#[test]
+fn plugin_security_errors_are_schema_validation_errors() {
+    let sddl = plugin_sddl_fault(SddlError::Empty);
+    let wmi = wmi_sddl_fault(WmiSddlError::TooMany);
+    for (fault, says) in [(sddl, "the Security entry"), (wmi, "a Security entry")] {
+        assert_eq!(
+            row(&fault),
+            (
+                "s:Sender".to_owned(),
+                Some("w:SchemaValidationError".to_owned()),
+                None,
+                2150858817
+            )
+        );
+        assert!(fault.message.contains(says), "{}", fault.message);
+    }
+}

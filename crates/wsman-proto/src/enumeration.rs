@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::duration;
+use crate::fault::from_errors::NumberError;
 use crate::fault::Fault;
 use crate::headers::SelectorSet;
 use crate::ns;
@@ -158,10 +159,10 @@ pub struct Enumerate {
     pub expires: Option<Duration>,
 }
 
-fn parse_u32(e: &Element, what: &str) -> Result<u32, Fault> {
-    e.trimmed_text().parse().map_err(|_| {
-        Fault::schema_validation_error(format!("The value of {what} is not a valid number. "))
-    })
+fn parse_u32(e: &Element, what: &'static str) -> Result<u32, Fault> {
+    Ok(e.trimmed_text()
+        .parse()
+        .map_err(|_| NumberError::Element(what))?)
 }
 
 impl Enumerate {

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use crate::duration;
+use crate::fault::from_errors::NumberError;
 use crate::fault::Fault;
 pub use crate::headers::{parse_bool, OptionSet, Selector, SelectorSet, SelectorValue, WsOption};
 use crate::ns;
@@ -267,11 +268,9 @@ fn read_header(req: &mut Request, e: &Element) -> Result<(), Fault> {
         }
         (ns::WSMAN, "MaxEnvelopeSize") => {
             let text = e.trimmed_text();
-            let v: u64 = text.parse().map_err(|_| {
-                Fault::invalid_message_information_header(format!(
-                    "The WS-Management service cannot process the request. The MaxEnvelopeSize header value {text:?} is not a number. "
-                ))
-            })?;
+            let v: u64 = text
+                .parse()
+                .map_err(|_| NumberError::MaxEnvelopeSize(text.clone()))?;
             if v < 8192 {
                 return Err(Fault::min_envelope_size(v));
             }

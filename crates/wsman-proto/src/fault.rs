@@ -7,6 +7,8 @@
 
 use crate::ns;
 
+pub mod from_errors;
+
 /// The SOAP 1.2 `s:Code/s:Value`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultCode {

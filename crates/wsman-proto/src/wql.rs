@@ -18,7 +18,6 @@ use std::cmp::Ordering;
 
 use crate::budget::{Budget, Expired};
 use crate::cim::{Instance, Value};
-use crate::fault::Fault;
 
 mod like;
 pub use like::{like, like_within, MAX_LIKE_SUBJECT};
@@ -85,22 +84,10 @@ pub enum Condition {
     },
 }
 
-/// Why a query was refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct QueryError(String);
-
-impl From<QueryError> for Fault {
-    fn from(e: QueryError) -> Self {
-        Fault::cannot_process_filter(format!(
-            "The data source could not process the filter: {}. ",
-            e.0
-        ))
-    }
-}
+pub use crate::fault::from_errors::QueryError;
 
 fn err<T>(message: impl Into<String>) -> Result<T, QueryError> {
-    Err(QueryError(message.into()))
+    Err(QueryError::new(message))
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -603,6 +590,7 @@ fn literal_value(l: &Literal) -> Option<Value> {
 mod tests {
     use super::*;
     use crate::cim::CimDateTime;
+    use crate::fault::Fault;
     use proptest::prelude::*;
 
     fn process() -> Instance {

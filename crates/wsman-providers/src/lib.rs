@@ -16,6 +16,7 @@
 
 pub mod cim;
 pub mod config;
+pub mod faults;
 
 use std::net::IpAddr;
 use std::sync::Arc;

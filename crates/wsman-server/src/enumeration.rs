@@ -14,6 +14,7 @@
 //! large context's memory is given back to the system when it goes.
 
 pub mod quota;
+pub mod unfit;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -25,6 +26,9 @@ use wsman_proto::Fault;
 use wsman_providers::{Item, ItemSource};
 
 use wsman_work::{Ahead, Lane, WorkPool, MAKE_AHEAD_TIME};
+
+use crate::error::{blocking_fault, unfit_fault, BlockingWork};
+pub use unfit::Unfit;
 
 pub use quota::ContextLimits;
 use quota::{Held, ITEM_OVERHEAD};
@@ -189,11 +193,10 @@ impl Slot {
     pub async fn ready(self) -> Result<Pending, Fault> {
         match self {
             Self::Ready(pending) => Ok(pending),
-            Self::MakingAhead(job) => job.ready().await.unwrap_or_else(|join| {
-                Err(Fault::internal_error(format!(
-                    "The provider failed while making the next items: {join}. "
-                )))
-            }),
+            Self::MakingAhead(job) => job
+                .ready()
+                .await
+                .unwrap_or_else(|join| Err(blocking_fault(join, BlockingWork::NextItems))),
         }
     }
 }
@@ -248,25 +251,6 @@ impl CheckedOut {
             },
             self.items,
         )
-    }
-}
-
-/// Why no batch was taken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unfit {
-    /// The first item alone is this long, more than the space.
-    TooLarge(usize),
-    /// The budget ran out before the first item was made.
-    Expired,
-}
-
-impl Unfit {
-    /// The fault: `too_large` for an item that does not fit, `w:TimedOut` past the budget.
-    pub fn fault(self, too_large: impl FnOnce(usize) -> Fault) -> Fault {
-        match self {
-            Self::TooLarge(len) => too_large(len),
-            Self::Expired => Fault::timed_out(),
-        }
     }
 }
 
@@ -493,9 +477,7 @@ impl EnumerationStore {
         let total = out.total;
         let next = (!end).then_some((max_items, space));
         self.check_in(out, pending, next, now, idle_timeout);
-        let items = batch.map_err(|unfit| {
-            unfit.fault(|len| Fault::max_envelope_size_exceeded(len, space as u64))
-        })?;
+        let items = batch.map_err(|unfit| unfit_fault(unfit, 0, space as u64))?;
         Ok(Batch { items, end, total })
     }
 

@@ -1,10 +1,13 @@
 //! The one place that maps every error to its HTTP status and SOAP fault: the transport's
 //! errors below, and each domain error the server answers (a shell's, the eventing core's,
-//! the event source's, a PowerShell shell's, its Xpress data's) to its WS-Management fault: code, subcode,
-//! Windows' numeric code, by one function per error type. `error/tests.rs` holds a row per
-//! variant with the recording or MS-WSMV section its expected fault comes from. The config
-//! store's own errors map in `wsman-config`'s `resource.rs` (the local `winrm` drives that
-//! store without a server); the architecture test keeps both lists the only ones.
+//! the event source's, a PowerShell shell's, its Xpress data's, the event store's search, a
+//! blocking task's, a deadline's, an access refusal) to its WS-Management fault: code,
+//! subcode, Windows' numeric code, by one function per error type (these errors are other
+//! crates' and so is `Fault`: the orphan rule forbids a `From` here). `error/tests.rs` and
+//! `error/engine_tests.rs` hold a row per variant with the recording or MS-WSMV section its
+//! expected fault comes from. The other tables (CONTRIBUTING.md, "Errors and faults") are
+//! for errors below the server; the architecture test finds a fault built from an error
+//! anywhere else.
 //!
 //! | Error                                   | Status | Body |
 //! |-----------------------------------------|--------|------|
@@ -23,14 +26,21 @@
 //! non-2xx, non-401 answers (reference §1.3), so there is deliberately no per-fault status.
 
 use hyper::StatusCode;
+use tokio::task::JoinError;
+use tokio::time::error::Elapsed;
+use wsman_collector::event_store::{FilterError, StoreQueryError};
 use wsman_events::SubscribeError;
 use wsman_eventsource::SourceError;
+use wsman_os::UserError;
 use wsman_proto::charset::DecodeError;
 use wsman_proto::fault::{code, SelectorProblem};
 use wsman_proto::shell::psrp_input::InputError;
 use wsman_proto::xpress::XpressError;
 use wsman_proto::{Fault, RequestError};
 use wsman_shell::ShellError;
+
+use crate::access::Denial;
+use crate::enumeration::unfit::Unfit;
 
 /// Why a request did not produce a normal answer.
 #[derive(Debug, thiserror::Error)]
@@ -366,5 +376,126 @@ pub fn xpress_fault(error: XpressError, queue: usize) -> Fault {
     }
 }
 
+/// The fault of a search filter of the collector's event store that cannot be searched:
+/// `n:CannotProcessFilter`, the reason naming the element (docs/event-search.md; the store is
+/// ours, so there is no Windows fault to copy).
+pub fn filter_fault(error: FilterError) -> Fault {
+    Fault::cannot_process_filter(error.to_string())
+}
+
+/// The fault of a search of the event store that failed.
+pub fn store_query_fault(error: StoreQueryError) -> Fault {
+    match error {
+        StoreQueryError::Filter(e) => filter_fault(e),
+        // The store failed, not the request: logged, and the client is told no more.
+        StoreQueryError::Sqlite(_) | StoreQueryError::Database(_) => {
+            tracing::error!(%error, "event store: a search failed");
+            Fault::internal_error("The event store could not be read. ")
+        }
+    }
+}
+
+/// What a task on the blocking pool was doing when it failed (panicked or was cancelled),
+/// which the fault's text says.
+#[derive(Clone, Copy, Debug)]
+pub enum BlockingWork {
+    /// A page or histogram of the event store.
+    EventStoreSearch,
+    /// The parse of a Subscribe's filter.
+    SubscribeParse,
+    /// A provider making the next items of an enumeration ahead.
+    NextItems,
+    /// The lookup of the Linux account a shell runs as.
+    UserLookup,
+}
+
+/// The fault of a task on the blocking pool that failed: a bug of ours, `w:InternalError`
+/// (Windows has no such case).
+pub fn blocking_fault(error: JoinError, work: BlockingWork) -> Fault {
+    match work {
+        BlockingWork::EventStoreSearch => {
+            tracing::error!(%error, "event store: a search task failed");
+            Fault::internal_error("The event store could not be read. ")
+        }
+        BlockingWork::SubscribeParse => {
+            Fault::internal_error(format!("parsing the Subscribe failed: {error}"))
+        }
+        BlockingWork::NextItems => Fault::internal_error(format!(
+            "The provider failed while making the next items: {error}. "
+        )),
+        BlockingWork::UserLookup => {
+            Fault::internal_error(format!("The user lookup failed: {error}. "))
+        }
+    }
+}
+
+/// The fault of a shell's Linux account that could not be looked up (NSS failed, or a name
+/// with a NUL byte; an account that does not exist is `w:AccessDenied`, decided by the
+/// caller): a failure of this host, `w:InternalError` naming it.
+pub fn user_lookup_fault(error: UserError) -> Fault {
+    Fault::internal_error(format!(
+        "The user account could not be looked up: {error}. "
+    ))
+}
+
+/// The fault of a request whose call outlived its OperationTimeout: `w:TimedOut`, as Windows.
+pub fn elapsed_fault(_: Elapsed) -> Fault {
+    Fault::timed_out()
+}
+
+/// The fault of a batch of items that could not be made: an item of `len` bytes that does not
+/// fit `max_envelope` with the `overhead` of its envelope is `w:EncodingLimit`
+/// MaxEnvelopeSize (DSP0226 §6.2), the budget spent is `w:TimedOut`.
+pub fn unfit_fault(unfit: Unfit, overhead: usize, max_envelope: u64) -> Fault {
+    match unfit {
+        Unfit::TooLarge(len) => Fault::max_envelope_size_exceeded(len + overhead, max_envelope),
+        Unfit::Expired => Fault::timed_out(),
+    }
+}
+
+/// The fault of a Pull of a subscription that failed: an event larger than the Pull's
+/// `max_envelope` is `w:EncodingLimit` MaxEnvelopeSize with its size, the rest as the source
+/// decides for a request naming its subscription by context.
+pub fn pull_fault(error: SourceError, max_envelope: u64) -> Fault {
+    match error {
+        SourceError::EventTooLarge(size) => Fault::max_envelope_size_exceeded(size, max_envelope),
+        error => source_fault(error, NamedBy::Context),
+    }
+}
+
+/// The fault of a Renew, which Windows' event source never grants (the subscription unknown,
+/// ended or alive: `e:UnableToRenew`), but refused access is `w:AccessDenied`. `refused` is
+/// the source's refusal, if any.
+pub fn renew_fault(refused: Option<SourceError>) -> Fault {
+    match refused {
+        Some(SourceError::AccessDenied(_)) => Fault::access_denied(),
+        _ => Fault::unable_to_renew(),
+    }
+}
+
+/// The fault of a PowerShell shell's data that is not base64: `w:InvalidParameter`, the
+/// Shell plug-in's fault for a value it cannot read.
+pub fn psrp_base64_fault(_: base64::DecodeError) -> Fault {
+    Fault::invalid_parameter("The PSRP data is not base64. ")
+}
+
+/// The fault of each access refusal: `w:AccessDenied` as Windows, with Windows' code and a
+/// reason where the service, not the descriptor, refuses.
+pub fn denial_fault(denial: Denial) -> Fault {
+    match denial {
+        // Windows' code for a service that takes no remote requests (2150859229).
+        Denial::RemoteAccessDisabled => Fault::access_denied()
+            .with_code(code::SERVICE_REMOTE_ACCESS_DISABLED)
+            .with_message("The WS-Management service does not accept remote requests (Service/AllowRemoteAccess is false). "),
+        // Windows' answer to it is not recorded (docs/windows-quirks.md): ERROR_ACCESS_DENIED.
+        Denial::RemoteShellAccessDisabled => Fault::access_denied()
+            .with_message("A method that starts a process is a remote shell, and remote shell access is not allowed (Winrs/AllowRemoteShellAccess is false). "),
+        // The descriptor does not grant it: ERROR_ACCESS_DENIED, saying no more.
+        Denial::Descriptor | Denial::ShellDescriptor => Fault::access_denied(),
+    }
+}
+
+#[cfg(test)]
+mod engine_tests;
 #[cfg(test)]
 mod tests;

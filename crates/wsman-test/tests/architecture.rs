@@ -13,8 +13,9 @@
 //! decides by resource (`architecture/routing.rs`); when an engine's code stands at the top of
 //! the server crate, a call's deadline is made twice, or a shell request's walk returns early
 //! too often (`architecture/engines.rs`); and when a PSRP header's layout or a message
-//! type's number is written outside the one PSRP codec (`architecture/psrp_codec.rs`); when an
-//! error is mapped to its fault outside the errors table (`architecture/faults.rs`); when a
+//! type's number is written outside the one PSRP codec (`architecture/psrp_codec.rs`); when a
+//! fault is built from an error outside an errors table, whatever the code doing it is named
+//! (`architecture/faults.rs`, which reads the sources as Rust syntax); when a
 //! setting's name is written outside its row of its family's table
 //! (`architecture/settings_tables.rs`); and when a schema namespace or URI is written outside
 //! wsman-proto's `ns.rs` (`architecture/namespaces.rs`).

@@ -8,6 +8,7 @@ use super::{
 };
 use super::{schema_error, shell_elements, start_rsp};
 use crate::duration;
+use crate::fault::from_errors::NumberError;
 use crate::fault::Fault;
 use crate::headers::OptionSet;
 use crate::ns;
@@ -41,7 +42,7 @@ impl WinrsOptions {
             Some(v) => Some(
                 v.trim()
                     .parse::<u32>()
-                    .map_err(|_| Fault::invalid_options_value(super::option::CODEPAGE))?,
+                    .map_err(|_| NumberError::ShellOption(super::option::CODEPAGE))?,
             ),
         };
         Ok(Self {

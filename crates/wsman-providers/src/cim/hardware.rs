@@ -21,6 +21,7 @@ use super::path_file::{PathFile, PathFileError};
 use super::schema::{merged, ClassSchema, Declaration, Method, Property};
 use super::sysfs::{self, SysfsSensor};
 use super::{procfs, reference_to, Answer, Class, Instances};
+use crate::faults::bmc_fault;
 use crate::{Context, Filter};
 
 pub(super) const NAMESPACE: &str = "root/hardware";
@@ -191,8 +192,7 @@ impl Hardware {
 
     /// The SEL, or a fault when the BMC is there but does not answer.
     fn sel(&self) -> Result<Option<wsman_ipmi::Sel>, Fault> {
-        self.read(Bmc::sel)
-            .map_err(|e| Fault::internal_error(format!("The BMC did not answer: {e}. ")))
+        self.read(Bmc::sel).map_err(bmc_fault)
     }
 }
 
@@ -600,10 +600,7 @@ const RECORD_LOG: ClassSchema = ClassSchema {
 impl Class for RecordLog {
     schema!(RECORD_LOG);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
-        let info = self
-            .hardware
-            .read(Bmc::sel_info)
-            .map_err(|e| Fault::internal_error(format!("The BMC did not answer: {e}. ")))?;
+        let info = self.hardware.read(Bmc::sel_info).map_err(bmc_fault)?;
         Ok(info
             .into_iter()
             .map(|info| {

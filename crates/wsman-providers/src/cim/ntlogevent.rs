@@ -19,6 +19,7 @@ use wsman_proto::Fault;
 
 use super::schema::{ClassSchema, Declaration};
 use super::{Answer, Class, Instances};
+use crate::faults::event_log_fault;
 use crate::{Context, Filter, Item, ItemSource};
 
 /// Records one enumeration returns at most (newest first).
@@ -57,13 +58,7 @@ pub struct LogQuery {
     pub deadline: Option<Instant>,
 }
 
-/// The read reached its [`LogQuery::deadline`] (the request answers `w:TimedOut`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the event log read ran past the request's deadline")]
-pub struct ReadTimedOut;
-
-/// Why the event log could not be read.
-pub type EventLogError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use crate::faults::{EventLogError, ReadTimedOut};
 
 /// The host's event logs (the journal, read by the daemon).
 pub trait EventLog: Send + Sync {
@@ -303,13 +298,7 @@ impl NtLogEvent {
         if query.logs.is_empty() {
             return Ok(Vec::new());
         }
-        self.log.records(&query).map_err(|error| {
-            if error.is::<ReadTimedOut>() {
-                return Fault::timed_out();
-            }
-            tracing::error!(%error, "Win32_NTLogEvent: the event log could not be read");
-            Fault::internal_error("The event log could not be read. ")
-        })
+        self.log.records(&query).map_err(event_log_fault)
     }
 }
 

@@ -10,10 +10,11 @@ use wsman_proto::Fault;
 use wsman_systemd::{Error, PowerAction};
 
 use super::schema::{ClassSchema, Declaration, Method};
-use super::service::{unavailable, ServiceManager};
+use super::service::ServiceManager;
 
 use super::{machine_info, procfs};
 use super::{Answer, Class, Instances};
+use crate::faults::{description_fault, systemd_fault};
 use crate::{Context, Filter};
 
 /// `Win32_OperatingSystem`: one instance (a singleton, as Windows' MOF marks it), keyed by Name. Memory sizes are in KB, as
@@ -98,7 +99,7 @@ impl OperatingSystem {
                     %error,
                     "Win32_OperatingSystem: the description could not be written"
                 );
-                Fault::internal_error("The machine's description could not be written. ")
+                description_fault(error)
             })?;
             tracing::info!(user, "Win32_OperatingSystem: Description changed");
         }
@@ -245,7 +246,7 @@ impl Class for OperatingSystem {
                 Ok(output(0))
             }
             Err(Error::AccessDenied { .. }) => Ok(output(super::ACCESS_DENIED)),
-            Err(error @ (Error::Connect { .. } | Error::Bus { .. })) => Err(unavailable(&error)),
+            Err(error @ (Error::Connect { .. } | Error::Bus { .. })) => Err(systemd_fault(&error)),
             Err(error) => {
                 tracing::warn!(user, method, %error, "Win32_OperatingSystem");
                 Ok(output(8))

@@ -34,7 +34,7 @@ pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
 
 /// A /proc file a class cannot answer without: its text, or `w:InternalError` naming it.
 pub fn read_required(path: &str) -> Result<String, wsman_proto::Fault> {
-    read_text(path).map_err(|e| wsman_proto::Fault::internal_error(format!("{path}: {e}. ")))
+    read_text(path).map_err(|e| crate::faults::proc_fault(path, &e))
 }
 
 /// The value of `key:` in a `Key: value [kB]` file (meminfo, status), as a number.

@@ -18,6 +18,7 @@ use wsman_systemd::{Enablement, Error, PowerAction, ServiceUnit, Systemd, UnitNa
 
 use super::schema::{ClassSchema, Declaration, Method};
 use super::{procfs, Answer, Class, Instances};
+use crate::faults::systemd_fault;
 use crate::{Context, Filter};
 
 /// Longest a method waits for systemd's job when the request gives no OperationTimeout
@@ -198,14 +199,6 @@ fn instance(unit: &ServiceUnit, system_name: &str) -> Instance {
         .with("WaitHint", 0u32)
 }
 
-/// systemd unreachable or failing: the request cannot be served, and the client should know why.
-pub(super) fn unavailable(error: &Error) -> Fault {
-    tracing::warn!(%error, "systemd's service manager");
-    Fault::internal_error(format!(
-        "The service manager (systemd) cannot answer: {error}. "
-    ))
-}
-
 /// The unit addressed by the Name key; a name systemd would not accept is no instance.
 fn unit_name(keys: &[(&str, &str)]) -> Result<UnitName, Fault> {
     keys.iter()
@@ -290,7 +283,7 @@ impl Class for Service {
                 .map(|u| u.into_iter().collect::<Vec<_>>()),
             None => self.manager.run(|s| async move { s.services().await }),
         }
-        .map_err(|e| unavailable(&e))?;
+        .map_err(|e| systemd_fault(&e))?;
         Ok(units.iter().map(|u| instance(u, &host)).collect())
     }
 
@@ -303,7 +296,7 @@ impl Class for Service {
                 Ok(instance(&unit, &procfs::host_name()))
             }
             Ok(_) | Err(Error::NoSuchUnit(_)) => Err(super::not_found()),
-            Err(e) => Err(unavailable(&e)),
+            Err(e) => Err(systemd_fault(&e)),
         }
     }
 
@@ -361,7 +354,7 @@ impl Class for Service {
             }
             Err(Error::NoSuchUnit(_)) => return Err(super::not_found()),
             Err(error @ (Error::Connect { .. } | Error::Bus { .. })) => {
-                return Err(unavailable(error))
+                return Err(systemd_fault(error))
             }
             Err(_) => return_value::UNKNOWN_FAILURE,
         };
@@ -439,7 +432,7 @@ impl Class for DependentService {
         let units = self
             .manager
             .run(|s| async move { s.services().await })
-            .map_err(|e| unavailable(&e))?;
+            .map_err(|e| systemd_fault(&e))?;
         Ok(units
             .iter()
             .flat_map(|unit| {

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant, SystemTime};
 use wsman_packagekit::{Error, Installed, PackageKit, Progress, Update};
 use wsman_proto::Fault;
 
+use crate::faults::{install_fault, packagekit_elapsed_fault, packagekit_fault, InstallFailure};
+
 /// Longest a call waits when the request gives no deadline (WinRM's default OperationTimeout).
 const DEFAULT_WAIT: Duration = Duration::from_secs(60);
 /// Longest an install job may run: past it the job is ended as failed (PackageKit's own
@@ -31,15 +33,7 @@ pub const REBOOT_REQUIRED: &str = "/run/reboot-required";
 /// The tracing target of audit records (the shells' target: one audit trail).
 const AUDIT_TARGET: &str = "wsman::audit";
 
-/// Windows Update's HRESULTs the classes answer with (`wuerror.h`).
-pub mod hresult {
-    /// WU_E_INSTALL_NOT_ALLOWED: another installation is in progress.
-    pub const INSTALL_NOT_ALLOWED: u32 = 0x8024_0016;
-    /// WU_E_INVALID_CRITERIA: the search criteria string was invalid.
-    pub const INVALID_CRITERIA: u32 = 0x8024_0032;
-    /// WU_E_NO_SERVICE: the update service cannot be reached.
-    pub const NO_SERVICE: u32 = 0x8024_0001;
-}
+pub use crate::faults::hresult;
 
 /// Who started an install, for its audit records.
 #[derive(Clone, Debug)]
@@ -83,16 +77,6 @@ pub struct UpdateManager {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// PackageKit unreachable or failing: the client should know why.
-pub fn unavailable(what: &str, error: &Error) -> Fault {
-    tracing::warn!(%error, what, "PackageKit");
-    let fault = Fault::internal_error(format!("PackageKit could not {what}: {error}. "));
-    match error {
-        Error::Connect { .. } => fault.with_code(hresult::NO_SERVICE),
-        _ => fault,
-    }
 }
 
 /// The deadline of a call: the request's, less a margin to answer in.
@@ -139,7 +123,7 @@ impl UpdateManager {
     where
         F: std::future::Future<Output = Result<T, Error>>,
     {
-        let packagekit = self.connected().map_err(|e| unavailable(what, &e))?;
+        let packagekit = self.connected().map_err(|e| packagekit_fault(what, &e))?;
         let result = self
             .runtime
             .block_on(async { tokio::time::timeout_at(deadline.into(), call(packagekit)).await });
@@ -149,9 +133,9 @@ impl UpdateManager {
                 if let Error::Bus { .. } = &error {
                     *lock(&self.connection) = None;
                 }
-                Err(unavailable(what, &error))
+                Err(packagekit_fault(what, &error))
             }
-            Err(_) => Err(Fault::timed_out()),
+            Err(elapsed) => Err(packagekit_elapsed_fault(elapsed)),
         }
     }
 
@@ -239,7 +223,7 @@ impl UpdateManager {
     ) -> Result<bool, Fault> {
         let packagekit = self
             .connected()
-            .map_err(|e| unavailable("install updates", &e))?;
+            .map_err(|e| packagekit_fault("install updates", &e))?;
         {
             let mut state = lock(&self.state);
             if state.job.is_some() {
@@ -285,17 +269,9 @@ impl UpdateManager {
             .block_on(async { tokio::time::timeout_at(deadline.into(), receiver).await });
         match waited {
             Ok(Ok(Ok(reboot))) => Ok(reboot),
-            Ok(Ok(Err(failure))) => Err(Fault::internal_error(format!(
-                "PackageKit could not install the updates: {failure}. "
-            ))),
-            Ok(Err(_)) => Err(Fault::internal_error(
-                "The update installation ended without an answer. ",
-            )),
-            Err(_) => Err(Fault::timed_out().with_message(
-                "The WS-Management service cannot complete the operation within the time \
-                 specified in OperationTimeout. The update installation continues in the \
-                 background; ScanForUpdates and the MSFT_WUSettings methods report on it. ",
-            )),
+            Ok(Ok(Err(failure))) => Err(install_fault(InstallFailure::Failed(failure))),
+            Ok(Err(dropped)) => Err(install_fault(InstallFailure::NoAnswer(dropped))),
+            Err(elapsed) => Err(install_fault(InstallFailure::Continues(elapsed))),
         }
     }
 }

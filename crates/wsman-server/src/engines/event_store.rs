@@ -28,6 +28,7 @@ use crate::engines::paging;
 use crate::engines::transfer::engine::render_item;
 use crate::engines::Services;
 use crate::enumeration::{EnumerationStore, LazyItems, Pending};
+use crate::error::{blocking_fault, filter_fault, store_query_fault, BlockingWork};
 use crate::settings::ServiceSettings;
 
 /// Results read from the store at once while a client pages.
@@ -99,9 +100,7 @@ impl EventSearchEngine {
 
     async fn events(&self, store: Arc<EventStore>, call: Call<'_>) -> Result<Reply, Fault> {
         let parsed = Enumerate::parse(call.request.body.as_ref())?;
-        let search = search_of(&parsed)?
-            .for_events()
-            .map_err(|e| Fault::cannot_process_filter(e.to_string()))?;
+        let search = search_of(&parsed)?.for_events().map_err(filter_fault)?;
         let position = Position::start(&search);
         let first = blocking(move || {
             let rows = store.page(&search, position, READ_AHEAD)?;
@@ -126,9 +125,7 @@ impl EventSearchEngine {
                 "The histogram's buckets have no references: enumerate them as objects. ",
             ));
         }
-        let search = search_of(&parsed)?
-            .for_histogram()
-            .map_err(|e| Fault::cannot_process_filter(e.to_string()))?;
+        let search = search_of(&parsed)?.for_histogram().map_err(filter_fault)?;
         let buckets = blocking(move || store.histogram(&search)).await?;
         let rendered: VecDeque<String> = buckets.iter().map(bucket_xml).collect();
         paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered).await
@@ -144,27 +141,17 @@ fn search_of(parsed: &Enumerate) -> Result<Search, Fault> {
     if !dialect.eq_ignore_ascii_case(uris::DIALECT) {
         return Err(Fault::filter_dialect_unavailable(dialect));
     }
-    Search::from_filter(&filter.element).map_err(|e| Fault::cannot_process_filter(e.to_string()))
+    Search::from_filter(&filter.element).map_err(filter_fault)
 }
 
 /// `work` on the blocking pool; a store error is `w:InternalError` (logged).
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, wsman_collector::event_store::StoreQueryError> + Send + 'static,
 ) -> Result<T, Fault> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(wsman_collector::event_store::StoreQueryError::Filter(e))) => {
-            Err(Fault::cannot_process_filter(e.to_string()))
-        }
-        Ok(Err(error)) => {
-            tracing::error!(%error, "event store: a search failed");
-            Err(Fault::internal_error("The event store could not be read. "))
-        }
-        Err(error) => {
-            tracing::error!(%error, "event store: a search task failed");
-            Err(Fault::internal_error("The event store could not be read. "))
-        }
-    }
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| blocking_fault(e, BlockingWork::EventStoreSearch))?
+        .map_err(store_query_fault)
 }
 
 /// The one `Id` selector of a Get.

@@ -14,6 +14,7 @@ use wsman_proto::{Fault, Request};
 use super::envelope::{finish, render};
 use crate::engine::{Call, Reply};
 use crate::enumeration::{take_batch, EnumerationStore, Pending};
+use crate::error::unfit_fault;
 use crate::settings::ServiceSettings;
 
 /// A stand-in as long as a real context id, to size the envelope before one is created.
@@ -76,9 +77,7 @@ pub async fn enumerate_response(
         call.deadline,
     )
     .await?;
-    let batch = batch.map_err(|unfit| {
-        unfit.fault(|len| Fault::max_envelope_size_exceeded(len + overhead, call.max_envelope))
-    })?;
+    let batch = batch.map_err(|unfit| unfit_fault(unfit, overhead, call.max_envelope))?;
     let body = if end {
         enumeration::enumerate_response(None, Some(&batch), true)
     } else {

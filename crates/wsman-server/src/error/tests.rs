@@ -10,14 +10,19 @@ use wsman_proto::xml::Limits;
 
 /// A fault as a row expects it: SOAP code, subcode, detail suffix, `f:WSManFault/@Code`.
 #[derive(Debug, PartialEq, Eq)]
-struct Expected {
+pub(super) struct Expected {
     code: &'static str,
     subcode: String,
     detail: Option<String>,
     wsman_code: u32,
 }
 
-fn want(code: &'static str, subcode: &str, detail: Option<&str>, wsman_code: u32) -> Expected {
+pub(super) fn want(
+    code: &'static str,
+    subcode: &str,
+    detail: Option<&str>,
+    wsman_code: u32,
+) -> Expected {
     Expected {
         code,
         subcode: subcode.to_owned(),
@@ -30,7 +35,7 @@ fn want(code: &'static str, subcode: &str, detail: Option<&str>, wsman_code: u32
 /// its code and subcode values, the `w:FaultDetail` suffix, and `f:WSManFault/@Code` (or,
 /// for a WMI-shaped fault, the HRESULT its `MSFT_WmiError` names). Every recording there came
 /// back with HTTP 500 (the fixtures' README).
-fn recorded(name: &str) -> Expected {
+pub(super) fn recorded(name: &str) -> Expected {
     let path = format!(
         "{}/../wsman-proto/tests/fixtures/windows/faults/{name}",
         env!("CARGO_MANIFEST_DIR")
@@ -67,7 +72,7 @@ fn recorded(name: &str) -> Expected {
 
 /// The row's fault as the server sends it, and its HTTP status (every fault 500, as Windows;
 /// reference §1.3, §5.1).
-fn check(row: &str, fault: Fault, expected: &Expected) {
+pub(super) fn check(row: &str, fault: Fault, expected: &Expected) {
     let got = Expected {
         code: fault.code.qname(),
         subcode: fault.subcode.map(|s| s.qname()).unwrap_or_default(),
@@ -82,17 +87,17 @@ fn check(row: &str, fault: Fault, expected: &Expected) {
 }
 
 /// `w:InvalidParameter` as the Shell cmd plugin sends it: code 87, detail `InvalidValue`.
-fn invalid_parameter() -> Expected {
+pub(super) fn invalid_parameter() -> Expected {
     recorded("fault.invalid-parameter.xml")
 }
 
 /// `w:InternalError` with E_FAIL, the generic server failure (reference §5.2, §5.3).
-fn internal_error() -> Expected {
+pub(super) fn internal_error() -> Expected {
     want("s:Receiver", "w:InternalError", None, 2147500037)
 }
 
 /// `w:AccessDenied`, ERROR_ACCESS_DENIED (reference §5.2, §5.3).
-fn access_denied() -> Expected {
+pub(super) fn access_denied() -> Expected {
     want("s:Sender", "w:AccessDenied", None, 5)
 }
 

@@ -550,26 +550,21 @@ fn authorize(
     let decision = settings
         .access
         .authorize(conn.remote.ip(), &principal.sids, required);
-    let fault = match decision {
-        Ok(()) => return Ok(()),
-        Err(crate::access::Denial::RemoteAccessDisabled) => Fault::access_denied()
-            .with_code(wsman_proto::fault::code::SERVICE_REMOTE_ACCESS_DISABLED)
-            .with_message("The WS-Management service does not accept remote requests (Service/AllowRemoteAccess is false). "),
-        Err(crate::access::Denial::RemoteShellAccessDisabled) => Fault::access_denied()
-            .with_message("A method that starts a process is a remote shell, and remote shell access is not allowed (Winrs/AllowRemoteShellAccess is false). "),
-        Err(
-            crate::access::Denial::Descriptor | crate::access::Denial::ShellDescriptor,
-        ) => Fault::access_denied(),
+    let Err(denial) = decision else {
+        return Ok(());
     };
     tracing::warn!(
         remote = %conn.remote,
         user = %principal,
         action = request.action.as_deref().unwrap_or(""),
         resource_uri = request.resource_uri.as_deref().unwrap_or(""),
-        reason = ?decision,
+        reason = ?denial,
         "access denied"
     );
-    Err(ServiceError::fault(fault, relates_to))
+    Err(ServiceError::fault(
+        crate::error::denial_fault(denial),
+        relates_to,
+    ))
 }
 
 fn anonymous_identify(

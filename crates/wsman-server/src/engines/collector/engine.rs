@@ -115,10 +115,8 @@ impl CollectorEngine {
         let Some(proof) = call.proof.cloned() else {
             return Err(Fault::access_denied());
         };
-        let answered = match call.endpoint {
-            Endpoint::SubscriptionManager(uri) => {
-                return self.manage(&service, uri, proof, call).await;
-            }
+        match call.endpoint {
+            Endpoint::SubscriptionManager(uri) => self.manage(&service, uri, proof, call).await,
             Endpoint::Delivery(identifier) => {
                 service
                     .handle_delivery(
@@ -129,9 +127,8 @@ impl CollectorEngine {
                     )
                     .await
             }
-            Endpoint::WsMan => Err(ServiceError::NotFound),
-        };
-        answered.or_else(reply_of)
+            Endpoint::WsMan => Ok(Reply::Refused(Refused::NotFound)),
+        }
     }
 
     /// The subscription manager: an Enumerate's answer paged as every enumeration is (the

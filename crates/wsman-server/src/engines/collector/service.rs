@@ -31,8 +31,8 @@ use wsman_events::Timestamp;
 use wsman_proto::{ns, Fault, Request};
 
 use crate::auth::Principal;
-use crate::engine::Reply;
 use crate::engine::{Endpoint, UnreadableBody};
+use crate::engine::{Refused, Reply};
 use crate::error::ServiceError;
 use crate::metrics::collector::{ClientCensus, CollectorMetrics, Refusal};
 pub use crate::proof::Proof;
@@ -374,7 +374,7 @@ impl CollectorService {
         proof: Proof,
         request: Arc<Request>,
         body_bytes: usize,
-    ) -> Result<Reply, ServiceError> {
+    ) -> Result<Reply, Fault> {
         let this = Arc::clone(self);
         let identifier = identifier.to_owned();
         tokio::task::spawn_blocking(move || {
@@ -382,10 +382,11 @@ impl CollectorService {
             this.deliver(&identifier, &proof, &principal, &request, body_bytes)
         })
         .await
-        .map_err(|e| {
+        .unwrap_or_else(|e| {
+            // 503, as for a batch not stored: the forwarder resends.
             tracing::error!(error = %e, "collector delivery task failed");
-            ServiceError::Unavailable
-        })?
+            Ok(Reply::Refused(Refused::Unavailable))
+        })
     }
 
     fn allowed(
@@ -505,8 +506,9 @@ impl CollectorService {
         template
     }
 
-    /// Decide the delivery ([`delivery::deliver`]) and answer it: the Ack, a fault or a bare
-    /// status; count it and log what was refused or not stored.
+    /// Decide the delivery ([`delivery::deliver`]) and answer it, once: the Ack, a refusal
+    /// (400 with `w:DeliveryRefused`, or 503), or `w:AccessDenied`; count it and log what was
+    /// refused or not stored.
     fn deliver(
         &self,
         identifier: &str,
@@ -514,7 +516,7 @@ impl CollectorService {
         principal: &Principal,
         request: &Request,
         body_bytes: usize,
-    ) -> Result<Reply, ServiceError> {
+    ) -> Result<Reply, Fault> {
         let client = proof.sender.client_name();
         let set = self.current();
         let in_group = |group: &str| in_group(principal, group);
@@ -543,7 +545,6 @@ impl CollectorService {
             self.metrics
                 .output_write(name.unwrap_or_default(), output, *elapsed, *ok);
         }
-        let relates_to = request.message_id.as_deref();
         match decision.outcome {
             Outcome::Acknowledged { message_id, stored } => {
                 let name = name.unwrap_or_default();
@@ -557,10 +558,10 @@ impl CollectorService {
             Outcome::Refused { why, reason } => {
                 self.metrics.refused(name, why);
                 self.log_refused(principal, proof.remote, &client, identifier, why, &reason);
-                Err(ServiceError::DeliveryRefused {
-                    fault: Box::new(Fault::delivery_refused(reason)),
-                    relates_to: request.message_id.clone(),
-                })
+                Ok(Reply::Refused(Refused::DeliveryRefused(
+                    Box::new(Fault::delivery_refused(reason)),
+                    request.message_id.clone(),
+                )))
             }
             Outcome::Denied { why, reason } => {
                 self.metrics.refused(name, why);
@@ -574,7 +575,7 @@ impl CollectorService {
                 } else {
                     self.log_refused(principal, proof.remote, &client, identifier, why, &reason);
                 }
-                Err(ServiceError::fault(Fault::access_denied(), relates_to))
+                Err(Fault::access_denied())
             }
             Outcome::Unavailable { why, error } => {
                 // Once per subscription, kind and interval: a full disk or a saturated output
@@ -586,7 +587,7 @@ impl CollectorService {
                     tracing::error!(client = %client, subscription = %name, %error, not_logged_since = left_out, "collector: batch not stored (503: the forwarder resends)");
                 }
                 self.metrics.refused(Some(name), why);
-                Err(ServiceError::Unavailable)
+                Ok(Reply::Refused(Refused::Unavailable))
             }
         }
     }

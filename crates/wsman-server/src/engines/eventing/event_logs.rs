@@ -22,7 +22,9 @@ use wsman_providers::Caller;
 
 use crate::engine::{Call, Reply};
 use crate::engines::envelope;
-use crate::error::{source_fault, subscribe_fault, NamedBy};
+use crate::error::{
+    blocking_fault, pull_fault, renew_fault, source_fault, subscribe_fault, BlockingWork, NamedBy,
+};
 
 /// Room kept in a PullResponse for the envelope, its headers and the bookmark; the events get
 /// the rest of the request's MaxEnvelopeSize.
@@ -74,14 +76,11 @@ impl EventingEngine {
             }
             Action::Renew => {
                 let id = identifier(request)?;
-                Err(match self.source.renew(&caller, &id) {
-                    Err(SourceError::AccessDenied(reason)) => {
-                        tracing::warn!(user = %caller.user, %reason, "eventing request refused");
-                        Fault::access_denied()
-                    }
-                    // Unknown, ended or alive: Windows renews none.
-                    _ => Fault::unable_to_renew(),
-                })
+                let renewed = self.source.renew(&caller, &id);
+                if let Err(SourceError::AccessDenied(reason)) = &renewed {
+                    tracing::warn!(user = %caller.user, %reason, "eventing request refused");
+                }
+                Err(renew_fault(renewed.err()))
             }
             Action::GetStatus => {
                 let id = identifier(request)?;
@@ -122,7 +121,7 @@ impl EventingEngine {
         let owned = Arc::clone(call.request);
         let parsed = tokio::task::spawn_blocking(move || parse_subscribe(&owned))
             .await
-            .map_err(|e| Fault::internal_error(format!("parsing the Subscribe failed: {e}")))?;
+            .map_err(|e| blocking_fault(e, BlockingWork::SubscribeParse))?;
         let subscribe = parsed.map_err(|e| {
             tracing::info!(user = %caller.user, error = %e, "Subscribe refused");
             subscribe_fault(e)
@@ -180,12 +179,7 @@ impl EventingEngine {
                 Some(call.deadline),
             )
             .await
-            .map_err(|e| match e {
-                SourceError::EventTooLarge(size) => {
-                    Fault::max_envelope_size_exceeded(size, call.max_envelope)
-                }
-                e => source_fault(e, NamedBy::Context),
-            })?;
+            .map_err(|e| pull_fault(e, call.max_envelope))?;
         if pulled.events.is_empty() {
             return Err(Fault::enumeration_timed_out());
         }

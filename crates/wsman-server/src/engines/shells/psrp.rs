@@ -394,12 +394,14 @@ impl PowerShellBridge {
         order: InputOrder,
         data: &[u8],
     ) -> Result<InputOrder, Fault> {
-        order
-            .after(data)
-            .map_err(|error| self.refused(caller, &error))
+        order.after(data).map_err(|error| {
+            self.log_refused(caller, &error);
+            psrp_input_fault(&error)
+        })
     }
 
-    fn refused(&self, caller: &Caller, error: &InputError) -> Fault {
+    /// Logs a refusal of PSRP data, at a bounded rate per user.
+    fn log_refused(&self, caller: &Caller, error: &InputError) {
         let admission = self
             .refusals
             .admit(caller.user.clone(), "psrp", std::time::Instant::now());
@@ -413,7 +415,6 @@ impl PowerShellBridge {
         if admission.log {
             tracing::warn!(user = %caller.user, %error, "PSRP data refused");
         }
-        psrp_input_fault(error)
     }
 
     fn known_pipeline(&self, session: &Session, id: &str) -> Result<Uuid, Fault> {
@@ -627,7 +628,7 @@ fn decode(text: &str) -> Result<Vec<u8>, Fault> {
     let compact: String = text.split_ascii_whitespace().collect();
     base64::engine::general_purpose::STANDARD
         .decode(compact)
-        .map_err(|_| Fault::invalid_parameter("The PSRP data is not base64. "))
+        .map_err(crate::error::psrp_base64_fault)
 }
 
 fn parse_guid(id: &str) -> Result<Uuid, Fault> {

@@ -99,12 +99,11 @@ pub(super) async fn run_as_user(caller: &Caller) -> Result<wsman_os::LinuxUser, 
             tracing::warn!(user = %caller.user, "shell refused: the Linux user does not exist");
             Err(Fault::access_denied())
         }
-        Ok(Err(e)) => Err(Fault::internal_error(format!(
-            "The user account could not be looked up: {e}. "
-        ))),
-        Err(e) => Err(Fault::internal_error(format!(
-            "The user lookup failed: {e}. "
-        ))),
+        Ok(Err(e)) => Err(crate::error::user_lookup_fault(e)),
+        Err(e) => Err(crate::error::blocking_fault(
+            e,
+            crate::error::BlockingWork::UserLookup,
+        )),
     }
 }
 

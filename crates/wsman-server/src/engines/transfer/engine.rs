@@ -227,10 +227,9 @@ impl TransferEngine {
                 .with_deadline(deadline);
             provider.call(&ctx, op.as_call())
         });
-        match tokio::time::timeout_at(deadline.into(), job).await {
-            Ok(result) => result?,
-            Err(_) => Err(Fault::timed_out()),
-        }
+        tokio::time::timeout_at(deadline.into(), job)
+            .await
+            .map_err(crate::error::elapsed_fault)??
     }
 }
 
