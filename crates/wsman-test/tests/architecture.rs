@@ -5,7 +5,7 @@
 //! (`architecture/dependencies.rs`), when `unsafe` code appears outside wsman-os and
 //! wsman-gss's `ffi` module (`ffi.rs`, `ffi/`), when a member lacks a pinned rust-version, when
 //! a `Result`'s error is a bare `String`, or when the modules of a crate import each other in
-//! a circle, when a Rust file grows past 900 lines (`architecture/sizes.rs`); and
+//! a circle, when a Rust file grows past 800 lines (`architecture/sizes.rs`); and
 //! when its lists of fuzz targets, benchmark scripts, scripts and docs disagree with the tree,
 //! or it grows past the length of a map; when scripts/test.sh's benchmark smoke stage leaves a
 //! script of `benches/` out (`architecture/bench_smoke.rs`); and when the catalog of engines is built anywhere but
@@ -562,7 +562,7 @@ fn every_fuzz_target_runs_in_the_smoke_run() {
 }
 
 #[test]
-fn no_rust_file_is_over_nine_hundred_lines() {
+fn no_rust_file_is_over_eight_hundred_lines() {
     let root = workspace_root();
     let over: Vec<String> = ["crates", "benches", "fuzz"]
         .iter()
