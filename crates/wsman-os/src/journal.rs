@@ -267,7 +267,9 @@ impl Drop for SdJournal {
 /// (rotation, `journalctl --rotate`) to its used size, and a reader that touches a mapped page
 /// past the new end gets SIGBUS, which killed the daemon (a forwarder behind while the
 /// journal was rotated and vacuumed). With the page replaced by zeros the read finds no valid
-/// object there and fails or ends, as journalctl's does, and the reader is opened again.
+/// object there and libsystemd drops that file, as in journalctl. The handler is the
+/// process's: a file truncated under any other mapping of the daemon reads as zeros too,
+/// where it would have ended the daemon.
 fn install_sigbus_handler() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
