@@ -7,7 +7,9 @@
 //! Started without the collector's bookmark, the first event is Windows' EventID 111
 //! `SubscriptionBookmarkEvent`, so the collector learns of the forwarder at once. When the
 //! journal no longer holds the entries right after the start (vacuumed, rotated away), an
-//! event naming the lost record ids goes first: Windows is silent there; we are not.
+//! event naming the lost record ids goes first; records the journal loses while the
+//! subscription runs, before it read them, get the same event before the entries after them
+//! (the live feed's gap check, `wsman_journal::gap`). Windows is silent there; we are not.
 //!
 //! At least once, in order: the cursor (a `BookmarkList` per collector and subscription) is
 //! written only after the collector acknowledged the batch, durably, so that a crash leaves the
@@ -31,7 +33,8 @@ use wsman_events::event::EVENT_NS;
 use wsman_events::offer::Offer;
 use wsman_events::subscribe::StartAt;
 use wsman_events::{BookmarkList, ExportLimits, Guid, Mapping, Timestamp};
-use wsman_journal::feed::{Feed, Position};
+use wsman_journal::feed::{Feed, GapEvent, Position, SelectedEvent};
+use wsman_journal::gap::Gap;
 use wsman_journal::{Journal, Query, Reader, Start};
 use wsman_proto::xml::escape_text;
 
@@ -239,6 +242,7 @@ impl Forwarder {
                 });
             }),
             end: Box::new(move || end_flag.store(true, Ordering::SeqCst)),
+            lost: Some(lost_notices(key.clone(), self.mapping.computer.clone())),
         };
         let task_flag = finished.clone();
         let task_key = key.clone();
@@ -308,6 +312,51 @@ pub fn lost_event(computer: &str, first: u64, last: u64, now: Timestamp) -> Stri
     )
 }
 
+/// The notice of records the journal lost under a running subscription (vacuumed or rotated
+/// away before it read them): the same event and line as at a start. The line is written at
+/// most once per [`LOST_LOG_INTERVAL`] (a journal vacuumed again and again under a forwarder
+/// that stays behind); every gap has its notice.
+fn lost_notices(key: String, computer: String) -> GapEvent {
+    let mut log = LostLog::default();
+    Box::new(move |gap: Gap, now: Timestamp| {
+        if let Some(left_out) = log.admit(std::time::Instant::now()) {
+            tracing::warn!(subscription = %key, first = gap.first, last = gap.last, not_logged_since = left_out, "journal entries were removed before they were forwarded");
+        }
+        SelectedEvent {
+            xml: lost_event(&computer, gap.first, gap.last, now),
+            // No channel: the notice moves no bookmark.
+            channel: String::new(),
+            record_id: 0,
+            created: now,
+        }
+    })
+}
+
+/// Shortest time between two lost-records lines of one running subscription.
+const LOST_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Which of a running subscription's lost-records lines are written.
+#[derive(Debug, Default)]
+struct LostLog {
+    last: Option<std::time::Instant>,
+    left_out: u64,
+}
+
+impl LostLog {
+    /// The lines left out since the last one written, when this one is written.
+    fn admit(&mut self, now: std::time::Instant) -> Option<u64> {
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < LOST_LOG_INTERVAL)
+        {
+            self.left_out += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.left_out))
+    }
+}
+
 /// Writes the cursor each time `changes` moves, the latest position when several moved during
 /// one write, off the async workers; after the sender is dropped, writes the last position if
 /// it is not on disk yet, and ends. Positions only move forward, and one write finishes before
@@ -345,5 +394,42 @@ async fn save_cursor(file: PathBuf, key: String, mut changes: watch::Receiver<Bo
         if closed {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod lost_tests {
+    use super::*;
+
+    #[test]
+    fn a_gap_under_a_running_subscription_is_the_notice_of_a_start() {
+        let now = Timestamp::from_system_time(std::time::SystemTime::UNIX_EPOCH);
+        let mut notice = lost_notices("sub".to_owned(), "host.example".to_owned());
+        let event = notice(
+            Gap {
+                first: 1509,
+                last: 1514,
+            },
+            now,
+        );
+        assert_eq!(event.xml, lost_event("host.example", 1509, 1514, now));
+        assert!(event
+            .xml
+            .contains("<Data Name='FirstLostRecordId'>1509</Data>"));
+        assert!(event
+            .xml
+            .contains("<Data Name='LastLostRecordId'>1514</Data>"));
+        assert!(event.channel.is_empty(), "a notice moves no bookmark");
+    }
+
+    #[test]
+    fn the_lost_line_is_written_once_an_interval_and_counts_the_rest() {
+        let mut log = LostLog::default();
+        let start = std::time::Instant::now();
+        assert_eq!(log.admit(start), Some(0));
+        assert_eq!(log.admit(start + Duration::from_secs(1)), None);
+        assert_eq!(log.admit(start + Duration::from_secs(59)), None);
+        assert_eq!(log.admit(start + LOST_LOG_INTERVAL), Some(2));
+        assert_eq!(log.admit(start + LOST_LOG_INTERVAL * 3), Some(0));
     }
 }

@@ -471,6 +471,7 @@ impl EventSource {
                     subscriptions.remove(&end_id);
                 }
             }),
+            lost: None,
         };
         tokio::spawn(push::run(plan, feed, subscriber, end_to, link));
         Ok(Delivery::Push(ended_sender))

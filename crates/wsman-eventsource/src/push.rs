@@ -21,7 +21,7 @@ use wsman_events::batch::{Due, Pending, Scheduler, Settings};
 use wsman_events::delivery::{self, DeliveryHeaders, Embedding, EndStatus, ACK_ACTION};
 use wsman_events::subscribe::{AuthenticationProfile, EndpointReference, EnvelopePolicy};
 use wsman_events::{BookmarkList, DeliveryMode, SubscribeRequest, Timestamp};
-use wsman_journal::feed::{Feed, LiveFeed};
+use wsman_journal::feed::{Feed, GapEvent, LiveFeed};
 use wsman_proto::response::new_message_id;
 
 /// Why a delivery failed: the daemon's own typed error, boxed.
@@ -206,6 +206,9 @@ pub(crate) struct Link {
     pub delivered: OnDelivered,
     /// Ends the subscription from the task's side (delivery failure).
     pub end: Box<dyn Fn() + Send + Sync>,
+    /// The event put before the entries after records the journal lost while they were
+    /// unread (a forwarder's notice); none: such records pass without a word.
+    pub lost: Option<GapEvent>,
 }
 
 /// Why the task stopped.
@@ -227,6 +230,9 @@ pub(crate) async fn run(
     mut link: Link,
 ) -> Stopped {
     let mut feed = LiveFeed::new(feed);
+    if let Some(lost) = link.lost.take() {
+        feed.notify_gaps(lost);
+    }
     let mut scheduler = Scheduler::new(plan.settings, now());
     // Events read but not yet taken by the scheduler (it was full): they go first.
     let mut backlog: VecDeque<Pending> = std::mem::take(&mut plan.preamble).into();

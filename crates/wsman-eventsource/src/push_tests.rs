@@ -194,6 +194,7 @@ fn the_request_is_written_before_the_journal_is_read_ahead() {
             ended,
             delivered: Box::new(move |events| *counted.lock().unwrap() += events.len()),
             end: Box::new(|| {}),
+            lost: None,
         };
         let task = tokio::spawn(run(plan, feed, Box::new(Connection::start()), None, link));
         // Generous: a loaded machine delivers slowly, and the count is what is waited for.

@@ -24,6 +24,7 @@ use wsman_proto::budget::{Budget, Expired};
 use wsman_work::{Lane, WorkError, WorkPool};
 
 use crate::follow::Follower;
+use crate::gap::{Gap, GapCheck};
 use crate::{Error, Journal, Query, Reader, Start};
 
 /// Where a feed stands.
@@ -352,12 +353,8 @@ impl Feed {
         Ok(decided)
     }
 
-    /// Move the position past `entry`; its event, when selected.
-    fn take(&mut self, entry: &JournalEntry) -> Option<SelectedEvent> {
-        self.take_at(entry, Timestamp::from_system_time(SystemTime::now()))
-    }
-
-    /// [`take`](Self::take) with "now" (for `timediff` filters) read once per batch.
+    /// Move the position past `entry`; its event, when selected. "now" (for `timediff`
+    /// filters) is read once per batch.
     fn take_at(&mut self, entry: &JournalEntry, now: Timestamp) -> Option<SelectedEvent> {
         let mut unlimited = Budget::unlimited();
         // An unlimited budget never runs out.
@@ -537,6 +534,25 @@ fn advance(
 pub struct LiveFeed {
     feed: Feed,
     follower: Option<Following>,
+    gaps: Option<GapNotices>,
+}
+
+/// The event a [`LiveFeed`] puts in its batch where records were gone, before the entries
+/// after them (a forwarder's notice); given the records and "now".
+pub type GapEvent = Box<dyn FnMut(Gap, Timestamp) -> SelectedEvent + Send>;
+
+/// A [`LiveFeed`]'s check for records gone between the entries it reads.
+struct GapNotices {
+    check: GapCheck,
+    event: GapEvent,
+}
+
+impl std::fmt::Debug for GapNotices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GapNotices")
+            .field("check", &self.check)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long a woken in-process follower lets more entries arrive before it reads: far below
@@ -555,6 +571,32 @@ impl LiveFeed {
         LiveFeed {
             feed,
             follower: None,
+            gaps: None,
+        }
+    }
+
+    /// From now on, where two entries read one after the other are not consecutive records
+    /// (the ones between were vacuumed or rotated away before they were read: [`crate::gap`]),
+    /// the batch has `event` of those records right before the entry after them. It costs a
+    /// look at each entry's cursor, no read of the journal.
+    pub fn notify_gaps(&mut self, event: GapEvent) {
+        self.gaps = Some(GapNotices {
+            check: GapCheck::default(),
+            event,
+        });
+    }
+
+    /// Puts the event of the records gone right before `entry`, if any, in `selected`.
+    fn note_gap(
+        &mut self,
+        entry: &JournalEntry,
+        now: Timestamp,
+        selected: &mut Vec<SelectedEvent>,
+    ) {
+        if let Some(gaps) = &mut self.gaps {
+            if let Some(gap) = gaps.check.next(entry.cursor_part("s"), entry.seqnum()) {
+                selected.push((gaps.event)(gap, now));
+            }
         }
     }
 
@@ -632,6 +674,7 @@ impl LiveFeed {
                     break;
                 };
                 read += 1;
+                self.note_gap(&entry, now, &mut selected);
                 if let Some(event) = self.feed.take_at(&entry, now) {
                     selected.push(event);
                 }
@@ -674,7 +717,9 @@ impl LiveFeed {
             match next {
                 Ok(Some(entry)) => {
                     read += 1;
-                    if let Some(event) = self.feed.take(&entry) {
+                    let now = Timestamp::from_system_time(SystemTime::now());
+                    self.note_gap(&entry, now, &mut selected);
+                    if let Some(event) = self.feed.take_at(&entry, now) {
                         selected.push(event);
                     }
                 }

@@ -19,6 +19,7 @@
 
 pub mod feed;
 pub mod follow;
+pub mod gap;
 
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -122,6 +122,7 @@ impl SdJournal {
     }
 
     fn from_raw(handle: *mut sd_journal) -> io::Result<SdJournal> {
+        install_sigbus_handler();
         NonNull::new(handle)
             .map(|handle| SdJournal { handle })
             .ok_or_else(|| io::Error::other("sd_journal_open returned no journal"))
@@ -256,5 +257,58 @@ impl Drop for SdJournal {
     fn drop(&mut self) {
         // SAFETY: the handle is open and is not used after this.
         unsafe { sd_journal_close(self.raw()) };
+    }
+}
+
+/// Installs (once) a SIGBUS handler that puts a page of zeros where a journal file's mapping
+/// lost its page, as journalctl and journald install one.
+///
+/// Why: libsystemd reads journal files through `mmap`; journald shrinks a file it archives
+/// (rotation, `journalctl --rotate`) to its used size, and a reader that touches a mapped page
+/// past the new end gets SIGBUS, which killed the daemon (a forwarder behind while the
+/// journal was rotated and vacuumed). With the page replaced by zeros the read finds no valid
+/// object there and libsystemd drops that file, as in journalctl. The handler is the
+/// process's: a file truncated under any other mapping of the daemon reads as zeros too,
+/// where it would have ended the daemon.
+fn install_sigbus_handler() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // SAFETY: a zeroed sigaction is valid; the handler only calls mmap and abort, both
+        // async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction =
+                on_sigbus as extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+        }
+    });
+}
+
+/// Maps a private page of zeros over the page that faulted (a file truncated under its
+/// mapping); any other SIGBUS (no address) aborts, as the default action would have ended it.
+extern "C" fn on_sigbus(_signal: c_int, info: *mut libc::siginfo_t, _context: *mut c_void) {
+    // SAFETY: the kernel passes a valid siginfo with SA_SIGINFO; sysconf and mmap are
+    // async-signal-safe, and the page mapped over is one of a file mapping that has no page
+    // there any more.
+    unsafe {
+        let address = (*info).si_addr() as usize;
+        let page = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)).unwrap_or(4096);
+        if address == 0 || (*info).si_code != libc::BUS_ADRERR {
+            libc::abort();
+        }
+        let start = (address & !(page - 1)) as *mut c_void;
+        let mapped = libc::mmap(
+            start,
+            page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+            -1,
+            0,
+        );
+        if mapped == libc::MAP_FAILED {
+            libc::abort();
+        }
     }
 }
