@@ -98,7 +98,7 @@ fn tls_records_len(data: &[u8]) -> Option<usize> {
 }
 
 /// The framing of a sealed body without decrypting it: what the fuzz target and golden tests
-/// exercise, and what [`unseal_body`] builds on.
+/// exercise, and what [`unseal_body`](super::unseal_body) builds on.
 pub fn parse_sealed_body<'a>(
     content_type: &'a str,
     body: &'a [u8],
