@@ -36,6 +36,7 @@ use wsman_events::{BookmarkList, ExportLimits, Guid, Mapping, Timestamp};
 use wsman_journal::feed::{Feed, GapEvent, Position, SelectedEvent};
 use wsman_journal::gap::Gap;
 use wsman_journal::{Journal, Query, Reader, Start};
+use wsman_proto::refusal_log::{RefusalLimits, RefusalLog};
 use wsman_proto::xml::escape_text;
 
 pub use crate::cursor::read_cursor;
@@ -317,7 +318,7 @@ pub fn lost_event(computer: &str, first: u64, last: u64, now: Timestamp) -> Stri
 /// most once per [`LOST_LOG_INTERVAL`] (a journal vacuumed again and again under a forwarder
 /// that stays behind); every gap has its notice.
 fn lost_notices(key: String, computer: String) -> GapEvent {
-    let mut log = LostLog::default();
+    let log = LostLog::default();
     Box::new(move |gap: Gap, now: Timestamp| {
         if let Some(left_out) = log.admit(std::time::Instant::now()) {
             tracing::warn!(subscription = %key, first = gap.first, last = gap.last, not_logged_since = left_out, "journal entries were removed before they were forwarded");
@@ -335,25 +336,27 @@ fn lost_notices(key: String, computer: String) -> GapEvent {
 /// Shortest time between two lost-records lines of one running subscription.
 const LOST_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Which of a running subscription's lost-records lines are written.
-#[derive(Debug, Default)]
-struct LostLog {
-    last: Option<std::time::Instant>,
-    left_out: u64,
+/// Which of a running subscription's lost-records lines are written: the project's one rate
+/// limit for log lines ([`RefusalLog`]), with one key.
+#[derive(Debug)]
+struct LostLog(RefusalLog<()>);
+
+impl Default for LostLog {
+    fn default() -> Self {
+        LostLog(RefusalLog::new(RefusalLimits {
+            interval: LOST_LOG_INTERVAL,
+            per_key: 1,
+            total: 1,
+            max_keys: 1,
+        }))
+    }
 }
 
 impl LostLog {
     /// The lines left out since the last one written, when this one is written.
-    fn admit(&mut self, now: std::time::Instant) -> Option<u64> {
-        if self
-            .last
-            .is_some_and(|last| now.saturating_duration_since(last) < LOST_LOG_INTERVAL)
-        {
-            self.left_out += 1;
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.left_out))
+    fn admit(&self, now: std::time::Instant) -> Option<u64> {
+        let admission = self.0.admit((), "lost", now);
+        admission.log.then(|| admission.left_out_of(&()))
     }
 }
 
@@ -424,7 +427,7 @@ mod lost_tests {
 
     #[test]
     fn the_lost_line_is_written_once_an_interval_and_counts_the_rest() {
-        let mut log = LostLog::default();
+        let log = LostLog::default();
         let start = std::time::Instant::now();
         assert_eq!(log.admit(start), Some(0));
         assert_eq!(log.admit(start + Duration::from_secs(1)), None);
