@@ -177,7 +177,8 @@ pub fn property(instance: &Element, name: &str) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-fn micros(text: &str) -> Option<i64> {
+/// A CIM datetime as microseconds since 1970; none for an interval.
+pub(crate) fn micros(text: &str) -> Option<i64> {
     match wsman_proto::cim::CimDateTime::parse(text)? {
         wsman_proto::cim::CimDateTime::Instant { micros, .. } => Some(micros),
         wsman_proto::cim::CimDateTime::Interval { .. } => None,
@@ -221,7 +222,16 @@ impl HostError {
 pub(crate) async fn bounded<T>(
     future: impl std::future::Future<Output = Result<T, wsman_client::ClientError>>,
 ) -> Result<T, HostError> {
-    match tokio::time::timeout(HOST_DEADLINE, future).await {
+    bounded_by(HOST_DEADLINE, future).await
+}
+
+/// `future`, given up after `deadline` (an operation that outlasts a page's request: an update
+/// scan or install).
+pub(crate) async fn bounded_by<T>(
+    deadline: Duration,
+    future: impl std::future::Future<Output = Result<T, wsman_client::ClientError>>,
+) -> Result<T, HostError> {
+    match tokio::time::timeout(deadline, future).await {
         Ok(result) => Ok(result?),
         Err(_) => Err(HostError::NoAnswer),
     }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use wsman_client::{ClientError, Element, Resource};
 use wsman_config::mgmt::Action;
 
-use crate::hosts::{property, Host, HostError};
+use crate::hosts::{bounded_by, micros, property, Host, HostError};
 pub use crate::reboot_time::LocalTime;
 
 /// The namespace of Windows Update's classes (under the WMI prefix of its resource URIs).
@@ -231,10 +231,7 @@ pub fn pending_of(output: &Element) -> Vec<Pending> {
 
 /// A CIM datetime property as seconds since 1970.
 fn seconds_of(output: &Element, name: &str) -> Option<i64> {
-    match wsman_proto::cim::CimDateTime::parse(&property(output, name)?)? {
-        wsman_proto::cim::CimDateTime::Instant { micros, .. } => Some(micros / 1_000_000),
-        wsman_proto::cim::CimDateTime::Interval { .. } => None,
-    }
+    micros(&property(output, name)?).map(|micros| micros / 1_000_000)
 }
 
 /// `InstallUpdates`' input: the updates as a scan answered them (their `UpdateID`).
@@ -252,17 +249,6 @@ fn install_body(ids: &[String]) -> String {
     format!(
         "<p:InstallUpdates_INPUT xmlns:p=\"{uri}\">{updates}<p:DownloadOnly>false</p:DownloadOnly></p:InstallUpdates_INPUT>"
     )
-}
-
-/// `future`, given up after `deadline`.
-async fn within<T>(
-    deadline: Duration,
-    future: impl std::future::Future<Output = Result<T, ClientError>>,
-) -> Result<T, HostError> {
-    match tokio::time::timeout(deadline, future).await {
-        Ok(result) => Ok(result?),
-        Err(_) => Err(HostError::NoAnswer),
-    }
 }
 
 /// A fault's WSManFault code and subcode, if `error` is one.
@@ -288,7 +274,7 @@ async fn scan(host: &Host, states: &UpdateStates) -> Result<Scanned, HostError> 
     let name = &host.config.name;
     let operations = Resource::new(wu_class("MSFT_WUOperations"));
     let criteria = [("SearchCriteria".to_owned(), SCAN_CRITERIA.to_owned())];
-    let output = within(
+    let output = bounded_by(
         SCAN_DEADLINE,
         host.client()
             .invoke(&operations, "ScanForUpdates", &criteria),
@@ -309,7 +295,7 @@ async fn read_settings(host: &Host, states: &UpdateStates) -> Result<(), HostErr
     let settings = Resource::new(wu_class("MSFT_WUSettings"));
     let call = |method: &'static str| {
         let settings = settings.clone();
-        async move { within(SCAN_DEADLINE, host.client().invoke(&settings, method, &[])).await }
+        async move { bounded_by(SCAN_DEADLINE, host.client().invoke(&settings, method, &[])).await }
     };
     let reboot = call("IsPendingReboot").await?;
     let scanned = call("GetLastScanSuccessDate").await?;
@@ -328,7 +314,7 @@ async fn install(host: &Host, ids: &[String], states: &UpdateStates) -> Result<b
     let name = &host.config.name;
     let operations = Resource::new(wu_class("MSFT_WUOperations"));
     let body = install_body(ids);
-    let first = within(
+    let first = bounded_by(
         INSTALL_DEADLINE,
         host.client()
             .invoke_raw(&operations, "InstallUpdates", &body),
@@ -343,7 +329,7 @@ async fn install(host: &Host, ids: &[String], states: &UpdateStates) -> Result<b
     let started = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(POLL).await;
-        let asked = within(
+        let asked = bounded_by(
             SCAN_DEADLINE,
             host.client().invoke(&settings, "IsPendingReboot", &[]),
         )
@@ -368,7 +354,7 @@ async fn install(host: &Host, ids: &[String], states: &UpdateStates) -> Result<b
 /// `Win32_OperatingSystem.Reboot`: its ReturnValue (0: the host accepted it).
 async fn reboot(host: &Host) -> Result<Option<i64>, HostError> {
     let os = Resource::new(crate::delegation::cim_class("Win32_OperatingSystem"));
-    let output = within(SCAN_DEADLINE, host.client().invoke(&os, "Reboot", &[])).await?;
+    let output = bounded_by(SCAN_DEADLINE, host.client().invoke(&os, "Reboot", &[])).await?;
     Ok(property(&output, "ReturnValue").and_then(|v| v.parse().ok()))
 }
 
