@@ -8,7 +8,7 @@
 // fixtures' events) and answers "ASK log-entry" with the message of a new journal entry.
 
 import { join } from 'node:path';
-import { ask, axe as axeRun, check, env, finish, launch, problems, STEP_TIMEOUT, watch } from './harness.mjs';
+import { ask, axe as axeRun, check, env, finish, launch, problems, STEP_TIMEOUT, watchedLogin } from './harness.mjs';
 
 /// axe-core on the page (a serious or critical violation fails the run), its count said.
 async function axe(page, label) {
@@ -29,17 +29,8 @@ const DOCS_IMAGES = env('DOCS_IMAGES');
 
 let expectedStatus = 0;
 
-async function login(browser, user, password) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
-  context.setDefaultTimeout(STEP_TIMEOUT);
-  const page = await context.newPage();
-  watch(page, () => `${user} ${page.url()}`, () => expectedStatus);
-  await page.goto(`${CONSOLE}/login`);
-  await page.fill('input[name=user]', user);
-  await page.fill('input[name=password]', password);
-  await Promise.all([page.waitForNavigation(), page.click('form.login button[type=submit]')]);
-  check(new URL(page.url()).pathname === '/fleet', `${user} logged in`);
-  return page;
+function login(browser, user, password) {
+  return watchedLogin(browser, CONSOLE, user, password, () => expectedStatus);
 }
 
 /// The results table's rows: [id, time, host, channel, level, event id, provider, message].

@@ -85,6 +85,22 @@ export async function loggedInPage(browser, name, origin, user, password, option
   return page;
 }
 
+/// A page of a new context of `browser` logged in to the console at `origin` as `user`, watched
+/// by [`watch`] (answers other than `expected()` are problems), checked to land on /fleet: the
+/// tests' login, where [`loggedInPage`] is a bench's.
+export async function watchedLogin(browser, origin, user, password, expected) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(STEP_TIMEOUT);
+  const page = await context.newPage();
+  watch(page, () => `${user} ${page.url()}`, expected);
+  await page.goto(`${origin}/login`);
+  await page.fill('input[name=user]', user);
+  await page.fill('input[name=password]', password);
+  await Promise.all([page.waitForNavigation(), page.click('form.login button[type=submit]')]);
+  check(new URL(page.url()).pathname === '/fleet', `${user} logged in`);
+  return page;
+}
+
 /// Ends the run: every problem printed, exit 1 if the run `failed` or any problem was seen.
 export function finish(failed, what, artifacts) {
   for (const problem of problems) console.log(`FAILED: ${problem}`);

@@ -9,7 +9,7 @@
 // and the console.
 
 import { join } from 'node:path';
-import { axe as axeRun, check, env, finish, launch, problems, STEP_TIMEOUT, watch } from './harness.mjs';
+import { axe as axeRun, check, env, finish, launch, problems, watchedLogin } from './harness.mjs';
 
 const CONSOLE = env('CONSOLE_URL');
 const ARTIFACTS = env('ARTIFACTS');
@@ -25,17 +25,8 @@ async function axe(page, label) {
   console.log(`axe: ${label}: ${found} violation(s) of any impact`);
 }
 
-async function login(browser, user, password) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
-  context.setDefaultTimeout(STEP_TIMEOUT);
-  const page = await context.newPage();
-  watch(page, () => `${user} ${page.url()}`, () => expectedStatus);
-  await page.goto(`${CONSOLE}/login`);
-  await page.fill('input[name=user]', user);
-  await page.fill('input[name=password]', password);
-  await Promise.all([page.waitForNavigation(), page.click('form.login button[type=submit]')]);
-  check(new URL(page.url()).pathname === '/fleet', `${user} logged in`);
-  return page;
+function login(browser, user, password) {
+  return watchedLogin(browser, CONSOLE, user, password, () => expectedStatus);
 }
 
 /// The table's rows: [host, os, pending, security, reboot, last scan, last install, now].
