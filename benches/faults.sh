@@ -153,7 +153,6 @@ run() {
 postgres_once() {
     [ -z "${PG_SERVER_PID:-}" ] || return 0
     start_postgres 300
-    PG_SERVER_PID="${PIDS[-1]}"
 }
 
 pg_down() {
@@ -161,17 +160,7 @@ pg_down() {
     wait "$PG_SERVER_PID" 2>/dev/null || true
 }
 pg_up() {
-    local run=()
-    [ "$(id -u)" -ne 0 ] || run=(setpriv --reuid=postgres --regid=postgres --init-groups)
-    "${run[@]}" "$PG_BIN/postgres" -D "$WORK/postgres/data" >>"$WORK/postgres/server.log" 2>&1 &
-    PG_SERVER_PID=$!
-    PIDS+=("$PG_SERVER_PID")
-    wait_for_port "$PG_PORT" "$PG_SERVER_PID" "$WORK/postgres/server.log"
-    local tries=0
-    until pg_sql wec "SELECT 1" >/dev/null 2>&1 || [ "$tries" -ge 300 ]; do
-        tries=$((tries + 1))
-        sleep 0.1
-    done
+    postgres_serve
 }
 
 # report ROW SOURCE [REPORT-ARGS...]: the row's line (benches/faults_report.py) from what the

@@ -305,8 +305,8 @@ start_collector() {
 # in $WORK/postgres (as the `postgres` user when run as root, which PostgreSQL refuses to run
 # as), listening on 127.0.0.1 only, fsync on (its commits are as durable as the service's),
 # one database `wec` of the user `wec` (scram-sha-256, a password made here). Sets PG_PORT,
-# PG_PASSWORD, PG_CONNECTION (a libpq connection string without the password), PG_BIN and adds the
-# server to PIDS, so cleanup_scratch stops it.
+# PG_PASSWORD, PG_CONNECTION (a libpq connection string without the password), PG_BIN,
+# PG_SERVER_PID and adds the server to PIDS, so cleanup_scratch stops it.
 #   start_postgres [MAX_CONNECTIONS]
 start_postgres() {
     local bin data run=() max="${1:-200}"
@@ -330,11 +330,22 @@ start_postgres() {
     rm -f "$WORK/postgres/pwfile"
     printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\nfsync = on\nmax_connections = %s\n" \
         "$PG_PORT" "$WORK/postgres" "$max" >>"$data/postgresql.conf"
-    "${run[@]}" "$bin/postgres" -D "$data" >"$WORK/postgres/server.log" 2>&1 &
-    PIDS+=("$!")
-    wait_for_port "$PG_PORT" "$!" "$WORK/postgres/server.log"
     PG_CONNECTION="host=127.0.0.1 port=$PG_PORT user=wec dbname=wec"
     PG_BIN="$bin"
+    postgres_serve
+    pg_sql postgres "CREATE DATABASE wec" >/dev/null
+}
+
+# Starts the server of start_postgres's cluster (again, after a benchmark stopped it) and waits
+# until it takes logins; sets PG_SERVER_PID and adds it to PIDS.
+#   postgres_serve
+postgres_serve() {
+    local run=()
+    [ "$(id -u)" -ne 0 ] || run=(setpriv --reuid=postgres --regid=postgres --init-groups)
+    "${run[@]}" "$PG_BIN/postgres" -D "$WORK/postgres/data" >>"$WORK/postgres/server.log" 2>&1 &
+    PG_SERVER_PID=$!
+    PIDS+=("$PG_SERVER_PID")
+    wait_for_port "$PG_PORT" "$PG_SERVER_PID" "$WORK/postgres/server.log"
     # The port opens before the server takes logins ("the database system is starting up").
     local tries=0
     until pg_sql postgres "SELECT 1" >/dev/null 2>&1; do
@@ -342,7 +353,6 @@ start_postgres() {
         [ "$tries" -lt 300 ] || { echo "PostgreSQL never took a login" >&2; exit 1; }
         sleep 0.1
     done
-    pg_sql postgres "CREATE DATABASE wec" >/dev/null
 }
 
 # Run SQL on the benchmark's cluster (start_postgres), in database $1; prints the rows
