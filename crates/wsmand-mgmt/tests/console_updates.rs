@@ -98,10 +98,13 @@ fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
     let (_second_config, _second_daemon, second_port) =
         common::start_daemon((&|_| {}, &second_env), "root", &[]);
     let dead = wsman_test::free_port();
-    let service = Service::start_layout(&Layout {
+    let mut service = Service::start_layout(&Layout {
         hosts: 0,
         roles: Some(ROLES),
         managers: &[(VIEWER, PASSWORD)],
+        // The directory the serving user's, as for saved views: the page's figures are kept
+        // there across a restart.
+        editable: true,
         more_hosts: &[
             ("host0", port, "\"canaries\""),
             ("web2", port, ""),
@@ -172,6 +175,39 @@ fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
 
     reboot_at_the_hosts_time(&service, &admin);
     each_action_is_audited(&service, &admin);
+    figures_survive_a_restart(&mut service);
+}
+
+/// The page's figures survive a restart of the console (kept beside its `mgmt.toml`); what a
+/// host was doing does not (the jobs end with the console).
+fn figures_survive_a_restart(service: &mut Service) {
+    let admin = service.manager_session();
+    let before = row(service, &admin, "host0")["updates"].clone();
+    assert!(before["last_scan"].is_i64(), "{before}");
+    let _ = service.child.kill();
+    let _ = service.child.wait();
+    let (child, port) = common::start_console(service.dir.path(), service.port);
+    (service.child, service.port) = (child, port);
+    let admin = service.manager_session();
+    let after = row(service, &admin, "host0")["updates"].clone();
+    for figure in [
+        "pending",
+        "security",
+        "reboot_needed",
+        "last_scan",
+        "last_install",
+    ] {
+        assert_eq!(
+            after[figure], before[figure],
+            "{figure}: {before} then {after}"
+        );
+    }
+    assert_eq!(after["activity"]["state"], "idle", "{after}");
+    // A host never scanned (it never answered) is still unknown.
+    assert_eq!(
+        row(service, &admin, "dead")["updates"]["pending"],
+        serde_json::Value::Null
+    );
 }
 
 /// A canary group: every chosen host of the group runs first, together; one of them that does
