@@ -137,8 +137,10 @@ pub struct Job {
     pub grant: Grant,
     /// What it does.
     pub what: String,
-    /// The host run alone first, if any.
+    /// What runs first, if anything: the canary host's name, or `group NAME`.
     pub canary: Option<String>,
+    /// The hosts run first (the canary host, or the chosen hosts of the canary group).
+    pub canary_hosts: Vec<String>,
     /// Why the hosts after the canary were not run, if they were not.
     pub stopped: Option<String>,
     /// Each host, in the order chosen.
@@ -207,14 +209,15 @@ impl Jobs {
         self.start_with_canary(grant, work, targets, None, audit)
     }
 
-    /// The same, the target at `canary` (if one, and run) run alone first: the others only
-    /// once it is done with code 0 and still answers, else each is failed with the reason.
+    /// The same, the targets of `canary` (its name for the page, and their places in
+    /// `targets`) run first: the others only once every one of them is done with code 0 and
+    /// still answers, else each other is failed with the reason.
     pub fn start_with_canary(
         self: &Arc<Self>,
         grant: Grant,
         work: Work,
         targets: Vec<Target>,
-        canary: Option<usize>,
+        canary: Option<(String, Vec<usize>)>,
         audit: impl Fn(&str, &str) + Send + Sync + 'static,
     ) -> Result<u64, JobRefused> {
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -224,6 +227,7 @@ impl Jobs {
             grant: grant.clone(),
             what: work.describe(),
             canary: None,
+            canary_hosts: Vec::new(),
             stopped: None,
             hosts: targets
                 .iter()
@@ -269,7 +273,7 @@ impl Jobs {
             work,
             audit: Box::new(audit),
         });
-        let mut runs: Vec<HostTurn> = targets
+        let runs: Vec<HostTurn> = targets
             .into_iter()
             .zip(cancelled)
             .enumerate()
@@ -283,18 +287,20 @@ impl Jobs {
                 })
             })
             .collect();
-        let canary = canary.and_then(|c| runs.iter().position(|run| run.index == c));
-        match canary {
-            Some(at) if runs.len() > 1 => {
-                let first = runs.remove(at);
-                lock(&runner.job).canary = Some(first.name.clone());
-                tokio::spawn(Arc::clone(&runner).canary_then(first, runs));
+        let (label, first) = canary.unwrap_or_default();
+        let (canaries, rest): (Vec<HostTurn>, Vec<HostTurn>) =
+            runs.into_iter().partition(|run| first.contains(&run.index));
+        if canaries.is_empty() || rest.is_empty() {
+            for turn in canaries.into_iter().chain(rest) {
+                tokio::spawn(Arc::clone(&runner).turn(turn));
             }
-            _ => {
-                for turn in runs {
-                    tokio::spawn(Arc::clone(&runner).turn(turn));
-                }
+        } else {
+            {
+                let mut job = lock(&runner.job);
+                job.canary = Some(label);
+                job.canary_hosts = canaries.iter().map(|run| run.name.clone()).collect();
             }
+            tokio::spawn(Arc::clone(&runner).canary_then(canaries, rest));
         }
         Ok(id)
     }
@@ -384,30 +390,32 @@ impl Runner {
         progress
     }
 
-    /// The canary's turn, then the others' if it came back healthy; else each of the others
-    /// failed with the reason, audited.
-    async fn canary_then(self: Arc<Self>, canary: HostTurn, rest: Vec<HostTurn>) {
-        let (name, host) = (canary.name.clone(), Arc::clone(&canary.host));
-        let progress = Arc::clone(&self).turn(canary).await;
-        let unhealthy = match progress {
-            Progress::Done { code: Some(0), .. } => match host.identify().await {
-                Ok(_) => None,
-                Err(error) => Some(format!("it does not answer since: {error}")),
-            },
-            Progress::Done { code, .. } => Some(format!(
-                "its result was {}",
-                code.map_or("none".into(), |c| c.to_string())
-            )),
-            Progress::Failed { error } => Some(error),
-            Progress::Pending | Progress::Running => Some("it did not finish".into()),
-        };
-        let Some(why) = unhealthy else {
+    /// The canaries' turns (together, in the job's slots), then the others' if every canary
+    /// came back healthy; else each of the others failed with the reasons, audited.
+    async fn canary_then(self: Arc<Self>, canaries: Vec<HostTurn>, rest: Vec<HostTurn>) {
+        let turns: Vec<_> = canaries
+            .into_iter()
+            .map(|turn| {
+                let (name, host) = (turn.name.clone(), Arc::clone(&turn.host));
+                (name, host, tokio::spawn(Arc::clone(&self).turn(turn)))
+            })
+            .collect();
+        let mut unhealthy = Vec::new();
+        for (name, host, turn) in turns {
+            let progress = turn.await.unwrap_or(Progress::Pending);
+            if let Some(why) = unhealthy_after(progress, &host).await {
+                unhealthy.push(format!(
+                    "the canary {name} did not come back healthy: {why}"
+                ));
+            }
+        }
+        if unhealthy.is_empty() {
             for turn in rest {
                 tokio::spawn(Arc::clone(&self).turn(turn));
             }
             return;
-        };
-        let why = format!("stopped: the canary {name} did not come back healthy: {why}");
+        }
+        let why = format!("stopped: {}", unhealthy.join("; "));
         lock(&self.job).stopped = Some(why.clone());
         for turn in rest {
             (self.audit)(
@@ -420,6 +428,23 @@ impl Runner {
                 Progress::Failed { error: why.clone() },
             );
         }
+    }
+}
+
+/// Why a canary that ended with `progress` is not healthy, if it is not: its result was not
+/// 0, or it no longer answers Identify.
+async fn unhealthy_after(progress: Progress, host: &Host) -> Option<String> {
+    match progress {
+        Progress::Done { code: Some(0), .. } => match host.identify().await {
+            Ok(_) => None,
+            Err(error) => Some(format!("it does not answer since: {error}")),
+        },
+        Progress::Done { code, .. } => Some(format!(
+            "its result was {}",
+            code.map_or("none".into(), |c| c.to_string())
+        )),
+        Progress::Failed { error } => Some(error),
+        Progress::Pending | Progress::Running => Some("it did not finish".into()),
     }
 }
 

@@ -64,7 +64,11 @@ pub fn job(viewer: &Viewer<'_>, job: &Job, refreshing: bool) -> Markup {
                 }
             }
             @if let Some(canary) = &job.canary {
-                p #job-canary { "Canary: " strong { (canary) } " runs first; the others only once it is done and still answers." }
+                p #job-canary {
+                    "Canary: " strong { (canary) }
+                    @if job.canary_hosts.len() > 1 { " (" (job.canary_hosts.join(", ")) ")" }
+                    " runs first; the others only once every canary host is done and still answers."
+                }
             }
             @if let Some(stopped) = &job.stopped {
                 p.error #job-stopped role="alert" { (stopped) }

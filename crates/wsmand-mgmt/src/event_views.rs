@@ -228,13 +228,19 @@ impl EventViews {
 /// The bytes of the file at `path` (at most one past the bound, for the caller to refuse);
 /// `None` when there is none.
 fn read_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    read_bounded(path, MAX_FILE_BYTES)
+}
+
+/// The bytes of the file at `path`, at most `max` and one more (for the caller to refuse a
+/// larger file); `None` when there is none.
+pub(crate) fn read_bounded(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read as _;
     let file = match std::fs::File::open(path) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         opened => opened?,
     };
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    file.take(max + 1).read_to_end(&mut bytes)?;
     Ok(Some(bytes))
 }
 

@@ -53,4 +53,5 @@ pub mod terminal;
 pub mod terminal_proto;
 pub mod tls;
 pub mod update_pages;
+pub mod update_store;
 pub mod updates;

@@ -238,7 +238,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         samples,
         jobs: Arc::default(),
         event_views: Arc::new(event_views),
-        updates: Arc::default(),
+        updates: Arc::new(wsmand_mgmt::updates::UpdateStates::load(&cli.config_dir)),
     });
     let sampled = Arc::clone(&state);
     runtime.spawn(async move { wsmand_mgmt::samples::run(&sampled.live, &sampled.samples).await });

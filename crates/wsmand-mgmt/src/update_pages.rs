@@ -253,7 +253,7 @@ fn actions(shown: &TablePage<'_, UpdateRow>) -> Markup {
             label { "Reboot at (HH:MM on the host's own clock; empty: now)"
                 input type="text" name="at" maxlength="5" inputmode="numeric" pattern="[0-9]{1,2}:[0-9]{1,2}";
             }
-            label { "Canary for an install (a host name; empty: the first chosen). The others are installed only once it comes back healthy."
+            label { "Canary for an install (a host name or a group name; empty: the first chosen). The others are installed only once every canary host comes back healthy."
                 input type="text" name="canary" maxlength="128";
             }
             button type="submit" { "Run" }

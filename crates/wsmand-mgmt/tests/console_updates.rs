@@ -3,7 +3,9 @@
 //! kernel whose restart flag is `system`): a viewer refused each action (403, audited), a
 //! scan showing the counts on the page and in the fleet's attention count, an install of
 //! every update on three host entries with a canary first, of the security update alone on a
-//! host of a second PackageKit, a second scan with fewer updates and the reboot flag, a canary that does not come back stopping the rest, a reboot asked
+//! host of a second PackageKit, a second scan with fewer updates and the reboot flag, a canary
+//! that does not come back stopping the rest, a canary group (two hosts run first) of which
+//! one host does not come back stopping the rest, a reboot asked
 //! (refused by the host: the test's bus has no systemd), a reboot at a time on the host's own
 //! clock (the host in UTC+05:30), and each action audited per host.
 
@@ -96,15 +98,18 @@ fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
     let (_second_config, _second_daemon, second_port) =
         common::start_daemon((&|_| {}, &second_env), "root", &[]);
     let dead = wsman_test::free_port();
-    let service = Service::start_layout(&Layout {
+    let mut service = Service::start_layout(&Layout {
         hosts: 0,
         roles: Some(ROLES),
         managers: &[(VIEWER, PASSWORD)],
+        // The directory the serving user's, as for saved views: the page's figures are kept
+        // there across a restart.
+        editable: true,
         more_hosts: &[
-            ("host0", port, ""),
+            ("host0", port, "\"canaries\""),
             ("web2", port, ""),
             ("web3", port, ""),
-            ("dead", dead, ""),
+            ("dead", dead, "\"canaries\""),
             ("sec0", second_port, ""),
         ],
         ..Layout::default()
@@ -161,6 +166,8 @@ fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
     assert_eq!(host0["updates"]["reboot_needed"], true, "{host0}");
     assert!(host0["updates"]["last_install"].is_i64(), "{host0}");
 
+    canary_group_with_a_failing_host_stops_the_rest(&service, &admin);
+
     // A reboot is asked of the host (which cannot: no systemd on the test's bus).
     let rebooted = job(&service, &admin, &["work=reboot", "hosts=host0"]);
     let state = &host_of(&rebooted, "host0")["state"];
@@ -168,6 +175,83 @@ fn scan_install_with_a_canary_rescan_reboot_and_refusals() {
 
     reboot_at_the_hosts_time(&service, &admin);
     each_action_is_audited(&service, &admin);
+    figures_survive_a_restart(&mut service);
+}
+
+/// The page's figures survive a restart of the console (kept beside its `mgmt.toml`); what a
+/// host was doing does not (the jobs end with the console).
+fn figures_survive_a_restart(service: &mut Service) {
+    let admin = service.manager_session();
+    let before = row(service, &admin, "host0")["updates"].clone();
+    assert!(before["last_scan"].is_i64(), "{before}");
+    let _ = service.child.kill();
+    let _ = service.child.wait();
+    let (child, port) = common::start_console(service.dir.path(), service.port);
+    (service.child, service.port) = (child, port);
+    let admin = service.manager_session();
+    let after = row(service, &admin, "host0")["updates"].clone();
+    for figure in [
+        "pending",
+        "security",
+        "reboot_needed",
+        "last_scan",
+        "last_install",
+    ] {
+        assert_eq!(
+            after[figure], before[figure],
+            "{figure}: {before} then {after}"
+        );
+    }
+    assert_eq!(after["activity"]["state"], "idle", "{after}");
+    // A host never scanned (it never answered) is still unknown.
+    assert_eq!(
+        row(service, &admin, "dead")["updates"]["pending"],
+        serde_json::Value::Null
+    );
+}
+
+/// A canary group: every chosen host of the group runs first, together; one of them that does
+/// not come back healthy (`dead`) stops the rest, though the other canary (host0) did.
+fn canary_group_with_a_failing_host_stops_the_rest(service: &Service, admin: &Session) {
+    let stopped = job(
+        service,
+        admin,
+        &[
+            "work=install-all",
+            "hosts=host0,dead,web2",
+            "canary=canaries",
+        ],
+    );
+    assert_eq!(stopped["canary"], "group canaries", "{stopped}");
+    // Both chosen hosts of the group, in the job's order (the hosts' order, not the form's).
+    assert_eq!(
+        stopped["canary_hosts"],
+        serde_json::json!(["dead", "host0"]),
+        "{stopped}"
+    );
+    // host0 ran as a canary (nothing left to install there by now) and came back healthy.
+    assert_eq!(host_of(&stopped, "host0")["state"], "done", "{stopped}");
+    assert_eq!(host_of(&stopped, "dead")["state"], "failed", "{stopped}");
+    let why = stopped["stopped"].as_str().unwrap_or("");
+    assert!(
+        why.contains("canary dead") && !why.contains("canary host0"),
+        "{stopped}"
+    );
+    let web2 = host_of(&stopped, "web2");
+    assert_eq!(web2["state"], "failed", "{stopped}");
+    assert!(
+        web2["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("canary dead")),
+        "{stopped}"
+    );
+    // A name that is neither a chosen host nor a group of one is refused before anything runs.
+    let refused = post(
+        service,
+        admin,
+        &["work=install-all", "hosts=host0,web2", "canary=nobody"],
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
 }
 
 /// A viewer may see the page but not act: each action refused, each refusal audited.

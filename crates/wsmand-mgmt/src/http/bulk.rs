@@ -151,14 +151,14 @@ pub(super) fn decide(
         .collect()
 }
 
-/// `work` started on `targets` (the one at `canary` first), each host's outcome audited; the
+/// `work` started on `targets` (those of `canary` first), each host's outcome audited; the
 /// job's page (or its number, as JSON), or 429 when too many jobs run.
 pub(super) fn launch(
     cx: Ctx<'_>,
     work: Work,
     targets: Vec<Target>,
     (resource, action): (String, Action),
-    canary: Option<usize>,
+    canary: Option<(String, Vec<usize>)>,
 ) -> Answer {
     let audit = Arc::clone(&cx.state.audit);
     let (ip, owner) = (cx.asker.peer.ip(), cx.asker.session.owner.clone());

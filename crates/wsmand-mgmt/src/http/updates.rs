@@ -11,7 +11,7 @@ use super::answer::{error, html, json};
 use super::bulk::{decide, launch, visible_hosts};
 use super::host_pages::Ctx;
 use super::Answer;
-use crate::bulk::{UpdateSink, Work};
+use crate::bulk::{Target, UpdateSink, Work};
 use crate::form::Form;
 use crate::table::TableQuery;
 use crate::update_pages::{self, UpdateRow};
@@ -79,7 +79,7 @@ enum FormRefused {
     Hosts,
     #[error("a time (HH:MM, on the host's clock) is for a reboot only")]
     At,
-    #[error("the canary must be one of the hosts chosen that you may update")]
+    #[error("the canary must be one of the hosts chosen that you may update, or a group some of them are in")]
     Canary,
 }
 
@@ -149,14 +149,35 @@ pub(super) fn start(cx: Ctx<'_>, form: &Form) -> Answer {
             );
         }
     }
-    let named = form.get("canary").unwrap_or("").trim();
-    let canary = targets
-        .iter()
-        .position(|(name, t)| t.is_ok() && (named.is_empty() || name == named));
-    if action.canary_first() && canary.is_none() {
-        return refused(FormRefused::Canary);
-    }
-    let canary = canary.filter(|_| action.canary_first());
+    let canary = if action.canary_first() {
+        match canary_of(&targets, form.get("canary").unwrap_or("").trim()) {
+            Some(canary) => Some(canary),
+            None => return refused(FormRefused::Canary),
+        }
+    } else {
+        None
+    };
     let work = Work::Updates(action, UpdateSink(cx.state.updates.clone()));
     launch(cx, work, targets, (resource, right), canary)
+}
+
+/// The hosts an install runs on first, of the `targets` allowed, and what the job's page
+/// calls them: the host named `named` (empty: the first allowed), else every allowed target
+/// in the group named so (the hosts' `Groups`); none when nothing matches.
+fn canary_of(targets: &[Target], named: &str) -> Option<(String, Vec<usize>)> {
+    let allowed = || {
+        targets
+            .iter()
+            .enumerate()
+            .filter_map(|(at, (name, t))| Some((at, name, t.as_ref().ok()?)))
+    };
+    let host = allowed().find(|(_, name, _)| named.is_empty() || name.as_str() == named);
+    if let Some((at, name, _)) = host {
+        return Some((name.clone(), vec![at]));
+    }
+    let group: Vec<usize> = allowed()
+        .filter(|(_, _, host)| host.config.groups.iter().any(|g| g == named))
+        .map(|(at, _, _)| at)
+        .collect();
+    (!group.is_empty()).then(|| (format!("group {named}"), group))
 }

@@ -64,9 +64,15 @@ impl Drop for Reaped {
 /// `tests/browser/windows-replay.mjs`: a host answering with the recorded Windows responses in
 /// `fixtures`; its port. It ends when the returned child (its stdin) is dropped.
 pub(crate) fn start_windows_replay(fixtures: &Path) -> (Reaped, u16) {
+    start_windows_replay_with(fixtures, &[])
+}
+
+/// The same, with `windows-replay.mjs`'s further arguments (`--updates DIR`).
+pub(crate) fn start_windows_replay_with(fixtures: &Path, args: &[&Path]) -> (Reaped, u16) {
     let mut child = Command::new("node")
         .arg(repo_root().join("tests/browser/windows-replay.mjs"))
         .arg(fixtures)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
