@@ -38,7 +38,45 @@ fn the_ring_keeps_the_newest_hour_and_no_more() {
     assert_eq!(ring.capacity(), 360);
     assert_eq!(ring.points().next().map(|p| p.at), Some(640));
     assert_eq!(ring.latest().map(|p| p.at), Some(999));
-    assert!(ring.points.capacity() < 720, "allocated once");
+    assert!(ring.allocated_bytes() < 720 * 16, "allocated once");
+}
+
+#[test]
+fn a_point_is_kept_in_sixteen_bytes_with_what_the_pages_show() {
+    let mut ring = Ring::new(360);
+    assert!(
+        ring.allocated_bytes() <= 360 * 16,
+        "{}",
+        ring.allocated_bytes()
+    );
+    ring.push(Point {
+        at: 1_764_000_000,
+        cpu: Some(12.3456),
+        memory: Some(100.0),
+        disk_free: None,
+        network: Some(123_456_789.4),
+    });
+    ring.push(Point {
+        at: 1_764_000_010,
+        cpu: Some(0.0),
+        memory: None,
+        disk_free: Some(99.994),
+        network: None,
+    });
+    let points: Vec<Point> = ring.points().collect();
+    assert_eq!(points[0].at, 1_764_000_000);
+    assert_eq!(points[0].cpu, Some(12.35));
+    assert_eq!(points[0].memory, Some(100.0));
+    assert_eq!(points[0].disk_free, None);
+    // Single precision keeps 24 bits: within 8 bytes/s at 123 MB/s, a whole number.
+    let network = points[0].network.unwrap();
+    assert!((network - 123_456_789.4).abs() <= 8.0, "{network}");
+    assert_eq!(network.fract(), 0.0);
+    assert_eq!(points[1].cpu, Some(0.0));
+    assert_eq!(points[1].memory, None);
+    assert_eq!(points[1].disk_free, Some(99.99));
+    assert_eq!(points[1].network, None);
+    assert_eq!(ring.latest(), Some(points[1]));
 }
 
 #[test]
@@ -221,5 +259,19 @@ proptest! {
         for at in 0..pushes { ring.push(point(at as u64)); }
         prop_assert_eq!(ring.len(), pushes.min(capacity));
         if pushes > 0 { prop_assert_eq!(ring.latest().map(|p| p.at), Some(pushes as u64 - 1)); }
+    }
+
+    #[test]
+    fn a_packed_percent_is_within_a_two_hundredth_and_none_stays_none(
+        cpu in proptest::option::of(0.0f64..=100.0),
+        rate in proptest::option::of(0.0f64..1e9),
+    ) {
+        let mut ring = Ring::new(1);
+        ring.push(Point { at: 7, cpu, memory: None, disk_free: None, network: rate });
+        let kept = ring.latest().unwrap();
+        prop_assert_eq!(kept.cpu.is_some(), cpu.is_some());
+        if let (Some(a), Some(b)) = (cpu, kept.cpu) { prop_assert!((a - b).abs() <= 0.005 + 1e-9); }
+        prop_assert_eq!(kept.network.is_some(), rate.is_some());
+        if let (Some(a), Some(b)) = (rate, kept.network) { prop_assert!((a - b).abs() <= 0.5 + a * 1e-7); }
     }
 }
