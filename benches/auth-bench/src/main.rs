@@ -294,6 +294,95 @@ async fn identify_run(case: &Case, args: &Args) -> anyhow::Result<IdentifyRun> {
     })
 }
 
+/// Benchmark (1)'s medians over the runs of one case (milliseconds, requests per second).
+struct IdentifyMedians {
+    label: &'static str,
+    rps_one: f64,
+    p50_one: f64,
+    rps_many: f64,
+    p50_many: f64,
+    first: f64,
+    handshake: f64,
+}
+
+/// The median of each figure over `runs` (one list per case, in the order of `cases`); the
+/// handshake is a new connection's first request less the kept connection's p50.
+fn identify_medians(cases: &[&Case], runs: &[Vec<IdentifyRun>]) -> Vec<IdentifyMedians> {
+    cases
+        .iter()
+        .zip(runs)
+        .map(|(case, results)| {
+            let pick =
+                |f: fn(&IdentifyRun) -> f64| median(&results.iter().map(f).collect::<Vec<_>>());
+            let p50_one = pick(|r| millis(r.p50_one));
+            let first = pick(|r| millis(r.first_request));
+            IdentifyMedians {
+                label: case.label,
+                rps_one: pick(|r| r.rps_one),
+                p50_one,
+                rps_many: pick(|r| r.rps_many),
+                p50_many: pick(|r| millis(r.p50_many)),
+                first,
+                handshake: first - p50_one,
+            }
+        })
+        .collect()
+}
+
+/// The table of medians, then each case's ratios against the baseline's when it ran; `n`
+/// connections in the second phase.
+fn print_identify_medians(cases: &[&Case], rows: &[IdentifyMedians], n: usize) {
+    println!("\n  medians");
+    println!(
+        "  {:<28}{:>11}{:>11}{:>11}{:>11}{:>12}{:>12}",
+        "case",
+        "req/s 1c",
+        "p50ms 1c",
+        format!("req/s {n}c"),
+        format!("p50ms {n}c"),
+        "1st req ms",
+        "handshake"
+    );
+    for row in rows {
+        println!(
+            "  {:<28}{:>11.0}{:>11.3}{:>11.0}{:>11.3}{:>12.3}{:>12.3}",
+            row.label,
+            row.rps_one,
+            row.p50_one,
+            row.rps_many,
+            row.p50_many,
+            row.first,
+            row.handshake
+        );
+    }
+    if let Some(base) = cases
+        .iter()
+        .position(|c| c.key == BASELINE)
+        .and_then(|i| rows.get(i))
+    {
+        println!(
+            "\n  ratios against {} (req/s: above 1 is faster; p50 and handshake: above 1 is slower)",
+            base.label
+        );
+        for row in rows {
+            println!(
+                "  {:<28}{:>11.2}{:>11.2}{:>11.2}{:>11.2}{:>12.2}{:>12.2}",
+                row.label,
+                row.rps_one / base.rps_one,
+                row.p50_one / base.p50_one,
+                row.rps_many / base.rps_many,
+                row.p50_many / base.p50_many,
+                row.first / base.first,
+                row.handshake / base.handshake
+            );
+        }
+    }
+    println!(
+        "  (handshake = a new connection's first request minus the kept-connection p50: TCP, \
+         TLS and/or the NTLM legs, and the password check: argon2id for Basic, the NT hash for NTLM)"
+    );
+}
+
 /// Benchmark (1).
 async fn identify(cases: &[&Case], args: &Args) -> anyhow::Result<()> {
     println!(
@@ -325,84 +414,8 @@ async fn identify(cases: &[&Case], args: &Args) -> anyhow::Result<()> {
     }
     println!("  load average after: {}", load_average());
 
-    struct Row {
-        label: &'static str,
-        rps_one: f64,
-        p50_one: f64,
-        rps_many: f64,
-        p50_many: f64,
-        first: f64,
-        handshake: f64,
-    }
-    let rows: Vec<Row> = cases
-        .iter()
-        .zip(&runs)
-        .map(|(case, results)| {
-            let pick =
-                |f: fn(&IdentifyRun) -> f64| median(&results.iter().map(f).collect::<Vec<_>>());
-            let p50_one = pick(|r| millis(r.p50_one));
-            let first = pick(|r| millis(r.first_request));
-            Row {
-                label: case.label,
-                rps_one: pick(|r| r.rps_one),
-                p50_one,
-                rps_many: pick(|r| r.rps_many),
-                p50_many: pick(|r| millis(r.p50_many)),
-                first,
-                handshake: first - p50_one,
-            }
-        })
-        .collect();
-    let n = args.connections;
-    println!("\n  medians");
-    println!(
-        "  {:<28}{:>11}{:>11}{:>11}{:>11}{:>12}{:>12}",
-        "case",
-        "req/s 1c",
-        "p50ms 1c",
-        format!("req/s {n}c"),
-        format!("p50ms {n}c"),
-        "1st req ms",
-        "handshake"
-    );
-    for row in &rows {
-        println!(
-            "  {:<28}{:>11.0}{:>11.3}{:>11.0}{:>11.3}{:>12.3}{:>12.3}",
-            row.label,
-            row.rps_one,
-            row.p50_one,
-            row.rps_many,
-            row.p50_many,
-            row.first,
-            row.handshake
-        );
-    }
-    if let Some(base) = cases
-        .iter()
-        .position(|c| c.key == BASELINE)
-        .and_then(|i| rows.get(i))
-    {
-        println!(
-            "\n  ratios against {} (req/s: above 1 is faster; p50 and handshake: above 1 is slower)",
-            base.label
-        );
-        for row in &rows {
-            println!(
-                "  {:<28}{:>11.2}{:>11.2}{:>11.2}{:>11.2}{:>12.2}{:>12.2}",
-                row.label,
-                row.rps_one / base.rps_one,
-                row.p50_one / base.p50_one,
-                row.rps_many / base.rps_many,
-                row.p50_many / base.p50_many,
-                row.first / base.first,
-                row.handshake / base.handshake
-            );
-        }
-    }
-    println!(
-        "  (handshake = a new connection's first request minus the kept-connection p50: TCP, \
-         TLS and/or the NTLM legs, and the password check: argon2id for Basic, the NT hash for NTLM)"
-    );
+    let rows = identify_medians(cases, &runs);
+    print_identify_medians(cases, &rows, args.connections);
     Ok(())
 }
 

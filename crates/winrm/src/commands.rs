@@ -239,6 +239,44 @@ fn print(out: &mut dyn Write, text: &str) {
     let _ = out.flush();
 }
 
+/// An Invoke's input: the `-file:` given, else the body built from the command line's
+/// `@{...}` parameters.
+fn invoke_body(
+    s: &Switches,
+    r: &ResourceArg,
+    method: &str,
+    hash: &[(String, String)],
+) -> Result<String, Failure> {
+    match &s.file {
+        Some(f) => read_file(f),
+        None => wsman_client::body::invoke_body(&r.uri, method, hash)
+            .map_err(|e| Failure::from(usage(e.to_string()))),
+    }
+}
+
+/// The operation `-r:` of several hosts fans out: only the reads (and Invoke), since a change
+/// made on some hosts and refused on others is not a command's single answer.
+fn fanout_operation(command: &Command, s: &Switches) -> Result<crate::fanout::Operation, Failure> {
+    Ok(match command {
+        Command::Identify => crate::fanout::Operation::Identify,
+        Command::Get(r) => crate::fanout::Operation::Get(resource(r)),
+        Command::Enumerate(r) => {
+            crate::fanout::Operation::Enumerate(resource(r), enumerate_options(s)?)
+        }
+        Command::Invoke(method, r, hash) => {
+            let body = invoke_body(s, r, method, hash)?;
+            crate::fanout::Operation::Invoke(resource(r), method.clone(), body)
+        }
+        _ => {
+            return Err(usage(
+                "-r: of several hosts works with identify, get, enumerate and invoke; \
+                 this command takes one host",
+            )
+            .into())
+        }
+    })
+}
+
 /// Execute `inv`, writing results to `out`.
 pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
     let s = &inv.switches;
@@ -257,28 +295,7 @@ pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
         .transpose()?
         .flatten()
     {
-        let operation = match &inv.command {
-            Command::Identify => crate::fanout::Operation::Identify,
-            Command::Get(r) => crate::fanout::Operation::Get(resource(r)),
-            Command::Enumerate(r) => {
-                crate::fanout::Operation::Enumerate(resource(r), enumerate_options(s)?)
-            }
-            Command::Invoke(method, r, hash) => {
-                let body = match &s.file {
-                    Some(f) => read_file(f)?,
-                    None => wsman_client::body::invoke_body(&r.uri, method, hash)
-                        .map_err(|e| Failure::from(usage(e.to_string())))?,
-                };
-                crate::fanout::Operation::Invoke(resource(r), method.clone(), body)
-            }
-            _ => {
-                return Err(usage(
-                    "-r: of several hosts works with identify, get, enumerate and invoke; \
-                     this command takes one host",
-                )
-                .into())
-            }
-        };
+        let operation = fanout_operation(&inv.command, s)?;
         return crate::fanout::run(s, hosts, client_options(s)?, operation, out);
     }
     match &inv.command {
@@ -350,11 +367,7 @@ pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
             events(&remote_client(s, remote)?, log, s, out)?;
         }
         Command::Invoke(method, r, hash) => {
-            let body = match &s.file {
-                Some(f) => read_file(f)?,
-                None => wsman_client::body::invoke_body(&r.uri, method, hash)
-                    .map_err(|e| Failure::from(usage(e.to_string())))?,
-            };
+            let body = invoke_body(s, r, method, hash)?;
             let e = make_backend()?.invoke(&resource(r), method, &body)?;
             print(out, &render::render(&e, format));
         }

@@ -6,7 +6,7 @@
 //! costs only itself; a row written by hand is held to the node's `[outputs]` policy and the
 //! Kafka property allow list: refused rows load, write and send nothing.
 
-use wsman_collector::bookmarks::{self, Change, PostgresStore, PutError};
+use wsman_collector::bookmarks::{self, BookmarkStore as _, Change, PostgresStore, PutError};
 use wsman_collector::ingest::ReceivedEvent;
 use wsman_collector::outputs::Batch;
 use wsman_collector::subscription_outputs::Outputs;
@@ -26,12 +26,9 @@ fn open(server: &Postgres, dir: &std::path::Path) -> PostgresStore {
     PostgresStore::open(&settings).expect("the store")
 }
 
-#[test]
-fn a_version_1_database_is_migrated_and_every_change_moves_the_version() {
-    let Some(server) = Postgres::start() else {
-        return;
-    };
-    // Schema 1 as its collectors created it, with a bookmark.
+/// A database of schema 1 as its collectors created it, with a bookmark, opened: migrated to
+/// 2, the bookmark kept, no subscription yet.
+fn migrated_from_version_1(server: &Postgres, dir: &std::path::Path) -> PostgresStore {
     server.psql(
         "CREATE TABLE wec_schema (version INTEGER NOT NULL); INSERT INTO wec_schema VALUES (1);
          CREATE TABLE wec_bookmark (client TEXT NOT NULL, subscription TEXT NOT NULL,
@@ -41,16 +38,24 @@ fn a_version_1_database_is_migrated_and_every_change_moves_the_version() {
              last_event BIGINT, last_heartbeat BIGINT, PRIMARY KEY (client, subscription));
          INSERT INTO wec_bookmark VALUES ('web01', 'wef', 'Security', 41);",
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&server, dir.path());
+    let store = open(server, dir);
     assert_eq!(server.psql("SELECT max(version) FROM wec_schema"), "2");
-    use wsman_collector::bookmarks::BookmarkStore as _;
     let mut expected = BookmarkList::new();
     expected.advance("Security", 41);
     assert_eq!(store.load("web01", "wef").expect("load"), Some(expected));
     assert_eq!(store.subscription_generation().expect("generation"), 0);
     let (_, empty) = store.subscription_set().expect("set");
     assert!(empty.subscriptions.is_empty() && empty.errors.is_empty());
+    store
+}
+
+#[test]
+fn a_version_1_database_is_migrated_and_every_change_moves_the_version() {
+    let Some(server) = Postgres::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = migrated_from_version_1(&server, dir.path());
 
     // Create, then create again (refused), then replace.
     assert_eq!(

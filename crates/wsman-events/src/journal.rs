@@ -137,49 +137,7 @@ impl ExportReader {
     ) -> Result<(), ExportError> {
         while !input.is_empty() {
             match std::mem::replace(&mut self.state, State::Name) {
-                State::Name => {
-                    let (line, rest, complete) = split_line(input);
-                    input = rest;
-                    if let Some(eq) = line.iter().position(|&b| b == b'=') {
-                        // NAME=value...: the name ends here; the value continues.
-                        if self.token.len() + eq > self.limits.max_name {
-                            return Err(ExportError::NameTooLong(self.limits.max_name));
-                        }
-                        self.token.extend_from_slice(&line[..eq]);
-                        let name = self.take_name()?;
-                        self.state = State::Text { name };
-                        // Re-feed the value part.
-                        let value = &line[eq + 1..];
-                        self.push_text(value);
-                        if complete {
-                            let State::Text { name } =
-                                std::mem::replace(&mut self.state, State::Name)
-                            else {
-                                unreachable!("state was set to Text above")
-                            };
-                            self.finish_text(name);
-                        }
-                        continue;
-                    }
-                    if self.token.len() + line.len() > self.limits.max_name {
-                        return Err(ExportError::NameTooLong(self.limits.max_name));
-                    }
-                    self.token.extend_from_slice(line);
-                    if !complete {
-                        self.state = State::Name;
-                        continue;
-                    }
-                    if self.token.is_empty() {
-                        // The empty line: the entry is complete.
-                        let entry = std::mem::take(&mut self.entry);
-                        if !entry.fields.is_empty() || entry.dropped_fields > 0 {
-                            on_entry(entry);
-                        }
-                        continue;
-                    }
-                    let name = self.take_name()?;
-                    self.state = State::Length { name };
-                }
+                State::Name => input = self.feed_name(input, on_entry)?,
                 State::Text { name } => {
                     let (line, rest, complete) = split_line(input);
                     input = rest;
@@ -252,6 +210,55 @@ impl ExportReader {
             }
         }
         Ok(())
+    }
+
+    /// A line in the name state: `NAME=value` (a text field, its value perhaps continued in
+    /// the next input), the empty line ending an entry, or a bare `NAME` whose binary value's
+    /// length follows. The input after the line, for [`Self::feed`].
+    fn feed_name<'a>(
+        &mut self,
+        input: &'a [u8],
+        on_entry: &mut dyn FnMut(JournalEntry),
+    ) -> Result<&'a [u8], ExportError> {
+        let (line, rest, complete) = split_line(input);
+        if let Some(eq) = line.iter().position(|&b| b == b'=') {
+            // NAME=value...: the name ends here; the value continues.
+            if self.token.len() + eq > self.limits.max_name {
+                return Err(ExportError::NameTooLong(self.limits.max_name));
+            }
+            self.token.extend_from_slice(&line[..eq]);
+            let name = self.take_name()?;
+            self.state = State::Text { name };
+            // Re-feed the value part.
+            let value = &line[eq + 1..];
+            self.push_text(value);
+            if complete {
+                let State::Text { name } = std::mem::replace(&mut self.state, State::Name) else {
+                    unreachable!("state was set to Text above")
+                };
+                self.finish_text(name);
+            }
+            return Ok(rest);
+        }
+        if self.token.len() + line.len() > self.limits.max_name {
+            return Err(ExportError::NameTooLong(self.limits.max_name));
+        }
+        self.token.extend_from_slice(line);
+        if !complete {
+            self.state = State::Name;
+            return Ok(rest);
+        }
+        if self.token.is_empty() {
+            // The empty line: the entry is complete.
+            let entry = std::mem::take(&mut self.entry);
+            if !entry.fields.is_empty() || entry.dropped_fields > 0 {
+                on_entry(entry);
+            }
+            return Ok(rest);
+        }
+        let name = self.take_name()?;
+        self.state = State::Length { name };
+        Ok(rest)
     }
 
     fn push_text(&mut self, bytes: &[u8]) {

@@ -169,32 +169,11 @@ impl Forwarder {
             None => Feed::end_position(&self.journal).await?,
         };
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        let mut preamble = Vec::new();
-        if collector_bookmark.is_none() {
-            preamble.push(pending(bookmark_event(&self.mapping.computer, now), now));
-        }
-        if let Some(record) = after {
-            if let Some(oldest) = self.oldest_record().await? {
-                if oldest > record.saturating_add(1) {
-                    let (first, last) = (record + 1, oldest - 1);
-                    tracing::warn!(subscription = %key, first, last, "journal entries were removed before they were forwarded");
-                    preamble.push(pending(
-                        lost_event(&self.mapping.computer, first, last, now),
-                        now,
-                    ));
-                }
-            }
-        }
+        let preamble = self
+            .preamble(&key, collector_bookmark.is_none(), after, now)
+            .await?;
         let logs: Vec<String> = LOGS.iter().map(|l| (*l).to_owned()).collect();
-        if let Some(query) = &request.filter {
-            for channel in query.channels() {
-                if !logs.iter().any(|l| l.eq_ignore_ascii_case(&channel))
-                    && !request.ignore_channel_error
-                {
-                    return Err(SourceError::UnknownChannel(channel));
-                }
-            }
-        }
+        check_channels(request, &logs)?;
         let feed = Feed {
             journal: self.journal.clone(),
             program: self.program.clone(),
@@ -265,6 +244,36 @@ impl Forwarder {
         })
     }
 
+    /// The events sent before the journal's: Windows' bookmark event (111) to a collector that
+    /// has no bookmark, and a notice of the entries the journal dropped between the position
+    /// resumed `after` and its oldest, so that the collector sees the loss. A step of
+    /// [`Self::start`].
+    async fn preamble(
+        &self,
+        key: &str,
+        no_collector_bookmark: bool,
+        after: Option<u64>,
+        now: Timestamp,
+    ) -> Result<Vec<Pending>, SourceError> {
+        let mut preamble = Vec::new();
+        if no_collector_bookmark {
+            preamble.push(pending(bookmark_event(&self.mapping.computer, now), now));
+        }
+        if let Some(record) = after {
+            if let Some(oldest) = self.oldest_record().await? {
+                if oldest > record.saturating_add(1) {
+                    let (first, last) = (record + 1, oldest - 1);
+                    tracing::warn!(subscription = %key, first, last, "journal entries were removed before they were forwarded");
+                    preamble.push(pending(
+                        lost_event(&self.mapping.computer, first, last, now),
+                        now,
+                    ));
+                }
+            }
+        }
+        Ok(preamble)
+    }
+
     /// The record id (sequence number) of the oldest entry still in the journal.
     async fn oldest_record(&self) -> Result<Option<u64>, SourceError> {
         let query = Query {
@@ -276,6 +285,24 @@ impl Forwarder {
         let mut reader = Reader::start(&query, ExportLimits::default()).await?;
         Ok(reader.next().await?.and_then(|entry| entry.seqnum()))
     }
+}
+
+/// A query naming a channel this host does not have is refused, unless the subscription
+/// asked for such channels to be ignored (`IgnoreChannelError`).
+fn check_channels(
+    request: &wsman_events::subscribe::SubscribeRequest,
+    logs: &[String],
+) -> Result<(), SourceError> {
+    if let Some(query) = &request.filter {
+        for channel in query.channels() {
+            if !logs.iter().any(|l| l.eq_ignore_ascii_case(&channel))
+                && !request.ignore_channel_error
+            {
+                return Err(SourceError::UnknownChannel(channel));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn pending(xml: String, now: Timestamp) -> Pending {

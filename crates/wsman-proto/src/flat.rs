@@ -304,10 +304,31 @@ impl FlatPage {
                 last_child: NONE,
             });
         }
-        if !open.is_empty() || !seen.response {
-            return Err(());
-        }
-        if related.as_deref().map(trim) != Some(relates_to) {
+        let complete = open.is_empty() && seen.response;
+        self.finish_envelope(
+            complete,
+            related.as_deref(),
+            relates_to,
+            pull,
+            items_w,
+            items_n,
+        )
+    }
+
+    /// After the last event: a page only when the envelope closed with its response read and
+    /// its RelatesTo the request's. The items kept are WS-Man's in an Enumerate answer that
+    /// has them, else enumeration's; a Pull without a context is the last page. A step of
+    /// [`Self::read_envelope`].
+    fn finish_envelope(
+        &mut self,
+        complete: bool,
+        related: Option<&str>,
+        relates_to: &str,
+        pull: bool,
+        items_w: Vec<u32>,
+        items_n: Vec<u32>,
+    ) -> Result<(), ()> {
+        if !complete || related.map(trim) != Some(relates_to) {
             return Err(());
         }
         self.items = match (pull, items_w.is_empty()) {

@@ -454,35 +454,6 @@ mod tests {
             }
         );
         assert_eq!(op(act::ENUMERATE, CIM_ALL).resource, Resource::CimAll);
-        // Microsoft's (OMI's) host is served as the DMTF's; other vendors' are classified only.
-        for (uri, served) in [
-            (
-                "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Sensor",
-                true,
-            ),
-            (
-                "HTTP://Schemas.Microsoft.com/wbem/wscim/1/cim-schema/2/Win32_Process",
-                true,
-            ),
-            (
-                "http://schemas.microsoft.com/wbem/wscim/1/cim-schema/2/*",
-                true,
-            ),
-            (
-                "http://schemas.dell.com/wbem/wscim/1/cim-schema/2/DCIM_View",
-                false,
-            ),
-            (
-                "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process",
-                false,
-            ),
-            (
-                "http://schemas.microsoft.com/wbem/wscim/1/cim-schema/",
-                false,
-            ),
-        ] {
-            assert_eq!(is_served_cim_class_uri(uri), served, "{uri}");
-        }
         assert_eq!(
             Operation::parse(
                 Some(act::GET),
@@ -511,6 +482,39 @@ mod tests {
             .resource,
             Resource::Other
         );
+    }
+
+    /// Microsoft's (OMI's) host is served as the DMTF's; other vendors' are classified only.
+    #[test]
+    fn the_served_cim_hosts() {
+        for (uri, served) in [
+            (
+                "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Sensor",
+                true,
+            ),
+            (
+                "HTTP://Schemas.Microsoft.com/wbem/wscim/1/cim-schema/2/Win32_Process",
+                true,
+            ),
+            (
+                "http://schemas.microsoft.com/wbem/wscim/1/cim-schema/2/*",
+                true,
+            ),
+            (
+                "http://schemas.dell.com/wbem/wscim/1/cim-schema/2/DCIM_View",
+                false,
+            ),
+            (
+                "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process",
+                false,
+            ),
+            (
+                "http://schemas.microsoft.com/wbem/wscim/1/cim-schema/",
+                false,
+            ),
+        ] {
+            assert_eq!(is_served_cim_class_uri(uri), served, "{uri}");
+        }
     }
 
     #[test]

@@ -481,9 +481,10 @@ async fn refused_receive(
         .unwrap_err()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ids_and_bad_requests() {
-    let manager = manager(limits());
+/// A shell created under the ShellId the client chose (upper-cased), and the shells refused
+/// for that id in use, an id not a GUID, a bad environment name and a missing directory; the
+/// created shell's id, lower-cased, for the rest of [`ids_and_bad_requests`].
+async fn shell_ids_and_options_checked(manager: &ShellManager) -> String {
     let owner = owner("root", root_user());
     let mut options = options();
     options.shell_id = Some("0d7e5c11-0000-4000-8000-00000000000a".into());
@@ -492,33 +493,39 @@ async fn ids_and_bad_requests() {
         .await
         .unwrap();
     assert_eq!(shell.shell_id, "0D7E5C11-0000-4000-8000-00000000000A");
-    let error = refused_shell(&manager, owner.clone(), options.clone()).await;
+    let error = refused_shell(manager, owner.clone(), options.clone()).await;
     assert!(
         matches!(error, ShellError::ShellIdInUse { .. }),
         "{error:?}"
     );
     options.shell_id = Some("not-a-guid".into());
-    let error = refused_shell(&manager, owner.clone(), options).await;
+    let error = refused_shell(manager, owner.clone(), options).await;
     assert!(
         matches!(error, ShellError::InvalidShellId { .. }),
         "{error:?}"
     );
     let mut bad_env = common::options();
     bad_env.environment = vec![("A=B".into(), "x".into())];
-    let error = refused_shell(&manager, owner.clone(), bad_env).await;
+    let error = refused_shell(manager, owner.clone(), bad_env).await;
     assert!(
         matches!(error, ShellError::InvalidEnvironment { .. }),
         "{error:?}"
     );
     let mut missing_dir = ShellOptions::default();
     missing_dir.working_directory = Some("/nonexistent-wsman".into());
-    let error = refused_shell(&manager, owner.clone(), missing_dir).await;
+    let error = refused_shell(manager, owner.clone(), missing_dir).await;
     assert!(
         matches!(error, ShellError::WorkingDirectory { .. }),
         "{error:?}"
     );
 
-    let shell_id = shell.shell_id.to_ascii_lowercase();
+    shell.shell_id.to_ascii_lowercase()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_and_bad_requests() {
+    let manager = manager(limits());
+    let shell_id = shell_ids_and_options_checked(&manager).await;
     let mut spec = CommandSpec::new("cat", Vec::new());
     spec.command_id = Some("1D7E5C11-0000-4000-8000-00000000000C".into());
     let id = manager

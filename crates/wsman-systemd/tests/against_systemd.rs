@@ -32,6 +32,43 @@ fn install_units(systemd: &BootedSystemd) {
     systemd.exec_ok(&["systemctl", "daemon-reload"]);
 }
 
+/// Enumeration: every service unit file systemctl lists is there, with its state, and the
+/// list is sorted.
+async fn services_listed_like_systemctl(client: &Systemd, systemd: &BootedSystemd) {
+    let services = client.services().await.expect("list services");
+    for (name, state) in systemd.service_unit_files() {
+        let found = services
+            .iter()
+            .find(|s| s.id == name)
+            .unwrap_or_else(|| panic!("{name} ({state}) missing from services()"));
+        assert_eq!(found.unit_file_state, state, "{name}");
+    }
+    assert!(services.windows(2).all(|w| w[0].id < w[1].id), "sorted");
+}
+
+/// Start modes set through the client, each checked with `systemctl is-enabled` and read back.
+async fn start_modes_like_systemctl(client: &Systemd, systemd: &BootedSystemd, probe: &UnitName) {
+    for (to, expected) in [
+        (Enablement::Enabled, "enabled"),
+        (Enablement::Disabled, "disabled"),
+        (Enablement::Masked, "masked"),
+        (Enablement::Enabled, "enabled"),
+    ] {
+        client
+            .set_enablement(probe, to)
+            .await
+            .expect("set start mode");
+        let shown = systemd.exec(&["systemctl", "is-enabled", "wsman-probe.service"]);
+        assert_eq!(shown.stdout.trim(), expected, "after {to:?}");
+        let read = client
+            .service(probe)
+            .await
+            .expect("read the probe")
+            .expect("probe exists");
+        assert_eq!(read.unit_file_state, expected);
+    }
+}
+
 #[test]
 fn reads_starts_stops_and_changes_start_mode_like_systemctl() {
     let Some(systemd) = BootedSystemd::boot() else {
@@ -44,16 +81,7 @@ fn reads_starts_stops_and_changes_start_mode_like_systemctl() {
             .await
             .expect("connect to the booted systemd's bus");
 
-        // Enumeration: every service unit file systemctl lists is there, with its state.
-        let services = client.services().await.expect("list services");
-        for (name, state) in systemd.service_unit_files() {
-            let found = services
-                .iter()
-                .find(|s| s.id == name)
-                .unwrap_or_else(|| panic!("{name} ({state}) missing from services()"));
-            assert_eq!(found.unit_file_state, state, "{name}");
-        }
-        assert!(services.windows(2).all(|w| w[0].id < w[1].id), "sorted");
+        services_listed_like_systemctl(&client, &systemd).await;
 
         // One unit, stopped.
         let unit = client.service(&probe).await.unwrap().expect("probe exists");
@@ -96,22 +124,7 @@ fn reads_starts_stops_and_changes_start_mode_like_systemctl() {
             "inactive"
         );
 
-        // Start modes, checked with systemctl is-enabled.
-        for (to, expected) in [
-            (Enablement::Enabled, "enabled"),
-            (Enablement::Disabled, "disabled"),
-            (Enablement::Masked, "masked"),
-            (Enablement::Enabled, "enabled"),
-        ] {
-            client
-                .set_enablement(&probe, to)
-                .await
-                .expect("set start mode");
-            let shown = systemd.exec(&["systemctl", "is-enabled", "wsman-probe.service"]);
-            assert_eq!(shown.stdout.trim(), expected, "after {to:?}");
-            let read = client.service(&probe).await.unwrap().unwrap();
-            assert_eq!(read.unit_file_state, expected);
-        }
+        start_modes_like_systemctl(&client, &systemd, &probe).await;
 
         // Masking an administrator's own unit in /etc would overwrite it: refused, unchanged.
         let local = UnitName::service("wsman-local").unwrap();

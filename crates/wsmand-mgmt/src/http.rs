@@ -323,6 +323,21 @@ impl<'a> SessionRequest<'a> {
     }
 }
 
+/// The audit page: the records of the hosts the session's user may see, as a page or JSON.
+fn audit_page(
+    state: &AppState,
+    session: &Session,
+    viewer: &Viewer<'_>,
+    json_wanted: bool,
+) -> Answer {
+    let records = visible_audit(state, session);
+    if json_wanted {
+        json(StatusCode::OK, &serde_json::json!({ "audit": records }))
+    } else {
+        html(StatusCode::OK, pages::audit(viewer, &records))
+    }
+}
+
 /// The pages, sockets and changes of a logged-in session: the route's row of the access
 /// table decided first (`gate`), then its handler, given only what was admitted. Each is
 /// boxed: their futures are large (a host's reads, a restart's two invocations), and one of
@@ -356,14 +371,7 @@ async fn with_session(
         (&Method::GET, Route::Fleet, _) => {
             host_pages::fleet_page(state, session, &viewer, json_wanted, request.query)
         }
-        (&Method::GET, Route::Audit, _) => {
-            let records = visible_audit(state, session);
-            if json_wanted {
-                json(StatusCode::OK, &serde_json::json!({ "audit": records }))
-            } else {
-                html(StatusCode::OK, pages::audit(&viewer, &records))
-            }
-        }
+        (&Method::GET, Route::Audit, _) => audit_page(state, session, &viewer, json_wanted),
         (
             &Method::GET,
             route @ (Route::HostOverview(_)

@@ -135,19 +135,13 @@ fn service_on_journal_of(systemd: &wsman_test::systemd::BootedSystemd) -> Servic
     Service::start_with(1, "", (&|_| {}, &env))
 }
 
-#[test]
-fn the_events_page_streams_new_journal_entries_and_unsubscribes_when_closed() {
-    let Some(systemd) = wsman_test::systemd::BootedSystemd::boot() else {
-        return;
-    };
-    let service = service_on_journal_of(&systemd);
-    let daemon = &service.daemons[0].1;
-    let (session, csrf) = service.manager_session();
-    // The JSON page names the stream; the HTML page loads its script and may connect.
-    let page = service.get_json(&session, "/hosts/host0/events");
+/// The JSON page names the stream; the HTML page loads its script, which the page's
+/// policy lets connect, and the script served is the asset's.
+fn the_page_names_the_stream_and_loads_its_script(service: &Service, session: &str) {
+    let page = service.get_json(session, "/hosts/host0/events");
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.json()["stream"], "/hosts/host0/events/ws");
-    let html = service.page(&session, "/hosts/host0/events");
+    let html = service.page(session, "/hosts/host0/events");
     assert!(html
         .body
         .contains(r#"<script src="/assets/events.js" defer>"#));
@@ -160,6 +154,30 @@ fn the_events_page_streams_new_journal_entries_and_unsubscribes_when_closed() {
         service.curl(&[&service.url("/assets/events.js")]).body,
         script
     );
+}
+
+/// The audit's "event stream closed" records, waited for (the console records the close once
+/// the host's unsubscription is done).
+fn audited_close(service: &Service, session: &str) -> Vec<String> {
+    let deadline = Instant::now() + live_events::WAIT;
+    loop {
+        let closed = terminal::audited(service, session, "event stream closed");
+        if !closed.is_empty() || Instant::now() > deadline {
+            break closed;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_events_page_streams_new_journal_entries_and_unsubscribes_when_closed() {
+    let Some(systemd) = wsman_test::systemd::BootedSystemd::boot() else {
+        return;
+    };
+    let service = service_on_journal_of(&systemd);
+    let daemon = &service.daemons[0].1;
+    let (session, csrf) = service.manager_session();
+    the_page_names_the_stream_and_loads_its_script(&service, &session);
 
     let marker = format!(
         "console live <i>{}</i> {}",
@@ -202,14 +220,7 @@ fn the_events_page_streams_new_journal_entries_and_unsubscribes_when_closed() {
         drop(ws);
     });
     live_events::wait_for_unsubscribe(daemon, &subscription);
-    let deadline = Instant::now() + live_events::WAIT;
-    let closed = loop {
-        let closed = terminal::audited(&service, &session, "event stream closed");
-        if !closed.is_empty() || Instant::now() > deadline {
-            break closed;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let closed = audited_close(&service, &session);
     // At least the two entries the test logged (the booted system logs on its own too).
     let carried = |detail: &str| -> u64 {
         detail

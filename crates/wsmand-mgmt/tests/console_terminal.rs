@@ -178,6 +178,40 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
+/// The benchmark's baseline: the time to run `command` on a pseudo-terminal of the daemon on
+/// `daemon_port`, read directly with wsman-client.
+async fn direct_terminal_time(daemon_port: u16, command: &str) -> Duration {
+    let mut options = wsman_client::ClientOptions::default();
+    options.auth = wsman_client::Auth::Basic(wsman_client::Credentials::new(
+        SERVICE_ACCOUNT,
+        SERVICE_PASSWORD,
+    ));
+    options.allow_unencrypted = true;
+    let endpoint =
+        wsman_client::Endpoint::parse(&format!("http://127.0.0.1:{daemon_port}/wsman"), false)
+            .expect("endpoint");
+    let client = wsman_client::Client::new(endpoint, options).expect("client");
+    let mut shell_options = wsman_client::shell::ShellOptions::default();
+    shell_options.terminal = Some(wsman_client::shell::Terminal::new("xterm-256color", 24, 80));
+    let shell = wsman_client::shell::Shell::open(&client, &shell_options)
+        .await
+        .expect("shell");
+    let started = Instant::now();
+    let run = shell
+        .run(
+            command,
+            &[],
+            &wsman_client::shell::CommandOptions::default(),
+        )
+        .await
+        .expect("command");
+    let output = run.collect().await.expect("output");
+    let direct = started.elapsed();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("END42"));
+    let _ = shell.close().await;
+    direct
+}
+
 /// The benchmark of `benches/console-terminal.sh` (ignored: figures, no assertion on time):
 /// (a) the console's RSS idle and with 20 open terminals; (b) the time to print
 /// BENCH_TERMINAL_MB MiB through the console's terminal against the same command on the same
@@ -262,41 +296,7 @@ fn bench_console_terminal() {
         terminal::type_text(&mut ws, &format!("{command}\r")).await;
         terminal::read_line_until(&mut ws, &mut seen, |l| l == "END42").await;
         let console = started.elapsed();
-        // The baseline: the same command on a pseudo-terminal, read with wsman-client.
-        let mut options = wsman_client::ClientOptions::default();
-        options.auth = wsman_client::Auth::Basic(wsman_client::Credentials::new(
-            SERVICE_ACCOUNT,
-            SERVICE_PASSWORD,
-        ));
-        options.allow_unencrypted = true;
-        let endpoint = wsman_client::Endpoint::parse(
-            &format!("http://127.0.0.1:{daemon_port}/wsman"),
-            false,
-        )
-        .expect("endpoint");
-        let client = wsman_client::Client::new(endpoint, options).expect("client");
-        let mut shell_options = wsman_client::shell::ShellOptions::default();
-        shell_options.terminal = Some(wsman_client::shell::Terminal::new(
-            "xterm-256color",
-            24,
-            80,
-        ));
-        let shell = wsman_client::shell::Shell::open(&client, &shell_options)
-            .await
-            .expect("shell");
-        let started = Instant::now();
-        let run = shell
-            .run(
-                &command,
-                &[],
-                &wsman_client::shell::CommandOptions::default(),
-            )
-            .await
-            .expect("command");
-        let output = run.collect().await.expect("output");
-        let direct = started.elapsed();
-        assert!(String::from_utf8_lossy(&output.stdout).contains("END42"));
-        let _ = shell.close().await;
+        let direct = direct_terminal_time(daemon_port, &command).await;
         println!(
             "BENCH output_mib={megabytes} console_s={:.3} direct_s={:.3} ratio={:.2}",
             console.as_secs_f64(),

@@ -551,6 +551,38 @@ fn event_source(
     )
 }
 
+/// The metrics endpoint's listener, bound before the service starts so that a wrong address
+/// stops the daemon at once; `None` when no address is configured.
+async fn bind_metrics(
+    metrics: MetricsSwitches,
+    config: &wsman_config::MetricsConfig,
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    Ok(match metrics.resolve(config) {
+        Some((address, allow_remote)) => Some(
+            wsman_server::metrics::endpoint::bind(address, allow_remote)
+                .await
+                .context("metrics endpoint")?,
+        ),
+        None => None,
+    })
+}
+
+/// Memory given back once the service is up, then whenever it goes idle.
+async fn release_memory_after_start(server: Arc<wsman_server::Server>) {
+    // The start faulted in code and read-only data no request runs again (command line,
+    // configuration, certificates, libraries' initialisers): they leave the resident set here
+    // and what requests use comes back on first use, from the page cache.
+    release_resident_memory("start-up").await;
+    // The same once the service goes idle after serving: the code the requests ran, and the
+    // heap their password checks grew, leave the resident set until the next request.
+    tokio::spawn(async move {
+        loop {
+            server.gone_idle(IDLE_RELEASE_AFTER).await;
+            release_resident_memory("idle").await;
+        }
+    });
+}
+
 /// Serve until SIGTERM or SIGINT; SIGHUP re-reads the configuration. The listeners hand their
 /// connections to `connection_workers` when given, else serve them on this runtime.
 pub async fn run_daemon(
@@ -595,15 +627,7 @@ pub async fn run_daemon(
         mapping,
         credential_subscribers,
     );
-    // Bound before the service starts, so a wrong address stops the daemon at once.
-    let metrics_listener = match metrics.resolve(&store.config().metrics) {
-        Some((address, allow_remote)) => Some(
-            wsman_server::metrics::endpoint::bind(address, allow_remote)
-                .await
-                .context("metrics endpoint")?,
-        ),
-        None => None,
-    };
+    let metrics_listener = bind_metrics(metrics, &store.config().metrics).await?;
     // Subscriptions end when they expire even if nobody pulls; the task stops with the source.
     let _expiry = wsman_server::engines::eventing::spawn_expiry(&events);
     // The collector, served while DIR/subscriptions exists (a host that collects nothing
@@ -641,19 +665,7 @@ pub async fn run_daemon(
         tracing::info!(%address, transport = transport.as_str(), %socket, "listener ready");
     }
     notify::notify("READY=1");
-    // The start faulted in code and read-only data no request runs again (command line,
-    // configuration, certificates, libraries' initialisers): they leave the resident set here
-    // and what requests use comes back on first use, from the page cache.
-    release_resident_memory("start-up").await;
-    // The same once the service goes idle after serving: the code the requests ran, and the
-    // heap their password checks grew, leave the resident set until the next request.
-    let idle_server = Arc::clone(service.server());
-    tokio::spawn(async move {
-        loop {
-            idle_server.gone_idle(IDLE_RELEASE_AFTER).await;
-            release_resident_memory("idle").await;
-        }
-    });
+    release_memory_after_start(Arc::clone(service.server())).await;
     let (reload_tx, reload_rx) = mpsc::channel(4);
     // SIGHUP reads forwarding.toml and bmc.toml again too.
     let forwarding_reloader = forwarding.reloader();

@@ -97,6 +97,47 @@ fn startup_type() -> String {
     }
 }
 
+/// `wsmand mgmt get` without a name: every setting with its value and WMSVC's name, then
+/// how many hosts and roles are configured (with none, nobody may see any host).
+fn list_settings(
+    settings: &MgmtSettings,
+    config_dir: &Path,
+    stdout: &mut dyn io::Write,
+) -> anyhow::Result<()> {
+    writeln!(
+        stdout,
+        "{:<24} {:<24} {:<52} MEANING",
+        "SETTING", "VALUE", "WMSVC NAME"
+    )?;
+    for setting in SETTINGS {
+        let value = settings.get(setting.name).unwrap_or_default();
+        writeln!(
+            stdout,
+            "{:<24} {:<24} {:<52} {}",
+            setting.name, value, setting.windows_name, setting.meaning
+        )?;
+    }
+    writeln!(
+        stdout,
+        "Hosts: {} configured ([[Host]] tables in {}), {} from HostInventory, at most MaxHosts = {}",
+        settings.hosts.len(),
+        MgmtSettings::path_in(config_dir).display(),
+        settings.inventory.len(),
+        settings.max_hosts
+    )?;
+    writeln!(
+        stdout,
+        "Roles: {} configured ([[Role]] tables in the same file){}",
+        settings.roles.len(),
+        if settings.roles.is_empty() {
+            "; with none, nobody may see or change any host (deny by default)"
+        } else {
+            ""
+        }
+    )?;
+    Ok(())
+}
+
 /// Runs a `wsmand mgmt` subcommand against `config_dir`.
 pub(crate) fn run(command: MgmtCommand, config_dir: &Path) -> anyhow::Result<()> {
     let stdout = &mut io::stdout().lock();
@@ -108,39 +149,7 @@ pub(crate) fn run(command: MgmtCommand, config_dir: &Path) -> anyhow::Result<()>
                     Some(value) => writeln!(stdout, "{value}")?,
                     None => bail!("no setting {name:?}; `wsmand mgmt get` lists them"),
                 },
-                None => {
-                    writeln!(
-                        stdout,
-                        "{:<24} {:<24} {:<52} MEANING",
-                        "SETTING", "VALUE", "WMSVC NAME"
-                    )?;
-                    for setting in SETTINGS {
-                        let value = settings.get(setting.name).unwrap_or_default();
-                        writeln!(
-                            stdout,
-                            "{:<24} {:<24} {:<52} {}",
-                            setting.name, value, setting.windows_name, setting.meaning
-                        )?;
-                    }
-                    writeln!(
-                        stdout,
-                        "Hosts: {} configured ([[Host]] tables in {}), {} from HostInventory, at most MaxHosts = {}",
-                        settings.hosts.len(),
-                        MgmtSettings::path_in(config_dir).display(),
-                        settings.inventory.len(),
-                        settings.max_hosts
-                    )?;
-                    writeln!(
-                        stdout,
-                        "Roles: {} configured ([[Role]] tables in the same file){}",
-                        settings.roles.len(),
-                        if settings.roles.is_empty() {
-                            "; with none, nobody may see or change any host (deny by default)"
-                        } else {
-                            ""
-                        }
-                    )?;
-                }
+                None => list_settings(&settings, config_dir, stdout)?,
             }
         }
         MgmtCommand::Set {

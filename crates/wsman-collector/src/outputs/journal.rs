@@ -105,6 +105,46 @@ fn child<'a>(element: &'a Element, name: &str) -> Option<&'a Element> {
     element.elements().find(|e| e.name == name)
 }
 
+/// An entry's MESSAGE: the message the forwarder rendered when it sent one, else a line
+/// naming the event with its data; cut at [`MAX_MESSAGE_CHARS`] so that one event cannot
+/// fill the journal's view.
+fn message(
+    tree: &Element,
+    event: &ReceivedEvent,
+    provider: Option<&str>,
+    event_id: Option<&str>,
+    data: &[(Option<String>, String)],
+) -> String {
+    let rendered = child(tree, "RenderingInfo")
+        .and_then(|r| child(r, "Message"))
+        .map(|m| m.text())
+        .filter(|m| !m.trim().is_empty());
+    let mut message = match rendered {
+        Some(text) => text,
+        None => {
+            let mut text = format!(
+                "{} event {} from {} on {}",
+                provider.unwrap_or("(no provider)"),
+                event_id.unwrap_or("?"),
+                event.channel,
+                event.computer
+            );
+            for (name, value) in data {
+                match name {
+                    Some(name) => text.push_str(&format!(" {name}={value}")),
+                    None => text.push_str(&format!(" {value}")),
+                }
+            }
+            text
+        }
+    };
+    if message.chars().count() > MAX_MESSAGE_CHARS {
+        message = message.chars().take(MAX_MESSAGE_CHARS).collect();
+        message.push('…');
+    }
+    message
+}
+
 /// The fields of one event's entry, in the native format.
 pub fn entry(
     event: &ReceivedEvent,
@@ -174,33 +214,13 @@ pub fn entry(
             data.push((item.attr("Name").map(str::to_owned), value));
         }
     }
-    let rendered = child(&tree, "RenderingInfo")
-        .and_then(|r| child(r, "Message"))
-        .map(|m| m.text())
-        .filter(|m| !m.trim().is_empty());
-    let mut message = match rendered {
-        Some(text) => text,
-        None => {
-            let mut text = format!(
-                "{} event {} from {} on {}",
-                provider.as_deref().unwrap_or("(no provider)"),
-                event_id.as_deref().unwrap_or("?"),
-                event.channel,
-                event.computer
-            );
-            for (name, value) in &data {
-                match name {
-                    Some(name) => text.push_str(&format!(" {name}={value}")),
-                    None => text.push_str(&format!(" {value}")),
-                }
-            }
-            text
-        }
-    };
-    if message.chars().count() > MAX_MESSAGE_CHARS {
-        message = message.chars().take(MAX_MESSAGE_CHARS).collect();
-        message.push('…');
-    }
+    let message = message(
+        &tree,
+        event,
+        provider.as_deref(),
+        event_id.as_deref(),
+        &data,
+    );
     let mut out = Vec::with_capacity(1024 + if event_xml { event.xml.len() } else { 0 });
     append_field(&mut out, "MESSAGE", message.as_bytes());
     append_field(

@@ -18,26 +18,7 @@ impl CimProvider {
     /// association instances whose reference (in `Role`, or any) is the object, and for
     /// AssociatedInstances the instances their other references (in `ResultRole`) point at.
     pub(super) fn associations(&self, ctx: &Context<'_>, filter: &AssociationFilter) -> Instances {
-        let object_class = self.class_of(&filter.object.resource_uri).ok_or_else(|| {
-            Fault::cannot_process_filter(format!(
-                "The association filter's object names no class served here: {}. ",
-                filter.object.resource_uri
-            ))
-        })?;
-        let object_keys: Vec<(&str, &str)> = filter
-            .object
-            .selectors
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .filter(|(n, _)| !n.eq_ignore_ascii_case(CIM_NAMESPACE_SELECTOR))
-            .collect();
-        // The object's namespace is checked as if the request had named it; associations and
-        // targets of namespaces the caller may not read are left out below.
-        if !ctx.may_read_namespace(object_class.namespace()) {
-            return Err(namespace_refused(ctx, object_class.namespace()));
-        }
-        // The object must exist, as WMI checks before it traverses.
-        let object = object_class.get(ctx, &object_keys)?;
+        let object = self.association_object(ctx, filter)?;
         let wanted_association = match filter.kind {
             AssociationKind::Associated => filter.association_class.as_deref(),
             AssociationKind::Association => filter.result_class.as_deref(),
@@ -131,6 +112,31 @@ impl CimProvider {
             }
         }
         Ok(out)
+    }
+
+    /// The filter's object, read: its class one served here, its namespace one the caller may
+    /// read (checked as if the request had named it). A step of [`Self::associations`].
+    fn association_object(&self, ctx: &Context<'_>, filter: &AssociationFilter) -> super::Answer {
+        let object_class = self.class_of(&filter.object.resource_uri).ok_or_else(|| {
+            Fault::cannot_process_filter(format!(
+                "The association filter's object names no class served here: {}. ",
+                filter.object.resource_uri
+            ))
+        })?;
+        let object_keys: Vec<(&str, &str)> = filter
+            .object
+            .selectors
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .filter(|(n, _)| !n.eq_ignore_ascii_case(CIM_NAMESPACE_SELECTOR))
+            .collect();
+        // The object's namespace is checked as if the request had named it; associations and
+        // targets of namespaces the caller may not read are left out below.
+        if !ctx.may_read_namespace(object_class.namespace()) {
+            return Err(namespace_refused(ctx, object_class.namespace()));
+        }
+        // The object must exist, as WMI checks before it traverses.
+        object_class.get(ctx, &object_keys)
     }
 
     /// The class a WMI or DMTF class URI names.

@@ -183,6 +183,40 @@ pub async fn run(
     .await
 }
 
+/// A refused step's leg: a failure of the credentials counted by the login throttle, one of
+/// the protocol or the backend logged; the 401 carries the token the mechanism still sends.
+fn refused(
+    services: &AuthServices,
+    remote: std::net::SocketAddr,
+    scheme: TokenScheme,
+    mechanism: Mechanism,
+    handshake: &dyn Handshake,
+    refusal: super::Refusal,
+) -> Leg {
+    let user = match refusal.user.as_str() {
+        "" => handshake.attempted_user().unwrap_or_default(),
+        user => user.to_owned(),
+    };
+    let reason = &refusal.reason;
+    match refusal.kind {
+        RefusalKind::Credentials => {
+            services
+                .login_throttle
+                .record_failure(remote.ip(), mechanism.scheme(), &user, reason);
+        }
+        RefusalKind::Protocol => {
+            tracing::warn!(remote = %remote, scheme = mechanism.scheme(), user, reason, "401: authentication refused");
+        }
+        RefusalKind::Backend => {
+            tracing::error!(remote = %remote, scheme = mechanism.scheme(), reason, "401: authentication backend failure");
+        }
+    }
+    refusal
+        .reply
+        .and_then(|reply| header(scheme, &reply))
+        .map_or(Leg::Refused, Leg::Continue)
+}
+
 /// The leg of `handshake` (new when `initial`, else taken from the connection's state) for
 /// `token`: everything after routing.
 #[allow(clippy::too_many_arguments)]
@@ -224,31 +258,14 @@ async fn drive(
         }
         Step::Complete(done) => done,
         Step::Refused(refusal) => {
-            let user = match refusal.user.as_str() {
-                "" => handshake.attempted_user().unwrap_or_default(),
-                user => user.to_owned(),
-            };
-            let reason = &refusal.reason;
-            match refusal.kind {
-                RefusalKind::Credentials => {
-                    services.login_throttle.record_failure(
-                        remote.ip(),
-                        mechanism.scheme(),
-                        &user,
-                        reason,
-                    );
-                }
-                RefusalKind::Protocol => {
-                    tracing::warn!(remote = %remote, scheme = mechanism.scheme(), user, reason, "401: authentication refused");
-                }
-                RefusalKind::Backend => {
-                    tracing::error!(remote = %remote, scheme = mechanism.scheme(), reason, "401: authentication backend failure");
-                }
-            }
-            return refusal
-                .reply
-                .and_then(|reply| header(scheme, &reply))
-                .map_or(Leg::Refused, Leg::Continue);
+            return refused(
+                services,
+                remote,
+                scheme,
+                mechanism,
+                handshake.as_ref(),
+                refusal,
+            )
         }
     };
     let principal = match done.proof {

@@ -122,47 +122,7 @@ impl CollectorMetrics {
             )
         };
         let mut out = String::with_capacity(2048);
-        let counter =
-            |out: &mut String, name: &str, help: &str, value: fn(&PerSubscription) -> u64| {
-                header(out, name, "counter", help);
-                for (subscription, s) in &subscriptions {
-                    let _ = writeln!(
-                        out,
-                        "{name}{{subscription=\"{subscription}\"}} {}",
-                        value(s)
-                    );
-                }
-            };
-        counter(
-            &mut out,
-            "wsman_wec_events_received_total",
-            "Events in the deliveries read, by subscription (resent ones included).",
-            |s| s.events_received,
-        );
-        counter(
-            &mut out,
-            "wsman_wec_events_stored_total",
-            "Events written to the outputs (not stored before), by subscription.",
-            |s| s.events_stored,
-        );
-        counter(
-            &mut out,
-            "wsman_wec_received_bytes_total",
-            "Bytes of the delivery bodies read as sent (compressed or not), by subscription.",
-            |s| s.bytes_received,
-        );
-        counter(
-            &mut out,
-            "wsman_wec_batches_acked_total",
-            "Event batches acknowledged (stored by every output), by subscription.",
-            |s| s.batches_acked,
-        );
-        counter(
-            &mut out,
-            "wsman_wec_heartbeats_total",
-            "Heartbeats taken, by subscription.",
-            |s| s.heartbeats,
-        );
+        render_subscription_counters(&mut out, &subscriptions);
         two_label_family(
             &mut out,
             "wsman_wec_output_errors_total",
@@ -225,6 +185,53 @@ impl CollectorMetrics {
         let _ = writeln!(out, "wsman_wec_offers_rendered_total {offers_rendered}");
         out
     }
+}
+
+/// The collector's counters kept per subscription, one family each.
+fn render_subscription_counters(
+    out: &mut String,
+    subscriptions: &BTreeMap<String, PerSubscription>,
+) {
+    let counter = |out: &mut String, name: &str, help: &str, value: fn(&PerSubscription) -> u64| {
+        header(out, name, "counter", help);
+        for (subscription, s) in subscriptions {
+            let _ = writeln!(
+                out,
+                "{name}{{subscription=\"{subscription}\"}} {}",
+                value(s)
+            );
+        }
+    };
+    counter(
+        out,
+        "wsman_wec_events_received_total",
+        "Events in the deliveries read, by subscription (resent ones included).",
+        |s| s.events_received,
+    );
+    counter(
+        out,
+        "wsman_wec_events_stored_total",
+        "Events written to the outputs (not stored before), by subscription.",
+        |s| s.events_stored,
+    );
+    counter(
+        out,
+        "wsman_wec_received_bytes_total",
+        "Bytes of the delivery bodies read as sent (compressed or not), by subscription.",
+        |s| s.bytes_received,
+    );
+    counter(
+        out,
+        "wsman_wec_batches_acked_total",
+        "Event batches acknowledged (stored by every output), by subscription.",
+        |s| s.batches_acked,
+    );
+    counter(
+        out,
+        "wsman_wec_heartbeats_total",
+        "Heartbeats taken, by subscription.",
+        |s| s.heartbeats,
+    );
 }
 
 #[cfg(test)]

@@ -442,6 +442,61 @@ fn skip_string(chars: &[char], mut i: usize, line: &mut usize) -> usize {
     i
 }
 
+/// The file of `mod name;` declared in `current`: the `#[path]` given (relative to the
+/// declaring file's directory, `dirs.0`), else `name.rs` or `name/mod.rs` under the child
+/// directory (`dirs.1`, deeper for an inline module).
+fn declared_file(
+    path_attr: Option<String>,
+    dirs: (&Path, &Path),
+    current: &ModulePath,
+    module: &ModulePath,
+    name: &str,
+) -> PathBuf {
+    let (file_dir, child_dir) = dirs;
+    match path_attr {
+        Some(relative) => file_dir.join(relative),
+        None => {
+            let dir = inline_dir(child_dir, current, module);
+            let flat = dir.join(format!("{name}.rs"));
+            if flat.exists() {
+                flat
+            } else {
+                dir.join(name).join("mod.rs")
+            }
+        }
+    }
+}
+
+/// The paths of one `use` tree or expression (`found`), written in `current` of `file`: each
+/// recorded, and, for a `pub use`, the name it is re-exported under.
+fn record_paths(
+    scanned: &mut Scanned,
+    current: &ModulePath,
+    found: Vec<(Vec<String>, Option<String>, usize)>,
+    is_reexport: bool,
+    file: &Path,
+) {
+    for (segments, alias, line) in found {
+        let Some(raw) = start_of(current, &segments, line) else {
+            continue;
+        };
+        if is_reexport {
+            if let Some(name) = alias.or_else(|| raw.segments.last().cloned()) {
+                scanned
+                    .reexports
+                    .entry(current.clone())
+                    .or_default()
+                    .insert(name, raw.clone());
+            }
+        }
+        scanned
+            .paths
+            .entry(current.clone())
+            .or_default()
+            .push((raw, file.to_path_buf()));
+    }
+}
+
 const PATH_KEYWORDS: [&str; 3] = ["crate", "self", "super"];
 
 /// Scans one file: its `mod` declarations (queued for reading) and the paths it writes.
@@ -491,18 +546,8 @@ fn scan_file(
                 child.push(name.clone());
                 match tokens.get(i + 2).map(|t| &t.0) {
                     Some(Token::Semi) => {
-                        let file = match path_attr.take() {
-                            Some(relative) => file_dir.join(relative),
-                            None => {
-                                let dir = inline_dir(child_dir, &current, module);
-                                let flat = dir.join(format!("{name}.rs"));
-                                if flat.exists() {
-                                    flat
-                                } else {
-                                    dir.join(name).join("mod.rs")
-                                }
-                            }
-                        };
+                        let dirs = (file_dir, child_dir);
+                        let file = declared_file(path_attr.take(), dirs, &current, module, name);
                         modules.insert(child.clone(), file.clone());
                         pending.push((child, file));
                         i += 3;
@@ -543,25 +588,7 @@ fn scan_file(
                 let is_reexport = is_pub_use(&tokens, i);
                 let mut found = Vec::new();
                 let end = read_path_tree(&tokens, i, Vec::new(), &mut found);
-                for (segments, alias, line) in found {
-                    let Some(raw) = start_of(&current, &segments, line) else {
-                        continue;
-                    };
-                    if is_reexport {
-                        if let Some(name) = alias.or_else(|| raw.segments.last().cloned()) {
-                            scanned
-                                .reexports
-                                .entry(current.clone())
-                                .or_default()
-                                .insert(name, raw.clone());
-                        }
-                    }
-                    scanned
-                        .paths
-                        .entry(current.clone())
-                        .or_default()
-                        .push((raw, file.to_path_buf()));
-                }
+                record_paths(scanned, &current, found, is_reexport, file);
                 i = end.max(i + 1);
             }
             _ => i += 1,

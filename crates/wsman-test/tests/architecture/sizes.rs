@@ -1,5 +1,5 @@
 //! The size rule of CONTRIBUTING.md: no Rust file of the workspace over 800 lines. (Functions
-//! over 120 lines are clippy's `too_many_lines`, set in clippy.toml and the workspace lints.)
+//! over 100 lines are clippy's `too_many_lines`, set in clippy.toml and the workspace lints.)
 
 use std::path::{Path, PathBuf};
 

@@ -131,6 +131,61 @@ fn settings(f: &Fixture, method: &str) -> Finished {
     winrm(f, &["invoke", method, SETTINGS, "@{}"])
 }
 
+/// The administrator's install of `body`, with an OperationTimeout shorter than the dummy
+/// backend's install: it goes on in the background, and the next scans report on it (that
+/// installs are not allowed meanwhile, and the progress) until it is done. Windows' syntax:
+/// the input as a file (in `dir`), the OperationTimeout as -timeout (milliseconds).
+fn install_in_the_background(f: &Fixture, dir: &std::path::Path, body: &str) {
+    let input = dir.join("install.xml");
+    std::fs::write(&input, body).expect("install.xml");
+    let file = format!("-file:{}", input.display());
+    let started = winrm(
+        f,
+        &[
+            "invoke",
+            "InstallUpdates",
+            OPERATIONS,
+            &file,
+            "-timeout:1000",
+        ],
+    );
+    let mut reports = Vec::new();
+    if started.code() == 0 {
+        // Finished within a second after all: then it needed the kernel's reboot.
+        started.assert_printed("RebootRequired = true");
+    } else {
+        let text = format!("{}{}", started.stdout, started.stderr);
+        assert!(
+            text.contains("continues in the background"),
+            "{}",
+            started.describe()
+        );
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let again = scan(f, "IsInstalled=0");
+            if again.code() == 0 {
+                break;
+            }
+            let text = format!("{}{}", again.stdout, again.stderr);
+            assert!(text.contains("still running"), "{}", again.describe());
+            reports.push(text);
+            assert!(Instant::now() < deadline, "the install never finished");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert!(!reports.is_empty());
+        assert!(
+            reports
+                .iter()
+                .any(|r| r.contains(&INSTALL_NOT_ALLOWED.to_string()) || r.contains("0x80240016")),
+            "{reports:?}"
+        );
+        assert!(
+            reports.iter().any(|r| r.contains("% ") || r.contains("%,")),
+            "no progress in the reports: {reports:?}"
+        );
+    }
+}
+
 #[test]
 fn scan_install_rescan_and_reboot_through_packagekit() {
     let Some(packagekit) = PackageKitBus::start("dummy") else {
@@ -183,57 +238,7 @@ fn scan_install_rescan_and_reboot_through_packagekit() {
     expect_fault(&plain, "AccessDenied");
     assert_eq!(pkcon_count(&packagekit), 3);
 
-    // The administrator's install, with an OperationTimeout shorter than the dummy backend's
-    // install: it goes on in the background, and the next scans report on it.
-    // Windows' syntax: the input as a file, the OperationTimeout as -timeout (milliseconds).
-    let input = dir.path().join("install.xml");
-    std::fs::write(&input, &body).expect("install.xml");
-    let file = format!("-file:{}", input.display());
-    let started = winrm(
-        &f,
-        &[
-            "invoke",
-            "InstallUpdates",
-            OPERATIONS,
-            &file,
-            "-timeout:1000",
-        ],
-    );
-    let mut reports = Vec::new();
-    if started.code() == 0 {
-        // Finished within a second after all: then it needed the kernel's reboot.
-        started.assert_printed("RebootRequired = true");
-    } else {
-        let text = format!("{}{}", started.stdout, started.stderr);
-        assert!(
-            text.contains("continues in the background"),
-            "{}",
-            started.describe()
-        );
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let again = scan(&f, "IsInstalled=0");
-            if again.code() == 0 {
-                break;
-            }
-            let text = format!("{}{}", again.stdout, again.stderr);
-            assert!(text.contains("still running"), "{}", again.describe());
-            reports.push(text);
-            assert!(Instant::now() < deadline, "the install never finished");
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        assert!(!reports.is_empty());
-        assert!(
-            reports
-                .iter()
-                .any(|r| r.contains(&INSTALL_NOT_ALLOWED.to_string()) || r.contains("0x80240016")),
-            "{reports:?}"
-        );
-        assert!(
-            reports.iter().any(|r| r.contains("% ") || r.contains("%,")),
-            "no progress in the reports: {reports:?}"
-        );
-    }
+    install_in_the_background(&f, dir.path(), &body);
 
     // The second scan: fewer updates, as pkcon says.
     let after = updates(&scan(&f, "IsInstalled=0").stdout);

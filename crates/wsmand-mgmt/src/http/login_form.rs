@@ -9,7 +9,7 @@ use hyper::StatusCode;
 
 use super::answer::{cookie, error, html, json, posted_form, redirect, set_cookie};
 use super::{Answer, AppState, LOGIN_COOKIE, SESSION_COOKIE};
-use crate::login::LoginOutcome;
+use crate::login::{Accepted, LoginOutcome};
 use crate::pages;
 use crate::sessions::tokens_equal;
 
@@ -107,52 +107,62 @@ pub(super) async fn login(
             )
         }
         LoginOutcome::Accepted(accepted) => {
-            let previous = cookie(headers, SESSION_COOKIE);
-            let (principal, uid) = (accepted.principal, accepted.uid);
-            let owner = principal.owner_key();
-            let id =
-                match state
-                    .sessions
-                    .create(&principal, uid, accepted.groups, previous.as_deref())
-                {
-                    Ok(id) => id,
-                    Err(refused) => {
-                        state.audit.record_by(
-                            peer.ip(),
-                            &owner,
-                            "login refused",
-                            &refused.to_string(),
-                        );
-                        return error(
-                            json_wanted,
-                            StatusCode::TOO_MANY_REQUESTS,
-                            &refused.to_string(),
-                        );
-                    }
-                };
-            state.audit.record_by(
-                peer.ip(),
-                &owner,
-                "login",
-                &crate::sessions::describe_login(&principal, uid),
-            );
-            let mut answer = if json_wanted {
-                let csrf = state
-                    .sessions
-                    .touch(&id)
-                    .map(|s| s.csrf)
-                    .unwrap_or_default();
-                json(
-                    StatusCode::OK,
-                    &serde_json::json!({ "user": user, "csrf": csrf }),
-                )
-            } else {
-                redirect("/fleet")
-            };
-            let h = answer.headers_mut();
-            h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &id, None));
-            h.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", Some(0)));
-            answer
+            logged_in(state, peer, headers, user, accepted, json_wanted)
         }
     }
+}
+
+/// A login accepted: the session created (refused past the limit of sessions, and the
+/// session the browser held replaced), the login audited, the session's cookie set and the
+/// login form's cleared.
+fn logged_in(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    user: &str,
+    accepted: Accepted,
+    json_wanted: bool,
+) -> Answer {
+    let previous = cookie(headers, SESSION_COOKIE);
+    let (principal, uid) = (accepted.principal, accepted.uid);
+    let owner = principal.owner_key();
+    let id = match state
+        .sessions
+        .create(&principal, uid, accepted.groups, previous.as_deref())
+    {
+        Ok(id) => id,
+        Err(refused) => {
+            state
+                .audit
+                .record_by(peer.ip(), &owner, "login refused", &refused.to_string());
+            return error(
+                json_wanted,
+                StatusCode::TOO_MANY_REQUESTS,
+                &refused.to_string(),
+            );
+        }
+    };
+    state.audit.record_by(
+        peer.ip(),
+        &owner,
+        "login",
+        &crate::sessions::describe_login(&principal, uid),
+    );
+    let mut answer = if json_wanted {
+        let csrf = state
+            .sessions
+            .touch(&id)
+            .map(|s| s.csrf)
+            .unwrap_or_default();
+        json(
+            StatusCode::OK,
+            &serde_json::json!({ "user": user, "csrf": csrf }),
+        )
+    } else {
+        redirect("/fleet")
+    };
+    let h = answer.headers_mut();
+    h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &id, None));
+    h.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", Some(0)));
+    answer
 }

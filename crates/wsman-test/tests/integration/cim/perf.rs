@@ -79,6 +79,72 @@ fn number(e: &Element, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{name} of\n{}", e.to_xml()))
 }
 
+/// Memory: the commit limit does not move; what is available lies between two reads.
+fn memory_counters_match_meminfo(f: &Fixture) {
+    let meminfo_kb = |key: &str| {
+        let text = std::fs::read_to_string("/proc/meminfo").expect("meminfo");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}:")))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .expect("meminfo key")
+    };
+    let available_before = meminfo_kb("MemAvailable");
+    let memory = enumerate_all(f, "Win32_PerfFormattedData_PerfOS_Memory");
+    let available_after = meminfo_kb("MemAvailable");
+    assert_eq!(
+        number(&memory, "CommitLimit"),
+        meminfo_kb("CommitLimit") * 1024
+    );
+    let available = number(&memory, "AvailableKBytes");
+    let slack = available_before.abs_diff(available_after) + 64 * 1024;
+    assert!(
+        available + slack >= available_before.min(available_after)
+            && available <= available_before.max(available_after) + slack,
+        "AvailableKBytes {available} vs {available_before}..{available_after}"
+    );
+    assert_eq!(number(&memory, "AvailableMBytes"), available / 1024);
+}
+
+/// Network interfaces: every one but loopback, received bytes between two reads.
+fn network_counters_match_sysfs(f: &Fixture) {
+    let rx = |name: &str| -> u64 {
+        std::fs::read_to_string(format!("/sys/class/net/{name}/statistics/rx_bytes"))
+            .expect("rx_bytes")
+            .trim()
+            .parse()
+            .expect("a number")
+    };
+    let links = ip_json(&["link"]);
+    let wanted: Vec<&str> = links
+        .iter()
+        .filter(|l| l["link_type"] != "loopback")
+        .filter_map(|l| l["ifname"].as_str())
+        .collect();
+    let before: Vec<u64> = wanted.iter().map(|n| rx(n)).collect();
+    let interfaces = enumerate_all(f, "Win32_PerfRawData_Tcpip_NetworkInterface");
+    let after: Vec<u64> = wanted.iter().map(|n| rx(n)).collect();
+    let mut items = Vec::new();
+    find_all(
+        &interfaces,
+        "Win32_PerfRawData_Tcpip_NetworkInterface",
+        &mut items,
+    );
+    assert_eq!(items.len(), wanted.len(), "{}", interfaces.to_xml());
+    for (i, name) in wanted.iter().enumerate() {
+        let item = item_with(
+            &interfaces,
+            "Win32_PerfRawData_Tcpip_NetworkInterface",
+            "Name",
+            name,
+        );
+        let received = number(item, "BytesReceivedPersec");
+        assert!(
+            (before[i]..=after[i]).contains(&received),
+            "{name}: {received}"
+        );
+    }
+}
+
 #[test]
 fn performance_counters_match_proc_and_sysfs() {
     let (f, _child, pid) = server_and_sleeper();
@@ -129,67 +195,8 @@ fn performance_counters_match_proc_and_sysfs() {
         116_444_736_000_000_000 + boot * 10_000_000
     );
 
-    // Memory: the commit limit does not move; what is available lies between two reads.
-    let meminfo_kb = |key: &str| {
-        let text = std::fs::read_to_string("/proc/meminfo").expect("meminfo");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}:")))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .expect("meminfo key")
-    };
-    let available_before = meminfo_kb("MemAvailable");
-    let memory = enumerate_all(&f, "Win32_PerfFormattedData_PerfOS_Memory");
-    let available_after = meminfo_kb("MemAvailable");
-    assert_eq!(
-        number(&memory, "CommitLimit"),
-        meminfo_kb("CommitLimit") * 1024
-    );
-    let available = number(&memory, "AvailableKBytes");
-    let slack = available_before.abs_diff(available_after) + 64 * 1024;
-    assert!(
-        available + slack >= available_before.min(available_after)
-            && available <= available_before.max(available_after) + slack,
-        "AvailableKBytes {available} vs {available_before}..{available_after}"
-    );
-    assert_eq!(number(&memory, "AvailableMBytes"), available / 1024);
-
-    // Network interfaces: every one but loopback, received bytes between two reads.
-    let rx = |name: &str| -> u64 {
-        std::fs::read_to_string(format!("/sys/class/net/{name}/statistics/rx_bytes"))
-            .expect("rx_bytes")
-            .trim()
-            .parse()
-            .expect("a number")
-    };
-    let links = ip_json(&["link"]);
-    let wanted: Vec<&str> = links
-        .iter()
-        .filter(|l| l["link_type"] != "loopback")
-        .filter_map(|l| l["ifname"].as_str())
-        .collect();
-    let before: Vec<u64> = wanted.iter().map(|n| rx(n)).collect();
-    let interfaces = enumerate_all(&f, "Win32_PerfRawData_Tcpip_NetworkInterface");
-    let after: Vec<u64> = wanted.iter().map(|n| rx(n)).collect();
-    let mut items = Vec::new();
-    find_all(
-        &interfaces,
-        "Win32_PerfRawData_Tcpip_NetworkInterface",
-        &mut items,
-    );
-    assert_eq!(items.len(), wanted.len(), "{}", interfaces.to_xml());
-    for (i, name) in wanted.iter().enumerate() {
-        let item = item_with(
-            &interfaces,
-            "Win32_PerfRawData_Tcpip_NetworkInterface",
-            "Name",
-            name,
-        );
-        let received = number(item, "BytesReceivedPersec");
-        assert!(
-            (before[i]..=after[i]).contains(&received),
-            "{name}: {received}"
-        );
-    }
+    memory_counters_match_meminfo(&f);
+    network_counters_match_sysfs(&f);
 }
 
 #[test]

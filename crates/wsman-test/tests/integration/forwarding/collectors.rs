@@ -185,44 +185,58 @@ fn basic_over_https_reaches_a_collector_and_follows_its_subscription_changes() {
     assert!(!forwarder.stderr().contains(SERVICE_PASSWORD));
 }
 
+/// A collector of its own bookmark database and output directory (`name` under the scene's),
+/// serving `subscription`.
+fn collector_of(scene: &Scene, subscription: &str, name: &str) -> Fixture {
+    let database = scene.database.with_file_name(format!("{name}.sqlite"));
+    let subscription = subscription.replace(
+        &format!("{}/", scene.output.display()),
+        &format!("{}/{name}/", scene.output.display()),
+    );
+    Fixture::http_with_env(
+        |config| {
+            config.write_raw("subscriptions/linux.toml", &subscription);
+        },
+        &wec_database_env(&database),
+    )
+}
+
+/// forwarding.toml naming the collectors on `ports`, with the scene's cursors and `password`.
+fn forwarding_to(scene: &Scene, password: &Path, ports: &[u16]) -> String {
+    let mut text = format!(
+        "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\n",
+        scene.cursors().display()
+    );
+    for port in ports {
+        text.push_str(&format!("[[collector]]\nserver = \"Server=http://127.0.0.1:{port}/wsman/SubscriptionManager/WEC,Refresh=1\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nallow_unencrypted = true\n", password.display()));
+    }
+    text
+}
+
+/// How many times `collector` logged a forwarder ending its subscription (SubscriptionEnd).
+fn subscriptions_ended(collector: &Fixture) -> usize {
+    collector
+        .daemon
+        .stderr()
+        .matches("the forwarder ended its subscription")
+        .count()
+}
+
 #[test]
 fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscription_end() {
     let Some(scene) = Scene::boot("wef-hup") else {
         return;
     };
     let subscription = scene.prompt_subscription("{client}.xml");
-    // Two collectors, each with its own bookmark database and output directory.
-    let start_collector = |name: &str| {
-        let database = scene.database.with_file_name(format!("{name}.sqlite"));
-        let subscription = subscription.replace(
-            &format!("{}/", scene.output.display()),
-            &format!("{}/{name}/", scene.output.display()),
-        );
-        Fixture::http_with_env(
-            |config| {
-                config.write_raw("subscriptions/linux.toml", &subscription);
-            },
-            &wec_database_env(&database),
-        )
-    };
-    let first = start_collector("first");
-    let second = start_collector("second");
+    let first = collector_of(&scene, &subscription, "first");
+    let second = collector_of(&scene, &subscription, "second");
     let first_file = scene.output.join(format!("first/{SERVICE_ACCOUNT}.xml"));
     let second_file = scene.output.join(format!("second/{SERVICE_ACCOUNT}.xml"));
     log_entries(&scene.systemd, &scene.tag, 0..3);
     journal_records(&scene.systemd, &scene.tag, 3);
 
     let password = scene.password_file();
-    let forwarding = |ports: &[u16]| {
-        let mut text = format!(
-            "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\n",
-            scene.cursors().display()
-        );
-        for port in ports {
-            text.push_str(&format!("[[collector]]\nserver = \"Server=http://127.0.0.1:{port}/wsman/SubscriptionManager/WEC,Refresh=1\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nallow_unencrypted = true\n", password.display()));
-        }
-        text
-    };
+    let forwarding = |ports: &[u16]| forwarding_to(&scene, &password, ports);
     let (config, port) = forwarder_config(&forwarding(&[first.port]));
     let mut forwarder = Daemon::start_with_env(&config, &[port], &scene.forwarder_env());
     let logs = |forwarder: &Daemon| {
@@ -257,19 +271,12 @@ fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscrip
 
     // The first collector replaced by the second: the first is told (SubscriptionEnd), the
     // second gets every entry (its subscription reads existing events).
-    let ended = |collector: &Fixture| {
-        collector
-            .daemon
-            .stderr()
-            .matches("the forwarder ended its subscription")
-            .count()
-    };
-    assert_eq!(ended(&first), 0);
+    assert_eq!(subscriptions_ended(&first), 0);
     config.write_raw("forwarding.toml", &forwarding(&[second.port]));
     forwarder.hang_up();
     wait_for(
         "SubscriptionEnd at the first collector",
-        || ended(&first) == 1,
+        || subscriptions_ended(&first) == 1,
         || logs(&forwarder),
     );
     let expected = journal_records(&scene.systemd, &scene.tag, 5);
@@ -292,16 +299,20 @@ fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscrip
         },
         || logs(&forwarder),
     );
-    assert_eq!(ended(&second), 0);
+    assert_eq!(subscriptions_ended(&second), 0);
 
     // SIGTERM: the second collector is told before the daemon exits.
     terminate(&mut forwarder);
     wait_for(
         "SubscriptionEnd at the second collector",
-        || ended(&second) == 1,
+        || subscriptions_ended(&second) == 1,
         || logs(&forwarder),
     );
-    assert_eq!(ended(&first), 1, "the first collector was told once");
+    assert_eq!(
+        subscriptions_ended(&first),
+        1,
+        "the first collector was told once"
+    );
     assert!(forwarder.stderr().contains("SubscriptionEnd sent"));
 }
 

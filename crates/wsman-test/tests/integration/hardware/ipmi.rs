@@ -222,6 +222,26 @@ fn assert_get_and_wql_find(host: &Host, item: &Element) {
     assert_eq!(filtered.len(), 1);
 }
 
+/// Every record's 16 bytes as the BMC gives them to ipmitool, in one `sel writeraw` (one
+/// lanplus session instead of one per record): each starts with its record id, and is the
+/// record's RecordData.
+fn records_match_the_raw_sel(sim: &IpmiSim, records: &[Element], ids: &[u16]) {
+    let raw = tempfile::tempdir().expect("tempdir");
+    let raw_file = raw.path().join("sel.raw");
+    sim.ipmitool(&["sel", "writeraw", raw_file.to_str().expect("UTF-8 path")]);
+    let bytes = std::fs::read(&raw_file).expect("the raw SEL");
+    assert_eq!(bytes.len(), 16 * ids.len(), "{bytes:02X?}");
+    for (record, id) in records.iter().zip(ids) {
+        let entry = bytes
+            .chunks(16)
+            .find(|c| u16::from_le_bytes([c[0], c[1]]) == *id)
+            .unwrap_or_else(|| panic!("record {id} not in ipmitool's raw SEL"));
+        let hex: String = entry.iter().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(prop(record, "RecordData"), Some(hex), "record {id}");
+        assert_eq!(prop(record, "LogName").as_deref(), Some("IPMI SEL"));
+    }
+}
+
 #[test]
 fn sel_records_match_ipmitool_and_clear_log_needs_an_administrator() {
     let Some((sim, host)) = sim_with_sel_events(None) else {
@@ -241,22 +261,7 @@ fn sel_records_match_ipmitool_and_clear_log_needs_an_administrator() {
         })
         .collect();
     assert_eq!(got, ids);
-    // Every record's 16 bytes as the BMC gives them to ipmitool, in one `sel writeraw` (one
-    // lanplus session instead of one per record): each starts with its record id.
-    let raw = tempfile::tempdir().expect("tempdir");
-    let raw_file = raw.path().join("sel.raw");
-    sim.ipmitool(&["sel", "writeraw", raw_file.to_str().expect("UTF-8 path")]);
-    let bytes = std::fs::read(&raw_file).expect("the raw SEL");
-    assert_eq!(bytes.len(), 16 * ids.len(), "{bytes:02X?}");
-    for (record, id) in records.iter().zip(&ids) {
-        let entry = bytes
-            .chunks(16)
-            .find(|c| u16::from_le_bytes([c[0], c[1]]) == *id)
-            .unwrap_or_else(|| panic!("record {id} not in ipmitool's raw SEL"));
-        let hex: String = entry.iter().map(|b| format!("{b:02X}")).collect();
-        assert_eq!(prop(record, "RecordData"), Some(hex), "record {id}");
-        assert_eq!(prop(record, "LogName").as_deref(), Some("IPMI SEL"));
-    }
+    records_match_the_raw_sel(&sim, &records, &ids);
 
     // Each record's text against ipmitool's `sel elist` line for it (`ID | date | time |
     // TYPE NAME | EVENT | Asserted|Deasserted`): "<type> Assert|Deassert: <event> (<name>)",
