@@ -208,8 +208,21 @@ python_venv() {
         -r tests/interop/requirements.txt
 }
 
+# Every crate's tests. With cargo-nextest (CI's image has it) the tests of all binaries run side
+# by side, several at a time (.config/nextest.toml: most wait on real daemons; tests that share
+# something outside their process are grouped there), then the doc tests, which nextest does not
+# run. Without it, `cargo test`: one binary after another. Both run every test to the end.
 run_cargo_test() {
-    cargo test --workspace --no-fail-fast 2>&1 | tee "$LOG_DIR/cargo-test.log"
+    local status=0
+    if cargo nextest --version >/dev/null 2>&1; then
+        cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$LOG_DIR/cargo-test.log" \
+            || status=$?
+        cargo test --workspace --doc --no-fail-fast 2>&1 | tee -a "$LOG_DIR/cargo-test.log" \
+            || status=$?
+    else
+        cargo test --workspace --no-fail-fast 2>&1 | tee "$LOG_DIR/cargo-test.log" || status=$?
+    fi
+    return "$status"
 }
 
 run_pytest() {
@@ -239,14 +252,13 @@ browser_tests() {
     node --test crates/wsmand-mgmt/web/src/time_axis.test.mjs
     # --workspace, not -p wsmand-mgmt: the same features as the "cargo test" stage, so its
     # executables are reused; -p resolves features anew and rebuilt the crate and its tests.
-    WSMAN_TEST_BROWSER=1 cargo test --workspace --test browser -- --nocapture 2>&1 \
+    # One cargo run, its binaries one after another, each to the end (--no-fail-fast): the
+    # console (browser), the Events page against a collector node with the event store and
+    # forwarded events (browser_events), the Updates page over 60 hosts on PackageKit's dummy
+    # backend, a bus of its own (browser_updates).
+    WSMAN_TEST_BROWSER=1 cargo test --workspace --no-fail-fast --test browser \
+        --test browser_events --test browser_updates -- --nocapture 2>&1 \
         | tee "$LOG_DIR/browser.log"
-    # The Events page against a collector node with the event store and forwarded events.
-    WSMAN_TEST_BROWSER=1 cargo test --workspace --test browser_events -- --nocapture 2>&1 \
-        | tee "$LOG_DIR/browser-events.log"
-    # The Updates page over 60 hosts on PackageKit's dummy backend (a bus of its own).
-    WSMAN_TEST_BROWSER=1 cargo test --workspace --test browser_updates -- --nocapture 2>&1 \
-        | tee "$LOG_DIR/browser-updates.log"
 }
 
 # Every cargo-fuzz target (crates/wsman-test/tests/architecture.rs checks that this list names
@@ -311,14 +323,14 @@ run_bench_smoke() {
     bench_smoke 2>&1 | tee "$LOG_DIR/bench-smoke.log"
 }
 
-# Add the names of failed tests (lines of LOG matching the extended regex PATTERN, first group)
-# to the summary, under the stage just run.
+# Add the names of failed tests (lines of LOG matching the extended regex PATTERN, its group
+# GROUP, the first by default) to the summary, under the stage just run.
 list_failed_tests() {
-    local pattern="$1" log="$2" name
+    local pattern="$1" log="$2" group="${3:-1}" name
     [ -f "$log" ] || return 0
     while IFS= read -r name; do
         SUMMARY+=("          $name")
-    done < <(sed -nE "s#$pattern#\1#p" "$log" | sort -u)
+    done < <(sed -nE "s#$pattern#\\$group#p" "$log" | sort -u)
 }
 
 # Add where each failed Rust test panicked and the first lines of its message, so that the
@@ -361,6 +373,9 @@ stage "cargo build" required cargo build --workspace --bins
 stage "npm clients (winrm-client)" continue node_clients
 stage "cargo test" continue run_cargo_test
 list_failed_tests '^test (.*) \.\.\. FAILED$' "$LOG_DIR/cargo-test.log"
+# nextest's: "FAIL [ 1.2s] ( 3/900) crate::binary module::test" (also SIGSEGV, TIMEOUT...).
+list_failed_tests '^ +(FAIL|SIG[A-Z]+|TIMEOUT|ABORT) \[[^]]*\][ ()/0-9]*(.+)$' \
+    "$LOG_DIR/cargo-test.log" 2
 list_panics "$LOG_DIR/cargo-test.log"
 stage "pytest tests/interop" continue run_pytest
 list_failed_tests '^(tests/interop/[^ ]*) FAILED.*$' "$LOG_DIR/pytest.log"
