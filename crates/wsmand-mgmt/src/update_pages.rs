@@ -53,31 +53,31 @@ pub const COLUMNS: [Column<UpdateRow>; 8] = [
     Column {
         key: "pending",
         label: "Pending",
-        sort_key: |r| figure(r.updates.pending),
+        sort_key: |r| figure(r.updates.figures.pending),
         search_text: None,
     },
     Column {
         key: "security",
         label: "Security",
-        sort_key: |r| figure(r.updates.security),
+        sort_key: |r| figure(r.updates.figures.security),
         search_text: None,
     },
     Column {
         key: "reboot",
         label: "Reboot needed",
-        sort_key: |r| SortKey::Number(r.updates.reboot_needed.map_or(2, |b| u64::from(!b))),
+        sort_key: |r| SortKey::Number(r.updates.figures.reboot_needed.map_or(2, |b| u64::from(!b))),
         search_text: None,
     },
     Column {
         key: "scanned",
         label: "Last scan",
-        sort_key: |r| date(r.updates.last_scan),
+        sort_key: |r| date(r.updates.figures.last_scan),
         search_text: None,
     },
     Column {
         key: "installed",
         label: "Last install",
-        sort_key: |r| date(r.updates.last_install),
+        sort_key: |r| date(r.updates.figures.last_install),
         search_text: None,
     },
     Column {
@@ -115,10 +115,10 @@ pub fn counts(rows: &[UpdateRow]) -> Counts {
     };
     for row in rows {
         let u = &row.updates;
-        out.unscanned += usize::from(u.pending.is_none());
-        out.pending += usize::from(u.pending.is_some_and(|n| n > 0));
-        out.security += usize::from(u.security.is_some_and(|n| n > 0));
-        out.reboot += usize::from(u.reboot_needed == Some(true));
+        out.unscanned += usize::from(u.figures.pending.is_none());
+        out.pending += usize::from(u.figures.pending.is_some_and(|n| n > 0));
+        out.security += usize::from(u.figures.security.is_some_and(|n| n > 0));
+        out.reboot += usize::from(u.figures.reboot_needed == Some(true));
         out.busy += usize::from(u.activity != Activity::Idle);
         out.attention += usize::from(u.needs_attention());
     }
@@ -221,13 +221,13 @@ fn table(shown: &TablePage<'_, UpdateRow>, query: &TableQuery) -> Markup {
                         td { input type="checkbox" name={ "host." (row.name) } value="1" aria-label={ "Choose " (row.name) }; }
                         td { a href={ "/hosts/" (row.name) } { (row.name) } }
                         td { @if row.os.is_empty() { "—" } @else { (row.os) } }
-                        td { (count(u.pending)) }
-                        td class=(level(u.security.map(|n| n > 0))) { (count(u.security)) }
-                        td class=(level(u.reboot_needed)) {
-                            @match u.reboot_needed { Some(true) => "yes", Some(false) => "no", None => "—" }
+                        td { (count(u.figures.pending)) }
+                        td class=(level(u.figures.security.map(|n| n > 0))) { (count(u.figures.security)) }
+                        td class=(level(u.figures.reboot_needed)) {
+                            @match u.figures.reboot_needed { Some(true) => "yes", Some(false) => "no", None => "—" }
                         }
-                        td { (when(u.last_scan)) }
-                        td { (when(u.last_install)) }
+                        td { (when(u.figures.last_scan)) }
+                        td { (when(u.figures.last_install)) }
                         td {
                             (activity_text(u))
                             @if let Some(error) = &u.error { br; span.error { (crate::pages::fault(error)) } }

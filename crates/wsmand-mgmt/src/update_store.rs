@@ -18,19 +18,19 @@ pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Most hosts kept (a host's entry is about 150 bytes).
 pub const MAX_HOSTS: usize = 20_000;
 
-/// What is kept of one host: the figures of its `updates::UpdateState`.
+/// What is kept of one host: the figures of its `updates::UpdateState`, which holds one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Kept {
-    /// Updates pending.
+    /// Updates pending at the last scan.
     pub pending: Option<usize>,
-    /// Of those, security updates.
+    /// Of those, security updates (`MsrcSeverity` set, as Windows sets it only for them).
     pub security: Option<usize>,
-    /// A reboot pending.
+    /// `IsPendingReboot`, or an install's `RebootRequired`.
     pub reboot_needed: Option<bool>,
-    /// The last scan, seconds since 1970.
+    /// `GetLastScanSuccessDate`, seconds since 1970.
     pub last_scan: Option<i64>,
-    /// The last install, seconds since 1970.
+    /// `GetLastUpdateInstallationDate`, seconds since 1970.
     pub last_install: Option<i64>,
 }
 

@@ -161,16 +161,9 @@ pub enum Activity {
 /// What the console knows of one host's updates, from its last action there.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct UpdateState {
-    /// Updates pending at the last scan.
-    pub pending: Option<usize>,
-    /// Of those, security updates (`MsrcSeverity` set, as Windows sets it only for them).
-    pub security: Option<usize>,
-    /// `IsPendingReboot`, or an install's `RebootRequired`.
-    pub reboot_needed: Option<bool>,
-    /// `GetLastScanSuccessDate`, seconds since 1970.
-    pub last_scan: Option<i64>,
-    /// `GetLastUpdateInstallationDate`, seconds since 1970.
-    pub last_install: Option<i64>,
+    /// The figures of the last scan and install: what a restart keeps.
+    #[serde(flatten)]
+    pub figures: Kept,
     /// Now.
     pub activity: Activity,
     /// The last action's failure, if it failed.
@@ -180,30 +173,7 @@ pub struct UpdateState {
 impl UpdateState {
     /// Security updates pending or a reboot needed: what the fleet's attention count counts.
     pub fn needs_attention(&self) -> bool {
-        self.security.is_some_and(|n| n > 0) || self.reboot_needed == Some(true)
-    }
-
-    /// Its figures, as kept across a restart.
-    fn kept(&self) -> Kept {
-        Kept {
-            pending: self.pending,
-            security: self.security,
-            reboot_needed: self.reboot_needed,
-            last_scan: self.last_scan,
-            last_install: self.last_install,
-        }
-    }
-
-    /// A state of `kept`'s figures, doing nothing now.
-    fn of(kept: Kept) -> Self {
-        Self {
-            pending: kept.pending,
-            security: kept.security,
-            reboot_needed: kept.reboot_needed,
-            last_scan: kept.last_scan,
-            last_install: kept.last_install,
-            ..Self::default()
-        }
+        self.figures.security.is_some_and(|n| n > 0) || self.figures.reboot_needed == Some(true)
     }
 }
 
@@ -225,9 +195,15 @@ impl UpdateStates {
     pub fn load(dir: &Path) -> Self {
         let file = dir.join(crate::update_store::FILE_NAME);
         let kept = crate::update_store::read(&file);
-        let by_host = kept
-            .into_iter()
-            .map(|(host, kept)| (host, UpdateState::of(kept)));
+        let by_host = kept.into_iter().map(|(host, figures)| {
+            (
+                host,
+                UpdateState {
+                    figures,
+                    ..UpdateState::default()
+                },
+            )
+        });
         Self {
             by_host: Mutex::new(by_host.collect()),
             file: Some(file),
@@ -245,15 +221,15 @@ impl UpdateStates {
     pub fn change(&self, host: &str, change: impl FnOnce(&mut UpdateState)) {
         let mut all = self.lock();
         let state = all.entry(host.to_owned()).or_default();
-        let before = state.kept();
+        let before = state.figures;
         change(state);
-        let changed = state.kept() != before;
+        let changed = state.figures != before;
         let Some(file) = self.file.as_ref().filter(|_| changed) else {
             return;
         };
         let figures = all
             .iter()
-            .map(|(host, state)| (host.as_str(), state.kept()));
+            .map(|(host, state)| (host.as_str(), state.figures));
         if let Err(error) = crate::update_store::write(file, figures) {
             if !self.unkept.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 tracing::warn!(path = %file.display(), %error, "the Updates page's figures cannot be kept across a restart (they stay in memory)");
@@ -353,8 +329,8 @@ async fn scan(host: &Host, states: &UpdateStates) -> Result<Scanned, HostError> 
     let pending = pending_of(&output);
     let security = pending.iter().filter(|p| p.security).count();
     states.change(name, |s| {
-        s.pending = Some(pending.len());
-        s.security = Some(security);
+        s.figures.pending = Some(pending.len());
+        s.figures.security = Some(security);
     });
     read_settings(host, states).await?;
     Ok(Scanned { pending })
@@ -371,9 +347,9 @@ async fn read_settings(host: &Host, states: &UpdateStates) -> Result<(), HostErr
     let scanned = call("GetLastScanSuccessDate").await?;
     let installed = call("GetLastUpdateInstallationDate").await?;
     states.change(&host.config.name, |s| {
-        s.reboot_needed = property(&reboot, "PendingReboot").map(|v| v == "true");
-        s.last_scan = seconds_of(&scanned, "LastScanSuccessDate");
-        s.last_install = seconds_of(&installed, "LastUpdateInstallationDate");
+        s.figures.reboot_needed = property(&reboot, "PendingReboot").map(|v| v == "true");
+        s.figures.last_scan = seconds_of(&scanned, "LastScanSuccessDate");
+        s.figures.last_install = seconds_of(&installed, "LastUpdateInstallationDate");
     });
     Ok(())
 }
@@ -504,7 +480,7 @@ async fn outcome(
             let reboot = install(host, &ids, states).await?;
             scan(host, states).await?;
             states.change(&host.config.name, |s| {
-                s.reboot_needed = Some(s.reboot_needed == Some(true) || reboot)
+                s.figures.reboot_needed = Some(s.figures.reboot_needed == Some(true) || reboot)
             });
             let after = states.get(&host.config.name);
             Ok((
@@ -512,7 +488,7 @@ async fn outcome(
                 format!(
                     "installed {}; {} pending now; reboot {}",
                     ids.len(),
-                    after.pending.unwrap_or(0),
+                    after.figures.pending.unwrap_or(0),
                     if reboot { "needed" } else { "not needed" }
                 ),
                 action,
@@ -677,39 +653,39 @@ mod tests {
         states.change("web1", |s| s.activity = Activity::Scanning);
         assert!(!file.exists());
         states.change("web1", |s| {
-            s.pending = Some(3);
-            s.security = Some(1);
-            s.reboot_needed = Some(true);
-            s.last_scan = Some(1_704_856_365);
+            s.figures.pending = Some(3);
+            s.figures.security = Some(1);
+            s.figures.reboot_needed = Some(true);
+            s.figures.last_scan = Some(1_704_856_365);
         });
-        states.change("win1", |s| s.last_install = Some(1_702_440_300));
+        states.change("win1", |s| s.figures.last_install = Some(1_702_440_300));
         // A second console on the same directory: the figures, and nothing running.
         let again = UpdateStates::load(dir.path());
         let web1 = again.get("web1");
         assert_eq!(
             (
-                web1.pending,
-                web1.security,
-                web1.reboot_needed,
-                web1.last_scan
+                web1.figures.pending,
+                web1.figures.security,
+                web1.figures.reboot_needed,
+                web1.figures.last_scan
             ),
             (Some(3), Some(1), Some(true), Some(1_704_856_365))
         );
         assert_eq!(web1.activity, Activity::Idle);
-        assert_eq!(again.get("win1").last_install, Some(1_702_440_300));
+        assert_eq!(again.get("win1").figures.last_install, Some(1_702_440_300));
     }
 
     #[test]
     fn attention_is_security_pending_or_a_reboot() {
         let mut state = UpdateState::default();
         assert!(!state.needs_attention());
-        state.security = Some(0);
-        state.reboot_needed = Some(false);
+        state.figures.security = Some(0);
+        state.figures.reboot_needed = Some(false);
         assert!(!state.needs_attention());
-        state.reboot_needed = Some(true);
+        state.figures.reboot_needed = Some(true);
         assert!(state.needs_attention());
-        state.reboot_needed = None;
-        state.security = Some(1);
+        state.figures.reboot_needed = None;
+        state.figures.security = Some(1);
         assert!(state.needs_attention());
     }
 }
