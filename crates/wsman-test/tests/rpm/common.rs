@@ -93,9 +93,8 @@ pub(crate) fn run_ok(program: &str, args: &[&str], cwd: Option<&Path>) -> Finish
     finished
 }
 
-/// The rpms of each variant, built once for every test of a file.
+/// The rpms of each variant, built once for the whole test run.
 pub(crate) struct Built {
-    _dir: tempfile::TempDir,
     /// (variant, wsmand's rpm, wsmand-selinux's rpm)
     pub(crate) rpms: Vec<(&'static str, PathBuf, PathBuf)>,
 }
@@ -121,20 +120,66 @@ pub(crate) fn build_variant(out: &Path, variant: &str) -> (PathBuf, PathBuf) {
     (root.join(&paths[0]), root.join(&paths[1]))
 }
 
-/// The rpms of `variants`, built once per test file (the first call's variants).
+/// The rpms of `variants`, built once for the whole run by the first test that asks. Why not
+/// once per process: nextest runs each test in a process of its own, so that built them for
+/// every test that asked (five times a run), and a static's directory is never dropped, so
+/// each stayed in /tmp (360 MB a build). They are built under `CARGO_TARGET_TMPDIR`, in a
+/// directory of the run (`NEXTEST_RUN_ID`; under `cargo test`, of the process), each variant
+/// under a lock the other tests wait on; a run's directory goes once it is a day old.
 pub(crate) fn built(variants: &[&'static str]) -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let dir = wsman_test::scratch_dir("wsman-rpm-", "the rpms");
+        let dir = run_dir();
         let rpms = variants
             .iter()
             .map(|variant| {
-                let (wsmand, selinux) = build_variant(dir.path(), variant);
+                let (wsmand, selinux) = built_once(&dir, variant);
                 (*variant, wsmand, selinux)
             })
             .collect();
-        Built { _dir: dir, rpms }
+        Built { rpms }
     })
+}
+
+/// This run's directory, the runs' directories of a day ago removed.
+fn run_dir() -> PathBuf {
+    let run = std::env::var("NEXTEST_RUN_ID")
+        .unwrap_or_else(|_| format!("process-{}", std::process::id()));
+    let runs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rpm-runs");
+    std::fs::create_dir_all(&runs).expect("create the rpm runs' directory");
+    let day_old = |entry: &std::fs::DirEntry| {
+        entry.metadata().and_then(|m| m.modified()).is_ok_and(|at| {
+            at.elapsed()
+                .is_ok_and(|age| age > Duration::from_secs(86_400))
+        })
+    };
+    for entry in std::fs::read_dir(&runs)
+        .expect("read the rpm runs' directory")
+        .flatten()
+    {
+        if entry.file_name() != run.as_str() && day_old(&entry) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    runs.join(run)
+}
+
+/// `variant`'s rpms in `dir`, built there by the first caller (the others wait on its lock).
+fn built_once(dir: &Path, variant: &str) -> (PathBuf, PathBuf) {
+    let out = dir.join(variant);
+    std::fs::create_dir_all(&out).expect("create the variant's directory");
+    let lock = std::fs::File::create(out.join("lock")).expect("create the variant's lock");
+    lock.lock().expect("lock the variant's directory");
+    let done = out.join("built");
+    if let Ok(paths) = std::fs::read_to_string(&done) {
+        if let [wsmand, selinux] = paths.lines().collect::<Vec<_>>()[..] {
+            return (PathBuf::from(wsmand), PathBuf::from(selinux));
+        }
+    }
+    let (wsmand, selinux) = build_variant(&out, variant);
+    let paths = format!("{}\n{}\n", wsmand.display(), selinux.display());
+    std::fs::write(&done, paths).expect("record the variant's rpms");
+    (wsmand, selinux)
 }
 
 pub(crate) fn path_str(path: &Path) -> &str {
