@@ -19,9 +19,9 @@ use std::time::Duration;
 use wsman_events::Timestamp;
 use wsman_proto::Request;
 
-use crate::bookmarks::BookmarkStore;
 use crate::ingest::{self, DeliveryKind, Sender};
 use crate::outputs::Batch;
+use crate::store::Store;
 use crate::subscription_outputs::Outputs;
 use crate::subscriptions::{Subscription, SubscriptionSet};
 
@@ -70,7 +70,7 @@ impl Refusal {
 /// outputs and the pair locks.
 pub struct Collector<'a> {
     pub subscriptions: &'a SubscriptionSet,
-    pub store: &'a dyn BookmarkStore,
+    pub store: &'a dyn Store,
     pub outputs: &'a Outputs,
     pub pairs: &'a PairLocks,
 }
@@ -258,7 +258,7 @@ fn decide(
     }
 }
 
-fn store_failed(error: &crate::bookmarks::StoreError) -> Outcome {
+fn store_failed(error: &crate::store::StoreError) -> Outcome {
     Outcome::Unavailable {
         why: Refusal::StoreError,
         error: error.to_string(),

@@ -41,11 +41,9 @@
 #![forbid(unsafe_code)]
 
 pub mod address_range;
-pub mod bookmarks;
 pub mod delivery;
 pub mod event_facts;
 pub mod event_scan;
-pub mod event_store;
 pub mod fleet;
 pub mod ingest;
 pub mod manager;
@@ -55,6 +53,7 @@ pub mod refusal_log;
 pub mod resp;
 pub mod secret_bindings;
 pub mod secrets;
+pub mod store;
 pub mod subscription_outputs;
 pub mod subscription_source;
 pub mod subscriptions;

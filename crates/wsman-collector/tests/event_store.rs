@@ -9,11 +9,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use wsman_collector::bookmarks::{config, Backend, BookmarkStore, PostgresStore, SqliteStore};
-use wsman_collector::event_store::{EventStore, Position, Search, StoreSettings};
 use wsman_collector::ingest::ReceivedEvent;
 use wsman_collector::outputs::store::StoreOutput;
 use wsman_collector::outputs::{Batch, Output};
+use wsman_collector::store::events::{EventStore, Position, Search, StoreSettings};
+use wsman_collector::store::{config, Backend, PostgresStore, SqliteStore, Store as Committed};
 use wsman_events::{BookmarkList, Timestamp};
 use wsman_test::postgres::Postgres;
 
@@ -66,7 +66,7 @@ macro_rules! both {
 }
 
 struct Store {
-    bookmarks: Arc<dyn BookmarkStore>,
+    bookmarks: Arc<dyn Committed>,
     events: Arc<EventStore>,
     output: StoreOutput,
     /// The server, for PostgreSQL (stopped when the store is dropped).
@@ -91,7 +91,7 @@ fn open(kind: Kind) -> Option<Store> {
 /// A store of `kind` with `settings`.
 fn open_with(kind: Kind, settings: StoreSettings) -> Option<Store> {
     let dir = tempfile::tempdir().unwrap();
-    let (bookmarks, events, server): (Arc<dyn BookmarkStore>, _, _) = match kind {
+    let (bookmarks, events, server): (Arc<dyn Committed>, _, _) = match kind {
         Kind::Sqlite => {
             let path = dir.path().join("wec.sqlite");
             let bookmarks = SqliteStore::open(&path).unwrap();

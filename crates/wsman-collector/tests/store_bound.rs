@@ -8,11 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use wsman_collector::bookmarks::{BookmarkStore, SqliteStore, StoreError};
-use wsman_collector::event_store::{EventStore, Position, Search, StoreSettings};
 use wsman_collector::ingest::ReceivedEvent;
 use wsman_collector::outputs::store::StoreOutput;
 use wsman_collector::outputs::{Batch, Output, OutputError};
+use wsman_collector::store::events::{EventStore, Position, Search, StoreSettings};
+use wsman_collector::store::{SqliteStore, Store as _, StoreError};
 use wsman_events::{BookmarkList, Timestamp};
 use wsman_test::tmpfs::Tmpfs;
 

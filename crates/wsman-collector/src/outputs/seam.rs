@@ -53,7 +53,7 @@ pub enum OutputError {
     NotStarted { output: String, reason: String },
     /// The event store took no more of this forwarder's batches for now.
     #[error("event store: {0}")]
-    OverShare(#[from] crate::event_store::OverShare),
+    OverShare(#[from] crate::store::events::OverShare),
 }
 
 /// Why no TCP connection to a network output's server (TCP, Redis) could be made.

@@ -1,6 +1,6 @@
 //! The event store as an output (`type = "store"`, no settings: the store is the collector's,
 //! `[store]` of `collector.toml`). It prepares a batch's records and leaves them for the
-//! bookmark's commit, which writes them in its transaction ([`crate::event_store`]): `write`
+//! bookmark's commit, which writes them in its transaction ([`crate::store::events`]): `write`
 //! returning `Ok` means the records are ready, not stored, and the delivery is acknowledged
 //! only after that commit is durable.
 
@@ -10,8 +10,8 @@ use serde::Deserialize;
 use wsman_events::Timestamp;
 
 use super::{Batch, Output, OutputError, OutputSettingError, OutputType, Pool, StartEnv};
-use crate::event_store::{EventStore, StoreRecord};
 use crate::output_policy::{OutputsPolicy, PolicyError};
+use crate::store::events::{EventStore, StoreRecord};
 
 /// `[[outputs]] type = "store"`: nothing to set.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

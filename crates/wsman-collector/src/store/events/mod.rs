@@ -15,12 +15,9 @@
 //! partition, FTS5) and PostgreSQL (one table range-partitioned by arrival, a GIN index of
 //! the words), the latter one store for every collector sharing the database.
 
-mod bound;
 pub mod filter;
-pub(crate) mod postgres;
 pub mod record;
 pub mod share;
-mod sqlite;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -29,6 +26,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use wsman_events::Timestamp;
+
+use super::postgres::events as postgres;
+use super::sqlite::{bound, events as sqlite};
 
 pub use bound::is_full;
 pub use filter::{FilterError, Search};
@@ -258,7 +258,7 @@ impl EventStore {
     }
 
     /// The store in the PostgreSQL database of `database` (its tables already created:
-    /// [`crate::bookmarks::PostgresStore::events`]).
+    /// [`crate::store::PostgresStore::events`]).
     pub(crate) fn postgres(
         database: Arc<dyn postgres::Connections>,
         settings: StoreSettings,
@@ -479,7 +479,7 @@ pub(crate) fn log_dropped(dropped: &[i64]) {
 
 /// The span a histogram covers (microseconds, inclusive): `from` and `to` when both are
 /// given, else from the matches' own oldest and newest times (`range`, read only then).
-fn histogram_span<E>(
+pub(crate) fn histogram_span<E>(
     search: &Search,
     range: impl FnOnce() -> Result<Option<(i64, i64)>, E>,
 ) -> Result<Option<(i64, i64)>, E> {
@@ -496,7 +496,7 @@ fn histogram_span<E>(
 
 /// The buckets of `width` seconds from `start` (seconds), `count` of them, filled with the
 /// (bucket number = time / width, matches) counts a backend read.
-fn fill_buckets(
+pub(crate) fn fill_buckets(
     (width, start, count): (i64, i64, i64),
     counted: impl IntoIterator<Item = (i64, i64)>,
 ) -> Vec<Bucket> {

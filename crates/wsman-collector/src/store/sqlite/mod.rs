@@ -12,7 +12,11 @@
 //! and every member returns only once that commit is durable: the same guarantee, fewer
 //! fsyncs. Reads go through a connection of their own, so they never wait behind a commit;
 //! a delivery's claim is answered from the rows this process last committed when the writer
-//! is free to confirm that no other process wrote the file since ([`super::known`]).
+//! is free to confirm that no other process wrote the file since ([`known`]).
+
+pub(crate) mod bound;
+pub(crate) mod events;
+mod known;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,12 +26,12 @@ use rusqlite::{params, Connection};
 use wsman_events::{BookmarkList, Timestamp};
 
 use super::group::GroupCommit;
-use super::known::Known;
 use super::{
-    list_from_rows, stored_record, BookmarkStore, Claim, ClientState, RefusedDelivery, StoreError,
+    list_from_rows, stored_record, Claim, ClientState, RefusedDelivery, Store, StoreError,
     MAX_REFUSAL_REASON,
 };
-use crate::event_store::{record::cut, EventStore};
+use crate::store::events::{record::cut, EventStore};
+use known::Known;
 
 /// The most writes one group commit carries; the rest wait for the next.
 const MAX_GROUP: usize = 256;
@@ -49,7 +53,7 @@ pub struct SqliteStore {
     /// Transactions committed (each one fsync), for the count of writes per commit.
     commits: AtomicU64,
     /// The event store in this file, when a subscription writes to it: a merge's commit
-    /// writes the events its delivery left there ([`crate::event_store`]).
+    /// writes the events its delivery left there ([`crate::store::events`]).
     events: OnceLock<Arc<EventStore>>,
 }
 
@@ -61,7 +65,7 @@ enum Change {
         positions: Vec<(String, i64)>,
         at: i64,
         /// Whether the bookmark as stored is read back after the commit: for
-        /// [`BookmarkStore::merge`], which returns it, not for a claim's commit.
+        /// [`Store::merge`], which returns it, not for a claim's commit.
         read_back: bool,
     },
     Heartbeat {
@@ -129,7 +133,7 @@ fn rows_on(
 }
 
 /// The writer's `PRAGMA data_version`: it changes when another connection (another process)
-/// has committed, never for the writer's own commits ([`super::known`]).
+/// has committed, never for the writer's own commits ([`known`]).
 fn data_version(writer: &Connection) -> Result<i64, rusqlite::Error> {
     writer
         .prepare_cached("PRAGMA data_version")?
@@ -306,7 +310,7 @@ impl SqliteStore {
     pub fn events(
         &self,
         path: &Path,
-        settings: crate::event_store::StoreSettings,
+        settings: crate::store::events::StoreSettings,
     ) -> Result<Arc<EventStore>, StoreError> {
         if let Some(events) = self.events.get() {
             return Ok(Arc::clone(events));
@@ -370,7 +374,7 @@ impl SqliteStore {
         };
         let mut committed = in_transaction(&connection, transaction);
         if let (Err(error), Some(events)) = (&committed, events) {
-            if crate::event_store::is_full(error) {
+            if crate::store::events::is_full(error) {
                 committed = self.make_room_and_retry(&mut connection, events, now, transaction);
             }
         }
@@ -441,7 +445,7 @@ impl SqliteStore {
     }
 }
 
-impl BookmarkStore for SqliteStore {
+impl Store for SqliteStore {
     /// The default claim, after dropping the events an earlier delivery of the pair left
     /// without a commit (it was answered 503; what the forwarder sends again replaces them).
     fn claim<'a>(&'a self, client: &str, subscription: &str) -> Result<Claim<'a>, StoreError> {

@@ -22,7 +22,8 @@
 //! - a connection goes back to the pool only after a call that succeeded: one whose statement
 //!   failed or timed out (possibly still busy in the server) is closed, never lent again.
 
-mod events;
+mod database;
+pub(crate) mod events;
 mod subscriptions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,11 +37,11 @@ use wsman_events::{BookmarkList, Timestamp};
 
 use super::group::GroupCommit;
 use super::{
-    list_from_rows, stored_record, BookmarkStore, Claim, ClientState, PostgresSettings, StoreError,
+    list_from_rows, stored_record, Claim, ClientState, PostgresSettings, Store, StoreError,
 };
-use crate::event_store::postgres::Pending;
-use crate::event_store::{self, record::cut, EventStore};
 use crate::outputs::tls::{client_config, TlsClientFiles};
+use crate::store::events::{record::cut, EventStore};
+use events::Pending;
 
 /// The schema version this build writes; older ones are migrated at start.
 /// 2: the subscriptions ([`subscriptions::SCHEMA`]).
@@ -129,7 +130,7 @@ pub struct PostgresStore {
     heartbeats: GroupCommit<Beat, Result<(), StoreError>>,
     heartbeat_commits: AtomicU64,
     /// The event store in this database, when a subscription writes to it: a claim's commit
-    /// writes the events its delivery left there ([`crate::event_store`]).
+    /// writes the events its delivery left there ([`crate::store::events`]).
     events: OnceLock<Arc<EventStore>>,
     /// Taken out only by `Drop`, which shuts it down without blocking (the store may be
     /// dropped on an async thread).
@@ -535,7 +536,7 @@ async fn merge_statements(
         .await?;
     if let Some(events) = events {
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        event_store::postgres::insert(connection, events, now).await?;
+        events::insert(connection, events, now).await?;
     }
     let rows = connection.query(LOAD, &[&client, &subscription]).await?;
     Ok(list_of(&rows).unwrap_or_default())
@@ -557,7 +558,7 @@ fn rows_of(delivered: &BookmarkList) -> (Vec<String>, Vec<i64>) {
         .unzip()
 }
 
-impl BookmarkStore for PostgresStore {
+impl Store for PostgresStore {
     fn claim<'a>(&'a self, client: &str, subscription: &str) -> Result<Claim<'a>, StoreError> {
         if let Some(events) = self.events.get() {
             // What an earlier delivery of the pair left without a commit (it was answered
@@ -695,7 +696,7 @@ impl BookmarkStore for PostgresStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::bookmarks::{config, Backend};
+    use crate::store::{config, Backend};
     use wsman_test::postgres::Postgres;
 
     /// A store of one connection on a real server.

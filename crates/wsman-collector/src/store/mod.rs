@@ -1,4 +1,6 @@
-//! Bookmarks per (forwarder, subscription), durable and monotonic, behind one seam.
+//! The store a collector commits to: bookmarks per (forwarder, subscription), durable and
+//! monotonic, the events of the subscriptions that keep them ([`events`]) and, shared, the
+//! subscriptions themselves; one folder per backend holds all three.
 //!
 //! Why a trait: one collector keeps its bookmarks in an embedded SQLite file ([`SqliteStore`],
 //! the default, nothing to run beside it), while several collectors behind one name share a
@@ -9,8 +11,8 @@
 //! `DIR/collector.toml` ([`config`]).
 
 pub mod config;
+pub mod events;
 mod group;
-mod known;
 pub(crate) mod postgres;
 mod sqlite;
 
@@ -125,7 +127,7 @@ impl ClientState {
 
 /// Where forwarders have got to. Blocking: the collector calls it from its blocking pool, and
 /// every method is durable when it returns `Ok`.
-pub trait BookmarkStore: Send + Sync + std::fmt::Debug {
+pub trait Store: Send + Sync + std::fmt::Debug {
     /// The stored bookmark of `client` in `subscription`, if any.
     fn load(&self, client: &str, subscription: &str) -> Result<Option<BookmarkList>, StoreError>;
 
@@ -140,7 +142,7 @@ pub trait BookmarkStore: Send + Sync + std::fmt::Debug {
         at: Timestamp,
     ) -> Result<BookmarkList, StoreError>;
 
-    /// [`BookmarkStore::merge`] without the bookmark as stored: what a claim's commit needs
+    /// [`Store::merge`] without the bookmark as stored: what a claim's commit needs
     /// (the delivery acknowledges once the merge is durable and reads nothing of the result),
     /// so a store may skip reading it back. Durable when it returns `Ok`.
     fn merge_unread(
@@ -188,7 +190,7 @@ pub trait BookmarkStore: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// One delivery's hold on a forwarder's bookmark ([`BookmarkStore::claim`]); dropped without
+/// One delivery's hold on a forwarder's bookmark ([`Store::claim`]); dropped without
 /// [`Claim::commit`], nothing is stored and the hold ends.
 pub struct Claim<'a> {
     stored: Option<BookmarkList>,
@@ -196,12 +198,12 @@ pub struct Claim<'a> {
 }
 
 /// What ends a claim: the store's merge of what was delivered, durable when it returns `Ok`
-/// (nothing is returned: see [`BookmarkStore::merge_unread`]).
+/// (nothing is returned: see [`Store::merge_unread`]).
 type CommitClaim<'a> = dyn FnOnce(&BookmarkList, Timestamp) -> Result<(), StoreError> + 'a;
 
 impl<'a> Claim<'a> {
     /// The default claim: no hold, a merge into `store` at the end.
-    fn load_then_merge<S: BookmarkStore + ?Sized>(
+    fn load_then_merge<S: Store + ?Sized>(
         store: &'a S,
         client: &str,
         subscription: &str,
@@ -220,7 +222,7 @@ impl<'a> Claim<'a> {
         self.stored.as_ref()
     }
 
-    /// Merge `delivered` as [`BookmarkStore::merge`] does, ending the claim; durable when it
+    /// Merge `delivered` as [`Store::merge`] does, ending the claim; durable when it
     /// returns `Ok`.
     pub fn commit(self, delivered: &BookmarkList, at: Timestamp) -> Result<(), StoreError> {
         (self.commit)(delivered, at)
@@ -229,7 +231,7 @@ impl<'a> Claim<'a> {
 
 /// Open the store `backend` names: the SQLite file (created), or a pool to PostgreSQL with
 /// its schema created or brought up to date.
-pub fn open(backend: &Backend) -> Result<Arc<dyn BookmarkStore>, StoreError> {
+pub fn open(backend: &Backend) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match backend {
         Backend::Sqlite { path } => Arc::new(SqliteStore::open(path)?),
         Backend::Postgres(settings) => Arc::new(PostgresStore::open(settings)?),
@@ -247,7 +249,7 @@ fn list_from_rows<S: AsRef<str>>(rows: impl IntoIterator<Item = (S, i64)>) -> Op
     any.then_some(list)
 }
 
-/// The tables [`BookmarkStore::forget`] deletes a forwarder's rows from, and whether a row
+/// The tables [`Store::forget`] deletes a forwarder's rows from, and whether a row
 /// there makes it known (a refusal alone does not).
 const FORGET: [(&str, bool); 3] = [("refusal", false), ("bookmark", true), ("client", true)];
 
