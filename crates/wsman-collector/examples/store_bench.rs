@@ -73,6 +73,7 @@ fn fill(
             })
             .collect();
         let transaction = connection.transaction()?;
+        let batch: Vec<&StoreRecord> = batch.iter().collect();
         events.insert(&transaction, &batch, Timestamp::from_unix_micros(arrived))?;
         transaction.commit()?;
         n += batch.len() as u64;

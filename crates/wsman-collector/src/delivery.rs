@@ -3,9 +3,9 @@
 //! [`Decision`] after checking, in this order, the delivery itself, the subscription's version,
 //! its allow list, its addresses and the events' Computers (no forging), then, for events,
 //! claiming the forwarder's bookmark, leaving out what it already stored, writing the rest to
-//! every output and committing the new bookmark. The server runs it on its blocking pool and
-//! turns the decision into a reply, metrics and logs; the rules that make a batch stored
-//! exactly once are all here.
+//! every output and committing the new bookmark with the event store's records in one
+//! transaction. The server runs it on its blocking pool and turns the decision into a reply,
+//! metrics and logs; the rules that make a batch stored exactly once are all here.
 //!
 //! Why the pair lock is here too: a (client, subscription)'s batches are stored one at a time
 //! from claim to commit, so two copies of a batch sent on two connections cannot both be
@@ -19,9 +19,9 @@ use std::time::Duration;
 use wsman_events::Timestamp;
 use wsman_proto::Request;
 
-use crate::ingest::{self, DeliveryKind, Sender};
+use crate::ingest::{self, DeliveryKind, ReceivedEvent, Sender};
 use crate::outputs::Batch;
-use crate::store::Store;
+use crate::store::{events::StoreRecord, Store};
 use crate::subscription_outputs::Outputs;
 use crate::subscriptions::{Subscription, SubscriptionSet};
 
@@ -284,6 +284,8 @@ fn store_events(
         .claim(client, &subscription.name)
         .map_err(|e| store_failed(&e))?;
     let fresh = ingest::unseen(delivery, claim.stored());
+    // The event store's records first: a batch over the forwarder's share writes nothing.
+    let records = event_records(collector.store, subscription, client, &fresh, now)?;
     let received = now.to_system_time();
     collector
         .outputs
@@ -300,13 +302,44 @@ fn store_events(
             why: Refusal::OutputError,
             error: e.to_string(),
         })?;
+    // The bookmark past the batch and its records for the event store: one transaction.
     claim
-        .commit(&ingest::reached(delivery, &subscription.channels), now)
+        .commit(
+            &ingest::reached(delivery, &subscription.channels),
+            now,
+            records,
+        )
         .map_err(|e| store_failed(&e))?;
     Ok(Stored::Events {
         new: fresh.len(),
         already_stored: delivery.events.len() - fresh.len(),
     })
+}
+
+/// The records of `fresh` for the event store, when `subscription` keeps its events: taken
+/// from the forwarder's share of it (past it, 503 and nothing written).
+fn event_records(
+    store: &dyn Store,
+    subscription: &Subscription,
+    client: &str,
+    fresh: &[&ReceivedEvent],
+    now: Timestamp,
+) -> Result<Vec<StoreRecord>, Outcome> {
+    if !subscription.keeps_events() || fresh.is_empty() {
+        return Ok(Vec::new());
+    }
+    let unavailable = |error| Outcome::Unavailable {
+        why: Refusal::OutputError,
+        error,
+    };
+    let events = store.events().ok_or_else(|| {
+        let name = &subscription.name;
+        unavailable(format!(
+            "event store output of {name}: the event store is not open"
+        ))
+    })?;
+    (events.admit((client, &subscription.name), fresh, now))
+        .map_err(|over| unavailable(format!("event store: {over}")))
 }
 
 #[cfg(test)]

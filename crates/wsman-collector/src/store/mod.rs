@@ -21,6 +21,7 @@ use std::sync::Arc;
 use wsman_events::{BookmarkList, Timestamp};
 
 pub use config::{Backend, PostgresSettings};
+use events::{EventStore, StoreRecord};
 pub use postgres::{check_subscription, Change, PostgresStore, PutError, StoredSubscription};
 pub use sqlite::SqliteStore;
 
@@ -142,18 +143,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         at: Timestamp,
     ) -> Result<BookmarkList, StoreError>;
 
-    /// [`Store::merge`] without the bookmark as stored: what a claim's commit needs
-    /// (the delivery acknowledges once the merge is durable and reads nothing of the result),
-    /// so a store may skip reading it back. Durable when it returns `Ok`.
+    /// [`Store::merge`] without the bookmark as stored, and with the batch's `records` for
+    /// the event store in the same transaction: what a claim's commit needs (the delivery
+    /// acknowledges once both are durable and reads nothing back). Durable when it returns
+    /// `Ok`.
     fn merge_unread(
         &self,
-        client: &str,
-        subscription: &str,
+        pair: (&str, &str),
         delivered: &BookmarkList,
         at: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.merge(client, subscription, delivered, at).map(drop)
-    }
+        records: Vec<StoreRecord>,
+    ) -> Result<(), StoreError>;
 
     /// Note a heartbeat of `client` in `subscription`.
     fn heartbeat(&self, client: &str, subscription: &str, at: Timestamp) -> Result<(), StoreError>;
@@ -188,18 +188,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn claim<'a>(&'a self, client: &str, subscription: &str) -> Result<Claim<'a>, StoreError> {
         Claim::load_then_merge(self, client, subscription)
     }
+
+    /// The event store in this store's database, once opened: what a subscription that keeps
+    /// its events ([`crate::subscriptions::Subscription::keeps_events`]) commits them to.
+    fn events(&self) -> Option<&Arc<EventStore>>;
 }
 
 /// One delivery's hold on a forwarder's bookmark ([`Store::claim`]); dropped without
-/// [`Claim::commit`], nothing is stored and the hold ends.
+/// [`Claim::commit`], nothing is stored (neither bookmark nor events) and the hold ends.
 pub struct Claim<'a> {
     stored: Option<BookmarkList>,
     commit: Box<CommitClaim<'a>>,
 }
 
-/// What ends a claim: the store's merge of what was delivered, durable when it returns `Ok`
-/// (nothing is returned: see [`Store::merge_unread`]).
-type CommitClaim<'a> = dyn FnOnce(&BookmarkList, Timestamp) -> Result<(), StoreError> + 'a;
+/// What ends a claim: the store's merge of what was delivered and the insert of its records,
+/// one transaction, durable when it returns `Ok` (see [`Store::merge_unread`]).
+type CommitClaim<'a> =
+    dyn FnOnce(&BookmarkList, Timestamp, Vec<StoreRecord>) -> Result<(), StoreError> + 'a;
 
 impl<'a> Claim<'a> {
     /// The default claim: no hold, a merge into `store` at the end.
@@ -211,8 +216,8 @@ impl<'a> Claim<'a> {
         let (client, subscription) = (client.to_owned(), subscription.to_owned());
         Ok(Claim {
             stored: store.load(&client, &subscription)?,
-            commit: Box::new(move |delivered, at| {
-                store.merge_unread(&client, &subscription, delivered, at)
+            commit: Box::new(move |delivered, at, records| {
+                store.merge_unread((&client, &subscription), delivered, at, records)
             }),
         })
     }
@@ -222,10 +227,16 @@ impl<'a> Claim<'a> {
         self.stored.as_ref()
     }
 
-    /// Merge `delivered` as [`Store::merge`] does, ending the claim; durable when it
-    /// returns `Ok`.
-    pub fn commit(self, delivered: &BookmarkList, at: Timestamp) -> Result<(), StoreError> {
-        (self.commit)(delivered, at)
+    /// Merge `reached` as [`Store::merge`] does and write `records` (the batch's events for
+    /// the event store; none when its subscription keeps none) in the same transaction,
+    /// ending the claim; both durable when it returns `Ok`, neither when it fails.
+    pub fn commit(
+        self,
+        reached: &BookmarkList,
+        at: Timestamp,
+        records: Vec<StoreRecord>,
+    ) -> Result<(), StoreError> {
+        (self.commit)(reached, at, records)
     }
 }
 

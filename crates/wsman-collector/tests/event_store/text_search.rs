@@ -81,7 +81,8 @@ fn store_in_two_partitions(
     for (n, half) in records.chunks(count as usize / 2).enumerate() {
         let transaction = connection.transaction().unwrap();
         let arrived = Timestamp::from_unix_micros(n as i64 * 2 * 86_400_000_000);
-        events.insert(&transaction, half, arrived).unwrap();
+        let half: Vec<&StoreRecord> = half.iter().collect();
+        events.insert(&transaction, &half, arrived).unwrap();
         transaction.commit().unwrap();
     }
     (words, times)

@@ -1,15 +1,13 @@
-//! The event store: the events of the subscriptions whose outputs name it, kept searchable
+//! The event store: the events of the subscriptions that keep them (a `store` output), kept searchable
 //! (`docs/event-search.md`) in the bookmarks' own database.
 //!
 //! Why in the bookmarks' database, written in the bookmark's transaction: a batch's events and
 //! the bookmark past them are then one commit, so a collector killed at any point has either
 //! both or neither, and the batch the forwarder sends again (its acknowledgement never came)
-//! is stored once: the bookmark the claim reads leaves out what was stored. The output
-//! ([`crate::outputs::store`]) therefore only prepares a batch's records and leaves them with the store,
-//! under the forwarder and subscription (whose deliveries are one at a time); the bookmark
-//! store's commit of that forwarder's merge takes them ([`EventStore::take_pending`]) and
-//! writes them in its transaction. A claim discards what an earlier, failed delivery left
-//! ([`EventStore::discard_pending`]).
+//! is stored once: the bookmark the claim reads leaves out what was stored. The delivery
+//! ([`crate::delivery`]) therefore makes a batch's records ([`EventStore::admit`]) and hands
+//! them to the claim's commit ([`super::Claim::commit`]), which writes them in the
+//! bookmark's transaction; a delivery refused before its commit has written none.
 //!
 //! Two backends behind the one query API, as the bookmarks have: SQLite (a table per
 //! partition, FTS5) and PostgreSQL (one table range-partitioned by arrival, a GIN index of
@@ -19,13 +17,15 @@ pub mod filter;
 pub mod record;
 pub mod share;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use wsman_events::Timestamp;
+
+use crate::ingest::ReceivedEvent;
 
 use super::postgres::events as postgres;
 use super::sqlite::{bound, events as sqlite};
@@ -158,8 +158,6 @@ pub enum StoreQueryError {
 pub struct EventStore {
     settings: StoreSettings,
     backend: Backend,
-    /// Records prepared by the output, per (client, subscription), until the bookmark's commit.
-    pending: Mutex<HashMap<(String, String), Vec<StoreRecord>>>,
     last_retention: Mutex<Option<Instant>>,
     /// Each forwarder's share of what is stored.
     shares: share::Shares,
@@ -271,7 +269,6 @@ impl EventStore {
             shares: share::Shares::new(settings.share()),
             settings,
             backend,
-            pending: Mutex::default(),
             last_retention: Mutex::new(None),
         }
     }
@@ -280,29 +277,21 @@ impl EventStore {
         &self.settings
     }
 
-    /// Take `records` from `client`'s share of the store, or say why not (logged,
-    /// rate-limited per forwarder): a batch over it is answered 503 and resent later.
-    pub fn admit(&self, client: &str, records: &[StoreRecord]) -> Result<(), OverShare> {
+    /// The records of `client`'s `events` in `subscription`, arrived at `received`, taken
+    /// from its share of the store, or why not (logged, rate-limited per forwarder): a batch
+    /// over it is answered 503 and resent later.
+    pub fn admit(
+        &self,
+        (client, subscription): (&str, &str),
+        events: &[&ReceivedEvent],
+        received: Timestamp,
+    ) -> Result<Vec<StoreRecord>, OverShare> {
+        let records: Vec<StoreRecord> = (events.iter())
+            .map(|event| StoreRecord::of(event, subscription, received))
+            .collect();
         let bytes = records.iter().map(|r| r.xml.len() + r.words.len()).sum();
-        self.shares.take(client, records.len(), bytes)
-    }
-
-    /// Leave `records` of `client` in `subscription` for its bookmark's commit (replacing what
-    /// an earlier delivery of the pair left).
-    pub fn stash(&self, client: &str, subscription: &str, records: Vec<StoreRecord>) {
-        lock(&self.pending).insert((client.to_owned(), subscription.to_owned()), records);
-    }
-
-    /// Drop what a delivery of the pair left without a commit (it was refused: resent).
-    pub fn discard_pending(&self, client: &str, subscription: &str) {
-        lock(&self.pending).remove(&(client.to_owned(), subscription.to_owned()));
-    }
-
-    /// The records waiting for the pair's commit.
-    pub fn take_pending(&self, client: &str, subscription: &str) -> Vec<StoreRecord> {
-        lock(&self.pending)
-            .remove(&(client.to_owned(), subscription.to_owned()))
-            .unwrap_or_default()
+        self.shares.take(client, records.len(), bytes)?;
+        Ok(records)
     }
 
     /// The partitions known to exist, in SQLite.
@@ -317,7 +306,7 @@ impl EventStore {
     pub fn insert(
         &self,
         transaction: &Connection,
-        records: &[StoreRecord],
+        records: &[&StoreRecord],
         now: Timestamp,
     ) -> rusqlite::Result<()> {
         let Some(known) = self.known() else {

@@ -8,7 +8,7 @@ use crate::store::StoreError;
 use wsman_events::Timestamp;
 
 use super::events::{retain_as_of, Connections, DatabaseError, Param, Pending};
-use crate::store::events::{EventStore, StoreSettings};
+use crate::store::events::{EventStore, StoreRecord, StoreSettings};
 
 impl PostgresStore {
     /// The pool and the runtime it runs on.
@@ -60,11 +60,11 @@ impl PostgresStore {
         });
     }
 
-    /// What a commit of the pair writes to the event store, if there is one.
-    pub(super) fn pending(&self, client: &str, subscription: &str) -> Option<Pending> {
+    /// What a commit writes to the event store (`records`), if there is one.
+    pub(super) fn pending(&self, records: Vec<StoreRecord>) -> Option<Pending> {
         let events = self.events.get()?;
         Some(Pending {
-            records: events.take_pending(client, subscription),
+            records,
             settings: events.settings().clone(),
             retain: events.retention_due(),
         })

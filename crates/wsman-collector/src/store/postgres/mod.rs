@@ -40,7 +40,7 @@ use super::{
     list_from_rows, stored_record, Claim, ClientState, PostgresSettings, Store, StoreError,
 };
 use crate::outputs::tls::{client_config, TlsClientFiles};
-use crate::store::events::{record::cut, EventStore};
+use crate::store::events::{record::cut, EventStore, StoreRecord};
 use events::Pending;
 
 /// The schema version this build writes; older ones are migrated at start.
@@ -486,12 +486,12 @@ impl PostgresStore {
         &self,
         connection: Pooled,
         (client, subscription): (String, String),
-        delivered: &BookmarkList,
-        at: Timestamp,
+        (delivered, at): (&BookmarkList, Timestamp),
+        records: Vec<StoreRecord>,
     ) -> Result<BookmarkList, StoreError> {
         let delivered = rows_of(delivered);
         let at = at.unix_micros();
-        let pending = self.pending(&client, &subscription);
+        let pending = self.pending(records);
         let retain = pending
             .as_ref()
             .filter(|p| p.retain)
@@ -514,6 +514,26 @@ impl PostgresStore {
             self.retain_in_background(settings);
         }
         Ok(stored)
+    }
+
+    /// A merge in a transaction of its own, with `records` for the event store in it.
+    fn merge_with(
+        &self,
+        (client, subscription): (&str, &str),
+        delivered: &BookmarkList,
+        at: Timestamp,
+        records: Vec<StoreRecord>,
+    ) -> Result<BookmarkList, StoreError> {
+        let (client, subscription) = (client.to_owned(), subscription.to_owned());
+        let (delivered, at) = (rows_of(delivered), at.unix_micros());
+        let pending = self.pending(records);
+        self.run(|pool| async move {
+            let work = async |transaction: &Transaction<'_>| {
+                let (client, subscription, events) = (&client, &subscription, pending.as_ref());
+                merge_statements(transaction, client, subscription, delivered, at, events).await
+            };
+            pool.transaction(|_| true, work).await
+        })
     }
 }
 
@@ -560,11 +580,6 @@ fn rows_of(delivered: &BookmarkList) -> (Vec<String>, Vec<i64>) {
 
 impl Store for PostgresStore {
     fn claim<'a>(&'a self, client: &str, subscription: &str) -> Result<Claim<'a>, StoreError> {
-        if let Some(events) = self.events.get() {
-            // What an earlier delivery of the pair left without a commit (it was answered
-            // 503): what the forwarder sends again replaces it.
-            events.discard_pending(client, subscription);
-        }
         let (owned_client, owned_subscription) = (client.to_owned(), subscription.to_owned());
         let (connection, stored) = self.run(|pool| async move {
             let connection = pool.get().await?;
@@ -581,8 +596,9 @@ impl Store for PostgresStore {
         let pair = (client.to_owned(), subscription.to_owned());
         Ok(Claim {
             stored,
-            commit: Box::new(move |delivered, at| {
-                self.commit_claim(connection, pair, delivered, at).map(drop)
+            commit: Box::new(move |delivered, at, records| {
+                self.commit_claim(connection, pair, (delivered, at), records)
+                    .map(drop)
             }),
         })
     }
@@ -604,17 +620,21 @@ impl Store for PostgresStore {
         delivered: &BookmarkList,
         at: Timestamp,
     ) -> Result<BookmarkList, StoreError> {
-        let (client, subscription) = (client.to_owned(), subscription.to_owned());
-        let delivered = rows_of(delivered);
-        let at = at.unix_micros();
-        let pending = self.pending(&client, &subscription);
-        self.run(|pool| async move {
-            let work = async |transaction: &Transaction<'_>| {
-                let (client, subscription, events) = (&client, &subscription, pending.as_ref());
-                merge_statements(transaction, client, subscription, delivered, at, events).await
-            };
-            pool.transaction(|_| true, work).await
-        })
+        self.merge_with((client, subscription), delivered, at, Vec::new())
+    }
+
+    fn merge_unread(
+        &self,
+        pair: (&str, &str),
+        delivered: &BookmarkList,
+        at: Timestamp,
+        records: Vec<StoreRecord>,
+    ) -> Result<(), StoreError> {
+        self.merge_with(pair, delivered, at, records).map(drop)
+    }
+
+    fn events(&self) -> Option<&Arc<EventStore>> {
+        self.events.get()
     }
 
     fn heartbeat(&self, client: &str, subscription: &str, at: Timestamp) -> Result<(), StoreError> {

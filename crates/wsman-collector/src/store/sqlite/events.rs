@@ -183,7 +183,7 @@ pub(crate) fn upgrade(connection: &Connection, settings: &StoreSettings) -> rusq
 /// partitions known to exist (the one written is added).
 pub(crate) fn insert(
     connection: &Connection,
-    records: &[StoreRecord],
+    records: &[&StoreRecord],
     now: Timestamp,
     settings: &StoreSettings,
     known: &mut BTreeSet<i64>,

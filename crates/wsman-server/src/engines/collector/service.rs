@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use wsman_collector::delivery::{self, Collector, Forwarder, Outcome, PairLocks, Stored};
 use wsman_collector::fleet::{self, LastSeen};
 use wsman_collector::manager;
-use wsman_collector::outputs::store::StorePool;
 use wsman_collector::store::events::EventStore;
 use wsman_collector::store::{self, Backend, Liveness, Store};
 use wsman_collector::subscription_outputs::Outputs;
@@ -155,13 +154,6 @@ impl CollectorService {
             shared_read,
             events,
         };
-        if let Some(events) = &service.events {
-            service
-                .outputs
-                .pools()
-                .get::<StorePool>()
-                .attach(Arc::clone(events));
-        }
         service.reload();
         Ok(service)
     }
