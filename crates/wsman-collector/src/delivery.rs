@@ -14,15 +14,15 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wsman_events::Timestamp;
 use wsman_proto::Request;
 
 use crate::ingest::{self, DeliveryKind, ReceivedEvent, Sender};
-use crate::outputs::Batch;
+use crate::outputs::{Batch, OutputConfig};
 use crate::store::{events::StoreRecord, Store};
-use crate::subscription_outputs::Outputs;
+use crate::subscription_outputs::{output_label, Outputs};
 use crate::subscriptions::{Subscription, SubscriptionSet};
 
 /// Why a delivery was refused: the metrics' `reason` label.
@@ -285,7 +285,7 @@ fn store_events(
         .map_err(|e| store_failed(&e))?;
     let fresh = ingest::unseen(delivery, claim.stored());
     // The event store's records first: a batch over the forwarder's share writes nothing.
-    let records = event_records(collector.store, subscription, client, &fresh, now)?;
+    let records = event_records(collector.store, subscription, client, &fresh, now, writes)?;
     let received = now.to_system_time();
     collector
         .outputs
@@ -316,30 +316,40 @@ fn store_events(
     })
 }
 
-/// The records of `fresh` for the event store, when `subscription` keeps its events: taken
-/// from the forwarder's share of it (past it, 503 and nothing written).
+/// The records of `fresh` for the event store, when `subscription` has a `store` output:
+/// taken from the forwarder's share of it (past it, 503 and nothing written), observed in
+/// `writes` under the output's label as the outputs' writes are.
 fn event_records(
     store: &dyn Store,
     subscription: &Subscription,
     client: &str,
     fresh: &[&ReceivedEvent],
     now: Timestamp,
+    writes: &mut Vec<(String, Duration, bool)>,
 ) -> Result<Vec<StoreRecord>, Outcome> {
-    if !subscription.keeps_events() || fresh.is_empty() {
+    let outputs = &subscription.outputs;
+    let position = outputs
+        .iter()
+        .position(|o| matches!(o, OutputConfig::Store(_)));
+    let (Some(position), false) = (position, fresh.is_empty()) else {
         return Ok(Vec::new());
-    }
-    let unavailable = |error| Outcome::Unavailable {
+    };
+    let started = Instant::now();
+    let records = match store.events() {
+        Some(events) => events
+            .admit((client, &subscription.name), fresh, now)
+            .map_err(|e| format!("event store: {e}")),
+        None => Err(format!(
+            "event store output of {}: the event store is not open",
+            subscription.name
+        )),
+    };
+    let label = output_label(outputs, position);
+    writes.push((label, started.elapsed(), records.is_ok()));
+    records.map_err(|error| Outcome::Unavailable {
         why: Refusal::OutputError,
         error,
-    };
-    let events = store.events().ok_or_else(|| {
-        let name = &subscription.name;
-        unavailable(format!(
-            "event store output of {name}: the event store is not open"
-        ))
-    })?;
-    (events.admit((client, &subscription.name), fresh, now))
-        .map_err(|over| unavailable(format!("event store: {over}")))
+    })
 }
 
 #[cfg(test)]

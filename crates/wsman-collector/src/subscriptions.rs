@@ -348,12 +348,6 @@ impl Subscription {
             || address.is_some_and(|ip| self.allowed_addresses.iter().any(|r| r.contains(ip)))
     }
 
-    /// Whether its events are kept in the collector's event store (an output `type =
-    /// "store"`): a delivery then hands their records to the claim's commit.
-    pub fn keeps_events(&self) -> bool {
-        (self.outputs.iter()).any(|o| matches!(o, crate::outputs::OutputConfig::Store(_)))
-    }
-
     /// The Computers the explicit map lets `client` send events for (its name compared
     /// without case, as the allow list compares it).
     pub fn mapped_computers(&self, client: &str) -> &[String] {

@@ -136,7 +136,10 @@ fn deliver_at(store: &Store, client: &str, events: &[ReceivedEvent], received: &
         })
         .collect();
     let received = Timestamp::parse_system_time(received).unwrap();
-    let records = (store.events.admit((client, "logons"), &fresh, received)).unwrap();
+    let records = store
+        .events
+        .admit((client, "logons"), &fresh, received)
+        .unwrap();
     let mut reached = BookmarkList::new();
     for e in events {
         reached.advance(&e.channel, e.record_id.unwrap());
@@ -408,7 +411,10 @@ fn a_resent_batch_is_stored_once_and_an_uncommitted_one_never(kind: Kind) {
     let late_refs: Vec<&ReceivedEvent> = late.iter().collect();
     let claim = store.bookmarks.claim(client, "logons").unwrap();
     let received = Timestamp::parse_system_time("2026-11-26T10:01:00Z").unwrap();
-    let records = (store.events.admit((client, "logons"), &late_refs, received)).unwrap();
+    let records = store
+        .events
+        .admit((client, "logons"), &late_refs, received)
+        .unwrap();
     assert_eq!(records.len(), 1);
     drop((claim, records));
     // A heartbeat-only merge of the same pair afterwards stores nothing of it.

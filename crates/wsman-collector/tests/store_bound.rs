@@ -65,8 +65,10 @@ impl Store {
         let claim = self.bookmarks.claim(client, "s").map_err(Refused::Store)?;
         let refs: Vec<&ReceivedEvent> = events.iter().collect();
         let received = Timestamp::from_system_time(std::time::SystemTime::now());
-        let records =
-            (self.events.admit((client, "s"), &refs, received)).map_err(Refused::Share)?;
+        let records = self
+            .events
+            .admit((client, "s"), &refs, received)
+            .map_err(Refused::Share)?;
         let mut reached = BookmarkList::new();
         for e in events {
             reached.advance(&e.channel, e.record_id.unwrap());

@@ -189,8 +189,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Claim::load_then_merge(self, client, subscription)
     }
 
-    /// The event store in this store's database, once opened: what a subscription that keeps
-    /// its events ([`crate::subscriptions::Subscription::keeps_events`]) commits them to.
+    /// The event store in this store's database, once opened: where a subscription with a
+    /// `store` output keeps its events, written by [`Claim::commit`].
     fn events(&self) -> Option<&Arc<EventStore>>;
 }
 

@@ -20,13 +20,12 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::GenericClient;
 use wsman_events::Timestamp;
 
-use crate::store::events::{
-    self, filter::Search, record::StoreRecord, Bucket, EventRow, Position, StoreQueryError,
-    StoreSettings,
+pub(crate) use crate::store::events::common::DatabaseError;
+use crate::store::events::common::{
+    self, Bucket, EventRow, Position, StoreQueryError, StoreSettings,
 };
-
-/// Why the database did not answer (the bookmark store's error).
-pub(crate) type DatabaseError = Box<dyn std::error::Error + Send + Sync>;
+use crate::store::events::filter::{self, Search};
+use crate::store::events::record::StoreRecord;
 
 /// The database's side the store's searches need: the bookmark store's pool
 /// ([`crate::store::PostgresStore::events`]), so one pool bounds both. Errors are the
@@ -45,8 +44,8 @@ pub(crate) trait Connections: Send + Sync {
 
 /// The tables of the store (created under the schema's advisory lock). The last four
 /// statements bring a store written before both times were kept up to date, once: an event
-/// whose `TimeCreated` is implausible (before [`events::record::EARLIEST_PLAUSIBLE`], or more
-/// than [`events::record::LATEST_AHEAD`] after arrival: the numbers below) is ordered by its
+/// whose `TimeCreated` is implausible (before `record::EARLIEST_PLAUSIBLE`, or more than
+/// `record::LATEST_AHEAD` after arrival: the numbers below) is ordered by its
 /// arrival, its own time kept in `event_time`. Only events dated past a day from now are
 /// looked for among those ahead of their arrival: both conditions are ranges of the time
 /// index, so the upgrade reads no more than the events it moves (a scan of every partition
@@ -245,7 +244,7 @@ pub(crate) async fn retain_as_of(
         dropped.push(lo.div_euclid(1_000_000) / settings.partition_seconds);
     }
     connection.batch_execute("COMMIT").await?;
-    events::log_dropped(&dropped);
+    common::log_dropped(&dropped);
     Ok(dropped)
 }
 
@@ -423,10 +422,10 @@ pub(crate) fn histogram(
         let row = rows.first();
         Ok(row.and_then(|r| Some((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))))
     };
-    let Some((first, last)) = events::histogram_span(search, range)? else {
+    let Some((first, last)) = common::histogram_span(search, range)? else {
         return Ok(Vec::new());
     };
-    let buckets = events::filter::buckets(search.bucket_seconds, first, last)?;
+    let buckets = filter::buckets(search.bucket_seconds, first, last)?;
     let mut params = Vec::new();
     let width = bind(&mut params, buckets.0 * 1_000_000);
     let sql = format!(
@@ -437,7 +436,7 @@ pub(crate) fn histogram(
         .iter()
         .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
         .collect::<Vec<_>>();
-    Ok(events::fill_buckets(buckets, counted))
+    Ok(common::fill_buckets(buckets, counted))
 }
 
 #[cfg(test)]

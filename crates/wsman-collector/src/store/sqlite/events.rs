@@ -16,9 +16,9 @@ use std::collections::BTreeSet;
 use rusqlite::{params, params_from_iter, types::Value, Connection, OptionalExtension};
 use wsman_events::Timestamp;
 
-use crate::store::events::{
-    self, filter::Search, record::StoreRecord, Bucket, EventRow, Position, StoreSettings,
-};
+use crate::store::events::common::{self, Bucket, EventRow, Position, StoreSettings};
+use crate::store::events::filter::{self, Search};
+use crate::store::events::record::{self, StoreRecord};
 
 /// The tables every store has, besides the partitions.
 pub(crate) const SCHEMA: &str = "
@@ -145,7 +145,7 @@ pub(crate) fn partitions(connection: &Connection) -> rusqlite::Result<Vec<i64>> 
 
 /// Bring partitions written before the store kept both times up to date, once (when they
 /// lack the `arrived` column): the columns added, and an event whose `TimeCreated` is
-/// implausible ([`events::record::ordering_time`]) ordered by the start of its partition's
+/// implausible ([`record::ordering_time`]) ordered by the start of its partition's
 /// period (its arrival, to the partition) and its own time kept in `event_time`.
 pub(crate) fn upgrade(connection: &Connection, settings: &StoreSettings) -> rusqlite::Result<()> {
     for part in partitions(connection)? {
@@ -164,7 +164,7 @@ pub(crate) fn upgrade(connection: &Connection, settings: &StoreSettings) -> rusq
             .saturating_mul(settings.partition_seconds)
             .saturating_mul(1_000_000);
         let latest = Timestamp::from_unix_micros(end)
-            .saturating_add(events::record::LATEST_AHEAD)
+            .saturating_add(record::LATEST_AHEAD)
             .unix_micros();
         let transaction = connection.unchecked_transaction()?;
         transaction.execute_batch(&format!(
@@ -172,7 +172,7 @@ pub(crate) fn upgrade(connection: &Connection, settings: &StoreSettings) -> rusq
              ALTER TABLE ev_{part} ADD COLUMN arrived INTEGER;
              UPDATE ev_{part} SET event_time = time, time = {start}
                  WHERE time < {earliest} OR time > {latest};",
-            earliest = events::record::EARLIEST_PLAUSIBLE.unix_micros(),
+            earliest = record::EARLIEST_PLAUSIBLE.unix_micros(),
         ))?;
         transaction.commit()?;
     }
@@ -643,12 +643,12 @@ fn time_range(connection: &Connection, search: &Search) -> rusqlite::Result<Opti
 pub(crate) fn histogram(
     connection: &Connection,
     search: &Search,
-) -> Result<Vec<Bucket>, events::StoreQueryError> {
-    let Some((first, last)) = events::histogram_span(search, || time_range(connection, search))?
+) -> Result<Vec<Bucket>, common::StoreQueryError> {
+    let Some((first, last)) = common::histogram_span(search, || time_range(connection, search))?
     else {
         return Ok(Vec::new());
     };
-    let (width, start, count) = events::filter::buckets(search.bucket_seconds, first, last)?;
+    let (width, start, count) = filter::buckets(search.bucket_seconds, first, last)?;
     let mut counted = Vec::new();
     for part in partitions(connection)? {
         let mut values = vec![Value::Integer(width * 1_000_000)];
@@ -664,7 +664,7 @@ pub(crate) fn histogram(
             counted.push(found?);
         }
     }
-    Ok(events::fill_buckets((width, start, count), counted))
+    Ok(common::fill_buckets((width, start, count), counted))
 }
 
 #[cfg(test)]
@@ -706,7 +706,7 @@ mod tests {
         }
         drop(old);
         for _ in 0..2 {
-            let store = events::EventStore::open(&path, settings.clone()).unwrap();
+            let store = crate::store::events::EventStore::open(&path, settings.clone()).unwrap();
             let rows = store
                 .page(&Search::default(), Position::Newest, 10)
                 .unwrap();
