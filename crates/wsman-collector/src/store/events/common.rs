@@ -24,10 +24,10 @@ pub struct StoreSettings {
     pub partition_seconds: i64,
     /// Who may search the store (SDDL; the server falls back to EventLogSDDL, then RootSDDL).
     pub sddl: Option<String>,
-    /// Events a second one forwarder may store, on average over ten seconds ([`share`]).
+    /// Events a second one forwarder may store, on average over ten seconds ([`super::share`]).
     pub forwarder_events_per_second: u32,
-    /// The percentage of `max_bytes` one forwarder may store per minute ([`share`]); `None`:
-    /// no share of bytes (`collector.toml` always has one).
+    /// The percentage of `max_bytes` one forwarder may store per minute ([`super::share`]);
+    /// `None`: no share of bytes (`collector.toml` always has one).
     pub forwarder_share_percent: Option<u8>,
 }
 
@@ -62,7 +62,7 @@ impl Default for StoreSettings {
 pub struct EventRow {
     pub id: i64,
     /// The time it is ordered by: its `TimeCreated` when plausible, else its arrival
-    /// ([`record::ordering_time`]).
+    /// ([`super::record::ordering_time`]).
     pub time: Timestamp,
     /// Its own `TimeCreated` when `time` is not it (made up: before 2000, or ahead of arrival).
     pub event_time: Option<Timestamp>,

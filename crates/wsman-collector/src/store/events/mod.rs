@@ -1,5 +1,5 @@
-//! The event store: the events of the subscriptions that keep them (a `store` output), kept searchable
-//! (`docs/event-search.md`) in the bookmarks' own database.
+//! The event store: the events of the subscriptions that keep them (a `store` output), kept
+//! searchable (`docs/event-search.md`) in the bookmarks' own database.
 //!
 //! Why in the bookmarks' database, written in the bookmark's transaction: a batch's events and
 //! the bookmark past them are then one commit, so a collector killed at any point has either
