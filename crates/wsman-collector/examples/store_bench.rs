@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use rusqlite::Connection;
-use wsman_collector::event_store::{EventStore, Position, Search, StoreRecord, StoreSettings};
+use wsman_collector::store::events::{EventStore, Position, Search, StoreRecord, StoreSettings};
 use wsman_events::Timestamp;
 
 const HOSTS: u64 = 2000;
@@ -32,7 +32,7 @@ fn record(n: u64, time: i64) -> StoreRecord {
         n % 5000
     );
     let mut words = String::new();
-    wsman_collector::event_store::record::push_words(&mut words, &message, 16 * 1024);
+    wsman_collector::store::events::record::push_words(&mut words, &message, 16 * 1024);
     StoreRecord {
         time: Timestamp::from_unix_micros(time),
         event_time: None,
@@ -73,6 +73,7 @@ fn fill(
             })
             .collect();
         let transaction = connection.transaction()?;
+        let batch: Vec<&StoreRecord> = batch.iter().collect();
         events.insert(&transaction, &batch, Timestamp::from_unix_micros(arrived))?;
         transaction.commit()?;
         n += batch.len() as u64;

@@ -3,9 +3,9 @@
 //! [`Decision`] after checking, in this order, the delivery itself, the subscription's version,
 //! its allow list, its addresses and the events' Computers (no forging), then, for events,
 //! claiming the forwarder's bookmark, leaving out what it already stored, writing the rest to
-//! every output and committing the new bookmark. The server runs it on its blocking pool and
-//! turns the decision into a reply, metrics and logs; the rules that make a batch stored
-//! exactly once are all here.
+//! every output and committing the new bookmark with the event store's records in one
+//! transaction. The server runs it on its blocking pool and turns the decision into a reply,
+//! metrics and logs; the rules that make a batch stored exactly once are all here.
 //!
 //! Why the pair lock is here too: a (client, subscription)'s batches are stored one at a time
 //! from claim to commit, so two copies of a batch sent on two connections cannot both be
@@ -14,15 +14,15 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wsman_events::Timestamp;
 use wsman_proto::Request;
 
-use crate::bookmarks::BookmarkStore;
-use crate::ingest::{self, DeliveryKind, Sender};
-use crate::outputs::Batch;
-use crate::subscription_outputs::Outputs;
+use crate::ingest::{self, DeliveryKind, ReceivedEvent, Sender};
+use crate::outputs::{Batch, OutputConfig};
+use crate::store::{events::StoreRecord, Store};
+use crate::subscription_outputs::{output_label, Outputs};
 use crate::subscriptions::{Subscription, SubscriptionSet};
 
 /// Why a delivery was refused: the metrics' `reason` label.
@@ -70,7 +70,7 @@ impl Refusal {
 /// outputs and the pair locks.
 pub struct Collector<'a> {
     pub subscriptions: &'a SubscriptionSet,
-    pub store: &'a dyn BookmarkStore,
+    pub store: &'a dyn Store,
     pub outputs: &'a Outputs,
     pub pairs: &'a PairLocks,
 }
@@ -258,7 +258,7 @@ fn decide(
     }
 }
 
-fn store_failed(error: &crate::bookmarks::StoreError) -> Outcome {
+fn store_failed(error: &crate::store::StoreError) -> Outcome {
     Outcome::Unavailable {
         why: Refusal::StoreError,
         error: error.to_string(),
@@ -284,6 +284,8 @@ fn store_events(
         .claim(client, &subscription.name)
         .map_err(|e| store_failed(&e))?;
     let fresh = ingest::unseen(delivery, claim.stored());
+    // The event store's records first: a batch over the forwarder's share writes nothing.
+    let records = event_records(collector.store, subscription, client, &fresh, now, writes)?;
     let received = now.to_system_time();
     collector
         .outputs
@@ -300,12 +302,53 @@ fn store_events(
             why: Refusal::OutputError,
             error: e.to_string(),
         })?;
+    // The bookmark past the batch and its records for the event store: one transaction.
     claim
-        .commit(&ingest::reached(delivery, &subscription.channels), now)
+        .commit(
+            &ingest::reached(delivery, &subscription.channels),
+            now,
+            records,
+        )
         .map_err(|e| store_failed(&e))?;
     Ok(Stored::Events {
         new: fresh.len(),
         already_stored: delivery.events.len() - fresh.len(),
+    })
+}
+
+/// The records of `fresh` for the event store, when `subscription` has a `store` output:
+/// taken from the forwarder's share of it (past it, 503 and nothing written), observed in
+/// `writes` under the output's label as the outputs' writes are.
+fn event_records(
+    store: &dyn Store,
+    subscription: &Subscription,
+    client: &str,
+    fresh: &[&ReceivedEvent],
+    now: Timestamp,
+    writes: &mut Vec<(String, Duration, bool)>,
+) -> Result<Vec<StoreRecord>, Outcome> {
+    let outputs = &subscription.outputs;
+    let position = outputs
+        .iter()
+        .position(|o| matches!(o, OutputConfig::Store(_)));
+    let (Some(position), false) = (position, fresh.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let started = Instant::now();
+    let records = match store.events() {
+        Some(events) => events
+            .admit((client, &subscription.name), fresh, now)
+            .map_err(|e| format!("event store: {e}")),
+        None => Err(format!(
+            "event store output of {}: the event store is not open",
+            subscription.name
+        )),
+    };
+    let label = output_label(outputs, position);
+    writes.push((label, started.elapsed(), records.is_ok()));
+    records.map_err(|error| Outcome::Unavailable {
+        why: Refusal::OutputError,
+        error,
     })
 }
 

@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use wsman_events::Timestamp;
 
-use crate::bookmarks::{ClientState, Liveness};
+use crate::store::{ClientState, Liveness};
 
-pub use crate::bookmarks::config::{DEFAULT_SILENT_AFTER, MAX_SILENT_AFTER};
+pub use crate::store::config::{DEFAULT_SILENT_AFTER, MAX_SILENT_AFTER};
 /// How often a collector sharing its store with others reads every forwarder's times again.
 pub const SHARED_RESYNC: Duration = Duration::from_secs(60);
 
@@ -245,7 +245,7 @@ mod tests {
     #[test]
     fn silent_after_is_read_from_collector_toml_and_bounded() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = crate::bookmarks::config::silent_after;
+        let config = crate::store::config::silent_after;
         assert_eq!(config(dir.path()).expect("no file"), DEFAULT_SILENT_AFTER);
         let file = dir.path().join("collector.toml");
         std::fs::write(&file, "[clients]\nsilent_after_heartbeats = 5\n").expect("write");
@@ -257,7 +257,7 @@ mod tests {
             )
             .expect("write");
             assert!(config(dir.path()).is_err(), "{bad}");
-            let backend = crate::bookmarks::config::load(dir.path(), &dir.path().join("db"));
+            let backend = crate::store::config::load(dir.path(), &dir.path().join("db"));
             assert!(backend.is_err(), "{bad}: the backend's load refuses it too");
         }
         std::fs::write(&file, "[clients]\nsilent_after = 3\n").expect("write");

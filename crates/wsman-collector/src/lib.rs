@@ -34,18 +34,18 @@
 //! - [`fleet`]: forwarders silent for more than a few heartbeat intervals, counted in memory
 //!   per subscription so that a scrape reads no database;
 //! - [`refusal_log`]: refused delivery bodies logged once per forwarder and interval;
-//! - [`bookmarks`]: where each forwarder has got to in each subscription, per log, stored
-//!   durably (SQLite with synchronous writes, or PostgreSQL shared by several collectors) and
-//!   merged so that a position never moves backwards, whatever order batches arrive in. A collector acknowledges a batch only after its outputs
-//!   and its bookmark are stored, so a restart resumes exactly there.
+//! - [`store`]: the store a collector commits to, one folder per backend (SQLite with
+//!   synchronous writes, or PostgreSQL shared by several collectors): where each forwarder has
+//!   got to in each subscription, per log, merged so that a position never moves backwards,
+//!   whatever order batches arrive in, and the event store, written by the same commit. A
+//!   collector acknowledges a batch only after its outputs, its bookmark and its events are
+//!   stored, so a restart resumes exactly there.
 #![forbid(unsafe_code)]
 
 pub mod address_range;
-pub mod bookmarks;
 pub mod delivery;
 pub mod event_facts;
 pub mod event_scan;
-pub mod event_store;
 pub mod fleet;
 pub mod ingest;
 pub mod manager;
@@ -55,6 +55,7 @@ pub mod refusal_log;
 pub mod resp;
 pub mod secret_bindings;
 pub mod secrets;
+pub mod store;
 pub mod subscription_outputs;
 pub mod subscription_source;
 pub mod subscriptions;

@@ -35,7 +35,7 @@ pub enum SecretError {
     #[error("secret {name:?}: {source}")]
     Read {
         name: String,
-        source: Box<crate::bookmarks::config::SettingsError>,
+        source: Box<crate::store::config::SettingsError>,
     },
     #[error("secret {0:?}: the file is empty")]
     Empty(String),
@@ -52,7 +52,7 @@ pub fn read_secret(dir: Option<&Path>, name: &str) -> Result<String, SecretError
     }
     let dir = dir.ok_or_else(|| SecretError::NoDirectory(name.to_owned()))?;
     let path = dir.join(name);
-    let text = crate::bookmarks::config::read_private(&path).map_err(|e| SecretError::Read {
+    let text = crate::store::config::read_private(&path).map_err(|e| SecretError::Read {
         name: name.to_owned(),
         source: Box::new(e),
     })?;

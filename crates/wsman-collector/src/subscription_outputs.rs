@@ -86,12 +86,6 @@ impl Outputs {
         self
     }
 
-    /// What outputs of one type share: how the collector hands the event store to its
-    /// outputs ([`crate::outputs::store::StorePool`]).
-    pub fn pools(&self) -> &Pools {
-        &self.pools
-    }
-
     /// Set up the outputs of `set` (a reload). Returns one line per output that could not
     /// start (its subscription's batches are answered 503 until it is fixed).
     pub fn configure(&self, set: &SubscriptionSet) -> Vec<String> {
@@ -108,7 +102,8 @@ impl Outputs {
             for (position, config) in subscription.outputs.iter().enumerate() {
                 let label = output_label(&subscription.outputs, position);
                 let output = match config.start(&self.pools, &env, &subscription.name) {
-                    Ok(output) => output,
+                    Ok(Some(output)) => output,
+                    Ok(None) => continue,
                     Err(not_started) => {
                         problems.push(not_started.to_string());
                         Arc::new(not_started)

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::bookmarks::PostgresStore;
+use crate::store::PostgresStore;
 use crate::subscriptions::{self, Subscription, SubscriptionSet};
 
 /// How often a node reads the stored subscriptions' generation.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use wsman_collector::bookmarks::{BookmarkStore, SqliteStore};
+use wsman_collector::store::{SqliteStore, Store};
 use wsman_events::{BookmarkList, Timestamp};
 
 fn list(positions: &[(&str, u64)]) -> BookmarkList {
@@ -126,7 +126,7 @@ proptest! {
 #[test]
 fn forwarders_are_active_alive_or_dead_by_the_heartbeat_interval() {
     use std::time::Duration;
-    use wsman_collector::bookmarks::{heartbeat_window, ClientState, Liveness};
+    use wsman_collector::store::{heartbeat_window, ClientState, Liveness};
     let now = at(1_000_000);
     let ago = |seconds: u64| Some(at(1_000_000 - seconds as i64));
     let state = |heartbeat: u64, last_event, last_heartbeat| {

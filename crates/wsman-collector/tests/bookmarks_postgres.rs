@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use wsman_collector::bookmarks::{self, StoreError};
+use wsman_collector::store::{self, StoreError};
 use wsman_events::{BookmarkList, Timestamp};
 use wsman_test::postgres::{self, Postgres};
 
@@ -33,9 +33,9 @@ fn a_held_forwarder_fails_in_the_server_and_holds_no_one_else() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     server.write_collector_toml(dir.path(), "pool_size = 2\nstatement_timeout_seconds = 4\n");
-    let backend = bookmarks::config::load(dir.path(), &dir.path().join("unused.sqlite"))
-        .expect("the backend");
-    let store = bookmarks::open(&backend).expect("the store");
+    let backend =
+        store::config::load(dir.path(), &dir.path().join("unused.sqlite")).expect("the backend");
+    let store = store::open(&backend).expect("the store");
     let at = Timestamp::from_unix_micros(1);
     store
         .merge("held", "wef", &list("Security", 10), at)

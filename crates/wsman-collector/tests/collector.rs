@@ -507,9 +507,8 @@ fn decoy_system_and_doubled_computer_events_are_refused() {
 #[test]
 fn a_forwarder_inventing_channels_adds_no_rows_beyond_its_query() {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        wsman_collector::bookmarks::SqliteStore::open(&dir.path().join("b.sqlite")).unwrap();
-    use wsman_collector::bookmarks::BookmarkStore;
+    let store = wsman_collector::store::SqliteStore::open(&dir.path().join("b.sqlite")).unwrap();
+    use wsman_collector::store::Store;
     let subscription = security();
     for batch in 0..100u64 {
         let events: Vec<String> = (0..100)

@@ -9,11 +9,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use wsman_collector::bookmarks::{config, Backend, BookmarkStore, PostgresStore, SqliteStore};
-use wsman_collector::event_store::{EventStore, Position, Search, StoreSettings};
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::outputs::store::StoreOutput;
-use wsman_collector::outputs::{Batch, Output};
+use wsman_collector::store::events::{EventStore, Position, Search, StoreSettings};
+use wsman_collector::store::{config, Backend, PostgresStore, SqliteStore, Store as Committed};
 use wsman_events::{BookmarkList, Timestamp};
 use wsman_test::postgres::Postgres;
 
@@ -66,9 +64,8 @@ macro_rules! both {
 }
 
 struct Store {
-    bookmarks: Arc<dyn BookmarkStore>,
+    bookmarks: Arc<dyn Committed>,
     events: Arc<EventStore>,
-    output: StoreOutput,
     /// The server, for PostgreSQL (stopped when the store is dropped).
     server: Option<Postgres>,
     _dir: tempfile::TempDir,
@@ -91,7 +88,7 @@ fn open(kind: Kind) -> Option<Store> {
 /// A store of `kind` with `settings`.
 fn open_with(kind: Kind, settings: StoreSettings) -> Option<Store> {
     let dir = tempfile::tempdir().unwrap();
-    let (bookmarks, events, server): (Arc<dyn BookmarkStore>, _, _) = match kind {
+    let (bookmarks, events, server): (Arc<dyn Committed>, _, _) = match kind {
         Kind::Sqlite => {
             let path = dir.path().join("wec.sqlite");
             let bookmarks = SqliteStore::open(&path).unwrap();
@@ -105,11 +102,9 @@ fn open_with(kind: Kind, settings: StoreSettings) -> Option<Store> {
             (bookmarks, events, Some(server))
         }
     };
-    let output = StoreOutput::new(Arc::clone(&events));
     Some(Store {
         bookmarks,
         events,
-        output,
         server,
         _dir: dir,
     })
@@ -140,21 +135,17 @@ fn deliver_at(store: &Store, client: &str, events: &[ReceivedEvent], received: &
             _ => true,
         })
         .collect();
-    store
-        .output
-        .write(&Batch {
-            subscription: "logons",
-            client,
-            events: &fresh,
-            received,
-        })
+    let received = Timestamp::parse_system_time(received).unwrap();
+    let records = store
+        .events
+        .admit((client, "logons"), &fresh, received)
         .unwrap();
     let mut reached = BookmarkList::new();
     for e in events {
         reached.advance(&e.channel, e.record_id.unwrap());
     }
     claim
-        .commit(&reached, Timestamp::from_unix_micros(0))
+        .commit(&reached, Timestamp::from_unix_micros(0), records)
         .unwrap();
 }
 
@@ -419,20 +410,21 @@ fn a_resent_batch_is_stored_once_and_an_uncommitted_one_never(kind: Kind) {
     let late = [event("WEB01.example.com", 3, 4625, 0, 9, "refused batch")];
     let late_refs: Vec<&ReceivedEvent> = late.iter().collect();
     let claim = store.bookmarks.claim(client, "logons").unwrap();
-    store
-        .output
-        .write(&Batch {
-            subscription: "logons",
-            client,
-            events: &late_refs,
-            received: "2026-11-26T10:01:00Z",
-        })
+    let received = Timestamp::parse_system_time("2026-11-26T10:01:00Z").unwrap();
+    let records = store
+        .events
+        .admit((client, "logons"), &late_refs, received)
         .unwrap();
-    drop(claim);
+    assert_eq!(records.len(), 1);
+    drop((claim, records));
     // A heartbeat-only merge of the same pair afterwards stores nothing of it.
     let claim = store.bookmarks.claim(client, "logons").unwrap();
     claim
-        .commit(&BookmarkList::new(), Timestamp::from_unix_micros(0))
+        .commit(
+            &BookmarkList::new(),
+            Timestamp::from_unix_micros(0),
+            Vec::new(),
+        )
         .unwrap();
     assert_eq!(ids(&store, &search(""), Position::Newest, 10), [2, 1]);
 }
@@ -630,7 +622,6 @@ fn collectors_sharing_a_database_see_one_store() {
     let bookmarks_b = postgres_bookmarks(server, dir_b.path());
     let events_b = bookmarks_b.events(StoreSettings::default()).unwrap();
     let node_b = Store {
-        output: StoreOutput::new(Arc::clone(&events_b)),
         bookmarks: bookmarks_b,
         events: events_b,
         server: None,

@@ -11,9 +11,9 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::Path;
 
 use common::{logon, set, write};
-use wsman_collector::bookmarks::SqliteStore;
-use wsman_collector::event_store::StoreSettings;
 use wsman_collector::secrets::SecretBindings;
+use wsman_collector::store::events::StoreSettings;
+use wsman_collector::store::SqliteStore;
 use wsman_collector::subscription_outputs::Outputs;
 
 /// The variable that tells a child which umask to run under.

@@ -7,10 +7,10 @@ mod common;
 
 use std::path::Path;
 
-use wsman_collector::bookmarks::check_subscription;
-use wsman_collector::bookmarks::config::secret_bindings;
 use wsman_collector::output_policy::OutputsPolicy;
 use wsman_collector::secrets::SecretBindings;
+use wsman_collector::store::check_subscription;
+use wsman_collector::store::config::secret_bindings;
 use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscriptions::{self, SubscriptionSet};
 

@@ -1,18 +1,18 @@
 //! The SQLite event store bounded on disk and per forwarder, on real file systems: a tmpfs
 //! the test mounts (as root; skipped, saying why, otherwise) so that a full disk is full for
-//! real. Deliveries go the way the collector runs them: the claim, the store output, the
-//! bookmark's commit (an output's error or the commit's is what the collector answers 503).
+//! real. Deliveries go the way the collector runs them: the claim, the records taken from the
+//! forwarder's share, the bookmark's commit with them (a share's refusal or the commit's
+//! error is what the collector answers 503).
 
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use wsman_collector::bookmarks::{BookmarkStore, SqliteStore, StoreError};
-use wsman_collector::event_store::{EventStore, Position, Search, StoreSettings};
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::outputs::store::StoreOutput;
-use wsman_collector::outputs::{Batch, Output, OutputError};
+use wsman_collector::store::events::OverShare;
+use wsman_collector::store::events::{EventStore, Position, Search, StoreSettings};
+use wsman_collector::store::{SqliteStore, Store as _, StoreError};
 use wsman_events::{BookmarkList, Timestamp};
 use wsman_test::tmpfs::Tmpfs;
 
@@ -39,52 +39,42 @@ fn event(computer: &str, record: u64, size: usize) -> ReceivedEvent {
 /// Why a delivery was not acknowledged (each is answered 503).
 #[derive(Debug)]
 enum Refused {
-    Output(OutputError),
+    Share(OverShare),
     Store(StoreError),
 }
 
 struct Store {
     bookmarks: SqliteStore,
     events: Arc<EventStore>,
-    output: StoreOutput,
     path: PathBuf,
 }
 
 fn open(path: &Path, settings: StoreSettings) -> Store {
     let bookmarks = SqliteStore::open(path).unwrap();
     let events = bookmarks.events(path, settings).unwrap();
-    let output = StoreOutput::new(Arc::clone(&events));
     Store {
         bookmarks,
         events,
-        output,
         path: path.to_owned(),
     }
 }
 
 impl Store {
-    /// A delivery of `events` from `client`: claim, the store output, the commit.
+    /// A delivery of `events` from `client`: claim, the records, the commit.
     fn deliver(&self, client: &str, events: &[ReceivedEvent]) -> Result<(), Refused> {
         let claim = self.bookmarks.claim(client, "s").map_err(Refused::Store)?;
         let refs: Vec<&ReceivedEvent> = events.iter().collect();
-        let received = Timestamp::from_system_time(std::time::SystemTime::now()).to_system_time();
-        self.output
-            .write(&Batch {
-                subscription: "s",
-                client,
-                events: &refs,
-                received: &received,
-            })
-            .map_err(Refused::Output)?;
+        let received = Timestamp::from_system_time(std::time::SystemTime::now());
+        let records = self
+            .events
+            .admit((client, "s"), &refs, received)
+            .map_err(Refused::Share)?;
         let mut reached = BookmarkList::new();
         for e in events {
             reached.advance(&e.channel, e.record_id.unwrap());
         }
         claim
-            .commit(
-                &reached,
-                Timestamp::from_system_time(std::time::SystemTime::now()),
-            )
+            .commit(&reached, received, records)
             .map_err(Refused::Store)
     }
 
@@ -342,7 +332,7 @@ fn over_its_share_a_forwarder_is_refused_and_others_are_not() {
     });
     for refused in refusals {
         assert!(
-            matches!(refused, Err(Refused::Output(OutputError::OverShare(_)))),
+            matches!(refused, Err(Refused::Share(ref over)) if over.to_string().contains("busy$")),
             "{refused:?}"
         );
     }

@@ -6,9 +6,9 @@
 //! costs only itself; a row written by hand is held to the node's `[outputs]` policy and the
 //! Kafka property allow list: refused rows load, write and send nothing.
 
-use wsman_collector::bookmarks::{self, BookmarkStore as _, Change, PostgresStore, PutError};
 use wsman_collector::ingest::ReceivedEvent;
 use wsman_collector::outputs::Batch;
+use wsman_collector::store::{self, Change, PostgresStore, PutError, Store as _};
 use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscriptions::SubscriptionError;
 use wsman_events::{BookmarkList, Timestamp};
@@ -19,8 +19,8 @@ const QUERY: &str = "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security
 fn open(server: &Postgres, dir: &std::path::Path) -> PostgresStore {
     server.write_collector_toml(dir, "pool_size = 2\n");
     let backend =
-        bookmarks::config::load(dir, &dir.join("unused.sqlite")).expect("the backend settings");
-    let bookmarks::Backend::Postgres(settings) = backend else {
+        store::config::load(dir, &dir.join("unused.sqlite")).expect("the backend settings");
+    let store::Backend::Postgres(settings) = backend else {
         panic!("not the PostgreSQL backend");
     };
     PostgresStore::open(&settings).expect("the store")
@@ -179,8 +179,8 @@ fn a_row_does_only_what_the_nodes_outputs_policy_allows() {
         ),
     );
     let backend =
-        bookmarks::config::load(dir.path(), &dir.path().join("unused.sqlite")).expect("settings");
-    let bookmarks::Backend::Postgres(settings) = backend else {
+        store::config::load(dir.path(), &dir.path().join("unused.sqlite")).expect("settings");
+    let store::Backend::Postgres(settings) = backend else {
         panic!("not the PostgreSQL backend");
     };
     let store = PostgresStore::open(&settings).expect("the store");

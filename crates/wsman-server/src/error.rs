@@ -28,7 +28,7 @@
 use hyper::StatusCode;
 use tokio::task::JoinError;
 use tokio::time::error::Elapsed;
-use wsman_collector::event_store::{FilterError, StoreQueryError};
+use wsman_collector::store::events::{FilterError, StoreQueryError};
 use wsman_events::SubscribeError;
 use wsman_eventsource::SourceError;
 use wsman_os::UserError;

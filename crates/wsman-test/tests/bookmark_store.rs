@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use wsman_collector::bookmarks::{self, Backend, BookmarkStore, StoreError};
+use wsman_collector::store::{self, Backend, Store, StoreError};
 use wsman_events::{BookmarkList, Timestamp};
 use wsman_test::postgres::{self, Postgres};
 
@@ -36,13 +36,13 @@ fn postgres_backend(server: &Postgres, tls: bool, pool_size: usize) -> Backend {
         ));
     }
     server.write_collector_toml(dir.path(), &settings);
-    let backend = bookmarks::config::load(dir.path(), Path::new("/nonexistent")).expect("settings");
+    let backend = store::config::load(dir.path(), Path::new("/nonexistent")).expect("settings");
     assert!(matches!(backend, Backend::Postgres(_)));
     backend
 }
 
 /// The contract every backend keeps; `reopen` opens the same store anew.
-fn contract(name: &str, reopen: &dyn Fn() -> Arc<dyn BookmarkStore>) {
+fn contract(name: &str, reopen: &dyn Fn() -> Arc<dyn Store>) {
     let (host_a, host_b) = (format!("{name}-a"), format!("{name}-b"));
     {
         let store = reopen();
@@ -95,7 +95,7 @@ fn contract(name: &str, reopen: &dyn Fn() -> Arc<dyn BookmarkStore>) {
 
     // A forwarder's refusals: the latest kept, its reason bounded; forgotten with it.
     let host_c = format!("{name}-c");
-    let refused_here = |store: &dyn BookmarkStore| -> Vec<bookmarks::RefusedDelivery> {
+    let refused_here = |store: &dyn Store| -> Vec<store::RefusedDelivery> {
         let mut all = store.refusals("sub").expect("refusals");
         all.retain(|r| r.client.starts_with(name));
         all
@@ -112,11 +112,7 @@ fn contract(name: &str, reopen: &dyn Fn() -> Arc<dyn BookmarkStore>) {
         (refused[0].client.as_str(), refused[0].at),
         (host_c.as_str(), at(6))
     );
-    assert_eq!(
-        refused[0].reason.len(),
-        bookmarks::MAX_REFUSAL_REASON,
-        "{name}"
-    );
+    assert_eq!(refused[0].reason.len(), store::MAX_REFUSAL_REASON, "{name}");
     assert!(store.refusals("other").expect("refusals").is_empty());
     store.forget(&host_c, "sub").expect("forget");
     assert!(refused_here(store.as_ref()).is_empty(), "{name}");
@@ -126,9 +122,9 @@ fn contract(name: &str, reopen: &dyn Fn() -> Arc<dyn BookmarkStore>) {
 /// A forwarder's noted times after the wall clock is stepped back an hour: a commit seconds
 /// older (out of order) moves nothing back; the stepped clock's times are kept, so a forwarder
 /// that stops after the step is seen silent one heartbeat interval later, not an hour later.
-fn clock_stepped_back(name: &str, store: &dyn BookmarkStore) {
+fn clock_stepped_back(name: &str, store: &dyn Store) {
     let host = format!("{name}-d");
-    let last = |store: &dyn BookmarkStore| {
+    let last = |store: &dyn Store| {
         let clients = store.clients("sub").expect("clients");
         let client = clients
             .into_iter()
@@ -172,16 +168,16 @@ fn both_backends_keep_the_same_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bookmarks.sqlite");
     contract("sqlite", &|| {
-        bookmarks::open(&Backend::Sqlite { path: path.clone() }).expect("sqlite")
+        store::open(&Backend::Sqlite { path: path.clone() }).expect("sqlite")
     });
     let Some(server) = Postgres::start() else {
         return;
     };
     let plain = postgres_backend(&server, false, 2);
-    contract("postgres", &|| bookmarks::open(&plain).expect("postgres"));
+    contract("postgres", &|| store::open(&plain).expect("postgres"));
     let tls = postgres_backend(&server, true, 2);
     contract("postgres-tls", &|| {
-        bookmarks::open(&tls).expect("postgres over TLS")
+        store::open(&tls).expect("postgres over TLS")
     });
     // What the store wrote is what PostgreSQL itself holds.
     assert_eq!(
@@ -191,7 +187,7 @@ fn both_backends_keep_the_same_contract() {
         "System=1"
     );
     // Over TLS the session really is encrypted: the server's own view of it.
-    let store = bookmarks::open(&tls).expect("postgres over TLS");
+    let store = store::open(&tls).expect("postgres over TLS");
     store
         .merge("tls-probe", "sub", &list(&[("System", 1)]), at(1))
         .expect("merge");
@@ -204,7 +200,7 @@ fn both_backends_keep_the_same_contract() {
 /// Writers on `stores` (separate pools: separate collectors) merge out-of-order positions
 /// of one (client, subscription) while a reader checks that no position it sees ever moves
 /// back; at the end each log is at the largest position written.
-fn concurrent_merges(stores: &[Arc<dyn BookmarkStore>]) {
+fn concurrent_merges(stores: &[Arc<dyn Store>]) {
     let channels = ["Application", "Security", "System"];
     let done = Arc::new(AtomicBool::new(false));
     let reader = {
@@ -273,16 +269,16 @@ fn concurrent_out_of_order_merges_from_two_collectors_never_move_backwards() {
         path: dir.path().join("b.sqlite"),
     };
     concurrent_merges(&[
-        bookmarks::open(&sqlite).expect("sqlite"),
-        bookmarks::open(&sqlite).expect("sqlite"),
+        store::open(&sqlite).expect("sqlite"),
+        store::open(&sqlite).expect("sqlite"),
     ]);
     let Some(server) = Postgres::start() else {
         return;
     };
     let backend = postgres_backend(&server, false, 3);
     concurrent_merges(&[
-        bookmarks::open(&backend).expect("postgres"),
-        bookmarks::open(&backend).expect("postgres"),
+        store::open(&backend).expect("postgres"),
+        store::open(&backend).expect("postgres"),
     ]);
 }
 
@@ -291,7 +287,7 @@ fn any_order_of_batches_ends_at_the_maximum_on_postgres() {
     let Some(server) = Postgres::start() else {
         return;
     };
-    let store = bookmarks::open(&postgres_backend(&server, false, 2)).expect("postgres");
+    let store = store::open(&postgres_backend(&server, false, 2)).expect("postgres");
     let case = std::sync::atomic::AtomicU64::new(0);
     proptest!(ProptestConfig::with_cases(24), |(batches in prop::collection::vec(
         prop::collection::vec((prop::sample::select(vec!["Application", "Security", "System"]), 0u64..1000), 1..4),
@@ -318,7 +314,7 @@ fn a_stopped_database_fails_calls_and_a_restarted_one_is_used_again() {
     let Some(server) = Postgres::start() else {
         return;
     };
-    let store = bookmarks::open(&postgres_backend(&server, false, 2)).expect("postgres");
+    let store = store::open(&postgres_backend(&server, false, 2)).expect("postgres");
     store
         .merge("host", "sub", &list(&[("System", 5)]), at(1))
         .expect("merge");
@@ -357,7 +353,7 @@ fn settings_keep_the_password_private_and_never_show_it() {
     // Readable by others: refused, and the refusal does not quote the password.
     std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .expect("chmod");
-    let refused = bookmarks::config::load(dir.path(), Path::new("/x"))
+    let refused = store::config::load(dir.path(), Path::new("/x"))
         .expect_err("refused")
         .to_string();
     assert!(refused.contains("chmod 600"), "{refused}");
@@ -365,7 +361,7 @@ fn settings_keep_the_password_private_and_never_show_it() {
     std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
         .expect("chmod");
     let Backend::Postgres(settings) =
-        bookmarks::config::load(dir.path(), Path::new("/x")).expect("settings")
+        store::config::load(dir.path(), Path::new("/x")).expect("settings")
     else {
         panic!("postgres expected");
     };
@@ -374,7 +370,7 @@ fn settings_keep_the_password_private_and_never_show_it() {
     // No file: SQLite at the default path; an unknown backend is named.
     let empty = tempfile::tempdir().expect("tempdir");
     assert!(matches!(
-        bookmarks::config::load(empty.path(), Path::new("/var/x.sqlite")),
+        store::config::load(empty.path(), Path::new("/var/x.sqlite")),
         Ok(Backend::Sqlite { path }) if path == Path::new("/var/x.sqlite")
     ));
     std::fs::write(
@@ -382,7 +378,7 @@ fn settings_keep_the_password_private_and_never_show_it() {
         "[bookmarks]\nbackend = \"mysql\"\n",
     )
     .expect("write");
-    assert!(bookmarks::config::load(empty.path(), Path::new("/x"))
+    assert!(store::config::load(empty.path(), Path::new("/x"))
         .expect_err("refused")
         .to_string()
         .contains("mysql"));

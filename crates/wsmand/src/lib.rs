@@ -383,7 +383,7 @@ fn check_subscriptions(dir: &Path) -> anyhow::Result<()> {
     }
     let set = wsman_collector::subscriptions::load_dir(&subscriptions_dir);
     let mut problems: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
-    let bindings = wsman_collector::bookmarks::config::secret_bindings(dir)?;
+    let bindings = wsman_collector::store::config::secret_bindings(dir)?;
     problems.extend(
         wsman_collector::subscription_outputs::Outputs::with_secrets(dir.join("secrets"), bindings)
             .with_group_lookup(|name| wsman_os::group_id(name).map_err(std::io::Error::other))

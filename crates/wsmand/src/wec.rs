@@ -16,7 +16,7 @@ use std::time::SystemTime;
 use anyhow::{bail, Context};
 use std::sync::Arc;
 
-use wsman_collector::bookmarks::{self, Backend, BookmarkStore};
+use wsman_collector::store::{self, Backend, Store};
 use wsman_collector::subscriptions::{self, Subscription};
 use wsman_events::Timestamp;
 
@@ -174,9 +174,7 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
             if silent {
                 let after = match silent_after {
                     Some(n) => n,
-                    None => {
-                        bookmarks::config::silent_after(config_dir).map_err(anyhow::Error::msg)?
-                    }
+                    None => store::config::silent_after(config_dir).map_err(anyhow::Error::msg)?,
                 };
                 clients::print_silent(s, list, after, now);
             } else {
@@ -224,8 +222,8 @@ fn print_subscription(s: &Subscription, stored: Option<i64>) {
     );
 }
 
-fn open_store(config_dir: &Path, database: &Path) -> anyhow::Result<Arc<dyn BookmarkStore>> {
-    let backend = bookmarks::config::load(config_dir, database).map_err(anyhow::Error::msg)?;
+fn open_store(config_dir: &Path, database: &Path) -> anyhow::Result<Arc<dyn Store>> {
+    let backend = store::config::load(config_dir, database).map_err(anyhow::Error::msg)?;
     if let Backend::Sqlite { path } = &backend {
         if !path.exists() {
             bail!(
@@ -234,5 +232,5 @@ fn open_store(config_dir: &Path, database: &Path) -> anyhow::Result<Arc<dyn Book
             );
         }
     }
-    bookmarks::open(&backend).context("cannot open the bookmark store")
+    store::open(&backend).context("cannot open the bookmark store")
 }

@@ -10,8 +10,8 @@ use wsman_events::{BookmarkList, Timestamp};
 use wsman_proto::{parse_request, xml, Request};
 
 use super::*;
-use crate::bookmarks::SqliteStore;
 use crate::manager::version_identifier;
+use crate::store::SqliteStore;
 use crate::subscriptions::{self, Subscription};
 
 const QUERY: &str =

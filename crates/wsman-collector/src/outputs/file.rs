@@ -17,8 +17,8 @@ use serde_json::{Map, Value};
 use wsman_proto::xml::{Element, Node};
 
 pub use super::OutputError;
-use super::StartEnv;
 use super::{Batch, Output, OutputFormat, OutputSettingError, OutputType, Pool};
+use super::{StartEnv, Started};
 use crate::ingest::ReceivedEvent;
 use crate::output_policy::{OutputsPolicy, PolicyError};
 
@@ -156,7 +156,7 @@ impl OutputType for FileSettings<'_> {
         &self,
         pool: &Arc<FileOutputs>,
         env: &StartEnv<'_>,
-    ) -> Result<Arc<dyn Output>, Self::StartError> {
+    ) -> Result<Started, Self::StartError> {
         let gid = match self.group {
             None => None,
             Some(group) => {
@@ -170,12 +170,12 @@ impl OutputType for FileSettings<'_> {
                 Some(found.ok_or_else(|| FileStartError::NoGroup(group.to_owned()))?)
             }
         };
-        Ok(Arc::new(FileOutput::new(
+        Ok(Some(Arc::new(FileOutput::new(
             Arc::clone(pool),
             self.path.to_owned(),
             self.format,
             FileAccess { gid },
-        )))
+        ))))
     }
 }
 

@@ -35,7 +35,7 @@ use crate::outputs::settings::{
 use crate::outputs::tls::{client_tls, TlsClientFiles, TlsSetupError};
 use crate::outputs::{
     failed, Backoff, Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType,
-    StartEnv,
+    StartEnv, Started,
 };
 use crate::secrets::{Destination, SecretError};
 
@@ -410,8 +410,8 @@ impl OutputType for HttpConfig {
         format!("http output of {subscription} ({})", self.url)
     }
 
-    fn start(&self, _: &Arc<()>, env: &StartEnv<'_>) -> Result<Arc<dyn Output>, HttpStartError> {
-        Ok(Arc::new(HttpOutput::start(self, env)?))
+    fn start(&self, _: &Arc<()>, env: &StartEnv<'_>) -> Result<Started, HttpStartError> {
+        Ok(Some(Arc::new(HttpOutput::start(self, env)?)))
     }
 }
 

@@ -27,6 +27,7 @@ use wsman_proto::xml::Element;
 use serde::Deserialize;
 
 use super::settings::{check_range, default_io_timeout};
+use super::Started;
 use super::{failed, Batch, Output, OutputError, OutputSettingError, OutputType, StartEnv};
 use crate::ingest::ReceivedEvent;
 use crate::output_policy::{OutputsPolicy, PolicyError, JOURNAL_SOCKET};
@@ -484,11 +485,7 @@ impl OutputType for JournalConfig {
         format!("journal {} as {}", self.socket, self.syslog_identifier)
     }
 
-    fn start(
-        &self,
-        _: &std::sync::Arc<()>,
-        _: &StartEnv<'_>,
-    ) -> Result<std::sync::Arc<dyn Output>, Self::StartError> {
-        Ok(std::sync::Arc::new(JournalOutput::new(self)))
+    fn start(&self, _: &std::sync::Arc<()>, _: &StartEnv<'_>) -> Result<Started, Self::StartError> {
+        Ok(Some(std::sync::Arc::new(JournalOutput::new(self))))
     }
 }

@@ -39,8 +39,8 @@ use serde::Deserialize;
 use super::file::{client_path_part, render};
 use super::settings::host_and_port;
 use super::settings::{check_host_port, check_range, raw_format, valid_name};
-use super::StartEnv;
 use super::{Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType, Pool};
+use super::{StartEnv, Started};
 use crate::output_policy::{OutputsPolicy, PolicyError};
 use crate::secrets::{Destination, SecretError};
 
@@ -668,7 +668,7 @@ impl OutputType for KafkaConfig {
         &self,
         pool: &Arc<KafkaClusters>,
         env: &StartEnv<'_>,
-    ) -> Result<Arc<dyn Output>, KafkaStartError> {
+    ) -> Result<Started, KafkaStartError> {
         let to = self.brokers_of_secrets();
         let secrets = self
             .secrets
@@ -686,6 +686,6 @@ impl OutputType for KafkaConfig {
             None => Arc::new(KafkaCluster::start(self, &secrets)?),
         };
         next.insert(key, Arc::clone(&cluster));
-        Ok(Arc::new(KafkaOutput::new(cluster, self)))
+        Ok(Some(Arc::new(KafkaOutput::new(cluster, self))))
     }
 }

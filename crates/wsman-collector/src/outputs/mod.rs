@@ -42,7 +42,7 @@ use crate::output_policy::{OutputsPolicy, PolicyError};
 pub(crate) use seam::{connect_first, failed, Link};
 pub use seam::{
     Backoff, Batch, ConnectError, GroupLookup, NotStarted, Output, OutputError, OutputType, Pool,
-    Pools, StartEnv, MAX_IN_FLIGHT_BATCHES,
+    Pools, StartEnv, Started, MAX_IN_FLIGHT_BATCHES,
 };
 pub use settings::{OutputFormat, OutputSettingError};
 
@@ -137,13 +137,13 @@ impl OutputConfig {
         with_type!(self, settings => settings.summary())
     }
 
-    /// The started output of `subscription`, or why not.
+    /// The started output of `subscription` (`None`: the event store), or why not.
     pub fn start(
         &self,
         pools: &Pools,
         env: &StartEnv<'_>,
         subscription: &str,
-    ) -> Result<std::sync::Arc<dyn Output>, NotStarted> {
+    ) -> Result<Started, NotStarted> {
         with_type!(self, settings => start(settings, pools, env, subscription))
     }
 }
@@ -173,7 +173,7 @@ fn start<T: OutputType>(
     pools: &Pools,
     env: &StartEnv<'_>,
     subscription: &str,
-) -> Result<std::sync::Arc<dyn Output>, NotStarted> {
+) -> Result<Started, NotStarted> {
     settings
         .start(&pools.get::<T::Pool>(), env)
         .map_err(|reason| NotStarted {

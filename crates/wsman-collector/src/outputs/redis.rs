@@ -21,7 +21,7 @@ use super::settings::{
     raw_format, valid_name,
 };
 use super::{connect_first, failed, Batch, ConnectError, Link, Output, OutputError, OutputFormat};
-use super::{OutputSettingError, OutputType, StartEnv};
+use super::{OutputSettingError, OutputType, StartEnv, Started};
 use crate::output_policy::{OutputsPolicy, PolicyError};
 use crate::resp::{self, Endpoint, Reply, ReplyLimits, RespError, UrlError};
 use crate::secrets::{Destination, SecretError};
@@ -433,7 +433,7 @@ impl OutputType for RedisConfig {
 
     /// With the password its `password_secret` names, if that may be sent to this server
     /// (Redis is spoken in clear here: only a binding with `require_tls = false` allows it).
-    fn start(&self, _: &Arc<()>, env: &StartEnv<'_>) -> Result<Arc<dyn Output>, RedisStartError> {
+    fn start(&self, _: &Arc<()>, env: &StartEnv<'_>) -> Result<Started, RedisStartError> {
         let password = match &self.password_secret {
             Some(name) => {
                 let endpoint = Endpoint::parse(&self.url.0)?;
@@ -441,6 +441,6 @@ impl OutputType for RedisConfig {
             }
             None => None,
         };
-        Ok(Arc::new(RedisOutput::start(self, password)?))
+        Ok(Some(Arc::new(RedisOutput::start(self, password)?)))
     }
 }

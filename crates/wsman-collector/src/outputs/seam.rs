@@ -51,9 +51,6 @@ pub enum OutputError {
     Failed { output: String, reason: String },
     #[error("{output} did not start: {reason}")]
     NotStarted { output: String, reason: String },
-    /// The event store took no more of this forwarder's batches for now.
-    #[error("event store: {0}")]
-    OverShare(#[from] crate::event_store::OverShare),
 }
 
 /// Why no TCP connection to a network output's server (TCP, Redis) could be made.
@@ -262,13 +259,17 @@ pub trait OutputType {
     fn describe(&self, subscription: &str) -> String {
         format!("{} output of {subscription}", Self::KIND)
     }
-    /// The output of these (checked) settings.
+    /// The output of these (checked) settings; `None` for the event store, which is no
+    /// output: a delivery hands its records to the claim's commit ([`crate::delivery`]).
     fn start(
         &self,
         pool: &Arc<Self::Pool>,
         env: &StartEnv<'_>,
-    ) -> Result<Arc<dyn Output>, Self::StartError>;
+    ) -> Result<Started, Self::StartError>;
 }
+
+/// A started output, if its type makes one ([`OutputType::start`]).
+pub type Started = Option<Arc<dyn Output>>;
 
 /// An output that could not be set up (a Kafka property librdkafka refused, a TLS file that
 /// does not read, a Redis URL that does not parse): every batch is answered 503 with the

@@ -37,10 +37,10 @@ use super::settings::{
 };
 use super::tcp::{connect_stream, tls_client, Stream, TcpError};
 use super::tls::{check_tls_settings, TlsClientFiles, TlsSetupError};
-use super::StartEnv;
 use super::{
     failed, Batch, Link, Output, OutputError, OutputFormat, OutputSettingError, OutputType,
 };
+use super::{StartEnv, Started};
 use crate::ingest::ReceivedEvent;
 use crate::output_policy::{OutputsPolicy, PolicyError};
 
@@ -251,8 +251,8 @@ impl OutputType for SyslogConfig {
         format!("syslog output of {subscription} ({})", self.address)
     }
 
-    fn start(&self, _: &Arc<()>, _: &StartEnv<'_>) -> Result<Arc<dyn Output>, TlsSetupError> {
-        Ok(Arc::new(SyslogOutput::start(self)?))
+    fn start(&self, _: &Arc<()>, _: &StartEnv<'_>) -> Result<Started, TlsSetupError> {
+        Ok(Some(Arc::new(SyslogOutput::start(self)?)))
     }
 }
 

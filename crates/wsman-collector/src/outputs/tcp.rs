@@ -33,7 +33,7 @@ use super::settings::{
 };
 use super::tls::{check_tls_settings, client_tls, TlsClientFiles, TlsSetupError};
 use super::{connect_first, failed, Batch, ConnectError, Link, Output, OutputError, OutputFormat};
-use super::{OutputSettingError, OutputType, StartEnv};
+use super::{OutputSettingError, OutputType, StartEnv, Started};
 use crate::output_policy::{OutputsPolicy, PolicyError};
 
 /// Most bytes the receiver may have sent that are read and dropped before a batch (a
@@ -325,7 +325,7 @@ impl OutputType for TcpConfig {
         format!("tcp output of {subscription} ({})", self.address)
     }
 
-    fn start(&self, _: &Arc<()>, _: &StartEnv<'_>) -> Result<Arc<dyn Output>, TlsSetupError> {
-        Ok(Arc::new(TcpOutput::start(self)?))
+    fn start(&self, _: &Arc<()>, _: &StartEnv<'_>) -> Result<Started, TlsSetupError> {
+        Ok(Some(Arc::new(TcpOutput::start(self)?)))
     }
 }

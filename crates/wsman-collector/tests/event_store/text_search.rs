@@ -2,8 +2,8 @@
 //! newest events looked up in the index, every match asked of the index, a word asked as the
 //! terms it begins or as a prefix) give the same answer, newest first and paged.
 
-use wsman_collector::event_store::record::{push_words, words_of};
-use wsman_collector::event_store::{EventStore, Position, StoreRecord, StoreSettings};
+use wsman_collector::store::events::record::{push_words, words_of};
+use wsman_collector::store::events::{EventStore, Position, StoreRecord, StoreSettings};
 use wsman_events::Timestamp;
 
 use super::search;
@@ -81,7 +81,8 @@ fn store_in_two_partitions(
     for (n, half) in records.chunks(count as usize / 2).enumerate() {
         let transaction = connection.transaction().unwrap();
         let arrived = Timestamp::from_unix_micros(n as i64 * 2 * 86_400_000_000);
-        events.insert(&transaction, half, arrived).unwrap();
+        let half: Vec<&StoreRecord> = half.iter().collect();
+        events.insert(&transaction, &half, arrived).unwrap();
         transaction.commit().unwrap();
     }
     (words, times)
@@ -90,7 +91,7 @@ fn store_in_two_partitions(
 /// The ids of a page of `events` for `search` from `position`.
 fn page_ids(
     events: &EventStore,
-    search: &wsman_collector::event_store::Search,
+    search: &wsman_collector::store::events::Search,
     position: Position,
     limit: usize,
 ) -> Vec<i64> {

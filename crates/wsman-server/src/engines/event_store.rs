@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wsman_collector::event_store::{Bucket, EventRow, EventStore, Position, Search};
+use wsman_collector::store::events::{Bucket, EventRow, EventStore, Position, Search};
 use wsman_config::SecurityDescriptor;
 use wsman_front::refusals::IntervalLog;
 use wsman_proto::enumeration::{Enumerate, EnumerationMode};
@@ -146,7 +146,7 @@ fn search_of(parsed: &Enumerate) -> Result<Search, Fault> {
 
 /// `work` on the blocking pool; a store error is `w:InternalError` (logged).
 async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, wsman_collector::event_store::StoreQueryError> + Send + 'static,
+    work: impl FnOnce() -> Result<T, wsman_collector::store::events::StoreQueryError> + Send + 'static,
 ) -> Result<T, Fault> {
     tokio::task::spawn_blocking(work)
         .await

@@ -2,8 +2,8 @@
 //! those silent for more than N heartbeat intervals (the hosts that stopped sending), and the
 //! forwarders whose deliveries are refused, with why.
 
-use wsman_collector::bookmarks::{self, BookmarkStore, RefusedDelivery};
 use wsman_collector::fleet;
+use wsman_collector::store::{self, RefusedDelivery, Store};
 use wsman_collector::subscriptions::Subscription;
 use wsman_events::Timestamp;
 
@@ -14,9 +14,9 @@ fn show_time(t: Option<Timestamp>) -> String {
 /// The forwarders of `subscription` whose latest refusal is newer than their latest stored
 /// event (one that was refused, then mended, is not named).
 pub(super) fn refused_now(
-    store: &dyn BookmarkStore,
+    store: &dyn Store,
     subscription: &str,
-    clients: &[bookmarks::ClientState],
+    clients: &[store::ClientState],
 ) -> anyhow::Result<Vec<RefusedDelivery>> {
     let mut refused = store.refusals(subscription)?;
     refused.retain(|r| {
@@ -58,7 +58,7 @@ pub(super) fn print_refused(refused: &[RefusedDelivery]) {
     }
 }
 
-pub(super) fn print_clients(s: &Subscription, clients: &[bookmarks::ClientState], now: Timestamp) {
+pub(super) fn print_clients(s: &Subscription, clients: &[store::ClientState], now: Timestamp) {
     println!(
         "{:<40} {:<30} {:<30} STATE",
         "CLIENT", "LAST EVENT", "LAST HEARTBEAT"
@@ -77,7 +77,7 @@ pub(super) fn print_clients(s: &Subscription, clients: &[bookmarks::ClientState]
 /// The forwarders silent for more than `after` heartbeat intervals, the longest first.
 pub(super) fn print_silent(
     s: &Subscription,
-    clients: Vec<bookmarks::ClientState>,
+    clients: Vec<store::ClientState>,
     after: u32,
     now: Timestamp,
 ) {

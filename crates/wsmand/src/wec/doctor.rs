@@ -465,9 +465,9 @@ fn check_subscriptions(report: &mut Report, config_dir: &Path, database: &Path) 
         }
     }
     check_refusals(report, &enabled, config_dir, database);
-    match wsman_collector::bookmarks::config::load(config_dir, database) {
+    match wsman_collector::store::config::load(config_dir, database) {
         Err(e) => report.fail(format!("the bookmark store's settings: {e}")),
-        Ok(wsman_collector::bookmarks::Backend::Sqlite { path }) => {
+        Ok(wsman_collector::store::Backend::Sqlite { path }) => {
             if let Some(parent) = path.parent() {
                 if let Err(e) = writable(parent) {
                     report.fail(format!(
@@ -477,8 +477,8 @@ fn check_subscriptions(report: &mut Report, config_dir: &Path, database: &Path) 
                 }
             }
         }
-        Ok(backend @ wsman_collector::bookmarks::Backend::Postgres(_)) => {
-            match wsman_collector::bookmarks::open(&backend) {
+        Ok(backend @ wsman_collector::store::Backend::Postgres(_)) => {
+            match wsman_collector::store::open(&backend) {
                 Ok(_) => report.pass("the bookmark store (PostgreSQL) answers and its schema is current".to_owned()),
                 Err(e) => report.fail(format!(
                     "the bookmark store: {e}; check [bookmarks] in collector.toml and that the database accepts this host"

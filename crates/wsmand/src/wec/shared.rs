@@ -8,7 +8,7 @@ use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use wsman_collector::bookmarks::{self, Backend, Change, PostgresStore};
+use wsman_collector::store::{self, Backend, Change, PostgresStore};
 use wsman_collector::subscription_source;
 use wsman_collector::subscriptions::{self, MAX_FILE_BYTES};
 
@@ -30,7 +30,7 @@ pub(super) fn run(
     ) {
         return Ok(false);
     }
-    let backend = bookmarks::config::load(config_dir, database).map_err(anyhow::Error::msg)?;
+    let backend = store::config::load(config_dir, database).map_err(anyhow::Error::msg)?;
     let Backend::Postgres(settings) = &backend else {
         return Ok(false);
     };
@@ -98,7 +98,7 @@ pub(super) fn run(
 /// ([`subscription_source::merge`]): the stored subscriptions, then the files the database
 /// does not shadow.
 fn list(store: &PostgresStore, config_dir: &Path) -> anyhow::Result<()> {
-    use wsman_collector::bookmarks::BookmarkStore as _;
+    use wsman_collector::store::Store as _;
     let (generation, set) = store.subscription_set()?;
     let files = subscriptions::load_dir(&config_dir.join("subscriptions"));
     let merged = subscription_source::merge(set, files);

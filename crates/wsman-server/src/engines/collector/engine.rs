@@ -25,7 +25,7 @@ use wsman_providers::Caller;
 #[derive(Debug, thiserror::Error)]
 pub enum CollectorError {
     #[error("the collector's bookmark store: {0}")]
-    Settings(#[from] wsman_collector::bookmarks::config::SettingsError),
+    Settings(#[from] wsman_collector::store::config::SettingsError),
     #[error("the collector's bookmark store: {0}")]
     Store(#[from] super::OpenError),
 }
@@ -81,7 +81,7 @@ impl Collector {
 
     pub(crate) fn open(&self) -> Result<CollectorService, CollectorError> {
         let backend =
-            wsman_collector::bookmarks::config::load(&self.config_dir, &self.default_database)?;
+            wsman_collector::store::config::load(&self.config_dir, &self.default_database)?;
         Ok(CollectorService::open(&self.config_dir, &backend)?)
     }
 

@@ -18,12 +18,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
-use wsman_collector::bookmarks::{self, Backend, BookmarkStore, Liveness};
 use wsman_collector::delivery::{self, Collector, Forwarder, Outcome, PairLocks, Stored};
-use wsman_collector::event_store::EventStore;
 use wsman_collector::fleet::{self, LastSeen};
 use wsman_collector::manager;
-use wsman_collector::outputs::store::StorePool;
+use wsman_collector::store::events::EventStore;
+use wsman_collector::store::{self, Backend, Liveness, Store};
 use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscription_source::{SubscriptionSource, POLL_INTERVAL};
 use wsman_collector::subscriptions::{self, SubscriptionSet};
@@ -47,7 +46,7 @@ pub struct CollectorService {
     /// subscriptions (a stored one wins over a file of its name).
     source: SubscriptionSource,
     subscriptions: RwLock<Arc<SubscriptionSet>>,
-    store: Arc<dyn BookmarkStore>,
+    store: Arc<dyn Store>,
     outputs: Outputs,
     /// One lock per (client, subscription) with a delivery under way ([`delivery`]).
     pairs: PairLocks,
@@ -82,10 +81,10 @@ pub enum OpenError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Store(#[from] bookmarks::StoreError),
+    Store(#[from] store::StoreError),
     /// `DIR/collector.toml` is refused (boxed: its errors are large).
     #[error(transparent)]
-    Settings(Box<bookmarks::config::SettingsError>),
+    Settings(Box<store::config::SettingsError>),
 }
 
 /// What an Enumerate item is rendered for: subscription identifier and version, the base the
@@ -117,21 +116,21 @@ impl CollectorService {
                 })?;
             }
         }
-        let silent_after = bookmarks::config::silent_after(config_dir)
+        let silent_after = store::config::silent_after(config_dir)
             .map_err(|e| OpenError::Settings(Box::new(e)))?;
-        let store_settings = bookmarks::config::store_settings(config_dir)
+        let store_settings = store::config::store_settings(config_dir)
             .map_err(|e| OpenError::Settings(Box::new(e)))?;
-        let secret_bindings = bookmarks::config::secret_bindings(config_dir)
+        let secret_bindings = store::config::secret_bindings(config_dir)
             .map_err(|e| OpenError::Settings(Box::new(e)))?;
-        let (store, shared, events): (Arc<dyn BookmarkStore>, _, _) = match backend {
+        let (store, shared, events): (Arc<dyn Store>, _, _) = match backend {
             Backend::Postgres(settings) => {
-                let postgres = Arc::new(bookmarks::PostgresStore::open(settings)?);
+                let postgres = Arc::new(store::PostgresStore::open(settings)?);
                 let events = postgres.events(store_settings)?;
                 (Arc::clone(&postgres) as _, Some(postgres), Some(events))
             }
             Backend::Sqlite { path } => {
                 let settings = store_settings;
-                let sqlite = Arc::new(bookmarks::SqliteStore::open(path)?);
+                let sqlite = Arc::new(store::SqliteStore::open(path)?);
                 let events = sqlite.events(path, settings)?;
                 (sqlite as _, None, Some(events))
             }
@@ -155,13 +154,6 @@ impl CollectorService {
             shared_read,
             events,
         };
-        if let Some(events) = &service.events {
-            service
-                .outputs
-                .pools()
-                .get::<StorePool>()
-                .attach(Arc::clone(events));
-        }
         service.reload();
         Ok(service)
     }

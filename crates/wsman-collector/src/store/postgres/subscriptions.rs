@@ -25,8 +25,8 @@ use std::path::PathBuf;
 use tokio_postgres::Transaction;
 
 use super::PostgresStore;
-use crate::bookmarks::StoreError;
 use crate::output_policy::OutputsPolicy;
+use crate::store::StoreError;
 use crate::subscriptions::{
     self, Subscription, SubscriptionError, SubscriptionSet, MAX_FILE_BYTES, MAX_SUBSCRIPTIONS,
 };

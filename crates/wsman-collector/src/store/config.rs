@@ -115,7 +115,7 @@ struct File {
     secrets: Option<SecretBindings>,
 }
 
-/// `[store]`: the event store's retention and who may search it ([`crate::event_store`]).
+/// `[store]`: the event store's retention and who may search it ([`crate::store::events`]).
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct StoreSection {
@@ -263,10 +263,10 @@ pub fn silent_after(config_dir: &Path) -> Result<u32, SettingsError> {
 /// The event store's settings: `[store]` of `DIR/collector.toml`, the defaults without it.
 pub fn store_settings(
     config_dir: &Path,
-) -> Result<crate::event_store::StoreSettings, SettingsError> {
+) -> Result<crate::store::events::StoreSettings, SettingsError> {
     let file = config_dir.join("collector.toml");
     let section = read_file(&file)?.and_then(|(parsed, _)| parsed.store);
-    let mut settings = crate::event_store::StoreSettings::default();
+    let mut settings = crate::store::events::StoreSettings::default();
     let Some(section) = section else {
         return Ok(settings);
     };
@@ -505,7 +505,7 @@ mod tests {
     fn store_settings_are_read_and_bounded() {
         let dir = tempfile::tempdir().expect("tempdir");
         let defaults = store_settings(dir.path()).expect("no file");
-        assert_eq!(defaults, crate::event_store::StoreSettings::default());
+        assert_eq!(defaults, crate::store::events::StoreSettings::default());
         let write =
             |text: &str| std::fs::write(dir.path().join("collector.toml"), text).expect("write");
         write("[store]\nmax_age_days = 7\nmax_size_mb = 100\npartition_hours = 6\nsddl = \"O:NSG:BAD:P\"\nforwarder_events_per_second = 50\nforwarder_share_percent = 10\n");

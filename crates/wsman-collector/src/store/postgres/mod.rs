@@ -22,7 +22,8 @@
 //! - a connection goes back to the pool only after a call that succeeded: one whose statement
 //!   failed or timed out (possibly still busy in the server) is closed, never lent again.
 
-mod events;
+mod database;
+pub(crate) mod events;
 mod subscriptions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,11 +37,11 @@ use wsman_events::{BookmarkList, Timestamp};
 
 use super::group::GroupCommit;
 use super::{
-    list_from_rows, stored_record, BookmarkStore, Claim, ClientState, PostgresSettings, StoreError,
+    list_from_rows, stored_record, Claim, ClientState, PostgresSettings, Store, StoreError,
 };
-use crate::event_store::postgres::Pending;
-use crate::event_store::{self, record::cut, EventStore};
 use crate::outputs::tls::{client_config, TlsClientFiles};
+use crate::store::events::{record::cut, EventStore, StoreRecord};
+use events::Pending;
 
 /// The schema version this build writes; older ones are migrated at start.
 /// 2: the subscriptions ([`subscriptions::SCHEMA`]).
@@ -129,7 +130,7 @@ pub struct PostgresStore {
     heartbeats: GroupCommit<Beat, Result<(), StoreError>>,
     heartbeat_commits: AtomicU64,
     /// The event store in this database, when a subscription writes to it: a claim's commit
-    /// writes the events its delivery left there ([`crate::event_store`]).
+    /// writes the events its delivery left there ([`crate::store::events`]).
     events: OnceLock<Arc<EventStore>>,
     /// Taken out only by `Drop`, which shuts it down without blocking (the store may be
     /// dropped on an async thread).
@@ -485,12 +486,12 @@ impl PostgresStore {
         &self,
         connection: Pooled,
         (client, subscription): (String, String),
-        delivered: &BookmarkList,
-        at: Timestamp,
+        (delivered, at): (&BookmarkList, Timestamp),
+        records: Vec<StoreRecord>,
     ) -> Result<BookmarkList, StoreError> {
         let delivered = rows_of(delivered);
         let at = at.unix_micros();
-        let pending = self.pending(&client, &subscription);
+        let pending = self.pending(records);
         let retain = pending
             .as_ref()
             .filter(|p| p.retain)
@@ -514,6 +515,26 @@ impl PostgresStore {
         }
         Ok(stored)
     }
+
+    /// A merge in a transaction of its own, with `records` for the event store in it.
+    fn merge_with(
+        &self,
+        (client, subscription): (&str, &str),
+        delivered: &BookmarkList,
+        at: Timestamp,
+        records: Vec<StoreRecord>,
+    ) -> Result<BookmarkList, StoreError> {
+        let (client, subscription) = (client.to_owned(), subscription.to_owned());
+        let (delivered, at) = (rows_of(delivered), at.unix_micros());
+        let pending = self.pending(records);
+        self.run(|pool| async move {
+            let work = async |transaction: &Transaction<'_>| {
+                let (client, subscription, events) = (&client, &subscription, pending.as_ref());
+                merge_statements(transaction, client, subscription, delivered, at, events).await
+            };
+            pool.transaction(|_| true, work).await
+        })
+    }
 }
 
 /// A merge's statements, in the transaction `connection` has open: the upsert, the time of
@@ -535,7 +556,7 @@ async fn merge_statements(
         .await?;
     if let Some(events) = events {
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        event_store::postgres::insert(connection, events, now).await?;
+        events::insert(connection, events, now).await?;
     }
     let rows = connection.query(LOAD, &[&client, &subscription]).await?;
     Ok(list_of(&rows).unwrap_or_default())
@@ -557,13 +578,8 @@ fn rows_of(delivered: &BookmarkList) -> (Vec<String>, Vec<i64>) {
         .unzip()
 }
 
-impl BookmarkStore for PostgresStore {
+impl Store for PostgresStore {
     fn claim<'a>(&'a self, client: &str, subscription: &str) -> Result<Claim<'a>, StoreError> {
-        if let Some(events) = self.events.get() {
-            // What an earlier delivery of the pair left without a commit (it was answered
-            // 503): what the forwarder sends again replaces it.
-            events.discard_pending(client, subscription);
-        }
         let (owned_client, owned_subscription) = (client.to_owned(), subscription.to_owned());
         let (connection, stored) = self.run(|pool| async move {
             let connection = pool.get().await?;
@@ -580,8 +596,9 @@ impl BookmarkStore for PostgresStore {
         let pair = (client.to_owned(), subscription.to_owned());
         Ok(Claim {
             stored,
-            commit: Box::new(move |delivered, at| {
-                self.commit_claim(connection, pair, delivered, at).map(drop)
+            commit: Box::new(move |delivered, at, records| {
+                self.commit_claim(connection, pair, (delivered, at), records)
+                    .map(drop)
             }),
         })
     }
@@ -603,17 +620,21 @@ impl BookmarkStore for PostgresStore {
         delivered: &BookmarkList,
         at: Timestamp,
     ) -> Result<BookmarkList, StoreError> {
-        let (client, subscription) = (client.to_owned(), subscription.to_owned());
-        let delivered = rows_of(delivered);
-        let at = at.unix_micros();
-        let pending = self.pending(&client, &subscription);
-        self.run(|pool| async move {
-            let work = async |transaction: &Transaction<'_>| {
-                let (client, subscription, events) = (&client, &subscription, pending.as_ref());
-                merge_statements(transaction, client, subscription, delivered, at, events).await
-            };
-            pool.transaction(|_| true, work).await
-        })
+        self.merge_with((client, subscription), delivered, at, Vec::new())
+    }
+
+    fn merge_unread(
+        &self,
+        pair: (&str, &str),
+        delivered: &BookmarkList,
+        at: Timestamp,
+        records: Vec<StoreRecord>,
+    ) -> Result<(), StoreError> {
+        self.merge_with(pair, delivered, at, records).map(drop)
+    }
+
+    fn events(&self) -> Option<&Arc<EventStore>> {
+        self.events.get()
     }
 
     fn heartbeat(&self, client: &str, subscription: &str, at: Timestamp) -> Result<(), StoreError> {
@@ -695,7 +716,7 @@ impl BookmarkStore for PostgresStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::bookmarks::{config, Backend};
+    use crate::store::{config, Backend};
     use wsman_test::postgres::Postgres;
 
     /// A store of one connection on a real server.

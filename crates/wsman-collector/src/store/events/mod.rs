@@ -1,28 +1,24 @@
-//! The event store: the events of the subscriptions whose outputs name it, kept searchable
-//! (`docs/event-search.md`) in the bookmarks' own database.
+//! The event store: the events of the subscriptions that keep them (a `store` output), kept
+//! searchable (`docs/event-search.md`) in the bookmarks' own database.
 //!
 //! Why in the bookmarks' database, written in the bookmark's transaction: a batch's events and
 //! the bookmark past them are then one commit, so a collector killed at any point has either
 //! both or neither, and the batch the forwarder sends again (its acknowledgement never came)
-//! is stored once: the bookmark the claim reads leaves out what was stored. The output
-//! ([`crate::outputs::store`]) therefore only prepares a batch's records and leaves them with the store,
-//! under the forwarder and subscription (whose deliveries are one at a time); the bookmark
-//! store's commit of that forwarder's merge takes them ([`EventStore::take_pending`]) and
-//! writes them in its transaction. A claim discards what an earlier, failed delivery left
-//! ([`EventStore::discard_pending`]).
+//! is stored once: the bookmark the claim reads leaves out what was stored. The delivery
+//! ([`crate::delivery`]) therefore makes a batch's records ([`EventStore::admit`]) and hands
+//! them to the claim's commit ([`super::Claim::commit`]), which writes them in the
+//! bookmark's transaction; a delivery refused before its commit has written none.
 //!
 //! Two backends behind the one query API, as the bookmarks have: SQLite (a table per
 //! partition, FTS5) and PostgreSQL (one table range-partitioned by arrival, a GIN index of
 //! the words), the latter one store for every collector sharing the database.
 
-mod bound;
+pub(crate) mod common;
 pub mod filter;
-pub(crate) mod postgres;
 pub mod record;
 pub mod share;
-mod sqlite;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -30,7 +26,14 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use wsman_events::Timestamp;
 
+use crate::ingest::ReceivedEvent;
+
+use super::postgres::events as postgres;
+use super::sqlite::{bound, events as sqlite};
+
 pub use bound::is_full;
+pub(crate) use common::log_dropped;
+pub use common::{Bucket, EventRow, Position, StoreQueryError, StoreSettings};
 pub use filter::{FilterError, Search};
 pub use record::StoreRecord;
 pub use share::{OverShare, ShareSettings};
@@ -38,128 +41,11 @@ pub use share::{OverShare, ShareSettings};
 /// How often, at most, retention runs after a commit.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
-/// Retention and partitioning (`[store]` of `collector.toml`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoreSettings {
-    /// Partitions whose arrival period ended longer ago are dropped.
-    pub max_age_seconds: i64,
-    /// The bound of the store on disk, its WAL included: hard on SQLite (its `bound` module),
-    /// where the oldest partitions are dropped past three quarters of the file's share; on
-    /// PostgreSQL, past it.
-    pub max_bytes: Option<u64>,
-    /// The period one partition holds the arrivals of.
-    pub partition_seconds: i64,
-    /// Who may search the store (SDDL; the server falls back to EventLogSDDL, then RootSDDL).
-    pub sddl: Option<String>,
-    /// Events a second one forwarder may store, on average over ten seconds ([`share`]).
-    pub forwarder_events_per_second: u32,
-    /// The percentage of `max_bytes` one forwarder may store per minute ([`share`]); `None`:
-    /// no share of bytes (`collector.toml` always has one).
-    pub forwarder_share_percent: Option<u8>,
-}
-
-impl StoreSettings {
-    /// One forwarder's share of the store.
-    pub fn share(&self) -> ShareSettings {
-        ShareSettings {
-            events_per_second: f64::from(self.forwarder_events_per_second),
-            bytes_per_period: self
-                .max_bytes
-                .zip(self.forwarder_share_percent)
-                .map(|(max, percent)| max as f64 * f64::from(percent) / 100.0),
-        }
-    }
-}
-
-impl Default for StoreSettings {
-    fn default() -> Self {
-        StoreSettings {
-            max_age_seconds: 30 * 86_400,
-            max_bytes: None,
-            partition_seconds: 86_400,
-            sddl: None,
-            forwarder_events_per_second: 5_000,
-            forwarder_share_percent: Some(25),
-        }
-    }
-}
-
-/// One result of a search.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EventRow {
-    pub id: i64,
-    /// The time it is ordered by: its `TimeCreated` when plausible, else its arrival
-    /// ([`record::ordering_time`]).
-    pub time: Timestamp,
-    /// Its own `TimeCreated` when `time` is not it (made up: before 2000, or ahead of arrival).
-    pub event_time: Option<Timestamp>,
-    /// When it arrived at the store (`None` for events stored before this was kept, SQLite).
-    pub received: Option<Timestamp>,
-    pub computer: String,
-    pub channel: String,
-    pub level: Option<i64>,
-    pub event_id: Option<i64>,
-    pub provider: Option<String>,
-    pub subscription: String,
-    pub excerpt: Option<String>,
-}
-
-/// One bucket of a histogram.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Bucket {
-    pub start: Timestamp,
-    pub seconds: i64,
-    pub count: u64,
-}
-
-/// Where a page of a search starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Position {
-    /// The newest match.
-    Newest,
-    /// The match after (older than) the one at this time and id.
-    Before { time: i64, id: i64 },
-    /// A tail: the first match stored after this id.
-    After(i64),
-}
-
-impl Position {
-    /// Where a search starts.
-    pub fn start(search: &Search) -> Position {
-        search.after.map_or(Position::Newest, Position::After)
-    }
-
-    /// Where the page after one ending with `last` starts.
-    pub fn next(self, last: &EventRow) -> Position {
-        match self {
-            Position::After(_) => Position::After(last.id),
-            _ => Position::Before {
-                time: last.time.unix_micros(),
-                id: last.id,
-            },
-        }
-    }
-}
-
-/// Why a query failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreQueryError {
-    #[error("event store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error(transparent)]
-    Filter(#[from] FilterError),
-    /// PostgreSQL refused or did not answer (the bookmark store's error).
-    #[error("event store: {0}")]
-    Database(postgres::DatabaseError),
-}
-
 /// The store of one collector: in its SQLite bookmark file, or in the PostgreSQL database
 /// its bookmarks are in.
 pub struct EventStore {
     settings: StoreSettings,
     backend: Backend,
-    /// Records prepared by the output, per (client, subscription), until the bookmark's commit.
-    pending: Mutex<HashMap<(String, String), Vec<StoreRecord>>>,
     last_retention: Mutex<Option<Instant>>,
     /// Each forwarder's share of what is stored.
     shares: share::Shares,
@@ -258,7 +144,7 @@ impl EventStore {
     }
 
     /// The store in the PostgreSQL database of `database` (its tables already created:
-    /// [`crate::bookmarks::PostgresStore::events`]).
+    /// [`crate::store::PostgresStore::events`]).
     pub(crate) fn postgres(
         database: Arc<dyn postgres::Connections>,
         settings: StoreSettings,
@@ -271,7 +157,6 @@ impl EventStore {
             shares: share::Shares::new(settings.share()),
             settings,
             backend,
-            pending: Mutex::default(),
             last_retention: Mutex::new(None),
         }
     }
@@ -280,29 +165,20 @@ impl EventStore {
         &self.settings
     }
 
-    /// Take `records` from `client`'s share of the store, or say why not (logged,
-    /// rate-limited per forwarder): a batch over it is answered 503 and resent later.
-    pub fn admit(&self, client: &str, records: &[StoreRecord]) -> Result<(), OverShare> {
+    /// The records of `client`'s `events` in `subscription`, arrived at `received`, taken
+    /// from its share of the store, or why not (logged, rate-limited per forwarder): a batch
+    /// over it is answered 503 and resent later.
+    pub fn admit(
+        &self,
+        (client, subscription): (&str, &str),
+        events: &[&ReceivedEvent],
+        received: Timestamp,
+    ) -> Result<Vec<StoreRecord>, OverShare> {
+        let of = |event: &&ReceivedEvent| StoreRecord::of(event, subscription, received);
+        let records: Vec<StoreRecord> = events.iter().map(of).collect();
         let bytes = records.iter().map(|r| r.xml.len() + r.words.len()).sum();
-        self.shares.take(client, records.len(), bytes)
-    }
-
-    /// Leave `records` of `client` in `subscription` for its bookmark's commit (replacing what
-    /// an earlier delivery of the pair left).
-    pub fn stash(&self, client: &str, subscription: &str, records: Vec<StoreRecord>) {
-        lock(&self.pending).insert((client.to_owned(), subscription.to_owned()), records);
-    }
-
-    /// Drop what a delivery of the pair left without a commit (it was refused: resent).
-    pub fn discard_pending(&self, client: &str, subscription: &str) {
-        lock(&self.pending).remove(&(client.to_owned(), subscription.to_owned()));
-    }
-
-    /// The records waiting for the pair's commit.
-    pub fn take_pending(&self, client: &str, subscription: &str) -> Vec<StoreRecord> {
-        lock(&self.pending)
-            .remove(&(client.to_owned(), subscription.to_owned()))
-            .unwrap_or_default()
+        self.shares.take(client, records.len(), bytes)?;
+        Ok(records)
     }
 
     /// The partitions known to exist, in SQLite.
@@ -317,7 +193,7 @@ impl EventStore {
     pub fn insert(
         &self,
         transaction: &Connection,
-        records: &[StoreRecord],
+        records: &[&StoreRecord],
         now: Timestamp,
     ) -> rusqlite::Result<()> {
         let Some(known) = self.known() else {
@@ -468,51 +344,4 @@ impl EventStore {
             Backend::Postgres(database) => postgres::histogram(database.as_ref(), search),
         }
     }
-}
-
-/// Log a retention that dropped partitions.
-pub(crate) fn log_dropped(dropped: &[i64]) {
-    if !dropped.is_empty() {
-        tracing::info!(partitions = ?dropped, "event store: retention dropped partitions");
-    }
-}
-
-/// The span a histogram covers (microseconds, inclusive): `from` and `to` when both are
-/// given, else from the matches' own oldest and newest times (`range`, read only then).
-fn histogram_span<E>(
-    search: &Search,
-    range: impl FnOnce() -> Result<Option<(i64, i64)>, E>,
-) -> Result<Option<(i64, i64)>, E> {
-    Ok(match (search.from, search.to) {
-        (Some(from), Some(to)) => Some((from.unix_micros(), to.unix_micros() - 1)),
-        _ => range()?.map(|(low, high)| {
-            (
-                search.from.map_or(low, Timestamp::unix_micros),
-                search.to.map_or(high, |t| t.unix_micros() - 1),
-            )
-        }),
-    })
-}
-
-/// The buckets of `width` seconds from `start` (seconds), `count` of them, filled with the
-/// (bucket number = time / width, matches) counts a backend read.
-fn fill_buckets(
-    (width, start, count): (i64, i64, i64),
-    counted: impl IntoIterator<Item = (i64, i64)>,
-) -> Vec<Bucket> {
-    let mut counts = vec![0u64; usize::try_from(count).unwrap_or(0)];
-    for (bucket, n) in counted {
-        let index = bucket - start / width;
-        if let Some(slot) = usize::try_from(index).ok().and_then(|i| counts.get_mut(i)) {
-            *slot += u64::try_from(n).unwrap_or(0);
-        }
-    }
-    (0..)
-        .zip(counts)
-        .map(|(i, count)| Bucket {
-            start: Timestamp::from_unix_micros((start + i * width) * 1_000_000),
-            seconds: width,
-            count,
-        })
-        .collect()
 }

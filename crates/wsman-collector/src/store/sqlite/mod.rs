@@ -12,7 +12,11 @@
 //! and every member returns only once that commit is durable: the same guarantee, fewer
 //! fsyncs. Reads go through a connection of their own, so they never wait behind a commit;
 //! a delivery's claim is answered from the rows this process last committed when the writer
-//! is free to confirm that no other process wrote the file since ([`super::known`]).
+//! is free to confirm that no other process wrote the file since ([`known`]).
+
+pub(crate) mod bound;
+pub(crate) mod events;
+mod known;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,12 +26,12 @@ use rusqlite::{params, Connection};
 use wsman_events::{BookmarkList, Timestamp};
 
 use super::group::GroupCommit;
-use super::known::Known;
 use super::{
-    list_from_rows, stored_record, BookmarkStore, Claim, ClientState, RefusedDelivery, StoreError,
+    list_from_rows, stored_record, ClientState, RefusedDelivery, Store, StoreError,
     MAX_REFUSAL_REASON,
 };
-use crate::event_store::{record::cut, EventStore};
+use crate::store::events::{record::cut, EventStore, StoreRecord};
+use known::Known;
 
 /// The most writes one group commit carries; the rest wait for the next.
 const MAX_GROUP: usize = 256;
@@ -48,8 +52,8 @@ pub struct SqliteStore {
     group: GroupCommit<Change, Outcome>,
     /// Transactions committed (each one fsync), for the count of writes per commit.
     commits: AtomicU64,
-    /// The event store in this file, when a subscription writes to it: a merge's commit
-    /// writes the events its delivery left there ([`crate::event_store`]).
+    /// The event store in this file, when a subscription keeps events: a claim's commit
+    /// writes the records its delivery handed over ([`crate::store::events`]).
     events: OnceLock<Arc<EventStore>>,
 }
 
@@ -61,8 +65,10 @@ enum Change {
         positions: Vec<(String, i64)>,
         at: i64,
         /// Whether the bookmark as stored is read back after the commit: for
-        /// [`BookmarkStore::merge`], which returns it, not for a claim's commit.
+        /// [`Store::merge`], which returns it, not for a claim's commit.
         read_back: bool,
+        /// The batch's events for the event store, in the same transaction.
+        records: Vec<StoreRecord>,
     },
     Heartbeat {
         client: String,
@@ -129,7 +135,7 @@ fn rows_on(
 }
 
 /// The writer's `PRAGMA data_version`: it changes when another connection (another process)
-/// has committed, never for the writer's own commits ([`super::known`]).
+/// has committed, never for the writer's own commits ([`known`]).
 fn data_version(writer: &Connection) -> Result<i64, rusqlite::Error> {
     writer
         .prepare_cached("PRAGMA data_version")?
@@ -199,15 +205,16 @@ fn note_time(
 
 /// The merge of `delivered` into the bookmark of `client` in `subscription`, at `at`.
 fn merge_change(
-    client: String,
-    subscription: String,
+    (client, subscription): (&str, &str),
     delivered: &BookmarkList,
     at: Timestamp,
     read_back: bool,
+    records: Vec<StoreRecord>,
 ) -> Change {
     Change::Merge {
-        client,
-        subscription,
+        client: client.to_owned(),
+        subscription: subscription.to_owned(),
+        records,
         positions: delivered
             .positions()
             .map(|(channel, record)| (channel.to_owned(), stored_record(record)))
@@ -306,7 +313,7 @@ impl SqliteStore {
     pub fn events(
         &self,
         path: &Path,
-        settings: crate::event_store::StoreSettings,
+        settings: crate::store::events::StoreSettings,
     ) -> Result<Arc<EventStore>, StoreError> {
         if let Some(events) = self.events.get() {
             return Ok(Arc::clone(events));
@@ -344,20 +351,13 @@ impl SqliteStore {
         let mut connection = lock(&self.writer);
         let events = self.events.get();
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        // The group's events, taken before the transaction so that a second try has them.
-        let mut records = Vec::new();
-        if let Some(events) = events {
-            for change in changes {
-                if let Change::Merge {
-                    client,
-                    subscription,
-                    ..
-                } = change
-                {
-                    records.append(&mut events.take_pending(client, subscription));
-                }
-            }
-        }
+        let records: Vec<&StoreRecord> = changes
+            .iter()
+            .flat_map(|change| match change {
+                Change::Merge { records, .. } => records.iter(),
+                Change::Heartbeat { .. } => [].iter(),
+            })
+            .collect();
         let transaction = |transaction: &Connection| {
             for change in changes {
                 apply(transaction, change)?;
@@ -370,7 +370,7 @@ impl SqliteStore {
         };
         let mut committed = in_transaction(&connection, transaction);
         if let (Err(error), Some(events)) = (&committed, events) {
-            if crate::event_store::is_full(error) {
+            if crate::store::events::is_full(error) {
                 committed = self.make_room_and_retry(&mut connection, events, now, transaction);
             }
         }
@@ -441,14 +441,9 @@ impl SqliteStore {
     }
 }
 
-impl BookmarkStore for SqliteStore {
-    /// The default claim, after dropping the events an earlier delivery of the pair left
-    /// without a commit (it was answered 503; what the forwarder sends again replaces them).
-    fn claim<'a>(&'a self, client: &str, subscription: &str) -> Result<Claim<'a>, StoreError> {
-        if let Some(events) = self.events.get() {
-            events.discard_pending(client, subscription);
-        }
-        Claim::load_then_merge(self, client, subscription)
+impl Store for SqliteStore {
+    fn events(&self) -> Option<&Arc<EventStore>> {
+        self.events.get()
     }
 
     /// The stored bookmark of `client` in `subscription`, if any: from the rows known to the
@@ -484,32 +479,21 @@ impl BookmarkStore for SqliteStore {
         delivered: &BookmarkList,
         at: Timestamp,
     ) -> Result<BookmarkList, StoreError> {
-        let change = merge_change(
-            client.to_owned(),
-            subscription.to_owned(),
-            delivered,
-            at,
-            true,
-        );
+        let change = merge_change((client, subscription), delivered, at, true, Vec::new());
         Ok(self.write(change)?.unwrap_or_default())
     }
 
-    /// The merge without reading the bookmark back: one query less per delivery.
+    /// The merge without reading the bookmark back (one query less per delivery), its
+    /// records inserted with the group's in the commit's transaction.
     fn merge_unread(
         &self,
-        client: &str,
-        subscription: &str,
+        pair: (&str, &str),
         delivered: &BookmarkList,
         at: Timestamp,
+        records: Vec<StoreRecord>,
     ) -> Result<(), StoreError> {
-        let change = merge_change(
-            client.to_owned(),
-            subscription.to_owned(),
-            delivered,
-            at,
-            false,
-        );
-        self.write(change).map(drop)
+        self.write(merge_change(pair, delivered, at, false, records))
+            .map(drop)
     }
 
     /// Note a heartbeat of `client` in `subscription`.
@@ -658,7 +642,7 @@ mod tests {
         list.advance("System", 3);
         let claim = store.claim("fwd", "s").unwrap();
         assert!(claim.stored().is_none());
-        let ((), ran) = traced(&store, || claim.commit(&list, at).unwrap());
+        let ((), ran) = traced(&store, || claim.commit(&list, at, Vec::new()).unwrap());
         assert_eq!(ran.first().map(String::as_str), Some("BEGIN"), "{ran:#?}");
         assert_eq!(ran.last().map(String::as_str), Some("COMMIT"), "{ran:#?}");
         assert_eq!(
@@ -703,11 +687,13 @@ mod tests {
             })
         };
         let claim = store.claim("fwd", "s").unwrap();
-        claim.commit(&list(&[("System", 3)]), at).unwrap();
+        claim
+            .commit(&list(&[("System", 3)]), at, Vec::new())
+            .unwrap();
         store
             .claim("fwd", "s")
             .unwrap()
-            .commit(&list(&[("Security", 7), ("System", 2)]), at)
+            .commit(&list(&[("Security", 7), ("System", 2)]), at, Vec::new())
             .unwrap();
         let (claim, ran) = traced(&store, || store.claim("fwd", "s").unwrap());
         assert_eq!(ran, vec!["PRAGMA data_version".to_owned()]);

@@ -1,4 +1,6 @@
-//! Bookmarks per (forwarder, subscription), durable and monotonic, behind one seam.
+//! The store a collector commits to: bookmarks per (forwarder, subscription), durable and
+//! monotonic, the events of the subscriptions that keep them ([`events`]) and, shared, the
+//! subscriptions themselves; one folder per backend holds all three.
 //!
 //! Why a trait: one collector keeps its bookmarks in an embedded SQLite file ([`SqliteStore`],
 //! the default, nothing to run beside it), while several collectors behind one name share a
@@ -9,8 +11,8 @@
 //! `DIR/collector.toml` ([`config`]).
 
 pub mod config;
+pub mod events;
 mod group;
-mod known;
 pub(crate) mod postgres;
 mod sqlite;
 
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use wsman_events::{BookmarkList, Timestamp};
 
 pub use config::{Backend, PostgresSettings};
+use events::{EventStore, StoreRecord};
 pub use postgres::{check_subscription, Change, PostgresStore, PutError, StoredSubscription};
 pub use sqlite::SqliteStore;
 
@@ -125,7 +128,7 @@ impl ClientState {
 
 /// Where forwarders have got to. Blocking: the collector calls it from its blocking pool, and
 /// every method is durable when it returns `Ok`.
-pub trait BookmarkStore: Send + Sync + std::fmt::Debug {
+pub trait Store: Send + Sync + std::fmt::Debug {
     /// The stored bookmark of `client` in `subscription`, if any.
     fn load(&self, client: &str, subscription: &str) -> Result<Option<BookmarkList>, StoreError>;
 
@@ -140,18 +143,17 @@ pub trait BookmarkStore: Send + Sync + std::fmt::Debug {
         at: Timestamp,
     ) -> Result<BookmarkList, StoreError>;
 
-    /// [`BookmarkStore::merge`] without the bookmark as stored: what a claim's commit needs
-    /// (the delivery acknowledges once the merge is durable and reads nothing of the result),
-    /// so a store may skip reading it back. Durable when it returns `Ok`.
+    /// [`Store::merge`] without the bookmark as stored, and with the batch's `records` for
+    /// the event store in the same transaction: what a claim's commit needs (the delivery
+    /// acknowledges once both are durable and reads nothing back). Durable when it returns
+    /// `Ok`.
     fn merge_unread(
         &self,
-        client: &str,
-        subscription: &str,
+        pair: (&str, &str),
         delivered: &BookmarkList,
         at: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.merge(client, subscription, delivered, at).map(drop)
-    }
+        records: Vec<StoreRecord>,
+    ) -> Result<(), StoreError>;
 
     /// Note a heartbeat of `client` in `subscription`.
     fn heartbeat(&self, client: &str, subscription: &str, at: Timestamp) -> Result<(), StoreError>;
@@ -186,22 +188,27 @@ pub trait BookmarkStore: Send + Sync + std::fmt::Debug {
     fn claim<'a>(&'a self, client: &str, subscription: &str) -> Result<Claim<'a>, StoreError> {
         Claim::load_then_merge(self, client, subscription)
     }
+
+    /// The event store in this store's database, once opened: where a subscription with a
+    /// `store` output keeps its events, written by [`Claim::commit`].
+    fn events(&self) -> Option<&Arc<EventStore>>;
 }
 
-/// One delivery's hold on a forwarder's bookmark ([`BookmarkStore::claim`]); dropped without
-/// [`Claim::commit`], nothing is stored and the hold ends.
+/// One delivery's hold on a forwarder's bookmark ([`Store::claim`]); dropped without
+/// [`Claim::commit`], nothing is stored (neither bookmark nor events) and the hold ends.
 pub struct Claim<'a> {
     stored: Option<BookmarkList>,
     commit: Box<CommitClaim<'a>>,
 }
 
-/// What ends a claim: the store's merge of what was delivered, durable when it returns `Ok`
-/// (nothing is returned: see [`BookmarkStore::merge_unread`]).
-type CommitClaim<'a> = dyn FnOnce(&BookmarkList, Timestamp) -> Result<(), StoreError> + 'a;
+/// What ends a claim: the store's merge of what was delivered and the insert of its records,
+/// one transaction, durable when it returns `Ok` (see [`Store::merge_unread`]).
+type CommitClaim<'a> =
+    dyn FnOnce(&BookmarkList, Timestamp, Vec<StoreRecord>) -> Result<(), StoreError> + 'a;
 
 impl<'a> Claim<'a> {
     /// The default claim: no hold, a merge into `store` at the end.
-    fn load_then_merge<S: BookmarkStore + ?Sized>(
+    fn load_then_merge<S: Store + ?Sized>(
         store: &'a S,
         client: &str,
         subscription: &str,
@@ -209,8 +216,8 @@ impl<'a> Claim<'a> {
         let (client, subscription) = (client.to_owned(), subscription.to_owned());
         Ok(Claim {
             stored: store.load(&client, &subscription)?,
-            commit: Box::new(move |delivered, at| {
-                store.merge_unread(&client, &subscription, delivered, at)
+            commit: Box::new(move |delivered, at, records| {
+                store.merge_unread((&client, &subscription), delivered, at, records)
             }),
         })
     }
@@ -220,16 +227,22 @@ impl<'a> Claim<'a> {
         self.stored.as_ref()
     }
 
-    /// Merge `delivered` as [`BookmarkStore::merge`] does, ending the claim; durable when it
-    /// returns `Ok`.
-    pub fn commit(self, delivered: &BookmarkList, at: Timestamp) -> Result<(), StoreError> {
-        (self.commit)(delivered, at)
+    /// Merge `reached` as [`Store::merge`] does and write `records` (the batch's events for
+    /// the event store; none when its subscription keeps none) in the same transaction,
+    /// ending the claim; both durable when it returns `Ok`, neither when it fails.
+    pub fn commit(
+        self,
+        reached: &BookmarkList,
+        at: Timestamp,
+        records: Vec<StoreRecord>,
+    ) -> Result<(), StoreError> {
+        (self.commit)(reached, at, records)
     }
 }
 
 /// Open the store `backend` names: the SQLite file (created), or a pool to PostgreSQL with
 /// its schema created or brought up to date.
-pub fn open(backend: &Backend) -> Result<Arc<dyn BookmarkStore>, StoreError> {
+pub fn open(backend: &Backend) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match backend {
         Backend::Sqlite { path } => Arc::new(SqliteStore::open(path)?),
         Backend::Postgres(settings) => Arc::new(PostgresStore::open(settings)?),
@@ -247,7 +260,7 @@ fn list_from_rows<S: AsRef<str>>(rows: impl IntoIterator<Item = (S, i64)>) -> Op
     any.then_some(list)
 }
 
-/// The tables [`BookmarkStore::forget`] deletes a forwarder's rows from, and whether a row
+/// The tables [`Store::forget`] deletes a forwarder's rows from, and whether a row
 /// there makes it known (a refusal alone does not).
 const FORGET: [(&str, bool); 3] = [("refusal", false), ("bookmark", true), ("client", true)];
 

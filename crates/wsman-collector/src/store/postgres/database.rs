@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use super::{create_schema, Pool, PostgresStore};
-use crate::bookmarks::StoreError;
+use crate::store::StoreError;
 use wsman_events::Timestamp;
 
-use crate::event_store::postgres::{retain_as_of, Connections, DatabaseError, Param, Pending};
-use crate::event_store::{self, EventStore, StoreSettings};
+use super::events::{retain_as_of, Connections, DatabaseError, Param, Pending};
+use crate::store::events::{EventStore, StoreRecord, StoreSettings};
 
 impl PostgresStore {
     /// The pool and the runtime it runs on.
@@ -30,7 +30,7 @@ impl PostgresStore {
         }
         let database = self.database()?;
         database.run(|pool| async move {
-            let schema = [event_store::postgres::SCHEMA];
+            let schema = [super::events::SCHEMA];
             pool.transaction(|_| true, async |t| create_schema(t, &schema).await)
                 .await
         })?;
@@ -60,11 +60,11 @@ impl PostgresStore {
         });
     }
 
-    /// What a commit of the pair writes to the event store, if there is one.
-    pub(super) fn pending(&self, client: &str, subscription: &str) -> Option<Pending> {
+    /// What a commit writes to the event store (`records`), if there is one.
+    pub(super) fn pending(&self, records: Vec<StoreRecord>) -> Option<Pending> {
         let events = self.events.get()?;
         Some(Pending {
-            records: events.take_pending(client, subscription),
+            records,
             settings: events.settings().clone(),
             retain: events.retention_due(),
         })

@@ -16,12 +16,12 @@ use std::collections::BTreeSet;
 use rusqlite::{params, params_from_iter, types::Value, Connection, OptionalExtension};
 use wsman_events::Timestamp;
 
-use super::filter::Search;
-use super::record::StoreRecord;
-use super::{Bucket, EventRow, Position, StoreSettings};
+use crate::store::events::common::{self, Bucket, EventRow, Position, StoreSettings};
+use crate::store::events::filter::{self, Search};
+use crate::store::events::record::{self, StoreRecord};
 
 /// The tables every store has, besides the partitions.
-pub(super) const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS store_meta (next_id INTEGER NOT NULL);
     INSERT INTO store_meta (next_id) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM store_meta);
     CREATE TABLE IF NOT EXISTS store_partition (part INTEGER PRIMARY KEY);
@@ -63,7 +63,7 @@ const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(5
 
 /// The writer's settings once the store shares its file: a larger cache, and with a
 /// [`Checkpointer`] no automatic checkpoint (it runs them off the commit path).
-pub(super) fn tune_writer(writer: &Connection, checkpointer: bool) -> rusqlite::Result<()> {
+pub(crate) fn tune_writer(writer: &Connection, checkpointer: bool) -> rusqlite::Result<()> {
     writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     if checkpointer {
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -81,7 +81,7 @@ pub(super) fn tune_writer(writer: &Connection, checkpointer: bool) -> rusqlite::
 /// has passed [`WAL_BOUND_FRAMES`], the commit path checkpoints once itself, between its
 /// transactions (the frames since the last passive checkpoint), and the WAL starts over.
 #[derive(Debug)]
-pub(super) struct Checkpointer {
+pub(crate) struct Checkpointer {
     wake: std::sync::mpsc::SyncSender<()>,
     /// Frames in the WAL as the last checkpoint found it.
     frames: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -90,7 +90,7 @@ pub(super) struct Checkpointer {
 impl Checkpointer {
     /// The checkpointer of the file `connection` is open on (its own connection; the thread
     /// ends when the checkpointer is dropped).
-    pub(super) fn start(connection: Connection) -> std::io::Result<Checkpointer> {
+    pub(crate) fn start(connection: Connection) -> std::io::Result<Checkpointer> {
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
         let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let seen = std::sync::Arc::clone(&frames);
@@ -113,7 +113,7 @@ impl Checkpointer {
     /// A checkpoint the thread is running makes this one busy: it is tried again after the
     /// next commit.
     /// `over`: the WAL on disk has passed the store's bound for it (checkpointed here at once).
-    pub(super) fn after_commit(&self, writer: &Connection, over: bool) -> rusqlite::Result<()> {
+    pub(crate) fn after_commit(&self, writer: &Connection, over: bool) -> rusqlite::Result<()> {
         if !over && self.frames.load(std::sync::atomic::Ordering::Relaxed) < WAL_BOUND_FRAMES {
             let _ = self.wake.try_send(());
             return Ok(());
@@ -128,7 +128,7 @@ impl Checkpointer {
 
 /// What a passive checkpoint on `connection` found: whether another checkpoint kept it from
 /// running, and the frames in the WAL.
-pub(super) fn checkpoint(connection: &Connection) -> rusqlite::Result<(bool, u64)> {
+pub(crate) fn checkpoint(connection: &Connection) -> rusqlite::Result<(bool, u64)> {
     connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
         let busy = row.get::<_, i64>(0)? != 0;
         Ok((busy, u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0)))
@@ -136,7 +136,7 @@ pub(super) fn checkpoint(connection: &Connection) -> rusqlite::Result<(bool, u64
 }
 
 /// The partitions, oldest first.
-pub(super) fn partitions(connection: &Connection) -> rusqlite::Result<Vec<i64>> {
+pub(crate) fn partitions(connection: &Connection) -> rusqlite::Result<Vec<i64>> {
     let mut statement =
         connection.prepare_cached("SELECT part FROM store_partition ORDER BY part")?;
     let parts = statement.query_map([], |row| row.get(0))?;
@@ -145,9 +145,9 @@ pub(super) fn partitions(connection: &Connection) -> rusqlite::Result<Vec<i64>> 
 
 /// Bring partitions written before the store kept both times up to date, once (when they
 /// lack the `arrived` column): the columns added, and an event whose `TimeCreated` is
-/// implausible ([`super::record::ordering_time`]) ordered by the start of its partition's
+/// implausible ([`record::ordering_time`]) ordered by the start of its partition's
 /// period (its arrival, to the partition) and its own time kept in `event_time`.
-pub(super) fn upgrade(connection: &Connection, settings: &StoreSettings) -> rusqlite::Result<()> {
+pub(crate) fn upgrade(connection: &Connection, settings: &StoreSettings) -> rusqlite::Result<()> {
     for part in partitions(connection)? {
         let has_arrived: bool = connection.query_row(
             &format!("SELECT count(*) FROM pragma_table_info('ev_{part}') WHERE name = 'arrived'"),
@@ -164,7 +164,7 @@ pub(super) fn upgrade(connection: &Connection, settings: &StoreSettings) -> rusq
             .saturating_mul(settings.partition_seconds)
             .saturating_mul(1_000_000);
         let latest = Timestamp::from_unix_micros(end)
-            .saturating_add(super::record::LATEST_AHEAD)
+            .saturating_add(record::LATEST_AHEAD)
             .unix_micros();
         let transaction = connection.unchecked_transaction()?;
         transaction.execute_batch(&format!(
@@ -172,7 +172,7 @@ pub(super) fn upgrade(connection: &Connection, settings: &StoreSettings) -> rusq
              ALTER TABLE ev_{part} ADD COLUMN arrived INTEGER;
              UPDATE ev_{part} SET event_time = time, time = {start}
                  WHERE time < {earliest} OR time > {latest};",
-            earliest = super::record::EARLIEST_PLAUSIBLE.unix_micros(),
+            earliest = record::EARLIEST_PLAUSIBLE.unix_micros(),
         ))?;
         transaction.commit()?;
     }
@@ -181,9 +181,9 @@ pub(super) fn upgrade(connection: &Connection, settings: &StoreSettings) -> rusq
 
 /// Insert `records`, arrived at `now`, in the caller's transaction; `known` are the
 /// partitions known to exist (the one written is added).
-pub(super) fn insert(
+pub(crate) fn insert(
     connection: &Connection,
-    records: &[StoreRecord],
+    records: &[&StoreRecord],
     now: Timestamp,
     settings: &StoreSettings,
     known: &mut BTreeSet<i64>,
@@ -233,7 +233,7 @@ pub(super) fn insert(
 
 /// What retention drops besides partitions past the age limit.
 #[derive(Clone, Copy)]
-pub(super) enum Retain<'a> {
+pub(crate) enum Retain<'a> {
     /// Nothing more: no size bound.
     Aged,
     /// The oldest partitions while the store is over its bound's retention size, the one
@@ -245,7 +245,7 @@ pub(super) enum Retain<'a> {
 
 /// Drop the partitions past the age limit, then, by `more`, the oldest while the store is too
 /// big (the one being written too, when it alone is). Returns the partitions dropped.
-pub(super) fn retain(
+pub(crate) fn retain(
     connection: &mut Connection,
     now: Timestamp,
     settings: &StoreSettings,
@@ -550,7 +550,7 @@ fn sort_page(rows: &mut [EventRow], position: Position) {
 }
 
 /// Up to `limit` matches of `search` after `position`: newest first, or by id for a tail.
-pub(super) fn page(
+pub(crate) fn page(
     connection: &Connection,
     search: &Search,
     position: Position,
@@ -598,7 +598,7 @@ pub(super) fn page(
 }
 
 /// The event `id` as it was sent, if held.
-pub(super) fn event_xml(connection: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
+pub(crate) fn event_xml(connection: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
     for part in partitions(connection)?.into_iter().rev() {
         let xml = connection
             .query_row(
@@ -615,7 +615,7 @@ pub(super) fn event_xml(connection: &Connection, id: i64) -> rusqlite::Result<Op
 }
 
 /// The newest stored event's id (0 for none).
-pub(super) fn cursor(connection: &Connection) -> rusqlite::Result<i64> {
+pub(crate) fn cursor(connection: &Connection) -> rusqlite::Result<i64> {
     connection.query_row("SELECT next_id - 1 FROM store_meta", [], |r| r.get(0))
 }
 
@@ -640,15 +640,15 @@ fn time_range(connection: &Connection, search: &Search) -> rusqlite::Result<Opti
 }
 
 /// The matches of `search` counted per bucket.
-pub(super) fn histogram(
+pub(crate) fn histogram(
     connection: &Connection,
     search: &Search,
-) -> Result<Vec<Bucket>, super::StoreQueryError> {
-    let Some((first, last)) = super::histogram_span(search, || time_range(connection, search))?
+) -> Result<Vec<Bucket>, common::StoreQueryError> {
+    let Some((first, last)) = common::histogram_span(search, || time_range(connection, search))?
     else {
         return Ok(Vec::new());
     };
-    let (width, start, count) = super::filter::buckets(search.bucket_seconds, first, last)?;
+    let (width, start, count) = filter::buckets(search.bucket_seconds, first, last)?;
     let mut counted = Vec::new();
     for part in partitions(connection)? {
         let mut values = vec![Value::Integer(width * 1_000_000)];
@@ -664,7 +664,7 @@ pub(super) fn histogram(
             counted.push(found?);
         }
     }
-    Ok(super::fill_buckets((width, start, count), counted))
+    Ok(common::fill_buckets((width, start, count), counted))
 }
 
 #[cfg(test)]
@@ -706,7 +706,7 @@ mod tests {
         }
         drop(old);
         for _ in 0..2 {
-            let store = super::super::EventStore::open(&path, settings.clone()).unwrap();
+            let store = crate::store::events::EventStore::open(&path, settings.clone()).unwrap();
             let rows = store
                 .page(&Search::default(), Position::Newest, 10)
                 .unwrap();

@@ -20,15 +20,15 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::GenericClient;
 use wsman_events::Timestamp;
 
-use super::filter::Search;
-use super::record::StoreRecord;
-use super::{Bucket, EventRow, Position, StoreQueryError, StoreSettings};
-
-/// Why the database did not answer (the bookmark store's error).
-pub(crate) type DatabaseError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) use crate::store::events::common::DatabaseError;
+use crate::store::events::common::{
+    self, Bucket, EventRow, Position, StoreQueryError, StoreSettings,
+};
+use crate::store::events::filter::{self, Search};
+use crate::store::events::record::StoreRecord;
 
 /// The database's side the store's searches need: the bookmark store's pool
-/// ([`crate::bookmarks::PostgresStore::events`]), so one pool bounds both. Errors are the
+/// ([`crate::store::PostgresStore::events`]), so one pool bounds both. Errors are the
 /// bookmark store's.
 pub(crate) trait Connections: Send + Sync {
     /// The rows of `sql` with `params`, on a pooled connection.
@@ -44,8 +44,8 @@ pub(crate) trait Connections: Send + Sync {
 
 /// The tables of the store (created under the schema's advisory lock). The last four
 /// statements bring a store written before both times were kept up to date, once: an event
-/// whose `TimeCreated` is implausible (before [`super::record::EARLIEST_PLAUSIBLE`], or more
-/// than [`super::record::LATEST_AHEAD`] after arrival: the numbers below) is ordered by its
+/// whose `TimeCreated` is implausible (before `record::EARLIEST_PLAUSIBLE`, or more than
+/// `record::LATEST_AHEAD` after arrival: the numbers below) is ordered by its
 /// arrival, its own time kept in `event_time`. Only events dated past a day from now are
 /// looked for among those ahead of their arrival: both conditions are ranges of the time
 /// index, so the upgrade reads no more than the events it moves (a scan of every partition
@@ -244,7 +244,7 @@ pub(crate) async fn retain_as_of(
         dropped.push(lo.div_euclid(1_000_000) / settings.partition_seconds);
     }
     connection.batch_execute("COMMIT").await?;
-    super::log_dropped(&dropped);
+    common::log_dropped(&dropped);
     Ok(dropped)
 }
 
@@ -356,7 +356,7 @@ fn row_of(row: &tokio_postgres::Row) -> EventRow {
 }
 
 /// Up to `limit` matches of `search` after `position`: newest first, or by id for a tail.
-pub(super) fn page(
+pub(crate) fn page(
     database: &dyn Connections,
     search: &Search,
     position: Position,
@@ -385,7 +385,7 @@ pub(super) fn page(
 }
 
 /// The event `id` as it was sent, if held.
-pub(super) fn event_xml(
+pub(crate) fn event_xml(
     database: &dyn Connections,
     id: i64,
 ) -> Result<Option<String>, StoreQueryError> {
@@ -398,7 +398,7 @@ pub(super) fn event_xml(
 }
 
 /// The newest stored event's id (0 for none): ids are handed out in commit order.
-pub(super) fn cursor(database: &dyn Connections) -> Result<i64, StoreQueryError> {
+pub(crate) fn cursor(database: &dyn Connections) -> Result<i64, StoreQueryError> {
     let rows = query(
         database,
         "SELECT next_id - 1 FROM wec_event_meta".into(),
@@ -408,7 +408,7 @@ pub(super) fn cursor(database: &dyn Connections) -> Result<i64, StoreQueryError>
 }
 
 /// The matches of `search` counted per bucket.
-pub(super) fn histogram(
+pub(crate) fn histogram(
     database: &dyn Connections,
     search: &Search,
 ) -> Result<Vec<Bucket>, StoreQueryError> {
@@ -422,10 +422,10 @@ pub(super) fn histogram(
         let row = rows.first();
         Ok(row.and_then(|r| Some((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))))
     };
-    let Some((first, last)) = super::histogram_span(search, range)? else {
+    let Some((first, last)) = common::histogram_span(search, range)? else {
         return Ok(Vec::new());
     };
-    let buckets = super::filter::buckets(search.bucket_seconds, first, last)?;
+    let buckets = filter::buckets(search.bucket_seconds, first, last)?;
     let mut params = Vec::new();
     let width = bind(&mut params, buckets.0 * 1_000_000);
     let sql = format!(
@@ -436,12 +436,12 @@ pub(super) fn histogram(
         .iter()
         .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
         .collect::<Vec<_>>();
-    Ok(super::fill_buckets(buckets, counted))
+    Ok(common::fill_buckets(buckets, counted))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::record::{EARLIEST_PLAUSIBLE, LATEST_AHEAD};
+    use crate::store::events::record::{EARLIEST_PLAUSIBLE, LATEST_AHEAD};
 
     /// The upgrade's numbers are the bounds new events are checked against.
     #[test]

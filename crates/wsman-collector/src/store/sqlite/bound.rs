@@ -8,7 +8,7 @@
 //! (`journal_size_limit`). The file has the rest, enforced by SQLite itself
 //! (`max_page_count`): a commit that would pass it fails with `SQLITE_FULL` instead of growing
 //! the file, which makes the bookmark store run retention and try once more
-//! ([`super::EventStore::make_room`]). After every commit the oldest partitions are dropped
+//! ([`crate::store::events::EventStore::make_room`]). After every commit the oldest partitions are dropped
 //! while the file's pages in use pass [`RETAIN_PAST`] of its share, the partition being
 //! written too when it alone passes it, so that a commit seldom meets the hard limit. Pages of
 //! a dropped partition are reused by the next ones: the file does not shrink, nor grow.
@@ -22,11 +22,11 @@ use rusqlite::Connection;
 const MAX_WAL_SHARE: u64 = 32 << 20;
 /// The part of the bound (numerator, denominator) past which retention drops partitions after
 /// a commit: room for the commits until the next one.
-pub(super) const RETAIN_PAST: (u64, u64) = (3, 4);
+pub(crate) const RETAIN_PAST: (u64, u64) = (3, 4);
 
 /// The bound of one SQLite store (`max_bytes` set).
 #[derive(Clone, Debug)]
-pub(super) struct DiskBound {
+pub(crate) struct DiskBound {
     max_bytes: u64,
     /// The store's file; its WAL is this path with `-wal`.
     wal: PathBuf,
@@ -34,7 +34,7 @@ pub(super) struct DiskBound {
 
 impl DiskBound {
     /// The bound of the store at `path`, when `max_bytes` is set.
-    pub(super) fn of(path: &Path, max_bytes: Option<u64>) -> Option<DiskBound> {
+    pub(crate) fn of(path: &Path, max_bytes: Option<u64>) -> Option<DiskBound> {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
         max_bytes.map(|max_bytes| DiskBound {
@@ -51,7 +51,7 @@ impl DiskBound {
     /// The WAL's size past which the commit path checkpoints it, and to which it is cut back
     /// when it starts over: a quarter of its share, the rest for the commit that crosses it
     /// (and retention's, taken by the same checkpoint).
-    pub(super) fn wal_checkpoint_past(&self) -> u64 {
+    pub(crate) fn wal_checkpoint_past(&self) -> u64 {
         self.wal_share() / 4
     }
 
@@ -63,7 +63,7 @@ impl DiskBound {
     /// Bound `connection`'s writes: the file to its share (`max_page_count`, in its pages;
     /// SQLite keeps it at the file's size if that is larger already), the WAL cut back when it
     /// starts over.
-    pub(super) fn tune(&self, connection: &Connection) -> rusqlite::Result<()> {
+    pub(crate) fn tune(&self, connection: &Connection) -> rusqlite::Result<()> {
         let page: i64 = connection.query_row("PRAGMA page_size", [], |r| r.get(0))?;
         let file_share = self.file_share();
         let pages = (file_share / u64::try_from(page.max(512)).unwrap_or(4096)).max(1);
@@ -76,12 +76,12 @@ impl DiskBound {
     }
 
     /// The WAL's size on disk now (0 when there is none).
-    pub(super) fn wal_bytes(&self) -> u64 {
+    pub(crate) fn wal_bytes(&self) -> u64 {
         std::fs::metadata(&self.wal).map_or(0, |m| m.len())
     }
 
     /// Whether the WAL has passed the size at which the commit path checkpoints it.
-    pub(super) fn wal_over(&self) -> bool {
+    pub(crate) fn wal_over(&self) -> bool {
         self.wal_bytes() > self.wal_checkpoint_past()
     }
 
@@ -89,14 +89,14 @@ impl DiskBound {
     /// [`RETAIN_PAST`] of its share (the WAL has its own share, kept by checkpoints: counting
     /// its size here, large just after a large commit until it starts over, would drop the
     /// partition that commit wrote).
-    pub(super) fn over_retention(&self, connection: &Connection) -> rusqlite::Result<bool> {
+    pub(crate) fn over_retention(&self, connection: &Connection) -> rusqlite::Result<bool> {
         let (part, whole) = RETAIN_PAST;
         Ok(used_bytes(connection)? > self.file_share() / whole * part)
     }
 }
 
 /// Bytes of the file in use (free pages left out: a dropped partition's pages are reused).
-pub(super) fn used_bytes(connection: &Connection) -> rusqlite::Result<u64> {
+pub(crate) fn used_bytes(connection: &Connection) -> rusqlite::Result<u64> {
     let pragma = |name: &str| -> rusqlite::Result<i64> {
         connection
             .prepare_cached(&format!("PRAGMA {name}"))?
