@@ -94,7 +94,7 @@ impl ShellService {
         }
     }
 
-    /// Every operation but Enumerate and Receive ([`Self::receive_envelope`]). Returns the
+    /// Every operation but Enumerate and Receive ([`Self::receive_answer`]). Returns the
     /// response Action and body.
     pub async fn operate(
         &self,
