@@ -183,7 +183,7 @@ pub struct Routed {
     pub access: Access,
 }
 
-/// What an engine answers, typed: [`crate::render::reply`] writes and sizes its envelope.
+/// What an engine answers, typed: [`crate::render`] writes and sizes its envelope.
 #[derive(Debug)]
 pub enum Answer {
     /// A response under `action` with `body` (XML, may be empty) and `extra` header blocks

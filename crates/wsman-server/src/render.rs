@@ -2,7 +2,7 @@
 //! request and sized once, from what was written, against the request's MaxEnvelopeSize
 //! (`w:EncodingLimit` when larger). The router renders every engine's answer here
 //! ([`crate::catalog::Routed::serve`]), as axum turns a handler's value into its response;
-//! engines only ask the [`room`] their items have. No other module writes an envelope: the
+//! engines only ask the `room` their items have. No other module writes an envelope: the
 //! workspace's `clippy.toml` bans `wsman_proto::response::envelope*` everywhere but here.
 
 use bytes::Bytes;
