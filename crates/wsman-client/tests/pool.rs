@@ -3,6 +3,10 @@
 //! forks share idle connections, concurrent requests get connections of their own, at most
 //! four stay idle, and a connection whose exchange failed (unread answer, timeout) is never
 //! used again, while one that carried a complete fault is.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a canned server writes its answers"
+)]
 
 mod common;
 use common::{default_shell, http_server, parse_soap, soap_response, start};

@@ -2,6 +2,10 @@
 //! The shell API against a scripted in-test server on 127.0.0.1: the requests it sends (the
 //! options, selectors and bodies Windows clients send), recorded Windows CreateResponses,
 //! polling through `w:TimedOut`, and resending the same SequenceId when an answer is lost.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a canned server writes its answers"
+)]
 
 mod common;
 use common::{http_server, parse_soap, soap_response, start};

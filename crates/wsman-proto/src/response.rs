@@ -78,6 +78,11 @@ pub const ENVELOPE_HEADROOM: usize = 4096;
 /// with [`ENVELOPE_END`], with no copy of the body. Start + body + end is [`envelope`]'s text
 /// for a non-empty body.
 pub fn envelope_start(header: &ResponseHeader<'_>) -> String {
+    start(header)
+}
+
+/// [`envelope_start`]'s text, for the writers of this module.
+fn start(header: &ResponseHeader<'_>) -> String {
     let mut out = String::with_capacity(1024);
     open_envelope(&mut out);
     write_header(&mut out, header);
@@ -93,7 +98,7 @@ pub const ENVELOPE_END: &str = "</s:Body></s:Envelope>";
 /// moved once within its allocation instead of copied into a new one. Same text as
 /// [`envelope`].
 pub fn envelope_owned(header: &ResponseHeader<'_>, mut body: String) -> String {
-    let start = envelope_start(header);
+    let start = start(header);
     body.reserve(start.len() + ENVELOPE_END.len());
     body.insert_str(0, &start);
     body.push_str(ENVELOPE_END);
@@ -182,6 +187,7 @@ pub fn new_message_id() -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, reason = "the writers' own test")]
 mod tests {
     use super::*;
 

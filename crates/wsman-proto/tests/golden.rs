@@ -2,6 +2,10 @@
 //! output in `tests/golden/` (run with `UPDATE_GOLDEN=1` to rewrite those after a deliberate
 //! change, then review the diff).
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the writers of response envelopes against Windows' recordings"
+)]
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,10 @@
 //! Round-trip property tests of the codec: what the request builder writes, the request parser
 //! reads back unchanged; what the response builder echoes, a client reads back byte for byte.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the writers of response envelopes, read back"
+)]
 
 use std::time::Duration;
 

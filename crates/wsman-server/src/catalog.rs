@@ -196,7 +196,8 @@ impl Routed {
             proof: arrival.proof,
             wire_length: arrival.wire_length,
         };
-        engine.handle(call).await
+        let answer = engine.handle(call).await?;
+        crate::render::reply(&request, answer, call.max_envelope)
     }
 }
 

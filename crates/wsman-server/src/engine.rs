@@ -1,9 +1,10 @@
 //! The contract between the catalog ([`crate::catalog`]) and its engines: the keys an engine
 //! serves (an [`Endpoint`] classified from the HTTP path, a [`Target`] from the typed
 //! operation), the [`Access`] a request needs, the [`Call`] an engine receives and the
-//! [`Reply`] it answers. A module of its own below both the catalog and the engines, so that
+//! typed [`Answer`] it gives. A module of its own below both the catalog and the engines, so that
 //! neither reaches into the other.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -182,7 +183,54 @@ pub struct Routed {
     pub access: Access,
 }
 
-/// The answer of a dispatched request.
+/// What an engine answers, typed: [`crate::render`] writes and sizes its envelope.
+#[derive(Debug)]
+pub enum Answer {
+    /// A response under `action` with `body` (XML, may be empty) and `extra` header blocks
+    /// (already serialised, e.g. `w:TotalItemsCountEstimate`).
+    Body {
+        action: Cow<'static, str>,
+        extra: String,
+        body: String,
+    },
+    /// A WinRS Receive: the command's output as the shell engine holds it (base64 text),
+    /// written around, not copied.
+    Receive {
+        output: wsman_shell::ReceiveOutput,
+        command_id: String,
+    },
+    /// An answer that has no response envelope of ours: an HTTP status, or the collector's
+    /// Ack of a delivery (a forwarder's shape, `wsman_events::delivery`).
+    Reply(Reply),
+}
+
+impl Answer {
+    /// A response under `action` with `body` and no extra header block.
+    pub fn body(action: impl Into<Cow<'static, str>>, body: impl Into<String>) -> Self {
+        Self::with_header(action, String::new(), body)
+    }
+
+    /// A response under `action` with `extra` header blocks and `body`.
+    pub fn with_header(
+        action: impl Into<Cow<'static, str>>,
+        extra: impl Into<String>,
+        body: impl Into<String>,
+    ) -> Self {
+        Self::Body {
+            action: action.into(),
+            extra: extra.into(),
+            body: body.into(),
+        }
+    }
+}
+
+impl From<Reply> for Answer {
+    fn from(reply: Reply) -> Self {
+        Self::Reply(reply)
+    }
+}
+
+/// The answer of a dispatched request, as written.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reply {
     /// A response envelope (XML, not yet encoded).
@@ -258,11 +306,11 @@ impl Call<'_> {
 }
 
 /// A boxed engine answer.
-pub type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, Fault>> + Send + 'a>>;
+pub type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, Fault>> + Send + 'a>>;
 
 /// One entry of the catalog. An engine says which keys it serves and what access a request
 /// needs; it answers every action of its keys (`a:ActionNotSupported` for the ones it does
-/// not serve) and keeps its response within `call.max_envelope`.
+/// not serve) with a typed [`Answer`], whose items it fits within `call.max_envelope`.
 pub trait Engine: Send + Sync {
     /// The (endpoint, target) pairs this engine answers.
     fn keys(&self) -> Vec<Key>;

@@ -97,6 +97,7 @@ pub mod pipeline;
 pub mod principal;
 pub mod proof;
 pub mod proxy_header;
+pub mod render;
 pub mod response;
 pub mod response_body;
 pub mod server;

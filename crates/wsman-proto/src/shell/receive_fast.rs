@@ -378,6 +378,10 @@ fn set_exit_code(response: &mut ReceiveResponse, code: i64) -> Option<()> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    #![allow(
+        clippy::disallowed_methods,
+        reason = "a Receive answer as a server writes it"
+    )]
     use super::*;
     use crate::response::{envelope, ResponseHeader};
     use crate::xml;

@@ -2,6 +2,10 @@
 //! `tests/fixtures/windows/`, and the tree compare that ignores prefixes and whitespace.
 #![allow(dead_code)] // each test file uses a part
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the writers of response envelopes against Windows' recordings"
+)]
 
 use std::path::{Path, PathBuf};
 

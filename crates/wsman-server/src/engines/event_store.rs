@@ -21,9 +21,8 @@ use wsman_proto::{Fault, Request};
 use wsman_providers::{Item, ItemSource};
 
 use crate::access::{access_for, Required};
-use crate::engine::{Access, Call, EndpointKind, Engine, Family, Key, Reply, ReplyFuture, Target};
+use crate::engine::{Access, Answer, Call, EndpointKind, Engine, Family, Key, ReplyFuture, Target};
 use crate::engines::collector::engine::Running;
-use crate::engines::envelope::finish;
 use crate::engines::paging;
 use crate::engines::transfer::engine::render_item;
 use crate::engines::Services;
@@ -76,7 +75,7 @@ impl EventSearchEngine {
         }
     }
 
-    async fn answer(&self, call: Call<'_>) -> Result<Reply, Fault> {
+    async fn answer(&self, call: Call<'_>) -> Result<Answer, Fault> {
         let uri = call.request.resource_uri.as_deref().unwrap_or("");
         let Some(store) = self.store() else {
             return Err(Fault::destination_unreachable(uri));
@@ -98,7 +97,7 @@ impl EventSearchEngine {
         answered
     }
 
-    async fn events(&self, store: Arc<EventStore>, call: Call<'_>) -> Result<Reply, Fault> {
+    async fn events(&self, store: Arc<EventStore>, call: Call<'_>) -> Result<Answer, Fault> {
         let parsed = Enumerate::parse(call.request.body.as_ref())?;
         let search = search_of(&parsed)?.for_events().map_err(filter_fault)?;
         let position = Position::start(&search);
@@ -117,7 +116,7 @@ impl EventSearchEngine {
         paging::enumerate_response(&self.enumerations, call, &parsed, pending, 0).await
     }
 
-    async fn histogram(&self, store: Arc<EventStore>, call: Call<'_>) -> Result<Reply, Fault> {
+    async fn histogram(&self, store: Arc<EventStore>, call: Call<'_>) -> Result<Answer, Fault> {
         let parsed = Enumerate::parse(call.request.body.as_ref())?;
         if parsed.mode != EnumerationMode::Object {
             return Err(Fault::unsupported_feature(
@@ -186,20 +185,14 @@ fn id_of(request: &Request) -> Result<i64, Fault> {
         })
 }
 
-async fn get_event(store: Arc<EventStore>, call: Call<'_>) -> Result<Reply, Fault> {
+async fn get_event(store: Arc<EventStore>, call: Call<'_>) -> Result<Answer, Fault> {
     let id = id_of(call.request)?;
     let xml = blocking(move || store.event_xml(id)).await?;
     let xml = xml.ok_or_else(Fault::resource_not_found)?;
-    finish(
-        call.request,
-        action::GET_RESPONSE,
-        "",
-        &xml,
-        call.max_envelope,
-    )
+    Ok(Answer::body(action::GET_RESPONSE, xml))
 }
 
-async fn get_cursor(store: Arc<EventStore>, call: Call<'_>) -> Result<Reply, Fault> {
+async fn get_cursor(store: Arc<EventStore>, call: Call<'_>) -> Result<Answer, Fault> {
     if !call.request.selectors.0.is_empty() {
         return Err(Fault::invalid_selectors(
             SelectorProblem::Unexpected,
@@ -211,13 +204,7 @@ async fn get_cursor(store: Arc<EventStore>, call: Call<'_>) -> Result<Reply, Fau
         "<q:Cursor xmlns:q=\"{}\"><q:Id>{id}</q:Id></q:Cursor>",
         uris::NS
     );
-    finish(
-        call.request,
-        action::GET_RESPONSE,
-        "",
-        &body,
-        call.max_envelope,
-    )
+    Ok(Answer::body(action::GET_RESPONSE, body))
 }
 
 /// One result as the contract writes it.

@@ -3,7 +3,8 @@
 //! implementation, side by side: the transfer engine over one provider ([`transfer`], for the
 //! configuration tree and the CIM classes), the WinRS and PowerShell shells ([`shells`]),
 //! WS-Eventing on the event logs ([`eventing`]) and the collector's adapter ([`collector`]).
-//! What they share to answer: enumeration [`paging`] and the response [`envelope`]. Each
+//! What they share to answer: enumeration [`paging`]; each answers a typed
+//! [`crate::engine::Answer`], whose envelope [`crate::render`] writes. Each
 //! engine is one type made by its `new` from the [`Services`] they share, which are made
 //! first; the daemon binary builds the catalog from them in one function.
 
@@ -15,7 +16,6 @@ use crate::enumeration::EnumerationStore;
 use shells::ShellService;
 
 pub mod collector;
-pub mod envelope;
 pub mod event_store;
 pub mod eventing;
 pub mod paging;

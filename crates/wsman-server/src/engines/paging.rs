@@ -11,10 +11,10 @@ use wsman_proto::enumeration::{self, Enumerate, Pull};
 use wsman_proto::ns::action;
 use wsman_proto::{Fault, Request};
 
-use super::envelope::{finish, render};
-use crate::engine::{Call, Reply};
+use crate::engine::{Answer, Call};
 use crate::enumeration::{take_batch, EnumerationStore, Pending};
 use crate::error::unfit_fault;
+use crate::render::room;
 use crate::settings::ServiceSettings;
 
 /// A stand-in as long as a real context id, to size the envelope before one is created.
@@ -28,7 +28,7 @@ pub async fn enumerate_rendered(
     call: Call<'_>,
     parsed: &Enumerate,
     rendered: std::collections::VecDeque<String>,
-) -> Result<Reply, Fault> {
+) -> Result<Answer, Fault> {
     let total = rendered.len();
     let pending = Pending::Rendered(rendered);
     enumerate_response(store, call, parsed, pending, total).await
@@ -42,7 +42,7 @@ pub async fn enumerate_response(
     parsed: &Enumerate,
     pending: Pending,
     total: usize,
-) -> Result<Reply, Fault> {
+) -> Result<Answer, Fault> {
     let request = call.request;
     let settings = call.exchange.settings;
     let extra = count_header(request, total);
@@ -51,24 +51,16 @@ pub async fn enumerate_response(
         let timeout = settings.enumeration_timeout();
         let id = store.insert(&owner(&call), pending, total, now, timeout, None)?;
         let body = enumeration::enumerate_response(Some(&id), None, false);
-        return finish(
-            request,
-            action::ENUMERATE_RESPONSE,
-            &extra,
-            &body,
-            call.max_envelope,
-        );
+        return Ok(Answer::with_header(action::ENUMERATE_RESPONSE, extra, body));
     }
     let max_items = batch_limit(parsed.max_elements.unwrap_or(1), settings);
-    let overhead = render(
+    let empty = enumeration::enumerate_response(Some(CONTEXT_PLACEHOLDER), Some(&[]), true);
+    let (overhead, space) = room(
         request,
-        action::ENUMERATE_RESPONSE,
-        &extra,
-        &enumeration::enumerate_response(Some(CONTEXT_PLACEHOLDER), Some(&[]), true),
-    )
-    .len()
-        + ITEMS_WRAPPER;
-    let space = item_space(call.max_envelope, overhead)?;
+        (action::ENUMERATE_RESPONSE, &extra, &empty),
+        ITEMS_WRAPPER,
+        call.max_envelope,
+    )?;
     let (rest, batch, end) = take_batch(
         pending,
         max_items,
@@ -87,18 +79,12 @@ pub async fn enumerate_response(
         let id = store.insert(&owner(&call), rest, total, now, timeout, next)?;
         enumeration::enumerate_response(Some(&id), Some(&batch), false)
     };
-    finish(
-        request,
-        action::ENUMERATE_RESPONSE,
-        &extra,
-        &body,
-        call.max_envelope,
-    )
+    Ok(Answer::with_header(action::ENUMERATE_RESPONSE, extra, body))
 }
 
 /// Answer a Pull from the context it names, by the call's deadline (`w:TimedOut` when not
 /// one item could be made in time; the context stays for the next Pull).
-pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault> {
+pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Answer, Fault> {
     let request = call.request;
     let settings = call.exchange.settings;
     let parsed = Pull::parse(request.body.as_ref())?;
@@ -109,15 +95,13 @@ pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fau
     } else {
         String::new()
     };
-    let overhead = render(
+    let empty = enumeration::pull_response(Some(&parsed.context), &[], false);
+    let (_, mut space) = room(
         request,
-        action::PULL_RESPONSE,
-        &extra,
-        &enumeration::pull_response(Some(&parsed.context), &[], false),
-    )
-    .len()
-        + "<n:EndOfSequence/>".len();
-    let mut space = item_space(call.max_envelope, overhead)?;
+        (action::PULL_RESPONSE, &extra, &empty),
+        "<n:EndOfSequence/>".len(),
+        call.max_envelope,
+    )?;
     if let Some(chars) = parsed.max_characters {
         space = space.min(chars as usize);
     }
@@ -134,40 +118,21 @@ pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fau
         .await?;
     let body = enumeration::pull_response(Some(&parsed.context), &batch.items, batch.end);
     let extra = count_header(request, batch.total);
-    finish(
-        request,
-        action::PULL_RESPONSE,
-        &extra,
-        &body,
-        call.max_envelope,
-    )
+    Ok(Answer::with_header(action::PULL_RESPONSE, extra, body))
 }
 
 /// Answer a Release of the context it names.
-pub fn release(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault> {
+pub fn release(store: &EnumerationStore, call: Call<'_>) -> Result<Answer, Fault> {
     store.release(
         &owner(&call),
         &enumeration::parse_release(call.request.body.as_ref())?,
     )?;
-    finish(
-        call.request,
-        action::RELEASE_RESPONSE,
-        "",
-        "",
-        call.max_envelope,
-    )
+    Ok(Answer::body(action::RELEASE_RESPONSE, ""))
 }
 
 /// Whose contexts a call opens and may use: the authenticated principal.
 pub(crate) fn owner(call: &Call<'_>) -> OwnerKey {
     call.caller.owner_key()
-}
-
-fn item_space(max_envelope: u64, overhead: usize) -> Result<usize, Fault> {
-    usize::try_from(max_envelope)
-        .ok()
-        .and_then(|m| m.checked_sub(overhead))
-        .ok_or_else(|| Fault::max_envelope_size_exceeded(overhead, max_envelope))
 }
 
 /// Batch size = min(MaxElements, MaxBatchItems), at least one.

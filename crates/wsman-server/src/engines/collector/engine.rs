@@ -15,7 +15,7 @@ use wsman_proto::Fault;
 
 use super::{CollectorService, Proof};
 use crate::engine::Endpoint;
-use crate::engine::{Call, Refused, Reply};
+use crate::engine::{Answer, Call, Refused, Reply};
 use crate::engines::{paging, Services};
 use crate::enumeration::{EnumerationStore, Pending};
 use crate::error::ServiceError;
@@ -108,26 +108,25 @@ impl CollectorEngine {
         }
     }
 
-    pub(crate) async fn answer(&self, call: Call<'_>) -> Result<Reply, Fault> {
+    pub(crate) async fn answer(&self, call: Call<'_>) -> Result<Answer, Fault> {
         let Some(service) = self.collector.current() else {
-            return Ok(Reply::Refused(Refused::NotFound));
+            return Ok(Reply::Refused(Refused::NotFound).into());
         };
         let Some(proof) = call.proof.cloned() else {
             return Err(Fault::access_denied());
         };
         match call.endpoint {
             Endpoint::SubscriptionManager(uri) => self.manage(&service, uri, proof, call).await,
-            Endpoint::Delivery(identifier) => {
-                service
-                    .handle_delivery(
-                        identifier,
-                        proof,
-                        Arc::clone(call.request),
-                        call.wire_length,
-                    )
-                    .await
-            }
-            Endpoint::WsMan => Ok(Reply::Refused(Refused::NotFound)),
+            Endpoint::Delivery(identifier) => service
+                .handle_delivery(
+                    identifier,
+                    proof,
+                    Arc::clone(call.request),
+                    call.wire_length,
+                )
+                .await
+                .map(Answer::Reply),
+            Endpoint::WsMan => Ok(Reply::Refused(Refused::NotFound).into()),
         }
     }
 
@@ -142,7 +141,7 @@ impl CollectorEngine {
         uri: &str,
         proof: Proof,
         call: Call<'_>,
-    ) -> Result<Reply, Fault> {
+    ) -> Result<Answer, Fault> {
         let forwarder = Caller {
             user: format!("forwarder:{}", proof.sender.client_name()),
             principal: wsman_principal::Principal::forwarder(proof.sender.client_name()),
@@ -181,14 +180,15 @@ impl CollectorEngine {
 
 /// A collector error as the engine answers it: a fault, or the bare status Windows' collector
 /// gives (400 for a body it cannot read, 503 for a batch not stored).
-fn reply_of(error: ServiceError) -> Result<Reply, Fault> {
-    match error {
-        ServiceError::Fault { fault, .. } => Err(*fault),
-        ServiceError::BadRequest { reason } => Ok(Reply::Refused(Refused::BadRequest(reason))),
+fn reply_of(error: ServiceError) -> Result<Answer, Fault> {
+    let refused = match error {
+        ServiceError::Fault { fault, .. } => return Err(*fault),
+        ServiceError::BadRequest { reason } => Refused::BadRequest(reason),
         ServiceError::DeliveryRefused { fault, relates_to } => {
-            Ok(Reply::Refused(Refused::DeliveryRefused(fault, relates_to)))
+            Refused::DeliveryRefused(fault, relates_to)
         }
-        ServiceError::NotFound => Ok(Reply::Refused(Refused::NotFound)),
-        _ => Ok(Reply::Refused(Refused::Unavailable)),
-    }
+        ServiceError::NotFound => Refused::NotFound,
+        _ => Refused::Unavailable,
+    };
+    Ok(Reply::Refused(refused).into())
 }

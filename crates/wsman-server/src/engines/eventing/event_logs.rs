@@ -20,8 +20,7 @@ use wsman_proto::operation::{Action, Resource};
 use wsman_proto::{eventing, Fault};
 use wsman_providers::Caller;
 
-use crate::engine::{Call, Reply};
-use crate::engines::envelope;
+use crate::engine::{Answer, Call};
 use crate::error::{
     blocking_fault, pull_fault, renew_fault, source_fault, subscribe_fault, BlockingWork, NamedBy,
 };
@@ -42,7 +41,7 @@ impl EventingEngine {
         Self { source }
     }
 
-    pub(crate) async fn answer(&self, call: Call<'_>) -> Result<Reply, Fault> {
+    pub(crate) async fn answer(&self, call: Call<'_>) -> Result<Answer, Fault> {
         let request = call.request.as_ref();
         let op = &request.operation;
         if op.resource != Resource::EventLog {
@@ -59,20 +58,14 @@ impl EventingEngine {
                 self.source
                     .unsubscribe(&caller, &context)
                     .map_err(|e| source_fault(e, NamedBy::Context))?;
-                envelope::finish(request, action::RELEASE_RESPONSE, "", "", call.max_envelope)
+                Ok(Answer::body(action::RELEASE_RESPONSE, ""))
             }
             Action::Unsubscribe => {
                 let id = identifier(request)?;
                 self.source
                     .unsubscribe(&caller, &id)
                     .map_err(|e| source_fault(e, NamedBy::Identifier))?;
-                envelope::finish(
-                    request,
-                    action::UNSUBSCRIBE_RESPONSE,
-                    "",
-                    "",
-                    call.max_envelope,
-                )
+                Ok(Answer::body(action::UNSUBSCRIBE_RESPONSE, ""))
             }
             Action::Renew => {
                 let id = identifier(request)?;
@@ -92,13 +85,10 @@ impl EventingEngine {
                     "<e:GetStatusResponse><e:Expires>{}</e:Expires></e:GetStatusResponse>",
                     expires.to_system_time()
                 );
-                envelope::finish(
-                    request,
+                Ok(Answer::body(
                     wsman_proto::ns::action::GET_STATUS_RESPONSE,
-                    "",
-                    &body,
-                    call.max_envelope,
-                )
+                    body,
+                ))
             }
             other => Err(Fault::action_not_supported(
                 request.action.as_deref().unwrap_or(match other {
@@ -114,7 +104,7 @@ impl EventingEngine {
         call: Call<'_>,
         caller: &SourceCaller,
         now: Timestamp,
-    ) -> Result<Reply, Fault> {
+    ) -> Result<Answer, Fault> {
         let request = call.request.as_ref();
         // A filter may be a query list of half a megabyte: parsed into its tree on a blocking
         // thread, not on the async worker that moves every other client's bytes.
@@ -141,18 +131,14 @@ impl EventingEngine {
             enumeration_context: (subscribe.mode == wsman_events::DeliveryMode::Pull)
                 .then_some(subscribed.id.as_str()),
         });
-        let reply = envelope::finish(
-            request,
-            action::SUBSCRIBE_RESPONSE,
-            "",
-            &body,
-            call.max_envelope,
-        );
+        // Written here, not by the router: a subscription whose answer is too large is not
+        // kept, as nobody will learn its identifier.
+        let answer = Answer::body(action::SUBSCRIBE_RESPONSE, body);
+        let reply = crate::render::reply(request, answer, call.max_envelope);
         if reply.is_err() {
-            // Nobody will learn this subscription's identifier: do not keep it.
             let _ = self.source.unsubscribe(caller, &subscribed.id);
         }
-        reply
+        reply.map(Answer::Reply)
     }
 
     async fn pull(
@@ -160,7 +146,7 @@ impl EventingEngine {
         call: Call<'_>,
         caller: &SourceCaller,
         now: Timestamp,
-    ) -> Result<Reply, Fault> {
+    ) -> Result<Answer, Fault> {
         let request = call.request.as_ref();
         let pull = Pull::parse(request.body.as_ref())?;
         let max_elements = pull.max_elements.unwrap_or(DEFAULT_PULL_ELEMENTS);
@@ -189,13 +175,7 @@ impl EventingEngine {
             .unwrap_or_default();
         let items: Vec<String> = pulled.events.into_iter().map(|e| e.xml).collect();
         let body = enumeration::pull_response(Some(&pull.context), &items, false);
-        envelope::finish(
-            request,
-            action::PULL_RESPONSE,
-            &extra,
-            &body,
-            call.max_envelope,
-        )
+        Ok(Answer::with_header(action::PULL_RESPONSE, extra, body))
     }
 }
 

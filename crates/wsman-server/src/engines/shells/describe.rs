@@ -1,14 +1,12 @@
-//! Engine values -> protocol values: shell descriptions, receive responses, command items,
-//! and the engine's limits from the configuration.
+//! Engine values -> protocol values: shell descriptions, command items, and the engine's
+//! limits from the configuration.
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use wsman_config::Config;
-use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse, StreamHead};
 use wsman_proto::shell::{self, CommandItem, ShellDescription};
 use wsman_proto::Request;
-use wsman_shell::{CommandInfo, CommandState, ReceiveOutput, ShellInfo, ShellLimits};
+use wsman_shell::{CommandInfo, CommandState, ShellInfo, ShellLimits};
 
 /// `winrm/config/winrs` (with our MaxBufferedOutputPerUserMB) and
 /// Service/MaxConcurrentOperationsPerUser as engine limits.
@@ -92,46 +90,4 @@ pub(super) fn command_item(c: &CommandInfo) -> CommandItem {
 /// command line is the pipeline's CREATE_PIPELINE, which the bridge does not read).
 pub(super) fn pipeline_item(command_id: &str, ended: bool) -> CommandItem {
     CommandItem::new(command_id, "", if ended { "Done" } else { "Running" })
-}
-
-/// Engine output as a ReceiveResponse body between `start` (an envelope's start, or nothing)
-/// and `end`, in pieces to write in order: every chunk tagged with the CommandId, and the
-/// state. The engine's base64 text pieces are shared, not copied (see
-/// [`crate::response_body`]).
-pub(super) fn receive_pieces(
-    output: &ReceiveOutput,
-    command_id: &str,
-    start: &str,
-    end: &str,
-) -> Vec<Bytes> {
-    let heads: Vec<StreamHead<'_>> = output
-        .chunks
-        .iter()
-        .map(|c| StreamHead {
-            name: &c.stream,
-            command_id: Some(command_id),
-            end: c.end,
-        })
-        .collect();
-    let state = match output.state {
-        CommandState::Done { exit_code } => CommandStateValue::Done {
-            exit_code: Some(i64::from(exit_code)),
-        },
-        _ => CommandStateValue::Running,
-    };
-    let mut markup =
-        ReceiveResponse::render_around(&heads, Some((Some(command_id), &state)), start.to_owned());
-    if let Some(last) = markup.last_mut() {
-        last.push_str(end);
-    }
-    let mut markup = markup.into_iter().map(Bytes::from);
-    let mut pieces = Vec::with_capacity(
-        2 * output.chunks.len() + 1 + output.chunks.iter().map(|c| c.base64.len()).sum::<usize>(),
-    );
-    for chunk in &output.chunks {
-        pieces.extend(markup.next());
-        pieces.extend(chunk.base64.iter().cloned());
-    }
-    pieces.extend(markup);
-    pieces
 }

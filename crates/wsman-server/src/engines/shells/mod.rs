@@ -1,5 +1,5 @@
-//! The WinRS engine's adapter: every action on the shell resources, with its own envelope
-//! sizing (a Receive fills what MaxEnvelopeSize leaves around its markup). The shells follow
+//! The WinRS engine's adapter: every action on the shell resources, answered typed (a
+//! Receive fills what MaxEnvelopeSize leaves around its markup). The shells follow
 //! `[Security] ShellSDDL` instead of RootSDDL, as Windows' WinRS plug-in does.
 
 use std::collections::VecDeque;
@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use wsman_proto::enumeration::Enumerate;
 use wsman_proto::operation::{Action, Resource, ShellResource};
-use wsman_proto::shell::{self, CommandStateValue, ReceiveResponse};
-use wsman_proto::{response, Fault, Request};
+use wsman_proto::{Fault, Request};
 
 use crate::access::{access_for, Required};
-use crate::engine::{Access, Call, EndpointKind, Engine, Family, Key, Reply, ReplyFuture, Target};
-use crate::engines::{envelope, paging, transfer, Services};
+use crate::engine::{Access, Answer, Call, EndpointKind, Engine, Family, Key, ReplyFuture, Target};
+use crate::engines::{paging, transfer, Services};
 use crate::enumeration::EnumerationStore;
 use crate::settings::ServiceSettings;
 
@@ -43,9 +42,10 @@ impl ShellEngine {
         })
     }
 
-    async fn serve(&self, call: Call<'_>) -> Result<Reply, Fault> {
+    async fn serve(&self, call: Call<'_>) -> Result<Answer, Fault> {
         let request = call.request;
         let caller = call.caller;
+        let budget = self.budget(call);
         unconfigured_powershell(request)?;
         match &request.operation.action {
             Action::Enumerate => {
@@ -73,74 +73,29 @@ impl ShellEngine {
             }
             Action::Pull => paging::pull(&self.enumerations, call).await,
             Action::Release => paging::release(&self.enumerations, call),
-            Action::Receive if ShellService::is_receive(request) => {
-                let budget = self.budget(call, receive_overhead(request));
-                // The envelope's start, then the output as the engine holds it (pieces).
-                let id = response::new_message_id();
-                let start = response::envelope_start(&envelope::response_header(
-                    request,
-                    shell::action::RECEIVE_RESPONSE,
-                    &id,
-                ));
-                let pieces = self
-                    .service
-                    .receive_envelope(request, caller, budget, &start)
-                    .await?;
-                envelope::within_envelope(
-                    pieces.iter().map(bytes::Bytes::len).sum(),
-                    call.max_envelope,
-                )?;
-                Ok(Reply::Pieces(pieces))
+            // A cmd shell's Receive: its output as the engine holds it.
+            Action::Receive
+                if request.operation.resource == Resource::Shell(ShellResource::Cmd) =>
+            {
+                self.service.receive_answer(request, caller, budget).await
             }
             _ => {
                 // A PowerShell Receive is answered whole (its output is PSRP fragments).
-                let overhead = if request.operation.action == Action::Receive {
-                    receive_overhead(request)
-                } else {
-                    0
-                };
                 let (response_action, body) = self
                     .service
-                    .operate(
-                        request,
-                        caller,
-                        call.exchange.address,
-                        self.budget(call, overhead),
-                    )
+                    .operate(request, caller, call.exchange.address, budget)
                     .await?;
-                envelope::finish_owned(request, response_action, body, call.max_envelope)
+                Ok(Answer::body(response_action, body))
             }
         }
     }
 
-    fn budget(&self, call: Call<'_>, receive_overhead: usize) -> Budget {
+    fn budget(&self, call: Call<'_>) -> Budget {
         Budget {
             deadline: call.deadline,
             max_envelope: call.max_envelope,
-            receive_overhead,
         }
     }
-}
-
-/// The size of the response envelope around an empty ReceiveResponse with the longest
-/// CommandState a Receive can carry: what a Receive's output may not use.
-fn receive_overhead(request: &Request) -> usize {
-    envelope::render(
-        request,
-        shell::action::RECEIVE_RESPONSE,
-        "",
-        &ReceiveResponse::new(
-            Vec::new(),
-            Some((
-                Some(String::new()),
-                CommandStateValue::Done {
-                    exit_code: Some(i64::from(i32::MIN)),
-                },
-            )),
-        )
-        .to_xml(),
-    )
-    .len()
 }
 
 impl Engine for ShellEngine {

@@ -441,7 +441,12 @@ impl PowerShellBridge {
         let receive = Receive::parse(op.request.body.as_ref())?;
         let command_id = receive.command_id.as_deref();
         let guid = command_id.map(parse_guid).transpose()?.unwrap_or_default();
-        let capacity = receive_capacity(budget, &receive.streams, command_id.unwrap_or(""))?;
+        let capacity = receive_capacity(
+            op.request,
+            budget,
+            &receive.streams,
+            command_id.unwrap_or(""),
+        )?;
         let capacity = session.compression.capacity(capacity);
         let unknown = || {
             shell_fault(ShellError::UnknownCommand {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use wsman_proto::envelope::SelectorSet;
 use wsman_proto::fault::SelectorProblem;
-use wsman_proto::shell::responses::ReceiveResponse;
+use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
 use wsman_proto::shell::{self, BufferMode, Disconnect, Reconnect};
 use wsman_proto::{Fault, Request};
 use wsman_providers::Caller;
@@ -21,8 +21,6 @@ pub struct Budget {
     pub deadline: Instant,
     /// The request's MaxEnvelopeSize capped by the service's.
     pub max_envelope: u64,
-    /// Size of the response envelope around an empty ReceiveResponse.
-    pub receive_overhead: usize,
 }
 
 impl Budget {
@@ -107,9 +105,10 @@ pub(super) async fn run_as_user(caller: &Caller) -> Result<wsman_os::LinuxUser, 
     }
 }
 
-/// Stream bytes (before base64) that fit in one ReceiveResponse: what MaxEnvelopeSize leaves
-/// after the envelope and the stream markup, times 3/4 for base64.
+/// Stream bytes (before base64) that fit in one ReceiveResponse to `request`: what
+/// MaxEnvelopeSize leaves after the envelope and the stream markup, times 3/4 for base64.
 pub(super) fn receive_capacity(
+    request: &Request,
     budget: Budget,
     streams: &[String],
     command_id: &str,
@@ -124,11 +123,15 @@ pub(super) fn receive_capacity(
         .iter()
         .map(|n| 4 * ReceiveResponse::stream_overhead(n, Some(command_id)))
         .sum();
-    let overhead = budget.receive_overhead + markup + 64;
-    let space = usize::try_from(budget.max_envelope)
-        .unwrap_or(usize::MAX)
-        .checked_sub(overhead)
-        .filter(|s| *s >= 8)
-        .ok_or_else(|| Fault::max_envelope_size_exceeded(overhead, budget.max_envelope))?;
-    Ok(space / 4 * 3)
+    // The envelope around an empty ReceiveResponse with the longest CommandState a Receive
+    // can carry.
+    let longest = CommandStateValue::Done {
+        exit_code: Some(i64::from(i32::MIN)),
+    };
+    let empty = ReceiveResponse::new(Vec::new(), Some((Some(String::new()), longest))).to_xml();
+    let answer = (shell::action::RECEIVE_RESPONSE, "", empty.as_str());
+    let (taken, space) = crate::render::room(request, answer, markup + 64, budget.max_envelope)?;
+    (space >= 8)
+        .then_some(space / 4 * 3)
+        .ok_or_else(|| Fault::max_envelope_size_exceeded(taken, budget.max_envelope))
 }

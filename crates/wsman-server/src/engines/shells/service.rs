@@ -47,6 +47,7 @@ use super::request::{
     Budget,
 };
 use super::{describe, psrp, PowerShellBridge};
+use crate::engine::Answer;
 use crate::error::shell_fault;
 use wsman_providers::Caller;
 
@@ -93,7 +94,7 @@ impl ShellService {
         }
     }
 
-    /// Every operation but Enumerate and Receive ([`Self::receive_envelope`]). Returns the
+    /// Every operation but Enumerate and Receive ([`Self::receive_answer`]). Returns the
     /// response Action and body.
     pub async fn operate(
         &self,
@@ -173,34 +174,6 @@ impl ShellService {
             }
             _ => Err(not_supported(request)),
         }
-    }
-
-    /// Whether `request` is a Receive of the cmd shell, which [`Self::receive_envelope`]
-    /// answers.
-    pub fn is_receive(request: &Request) -> bool {
-        request.operation.action == Action::Receive
-            && request.operation.resource == Resource::Shell(Cmd)
-    }
-
-    /// A Receive ([`Self::is_receive`]), answered with its whole
-    /// envelope, `start` ([`wsman_proto::response::envelope_start`]) first, in pieces to be
-    /// written in order: the markup, and between it the engine's base64 text as it is, not
-    /// copied into one buffer.
-    pub async fn receive_envelope(
-        &self,
-        request: &Request,
-        caller: &Caller,
-        budget: Budget,
-        start: &str,
-    ) -> Result<Vec<bytes::Bytes>, Fault> {
-        WinrsOptions::parse(&request.options)?;
-        let (output, command_id) = self.receive(request, caller, budget).await?;
-        Ok(describe::receive_pieces(
-            &output,
-            &command_id,
-            start,
-            wsman_proto::response::ENVELOPE_END,
-        ))
     }
 
     /// Enumerate items of the shell inventory or of a shell's commands.
@@ -397,26 +370,28 @@ impl ShellService {
         Ok((shell::action::SEND_RESPONSE, responses::send_response()))
     }
 
-    /// The engine's answer to a Receive, and its CommandId.
-    async fn receive(
+    /// A Receive of the cmd shell, answered with the output as the engine holds it (the
+    /// renderer writes the ReceiveResponse around it).
+    pub async fn receive_answer(
         &self,
         request: &Request,
         caller: &Caller,
         budget: Budget,
-    ) -> Result<(wsman_shell::ReceiveOutput, String), Fault> {
+    ) -> Result<Answer, Fault> {
+        WinrsOptions::parse(&request.options)?;
         let id = shell_id(&request.selectors)?;
         let receive = Receive::parse(request.body.as_ref())?;
         let command_id = receive.command_id.clone().ok_or_else(no_command_id)?;
         let mut wanted = ReceiveRequest::new(receive.streams.clone(), budget.remaining());
         wanted.sequence_id = receive.sequence_id;
-        wanted.max_bytes = receive_capacity(budget, &receive.streams, &command_id)?;
+        wanted.max_bytes = receive_capacity(request, budget, &receive.streams, &command_id)?;
         let outcome = self
             .manager
             .receive(&caller.owner_key(), &id, &command_id, &wanted)
             .await
             .map_err(shell_fault)?;
         match outcome {
-            ReceiveOutcome::Output(output) => Ok((output, command_id)),
+            ReceiveOutcome::Output(output) => Ok(Answer::Receive { output, command_id }),
             // Nothing within the budget.
             _ => Err(Fault::timed_out()),
         }

@@ -21,8 +21,7 @@ use wsman_providers::{
     Answer, Body, Call as ProviderCall, Context, Filter, Item, Launcher, NamespaceAccess, Provider,
 };
 
-use crate::engine::{Call, Reply};
-use crate::engines::envelope::{finish, finish_owned};
+use crate::engine::{self, Call};
 use crate::engines::{paging, Services};
 use crate::enumeration::{EnumerationStore, LazyItems, Pending};
 use wsman_work::{Lane, WorkPool};
@@ -60,9 +59,8 @@ impl TransferEngine {
         Ok(Arc::clone(&self.provider))
     }
 
-    pub(crate) async fn serve(&self, call: Call<'_>) -> Result<Reply, Fault> {
+    pub(crate) async fn serve(&self, call: Call<'_>) -> Result<engine::Answer, Fault> {
         let request = call.request;
-        let max = call.max_envelope;
         match &request.operation.action {
             Action::Get => {
                 let body = self.call_provider(call, Op::Get).await?.into_body()?;
@@ -72,17 +70,18 @@ impl TransferEngine {
                     }
                     (_, body) => (String::new(), render_body(request, body, None)),
                 };
-                finish(request, action::GET_RESPONSE, &header, &body, max)
+                Ok(engine::Answer::with_header(
+                    action::GET_RESPONSE,
+                    header,
+                    body,
+                ))
             }
             Action::Put => {
                 let body = self.call_provider(call, Op::Put).await?.into_body()?;
-                finish(
-                    request,
+                Ok(engine::Answer::body(
                     action::PUT_RESPONSE,
-                    "",
-                    &render_body(request, body, None),
-                    max,
-                )
+                    render_body(request, body, None),
+                ))
             }
             Action::Create => {
                 let Answer::Created(created) = self.call_provider(call, Op::Create).await? else {
@@ -98,11 +97,11 @@ impl TransferEngine {
                     &created.resource_uri,
                     &selectors,
                 );
-                finish(request, action::CREATE_RESPONSE, "", &body, max)
+                Ok(engine::Answer::body(action::CREATE_RESPONSE, body))
             }
             Action::Delete => {
                 self.call_provider(call, Op::Delete).await?;
-                finish(request, action::DELETE_RESPONSE, "", "", max)
+                Ok(engine::Answer::body(action::DELETE_RESPONSE, ""))
             }
             Action::Invoke(method) => {
                 let body = self
@@ -112,12 +111,10 @@ impl TransferEngine {
                 let output = format!("{method}_OUTPUT");
                 let response_action =
                     format!("{}Response", request.action.as_deref().unwrap_or(""));
-                finish_owned(
-                    request,
-                    &response_action,
+                Ok(engine::Answer::body(
+                    response_action,
                     render_body(request, body, Some(&output)),
-                    max,
-                )
+                ))
             }
             Action::Enumerate => self.enumerate(call).await,
             Action::Pull => paging::pull(&self.enumerations, call).await,
@@ -128,7 +125,7 @@ impl TransferEngine {
         }
     }
 
-    async fn enumerate(&self, call: Call<'_>) -> Result<Reply, Fault> {
+    async fn enumerate(&self, call: Call<'_>) -> Result<engine::Answer, Fault> {
         let request = call.request;
         let parsed = Enumerate::parse(request.body.as_ref())?;
         let served = self.provider(request)?;

@@ -8,8 +8,7 @@ use wsman_proto::{Fault, Request};
 
 use super::config::ConfigEngine;
 use crate::catalog::{Arrival, Catalog, Endpoint, EndpointKind, Family, Target};
-use crate::engine::{Call, Engine, Exchange, Reply, ReplyFuture};
-use crate::engines::envelope::finish;
+use crate::engine::{Answer, Call, Engine, Exchange, Reply, ReplyFuture};
 use crate::engines::Services;
 use crate::settings::ServiceSettings;
 
@@ -349,16 +348,8 @@ impl Engine for Eventing {
         ]
     }
 
-    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
-        Box::pin(async move {
-            finish(
-                call.request,
-                "urn:routed-to-eventing",
-                "",
-                "",
-                call.max_envelope,
-            )
-        })
+    fn handle<'a>(&'a self, _call: Call<'a>) -> ReplyFuture<'a> {
+        Box::pin(async move { Ok(Answer::body("urn:routed-to-eventing", "")) })
     }
 }
 
