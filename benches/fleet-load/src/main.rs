@@ -8,7 +8,9 @@
 //! forwarder's last acknowledged record id, for the caller to count lost and duplicated
 //! events in the collector's output (`--resent FILE`: the batches sent again after a connection
 //! lost unanswered, which the collector may hold twice). With `--storm-file`, the time from the collector's kill
-//! (written there by the caller) until every forwarder is acknowledged again.
+//! (written there by the caller) until every forwarder is acknowledged again, and the p50, p90
+//! and p99 of the forwarders' first Acks after it (how the reconnections spread, not only the
+//! last).
 //!
 //!   fleet-load ca DIR
 //!   fleet-load run --ca-dir DIR --server-ca listener.crt --port 5986 --forwarders 2000 ...
@@ -110,6 +112,9 @@ struct Tally {
     events: u64,
     heartbeats: u64,
     refused_503: u64,
+    /// Of those, the ones that carried a Retry-After (the connection cap's refusals; a batch
+    /// the collector could not store carries none).
+    refused_503_retry_after: u64,
     reconnects: u64,
     connected: u64,
     failures: Vec<String>,
@@ -122,6 +127,8 @@ struct Tally {
     /// many forwarders had none.
     last_recovery_ms: u64,
     not_recovered: u64,
+    /// Each recovered forwarder's first Ack after the storm (ms since the epoch).
+    recoveries_ms: Vec<u64>,
 }
 
 /// Milliseconds since the epoch: the clock the caller's kill time is written in.
@@ -221,7 +228,12 @@ impl Forwarder {
                     }
                     Err(error) => {
                         let refused = match error.downcast_ref::<Refused>() {
-                            Some(Refused(503, _)) => true,
+                            Some(Refused(503, retry_after)) => {
+                                if retry_after.is_some() {
+                                    lock(tally).refused_503_retry_after += 1;
+                                }
+                                true
+                            }
                             Some(Refused(status, _)) => {
                                 anyhow::bail!("{}: Enumerate answered HTTP {status}", self.name)
                             }
@@ -261,7 +273,11 @@ impl Forwarder {
                     return Ok((started.elapsed(), unanswered));
                 }
                 Ok(answer) if answer.status == 503 => {
-                    lock(tally).refused_503 += 1;
+                    {
+                        let mut t = lock(tally);
+                        t.refused_503 += 1;
+                        t.refused_503_retry_after += u64::from(answer.retry_after.is_some());
+                    }
                     *session = None;
                     self.pause(&anyhow::anyhow!(Refused(503, answer.retry_after)), o)
                         .await;
@@ -369,7 +385,10 @@ impl Forwarder {
         }
         match self.recovered_ms.load(Ordering::Relaxed) {
             0 => t.not_recovered += 1,
-            at => t.last_recovery_ms = t.last_recovery_ms.max(at),
+            at => {
+                t.last_recovery_ms = t.last_recovery_ms.max(at);
+                t.recoveries_ms.push(at);
+            }
         }
     }
 }
@@ -396,6 +415,26 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     }
     let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     f64::from(sorted[at]) / 1000.0
+}
+
+/// How the forwarders' first Acks after the kill at `storm` (ms since the epoch; 0: no storm)
+/// spread: a JSON array of their p50, p90 and p99 in seconds.
+fn recovery_spread(recoveries_ms: &[u64], storm: u64) -> String {
+    if storm == 0 {
+        return String::from("[]");
+    }
+    let mut after: Vec<u32> = recoveries_ms
+        .iter()
+        .map(|at| u32::try_from(at.saturating_sub(storm)).unwrap_or(u32::MAX))
+        .collect();
+    after.sort_unstable();
+    // percentile reads thousandths: milliseconds in, seconds out.
+    format!(
+        "[{:.1},{:.1},{:.1}]",
+        percentile(&after, 0.5),
+        percentile(&after, 0.9),
+        percentile(&after, 0.99)
+    )
 }
 
 async fn run(o: Run) -> anyhow::Result<()> {
@@ -458,8 +497,9 @@ async fn run(o: Run) -> anyhow::Result<()> {
             t.not_recovered,
         )
     };
+    let recovery_spread = recovery_spread(&t.recoveries_ms, storm);
     println!(
-        "{{\"forwarders\":{},\"connected\":{},\"batches_acked\":{},\"events_acked\":{},\"heartbeats\":{},\"seconds\":{:.1},\"events_per_second\":{:.0},\"ack_ms_p50\":{:.1},\"ack_ms_p99\":{:.1},\"ack_ms_max\":{:.1},\"refused_503\":{},\"reconnects\":{},\"storm_recovery_seconds\":{:.1},\"storm_not_recovered\":{},\"failed\":{},\"first_failures\":{:?}}}",
+        "{{\"forwarders\":{},\"connected\":{},\"batches_acked\":{},\"events_acked\":{},\"heartbeats\":{},\"seconds\":{:.1},\"events_per_second\":{:.0},\"ack_ms_p50\":{:.1},\"ack_ms_p99\":{:.1},\"ack_ms_max\":{:.1},\"refused_503\":{},\"refused_503_retry_after\":{},\"reconnects\":{},\"storm_recovery_seconds\":{:.1},\"storm_recovery_p50_p90_p99\":{},\"storm_not_recovered\":{},\"failed\":{},\"first_failures\":{:?}}}",
         o.forwarders,
         t.connected,
         t.batches,
@@ -471,8 +511,10 @@ async fn run(o: Run) -> anyhow::Result<()> {
         percentile(&t.ack_micros, 0.99),
         percentile(&t.ack_micros, 1.0),
         t.refused_503,
+        t.refused_503_retry_after,
         t.reconnects,
         recovery,
+        recovery_spread,
         not_recovered,
         t.failures.len(),
         t.failures.iter().take(3).collect::<Vec<_>>()
