@@ -7,7 +7,7 @@
 //! crate it belongs to builds librdkafka, which the sanitizer build has no use for.
 #![no_main]
 
-#[path = "../../crates/wsman-collector/src/outputs/syslog/relp_frame.rs"]
+#[path = "../../crates/wsman-outputs/src/syslog/relp_frame.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod relp_frame;
 

@@ -6,7 +6,7 @@
 //! crate it belongs to builds librdkafka, which the sanitizer build has no use for.
 #![no_main]
 
-#[path = "../../crates/wsman-collector/src/resp.rs"]
+#[path = "../../crates/wsman-outputs/src/resp.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod resp;
 

@@ -20,10 +20,10 @@ use wsman_events::Timestamp;
 use wsman_proto::Request;
 
 use crate::ingest::{self, DeliveryKind, ReceivedEvent, Sender};
-use crate::outputs::{Batch, OutputConfig};
 use crate::store::{events::StoreRecord, Store};
 use crate::subscription_outputs::{output_label, Outputs};
 use crate::subscriptions::{Subscription, SubscriptionSet};
+use wsman_outputs::{Batch, OutputConfig};
 
 /// Why a delivery was refused: the metrics' `reason` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -2,10 +2,8 @@
 //! check ([`crate::ingest`]) and the one-pass check ([`crate::event_scan`]), below both so
 //! that neither imports the other's module.
 
+pub use wsman_events::received::{event_limits, EVENT_NS};
 use wsman_proto::xml;
-
-/// The event namespace.
-pub const EVENT_NS: &str = wsman_proto::ns::EVENT;
 
 /// What the collector reads of an event besides its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,14 +11,6 @@ pub struct EventFacts {
     pub computer: String,
     pub channel: String,
     pub record_id: Option<u64>,
-}
-
-/// The bounds an event's XML is read within (an event is small and flat).
-pub fn event_limits() -> xml::Limits {
-    let mut limits = xml::Limits::default();
-    limits.max_depth = 32;
-    limits.max_elements = 10_000;
-    limits
 }
 
 /// Why one `w:Event` of a delivery is not an event.

@@ -16,21 +16,11 @@
 //!   `Computer` of each event against who the sender proved to be;
 //! - [`event_scan`]: the same checks of an event in one pass over its text, without its tree,
 //!   for subscriptions whose outputs write the text as it came;
-//! - [`outputs`]: the output seam (a batch stored durably or refused) and the registry of the
-//!   outputs, each with its settings, checks and start in its own module: [`outputs::file`]
-//!   (on disk before the acknowledgement), [`outputs::kafka`] (acknowledged by the cluster,
-//!   acks=all, idempotent; librdkafka properties by an allow list), [`outputs::tcp`]
-//!   (newline-delimited records over TCP or TLS, flushed before the acknowledgement, reconnected
-//!   with a bounded backoff), [`outputs::redis`] (RPUSH or XADD over [`resp`], our bounded
-//!   reader of Redis replies), [`outputs::journal`] (the local systemd journal's native socket),
-//!   [`outputs::syslog`] (RFC 5424 over TCP, TLS, UDP or RELP, whose answers acknowledge);
-//!   [`outputs::http`] (one POST per batch: generic, Splunk HEC with indexer acknowledgement,
-//!   Elasticsearch `_bulk` item by item); [`outputs::openwec`]: OpenWEC's `RawJson` and `Nxlog` records;
+//! - the outputs, below the collector in their own crate ([`wsman_outputs`]): the output seam
+//!   (a batch stored durably or refused), the registry of the outputs, each in its own module,
+//!   the node's `[outputs]` policy and the secrets outputs name;
 //! - [`subscription_outputs`]: each subscription's outputs, each bounded in flight, all of which
 //!   must have a batch durably before it is acknowledged;
-//! - [`output_policy`]: what a subscription read from a shared store may make this node do
-//!   (`[outputs]` of `collector.toml`); [`secrets`]: the node-local secret files outputs name,
-//!   each sent only where [`secret_bindings`] (`[secrets.NAME]` of `collector.toml`) allow;
 //! - [`fleet`]: forwarders silent for more than a few heartbeat intervals, counted in memory
 //!   per subscription so that a scrape reads no database;
 //! - [`refusal_log`]: refused delivery bodies logged once per forwarder and interval;
@@ -49,16 +39,8 @@ pub mod event_scan;
 pub mod fleet;
 pub mod ingest;
 pub mod manager;
-pub mod output_policy;
-pub mod outputs;
 pub mod refusal_log;
-pub mod resp;
-pub mod secret_bindings;
-pub mod secrets;
 pub mod store;
 pub mod subscription_outputs;
 pub mod subscription_source;
 pub mod subscriptions;
-
-// The file and Kafka outputs by their former paths.
-pub use outputs::{file as output, kafka};

@@ -8,12 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::ingest::ReceivedEvent;
-use crate::outputs::file::FileOutputs;
-use crate::outputs::MAX_IN_FLIGHT_BATCHES;
-use crate::outputs::{Batch, GroupLookup, Output, OutputConfig, OutputError, Pools, StartEnv};
-use crate::secrets::SecretBindings;
-use crate::subscriptions::{Subscription, SubscriptionSet};
+use crate::subscriptions::SubscriptionSet;
+use wsman_outputs::secrets::SecretBindings;
+use wsman_outputs::MAX_IN_FLIGHT_BATCHES;
+use wsman_outputs::{Batch, GroupLookup, Output, OutputConfig, OutputError, Pools, StartEnv};
 
 /// A configured output, its in-flight budget and its name in the metrics.
 struct Budgeted {
@@ -94,6 +92,7 @@ impl Outputs {
             secrets: self.secrets.as_deref(),
             bindings: &self.bindings,
             groups: self.groups,
+            read_private: crate::store::config::read_secret_file,
         };
         let mut problems = Vec::new();
         let mut by_subscription = HashMap::new();
@@ -184,38 +183,5 @@ pub fn output_label(outputs: &[OutputConfig], position: usize) -> String {
         kind.to_owned()
     } else {
         format!("{kind}-{}", nth + 1)
-    }
-}
-
-impl FileOutputs {
-    /// Append `events` of `client` to every output of `subscription`, and return only when
-    /// each file has them on disk. `received` is the time written into JSON records.
-    pub fn write(
-        &self,
-        subscription: &Subscription,
-        client: &str,
-        events: &[&ReceivedEvent],
-        received: &str,
-    ) -> Result<(), OutputError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        for output in &subscription.outputs {
-            if let OutputConfig::File { path, format, .. } = output {
-                // Without a group: files 0600 in directories 0700 (no lookup here).
-                self.write_one(
-                    path,
-                    *format,
-                    None,
-                    &Batch {
-                        subscription: &subscription.name,
-                        client,
-                        events,
-                        received,
-                    },
-                )?;
-            }
-        }
-        Ok(())
     }
 }

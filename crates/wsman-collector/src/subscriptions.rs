@@ -26,7 +26,7 @@
 //! format = "json"
 //! ```
 //!
-//! Every output's settings are in its module of [`crate::outputs`], and described in
+//! Every output's settings are in its module of [`wsman_outputs`], and described in
 //! `docs/collector.md`.
 //!
 //! Why one file per subscription: an operator (or configuration management) adds, changes and
@@ -47,10 +47,10 @@ use serde::Deserialize;
 use sha1::{Digest, Sha1};
 
 pub use crate::address_range::AddressRange;
-pub use crate::outputs::kafka::{check_topic_template, TopicError, MAX_TOPIC_LENGTH};
-pub use crate::outputs::settings::valid_name;
-pub use crate::outputs::{OutputConfig, OutputFormat, OutputSettingError};
 use wsman_events::{ContentFormat, QueryList};
+pub use wsman_outputs::kafka::{check_topic_template, TopicError, MAX_TOPIC_LENGTH};
+pub use wsman_outputs::settings::valid_name;
+pub use wsman_outputs::{OutputConfig, OutputFormat, OutputSettingError};
 
 /// Largest subscription file read.
 pub const MAX_FILE_BYTES: u64 = 256 * 1024;
@@ -151,7 +151,7 @@ pub enum SubscriptionError {
     Output(PathBuf, OutputSettingError),
     /// A stored subscription whose outputs the node's `[outputs]` policy does not allow.
     #[error("{0}: refused by this node's [outputs] policy: {1}")]
-    Policy(PathBuf, crate::output_policy::PolicyError),
+    Policy(PathBuf, wsman_outputs::output_policy::PolicyError),
     #[error("more than {MAX_SUBSCRIPTIONS} subscription files; the rest are not read")]
     TooMany,
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use wsman_collector::ingest::{self, DeliveryError, DeliveryKind, Sender};
 use wsman_collector::manager::{self, DeliveryAuth, ItemTemplate};
-use wsman_collector::output::{self, FileOutputs};
 use wsman_collector::subscriptions::{self, OutputConfig, OutputFormat};
 use wsman_events::delivery::{self, DeliveryHeaders, Embedding};
 use wsman_events::{parse_subscribe, BookmarkList, ContentFormat, DeliveryMode};
+use wsman_outputs::file::{self as output, FileOutputs};
 use wsman_proto::enumeration::enumerate_response;
 use wsman_proto::{parse_request, xml};
 
@@ -387,7 +387,8 @@ fn the_file_output_writes_each_new_event_once_and_on_disk() {
     let fresh = ingest::unseen(&first, None);
     outputs
         .write(
-            &subscription,
+            &subscription.name,
+            &subscription.outputs,
             "WEB01$@EXAMPLE.COM",
             &fresh,
             "2026-11-23T10:00:00Z",
@@ -402,7 +403,8 @@ fn the_file_output_writes_each_new_event_once_and_on_disk() {
     outputs.reopen();
     outputs
         .write(
-            &subscription,
+            &subscription.name,
+            &subscription.outputs,
             "WEB01$@EXAMPLE.COM",
             &fresh,
             "2026-11-23T10:00:01Z",

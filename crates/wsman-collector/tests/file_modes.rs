@@ -11,10 +11,10 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::Path;
 
 use common::{logon, set, write};
-use wsman_collector::secrets::SecretBindings;
 use wsman_collector::store::events::StoreSettings;
 use wsman_collector::store::SqliteStore;
 use wsman_collector::subscription_outputs::Outputs;
+use wsman_outputs::secrets::SecretBindings;
 
 /// The variable that tells a child which umask to run under.
 const UMASK: &str = "WSMAN_COLLECTOR_TEST_UMASK";

@@ -299,7 +299,7 @@ fn http_settings_are_checked() {
 
 #[test]
 fn a_stored_subscription_reaches_only_listed_destinations() {
-    use wsman_collector::output_policy::OutputsPolicy;
+    use wsman_outputs::output_policy::OutputsPolicy;
     let file = Path::new("/etc/wsmand/subscriptions/sec.toml");
     let subscription = subscriptions::parse(
         file,

@@ -10,8 +10,8 @@ mod common;
 use common::{refusal, set, write};
 use serde_json::Value;
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::outputs::OutputError;
 use wsman_collector::subscription_outputs::Outputs;
+use wsman_outputs::OutputError;
 use wsman_test::systemd::BootedSystemd;
 
 const CLIENT: &str = "WEB01$@EXAMPLE.COM";

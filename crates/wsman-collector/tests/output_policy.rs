@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-use wsman_collector::output_policy::{OutputsPolicy, PolicyError};
-use wsman_collector::secrets::{read_secret, SecretBinding, SecretBindings, SecretError};
+use wsman_collector::store::config::read_secret_file;
 use wsman_collector::subscriptions::{parse, OutputConfig, OutputSettingError, SubscriptionError};
+use wsman_outputs::output_policy::{OutputsPolicy, PolicyError};
+use wsman_outputs::secrets::{read_secret, SecretBinding, SecretBindings, SecretError};
 
 const QUERY: &str =
     r#"query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'"#;
@@ -253,22 +254,23 @@ fn a_secret_is_a_private_file_of_the_secrets_directory() {
     write("readable", "s3cret\n", 0o644);
     write("empty", "\n", 0o600);
     assert_eq!(
-        read_secret(Some(dir.path()), "kafka-prod").expect("read"),
+        read_secret(Some(dir.path()), "kafka-prod", read_secret_file).expect("read"),
         "s3cret"
     );
-    let readable = read_secret(Some(dir.path()), "readable").expect_err("readable by others");
+    let readable = read_secret(Some(dir.path()), "readable", read_secret_file)
+        .expect_err("readable by others");
     assert!(readable.to_string().contains("chmod 600"), "{readable}");
     assert!(!readable.to_string().contains("s3cret"));
     assert!(matches!(
-        read_secret(Some(dir.path()), "empty"),
+        read_secret(Some(dir.path()), "empty", read_secret_file),
         Err(SecretError::Empty(_))
     ));
     assert!(matches!(
-        read_secret(Some(dir.path()), "../kafka-prod"),
+        read_secret(Some(dir.path()), "../kafka-prod", read_secret_file),
         Err(SecretError::Name(_))
     ));
     assert!(matches!(
-        read_secret(None, "kafka-prod"),
+        read_secret(None, "kafka-prod", read_secret_file),
         Err(SecretError::NoDirectory(_))
     ));
 }

@@ -13,10 +13,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::kafka::expand_topic;
-use wsman_collector::outputs::{OutputError, MAX_IN_FLIGHT_BATCHES};
 use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscriptions::{self, OutputConfig};
+use wsman_outputs::kafka::expand_topic;
+use wsman_outputs::{OutputError, MAX_IN_FLIGHT_BATCHES};
 
 fn kafka_output(brokers: &str, topic: &str, more: &str) -> String {
     format!("[[outputs]]\ntype = \"kafka\"\nbrokers = [\"{brokers}\"]\ntopic = \"{topic}\"\n{more}")

@@ -16,9 +16,9 @@ use common::{refusal, set, write};
 use proptest::prelude::*;
 use serde_json::Value;
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::outputs::OutputError;
-use wsman_collector::resp::{self, Reply, ReplyLimits};
 use wsman_collector::subscription_outputs::Outputs;
+use wsman_outputs::resp::{self, Reply, ReplyLimits};
+use wsman_outputs::OutputError;
 
 const CLIENT: &str = "web01.example.com";
 

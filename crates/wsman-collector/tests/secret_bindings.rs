@@ -7,12 +7,12 @@ mod common;
 
 use std::path::Path;
 
-use wsman_collector::output_policy::OutputsPolicy;
-use wsman_collector::secrets::SecretBindings;
 use wsman_collector::store::check_subscription;
 use wsman_collector::store::config::secret_bindings;
 use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscriptions::{self, SubscriptionSet};
+use wsman_outputs::output_policy::OutputsPolicy;
+use wsman_outputs::secrets::SecretBindings;
 
 /// The node's `collector.toml`: the HEC token to one HTTPS endpoint, the Kafka password to its
 /// bootstrap brokers over TLS, the Redis password to one server in clear (Redis is spoken

@@ -7,11 +7,11 @@
 //! Kafka property allow list: refused rows load, write and send nothing.
 
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::outputs::Batch;
 use wsman_collector::store::{self, Change, PostgresStore, PutError, Store as _};
 use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscriptions::SubscriptionError;
 use wsman_events::{BookmarkList, Timestamp};
+use wsman_outputs::Batch;
 use wsman_test::postgres::Postgres;
 
 const QUERY: &str = "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n";

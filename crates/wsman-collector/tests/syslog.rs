@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use common::{parse_outputs, pki, received, refusal, set, write, Pki};
 use serde_json::Value;
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::outputs::OutputError;
 use wsman_collector::subscription_outputs::Outputs;
+use wsman_outputs::OutputError;
 use wsman_test::syslog_receivers::{rsyslog, rsyslog_relp, syslog_ng, Receiver, ReceiverTls};
 
 const CLIENT: &str = "web01.example.com";

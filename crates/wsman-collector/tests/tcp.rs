@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use common::{logon, pki, refusal, set, write, Pki};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::outputs::OutputError;
 use wsman_collector::subscription_outputs::Outputs;
+use wsman_outputs::OutputError;
 use wsman_test::line_receiver::LineReceiver;
 
 const CLIENT: &str = "web01.example.com";

@@ -15,6 +15,7 @@
 //! - [`delivery`]: `Events`, `Heartbeat`, `SubscriptionEnd` and `Ack` messages, UTF-8 or
 //!   UTF-16LE with a byte-order mark;
 //! - [`sldc`]: the SLDC (ECMA-321) bodies of Windows' forwarders, decompressed within a bound;
+//! - [`received`]: an event as a collector received it, and its text as Windows writes it;
 //! - [`guid`] and [`time`]: GUIDs (with ETW's name-based provider GUID) and event times.
 //!
 //! No sockets, no files, no clock: the daemon reads the journal and the network, this crate
@@ -29,6 +30,7 @@ pub mod guid;
 pub mod journal;
 pub mod offer;
 pub mod query;
+pub mod received;
 pub mod sldc;
 pub mod subscribe;
 pub mod subscribe_writer;

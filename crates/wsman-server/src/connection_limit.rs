@@ -13,8 +13,8 @@
 
 use std::sync::Mutex;
 
-use wsman_collector::output as file_output;
 use wsman_front::slots::ConnectionSlots;
+use wsman_outputs::file as file_output;
 
 /// Descriptors kept for the daemon's own use beside client connections under the smallest
 /// limits: refusals being answered (512 at most), the collector's output files held open

@@ -20,13 +20,14 @@
 //! read the bookmarks and rewrite the rows every node reads (subscriptions included). `tls =
 //! false` for such a host is an explicit choice, logged as a warning each time the settings
 //! are read. The same file's `[outputs]` is the node's outputs policy
-//! ([`crate::output_policy`]).
+//! ([`wsman_outputs::output_policy`]).
 
+use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::output_policy::{OutputsPolicy, PolicySettingError};
-use crate::secret_bindings::{SecretBindingError, SecretBindings};
+use wsman_outputs::output_policy::{OutputsPolicy, PolicySettingError};
+use wsman_outputs::secret_bindings::{SecretBindingError, SecretBindings};
 use wsman_safe::PrivateFileError;
 use zeroize::Zeroizing;
 
@@ -110,7 +111,7 @@ struct File {
     outputs: Option<OutputsPolicy>,
     #[serde(default)]
     store: Option<StoreSection>,
-    /// `[secrets.NAME]`: where each secret may be sent ([`crate::secrets`]).
+    /// `[secrets.NAME]`: where each secret may be sent ([`wsman_outputs::secrets`]).
     #[serde(default)]
     secrets: Option<SecretBindings>,
 }
@@ -469,6 +470,12 @@ pub fn on_loopback(connection: &tokio_postgres::Config) -> bool {
 /// ([`wsman_safe::read_private_text`]).
 pub fn read_private(path: &Path) -> Result<Zeroizing<String>, SettingsError> {
     wsman_safe::read_private_text(path, MAX_FILE_BYTES).map_err(|error| not_private(path, error))
+}
+
+/// [`read_private`] as the outputs read a named secret
+/// ([`wsman_outputs::secrets::ReadPrivate`]).
+pub fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, Box<dyn Error + Send + Sync>> {
+    Ok(read_private(path)?)
 }
 
 /// The error of a file that holds a secret and is not private (or could not be read).

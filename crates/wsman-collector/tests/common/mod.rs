@@ -11,9 +11,9 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::outputs::{Batch, OutputError};
 use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscriptions::{self, Subscription, SubscriptionError, SubscriptionSet};
+use wsman_outputs::{Batch, OutputError};
 use wsman_proto::xml::{self, Limits};
 
 /// The subscription's query: every event of the Security log.

@@ -16,8 +16,8 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::ServerConfig;
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::secrets::{SecretBinding, SecretBindings};
 use wsman_collector::subscription_outputs::Outputs;
+use wsman_outputs::secrets::{SecretBinding, SecretBindings};
 
 use crate::common::{logon, set, write};
 

@@ -94,8 +94,12 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "wsman-collector",
+        "wsman-outputs",
         &["wsman-events", "wsman-proto", "wsman-safe"],
+    ),
+    (
+        "wsman-collector",
+        &["wsman-outputs", "wsman-events", "wsman-proto", "wsman-safe"],
     ),
     (
         "wsman-shell",
@@ -129,6 +133,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-events",
             "wsman-eventsource",
             "wsman-collector",
+            "wsman-outputs",
             "wsman-principal",
             "wsman-safe",
         ],

@@ -39,9 +39,9 @@ use super::group::GroupCommit;
 use super::{
     list_from_rows, stored_record, Claim, ClientState, PostgresSettings, Store, StoreError,
 };
-use crate::outputs::tls::{client_config, TlsClientFiles};
 use crate::store::events::{record::cut, EventStore, StoreRecord};
 use events::Pending;
+use wsman_outputs::tls::{client_config, TlsClientFiles};
 
 /// The schema version this build writes; older ones are migrated at start.
 /// 2: the subscriptions ([`subscriptions::SCHEMA`]).

@@ -5,7 +5,7 @@
 //! - a subscription is stored as the text of its file (`DIR/subscriptions/NAME.toml`), checked
 //!   by the same parser before it is written and again when a node reads it: one format for
 //!   both homes, and `wsmand wec import` is a copy; and then against the node's own outputs
-//!   policy (`crate::output_policy`): a row is data whoever holds the database role can write,
+//!   policy (`wsman_outputs::output_policy`): a row is data whoever holds the database role can write,
 //!   so what it may make a node do as root is what the node's `[outputs]` allows;
 //! - every change (create, replace, enable, disable, delete) takes the one row of
 //!   `wec_subscription_generation` and adds one to it, in the change's transaction: changes are
@@ -25,11 +25,11 @@ use std::path::PathBuf;
 use tokio_postgres::Transaction;
 
 use super::PostgresStore;
-use crate::output_policy::OutputsPolicy;
 use crate::store::StoreError;
 use crate::subscriptions::{
     self, Subscription, SubscriptionError, SubscriptionSet, MAX_FILE_BYTES, MAX_SUBSCRIPTIONS,
 };
+use wsman_outputs::output_policy::OutputsPolicy;
 
 /// The tables, created (or added to an older schema) at start with the bookmarks'.
 pub(super) const SCHEMA: &str = "

@@ -20,10 +20,12 @@
 
 use std::path::Path;
 
-use crate::outputs::settings::valid_name;
+use zeroize::Zeroizing;
+
 pub use crate::secret_bindings::{
     BindingRefusal, Destination, SecretBinding, SecretBindingError, SecretBindings,
 };
+use crate::settings::valid_name;
 
 /// Why a secret file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +37,7 @@ pub enum SecretError {
     #[error("secret {name:?}: {source}")]
     Read {
         name: String,
-        source: Box<crate::store::config::SettingsError>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("secret {0:?}: the file is empty")]
     Empty(String),
@@ -43,18 +45,27 @@ pub enum SecretError {
     Refused(#[from] BindingRefusal),
 }
 
-/// Read secret `name` of `dir` (`DIR/secrets/NAME`), a file no one but its owner may read;
-/// its last line break dropped. The value is never logged. Outputs read it through
+/// How a file that holds a secret is read: the collector's reader of private files (refused
+/// unless only its owner may read it), handed in so that its errors stay the collector's.
+pub type ReadPrivate =
+    fn(&Path) -> Result<Zeroizing<String>, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Read secret `name` of `dir` (`DIR/secrets/NAME`) with `read`, a file no one but its owner
+/// may read; its last line break dropped. The value is never logged. Outputs read it through
 /// `StartEnv::secret`, which checks its binding first.
-pub fn read_secret(dir: Option<&Path>, name: &str) -> Result<String, SecretError> {
+pub fn read_secret(
+    dir: Option<&Path>,
+    name: &str,
+    read: ReadPrivate,
+) -> Result<String, SecretError> {
     if !valid_name(name) {
         return Err(SecretError::Name(name.to_owned()));
     }
     let dir = dir.ok_or_else(|| SecretError::NoDirectory(name.to_owned()))?;
     let path = dir.join(name);
-    let text = crate::store::config::read_private(&path).map_err(|e| SecretError::Read {
+    let text = read(&path).map_err(|source| SecretError::Read {
         name: name.to_owned(),
-        source: Box::new(e),
+        source,
     })?;
     let value = text.trim_end_matches(['\n', '\r']);
     if value.is_empty() {

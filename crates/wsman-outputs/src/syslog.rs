@@ -41,8 +41,8 @@ use super::{
     failed, Batch, Link, Output, OutputError, OutputFormat, OutputSettingError, OutputType,
 };
 use super::{StartEnv, Started};
-use crate::ingest::ReceivedEvent;
 use crate::output_policy::{OutputsPolicy, PolicyError};
+use wsman_events::received::ReceivedEvent;
 
 /// The largest message sent in one UDP datagram (IPv4's largest UDP payload); a longer one is
 /// cut there (RFC 5426 §3.2 lets a sender truncate).

@@ -18,8 +18,8 @@
 use serde_json::{json, Map, Value};
 use wsman_proto::xml::Element;
 
-use crate::ingest::{ReceivedEvent, EVENT_NS};
-use crate::outputs::Batch;
+use crate::Batch;
+use wsman_events::received::{ReceivedEvent, EVENT_NS};
 
 /// One event as OpenWEC's `RawJson` record (one line).
 pub fn raw_json(event: &ReceivedEvent, batch: &Batch<'_>) -> String {
@@ -213,7 +213,7 @@ fn child<'a>(parent: &'a Element, name: &str) -> Option<&'a Element> {
 fn inner_xml(element: &Element) -> String {
     element
         .elements()
-        .map(crate::ingest::event_xml)
+        .map(wsman_events::received::event_xml)
         .collect::<Vec<_>>()
         .concat()
 }

@@ -5,7 +5,7 @@
 //!
 //! # Adding an output (2 files)
 //!
-//! 1. `outputs/NAME.rs`: its settings struct (`#[derive(Clone, Debug, PartialEq, Eq,
+//! 1. `src/NAME.rs`: its settings struct (`#[derive(Clone, Debug, PartialEq, Eq,
 //!    Deserialize)]`, `#[serde(deny_unknown_fields)]`, its defaults as `#[serde(default = ..)]`
 //!    functions of the module; shared ones and [`OutputFormat`] in [`settings`]), `impl
 //!    OutputType for` it (`KIND` = its `type`; `check`; `admit` against the node's
@@ -22,14 +22,35 @@
 //!    variant's lower-case name is the `type`), and its arm in `with_type!` below.
 //!
 //! Then its section in `docs/collector.md` and a test against the real receiver.
+//!
+//! The outputs: each with its settings, checks and start in its own module: [`file`]
+//! (on disk before the acknowledgement), [`kafka`] (acknowledged by the cluster,
+//! acks=all, idempotent; librdkafka properties by an allow list), [`tcp`]
+//! (newline-delimited records over TCP or TLS, flushed before the acknowledgement, reconnected
+//! with a bounded backoff), [`redis`] (RPUSH or XADD over [`resp`], our bounded
+//! reader of Redis replies), [`journal`] (the local systemd journal's native socket),
+//! [`syslog`] (RFC 5424 over TCP, TLS, UDP or RELP, whose answers acknowledge);
+//! [`http`] (one POST per batch: generic, Splunk HEC with indexer acknowledgement,
+//! Elasticsearch `_bulk` item by item); [`openwec`]: OpenWEC's `RawJson` and `Nxlog` records.
+//!
+//! Beside them, what the outputs and the collector share (the event they write is
+//! [`wsman_events::received::ReceivedEvent`]):
+//! [`output_policy`]: what a subscription read from a shared store may make this node do
+//! (`[outputs]` of `collector.toml`); [`secrets`]: the node-local secret files outputs name,
+//! each sent only where [`secret_bindings`] (`[secrets.NAME]` of `collector.toml`) allow.
+#![forbid(unsafe_code)]
 
 pub mod file;
 pub mod http;
 pub mod journal;
 pub mod kafka;
 pub mod openwec;
+pub mod output_policy;
 pub mod redis;
+pub mod resp;
 mod seam;
+pub mod secret_bindings;
+pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod syslog;

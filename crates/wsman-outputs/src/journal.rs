@@ -29,8 +29,8 @@ use serde::Deserialize;
 use super::settings::{check_range, default_io_timeout};
 use super::Started;
 use super::{failed, Batch, Output, OutputError, OutputSettingError, OutputType, StartEnv};
-use crate::ingest::ReceivedEvent;
 use crate::output_policy::{OutputsPolicy, PolicyError, JOURNAL_SOCKET};
+use wsman_events::received::ReceivedEvent;
 
 /// Entries up to this size go in one datagram (the kernel's default socket buffer is about
 /// 208 KiB; journald's own clients switch to a memfd at the first `EMSGSIZE`).

@@ -18,9 +18,9 @@ use wsman_proto::xml::{Element, Node};
 
 pub use super::OutputError;
 use super::{Batch, Output, OutputFormat, OutputSettingError, OutputType, Pool};
-use super::{StartEnv, Started};
-use crate::ingest::ReceivedEvent;
+use super::{OutputConfig, StartEnv, Started};
 use crate::output_policy::{OutputsPolicy, PolicyError};
+use wsman_events::received::ReceivedEvent;
 
 /// Files held open at least, whatever the open-file limit: what the daemon's reserve of
 /// descriptors always holds for them.
@@ -243,6 +243,39 @@ impl FileOutputs {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Append `events` of `client` to every file output of `outputs` (those of
+    /// `subscription`), and return only when each file has them on disk. `received` is the
+    /// time written into JSON records.
+    pub fn write(
+        &self,
+        subscription: &str,
+        outputs: &[OutputConfig],
+        client: &str,
+        events: &[&ReceivedEvent],
+        received: &str,
+    ) -> Result<(), OutputError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        for output in outputs {
+            if let OutputConfig::File { path, format, .. } = output {
+                // Without a group: files 0600 in directories 0700 (no lookup here).
+                self.write_one(
+                    path,
+                    *format,
+                    None,
+                    &Batch {
+                        subscription,
+                        client,
+                        events,
+                        received,
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Append `batch` to the file of the template `path`, on disk before returning.
     pub(crate) fn write_one(
         &self,
@@ -410,8 +443,8 @@ pub fn render(event: &ReceivedEvent, format: OutputFormat, batch: &Batch<'_>) ->
             }
             record.to_string()
         }
-        OutputFormat::OpenWecRawJson => crate::outputs::openwec::raw_json(event, batch),
-        OutputFormat::OpenWecNxlog => crate::outputs::openwec::nxlog(event, batch),
+        OutputFormat::OpenWecRawJson => crate::openwec::raw_json(event, batch),
+        OutputFormat::OpenWecNxlog => crate::openwec::nxlog(event, batch),
     }
 }
 

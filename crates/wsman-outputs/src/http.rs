@@ -26,18 +26,18 @@ use wsman_safe::http::{Defaults, HttpAddress, Scheme};
 use self::bulk::{Bulk, BulkError};
 use self::client::{Client, Exchange, HttpError, Target};
 use self::hec::{Hec, HecError};
+use crate::file::render_lines;
 use crate::output_policy::{OutputsPolicy, PolicyError};
-use crate::outputs::file::render_lines;
-use crate::outputs::settings::{
+use crate::secrets::{Destination, SecretError};
+use crate::settings::{
     check_range, check_timeouts, default_connect_timeout, default_max_backoff, raw_format,
     valid_name,
 };
-use crate::outputs::tls::{client_tls, TlsClientFiles, TlsSetupError};
-use crate::outputs::{
+use crate::tls::{client_tls, TlsClientFiles, TlsSetupError};
+use crate::{
     failed, Backoff, Batch, Output, OutputError, OutputFormat, OutputSettingError, OutputType,
     StartEnv, Started,
 };
-use crate::secrets::{Destination, SecretError};
 
 /// What the receiver is, and so what a request looks like and what makes a batch durable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]

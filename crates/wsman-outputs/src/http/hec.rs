@@ -50,7 +50,7 @@ pub enum HecError {
 
 impl HecError {
     /// Whether HEC asked to be left alone for a while (busy, failing, throttling): the
-    /// output then waits before its next request ([`crate::outputs::Backoff`]).
+    /// output then waits before its next request ([`crate::Backoff`]).
     pub fn slow_down(&self) -> bool {
         match self {
             HecError::Refused { status, code, .. } => matches!(code, 8 | 9) || transient(*status),

@@ -9,7 +9,7 @@
 //! That works from any thread (a blocking-pool thread, a test's thread), unlike entering the
 //! caller's runtime.
 //!
-//! [`Output::write`]: crate::outputs::Output::write
+//! [`Output::write`]: crate::Output::write
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::outputs::settings::{check_host_port, listed, valid_name, OutputSettingError};
+use crate::settings::{check_host_port, listed, valid_name, OutputSettingError};
 
 /// Why a secret may not be sent where an output would send it.
 #[derive(Debug, thiserror::Error)]

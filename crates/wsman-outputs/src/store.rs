@@ -1,7 +1,7 @@
 //! The event store as a subscription names it (`type = "store"`, no settings: the store is
 //! the collector's, `[store]` of `collector.toml`). No output is started for it: a delivery
-//! makes the batch's records and hands them to the claim's commit ([`crate::delivery`]), which
-//! writes them in the bookmark's transaction ([`crate::store::events`]).
+//! makes the batch's records and hands them to the claim's commit (the collector's `delivery`), which
+//! writes them in the bookmark's transaction (its `store::events`).
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ impl OutputType for StoreConfig {
     type StartError = std::convert::Infallible;
 
     /// The searched fields are read in one pass over each event's text
-    /// ([`crate::store::events::StoreRecord::of`]): no tree.
+    /// (the collector's `StoreRecord::of`): no tree.
     fn needs_tree(&self) -> bool {
         false
     }

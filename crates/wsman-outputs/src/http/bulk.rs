@@ -26,8 +26,8 @@ use serde_json::{Map, Value};
 use sha1::{Digest as _, Sha1};
 
 use super::client::{Client, Exchange, HttpError};
-use crate::ingest::ReceivedEvent;
-use crate::outputs::Batch;
+use crate::Batch;
+use wsman_events::received::ReceivedEvent;
 
 /// Why Elasticsearch did not take a batch.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,7 @@ pub enum BulkError {
 impl BulkError {
     /// Whether Elasticsearch asked to slow down (429, or an unavailable node): Elastic's
     /// "Rejected requests" says to retry these "with exponential backoff"; the output then
-    /// waits before its next request ([`crate::outputs::Backoff`]).
+    /// waits before its next request ([`crate::Backoff`]).
     pub fn slow_down(&self) -> bool {
         match self {
             BulkError::Refused { status, .. } | BulkError::Unreadable { status } => {

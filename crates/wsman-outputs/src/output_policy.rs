@@ -23,8 +23,8 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::outputs::settings::{check_host_port, host_and_port, listed, OutputSettingError};
 use crate::secret_bindings::{BindingRefusal, SecretBindings};
+use crate::settings::{check_host_port, host_and_port, listed, OutputSettingError};
 
 /// The node's `[outputs]`: what a stored subscription's outputs may reach.
 /// Why a stored subscription's outputs may not run: `OutputsPolicy::admit`, by each output's

@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::settings::OutputSettingError;
-use crate::ingest::ReceivedEvent;
 use crate::output_policy::{OutputsPolicy, PolicyError};
-use crate::secrets::{read_secret, Destination, SecretBindings, SecretError};
+use crate::secrets::{read_secret, Destination, ReadPrivate, SecretBindings, SecretError};
+use wsman_events::received::ReceivedEvent;
 
 /// Most batches one configured output takes at once; one more is answered 503.
 pub const MAX_IN_FLIGHT_BATCHES: usize = 64;
@@ -260,7 +260,7 @@ pub trait OutputType {
         format!("{} output of {subscription}", Self::KIND)
     }
     /// The output of these (checked) settings; `None` for the event store, which is no
-    /// output: a delivery hands its records to the claim's commit ([`crate::delivery`]).
+    /// output: a delivery hands its records to the claim's commit (the collector's `delivery`).
     fn start(
         &self,
         pool: &Arc<Self::Pool>,
@@ -303,6 +303,8 @@ pub struct StartEnv<'a> {
     /// The gid of a group by name (the file output's `group`), as the daemon looks groups up;
     /// `None`: no lookup, so an output naming a group does not start.
     pub groups: Option<GroupLookup>,
+    /// How a secret's file is read (the collector's reader of private files).
+    pub read_private: ReadPrivate,
 }
 
 /// A group's gid by name (`Ok(None)`: no such group). The collector makes no account lookups
@@ -321,7 +323,7 @@ impl StartEnv<'_> {
         for destination in to {
             self.bindings.allow(name, destination)?;
         }
-        read_secret(self.secrets, name)
+        read_secret(self.secrets, name, self.read_private)
     }
 }
 

@@ -122,7 +122,7 @@ pub(crate) fn client_tls(
 
 /// The TLS client configuration of [`client_tls`], for a client that names the server itself
 /// (the PostgreSQL stores').
-pub(crate) fn client_config(files: &TlsClientFiles) -> Result<ClientConfig, TlsSetupError> {
+pub fn client_config(files: &TlsClientFiles) -> Result<ClientConfig, TlsSetupError> {
     let mut roots = RootCertStore::empty();
     match files.ca_file.as_deref() {
         Some(path) => {
