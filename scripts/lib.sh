@@ -128,7 +128,7 @@ REQUIRED_PACKAGES=(libpam0g-dev libsystemd-dev pkg-config curl wrk python3-venv 
     golang-go golang-github-masterzen-winrm-dev rsyslog rsyslog-gnutls rsyslog-relp libfaketime
     rpm cpio bzip2 rpmlint selinux-policy-dev selinux-policy-default checkpolicy semodule-utils setools
     policycoreutils selinux-utils python3-firewall packagekit packagekit-tools polkitd dbus-daemon
-    dbus-bin mold)
+    dbus-bin)
 
 # A benchmark's smoke mode (WSMAN_BENCH_SMOKE=1, the "benchmarks smoke" stage of
 # scripts/test.sh): tiny sizes and short phases on the debug build, peers that are not installed

@@ -116,19 +116,6 @@ stage() {
     fi
 }
 
-# Links with mold where it is installed (REQUIRED_PACKAGES brings it): the test command links
-# about 280 executables (the test binaries, the programs, the fuzz targets, the doc tests), and
-# mold links one of the test binaries in about a third of GNU ld's CPU time (docs/testing.md,
-# "Linking"). The same flags for every stage, so build and test share their artifacts;
-# cargo-fuzz adds its own flags to these. A developer's own RUSTFLAGS win.
-use_fast_linker() {
-    if [ -z "${RUSTFLAGS+x}${CARGO_ENCODED_RUSTFLAGS+x}" ] && command -v mold >/dev/null 2>&1; then
-        export RUSTFLAGS="-C link-arg=-fuse-ld=mold"
-        export RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -C link-arg=-fuse-ld=mold"
-        echo "linking with $(mold --version | head -1)"
-    fi
-}
-
 install_packages() {
     # npm builds the console's browser assets. Debian's nodejs comes without it; a nodejs that
     # brings its own npm (NodeSource's) conflicts with Debian's npm package, so it is added
@@ -374,7 +361,6 @@ free_space_note() {
 
 free_space_note "$NEEDED_FREE_GB" "the build and tests"
 stage "install Debian packages" required install_packages
-use_fast_linker
 stage "test users and PAM service" required create_test_users
 export_test_users
 stage "python venv (pypsrp, pywinrm, pytest)" required python_venv

@@ -23,7 +23,7 @@
 //!
 //! Then its section in `docs/collector.md` and a test against the real receiver.
 //!
-//! The outputs: each with its settings, checks and start in its own module: [`file`]
+//! The outputs: each with its settings, checks and start in its own module: [`file`](mod@file)
 //! (on disk before the acknowledgement), [`kafka`] (acknowledged by the cluster,
 //! acks=all, idempotent; librdkafka properties by an allow list), [`tcp`]
 //! (newline-delimited records over TCP or TLS, flushed before the acknowledgement, reconnected

@@ -120,7 +120,7 @@ pub(crate) fn client_tls(
     Ok((Arc::new(client), name))
 }
 
-/// The TLS client configuration of [`client_tls`], for a client that names the server itself
+/// The TLS client configuration of `client_tls`, for a client that names the server itself
 /// (the PostgreSQL stores').
 pub fn client_config(files: &TlsClientFiles) -> Result<ClientConfig, TlsSetupError> {
     let mut roots = RootCertStore::empty();
