@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use wsman_server::catalog::Catalog;
-use wsman_server::collector::engine::CollectorEngine;
-use wsman_server::engines::event_store::EventSearchEngine;
+use wsman_server::collector::engine::{CollectorEngine, Running};
+use wsman_server::engines::event_store::{EventSearchEngine, StoreSource};
 use wsman_server::engines::eventing::EventingEngine;
 use wsman_server::engines::shells::ShellEngine;
 use wsman_server::engines::transfer::{cim::CimEngine, config::ConfigEngine};
@@ -67,7 +67,7 @@ pub(crate) fn build(
         .insert(CimEngine::new(cim, &services))
         .insert(EventingEngine::new(engines.events))
         .insert(EventSearchEngine::new(
-            engines.collector.running(),
+            event_store_of(engines.collector.running()),
             &services,
         ))
         .insert(CollectorEngine::new(engines.collector, &services));
@@ -75,6 +75,15 @@ pub(crate) fn build(
         catalog.insert(shells);
     }
     (catalog, hardware)
+}
+
+/// The event store of whichever collector `running` holds at each search: the one place the
+/// search and the collector's engine meet.
+fn event_store_of(running: Running) -> StoreSource {
+    Arc::new(move || {
+        let running = running.read().unwrap_or_else(|p| p.into_inner());
+        running.as_ref()?.event_store().cloned()
+    })
 }
 
 #[cfg(feature = "bench-synthetic")]

@@ -22,9 +22,7 @@ use wsman_providers::{Item, ItemSource};
 
 use crate::access::{access_for, Required};
 use crate::engine::{Access, Answer, Call, EndpointKind, Engine, Family, Key, ReplyFuture, Target};
-use crate::engines::collector::engine::Running;
 use crate::engines::paging;
-use crate::engines::transfer::engine::render_item;
 use crate::engines::Services;
 use crate::enumeration::{EnumerationStore, LazyItems, Pending};
 use crate::error::{blocking_fault, filter_fault, store_query_fault, BlockingWork};
@@ -33,28 +31,32 @@ use crate::settings::ServiceSettings;
 /// Results read from the store at once while a client pages.
 const READ_AHEAD: usize = 100;
 
+/// Where the search finds the event store of whichever collector is running now: the
+/// composition root (the daemon's catalog) hands it in, so this engine imports nothing of the
+/// collector's engine.
+pub type StoreSource = Arc<dyn Fn() -> Option<Arc<EventStore>> + Send + Sync>;
+
 /// The store's search, over whichever collector is running.
 pub struct EventSearchEngine {
-    running: Running,
+    store: StoreSource,
     enumerations: Arc<EnumerationStore>,
     /// Bad filters logged: at most one line per minute, with how many there were.
     refusals: IntervalLog,
 }
 
 impl EventSearchEngine {
-    /// The search of the store of whichever collector `running` holds, its contexts in the
-    /// shared enumeration store.
-    pub fn new(running: Running, services: &Services) -> Self {
+    /// The search of the store `store` gives at each request, its contexts in the shared
+    /// enumeration store.
+    pub fn new(store: StoreSource, services: &Services) -> Self {
         Self {
-            running,
+            store,
             enumerations: Arc::clone(&services.enumerations),
             refusals: IntervalLog::new(Duration::from_secs(60)),
         }
     }
 
     fn store(&self) -> Option<Arc<EventStore>> {
-        let running = self.running.read().unwrap_or_else(|p| p.into_inner());
-        running.as_ref()?.event_store().cloned()
+        (self.store)()
     }
 
     /// `[store] sddl`: `None` when unset; a text that does not parse denies everyone.
@@ -110,8 +112,11 @@ impl EventSearchEngine {
         let source = Pages::new(store, search, position, rows);
         let request = Arc::clone(call.request);
         let (mode, address) = (parsed.mode, call.exchange.address.to_owned());
-        let render: crate::enumeration::Render =
-            Box::new(move |item, _| Ok(Some(render_item(&request, item, mode, &address, None))));
+        let render: crate::enumeration::Render = Box::new(move |item, _| {
+            Ok(Some(paging::render_item(
+                &request, item, mode, &address, None,
+            )))
+        });
         let pending = Pending::Lazy(LazyItems::new(Box::new(source), render));
         paging::enumerate_response(&self.enumerations, call, &parsed, pending, 0).await
     }

@@ -7,9 +7,12 @@
 use std::time::Instant;
 use wsman_principal::OwnerKey;
 
-use wsman_proto::enumeration::{self, Enumerate, Pull};
+use wsman_proto::cim::Instance;
+use wsman_proto::enumeration::{self, Enumerate, EnumerationMode, Pull};
 use wsman_proto::ns::action;
+use wsman_proto::operation::{Resource, CIM_PREFIX};
 use wsman_proto::{Fault, Request};
+use wsman_providers::Item;
 
 use crate::engine::{Answer, Call};
 use crate::enumeration::{take_batch, EnumerationStore, Pending};
@@ -145,5 +148,53 @@ fn count_header(request: &Request, total: usize) -> String {
         enumeration::total_items_header(Some(total))
     } else {
         String::new()
+    }
+}
+
+/// The URI an instance is addressed by in answers to `request`: the DMTF class URI when the
+/// client used one, else the WMI URI of its class.
+pub(crate) fn instance_uri(request: &Request, instance: &Instance) -> String {
+    match &request.operation.resource {
+        Resource::Cim { .. } | Resource::CimAll => format!("{CIM_PREFIX}{}", instance.class),
+        _ => instance.resource_uri(),
+    }
+}
+
+/// One item in the requested mode; `only` turns instances into `w:XmlFragment`s of those
+/// properties.
+pub(crate) fn render_item(
+    request: &Request,
+    item: &Item,
+    mode: EnumerationMode,
+    address: &str,
+    only: Option<&[String]>,
+) -> String {
+    let (xml, uri, selectors) = match item {
+        Item::Xml {
+            xml,
+            resource_uri,
+            selectors,
+        } => (xml.clone(), resource_uri.clone(), selectors.clone()),
+        Item::Instance(instance) => {
+            let uri = instance_uri(request, instance);
+            let xml = match (mode, only) {
+                (EnumerationMode::Epr, _) => String::new(),
+                (_, Some(properties)) => instance.to_fragment(properties),
+                (_, None) => instance.to_xml(&uri),
+            };
+            (xml, uri, instance.selectors())
+        }
+    };
+    let epr = || {
+        let selectors: Vec<(&str, &str)> = selectors
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        enumeration::epr_item(address, &uri, &selectors)
+    };
+    match mode {
+        EnumerationMode::Object => xml,
+        EnumerationMode::Epr => epr(),
+        EnumerationMode::ObjectAndEpr => format!("<w:Item>{xml}{}</w:Item>", epr()),
     }
 }

@@ -197,7 +197,7 @@ fn store_search() -> EventSearchEngine {
         enumerations: Arc::default(),
         shells: None,
     };
-    EventSearchEngine::new(Arc::default(), &services)
+    EventSearchEngine::new(Arc::new(|| None), &services)
 }
 
 /// docs/events.md's advice for letting users read this host's Application and System logs.

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use wsman_test::binaries::workspace_root;
 
+use super::module_graph::{display, ModuleGraph};
 use super::primitives::{product_files, product_lines};
 
 const SERVER_SRC: &str = "crates/wsman-server/src";
@@ -146,5 +147,55 @@ fn the_counts_find_what_they_count() {
     assert_eq!(
         unlisted_at_the_top(dir.path()),
         ["dispatch", "winrs", "work"]
+    );
+}
+
+/// What every engine may use under `engines/`: the shared paging, and the engines' unit tests
+/// (which drive several engines at once). Anything else there is an engine of its own.
+const SHARED_UNDER_ENGINES: &[&str] = &["paging", "tests"];
+
+/// The engine family a module of the server belongs to (`engines::NAME::..`), if any.
+fn engine_of(module: &[String]) -> Option<&str> {
+    match module {
+        [wing, name, ..] if wing == "engines" && !SHARED_UNDER_ENGINES.contains(&name.as_str()) => {
+            Some(name)
+        }
+        _ => None,
+    }
+}
+
+/// No engine names another engine's module, whatever the name or the path it takes (a `pub
+/// use` at the top included): what two engines share lives in `engines` itself or below it,
+/// and the composition root (the daemon's catalog) joins them, as it hands the event store's
+/// search its store.
+#[test]
+fn no_engine_imports_another_engines_module() {
+    let graph = ModuleGraph::read(&workspace_root().join(SERVER_SRC).join("lib.rs"));
+    let mut found = Vec::new();
+    for (from, references) in &graph.edges {
+        let Some(engine) = engine_of(from) else {
+            continue;
+        };
+        for reference in references {
+            if engine_of(&reference.to).is_some_and(|other| other != engine) {
+                found.push(format!(
+                    "{} names {} ({}:{})",
+                    display(from),
+                    display(&reference.to),
+                    reference.file.display(),
+                    reference.line
+                ));
+            }
+        }
+    }
+    assert!(
+        !graph.edges.is_empty(),
+        "the server's module graph was not read"
+    );
+    assert!(
+        found.is_empty(),
+        "an engine imports another engine's module; move what they share to `engines` (or \
+         below) or join them in the daemon's catalog:\n{}",
+        found.join("\n")
     );
 }

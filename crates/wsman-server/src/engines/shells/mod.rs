@@ -11,7 +11,7 @@ use wsman_proto::{Fault, Request};
 
 use crate::access::{access_for, Required};
 use crate::engine::{Access, Answer, Call, EndpointKind, Engine, Family, Key, ReplyFuture, Target};
-use crate::engines::{paging, transfer, Services};
+use crate::engines::{paging, Services};
 use crate::enumeration::EnumerationStore;
 use crate::settings::ServiceSettings;
 
@@ -60,13 +60,7 @@ impl ShellEngine {
                 let rendered: VecDeque<String> = items
                     .iter()
                     .map(|i| {
-                        transfer::engine::render_item(
-                            request,
-                            i,
-                            parsed.mode,
-                            call.exchange.address,
-                            None,
-                        )
+                        paging::render_item(request, i, parsed.mode, call.exchange.address, None)
                     })
                     .collect();
                 paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered).await

@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use wsman_proto::budget::{Budget, Expired};
 use wsman_proto::cim::Instance;
-use wsman_proto::enumeration::{self, Enumerate, EnumerationMode};
+use wsman_proto::enumeration::{self, Enumerate};
 use wsman_proto::ns::action;
-use wsman_proto::operation::{Action, Resource, CIM_PREFIX};
+use wsman_proto::operation::Action;
 use wsman_proto::{transfer, wql, Fault, Request};
 use wsman_providers::{
     Answer, Body, Call as ProviderCall, Context, Filter, Item, Launcher, NamespaceAccess, Provider,
@@ -148,7 +148,13 @@ impl TransferEngine {
                 let mode = parsed.mode;
                 let render = move |item: &Item, budget: &mut Budget| {
                     Ok(item_passes(item, filter.as_ref(), budget)?.then(|| {
-                        render_item(&request, item, mode, &address, selected(filter.as_ref()))
+                        paging::render_item(
+                            &request,
+                            item,
+                            mode,
+                            &address,
+                            selected(filter.as_ref()),
+                        )
                     }))
                 };
                 let pending = Pending::Lazy(LazyItems::new(stream.0, Box::new(render)));
@@ -175,7 +181,7 @@ impl TransferEngine {
                     for item in &items {
                         if item_passes(item, filter.as_ref(), budget)? {
                             let properties = selected(filter.as_ref());
-                            rendered.push_back(render_item(
+                            rendered.push_back(paging::render_item(
                                 &owned_request,
                                 item,
                                 mode,
@@ -350,15 +356,6 @@ fn fragment_of(instance: &Instance, expression: &str) -> Result<(String, String)
     Ok((header, body))
 }
 
-/// The URI an instance is addressed by in answers to `request`: the DMTF class URI when the
-/// client used one, else the WMI URI of its class.
-fn instance_uri(request: &Request, instance: &Instance) -> String {
-    match &request.operation.resource {
-        Resource::Cim { .. } | Resource::CimAll => format!("{CIM_PREFIX}{}", instance.class),
-        _ => instance.resource_uri(),
-    }
-}
-
 fn render_body(request: &Request, body: Body, element: Option<&str>) -> String {
     match body {
         Body::Xml(xml) => xml,
@@ -366,7 +363,7 @@ fn render_body(request: &Request, body: Body, element: Option<&str>) -> String {
             let uri = match element {
                 // A method's output is in the namespace of the class it was invoked on.
                 Some(_) => request.resource_uri.clone().unwrap_or_default(),
-                None => instance_uri(request, &instance),
+                None => paging::instance_uri(request, &instance),
             };
             instance.render(&uri, element.unwrap_or(&instance.class), None)
         }
@@ -378,44 +375,5 @@ fn selected(filter: Option<&Filter>) -> Option<&[String]> {
     match filter {
         Some(Filter::Query(q)) => q.properties.as_deref(),
         _ => None,
-    }
-}
-
-/// One item in the requested mode; `only` turns instances into `w:XmlFragment`s of those
-/// properties.
-pub(crate) fn render_item(
-    request: &Request,
-    item: &Item,
-    mode: EnumerationMode,
-    address: &str,
-    only: Option<&[String]>,
-) -> String {
-    let (xml, uri, selectors) = match item {
-        Item::Xml {
-            xml,
-            resource_uri,
-            selectors,
-        } => (xml.clone(), resource_uri.clone(), selectors.clone()),
-        Item::Instance(instance) => {
-            let uri = instance_uri(request, instance);
-            let xml = match (mode, only) {
-                (EnumerationMode::Epr, _) => String::new(),
-                (_, Some(properties)) => instance.to_fragment(properties),
-                (_, None) => instance.to_xml(&uri),
-            };
-            (xml, uri, instance.selectors())
-        }
-    };
-    let epr = || {
-        let selectors: Vec<(&str, &str)> = selectors
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        enumeration::epr_item(address, &uri, &selectors)
-    };
-    match mode {
-        EnumerationMode::Object => xml,
-        EnumerationMode::Epr => epr(),
-        EnumerationMode::ObjectAndEpr => format!("<w:Item>{xml}{}</w:Item>", epr()),
     }
 }
