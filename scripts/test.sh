@@ -44,7 +44,7 @@ WMI_USER=wsmanwmi
 WMI_PASSWORD='Wsman-Wmi-Pass1'
 # The fuzz smoke's whole budget, shared evenly by the targets (at least 2 s each); one target's
 # own seconds may be set instead (WSMAN_FUZZ_SECONDS).
-FUZZ_TOTAL_SECONDS="${WSMAN_FUZZ_TOTAL_SECONDS:-180}"
+FUZZ_TOTAL_SECONDS="${WSMAN_FUZZ_TOTAL_SECONDS:-90}"
 # How the targets are built: the dev profile (overflow checks and debug assertions on) without a
 # sanitizer builds in about a third of the CPU time of cargo-fuzz's default (release with
 # AddressSanitizer), and the parsers fuzzed are safe Rust (`forbid(unsafe_code)` outside
@@ -70,6 +70,7 @@ LOG_DIR="$(mktemp -d -t wsmand-test-logs-XXXXXX)"
 
 finish() {
     local status=$?
+    stop_fuzz_build
     local elapsed=$(( $(date +%s) - START_TIME ))
     if [ "$FAILURES" -gt 0 ] && [ "$status" -eq 0 ]; then
         status=1
@@ -256,9 +257,17 @@ browser_tests() {
     # console (browser), the Events page against a collector node with the event store and
     # forwarded events (browser_events), the Updates page over 60 hosts on PackageKit's dummy
     # backend, a bus of its own (browser_updates).
-    WSMAN_TEST_BROWSER=1 cargo test --workspace --no-fail-fast --test browser \
-        --test browser_events --test browser_updates -- --nocapture 2>&1 \
-        | tee "$LOG_DIR/browser.log"
+    # On nextest the three binaries run side by side (browser.rs's two runs one after the other:
+    # .config/nextest.toml's browser-fleet group), 120 s instead of their 186 s in turn.
+    if cargo nextest --version >/dev/null 2>&1; then
+        WSMAN_TEST_BROWSER=1 cargo nextest run --workspace --no-fail-fast -E \
+            'binary_id(wsmand-mgmt::browser) | binary_id(wsmand-mgmt::browser_events) | binary_id(wsmand-mgmt::browser_updates)' \
+            2>&1 | tee "$LOG_DIR/browser.log"
+    else
+        WSMAN_TEST_BROWSER=1 cargo test --workspace --no-fail-fast --test browser \
+            --test browser_events --test browser_updates -- --nocapture 2>&1 \
+            | tee "$LOG_DIR/browser.log"
+    fi
 }
 
 # Every cargo-fuzz target (crates/wsman-test/tests/architecture.rs checks that this list names
@@ -268,16 +277,66 @@ FUZZ_TARGETS=(envelope xml sealed_body sddl keytab client_cert_names ntlm auth_h
     mgmt_terminal mgmt_event_stream smbios bmc krb5_wrap_token flat_page resp relp collector_event
     proxy_header psrp psrp_client)
 
-fuzz_smoke() {
-    if ! command -v cargo-fuzz >/dev/null 2>&1; then
-        cargo install cargo-fuzz --locked
+# The fuzz targets' build: their own workspace and target directory, every target in one cargo
+# run so that their links share both cores. It starts in the background, in a session of its own
+# at the lowest CPU priority, once the cargo test stage is done: the stages after it (pytest, the
+# browser, the benchmarks' smoke) mostly wait on daemons and browsers, and the build takes the
+# cores they leave (its 260 s were a stage of their own). The fuzz stage waits for it.
+FUZZ_BUILD_PID=
+start_fuzz_build() {
+    # shellcheck disable=SC2016 # the inner shell expands these, from its own arguments
+    setsid bash -c '
+        status_file=$1
+        shift
+        status=0
+        if ! command -v cargo-fuzz >/dev/null 2>&1; then
+            nice -n 19 cargo install cargo-fuzz --locked || status=$?
+        fi
+        if [ "$status" -eq 0 ]; then
+            cd fuzz && RUSTC_BOOTSTRAP=1 nice -n 19 cargo fuzz build "$@" || status=$?
+        fi
+        echo "$status" >"$status_file"
+    ' fuzz-build "$LOG_DIR/fuzz-build.status" "${FUZZ_BUILD[@]}" \
+        >"$LOG_DIR/fuzz-build.log" 2>&1 </dev/null &
+    FUZZ_BUILD_PID=$!
+}
+
+# Ends the background build (its whole session: cargo and its compilers) if it still runs.
+stop_fuzz_build() {
+    if [ -n "$FUZZ_BUILD_PID" ] && fuzz_build_running; then
+        kill -- "-$FUZZ_BUILD_PID" 2>/dev/null || true
     fi
+}
+
+# Whether the background build still runs: once ended it stays a zombie (the script reaps it
+# only between stages), which `kill -0` would still find.
+fuzz_build_running() {
+    local state
+    state=$(ps -o stat= -p "$FUZZ_BUILD_PID" 2>/dev/null) || return 1
+    [[ "$state" != Z* ]]
+}
+
+# Waits for the background build (started now if it was not) and prints its output.
+wait_fuzz_build() {
+    [ -n "$FUZZ_BUILD_PID" ] || start_fuzz_build
+    while [ ! -f "$LOG_DIR/fuzz-build.status" ] && fuzz_build_running; do
+        sleep 2
+    done
+    cat "$LOG_DIR/fuzz-build.log"
+    local status
+    status=$(cat "$LOG_DIR/fuzz-build.status" 2>/dev/null || echo "no status: the build was killed")
+    if [ "$status" != 0 ]; then
+        echo "the fuzz targets' build failed: $status" >&2
+        return 1
+    fi
+}
+
+fuzz_smoke() {
     local seconds="${WSMAN_FUZZ_SECONDS:-$((FUZZ_TOTAL_SECONDS / ${#FUZZ_TARGETS[@]}))}"
     [ "$seconds" -ge 2 ] || seconds=2
     local target
-    # Every target built in one cargo run, so that their links share both cores; each run below
-    # then finds its binary built with the same options.
-    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build "${FUZZ_BUILD[@]}")
+    # Each run below finds its binary built with the same options.
+    wait_fuzz_build
     for target in "${FUZZ_TARGETS[@]}"; do
         echo "fuzz target $target: ${seconds}s"
         # cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets stable accept them.
@@ -377,6 +436,8 @@ list_failed_tests '^test (.*) \.\.\. FAILED$' "$LOG_DIR/cargo-test.log"
 list_failed_tests '^ +(FAIL|SIG[A-Z]+|TIMEOUT|ABORT) \[[^]]*\][ ()/0-9]*(.+)$' \
     "$LOG_DIR/cargo-test.log" 2
 list_panics "$LOG_DIR/cargo-test.log"
+free_space_note "$FUZZ_NEEDED_FREE_GB" "the fuzz build"
+start_fuzz_build
 stage "pytest tests/interop" continue run_pytest
 list_failed_tests '^(tests/interop/[^ ]*) FAILED.*$' "$LOG_DIR/pytest.log"
 grep -E '^E   ' "$LOG_DIR/pytest.log" 2>/dev/null | head -n 20 | while IFS= read -r line; do echo "${line:0:300}"; done >"$LOG_DIR/pytest-errors" || true
@@ -385,5 +446,4 @@ stage "browser (chromium + playwright-core)" continue browser_tests
 list_panics "$LOG_DIR/browser.log"
 stage "benchmarks smoke (benches/, WSMAN_BENCH_SMOKE=1)" continue run_bench_smoke
 list_failed_tests '^FAILED  (benches/[^ ]*) .*$' "$LOG_DIR/bench-smoke.log"
-free_space_note "$FUZZ_NEEDED_FREE_GB" "the fuzz build"
 stage "fuzz smoke run" continue fuzz_smoke
