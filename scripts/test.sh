@@ -260,7 +260,7 @@ browser_tests() {
     # On nextest the three binaries run side by side (browser.rs's two runs one after the other:
     # .config/nextest.toml's browser-fleet group), 120 s instead of their 186 s in turn.
     if cargo nextest --version >/dev/null 2>&1; then
-        WSMAN_TEST_BROWSER=1 cargo nextest run --workspace --no-fail-fast -E \
+        WSMAN_TEST_BROWSER=1 cargo nextest run --profile browser --workspace --no-fail-fast -E \
             'binary_id(wsmand-mgmt::browser) | binary_id(wsmand-mgmt::browser_events) | binary_id(wsmand-mgmt::browser_updates)' \
             2>&1 | tee "$LOG_DIR/browser.log"
     else
