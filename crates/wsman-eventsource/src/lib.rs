@@ -548,6 +548,20 @@ impl EventSource {
         Ok(Pulled { events, bookmark })
     }
 
+    /// The longest bookmark a pull of the caller's `id` can carry (none if it asked for none),
+    /// to size a pull before it reads: every log it names or may read at the widest record id.
+    pub fn widest_bookmark(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Option<BookmarkList>, SourceError> {
+        let subscriptions = self.lock();
+        let s = self.owned(&subscriptions, caller, id)?;
+        let logs = s.bookmark.positions().map(|(log, _)| log).chain(LOGS);
+        Ok(s.send_bookmarks
+            .then(|| logs.map(|log| (log, u64::MAX)).collect()))
+    }
+
     /// End the caller's subscription.
     pub fn unsubscribe(&self, caller: &Caller, id: &str) -> Result<(), SourceError> {
         let removed = {

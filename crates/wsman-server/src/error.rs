@@ -453,12 +453,14 @@ pub fn unfit_fault(unfit: Unfit, overhead: usize, max_envelope: u64) -> Fault {
     }
 }
 
-/// The fault of a Pull of a subscription that failed: an event larger than the Pull's
-/// `max_envelope` is `w:EncodingLimit` MaxEnvelopeSize with its size, the rest as the source
-/// decides for a request naming its subscription by context.
-pub fn pull_fault(error: SourceError, max_envelope: u64) -> Fault {
+/// The fault of a Pull of a subscription that failed: an event that does not fit with the
+/// envelope's `overhead` is `w:EncodingLimit` MaxEnvelopeSize, the rest as the source decides
+/// for a request naming its subscription by context.
+pub fn pull_fault(error: SourceError, overhead: usize, max_envelope: u64) -> Fault {
     match error {
-        SourceError::EventTooLarge(size) => Fault::max_envelope_size_exceeded(size, max_envelope),
+        SourceError::EventTooLarge(n) => {
+            Fault::max_envelope_size_exceeded(n + overhead, max_envelope)
+        }
         error => source_fault(error, NamedBy::Context),
     }
 }

@@ -2,8 +2,10 @@
 //! request and sized once, from what was written, against the request's MaxEnvelopeSize
 //! (`w:EncodingLimit` when larger). The router renders every engine's answer here
 //! ([`crate::catalog::Routed::serve`]), as axum turns a handler's value into its response;
-//! engines only ask the `room` their items have. No other module writes an envelope: the
-//! workspace's `clippy.toml` bans `wsman_proto::response::envelope*` everywhere but here.
+//! engines only ask the `room` their items have (an item too large is named with the envelope's
+//! length the room measured). No other module writes an envelope: the workspace's `clippy.toml`
+//! bans `wsman_proto::response::envelope*` everywhere but here (`fault_envelope` but in
+//! `response.rs`).
 
 use bytes::Bytes;
 use wsman_proto::response::{self, new_message_id, ResponseHeader, ENVELOPE_END};
@@ -45,15 +47,6 @@ pub(crate) fn reply(request: &Request, answer: Answer, max_envelope: u64) -> Res
     Ok(reply)
 }
 
-/// The length of the envelope around `body` under `action` and `extra`.
-fn overhead(request: &Request, action: &str, extra: &str, body: &str) -> usize {
-    let id = new_message_id();
-    let header = header(request, action, extra, &id);
-    #[allow(clippy::disallowed_methods, reason = "the one writer of envelopes")]
-    let envelope = response::envelope(&header, body);
-    envelope.len()
-}
-
 /// The room an answer to `request` leaves for its items: the length of its envelope around
 /// `body` (the answer without items) and `markup` (what the items bring around them), and what
 /// `max_envelope` leaves after that (`w:EncodingLimit` when nothing).
@@ -63,7 +56,9 @@ pub(crate) fn room(
     markup: usize,
     max_envelope: u64,
 ) -> Result<(usize, usize), Fault> {
-    let taken = overhead(request, action, extra, body) + markup;
+    let id = new_message_id();
+    #[allow(clippy::disallowed_methods, reason = "the one writer of envelopes")]
+    let taken = response::envelope(&header(request, action, extra, &id), body).len() + markup;
     let space = usize::try_from(max_envelope)
         .ok()
         .and_then(|m| m.checked_sub(taken))

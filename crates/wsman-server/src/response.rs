@@ -219,6 +219,10 @@ pub fn error_response(
             ServiceError::Fault { relates_to, .. }
             | ServiceError::DeliveryRefused { relates_to, .. },
         ) => {
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "the one writer of fault envelopes"
+            )]
             let xml = wsman_proto::response::fault_envelope(
                 fault,
                 &wsman_proto::response::new_message_id(),

@@ -135,15 +135,11 @@ mod tests {
     use super::*;
 
     fn subcode_and_code(fault: &Fault) -> String {
-        let xml = wsman_proto::response::fault_envelope(fault, "uuid:1", None, "host");
-        let code = xml
-            .split("Code=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_default()
-            .to_owned();
-        let quota = xml.contains("w:QuotaLimit");
-        format!("{quota} {code}")
+        let quota = fault
+            .subcode
+            .as_ref()
+            .is_some_and(|s| s.name == "QuotaLimit");
+        format!("{quota} {}", fault.wsman_code)
     }
 
     #[test]

@@ -81,11 +81,11 @@ fn an_item_that_does_not_fit_names_its_size_with_the_overhead() {
     assert!(fault.message.contains("(120)"), "{}", fault.message);
     assert!(fault.message.contains("(8192)"), "{}", fault.message);
     check("unfit: too large", fault, &envelope_exceeded());
-    let pulled = pull_fault(SourceError::EventTooLarge(9000), 8192);
-    assert!(pulled.message.contains("(9000)"), "{}", pulled.message);
+    let pulled = pull_fault(SourceError::EventTooLarge(9000), 1200, 8192);
+    assert!(pulled.message.contains("(10200)"), "{}", pulled.message);
     check("pull: event too large", pulled, &envelope_exceeded());
     // The rest as the source decides for a context: reference §5.2.
-    let unknown = pull_fault(SourceError::UnknownSubscription, 8192);
+    let unknown = pull_fault(SourceError::UnknownSubscription, 1200, 8192);
     let context = want(
         "s:Receiver",
         "n:InvalidEnumerationContext",

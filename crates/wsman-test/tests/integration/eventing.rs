@@ -457,6 +457,100 @@ fn pulls_of_any_size_get_every_event_once_in_order_while_the_journal_grows() {
     );
 }
 
+/// A Pull's events get what MaxEnvelopeSize leaves around the answer without them, its
+/// bookmark at its longest (a few hundred bytes more than these): an envelope as long as another
+/// subscription's answer of two events, and that slack, carries those two, never more than it
+/// allows; when not even one event fits, `w:EncodingLimit` says the size of the envelope. Then
+/// small events in envelopes of sizes over a range longer than one: each answer within its
+/// MaxEnvelopeSize (a reserve too small would pass it when the last event nearly fits) and
+/// short of it by less than one more event and the slack.
+#[test]
+fn a_pull_fills_its_envelope_to_max_envelope_size_and_never_beyond() {
+    const SLACK: usize = 600;
+    const SMALL: usize = 120;
+    let small = (0..SMALL).map(|i| 400 + i * 37 % 300);
+    let sizes: Vec<usize> = [3500, 3500, 3500, 3500, 7600]
+        .into_iter()
+        .chain(small)
+        .collect();
+    let owned: Vec<Vec<(&str, String)>> = (sizes.iter().enumerate())
+        .map(|(i, size)| {
+            let message = format!("event {i} {}", "x".repeat(*size));
+            vec![
+                ("SYSLOG_IDENTIFIER", "sized".to_owned()),
+                ("MESSAGE", message),
+            ]
+        })
+        .collect();
+    let age = Duration::from_secs(60);
+    let Some(journal) = JournalDir::from_entries_before_now(age, &as_entries(&owned)) else {
+        return;
+    };
+    let source = source_over(journal, false, |_| {}, &[]);
+    let records = |response: &Response, max: usize| {
+        assert!(
+            response.body.len() <= max,
+            "{} > {max}",
+            response.body.len()
+        );
+        let (events, _) = pulled(response);
+        events
+            .iter()
+            .map(|(record, _, _)| *record)
+            .collect::<Vec<_>>()
+    };
+    // Subscription A pulls without a limit: the lengths of answers of two events and of the
+    // large one.
+    let (_, a) = subscribed(&source.post(&subscribe_request(APPLICATION, "")));
+    let two = source.post(&pull_request(&a, 2, None));
+    assert_eq!(records(&two, usize::MAX), [1, 2]);
+    assert_eq!(
+        records(&source.post(&pull_request(&a, 2, None)), usize::MAX),
+        [3, 4]
+    );
+    let large = source.post(&pull_request(&a, 1, None));
+    assert_eq!(records(&large, usize::MAX), [5]);
+    // Subscription B pulls as much as each envelope holds.
+    let (_, b) = subscribed(&source.post(&subscribe_request(APPLICATION, "")));
+    let max = two.body.len() + SLACK;
+    for expected in [[1, 2], [3, 4]] {
+        let response = source.post(&pull_request(&b, 10, Some(max as u64)));
+        assert_eq!(records(&response, max), expected);
+    }
+    let refused = expect_fault(
+        &source.post(&pull_request(&b, 10, Some(8192))),
+        "EncodingLimit",
+    );
+    let computed: usize = (refused.reason.split("packet size (").nth(1))
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no computed size in {:?}", refused.reason));
+    assert!(
+        computed > 8192 && computed.abs_diff(large.body.len()) < SLACK,
+        "computed {computed}, the answer was {}",
+        large.body.len()
+    );
+    let max = large.body.len() + SLACK;
+    let response = source.post(&pull_request(&b, 10, Some(max as u64)));
+    assert_eq!(records(&response, max), [5]);
+    let mut got = Vec::new();
+    for pull in 0.. {
+        assert!(pull < 100, "{} events after {pull} pulls", got.len());
+        let max = 8192 + pull * 97 % 1500;
+        let response = source.post(&pull_request(&b, 1000, Some(max as u64)));
+        got.extend(records(&response, max));
+        if got.len() == SMALL {
+            break;
+        }
+        let short = max - response.body.len();
+        assert!(
+            short < 400 + 300 + 1000 + SLACK,
+            "{short} bytes left unused"
+        );
+    }
+    assert_eq!(got, (6..6 + SMALL as u64).collect::<Vec<_>>());
+}
+
 #[test]
 fn subscriptions_belong_to_their_user_and_security_needs_an_administrator() {
     let Some(source) = source(|_| {}) else {

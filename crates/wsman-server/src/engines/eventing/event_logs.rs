@@ -25,9 +25,6 @@ use crate::error::{
     blocking_fault, pull_fault, renew_fault, source_fault, subscribe_fault, BlockingWork, NamedBy,
 };
 
-/// Room kept in a PullResponse for the envelope, its headers and the bookmark; the events get
-/// the rest of the request's MaxEnvelopeSize.
-const PULL_ENVELOPE_RESERVE: u64 = 4096;
 /// Events a Pull returns when it does not say (WS-Enumeration's default is 1).
 const DEFAULT_PULL_ELEMENTS: u32 = 1;
 
@@ -152,20 +149,26 @@ impl EventingEngine {
         let max_elements = pull.max_elements.unwrap_or(DEFAULT_PULL_ELEMENTS);
         let left = call.remaining();
         let wait = pull.max_time.map_or(left, |asked| asked.min(left));
-        let room = call.max_envelope.saturating_sub(PULL_ENVELOPE_RESERVE);
+        // The events get what the envelope leaves around the answer without them.
+        let widest = (self.source.widest_bookmark(caller, &pull.context))
+            .map_err(|e| source_fault(e, NamedBy::Context))?;
+        let extra = widest.map_or_else(String::new, |b| eventing::bookmark_header(&b.to_xml()));
+        let empty = enumeration::pull_response(Some(&pull.context), &[], false);
+        let answer = (action::PULL_RESPONSE, &*extra, &*empty);
+        let (taken, room) = crate::render::room(request, answer, 0, call.max_envelope)?;
         let pulled = self
             .source
             .pull_within(
                 caller,
                 &pull.context,
                 max_elements as usize,
-                usize::try_from(room).unwrap_or(usize::MAX),
+                room,
                 wait,
                 now,
                 Some(call.deadline),
             )
             .await
-            .map_err(|e| pull_fault(e, call.max_envelope))?;
+            .map_err(|e| pull_fault(e, taken, call.max_envelope))?;
         if pulled.events.is_empty() {
             return Err(Fault::enumeration_timed_out());
         }

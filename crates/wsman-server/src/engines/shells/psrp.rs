@@ -441,7 +441,7 @@ impl PowerShellBridge {
         let receive = Receive::parse(op.request.body.as_ref())?;
         let command_id = receive.command_id.as_deref();
         let guid = command_id.map(parse_guid).transpose()?.unwrap_or_default();
-        let capacity = receive_capacity(
+        let (taken, capacity) = receive_capacity(
             op.request,
             budget,
             &receive.streams,
@@ -462,9 +462,11 @@ impl PowerShellBridge {
                 command_id: command_id.unwrap_or("").to_owned(),
             })),
             Taken::Broken(reason) => Err(pwsh_broken_fault(&reason)),
-            Taken::TooLarge(size) => {
-                Err(Fault::max_envelope_size_exceeded(size, budget.max_envelope))
-            }
+            // Too short to cut: the envelope (render::room's length) with its base64.
+            Taken::TooLarge(size) => Err(Fault::max_envelope_size_exceeded(
+                taken + size.div_ceil(3) * 4,
+                budget.max_envelope,
+            )),
         }?;
         let state = command_id.map(|id| {
             let value = if ended {

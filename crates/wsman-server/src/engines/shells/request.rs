@@ -106,13 +106,14 @@ pub(super) async fn run_as_user(caller: &Caller) -> Result<wsman_os::LinuxUser, 
 }
 
 /// Stream bytes (before base64) that fit in one ReceiveResponse to `request`: what
-/// MaxEnvelopeSize leaves after the envelope and the stream markup, times 3/4 for base64.
+/// MaxEnvelopeSize leaves after the envelope and the stream markup (`taken`, returned first),
+/// times 3/4 for base64.
 pub(super) fn receive_capacity(
     request: &Request,
     budget: Budget,
     streams: &[String],
     command_id: &str,
-) -> Result<usize, Fault> {
+) -> Result<(usize, usize), Fault> {
     let names: Vec<&str> = if streams.is_empty() {
         vec!["stdout", "stderr"]
     } else {
@@ -132,6 +133,6 @@ pub(super) fn receive_capacity(
     let answer = (shell::action::RECEIVE_RESPONSE, "", empty.as_str());
     let (taken, space) = crate::render::room(request, answer, markup + 64, budget.max_envelope)?;
     (space >= 8)
-        .then_some(space / 4 * 3)
+        .then_some((taken, space / 4 * 3))
         .ok_or_else(|| Fault::max_envelope_size_exceeded(taken, budget.max_envelope))
 }

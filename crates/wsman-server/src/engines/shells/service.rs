@@ -384,7 +384,7 @@ impl ShellService {
         let command_id = receive.command_id.clone().ok_or_else(no_command_id)?;
         let mut wanted = ReceiveRequest::new(receive.streams.clone(), budget.remaining());
         wanted.sequence_id = receive.sequence_id;
-        wanted.max_bytes = receive_capacity(request, budget, &receive.streams, &command_id)?;
+        (_, wanted.max_bytes) = receive_capacity(request, budget, &receive.streams, &command_id)?;
         let outcome = self
             .manager
             .receive(&caller.owner_key(), &id, &command_id, &wanted)
