@@ -40,7 +40,11 @@
 # subscription writes to the event store instead of a file; its p99 Ack is printed beside the
 # file output's, its lost and duplicated events counted from the store's database, its CPU per
 # 100k events and the load average at its end. BENCH_STORE_PERF=FILE: a `perf record -g` of
-# the store's collector, 15 s from 10 s into its run, written to FILE.
+# the store's collector, 15 s from 10 s into its run, written to FILE. With BENCH_STORE=postgres
+# the store run's events and bookmarks are in PostgreSQL (a database of their own, `wecstore`,
+# in the same cluster: the file output's bookmarks would otherwise mark the same record ids as
+# already stored), counted from its `wec_event` table, with the commits and WAL syncs the
+# server counted over the store run.
 #
 # The instructions mode (FLEET_INSTRUCTIONS=1, valgrind): instead of the runs above, the
 # collector runs under callgrind and BENCH_FORWARDERS (default 100) forwarders send 2 batches
@@ -63,7 +67,7 @@
 #   WSMAND_BIN=target/release/wsmand FLEET_LOAD_BIN=target/release/fleet-load benches/collector-fleet.sh
 #   FLEET_INSTRUCTIONS=1 WSMAND_BIN=... FLEET_LOAD_BIN=... benches/collector-fleet.sh
 #   BENCH_PROFILE=debug benches/collector-fleet.sh              # debug builds (figures not comparable)
-#   BENCH_STORE=postgres benches/collector-fleet.sh              # bookmarks in PostgreSQL
+#   BENCH_STORE=postgres benches/collector-fleet.sh              # bookmarks (and the store run) in PostgreSQL
 #
 # With BENCH_STORE=postgres the bookmarks are in a PostgreSQL cluster started for the run
 # (fsync on; BENCH_POOL connections, default 8, as a node's default pool) instead of SQLite, as
@@ -183,6 +187,7 @@ fleet() {
         tee "$WORK/$name.json"
     # A store's events are counted from its database, written out as a file first.
     [ -z "${EXPORT_DB:-}" ] || export_store "$EXPORT_DB" "$out"
+    [ -z "${EXPORT_PG:-}" ] || { mkdir -p "$out" && pg_sql "$EXPORT_PG" "SELECT xml FROM wec_event" >"$out/store.xml"; }
     python3 - "$WORK/$name.acked" "$out" "$first" "$WORK/$name.resent" <<'PY' | tee "$WORK/$name.count"
 import collections, os, re, sys
 acked = dict(line.split() for line in open(sys.argv[1]))
@@ -220,9 +225,10 @@ with open(sys.argv[2], "w") as out:
 PY
 }
 
-# The server's count of commits in the bookmarks' database and of WAL syncs, cluster-wide.
+# The server's count of commits in the bookmarks' database (DB, default wec) and of WAL syncs,
+# cluster-wide.
 pg_counts() {
-    pg_sql wec "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = 'wec'), wal_sync FROM pg_stat_wal"
+    pg_sql "${1:-wec}" "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = '${1:-wec}'), wal_sync FROM pg_stat_wal"
 }
 # A process's CPU time so far (user + system), in seconds.
 cpu_seconds() {
@@ -330,9 +336,10 @@ kill -0 "$WSMAND_PID" || { tail -20 "$WORK/wsmand.log"; exit 1; }
 
 # The same fleet against a second collector whose subscription writes to the event store (its
 # events and bookmarks in one SQLite transaction, docs/collector.md): its p99 Ack beside the
-# file output's. BENCH_STORE_OUTPUT=0 skips it; with PostgreSQL bookmarks there is no store.
+# file output's. BENCH_STORE_OUTPUT=0 skips it. With BENCH_STORE=postgres the store is in
+# PostgreSQL, in a database of its own.
 STORE_LINE=""
-if [ "${BENCH_STORE_OUTPUT:-1}" = 1 ] && [ "$STORE" = sqlite ]; then
+if [ "${BENCH_STORE_OUTPUT:-1}" = 1 ]; then
     FILE_PORT="$PORT"
     step "wsmand with the event store output (a second collector, its own database)"
     certificate_collector_config "$WORK/wsmand-store" "$WORK/ca/ca.crt" storelistener wecfleet \
@@ -343,15 +350,33 @@ heartbeat_seconds = $HEARTBEAT
 [[outputs]]
 type = "store"
 TOML
+    STORE_EXPORT=(EXPORT_DB="$WORK/store.sqlite")
+    if [ "$STORE" = postgres ]; then
+        pg_sql postgres "CREATE DATABASE wecstore" >/dev/null
+        install -m 0600 "$CONFIG/wec-db.password" "$WORK/wsmand-store/wec-db.password"
+        printf '[bookmarks]\nbackend = "postgres"\nconnection = "%s"\npassword_file = "%s"\npool_size = %s\n' \
+            "${PG_CONNECTION/dbname=wec/dbname=wecstore}" "$WORK/wsmand-store/wec-db.password" "$POOL" \
+            >"$WORK/wsmand-store/collector.toml"
+        STORE_EXPORT=(EXPORT_PG=wecstore)
+    fi
     start_collector "$WORK/wsmand-store" "$WORK/store.sqlite" "$WORK/wsmand-store.log"
     STORE_PID=$COLLECTOR_PID
+    [ "$STORE" = postgres ] && PG_STORE_BEFORE="$(pg_counts wecstore)"
     if [ -n "${BENCH_STORE_PERF:-}" ]; then
         # A profile of the store's collector while it is loaded: from 10 s into the run, 15 s.
         (sleep 10 && perf record -g -p "$STORE_PID" -o "$BENCH_STORE_PERF" -- sleep 15) \
             >"$WORK/perf.log" 2>&1 &
     fi
     CPU_BEFORE="$(cpu_seconds "$STORE_PID")"
-    EXPORT_DB="$WORK/store.sqlite" fleet store "$PORT" "$WORK/storelistener.crt" "$WORK/store-out"
+    export "${STORE_EXPORT[@]}"
+    fleet store "$PORT" "$WORK/storelistener.crt" "$WORK/store-out"
+    unset EXPORT_DB EXPORT_PG
+    STORE_PG=""
+    if [ "$STORE" = postgres ]; then
+        read -r C0 W0 <<<"$PG_STORE_BEFORE"
+        read -r C1 W1 <<<"$(pg_counts wecstore)"
+        STORE_PG="; PostgreSQL: $((C1 - C0)) commits, $((W1 - W0)) WAL syncs in the store run"
+    fi
     CPU_STORE="$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$CPU_BEFORE" "$(cpu_seconds "$STORE_PID")")"
     STORE_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
     kill "$STORE_PID"
@@ -364,9 +389,10 @@ lost, duplicated = (int(x) for x in open(sys.argv[2]).read().split()[1:4:2])
 events = store["events_acked"] or 1
 print(f"store output: {store['events_per_second']:.0f} events/s, p99 Ack {store['ack_ms_p99']:.1f} ms "
       f"(the file output's {file['ack_ms_p99']:.1f} ms in this run), lost {lost}, duplicated {duplicated}, "
-      f"{float(sys.argv[4]) * 100000 / events:.2f} CPU-s per 100k events, load average at its end {sys.argv[5]}")
+      f"{float(sys.argv[4]) * 100000 / events:.2f} CPU-s per 100k events, load average at its end {sys.argv[5]}"
+      f" ({store['ack_ms_p99'] / max(file['ack_ms_p99'], 0.1):.2f}x the file output's p99)")
 PY
-)"
+)$STORE_PG"
     echo "$STORE_LINE"
 fi
 

@@ -63,6 +63,19 @@ impl<C, O> GroupCommit<C, O> {
     /// is done. `commit` writes a group in one transaction and returns one outcome per change,
     /// in order; it runs on the thread of whichever member leads the group.
     pub(super) fn submit(&self, change: C, commit: impl Fn(&[&C]) -> Vec<O>) -> O {
+        self.submit_then(change, commit, || ())
+    }
+
+    /// [`GroupCommit::submit`], and `after` run by the group's leader once every member has
+    /// its outcome and is woken, before the next group may commit: upkeep of what was
+    /// committed (retention, a checkpoint) that no member's answer waits for. Why: run inside
+    /// `commit`, it held every Ack of the group for its duration.
+    pub(super) fn submit_then(
+        &self,
+        change: C,
+        commit: impl Fn(&[&C]) -> Vec<O>,
+        after: impl Fn(),
+    ) -> O {
         let mine = Arc::new(Member {
             change,
             outcome: Mutex::new(None),
@@ -87,10 +100,11 @@ impl<C, O> GroupCommit<C, O> {
             drop(waiting);
             // Whatever `commit` does (panics included), the group is settled and the flag
             // cleared, so no member waits forever.
-            let settle = Settle {
+            let mut settle = Settle {
                 group: self,
                 members: &members,
                 leader: &mine,
+                members_woken: false,
             };
             let changes: Vec<&C> = members.iter().map(|m| &m.change).collect();
             let outcomes = commit(&changes);
@@ -98,6 +112,8 @@ impl<C, O> GroupCommit<C, O> {
             for (member, outcome) in members.iter().zip(outcomes) {
                 *lock(&member.outcome) = Some(outcome);
             }
+            settle.wake_members();
+            after();
             drop(settle);
             waiting = lock(&self.waiting);
         }
@@ -138,6 +154,9 @@ struct Settle<'a, C, O> {
     /// The member whose thread commits: it waits on nothing, so it is not woken (a wake-up
     /// is a system call even when nobody waits, and a lone forwarder's every commit made one).
     leader: &'a Arc<Member<C, O>>,
+    /// Whether the members were woken already (their outcomes set, before the leader's
+    /// `after`).
+    members_woken: bool,
 }
 
 impl<C, O> Settle<'_, C, O> {
@@ -147,6 +166,19 @@ impl<C, O> Settle<'_, C, O> {
             .wakes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         member.woken.notify_one();
+    }
+
+    /// Wake the group's members, their outcomes set. The waiting list's lock is taken first:
+    /// a member that found no outcome under it is then waiting on its condvar, not between
+    /// its check and its wait, so the wake-up is not lost.
+    fn wake_members(&mut self) {
+        drop(lock(&self.group.waiting));
+        for member in self.members {
+            if !Arc::ptr_eq(member, self.leader) {
+                self.wake(member);
+            }
+        }
+        self.members_woken = true;
     }
 }
 
@@ -164,6 +196,9 @@ impl<C, O> Drop for Settle<'_, C, O> {
             self.wake(next);
         }
         drop(waiting);
+        if self.members_woken {
+            return;
+        }
         for member in self.members {
             if !Arc::ptr_eq(member, self.leader) {
                 self.wake(member);
@@ -223,6 +258,62 @@ mod tests {
             );
         }
         assert_eq!(group.wakes.load(Ordering::Relaxed), 0);
+    }
+
+    /// The leader's `after` runs once its group's members have returned: none of them waits
+    /// for it. The second group's `after` waits (bounded) until its other members are back
+    /// (member 0, alone in the first group, is not counted).
+    #[test]
+    fn members_return_before_the_leaders_upkeep() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let group = Arc::new(GroupCommit::<u32, u32>::new(256));
+        let returned = Arc::new(AtomicUsize::new(0));
+        let seen_in_after = Arc::new(Mutex::new(Vec::<usize>::new()));
+        let (release, held) = mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        let submit = |value: u32| {
+            let (group, returned, seen, held) = (
+                Arc::clone(&group),
+                Arc::clone(&returned),
+                Arc::clone(&seen_in_after),
+                Arc::clone(&held),
+            );
+            std::thread::spawn(move || {
+                let size = Arc::new(AtomicUsize::new(0));
+                let outcome = group.submit_then(
+                    value,
+                    |changes| {
+                        if value == 0 {
+                            lock(&held).recv().unwrap();
+                        }
+                        size.store(changes.len(), Ordering::SeqCst);
+                        changes.iter().map(|c| **c).collect()
+                    },
+                    || {
+                        let others = size.load(Ordering::SeqCst) - 1;
+                        let deadline =
+                            std::time::Instant::now() + std::time::Duration::from_secs(10);
+                        while returned.load(Ordering::SeqCst) < others
+                            && std::time::Instant::now() < deadline
+                        {
+                            std::thread::yield_now();
+                        }
+                        lock(&seen).push(returned.load(Ordering::SeqCst));
+                    },
+                );
+                assert_eq!(outcome, value);
+                if value != 0 {
+                    returned.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        group.hold_then_group(5, submit, || release.send(()).unwrap());
+        let seen = lock(&seen_in_after);
+        assert_eq!(seen.len(), 2, "two groups: {seen:?}");
+        assert_eq!(
+            seen[1], 4,
+            "the second group's other members returned first: {seen:?}"
+        );
     }
 
     /// A group is at most `max` writes: the rest wait for the commit after.

@@ -339,15 +339,43 @@ impl SqliteStore {
 
     /// Add `change` to the waiting group and return once a commit that holds it is durable
     /// (or failed).
+    /// The event store's upkeep after a commit (retention, the WAL's checkpoint) runs once
+    /// the group's members have their outcomes: no Ack waits for it, while the next group
+    /// still does (it holds the writer).
     fn write(&self, change: Change) -> Outcome {
-        self.group.submit(change, |changes| self.commit(changes))
+        let committed_at = std::cell::Cell::new(None);
+        self.group.submit_then(
+            change,
+            |changes| self.commit(changes, &committed_at),
+            || self.upkeep(committed_at.take()),
+        )
+    }
+
+    /// After a commit at `committed` (none: it failed), the event store's retention, then
+    /// the checkpoint that takes its pages with the commit's.
+    fn upkeep(&self, committed: Option<Timestamp>) {
+        let (Some(now), Some(events)) = (committed, self.events.get()) else {
+            return;
+        };
+        let mut connection = lock(&self.writer);
+        if let Err(error) = events.retain_after_commit(&mut connection, now) {
+            tracing::error!(%error, "event store: retention failed");
+        }
+        if let Err(error) = events.committed(&connection) {
+            tracing::warn!(%error, "event store: checkpoint failed");
+        }
     }
 
     /// One transaction for `changes`, then each one's outcome: the bookmark as stored for a
     /// merge. A failed commit fails every member (none is acknowledged). A commit that found
     /// no room (`SQLITE_FULL`: the event store's bound, or the file system) runs the event
     /// store's retention and is tried once more; it stays failed if there is still none.
-    fn commit(&self, changes: &[&Change]) -> Vec<Outcome> {
+    /// `committed_at` is set to the commit's time when it succeeded ([`SqliteStore::upkeep`]).
+    fn commit(
+        &self,
+        changes: &[&Change],
+        committed_at: &std::cell::Cell<Option<Timestamp>>,
+    ) -> Vec<Outcome> {
         let mut connection = lock(&self.writer);
         let events = self.events.get();
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
@@ -374,20 +402,11 @@ impl SqliteStore {
                 committed = self.make_room_and_retry(&mut connection, events, now, transaction);
             }
         }
-        match (&committed, events) {
-            (Ok(()), Some(events)) => {
-                // Retention first: the checkpoint then takes its pages with the commit's.
-                if let Err(error) = events.retain_after_commit(&mut connection, now) {
-                    tracing::error!(%error, "event store: retention failed");
-                }
-                if let Err(error) = events.committed(&connection) {
-                    tracing::warn!(%error, "event store: checkpoint failed");
-                }
-            }
-            (Err(_), Some(events)) => events.rolled_back(),
-            _ => {}
+        if let (Err(_), Some(events)) = (&committed, events) {
+            events.rolled_back();
         }
         if committed.is_ok() {
+            committed_at.set(Some(now));
             self.commits.fetch_add(1, Ordering::Relaxed);
             let mut known = lock(&self.known);
             for change in changes {
