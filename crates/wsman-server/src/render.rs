@@ -57,8 +57,9 @@ pub(crate) fn room(
     max_envelope: u64,
 ) -> Result<(usize, usize), Fault> {
     let id = new_message_id();
+    let header = header(request, action, extra, &id);
     #[allow(clippy::disallowed_methods, reason = "the one writer of envelopes")]
-    let taken = response::envelope(&header(request, action, extra, &id), body).len() + markup;
+    let taken = response::envelope(&header, body).len() + markup;
     let space = usize::try_from(max_envelope)
         .ok()
         .and_then(|m| m.checked_sub(taken))

@@ -378,10 +378,11 @@ impl ShellService {
         caller: &Caller,
         budget: Budget,
     ) -> Result<Answer, Fault> {
+        // The request read whole (options, then body) before the shell it names is looked up.
         WinrsOptions::parse(&request.options)?;
-        let id = shell_id(&request.selectors)?;
         let receive = Receive::parse(request.body.as_ref())?;
         let command_id = receive.command_id.clone().ok_or_else(no_command_id)?;
+        let id = shell_id(&request.selectors)?;
         let mut wanted = ReceiveRequest::new(receive.streams.clone(), budget.remaining());
         wanted.sequence_id = receive.sequence_id;
         (_, wanted.max_bytes) = receive_capacity(request, budget, &receive.streams, &command_id)?;
