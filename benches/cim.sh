@@ -67,7 +67,10 @@ for _ in $(seq 1 600); do
     [ "$(pgrep -c -g "$SLEEPERS_PID" sleep || true)" -ge "$PROCESSES" ] && break
     sleep 0.1
 done
-TOTAL="$(ls -d /proc/[0-9]* | wc -l)"
+# The glob, not `ls` over it: a process that ends between the glob and `ls` made `ls` exit 2,
+# and errexit ended the run.
+PIDS=(/proc/[0-9]*)
+TOTAL="${#PIDS[@]}"
 echo "processes on the host: $TOTAL"
 
 enumerate() {
