@@ -339,6 +339,7 @@ impl SqliteStore {
 
     /// Add `change` to the waiting group and return once a commit that holds it is durable
     /// (or failed).
+    ///
     /// The event store's upkeep after a commit (retention, the WAL's checkpoint) runs once
     /// the group's members have their outcomes: no Ack waits for it, while the next group
     /// still does (it holds the writer).
