@@ -464,7 +464,7 @@ impl PowerShellBridge {
             Taken::Broken(reason) => Err(pwsh_broken_fault(&reason)),
             // Too short to cut: the envelope (render::room's length) with its base64.
             Taken::TooLarge(size) => Err(Fault::max_envelope_size_exceeded(
-                taken + size.div_ceil(3) * 4,
+                taken.saturating_add(wsman_proto::shell::encoded_base64_len(size)),
                 budget.max_envelope,
             )),
         }?;

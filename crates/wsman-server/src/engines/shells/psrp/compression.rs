@@ -35,7 +35,7 @@ impl InputBudget {
 
     /// Counts a line of `markup` bytes and `data` bytes of data (base64 in the line).
     pub(super) fn spend(&mut self, markup: usize, data: usize) {
-        let line = markup.saturating_add(data.div_ceil(3).saturating_mul(4));
+        let line = markup.saturating_add(wsman_proto::shell::encoded_base64_len(data));
         self.left = self.left.saturating_sub(line);
     }
 
