@@ -68,6 +68,10 @@ pub enum OutputSettingError {
     RelativeJournalSocket(String),
     #[error("journal output: syslog_identifier {0:?}: 1 to 64 characters, no control characters")]
     SyslogIdentifier(String),
+    /// An output whose Cargo feature this build left out (`scripts/start.sh`'s local build
+    /// leaves out Kafka's librdkafka unless asked).
+    #[error("{0} output: this wsmand was built without it (the Cargo feature `{0}`: packages and release builds have it; scripts/start.sh builds it with WSMAND_KAFKA=1)")]
+    NotBuilt(&'static str),
     #[error("kafka output: no brokers")]
     NoBrokers,
     #[error("kafka output: property {0:?} is set by the collector (use brokers, message_timeout_ms, queue_max_*)")]
