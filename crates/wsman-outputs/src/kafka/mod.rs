@@ -21,7 +21,7 @@
 //! batching, compression and timing properties listed here; everything else is refused before
 //! a producer is made.
 //!
-//! The producer ([`producer`]) is librdkafka, built with the crate's `kafka` feature (on by
+//! The producer (`producer.rs`) is librdkafka, built with the crate's `kafka` feature (on by
 //! default, in packages and release builds). Without it the settings are still parsed, and a
 //! Kafka output is refused by its check ([`OutputSettingError::NotBuilt`]) before anything
 //! starts.
