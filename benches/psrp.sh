@@ -38,20 +38,9 @@ else
     bench_binaries -p wsmand
     RELEASE="$BENCH_BIN"
 fi
-if ! .venv/bin/python -c 'import pypsrp, psrpcore' 2>/dev/null; then
-    step "python venv with pypsrp and psrpcore (tests/interop/requirements.txt)"
-    [ -x .venv/bin/python ] || python3 -m venv .venv
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
-fi
-
 scratch_dir wsmand-psrp-bench
-# `pwsh` on wsmand's PATH: the stand-in, run by the venv's Python (which has psrpcore).
-mkdir -p "$WORK/bin"
-cat >"$WORK/bin/pwsh" <<SH
-#!/bin/sh
-exec "$ROOT/.venv/bin/python" "$ROOT/tests/psrp-standin/pwsh_standin.py" "\$@"
-SH
-chmod 0755 "$WORK/bin/pwsh"
+# `pwsh` on wsmand's PATH: the stand-in.
+psrp_standin
 
 step "starting wsmand on loopback (pwsh: the stand-in)"
 start_basic_wsmand "$RELEASE" "$WORK/config" "$ACCOUNT" "$PASSWORD" root "$WORK/wsmand.log" \

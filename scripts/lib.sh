@@ -186,6 +186,24 @@ cleanup_scratch() {
     rm -rf "$WORK"
 }
 
+# pypsrp and psrpcore in $ROOT/.venv (tests/interop/requirements.txt, installed when missing),
+# and `pwsh` in $WORK/bin: the stand-in of tests/psrp-standin run by the venv's Python, for
+# wsmand's PATH (pwsh itself is offered by no registry here). Needs ROOT and WORK (scratch_dir).
+psrp_standin() {
+    if ! "$ROOT/.venv/bin/python" -c 'import pypsrp, psrpcore' 2>/dev/null; then
+        step "python venv with pypsrp and psrpcore (tests/interop/requirements.txt)"
+        [ -x "$ROOT/.venv/bin/python" ] || python3 -m venv "$ROOT/.venv"
+        "$ROOT/.venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            -r "$ROOT/tests/interop/requirements.txt"
+    fi
+    mkdir -p "$WORK/bin"
+    cat >"$WORK/bin/pwsh" <<SH
+#!/bin/sh
+exec "$ROOT/.venv/bin/python" "$ROOT/tests/psrp-standin/pwsh_standin.py" "\$@"
+SH
+    chmod 0755 "$WORK/bin/pwsh"
+}
+
 # A self-signed listener certificate for 127.0.0.1 (ECDSA P-256, as wsmand makes its own) in
 # $WORK/$1.crt and $WORK/$1.key; sets THUMBPRINT, the name wsmand's certs directory files it by.
 listener_certificate() {

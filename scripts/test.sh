@@ -353,7 +353,7 @@ fuzz_smoke() {
 BENCH_SMOKE_SCRIPTS=(auth.sh cim-synthetic.sh cim.sh collector-fleet.sh collector-idle.sh
     collector.sh console-terminal.sh event-search.sh events.sh fanout.sh faults.sh fleet.sh forward.sh graphs.sh hostile.sh
     identify.sh idle-rss.sh kerberos.sh pam-session.sh psrp.sh pty.sh sealed-compare.sh sealed.sh
-    shell.sh updates.sh)
+    shell.sh soak-daemon.sh updates.sh)
 
 bench_smoke() {
     if [ "$(id -u)" -ne 0 ]; then
