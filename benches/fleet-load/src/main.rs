@@ -10,13 +10,15 @@
 //! lost unanswered, which the collector may hold twice). With `--storm-file`, the time from the collector's kill
 //! (written there by the caller) until every forwarder is acknowledged again, and the p50, p90
 //! and p99 of the forwarders' first Acks after it (how the reconnections spread, not only the
-//! last).
+//! last). With `--window-seconds`, the Acks of each window of the run apart (their count, events/s,
+//! p50, p99 and longest), so that a long run's first minutes can be set against its last.
 //!
 //!   fleet-load ca DIR
 //!   fleet-load run --ca-dir DIR --server-ca listener.crt --port 5986 --forwarders 2000 ...
 #![forbid(unsafe_code)]
 
 mod certs;
+mod windows;
 mod wire;
 
 use std::path::PathBuf;
@@ -102,6 +104,11 @@ struct Run {
     /// after that moment.
     #[arg(long)]
     storm_file: Option<PathBuf>,
+    /// Report the Events batches' Acks per window of this many seconds of the run (by when each
+    /// was acknowledged; 0: none), and the run's start (seconds since the epoch), so that the
+    /// caller can set its own samples (memory, descriptors) beside them.
+    #[arg(long, default_value_t = 0)]
+    window_seconds: u64,
 }
 
 /// What all forwarders add up.
@@ -129,6 +136,8 @@ struct Tally {
     not_recovered: u64,
     /// Each recovered forwarder's first Ack after the storm (ms since the epoch).
     recoveries_ms: Vec<u64>,
+    /// With `--window-seconds`: each Events batch's Ack, (ms since the start, latency in µs).
+    timed_acks: Vec<(u32, u32)>,
 }
 
 /// Milliseconds since the epoch: the clock the caller's kill time is written in.
@@ -332,6 +341,7 @@ impl Forwarder {
         let mut last_message = Instant::now();
         let heartbeat = Duration::from_secs(o.heartbeat_seconds);
         let mut mine = Vec::new();
+        let mut timed = Vec::new();
         let mut resent = Vec::new();
         let outcome: anyhow::Result<()> = async {
             while Instant::now() < end && (o.batches == 0 || sent < o.batches) {
@@ -354,7 +364,12 @@ impl Forwarder {
                     if unanswered {
                         resent.push((first, first + o.per_batch - 1));
                     }
-                    mine.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
+                    let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+                    mine.push(micros);
+                    if o.window_seconds > 0 {
+                        let at = u32::try_from(start.elapsed().as_millis()).unwrap_or(u32::MAX);
+                        timed.push((at, micros));
+                    }
                     next_record += o.per_batch;
                     sent += 1;
                     next_batch += interval;
@@ -375,6 +390,7 @@ impl Forwarder {
         .await;
         let mut t = lock(&tally);
         t.ack_micros.extend(mine);
+        t.timed_acks.extend(timed);
         t.resent
             .extend(resent.into_iter().map(|(a, b)| (self.name.clone(), a, b)));
         t.batches += sent;
@@ -461,6 +477,7 @@ async fn run(o: Run) -> anyhow::Result<()> {
     let gate = Arc::new(Semaphore::new(o.connect_concurrency.max(1)));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let start = Instant::now();
+    let started_epoch = epoch_ms() as f64 / 1000.0;
     let tasks: Vec<_> = forwarders
         .into_iter()
         .enumerate()
@@ -498,8 +515,14 @@ async fn run(o: Run) -> anyhow::Result<()> {
         )
     };
     let recovery_spread = recovery_spread(&t.recoveries_ms, storm);
+    let windows = windows::json(&windows::summarize(
+        &t.timed_acks,
+        o.per_batch,
+        o.window_seconds,
+        o.seconds,
+    ));
     println!(
-        "{{\"forwarders\":{},\"connected\":{},\"batches_acked\":{},\"events_acked\":{},\"heartbeats\":{},\"seconds\":{:.1},\"events_per_second\":{:.0},\"ack_ms_p50\":{:.1},\"ack_ms_p99\":{:.1},\"ack_ms_max\":{:.1},\"refused_503\":{},\"refused_503_retry_after\":{},\"reconnects\":{},\"storm_recovery_seconds\":{:.1},\"storm_recovery_p50_p90_p99\":{},\"storm_not_recovered\":{},\"failed\":{},\"first_failures\":{:?}}}",
+        "{{\"forwarders\":{},\"connected\":{},\"batches_acked\":{},\"events_acked\":{},\"heartbeats\":{},\"seconds\":{:.1},\"events_per_second\":{:.0},\"ack_ms_p50\":{:.1},\"ack_ms_p99\":{:.1},\"ack_ms_max\":{:.1},\"refused_503\":{},\"refused_503_retry_after\":{},\"reconnects\":{},\"storm_recovery_seconds\":{:.1},\"storm_recovery_p50_p90_p99\":{},\"storm_not_recovered\":{},\"failed\":{},\"first_failures\":{:?},\"started_epoch\":{:.3},\"windows\":{}}}",
         o.forwarders,
         t.connected,
         t.batches,
@@ -517,7 +540,9 @@ async fn run(o: Run) -> anyhow::Result<()> {
         recovery_spread,
         not_recovered,
         t.failures.len(),
-        t.failures.iter().take(3).collect::<Vec<_>>()
+        t.failures.iter().take(3).collect::<Vec<_>>(),
+        started_epoch,
+        windows
     );
     Ok(())
 }
