@@ -134,7 +134,7 @@ collector() {
 watch_fds() {
     local most=0 n
     while kill -0 "$1" 2>/dev/null; do
-        n="$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
+        n="$(open_fds "$1")"
         [ "$n" -le "$most" ] || { most="$n"; echo "$most" >"$2"; }
         sleep 1
     done
@@ -188,7 +188,7 @@ watch_memory() {
     local rss fds
     while kill -0 "$1" 2>/dev/null; do
         rss="$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null)" || return 0
-        fds="$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" || return 0
+        fds="$(open_fds "$1")" || return 0
         [ -z "$rss" ] || echo "$(date +%s.%N) $rss $fds" >>"$2"
         sleep "$SOAK_SAMPLE"
     done

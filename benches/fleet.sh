@@ -202,10 +202,6 @@ cpu_ticks() {
     awk '{print $14 + $15}' "/proc/$1/stat"
 }
 
-fds() {
-    find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l
-}
-
 if [ "$SIM" = 1 ]; then
     SIM_BIN="${FLEET_SIM_BIN:-$BIN/fleet-sim}"
     step "starting the simulated fleet (one process, ${LATENCY_MS} ms an answer, TLS)"
@@ -235,7 +231,7 @@ if [ "$SIM" = 1 ]; then
     CPU_AFTER="$(cpu_ticks "$FLEET_PID")"
     STATS="$(curl -sk "https://127.0.0.1:$SIM_PORT/stats")"
     FLEET_RSS="$(rss_kb "$FLEET_PID")" BASE_RSS="$(rss_kb "$BASE_PID")"
-    FLEET_FDS="$(fds "$FLEET_PID")" BASE_FDS="$(fds "$BASE_PID")"
+    FLEET_FDS="$(open_fds "$FLEET_PID")" BASE_FDS="$(open_fds "$BASE_PID")"
     read -r HTML_MS HTML_BYTES <<<"$(first_screen "$FLEET_PORT" text/html)"
     read -r JSON_MS JSON_BYTES <<<"$(first_screen "$FLEET_PORT" application/json)"
     read -r BASE_HTML_MS _ <<<"$(first_screen "$BASE_PORT" text/html)"

@@ -186,6 +186,11 @@ cleanup_scratch() {
     rm -rf "$WORK"
 }
 
+# open_fds PID: how many descriptors PID has open now (fails once PID is gone).
+open_fds() {
+    find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+}
+
 # pypsrp and psrpcore in $ROOT/.venv (tests/interop/requirements.txt, installed when missing),
 # and `pwsh` in $WORK/bin: the stand-in of tests/psrp-standin run by the venv's Python, for
 # wsmand's PATH (pwsh itself is offered by no registry here). Needs ROOT and WORK (scratch_dir).
