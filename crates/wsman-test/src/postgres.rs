@@ -39,6 +39,13 @@ fn bin_dir() -> Option<PathBuf> {
     versions.pop()
 }
 
+/// The last lines of the server's log on one line: a failure's summary shows only the first
+/// lines of a panic, and the log's end says why the server stopped.
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(4)..].join(" | ")
+}
+
 impl Postgres {
     /// Create and start a cluster, or `None` (reason printed) when PostgreSQL is not
     /// installed. Panics when it is installed but does not come up.
@@ -53,11 +60,10 @@ impl Postgres {
             .unwrap_or(0)
             == 0;
         let dir = crate::scratch_dir("wsman-pg-", "the cluster");
-        let port = crate::free_port();
-        let server = Postgres {
+        let mut server = Postgres {
             dir,
             bin,
-            port,
+            port: 0,
             as_postgres_user,
         };
         let data = server.data();
@@ -106,14 +112,15 @@ impl Postgres {
         );
         assert!(initdb.status.success(), "initdb: {}", initdb.describe());
         let conf = format!(
-            "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{dir}'\nssl = on\nssl_cert_file = '{dir}/server.crt'\nssl_key_file = '{dir}/server.key'\nfsync = on\nmax_connections = 100\n",
+            "listen_addresses = '127.0.0.1'\nunix_socket_directories = '{dir}'\nssl = on\nssl_cert_file = '{dir}/server.crt'\nssl_key_file = '{dir}/server.key'\nfsync = on\nmax_connections = 100\n",
             dir = server.dir.path().display()
         );
         let mut existing =
             std::fs::read_to_string(data.join("postgresql.conf")).expect("postgresql.conf");
         existing.push_str(&conf);
         std::fs::write(data.join("postgresql.conf"), existing).expect("postgresql.conf");
-        server.start_again();
+        server.start_on_a_free_port();
+        let port = server.port;
         let created = server.run_tool(
             "psql",
             &[
@@ -162,10 +169,43 @@ impl Postgres {
         )
     }
 
-    /// Start the server (again, after [`Postgres::stop`]) and wait until it accepts.
-    pub fn start_again(&self) {
+    /// The first start, on a port that was free a moment before. Between `free_port` and the
+    /// postmaster's bind another test's process may take that port (its own listener, or the
+    /// local end of a connection: both come from the same ephemeral range), so a start that
+    /// failed for that reason alone is tried again on another port, a few times.
+    fn start_on_a_free_port(&mut self) {
+        const ATTEMPTS: usize = 5;
+        let conf = self.data().join("postgresql.conf");
+        let base = std::fs::read_to_string(&conf).expect("postgresql.conf");
+        for attempt in 1..=ATTEMPTS {
+            self.port = crate::free_port();
+            std::fs::write(&conf, format!("{base}port = {}\n", self.port)).expect("port");
+            let started = self.pg_ctl_start();
+            if started.status.success() {
+                return;
+            }
+            let log = self.log();
+            let taken = log.contains("Address already in use");
+            assert!(
+                taken && attempt < ATTEMPTS,
+                "pg_ctl start (attempt {attempt}), server.log ends: {} -- {}",
+                tail(&log),
+                started.describe()
+            );
+            eprintln!(
+                "port {} taken before PostgreSQL bound it; another",
+                self.port
+            );
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    fn pg_ctl_start(&self) -> process::Finished {
         let log = self.dir.path().join("server.log");
-        let started = self.run_tool(
+        self.run_tool(
             "pg_ctl",
             &[
                 "-D",
@@ -177,12 +217,17 @@ impl Postgres {
                 "60",
                 "start",
             ],
-        );
+        )
+    }
+
+    /// Start the server again, after [`Postgres::stop`], on its port, and wait until it accepts.
+    pub fn start_again(&self) {
+        let started = self.pg_ctl_start();
         assert!(
             started.status.success(),
-            "pg_ctl start: {} {}",
-            started.describe(),
-            std::fs::read_to_string(&log).unwrap_or_default()
+            "pg_ctl start, server.log ends: {} -- {}",
+            tail(&self.log()),
+            started.describe()
         );
     }
 
