@@ -351,6 +351,61 @@ fn a_relp_receiver_killed_mid_stream_loses_nothing() {
     );
 }
 
+/// Our established connections to `port` on 127.0.0.1 (`/proc/net/tcp`: the remote port, in
+/// hex, and state 01).
+fn connections_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let remote = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(2) == Some(&remote.as_str()) && fields.get(3) == Some(&"01")
+        })
+        .count()
+}
+
+/// Batches of two forwarders at once on a RELP output with two connections: while the receiver
+/// holds the first batch's answers (stopped), the second goes out on a connection of its own
+/// rather than waiting behind it, so a receiver's round trip bounds each connection's batches,
+/// not the output's (at one connection, the hour at load fell behind at 5,000 events/s).
+#[test]
+fn a_relp_output_carries_a_batch_on_each_of_its_connections_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let receiver = rsyslog_relp(dir.path(), "relp", port, None);
+    let outputs = Arc::new(configured(&syslog_output(
+        port,
+        "transport = \"relp\"\nconnections = 2\ntimeout_ms = 60000\n",
+    )));
+    write_until_stored(&outputs, &events(1..2));
+    assert_eq!(connections_to(port), 1, "one connection for one batch");
+    receiver.signal("-STOP");
+    let forwarders: Vec<_> = [("a.example.com", 2..12), ("b.example.com", 12..22)]
+        .into_iter()
+        .map(|(client, range)| {
+            let outputs = Arc::clone(&outputs);
+            std::thread::spawn(move || write(&outputs, client, &events(range)))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while connections_to(port) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the second batch never had a connection of its own"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    receiver.signal("-CONT");
+    for forwarder in forwarders {
+        forwarder.join().expect("a forwarder").expect("stored");
+    }
+    let records = receiver.wait_for(21);
+    assert_eq!(counted(&records, "msg").len(), 21);
+    assert_eq!(connections_to(port), 2, "connections kept, never more");
+}
+
 #[test]
 fn a_relp_receiver_that_refuses_or_stalls_fails_the_batch_and_the_resend_lands() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -396,6 +451,8 @@ fn bad_syslog_settings_are_refused_with_their_reason() {
         ("app_name = \"two words\"\n", "app_name"),
         ("transport = \"relp\"\nframing = \"lf\"\n", "framing"),
         ("window = 0\n", "window"),
+        ("connections = 0\n", "connections"),
+        ("connections = 65\n", "connections"),
         ("transport = \"tls\"\n", "unknown variant"),
         ("facility = \"local9\"\n", "unknown variant"),
     ] {
@@ -404,7 +461,7 @@ fn bad_syslog_settings_are_refused_with_their_reason() {
     }
     parse_outputs(&syslog_output(
         514,
-        "transport = \"relp\"\ntls = true\nwindow = 1024\n",
+        "transport = \"relp\"\ntls = true\nwindow = 1024\nconnections = 64\n",
     ))
     .expect("good settings");
 }

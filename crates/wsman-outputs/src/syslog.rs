@@ -17,9 +17,11 @@ pub mod relp;
 pub mod relp_frame;
 pub mod rfc5424;
 
+use std::collections::VecDeque;
 use std::io::Write as _;
 use std::net::{ToSocketAddrs, UdpSocket};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
@@ -134,6 +136,11 @@ pub struct SyslogConfig {
     /// RELP: the most messages sent and not yet acknowledged.
     #[serde(default = "default_window")]
     pub window: u32,
+    /// TCP and RELP: connections to the receiver, each carrying one batch at a time, so that
+    /// a receiver's round trip per batch bounds each connection's batches per second and not
+    /// the whole output's. Opened as batches need them.
+    #[serde(default = "default_connections")]
+    pub connections: u32,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_ms: u32,
     /// A write, TLS handshake or RELP answer that takes longer fails the batch (503).
@@ -163,6 +170,12 @@ fn default_sd_id() -> String {
 fn default_window() -> u32 {
     128
 }
+fn default_connections() -> u32 {
+    4
+}
+/// The most connections an output may open: its in-flight budget, past which a batch is
+/// answered 503 before it would wait for one.
+const MAX_CONNECTIONS: u32 = super::MAX_IN_FLIGHT_BATCHES as u32;
 
 /// Why a syslog output's own settings are refused.
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +223,11 @@ impl SyslogConfig {
             return Err(setting(SyslogSettingError::SdId(self.sd_id.clone())));
         }
         check_range("syslog output: window", self.window, 1..=1024)?;
+        check_range(
+            "syslog output: connections",
+            self.connections,
+            1..=MAX_CONNECTIONS,
+        )?;
         check_timeouts(
             "syslog",
             self.connect_timeout_ms,
@@ -286,16 +304,17 @@ enum Connection {
 }
 
 /// The messages of a batch the receiver answered over RELP before the session broke, by the
-/// digest of each event's XML: the resend skips them.
+/// digest of each event's XML: the resend, on whichever connection, skips them.
 struct Answered {
     subscription: String,
     client: String,
     events: Vec<[u8; 20]>,
 }
 
-struct State {
-    link: Link<Connection>,
-    answered: Option<Answered>,
+impl Answered {
+    fn of(&self, batch: &Batch<'_>) -> bool {
+        self.subscription == batch.subscription && self.client == batch.client
+    }
 }
 
 /// One `[[outputs]] type = "syslog"` of a subscription.
@@ -304,9 +323,16 @@ pub struct SyslogOutput {
     tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
     connect_timeout: Duration,
     timeout: Duration,
-    /// One batch at a time on the connection: messages of two batches never interleave, and
-    /// RELP's answers come in the order sent.
-    state: Mutex<State>,
+    /// One batch at a time on each connection: messages of two batches never interleave on
+    /// one, and RELP's answers come in the order sent. A forwarder's batches are one at a time
+    /// (the delivery's lock), so its messages keep their order whichever connections carry them.
+    links: Vec<Mutex<Link<Connection>>>,
+    /// Where the next batch starts looking for a free connection.
+    next: AtomicUsize,
+    /// The broken batches' answered messages, the latest last: at most one a batch in flight
+    /// ([`super::MAX_IN_FLIGHT_BATCHES`]), the oldest forgotten past that (its resend is then
+    /// sent whole: at least once).
+    answered: Mutex<VecDeque<Answered>>,
 }
 
 fn digest(event: &ReceivedEvent) -> [u8; 20] {
@@ -331,10 +357,15 @@ impl SyslogOutput {
             tls,
             connect_timeout: Duration::from_millis(config.connect_timeout_ms.into()),
             timeout: Duration::from_millis(config.timeout_ms.into()),
-            state: Mutex::new(State {
-                link: Link::new(Duration::from_millis(config.max_backoff_ms.into())),
-                answered: None,
-            }),
+            links: (0..config.connections.max(1))
+                .map(|_| {
+                    Mutex::new(Link::new(Duration::from_millis(
+                        config.max_backoff_ms.into(),
+                    )))
+                })
+                .collect(),
+            next: AtomicUsize::new(0),
+            answered: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -381,6 +412,49 @@ impl SyslogOutput {
             &mut out,
         );
         out
+    }
+
+    /// A connection no other batch holds, tried from a rotating start so that batches spread
+    /// over the connections; when every one is busy, the first tried, waited for.
+    fn free_link(&self) -> MutexGuard<'_, Link<Connection>> {
+        let count = self.links.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % count;
+        for i in 0..count {
+            match self.links[(start + i) % count].try_lock() {
+                Ok(link) => return link,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        self.links[start]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many of `batch`'s first events the receiver answered before a session broke.
+    fn answered_before(&self, batch: &Batch<'_>) -> usize {
+        let answered = self.answered.lock().unwrap_or_else(PoisonError::into_inner);
+        answered.iter().rev().find(|a| a.of(batch)).map_or(0, |a| {
+            a.events
+                .iter()
+                .zip(batch.events)
+                .take_while(|(digest_of, event)| **digest_of == digest(event))
+                .count()
+        })
+    }
+
+    fn forget_answered(&self, batch: &Batch<'_>) {
+        let mut answered = self.answered.lock().unwrap_or_else(PoisonError::into_inner);
+        answered.retain(|a| !a.of(batch));
+    }
+
+    fn note_answered(&self, noted: Answered) {
+        let mut answered = self.answered.lock().unwrap_or_else(PoisonError::into_inner);
+        answered.retain(|a| a.subscription != noted.subscription || a.client != noted.client);
+        if answered.len() == super::MAX_IN_FLIGHT_BATCHES {
+            answered.pop_front();
+        }
+        answered.push_back(noted);
     }
 
     fn connect(&self) -> Result<Connection, SyslogError> {
@@ -488,36 +562,17 @@ impl Output for SyslogOutput {
     }
 
     fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let state = &mut *guard;
         // A resend of a batch whose RELP session broke: the events answered then are skipped.
-        let skip = match state.answered.take() {
-            Some(answered)
-                if answered.subscription == batch.subscription
-                    && answered.client == batch.client =>
-            {
-                let skip = answered
-                    .events
-                    .iter()
-                    .zip(batch.events)
-                    .take_while(|(digest_of, event)| **digest_of == digest(event))
-                    .count();
-                state.answered = Some(answered);
-                skip
-            }
-            other => {
-                state.answered = other;
-                0
-            }
-        };
+        let skip = self.answered_before(batch);
         let events = &batch.events[skip..];
         if events.is_empty() {
             // Every event was answered before: the receiver has the whole batch.
-            state.answered = None;
+            self.forget_answered(batch);
             return Ok(());
         }
         let messages: Vec<Vec<u8>> = events.iter().map(|e| self.message(e, batch)).collect();
-        let connection = state.link.open(
+        let mut link = self.free_link();
+        let connection = link.open(
             self,
             "syslog",
             |connection| match connection {
@@ -530,18 +585,20 @@ impl Output for SyslogOutput {
         let mut answered = Vec::new();
         match self.send(connection, &messages, events, &mut answered) {
             Ok(()) => {
-                state.answered = None;
+                drop(link);
+                self.forget_answered(batch);
                 Ok(())
             }
             Err(reason) => {
                 // Part of the batch may have gone out: the resend sends it again (at least
                 // once), on a new connection.
-                state.link.broken();
+                link.broken();
+                drop(link);
                 if !answered.is_empty() || skip > 0 {
                     let mut events: Vec<[u8; 20]> =
                         batch.events[..skip].iter().map(|e| digest(e)).collect();
                     events.extend(answered);
-                    state.answered = Some(Answered {
+                    self.note_answered(Answered {
                         subscription: batch.subscription.to_owned(),
                         client: batch.client.to_owned(),
                         events,

@@ -69,7 +69,13 @@ fn allow_file_outputs(config: &ConfigDir, dir: &Path) {
 
 fn start(config: &ConfigDir, port: u16) -> Daemon {
     let unused = config.path().join("unused.sqlite");
-    let daemon = Daemon::start_with_env(config, &[port], &wec_database_env(&unused));
+    let [database] = wec_database_env(&unused);
+    // The enumerations' lines (debug) name each forwarder's address.
+    let log = (
+        "RUST_LOG",
+        "info,wsman_server::engines::collector::service=debug",
+    );
+    let daemon = Daemon::start_with_env(config, &[port], &[database, log]);
     assert!(!unused.exists(), "the database is the only store");
     daemon
 }
