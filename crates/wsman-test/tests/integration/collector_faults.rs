@@ -351,6 +351,73 @@ fn postgres_stopped_and_started_again_under_a_fleet_loses_nothing_and_stores_not
     );
 }
 
+/// The collector's blocking threads (`wsmand-conn-N-blocking`, cut to 15 characters by the
+/// kernel: `wsmand-conn-N-b`) now.
+fn blocking_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("wsmand-conn-") && name.trim_end().ends_with("-b"))
+        .count()
+}
+
+/// The store held (another process holds the SQLite file's write lock for 15 s, as a backup
+/// tool may) under a fleet of 300 forwarders: each batch waits for the lock, but at most a
+/// bounded number hold a blocking thread, the others waiting without one; once the lock is
+/// let go every event is stored once. Without the bound the pools grew a thread for each
+/// waiting batch and kept them: in the hour at load one stall of the store took them from 110
+/// threads to 376, and the collector's RSS up by 57 MB, for the rest of the run.
+#[test]
+fn a_held_store_holds_a_bounded_number_of_threads_however_many_forwarders_wait() {
+    const MANY: usize = 300;
+    const MANY_BATCHES: u64 = 4;
+    let (dir, ca_dir, _out, acked) = scratch();
+    let (config, port, server_ca) = collector(&ca_dir, STORE_OUTPUT);
+    let database = dir.path().join("wec.sqlite");
+    let mut daemon = Daemon::start_with_env(&config, &[port], &wec_database_env(&database));
+    let mut fleet = fleet_load(
+        &ca_dir,
+        &server_ca,
+        port,
+        (MANY, MANY_BATCHES, PER_BATCH),
+        &acked,
+    );
+    fleet
+        .args(["--seconds", "300", "--drain-seconds", "200"])
+        .args(["--max-retry-seconds", "1"]);
+    let child = fleet.spawn().expect("spawn fleet-load");
+    let store = Store::Sqlite(database.clone());
+    wait("a tenth of the fleet's events stored", || {
+        store.count() >= MANY * PER_BATCH as usize / 10
+    });
+    let holder = rusqlite::Connection::open(&database).expect("the store's file");
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("the write lock");
+    let mut most = 0;
+    let held = Instant::now();
+    while held.elapsed() < Duration::from_secs(15) {
+        most = most.max(blocking_threads(daemon.pid()));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    holder.execute_batch("ROLLBACK").expect("let go");
+    drop(holder);
+    let json = finish_all_acked(child, MANY as u64 * MANY_BATCHES);
+    let seen = store.counts();
+    assert_eq!(
+        forwarders_losing_none(&acked, &seen, MANY_BATCHES * PER_BATCH),
+        MANY
+    );
+    assert!(seen.values().all(|n| *n == 1), "an event stored twice");
+    assert!(daemon.is_running(), "{}", daemon.stderr());
+    eprintln!("{most} blocking threads at most while the store was held: {json}");
+    assert!(
+        most <= MANY / 2,
+        "{most} blocking threads for {MANY} forwarders waiting on a held store"
+    );
+}
+
 /// The RELP receiver of a syslog output killed while the fleet delivers: batches are answered
 /// 503 (backpressure, not a queue), the store beside it holds each event once, and once a
 /// receiver listens again every event reaches it; what it holds twice is at most the window in

@@ -157,15 +157,13 @@ impl CollectorEngine {
             _ => {
                 let parsed = Enumerate::parse(call.request.body.as_ref());
                 let (request, base) = (Arc::clone(call.request), call.exchange.address.to_owned());
-                let (service, uri) = (Arc::clone(service), uri.to_owned());
-                let offered = tokio::task::spawn_blocking(move || {
-                    service.offers(&uri, &proof, &request, &base)
-                })
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "collector enumerate task failed");
-                    Err(ServiceError::Unavailable)
-                });
+                let uri = uri.to_owned();
+                let offered = service
+                    .in_turn("enumerate", move |service| {
+                        service.offers(&uri, &proof, &request, &base)
+                    })
+                    .await
+                    .unwrap_or(Err(ServiceError::Unavailable));
                 let items = match offered {
                     Ok(items) => items,
                     Err(error) => return reply_of(error),
