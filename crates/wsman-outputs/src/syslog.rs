@@ -312,8 +312,9 @@ struct Answered {
 }
 
 impl Answered {
-    fn of(&self, batch: &Batch<'_>) -> bool {
-        self.subscription == batch.subscription && self.client == batch.client
+    /// Whether these are the answers of `client`'s batch for `subscription`.
+    fn of(&self, subscription: &str, client: &str) -> bool {
+        self.subscription == subscription && self.client == client
     }
 }
 
@@ -434,23 +435,27 @@ impl SyslogOutput {
     /// How many of `batch`'s first events the receiver answered before a session broke.
     fn answered_before(&self, batch: &Batch<'_>) -> usize {
         let answered = self.answered.lock().unwrap_or_else(PoisonError::into_inner);
-        answered.iter().rev().find(|a| a.of(batch)).map_or(0, |a| {
-            a.events
-                .iter()
-                .zip(batch.events)
-                .take_while(|(digest_of, event)| **digest_of == digest(event))
-                .count()
-        })
+        answered
+            .iter()
+            .rev()
+            .find(|a| a.of(batch.subscription, batch.client))
+            .map_or(0, |a| {
+                a.events
+                    .iter()
+                    .zip(batch.events)
+                    .take_while(|(digest_of, event)| **digest_of == digest(event))
+                    .count()
+            })
     }
 
     fn forget_answered(&self, batch: &Batch<'_>) {
         let mut answered = self.answered.lock().unwrap_or_else(PoisonError::into_inner);
-        answered.retain(|a| !a.of(batch));
+        answered.retain(|a| !a.of(batch.subscription, batch.client));
     }
 
     fn note_answered(&self, noted: Answered) {
         let mut answered = self.answered.lock().unwrap_or_else(PoisonError::into_inner);
-        answered.retain(|a| a.subscription != noted.subscription || a.client != noted.client);
+        answered.retain(|a| !a.of(&noted.subscription, &noted.client));
         if answered.len() == super::MAX_IN_FLIGHT_BATCHES {
             answered.pop_front();
         }
